@@ -1,0 +1,52 @@
+# The two commands people need: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FLASK := $(VENV)/bin/flask --app wsgi
+PORT ?= 5000
+PO := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: run test bench install install-dev translations extract migrate-check clean lint
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade "pip>=24"
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed $(MO)
+install-dev: $(VENV)/.installed-dev $(MO)
+
+portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -f -i $< -o $@
+
+## Embedded default: SQLite under instance/, simulated devices, console SMS.
+run: install
+	PORTAL_ENV=development $(FLASK) db upgrade
+	PORTAL_ENV=development $(FLASK) demo
+	PORTAL_ENV=development PORT=$(PORT) $(PY) -m portal.devserver
+
+## The whole test suite (integration tests run when DATABASE_URL / MQTT_URL are set).
+test: install-dev
+	$(VENV)/bin/pytest -q
+
+bench: install-dev
+	$(PY) bench/run_all.py
+
+extract:
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+
+translations: $(MO)
+
+lint: install-dev
+	$(VENV)/bin/ruff check portal access_bridge tests bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

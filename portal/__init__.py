@@ -1,0 +1,1 @@
+"""The visitor and access portal."""

@@ -1,0 +1,68 @@
+"""Bearer tokens for the API (users) and for devices."""
+from datetime import timedelta
+
+from flask import current_app, g, request
+
+from portal.accounts.models import ApiToken
+from portal.core.crypto import new_token, token_hash
+from portal.core.errors import ApiError
+from portal.core.timeutil import utcnow
+from portal.extensions import db
+
+USER_PREFIX = "vpu"
+DEVICE_PREFIX = "vpd"
+
+
+def issue_user_token(user):
+    """A short-lived token for a logged-in user; returns (plain token, row)."""
+    plain = new_token(USER_PREFIX)
+    row = ApiToken(token_hash=token_hash(plain), kind="user", user_id=user.id,
+                   expires_at=utcnow() + timedelta(hours=current_app.config["API_TOKEN_HOURS"]))
+    db.session.add(row)
+    db.session.flush()
+    return plain, row
+
+
+def issue_device_token(device, name=None):
+    """A long-lived token for a device; the plain value is shown once."""
+    plain = new_token(DEVICE_PREFIX)
+    row = ApiToken(token_hash=token_hash(plain), kind="device", device_id=device.id, name=name)
+    db.session.add(row)
+    db.session.flush()
+    return plain, row
+
+
+def bearer():
+    """The bearer token of the request, if any."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+def lookup(plain, kind):
+    """The live token row of a kind for a plain token, or None."""
+    if not plain or len(plain) > 200 or not plain.startswith(
+        (USER_PREFIX if kind == "user" else DEVICE_PREFIX) + "_"
+    ):
+        return None
+    row = db.session.scalar(db.select(ApiToken).where(ApiToken.token_hash == token_hash(plain)))
+    if row is None or row.kind != kind or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def require_device():
+    """The device behind the request's bearer token, or 401."""
+    row = lookup(bearer(), "device")
+    if row is None or row.device is None:
+        raise ApiError(401, "unauthorized", "A valid device token is required.")
+    g.device = row.device
+    return row.device
+
+
+def revoke(row):
+    """Revoke a token now."""
+    row.revoked_at = utcnow()

@@ -1,0 +1,126 @@
+"""Application factory, built from named steps."""
+import importlib
+import json
+import logging
+import os
+import secrets
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from portal import config as config_module
+from portal.core import crypto
+from portal.core.errors import register_errorhandlers
+from portal.core.security import register_security
+from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+# Each feature package may define init_app(app) to add blueprints, commands and hooks.
+FEATURES = ["sites", "accounts", "passes", "notify", "audit", "devices", "gate", "bridge", "desk", "feedback", "reports", "demo", "api"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config=None, **overrides):
+    """Build the portal application; overrides win over the config object."""
+    app = Flask(__name__, template_folder=str(config_module.BASE_DIR / "templates"),
+                instance_path=str(config_module.INSTANCE_DIR), instance_relative_config=False)
+    app.config.from_object(config or _default_config())
+    app.config.update(overrides)
+    configure_logging(app)
+    load_secrets(app)
+    register_extensions(app)
+    register_features(app)
+    register_errorhandlers(app)
+    register_security(app)
+    register_transaction(app)
+    return app
+
+
+def _default_config():
+    env = os.environ.get("PORTAL_ENV", "production")
+    return {"development": config_module.DevelopmentConfig, "test": config_module.TestConfig}.get(env, config_module.Config)
+
+
+def configure_logging(app):
+    """Plain logging; fields are %r-encoded at call sites so names cannot forge lines."""
+    level = os.environ.get("LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def load_secrets(app):
+    """SECRET_KEY and DATA_KEY from the environment, or made once into instance/ for local use."""
+    missing = [k for k in ("SECRET_KEY", "DATA_KEY") if not app.config.get(k)]
+    if missing:
+        path = os.path.join(app.instance_path, "secrets.json")
+        os.makedirs(app.instance_path, exist_ok=True)
+        stored = {}
+        if os.path.exists(path):
+            with open(path) as fh:
+                stored = json.load(fh)
+        for key in missing:
+            stored.setdefault(key, secrets.token_urlsafe(32))
+            app.config[key] = stored[key]
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh)
+        log.warning("%s not set; using keys kept in %s (set them in production)", ",".join(missing), path)
+    crypto.configure(app.config["DATA_KEY"])
+
+
+def _select_locale():
+    lang = request.args.get("lang")
+    if lang in ("zh", "en"):
+        session["lang"] = lang
+        return lang
+    if session.get("lang") in ("zh", "en"):
+        return session["lang"]
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    return request.accept_languages.best_match(["zh", "en"]) or "zh"
+
+
+def register_extensions(app):
+    """Bind the bare extension instances."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = None  # our server-side sessions do this job
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked in core.security, see there
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale,
+                   default_translation_directories=str(config_module.BASE_DIR / "portal" / "translations"))
+
+
+def register_features(app):
+    """Import each feature package; its init_app adds blueprints and commands."""
+    for name in FEATURES:
+        try:
+            module = importlib.import_module(f"portal.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"portal.{name}":
+                continue
+            raise
+        init = getattr(module, "init_app", None)
+        if init is not None:
+            init(app)
+
+
+def register_transaction(app):
+    """One commit per request, in one place; anything that failed is rolled back."""
+
+    @app.after_request
+    def _commit(response):
+        keep = g.pop("keep_changes", False)
+        if response.status_code < 400 or keep:
+            try:
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                log.exception("commit failed on %s", request.path)
+                raise
+        else:
+            db.session.rollback()
+        return response

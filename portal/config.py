@@ -1,0 +1,81 @@
+"""Configuration objects, read from the environment."""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
+    # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    """Production defaults; every secret comes from the environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Key for field encryption (ID numbers, phones, pass secrets, device secrets).
+    DATA_KEY = os.environ.get("DATA_KEY")
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    PREFER_HTTPS = _bool("PREFER_HTTPS", False)
+    STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "30"))
+    STAFF_ABSOLUTE_HOURS = int(os.environ.get("STAFF_ABSOLUTE_HOURS", "12"))
+    RESIDENT_SESSION_DAYS = int(os.environ.get("RESIDENT_SESSION_DAYS", "30"))
+    API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
+    WTF_CSRF_TIME_LIMIT = None
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ["zh", "en"]
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN")
+    TWILIO_FROM = os.environ.get("TWILIO_FROM")
+    TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID")
+    # Only for tests and self-hosted gateways: where the Twilio client sends.
+    TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE")
+    MQTT_URL = os.environ.get("MQTT_URL")
+    REDIS_URL = os.environ.get("REDIS_URL")
+    RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "30"))
+    QR_STEP_SECONDS = 30
+    # Demo/dev conveniences stay off in production.
+    DEMO_MODE = _bool("DEMO_MODE", False)
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    """Embedded default used by `make run`: SQLite, console SMS, simulated devices."""
+
+    DEMO_MODE = True
+
+
+class TestConfig(Config):
+    """Settings for the test suite; each test app gets its own database."""
+
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = "sqlite://"  # never the embedded database; tests pass their own
+    SECRET_KEY = "test-secret-key-not-for-production"
+    DATA_KEY = "dGVzdC1kYXRhLWtleS0zMi1ieXRlcy1sb25nLi4uLi4="
+    WTF_CSRF_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    SMS_BACKEND = "console"
+    SERVER_NAME = None

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every feature uses: types, crypto, errors, validation."""

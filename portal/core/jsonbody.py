@@ -1,0 +1,21 @@
+"""Reading JSON request bodies without ever raising a 500."""
+from flask import request
+
+from portal.core.errors import ApiError
+
+MAX_JSON_BYTES = 64 * 1024
+
+
+def json_body(max_bytes=MAX_JSON_BYTES):
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    if request.content_length and request.content_length > max_bytes:
+        raise ApiError(413, "too_large", "The request body is too large.")
+    raw = request.get_data(cache=True)
+    if len(raw) > max_bytes:
+        raise ApiError(413, "too_large", "The request body is too large.")
+    data = request.get_json(silent=True, force=True)
+    if data is None:
+        raise ApiError(400, "bad_json", "The request body must be valid JSON.")
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", "The request body must be a JSON object.")
+    return data

@@ -1,0 +1,16 @@
+"""Mixins shared by models."""
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.core.timeutil import utcnow
+from portal.core.types import UTCDateTime
+from portal.extensions import db
+
+
+class Timestamped:
+    """created_at/updated_at evaluated per row, never at import."""
+
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+__all__ = ["Timestamped", "db"]

@@ -1,0 +1,42 @@
+"""Time helpers: everything is stored in UTC and shown in the site's zone."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+UTC = timezone.utc
+
+
+def utcnow():
+    """Current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def as_utc(value):
+    """Coerce a datetime to aware UTC; naive values are taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_iso(text):
+    """Parse ISO 8601 that must carry an offset; raises ValueError otherwise."""
+    if not isinstance(text, str) or len(text) > 64:
+        raise ValueError("not a string")
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("missing offset")
+    return value.astimezone(UTC)
+
+
+def zone(name):
+    """ZoneInfo for a site's zone name, falling back to Asia/Shanghai."""
+    try:
+        return ZoneInfo(name or "Asia/Shanghai")
+    except Exception:
+        return ZoneInfo("Asia/Shanghai")
+
+
+def local(value, tz_name):
+    """A UTC datetime shown in a zone."""
+    return as_utc(value).astimezone(zone(tz_name)) if value else None

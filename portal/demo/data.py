@@ -1,0 +1,73 @@
+"""Idempotent demo data: one community with people and simulated devices."""
+from portal.accounts import tokens
+from portal.accounts.models import ApiToken, Residency, User
+from portal.accounts.operations import create_user
+from portal.core.timeutil import utcnow
+from portal.devices.models import Device
+from portal.extensions import db
+from portal.sites import operations as places
+from portal.sites.models import Building, Gate, Site, Unit
+
+RESIDENTS = [("resident1", "Demo-Resident-1-pw", "张伟", "A", "1201", 12, "owner"),
+             ("resident2", "Demo-Resident-2-pw", "Li Na", "B", "0502", 5, "tenant")]
+STAFF = [("guard", "Demo-Guard-pw-2026", "门岗 王师傅", "guard"),
+         ("manager", "Demo-Manager-pw-2026", "Security Manager", "manager")]
+DEVICES = [("gate", "Main gate reader", "gate_reader", {"gates": ["MAIN"]}),
+           ("door", "Building A door", "door_controller", {"doors": [1]}),
+           ("elevator", "Building A lift", "elevator_controller", {"floors": list(range(1, 19))}),
+           ("face", "Lobby face terminal", "face_terminal", {})]
+
+
+def _one(model, **where):
+    return db.session.scalar(db.select(model).filter_by(**where))
+
+
+def _site():
+    site = _one(Site, slug="demo")
+    if site is None:
+        site = places.create_site("demo", "阳光花园", name_en="Sunshine Garden", timezone="Asia/Shanghai",
+                                  directions="进正门后左转，A栋在喷泉旁，B栋在其后。",
+                                  directions_en="Turn left after the main gate; block A is by the fountain, block B behind it.")
+        a = places.add_building(site, "A", "A栋", 1, 18)
+        b = places.add_building(site, "B", "B栋", 1, 11)
+        places.add_unit(a, "1201", 12)
+        places.add_unit(b, "0502", 5)
+        places.add_gate(site, "MAIN", "正门", name_en="Main gate")
+        places.add_gate(site, "CAR", "车行道闸", kind="vehicle", name_en="Car barrier")
+    return site
+
+
+def _device(site, key, name, kind, serves):
+    dev = _one(Device, site_id=site.id, name=name)
+    if dev is None:
+        gate_ids = [g.id for g in site.gates if g.code in serves.get("gates", [])]
+        building = _one(Building, site_id=site.id, code="A") if kind in ("door_controller", "elevator_controller") else None
+        dev = Device(site_id=site.id, name=name, kind=kind, driver="simulator", options={}, gate_ids=gate_ids,
+                     doors=serves.get("doors", []), floors=serves.get("floors", []),
+                     building_id=building.id if building else None)
+        db.session.add(dev)
+        db.session.flush()
+    for old in db.session.scalars(db.select(ApiToken).where(ApiToken.device_id == dev.id, ApiToken.name == "demo", ApiToken.revoked_at.is_(None))):
+        old.revoked_at = utcnow()
+    plain, _ = tokens.issue_device_token(dev, name="demo")
+    return {"id": dev.id, "name": name, "kind": kind, "token": plain}
+
+
+def load():
+    """Create what is missing and return the logins, passwords and device tokens."""
+    site = _site()
+    out = {"site": site.slug, "residents": [], "devices": {}}
+    for login, pw, name, bcode, unit_no, floor, rel in RESIDENTS:
+        user = _one(User, login=login) or create_user(login, pw, "resident", name)
+        building = _one(Building, site_id=site.id, code=bcode)
+        unit = _one(Unit, building_id=building.id, number=unit_no)
+        if _one(Residency, user_id=user.id, unit_id=unit.id) is None:
+            places.move_in(user, unit, rel)
+        out["residents"].append({"login": login, "password": pw, "unit": unit.label, "unit_id": unit.id})
+    for login, pw, name, role in STAFF:
+        user = _one(User, login=login) or create_user(login, pw, role, name, site=site)
+        out[role] = {"login": login, "password": pw, "totp_secret": user.totp_secret}
+    for key, name, kind, serves in DEVICES:
+        out["devices"][key] = _device(site, key, name, kind, serves)
+    out["gates"] = [{"id": g.id, "code": g.code} for g in db.session.scalars(db.select(Gate).where(Gate.site_id == site.id))]
+    return out

@@ -1,0 +1,35 @@
+"""Devices: gate readers, door and elevator controllers, face terminals, barriers."""
+from sqlalchemy import ForeignKey, String, UniqueConstraint, JSON
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.models import Timestamped
+from portal.core.types import EncryptedJSON, UTCDateTime
+from portal.extensions import db
+
+KINDS = ("gate_reader", "door_controller", "elevator_controller", "face_terminal", "barrier")
+
+
+class Device(Timestamped, db.Model):
+    """A device at a site, with the driver that talks to it."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    driver: Mapped[str] = mapped_column(String(24), default="simulator", nullable=False)
+    # Driver options may hold passwords and keys, so they are encrypted at rest.
+    options: Mapped[dict] = mapped_column(EncryptedJSON, nullable=False, default=dict)
+    # What it serves; an empty list means the whole site.
+    gate_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    doors: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    floors: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
+    last_seen_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    site = relationship("Site")
+
+    def serves_gate(self, gate_id):
+        """True when the device covers the gate (an empty list covers all)."""
+        return not self.gate_ids or gate_id in self.gate_ids

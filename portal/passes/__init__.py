@@ -1,0 +1,14 @@
+"""Visitor passes: issuing, the visitor's page, QR and keypad codes."""
+
+
+def init_app(app):
+    """Load models, register the visitor's pages and the resident's pages."""
+    from portal.passes import models  # noqa: F401
+    from portal.passes.routes import bp
+    from portal.passes.resident import bp as resident_bp
+
+    from portal.core.timeutil import zone
+
+    app.jinja_env.globals["tz"] = zone
+    app.register_blueprint(bp)
+    app.register_blueprint(resident_bp)

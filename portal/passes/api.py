@@ -1,0 +1,124 @@
+"""Residents' pass endpoints of the JSON API."""
+from flask import jsonify, request
+
+from portal.accounts.sessions import api_roles, api_user
+from portal.api.blueprint import api_route
+from portal.audit.operations import record_pii_view
+from portal.core.errors import ApiError
+from portal.core.jsonbody import json_body
+from portal.core.timeutil import parse_iso
+from portal.extensions import db
+from portal.notify.operations import latest_for_pass
+from portal.passes import operations, queries
+from portal.passes.schema import parse_pass
+from portal.passes.serialize import pass_json
+from portal.sites.models import Unit
+
+PASS_BODY = {"type": "object", "required": ["visitor", "valid_from", "valid_until"], "properties": {
+    "visitor": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "maxLength": 64}, "phone": {"type": "string", "description": "E.164 or a mainland mobile"},
+        "id_number": {"type": "string", "description": "GB 11643 resident ID"}, "plate": {"type": "string"}}},
+    "kind": {"type": "string", "enum": ["guest", "delivery", "contractor", "service"]},
+    "unit_id": {"type": "integer", "description": "Needed when the resident has several units"},
+    "valid_from": {"type": "string", "format": "date-time"}, "valid_until": {"type": "string", "format": "date-time"},
+    "timezone": {"type": "string", "example": "Asia/Shanghai"},
+    "max_entries": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["unlimited"]}], "nullable": True},
+    "schedule": {"type": "object", "properties": {"days": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+                                                  "start": {"type": "string", "example": "08:00"}, "end": {"type": "string", "example": "18:00"}}},
+    "floors": {"type": "array", "items": {"type": "integer"}}, "gates": {"type": "array", "items": {"type": "string"}},
+    "company": {"type": "string"}, "work_area": {"type": "string"}, "note": {"type": "string"},
+    "notify": {"type": "string", "enum": ["sms", "none"]}}}
+
+
+def _pass_or_404(pass_id):
+    p = queries.get_for(api_user(), pass_id)
+    if p is None:
+        raise ApiError(404, "not_found", "No such pass.")
+    return p
+
+
+def resident_unit(user, unit_id):
+    """The unit a resident issues for: the given one if theirs, else their only unit."""
+    units = queries.reachable_unit_ids(user)
+    if unit_id is None and len(units) == 1:
+        unit_id = next(iter(units))
+    if unit_id not in units:
+        raise ApiError(400, "invalid", "Choose one of your units.", fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
+    return db.session.get(Unit, unit_id)
+
+
+@api_route("/passes", methods=("POST",), summary="Invite a visitor", tag="passes", body=PASS_BODY,
+           responses={"201": {"description": "Created: id, status, pass_url"}})
+@api_roles("resident")
+def create_pass():
+    """Create a pass for one of the resident's units."""
+    data = json_body()
+    user = api_user()
+    unit_id = data.get("unit_id")
+    if unit_id is not None and (isinstance(unit_id, bool) or not isinstance(unit_id, int)):
+        raise ApiError(400, "invalid", "Choose one of your units.", fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
+    unit = resident_unit(user, unit_id)
+    values = parse_pass(data, unit, unit.building.site)
+    p = operations.issue_pass(user, unit, values)
+    return jsonify(pass_json(p, user)), 201
+
+
+@api_route("/passes", summary="List passes of my units", tag="passes",
+           params=[{"name": "status", "in": "query", "schema": {"type": "string"}},
+                   {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                   {"name": "offset", "in": "query", "schema": {"type": "integer"}}])
+@api_roles()
+def list_passes():
+    """Passes the caller may see, newest first."""
+    user = api_user()
+    limit = request.args.get("limit", 50, type=int)
+    offset = request.args.get("offset", 0, type=int)
+    rows = queries.list_for(user, status=request.args.get("status"), limit=limit, offset=offset)
+    return jsonify({"items": [pass_json(p, user) for p in rows]})
+
+
+@api_route("/passes/<int:pass_id>", summary="One pass with its SMS delivery status", tag="passes")
+@api_roles()
+def get_pass(pass_id):
+    """Pass details."""
+    p = _pass_or_404(pass_id)
+    record_pii_view(api_user(), p, ["name", "phone_masked", "plate"])
+    return jsonify(pass_json(p, api_user(), messages=latest_for_pass(p.id)))
+
+
+@api_route("/passes/<int:pass_id>/revoke", methods=("POST",), summary="Revoke a pass now", tag="passes")
+@api_roles("resident", "manager", "admin")
+def revoke_pass(pass_id):
+    """Revoke; devices lose the credential first thing."""
+    p = _pass_or_404(pass_id)
+    data = json_body() if request.get_data() else {}
+    reason = data.get("reason") if isinstance(data.get("reason"), str) else None
+    operations.revoke_pass(p, api_user(), reason)
+    return jsonify(pass_json(p, api_user()))
+
+
+@api_route("/passes/<int:pass_id>/extend", methods=("POST",), summary="Move the end of a pass later", tag="passes",
+           body={"type": "object", "required": ["valid_until"], "properties": {"valid_until": {"type": "string", "format": "date-time"}}})
+@api_roles("resident")
+def extend_pass(pass_id):
+    """Extend a live pass."""
+    p = _pass_or_404(pass_id)
+    data = json_body()
+    try:
+        until = parse_iso(data.get("valid_until"))
+    except (ValueError, TypeError):
+        raise ApiError(400, "invalid", "Some fields are invalid.", fields={"valid_until": (
+            "invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.")}) from None
+    operations.extend_pass(p, until)
+    return jsonify(pass_json(p, api_user()))
+
+
+@api_route("/passes/<int:pass_id>/resend", methods=("POST",), summary="Send the pass SMS again", tag="passes",
+           responses={"202": {"description": "Queued"}})
+@api_roles("resident")
+def resend_pass(pass_id):
+    """Queue the SMS again."""
+    p = _pass_or_404(pass_id)
+    msg = operations.resend_pass(p, api_user())
+    db.session.flush()
+    return jsonify({"message_id": msg.id, "status": msg.status}), 202

@@ -1,0 +1,107 @@
+"""Per-site Ed25519 key sets: create, rotate, and a cached public view for verifiers."""
+import threading
+import time
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from portal.core.timeutil import utcnow
+from portal.extensions import db
+from portal.passes.models import SigningKey
+from portal.passes.tokens import load_public
+
+_CACHE_TTL = 30.0
+_cache = {"at": 0.0, "keys": {}, "private": {}}
+_lock = threading.Lock()
+
+
+def _raw_private(key):
+    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                             serialization.NoEncryption())
+
+
+def create_key(site, status="active"):
+    """A new key for the site; stored with its private half encrypted."""
+    key = Ed25519PrivateKey.generate()
+    row = SigningKey(site_id=site.id, status=status,
+                     public_key=key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
+                     private_key=_raw_private(key).hex())
+    db.session.add(row)
+    db.session.flush()
+    invalidate()
+    return row
+
+
+def ensure_key(site):
+    """The site's signing key, made on first use."""
+    row = active_key_row(site.id)
+    return row or create_key(site)
+
+
+def rotate(site):
+    """New signing key; the old ones keep verifying until retired, so shown QRs stay valid."""
+    for row in db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == site.id, SigningKey.status == "active")):
+        row.status = "verify"
+    row = create_key(site)
+    return row
+
+
+def retire(kid):
+    """Stop accepting a key altogether."""
+    row = db.session.get(SigningKey, kid)
+    if row is not None:
+        row.status = "retired"
+        row.retired_at = utcnow()
+        invalidate()
+    return row
+
+
+def active_key_row(site_id):
+    """The newest key that signs for a site."""
+    q = (db.select(SigningKey).where(SigningKey.site_id == site_id, SigningKey.status == "active")
+         .order_by(SigningKey.id.desc()).limit(1))
+    return db.session.scalar(q)
+
+
+def invalidate():
+    """Drop the cache so the next lookup sees new or retired keys."""
+    with _lock:
+        _cache["at"] = 0.0
+
+
+def public_keys():
+    """kid -> (site id, public key) for every key that verifies; cached for 30 s."""
+    now = time.monotonic()
+    if now - _cache["at"] < _CACHE_TTL:
+        return _cache["keys"]
+    rows = db.session.execute(
+        db.select(SigningKey.id, SigningKey.site_id, SigningKey.public_key).where(SigningKey.status.in_(("active", "verify")))
+    ).all()
+    keys = {kid: (site_id, load_public(pub)) for kid, site_id, pub in rows}
+    with _lock:
+        _cache.update(at=now, keys=keys)
+    return keys
+
+
+def signer(site_id):
+    """(kid, private key) that signs for a site now."""
+    row = active_key_row(site_id)
+    if row is None:
+        return None
+    cached = _cache["private"].get(row.id)
+    if cached is None:
+        cached = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(row.private_key))
+        _cache["private"][row.id] = cached
+    return row.id, cached
+
+
+def jwks(site_id):
+    """Public keys of a site in JWK form (OKP/Ed25519) for offline verifiers."""
+    import base64
+
+    rows = db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == site_id, SigningKey.status.in_(("active", "verify"))))
+    return {"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "kid": str(r.id), "use": "sig", "alg": "EdDSA", "status": r.status,
+         "x": base64.urlsafe_b64encode(bytes(r.public_key)).decode().rstrip("=")}
+        for r in rows
+    ]}

@@ -1,0 +1,111 @@
+"""The signed QR token: compact binary claims plus an Ed25519 signature, in base32.
+
+Layout (big-endian, 23 bytes before the 64-byte signature):
+  version u8 | key id u16 | site id u32 | pass id u32 | valid_from u32 | valid_until u32 | step u32
+Base32 keeps the text inside the QR alphanumeric set, so 87 bytes become 140
+characters and fit QR version 7 at error correction M.
+"""
+import base64
+import binascii
+import struct
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+VERSION = 1
+STEP_SECONDS = 30
+_HEAD = struct.Struct(">BHIIIII")
+SIG_LEN = 64
+RAW_LEN = _HEAD.size + SIG_LEN
+TEXT_LEN = 140  # len(base32(87 bytes)) without padding
+# A stale screenshot is refused once the shown step is this many steps old.
+STEP_TOLERANCE = 1
+
+
+class TokenError(ValueError):
+    """Why a token was refused; reason is a gate reason code."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a verified token says."""
+
+    kid: int
+    site_id: int
+    pass_id: int
+    valid_from: int
+    valid_until: int
+    step: int
+
+
+def current_step(now_ts):
+    """The 30-second step a Unix time falls in."""
+    return int(now_ts) // STEP_SECONDS
+
+
+def sign(private_key: Ed25519PrivateKey, kid, site_id, pass_id, valid_from, valid_until, step):
+    """Build the token text for one time step."""
+    head = _HEAD.pack(VERSION, kid, site_id, pass_id, int(valid_from), int(valid_until), step)
+    raw = head + private_key.sign(head)
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_raw(text):
+    """Base32 text to raw bytes; raises TokenError('bad_signature') on any malformation."""
+    if not isinstance(text, str):
+        raise TokenError("bad_signature")
+    text = text.strip().upper()
+    if len(text) != TEXT_LEN:
+        raise TokenError("bad_signature")
+    try:
+        raw = base64.b32decode(text + "=" * (-len(text) % 8))
+    except (binascii.Error, ValueError):
+        raise TokenError("bad_signature") from None
+    if len(raw) != RAW_LEN or raw[0] != VERSION:
+        raise TokenError("bad_signature")
+    return raw
+
+
+def verify(text, public_keys, now_ts, expected_site=None):
+    """Check signature first, then key/site/time; returns Claims or raises TokenError.
+
+    public_keys maps key id -> (site id, Ed25519PublicKey). Nothing but the key id
+    is read before the signature has been checked.
+    """
+    raw = decode_raw(text)
+    head, sig = raw[: _HEAD.size], raw[_HEAD.size:]
+    kid = int.from_bytes(head[1:3], "big")
+    entry = public_keys.get(kid)
+    if entry is None:
+        raise TokenError("bad_signature")
+    key_site, public_key = entry
+    try:
+        public_key.verify(sig, head)
+    except InvalidSignature:
+        raise TokenError("bad_signature") from None
+    _, kid, site_id, pass_id, vfrom, vuntil, step = _HEAD.unpack(head)
+    if site_id != key_site:
+        # A key only vouches for its own site.
+        raise TokenError("bad_signature")
+    if expected_site is not None and site_id != expected_site:
+        raise TokenError("wrong_site")
+    now_step = current_step(now_ts)
+    if step > now_step + STEP_TOLERANCE:
+        raise TokenError("bad_signature")  # from the future: a forged clock or a broken signer
+    if step < now_step - STEP_TOLERANCE:
+        raise TokenError("stale")
+    if now_ts < vfrom:
+        raise TokenError("not_yet_valid")
+    if now_ts >= vuntil:
+        raise TokenError("expired")
+    return Claims(kid, site_id, pass_id, vfrom, vuntil, step)
+
+
+def load_public(raw: bytes) -> Ed25519PublicKey:
+    """Public key object from its 32 raw bytes."""
+    return Ed25519PublicKey.from_public_bytes(bytes(raw))

@@ -1,0 +1,195 @@
+"""Shared fixtures: an app per test on its own database, and factories for the world in it."""
+import os
+import uuid
+from datetime import timedelta
+
+os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
+
+import pyotp  # noqa: E402
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from portal.app import create_app  # noqa: E402
+from portal.config import TestConfig  # noqa: E402
+from portal.extensions import db  # noqa: E402
+
+PG_URL = os.environ.get("DATABASE_URL", "")
+IS_PG = PG_URL.startswith("postgres")
+
+
+def pg_url():
+    """The PostgreSQL URL for integration tests, in SQLAlchemy's psycopg form."""
+    url = PG_URL
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+REQUIRE_INTEGRATION = os.environ.get("PORTAL_REQUIRE_INTEGRATION") == "1"
+_skipped_integration = []
+
+
+def skip_unless(condition, why):
+    """Skip locally when a real service is missing; in CI (.ci/run) that is a failure."""
+    if condition:
+        return
+    if REQUIRE_INTEGRATION:
+        pytest.fail(f"integration service missing in CI: {why}")
+    pytest.skip(why)
+
+
+def pytest_runtest_logreport(report):
+    """Remember integration tests that were skipped."""
+    if report.skipped and "integration" in report.keywords:
+        _skipped_integration.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """CI must not pass with integration tests skipped."""
+    if REQUIRE_INTEGRATION and _skipped_integration:
+        print("\nintegration tests skipped in CI:", *_skipped_integration, sep="\n  ")
+        session.exitstatus = 1
+
+
+@pytest.fixture
+def app(tmp_path):
+    """An app on a fresh SQLite file."""
+    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'test.db'}",
+                             SERVER_NAME="portal.test")
+    with application.app_context():
+        db.create_all()
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def pg_schema():
+    """A private PostgreSQL schema for one test; concurrent runs don't collide."""
+    skip_unless(IS_PG, "DATABASE_URL does not point at PostgreSQL")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(pg_url())
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    yield name
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_app(pg_schema):
+    """An app on PostgreSQL, inside its own schema."""
+    application = create_app(
+        TestConfig, SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test",
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={pg_schema}"}, "pool_size": 30, "max_overflow": 10},
+    )
+    with application.app_context():
+        db.create_all()
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+class World:
+    """Handles to one community: places, people (with passwords) and helpers."""
+
+    PASSWORD = "correct horse battery staple"
+
+    def __init__(self, app):
+        from portal.accounts.operations import create_user
+        from portal.sites import operations as places
+
+        self.app = app
+        self.site = places.create_site("sunny", "阳光花园", timezone="Asia/Shanghai")
+        self.bldg_a = places.add_building(self.site, "A", "A栋", 1, 18)
+        self.bldg_b = places.add_building(self.site, "B", "B栋", 1, 11)
+        self.unit_a = places.add_unit(self.bldg_a, "1201", 12)
+        self.unit_b = places.add_unit(self.bldg_b, "0502", 5)
+        self.gate = places.add_gate(self.site, "MAIN", "正门")
+        self.car_gate = places.add_gate(self.site, "CAR", "车行道闸", kind="vehicle")
+        self.r1 = create_user("r1", self.PASSWORD, "resident", "张伟")
+        self.r2 = create_user("r2", self.PASSWORD, "resident", "李娜")
+        places.move_in(self.r1, self.unit_a, "owner")
+        places.move_in(self.r2, self.unit_b, "tenant")
+        self.guard = create_user("guard1", self.PASSWORD, "guard", "王师傅", site=self.site)
+        self.manager = create_user("manager1", self.PASSWORD, "manager", "经理", site=self.site)
+        self.other_site = places.create_site("other", "别的小区")
+        db.session.commit()
+
+    def otp(self, user):
+        """A TOTP code for a staff user (each works once)."""
+        return pyotp.TOTP(user.totp_secret).now()
+
+    def token(self, user):
+        """A bearer header for a user, without going through the login endpoint."""
+        from portal.accounts import tokens
+
+        with self.app.test_request_context():
+            plain, _ = tokens.issue_user_token(user)
+            db.session.commit()
+        return {"Authorization": f"Bearer {plain}"}
+
+    def device(self, name="gate-1", kind="gate_reader", gates=None, site=None):
+        """A device and its bearer header."""
+        from portal.accounts import tokens
+        from portal.devices.models import Device
+
+        site = site or self.site
+        dev = Device(site_id=site.id, name=name, kind=kind, driver="simulator", options={},
+                     gate_ids=[g.id for g in (gates if gates is not None else [self.gate])])
+        db.session.add(dev)
+        db.session.flush()
+        plain, _ = tokens.issue_device_token(dev)
+        db.session.commit()
+        return dev, {"Authorization": f"Bearer {plain}"}
+
+    def make_pass(self, host=None, unit=None, commit=True, **values):
+        """A pass issued through the operations layer; values override sensible defaults."""
+        from portal.core.timeutil import utcnow
+        from portal.passes.operations import issue_pass
+
+        host = host or self.r1
+        unit = unit or (self.unit_a if host is self.r1 else self.unit_b)
+        now = utcnow()
+        base = dict(visitor_name="访客", visitor_phone=None, visitor_id_number=None, plate=None, kind="guest",
+                    timezone="Asia/Shanghai", valid_from=now - timedelta(minutes=5), valid_until=now + timedelta(hours=4),
+                    schedule=None, max_entries=None, floors=[unit.floor], gate_ids=[], notify="none",
+                    company=None, work_area=None, note=None)
+        base.update(values)
+        with self.app.test_request_context():
+            p = issue_pass(host, unit, base)
+            if commit:
+                db.session.commit()
+        return p
+
+
+@pytest.fixture
+def world(app):
+    """A community with two residents of different units, a guard and a manager."""
+    return World(app)
+
+
+@pytest.fixture
+def pg_world(pg_app):
+    """The same world on PostgreSQL."""
+    return World(pg_app)
+
+
+def pass_body(**over):
+    """A valid pass-creation body for the API."""
+    from portal.core.timeutil import utcnow
+
+    now = utcnow()
+    body = {"visitor": {"name": "王小明", "phone": "+8613812345678"}, "kind": "guest",
+            "valid_from": (now - timedelta(minutes=1)).isoformat(), "valid_until": (now + timedelta(hours=3)).isoformat(),
+            "notify": "sms"}
+    body.update(over)
+    return body
