@@ -1,0 +1,130 @@
+"""The driver contract: a small base class with capability flags, and our own errors."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+
+class Capability(enum.Flag):
+    """What a driver can do; the reconciler only asks for what is declared."""
+
+    NONE = 0
+    CARD = enum.auto()  # card / QR number credentials
+    PIN = enum.auto()
+    FACE = enum.auto()
+    PLATE = enum.auto()
+    FLOORS = enum.auto()  # elevator floor rights
+    SCHEDULE = enum.auto()  # device enforces a weekly schedule itself
+    REMOTE_OPEN = enum.auto()
+    EVENTS = enum.auto()  # can report access events with serial numbers
+    EDGE_DECISION = enum.auto()  # the bridge decides locally (OSDP readers)
+
+
+class DriverError(Exception):
+    """Base of the errors a driver may raise; vendor errors are translated into these."""
+
+
+class DeviceUnreachable(DriverError):
+    """Network, broker or transport failure; retry later."""
+
+
+class DeviceAuthFailed(DriverError):
+    """The device refused our credentials; a human must fix the options."""
+
+
+class CredentialRejected(DriverError):
+    """The device refused this credential (bad shape, capacity); retrying the same will not help."""
+
+
+@dataclass
+class Credential:
+    """One pass's credential as a device should hold it."""
+
+    key: str  # stable id on the device (employeeNo / uid), e.g. "V42"
+    pass_id: int
+    version: int
+    name: str
+    valid_from: datetime
+    valid_until: datetime
+    card_no: str | None = None
+    pin: str | None = None
+    face_jpeg: bytes | None = None
+    plate: str | None = None
+    floors: list[int] = field(default_factory=list)
+    doors: list[int] = field(default_factory=list)
+    schedule: dict | None = None
+    max_uses: int | None = None
+
+
+@dataclass
+class DeviceEvent:
+    """An access event as a device reported it, in our vocabulary."""
+
+    serial: int
+    at: datetime
+    decision: str  # grant | deny
+    reason: str  # a reason code from portal.events.models.REASONS
+    method: str  # card | pin | face | qr | code | plate
+    key: str | None = None
+    card_no: str | None = None
+    door: int | None = None
+    direction: str | None = None
+    raw: dict = field(default_factory=dict)
+
+
+class Driver:
+    """Base class; one subclass per protocol, registered by slug."""
+
+    slug: ClassVar[str] = ""
+    capabilities: ClassVar[Capability] = Capability.NONE
+
+    def __init__(self, device_id: int, options: dict):
+        self.device_id = device_id
+        self.options = options or {}
+
+    def upsert(self, cred: Credential) -> None:
+        """Add or replace a credential; must be idempotent."""
+        raise NotImplementedError
+
+    def revoke(self, key: str) -> None:
+        """Remove a credential and everything attached; idempotent (absent is fine)."""
+        raise NotImplementedError
+
+    def open(self, door: int | None = None, reason: str | None = None) -> None:
+        """Open a door, gate or barrier now (REMOTE_OPEN)."""
+        raise DriverError(f"{self.slug} cannot open remotely")
+
+    def health(self) -> bool:
+        """True when the device answers."""
+        raise NotImplementedError
+
+    def events(self, after_serial: int) -> list[DeviceEvent]:
+        """Events with serial numbers above after_serial (EVENTS)."""
+        return []
+
+    def keys(self) -> set[str] | None:
+        """Credential keys on the device, when the protocol can list them; None otherwise."""
+        return None
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+REGISTRY: dict[str, type[Driver]] = {}
+
+
+def register(cls):
+    """Class decorator: make a driver available by its slug."""
+    REGISTRY[cls.slug] = cls
+    return cls
+
+
+def get_driver(slug: str, device_id: int, options: dict) -> Driver:
+    """Instantiate the driver for a device row."""
+    try:
+        cls = REGISTRY[slug]
+    except KeyError:
+        raise DriverError(f"unknown driver {slug!r}") from None
+    return cls(device_id, options)

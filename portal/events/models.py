@@ -1,0 +1,46 @@
+"""Access events: the source for the desk, the reports and the bridge's events."""
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, JSON, Index, Float
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.timeutil import utcnow
+from portal.core.types import UTCDateTime
+from portal.extensions import db
+
+# One vocabulary everywhere (contracts.md): the gate API, device events, the desk, reports.
+REASONS = ("ok", "expired", "not_yet_valid", "revoked", "used_up", "outside_schedule", "wrong_site", "wrong_gate",
+           "bad_signature", "unknown", "replayed", "throttled", "watchlisted", "anti_passback", "stale", "error",
+           "remote_open", "walk_in")
+METHODS = ("qr", "code", "plate", "face", "card", "pin", "remote", "walk_in")
+SOURCES = ("api", "bridge", "device", "desk")
+
+
+class AccessEvent(db.Model):
+    """One attempt: who, where, how, what was decided and why."""
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        # Device events are idempotent on (device, serial): a replayed batch adds nothing.
+        UniqueConstraint("device_id", "device_serial"),
+        Index("ix_access_events_site_at", "site_id", "at"),
+        Index("ix_access_events_pass", "pass_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    gate_id: Mapped[int | None] = mapped_column(ForeignKey("gates.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    device_serial: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(12), nullable=False)
+    pass_id: Mapped[int | None] = mapped_column(ForeignKey("passes.id"))
+    decision: Mapped[str] = mapped_column(String(8), nullable=False)  # grant | deny
+    reason: Mapped[str] = mapped_column(String(24), nullable=False)
+    direction: Mapped[str | None] = mapped_column(String(4))  # in | out
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(8), default="api", nullable=False)
+    # Who approved a walk-in or opened remotely: host | guard (reports use this).
+    approved_by: Mapped[str | None] = mapped_column(String(8))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
+    pass_ = relationship("Pass")
+    gate = relationship("Gate")
