@@ -33,6 +33,7 @@ def create_app(config=None, **overrides):
     register_errorhandlers(app)
     register_security(app)
     register_transaction(app)
+    register_commands(app)
     return app
 
 
@@ -124,3 +125,10 @@ def register_transaction(app):
         else:
             db.session.rollback()
         return response
+
+
+def register_commands(app):
+    """Commands shared by all features."""
+    from portal.core.commands import worker
+
+    app.cli.add_command(worker)

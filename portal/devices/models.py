@@ -1,5 +1,5 @@
 """Devices: gate readers, door and elevator controllers, face terminals, barriers."""
-from sqlalchemy import ForeignKey, String, UniqueConstraint, JSON
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, JSON
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import Timestamped
@@ -33,3 +33,19 @@ class Device(Timestamped, db.Model):
     def serves_gate(self, gate_id):
         """True when the device covers the gate (an empty list covers all)."""
         return not self.gate_ids or gate_id in self.gate_ids
+
+
+class DeviceCommand(Timestamped, db.Model):
+    """A one-off command for the bridge to carry out (remote open), with its outcome."""
+
+    __tablename__ = "device_commands"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # open | call_lift
+    door: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(12), default="queued", nullable=False, index=True)  # queued|done|failed
+    error: Mapped[str | None] = mapped_column(String(200))
+    done_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    device = relationship("Device")

@@ -4,3 +4,9 @@
 def init_app(app):
     """Load models."""
     from portal.events import models  # noqa: F401
+    from portal.events.operations import install
+    from sqlalchemy.orm import Session
+
+    if not getattr(install, "done", False):
+        install(Session)
+        install.done = True
