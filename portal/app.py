@@ -82,6 +82,9 @@ def _select_locale():
 
 def register_extensions(app):
     """Bind the bare extension instances."""
+    from portal.core import sqlite
+
+    sqlite.install()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
