@@ -27,6 +27,7 @@ def create_app(config=None, **overrides):
     app.config.from_object(config or _default_config())
     app.config.update(overrides)
     configure_logging(app)
+    register_fresh_g(app)
     load_secrets(app)
     register_extensions(app)
     register_features(app)
@@ -40,6 +41,19 @@ def create_app(config=None, **overrides):
 def _default_config():
     env = os.environ.get("PORTAL_ENV", "production")
     return {"development": config_module.DevelopmentConfig, "test": config_module.TestConfig}.get(env, config_module.Config)
+
+
+def register_fresh_g(app):
+    """Start every request with an empty g, even when an app context is already pushed.
+
+    Flask reuses an outer app context (scripts, tests) for requests, and with it g, where
+    flask-login caches the user and CSRF caches its token.
+    """
+
+    @app.before_request
+    def _clear_g():
+        for key in list(g):
+            g.pop(key, None)
 
 
 def configure_logging(app):
@@ -96,6 +110,9 @@ def register_extensions(app):
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(config_module.BASE_DIR / "portal" / "translations"))
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
 
 
 def register_features(app):

@@ -10,9 +10,18 @@ from portal.extensions import db
 from portal.passes.models import SigningKey
 from portal.passes.tokens import load_public
 
+from flask import current_app
+
 _CACHE_TTL = 30.0
-_cache = {"at": 0.0, "keys": {}, "private": {}}
 _lock = threading.Lock()
+
+
+def _cache():
+    """Per-application cache (each app has its own database)."""
+    ext = current_app.extensions
+    if "signing_keys" not in ext:
+        ext["signing_keys"] = {"at": 0.0, "keys": {}, "private": {}}
+    return ext["signing_keys"]
 
 
 def _raw_private(key):
@@ -66,20 +75,21 @@ def active_key_row(site_id):
 def invalidate():
     """Drop the cache so the next lookup sees new or retired keys."""
     with _lock:
-        _cache["at"] = 0.0
+        _cache()["at"] = 0.0
 
 
 def public_keys():
     """kid -> (site id, public key) for every key that verifies; cached for 30 s."""
+    cache = _cache()
     now = time.monotonic()
-    if now - _cache["at"] < _CACHE_TTL:
-        return _cache["keys"]
+    if now - cache["at"] < _CACHE_TTL:
+        return cache["keys"]
     rows = db.session.execute(
         db.select(SigningKey.id, SigningKey.site_id, SigningKey.public_key).where(SigningKey.status.in_(("active", "verify")))
     ).all()
     keys = {kid: (site_id, load_public(pub)) for kid, site_id, pub in rows}
     with _lock:
-        _cache.update(at=now, keys=keys)
+        cache.update(at=now, keys=keys)
     return keys
 
 
@@ -88,10 +98,11 @@ def signer(site_id):
     row = active_key_row(site_id)
     if row is None:
         return None
-    cached = _cache["private"].get(row.id)
+    private = _cache()["private"]
+    cached = private.get(row.id)
     if cached is None:
         cached = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(row.private_key))
-        _cache["private"][row.id] = cached
+        private[row.id] = cached
     return row.id, cached
 
 

@@ -1,0 +1,122 @@
+"""The QR and keypad code a visitor shows: signed, rotating, decodable, and checked independently."""
+import base64
+import io
+import subprocess
+import time
+
+import pytest
+import zxingcpp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PIL import Image
+
+from portal.extensions import db
+from portal.passes import keys, qr, tokens
+from portal.passes.models import SigningKey
+
+
+def _decode_png(data):
+    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
+    assert len(results) == 1
+    return results[0].text
+
+
+def _page_token(client, world, p):
+    return p.link_token
+
+
+def test_qr_png_decodes_and_verifies_with_site_public_key(client, world):
+    p = world.make_pass()
+    resp = client.get(f"/p/{p.link_token}/qr.png")
+    assert resp.status_code == 200 and resp.mimetype == "image/png"
+    text = _decode_png(resp.data)
+    # Verify offline with nothing but the published key set.
+    jwks = client.get(f"/api/v1/sites/{world.site.slug}/keys").get_json()
+    pub = {int(k["kid"]): (world.site.id, tokens.load_public(base64.urlsafe_b64decode(k["x"] + "=="))) for k in jwks["keys"]}
+    claims = tokens.verify(text, pub, time.time(), expected_site=world.site.id)
+    assert claims.pass_id == p.id and claims.site_id == world.site.id
+    assert qr.version(text) <= 7
+    assert text == client.get(f"/p/{p.link_token}/live").get_json()["qr"]
+
+
+def test_tampered_qr_is_rejected(world):
+    p = world.make_pass()
+    from portal.passes import codes
+
+    text = codes.qr_text(p)
+    raw = bytearray(tokens.decode_raw(text))
+    for pos in (4, 10, 30, 80):  # header fields and signature bytes
+        bad = raw.copy()
+        bad[pos] ^= 0x01
+        forged = base64.b32encode(bytes(bad)).decode().rstrip("=")
+        with pytest.raises(tokens.TokenError) as err:
+            tokens.verify(forged, keys.public_keys(), time.time())
+        assert err.value.reason == "bad_signature"
+
+
+def test_qr_signed_by_unknown_key_is_rejected(world):
+    p = world.make_pass()
+    rogue = Ed25519PrivateKey.generate()
+    kid = keys.active_key_row(world.site.id).id
+    now = time.time()
+    forged = tokens.sign(rogue, kid, world.site.id, p.id, now - 60, now + 3600, tokens.current_step(now))
+    with pytest.raises(tokens.TokenError) as err:
+        tokens.verify(forged, keys.public_keys(), now)
+    assert err.value.reason == "bad_signature"
+    unknown_kid = tokens.sign(rogue, 999, world.site.id, p.id, now - 60, now + 3600, tokens.current_step(now))
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(unknown_kid, keys.public_keys(), now)
+
+
+def test_screenshot_goes_stale_but_pass_stays_valid(world):
+    p = world.make_pass()
+    from portal.passes import codes
+
+    now = time.time()
+    old = codes.qr_text(p, now - 120)
+    with pytest.raises(tokens.TokenError) as err:
+        tokens.verify(old, keys.public_keys(), now)
+    assert err.value.reason == "stale"
+    assert tokens.verify(codes.qr_text(p, now), keys.public_keys(), now).pass_id == p.id
+
+
+def test_key_rotation_keeps_old_tokens_valid_until_retired(world):
+    p = world.make_pass()
+    from portal.passes import codes
+
+    before = codes.qr_text(p)
+    old_kid = keys.active_key_row(world.site.id).id
+    keys.rotate(world.site)
+    db.session.commit()
+    after = codes.qr_text(p)
+    assert tokens.decode_raw(after)[1:3] != tokens.decode_raw(before)[1:3]
+    now = time.time()
+    assert tokens.verify(before, keys.public_keys(), now).pass_id == p.id
+    assert tokens.verify(after, keys.public_keys(), now).pass_id == p.id
+    keys.retire(old_kid)
+    db.session.commit()
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(before, keys.public_keys(), now)
+    assert db.session.get(SigningKey, old_kid).status == "retired"
+
+
+def test_wrong_site_token(world):
+    p = world.make_pass()
+    from portal.passes import codes
+
+    with pytest.raises(tokens.TokenError) as err:
+        tokens.verify(codes.qr_text(p), keys.public_keys(), time.time(), expected_site=world.other_site.id)
+    assert err.value.reason == "wrong_site"
+
+
+def test_keypad_code_matches_oathtool(client, world):
+    p = world.make_pass()
+    now = int(time.time())
+    if now % 30 > 27:  # don't straddle a step boundary between the two reads
+        time.sleep(3)
+        now = int(time.time())
+    live = client.get(f"/p/{p.link_token}/live").get_json()
+    out = subprocess.run(["oathtool", "--totp", "-b", "-d", "6", "-s", "30s", p.otp_secret],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert live["code"] == p.keypad_no + out
+    assert len(live["code"]) == 11 and live["code"].isdigit()
+    assert live["refresh_at"] > now
