@@ -39,9 +39,8 @@ test: install-dev
 bench: install-dev
 	$(PY) bench/run_all.py
 
-extract:
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
-	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+extract: $(VENV)/.installed
+	$(PY) -m portal.translations.update
 
 translations: $(MO)
 

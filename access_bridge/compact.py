@@ -133,7 +133,7 @@ def verify_compact(data, secrets_lookup, now_ts, expected_site=None) -> CompactC
     pass_site, secret = known
     if not hmac.compare_digest(_mac(pass_key(pass_id, secret), head), mac):
         raise TokenError("bad_signature")
-    if site_id != (pass_site & MAX_SITE_ID) or site_id != pass_site:
+    if site_id != pass_site:
         raise TokenError("bad_signature")
     if expected_site is not None and pass_site != expected_site:
         raise TokenError("wrong_site")

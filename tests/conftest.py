@@ -5,6 +5,22 @@ from datetime import timedelta
 
 os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 
+def _compile_translations():
+    """Compile the Chinese catalogue when it is newer than the .mo (make does this too)."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    po = Path(__file__).resolve().parent.parent / "portal/translations/zh/LC_MESSAGES/messages.po"
+    mo = po.with_suffix(".mo")
+    if po.exists() and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
+        with po.open("rb") as src, mo.open("wb") as dst:
+            write_mo(dst, read_po(src, locale="zh"))
+
+
+_compile_translations()
+
 import pyotp  # noqa: E402
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402

@@ -7,7 +7,7 @@ from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.audit.operations import record
 from portal.core.jsonbody import json_body
-from portal.extensions import limiter
+from portal.extensions import csrf, limiter
 
 TOKEN_BODY = {"type": "object", "required": ["login", "password"], "properties": {
     "login": {"type": "string"}, "password": {"type": "string"},
@@ -17,6 +17,7 @@ TOKEN_BODY = {"type": "object", "required": ["login", "password"], "properties":
 @api_route("/auth/token", methods=("POST",), summary="Exchange credentials for a bearer token", tag="auth",
            auth="none", body=TOKEN_BODY,
            responses={"200": {"description": "Token"}, "429": {"description": "Throttled; see Retry-After"}})
+@csrf.exempt  # no cookie is read or set here; the JSON body carries the credentials
 @limiter.limit("30/minute")
 def create_token():
     """Log in for the API."""

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from flask_babel import lazy_gettext as _l  # noqa: F401  (msgids below are extracted with N_)
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -17,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def N_(msgid):
-    """Mark an English msgid for extraction; it is translated when shown."""
+    """Mark an English msgid for extraction (pybabel knows N_); it is translated when shown."""
     return msgid
 
 
@@ -76,6 +75,8 @@ PROVIDER_ERROR = N_("The SMS provider had an error; it will be tried again.")
 RATE_LIMITED = N_("The SMS provider is busy; it will be tried again.")
 BAD_CREDENTIALS = N_("The SMS provider refused our credentials; it will be tried again.")
 NOT_CONFIGURED = N_("SMS sending is not configured.")
+INTERNAL = N_("Sending failed on our side; it will be tried again.")
+GAVE_UP = N_("The SMS could not be sent after several attempts.")
 
 # Bearer secrets in links (pass tokens) look like long url-safe runs; logs keep only a prefix.
 _SECRETISH = re.compile(r"[A-Za-z0-9_\-]{16,}")

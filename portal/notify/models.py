@@ -31,4 +31,13 @@ class Message(Timestamped, db.Model):
     next_attempt_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     sent_at: Mapped[object | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # The StatusCallback URL given to the provider, fixed when queued (the worker has no request host).
+    callback_url: Mapped[str | None] = mapped_column(String(255))
     pass_ = relationship("Pass")
+
+    @property
+    def error_message(self):
+        """The stored English msgid of the failure, in the current language."""
+        from flask_babel import gettext
+
+        return gettext(self.error) if self.error else None

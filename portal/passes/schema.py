@@ -3,6 +3,7 @@ import re
 from datetime import timedelta
 
 from portal.core import validators as v
+from portal.core.i18n import N_
 from portal.core.errors import ValidationFailed
 from portal.core.timeutil import parse_iso, utcnow, zone
 from portal.passes.models import KINDS
@@ -42,20 +43,20 @@ def _window(data, errors):
     try:
         start = parse_iso(data.get("valid_from"))
     except (ValueError, TypeError):
-        errors["valid_from"] = ("invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.", {})
+        errors["valid_from"] = ("invalid_datetime", N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."), {})
         start = None
     try:
         end = parse_iso(data.get("valid_until"))
     except (ValueError, TypeError):
-        errors["valid_until"] = ("invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.", {})
+        errors["valid_until"] = ("invalid_datetime", N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."), {})
         end = None
     if start and end:
         if end <= start:
-            errors["valid_until"] = ("window_order", "The pass must end after it starts.", {})
+            errors["valid_until"] = ("window_order", N_("The pass must end after it starts."), {})
         elif end - start > MAX_WINDOW:
-            errors["valid_until"] = ("window_too_long", "A pass can last at most one year.", {})
+            errors["valid_until"] = ("window_too_long", N_("A pass can last at most one year."), {})
         elif end <= utcnow():
-            errors["valid_until"] = ("window_past", "The pass would already have ended.", {})
+            errors["valid_until"] = ("window_past", N_("The pass would already have ended."), {})
     return start, end
 
 
@@ -63,7 +64,7 @@ def _entries(raw, errors):
     if raw is None or raw == "unlimited":
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_ENTRIES:
-        errors["max_entries"] = ("invalid_entries", "Entries must be a number from 1 to %(max)s, or unlimited.", {"max": MAX_ENTRIES})
+        errors["max_entries"] = ("invalid_entries", N_("Entries must be a number from 1 to %(max)s, or unlimited."), {"max": MAX_ENTRIES})
         return None
     return raw
 
@@ -73,11 +74,11 @@ def _floors(raw, unit, errors):
         return [unit.floor]
     allowed = unit.building.floor_range()
     if not isinstance(raw, list) or not all(isinstance(f, int) and not isinstance(f, bool) for f in raw):
-        errors["floors"] = ("invalid_floors", "Floors must be a list of floor numbers.", {})
+        errors["floors"] = ("invalid_floors", N_("Floors must be a list of floor numbers."), {})
         return []
     bad = [f for f in raw if f not in allowed]
     if bad:
-        errors["floors"] = ("floor_not_in_building", "Only floors of your own building can be allowed.", {})
+        errors["floors"] = ("floor_not_in_building", N_("Only floors of your own building can be allowed."), {})
         return []
     return sorted(set(raw))
 
@@ -86,7 +87,7 @@ def _gates(raw, site, errors):
     if raw in (None, []):
         return []
     if not isinstance(raw, list) or len(raw) > 50:
-        errors["gates"] = ("invalid_gates", "Gates must be a list of gate codes.", {})
+        errors["gates"] = ("invalid_gates", N_("Gates must be a list of gate codes."), {})
         return []
     from portal.extensions import db
 
@@ -97,7 +98,7 @@ def _gates(raw, site, errors):
         if isinstance(item, (str, int)) and not isinstance(item, bool) and item in by_key:
             ids.append(by_key[item])
         else:
-            errors["gates"] = ("unknown_gate", "One of the gates does not exist at this community.", {})
+            errors["gates"] = ("unknown_gate", N_("One of the gates does not exist at this community."), {})
             return []
     return sorted(set(ids))
 
@@ -108,17 +109,17 @@ def parse_pass(data, unit, site):
     visitor = data.get("visitor")
     if not isinstance(visitor, dict):
         visitor = {}
-        errors["visitor"] = ("required", "This field is required.", {})
+        errors["visitor"] = ("required", N_("This field is required."), {})
     name = _collect(errors, "visitor.name", v.person_name, visitor.get("name"))
     phone = _collect(errors, "visitor.phone", v.phone, visitor.get("phone"))
     idn = _collect(errors, "visitor.id_number", v.id_number, visitor.get("id_number"))
     plate = _collect(errors, "visitor.plate", v.plate, visitor.get("plate"))
     kind = data.get("kind", "guest")
     if kind not in KINDS:
-        errors["kind"] = ("invalid_kind", "Kind must be guest, delivery, contractor or service.", {})
+        errors["kind"] = ("invalid_kind", N_("Kind must be guest, delivery, contractor or service."), {})
     tz_name = data.get("timezone") or site.timezone
     if not isinstance(tz_name, str) or zone(tz_name).key != tz_name:
-        errors["timezone"] = ("invalid_timezone", "Unknown time zone.", {})
+        errors["timezone"] = ("invalid_timezone", N_("Unknown time zone."), {})
         tz_name = site.timezone
     start, end = _window(data, errors)
     schedule = _collect(errors, "schedule", parse_schedule, data.get("schedule"))
@@ -127,9 +128,9 @@ def parse_pass(data, unit, site):
     gates = _gates(data.get("gates"), site, errors)
     notify = data.get("notify", "sms" if phone else "none")
     if notify not in ("sms", "none"):
-        errors["notify"] = ("invalid_notify", "Notify must be sms or none.", {})
+        errors["notify"] = ("invalid_notify", N_("Notify must be sms or none."), {})
     elif notify == "sms" and not phone and "visitor.phone" not in errors:
-        errors["visitor.phone"] = ("required", "A phone number is needed to send the pass by SMS.", {})
+        errors["visitor.phone"] = ("required", N_("A phone number is needed to send the pass by SMS."), {})
     company = _collect(errors, "company", v.clean_text, data.get("company"), max_len=120, required=False)
     work_area = _collect(errors, "work_area", v.clean_text, data.get("work_area"), max_len=120, required=False)
     note = _collect(errors, "note", v.clean_text, data.get("note"), max_len=500, required=False, multiline=True)

@@ -1,0 +1,163 @@
+"""Desired state: which credential every live pass should have on every device.
+
+Rules (documented in the README's bridge section):
+- a device with no gates serves the whole site; a pass with no gates may use any gate;
+- a device tied to a building serves only passes to units of that building;
+- elevator controllers get the pass's floors (default: the unit's floor) that the device serves;
+- barriers hold only passes with a plate; faces go only to face terminals and only when enrolled;
+- a static PIN is a weaker, non-rotating credential: it is pushed only when the site setting
+  "device_static_pin" is on (the portal's own keypad code rotates every 30 s);
+- names on devices are "Visitor V<id>", never the visitor's name (data minimisation);
+- each credential carries its own window, schedule and remaining uses, so devices expire it
+  themselves while the bridge is down.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import asdict
+from functools import lru_cache
+
+from access_bridge.drivers.base import REGISTRY, Capability, Credential
+from portal.core import crypto
+from portal.core.timeutil import utcnow
+from portal.passes.models import Pass
+from portal.sites.models import Building, Site, Unit
+
+LIVE_STATES = ("active", "pending")
+PIN_SETTING = "device_static_pin"
+
+
+def key_for(pass_id: int) -> str:
+    """The stable key of a pass's credential on every device."""
+    return f"V{pass_id}"
+
+
+def pass_id_of(key: str) -> int | None:
+    """The pass id inside one of our keys, or None for keys we did not create."""
+    if key.startswith("V") and key[1:].isdigit():
+        return int(key[1:])
+    return None
+
+
+def _round(r: int, half: int) -> int:
+    return int(crypto.blind_index("card-feistel", f"{r}:{half}")[:4], 16)
+
+
+@lru_cache(maxsize=65536)
+def card_number(pass_id: int) -> str:
+    """A 32-bit card number: a keyed permutation of the pass id, so unique and hard to guess.
+
+    A 4-round Feistel network over two 16-bit halves is a bijection on 32-bit values, so two
+    passes never share a number; 0 is skipped by cycle-walking, which keeps the bijection.
+    """
+    value = pass_id & 0xFFFFFFFF
+    while True:
+        left, right = value >> 16, value & 0xFFFF
+        for r in range(4):
+            left, right = right, left ^ _round(r, right)
+        value = (left << 16) | right
+        if value:
+            return str(value)
+
+
+def static_pin(p: Pass) -> str:
+    """An 8-digit PIN derived from the pass's secret; only used where the site allows static PINs."""
+    digest = hmac.new(p.otp_secret.encode(), b"device-static-pin", hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10 ** 8:08d}"
+
+
+def _face_loader():
+    try:
+        from access_bridge.faces import face_jpeg_for_pass
+    except ImportError:
+        return None
+    return face_jpeg_for_pass
+
+
+def capabilities(device) -> Capability:
+    """The capability flags of a device's driver (none when the driver is unknown)."""
+    cls = REGISTRY.get(device.driver)
+    return cls.capabilities if cls else Capability.NONE
+
+
+def live_passes(session, site_ids, now=None):
+    """Live passes of these sites with their unit's building id and floor."""
+    now = now or utcnow()
+    q = (session.query(Pass, Unit.building_id, Unit.floor).join(Unit, Unit.id == Pass.unit_id)
+         .filter(Pass.site_id.in_(list(site_ids)), Pass.status != "revoked", Pass.valid_until > now))
+    return [(p, b, f) for p, b, f in q if p.state(now) in LIVE_STATES]
+
+
+def _serves(device, p, building_id, unit_floor, building_floors):
+    """Floors for the credential (list, maybe empty), or None when the device does not serve the pass."""
+    if device.gate_ids and p.gate_ids and not set(device.gate_ids) & set(p.gate_ids):
+        return None
+    if device.building_id is not None and device.building_id != building_id:
+        return None
+    if device.kind == "barrier" and not p.plate:
+        return None
+    if device.kind != "elevator_controller":
+        return []
+    wanted = p.floors or [unit_floor]
+    served = device.floors or building_floors.get(building_id, [])
+    floors = sorted(set(wanted) & set(served))
+    return floors or None
+
+
+def credential_for(device, p, floors, caps, site_settings, face=None) -> Credential | None:
+    """The credential one pass should have on one device; None when nothing usable would be on it."""
+    schedule = dict(p.schedule, timezone=p.timezone) if p.schedule else None
+    cred = Credential(
+        key=key_for(p.id), pass_id=p.id, version=p.version, name=f"Visitor {key_for(p.id)}",
+        valid_from=p.valid_from, valid_until=p.valid_until,
+        card_no=card_number(p.id) if Capability.CARD in caps else None,
+        pin=static_pin(p) if Capability.PIN in caps and site_settings.get(PIN_SETTING) else None,
+        face_jpeg=face if device.kind == "face_terminal" and Capability.FACE in caps else None,
+        plate=p.plate if device.kind == "barrier" and Capability.PLATE in caps else None,
+        floors=floors, doors=list(device.doors or []), schedule=schedule,
+        max_uses=None if p.max_entries is None else max(p.max_entries - p.uses, 0),
+    )
+    if not (cred.card_no or cred.pin or cred.face_jpeg or cred.plate):
+        return None
+    return cred
+
+
+def fingerprint(cred: Credential) -> str:
+    """A hash of everything a device would store, so any change is pushed again."""
+    data = asdict(cred)
+    data["face_jpeg"] = hashlib.sha256(cred.face_jpeg).hexdigest() if cred.face_jpeg else None
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def desired_for_devices(session, devices, now=None) -> dict[int, dict[str, Credential]]:
+    """device id -> {key: Credential} for every given device."""
+    now = now or utcnow()
+    site_ids = {d.site_id for d in devices}
+    if not site_ids:
+        return {}
+    passes = live_passes(session, site_ids, now)
+    settings = {s.id: s.settings or {} for s in session.query(Site).filter(Site.id.in_(site_ids))}
+    building_floors = {b.id: b.floor_range() for b in session.query(Building).filter(Building.site_id.in_(site_ids))}
+    load_face = _face_loader() if any(d.kind == "face_terminal" for d in devices) else None
+    faces = {}
+    out = {}
+    for device in devices:
+        caps = capabilities(device)
+        table = out[device.id] = {}
+        for p, building_id, unit_floor in passes:
+            if p.site_id != device.site_id:
+                continue
+            floors = _serves(device, p, building_id, unit_floor, building_floors)
+            if floors is None:
+                continue
+            face = None
+            if device.kind == "face_terminal" and load_face is not None:
+                if p.id not in faces:
+                    faces[p.id] = load_face(session, p.id)
+                face = faces[p.id]
+            cred = credential_for(device, p, floors, caps, settings.get(p.site_id, {}), face)
+            if cred is not None:
+                table[cred.key] = cred
+    return out

@@ -1,0 +1,54 @@
+"""What the bridge knows per device: each credential's desired and acknowledged state, and who works on the device."""
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, Index
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.core.timeutil import utcnow
+from portal.core.types import UTCDateTime
+from portal.extensions import db
+
+
+class DeviceCredential(db.Model):
+    """One credential key on one device: what should be there, what the device last acknowledged.
+
+    desired_version is a per-row generation, bumped whenever the desired content changes
+    (added, changed, revoked, expired); an acknowledgement counts only for the generation
+    it was pushed for, so an old ack can never mark a newer desired state done.
+    """
+
+    __tablename__ = "device_credentials"
+    __table_args__ = (
+        UniqueConstraint("device_id", "key"),
+        Index("ix_device_credentials_due", "device_id", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), nullable=False)
+    key: Mapped[str] = mapped_column(String(40), nullable=False)
+    pass_id: Mapped[int | None] = mapped_column(Integer, index=True)  # no FK: a row outlives a purged pass
+    pass_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    desired: Mapped[str] = mapped_column(String(8), nullable=False)  # present | absent
+    desired_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    acked_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # What the device holds as far as we know: present | absent | None (never acknowledged).
+    acked_state: Mapped[str | None] = mapped_column(String(8))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8), default="pending", nullable=False)  # pending | ok | failed
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    next_attempt_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    acked_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class BridgeDevice(db.Model):
+    """The bridge's working row per device: the claim (lease) a worker holds, backoff, event cursor."""
+
+    __tablename__ = "bridge_devices"
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[object | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    next_attempt_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    event_serial: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Set by `devices resync` and on reconnection: list the device's keys and delete strays.
+    audit_keys: Mapped[bool] = mapped_column(default=True, nullable=False)

@@ -1,0 +1,60 @@
+"""Bilingual words the desk shows for reasons, methods and exception kinds."""
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+
+REASON_LABELS = {
+    "ok": _l("Allowed"), "expired": _l("Pass expired"), "not_yet_valid": _l("Pass not yet valid"),
+    "revoked": _l("Pass revoked"), "used_up": _l("Pass used up"), "outside_schedule": _l("Outside the pass's hours"),
+    "wrong_site": _l("Pass for another community"), "wrong_gate": _l("Not allowed at this gate"),
+    "bad_signature": _l("Forged or damaged code"), "unknown": _l("Unknown code"), "replayed": _l("Code already used"),
+    "throttled": _l("Too many attempts"), "watchlisted": _l("On the watchlist"), "anti_passback": _l("Anti-passback"),
+    "stale": _l("Stale credential"), "error": _l("System error"), "remote_open": _l("Opened remotely"),
+    "walk_in": _l("Walk-in"),
+}
+METHOD_LABELS = {
+    "qr": _l("QR code"), "code": _l("Keypad code"), "plate": _l("Plate"), "face": _l("Face"), "card": _l("Card"),
+    "pin": _l("PIN"), "remote": _l("Remote open"), "walk_in": _l("Walk-in"),
+}
+DECISION_LABELS = {"grant": _l("Granted"), "deny": _l("Denied")}
+KIND_LABELS = {
+    "denied": _l("Denied scans"), "watchlist": _l("Watchlist hit"), "name_match": _l("Possible watchlist name"),
+    "anti_passback": _l("Anti-passback"), "keypad_burst": _l("Burst of failed codes"),
+    "device_offline": _l("Device offline"), "push_failed": _l("Credential push failed"),
+    "offline_double_use": _l("Offline double use"), "lost_events": _l("Device events lost"),
+    "overstay": _l("Vehicle overstay"),
+}
+OUTCOME_LABELS = {
+    "resolved": _l("Resolved"), "visitor_let_in": _l("Visitor let in"), "visitor_turned_away": _l("Visitor turned away"),
+    "police_called": _l("Police called"), "false_alarm": _l("False alarm"), "device_fixed": _l("Device fixed"),
+    "escalated": _l("Escalated"), "auto_resolved": _l("Resolved by itself"),
+}
+EMERGENCY_LABELS = {"ambulance": _l("Ambulance"), "fire": _l("Fire engine"), "police": _l("Police")}
+_cache = {}
+
+
+def both(table, key):
+    """{"en": …, "zh": …} for a key of a label table (cached: translations do not change at run time)."""
+    cache_key = (id(table), key)
+    if cache_key not in _cache:
+        label = table.get(key)
+        if label is None:
+            _cache[cache_key] = {"en": key or "", "zh": key or ""}
+        else:
+            out = {}
+            for lang in ("en", "zh"):
+                with force_locale(lang):
+                    out[lang] = str(label)
+            _cache[cache_key] = out
+    return _cache[cache_key]
+
+
+def mask_name(name):
+    """王小明 -> 王*明, Li -> L*: enough for a guard to recognise, not to identify."""
+    if not name:
+        return ""
+    name = name.strip()
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * min(len(name) - 2, 3) + name[-1]

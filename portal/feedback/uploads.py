@@ -1,0 +1,90 @@
+"""Photo uploads: type sniffed from the bytes, size capped, metadata (EXIF, GPS) dropped by re-encoding."""
+import hashlib
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from portal.core.errors import ApiError
+
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+MAX_PHOTOS = 3
+# The whole upload request: three photos plus the form fields; checked before anything is parsed.
+MAX_REQUEST_BYTES = MAX_PHOTOS * MAX_PHOTO_BYTES + 512 * 1024
+MAX_PIXELS = 40_000_000  # larger is a decompression bomb, not a phone photo
+MAX_SIDE = 2560  # stored photos are scaled down to this; enough to read a number plate
+FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+
+
+class CleanPhoto:
+    """A re-encoded photo ready to store."""
+
+    def __init__(self, data, content_type, width, height):
+        self.data = data
+        self.content_type = content_type
+        self.width = width
+        self.height = height
+        self.sha256 = hashlib.sha256(data).hexdigest()
+
+
+def _refuse(code, message, status=400, **params):
+    raise ApiError(status, code, message, fields={"photos": (code, message, params)})
+
+
+def _open(raw):
+    """Open and verify; Pillow decides the type from the bytes, never from the name."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            probe = Image.open(io.BytesIO(raw))
+            fmt = probe.format
+            if fmt not in FORMATS:
+                _refuse("photo_type", "Only JPEG, PNG or WebP photos are accepted.")
+            if probe.width * probe.height > MAX_PIXELS:
+                _refuse("photo_pixels", "The photo has too many pixels.")
+            probe.verify()
+            img = Image.open(io.BytesIO(raw))
+            img.load()
+        except ApiError:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning, EOFError):
+            _refuse("photo_type", "Only JPEG, PNG or WebP photos are accepted.")
+    return img, fmt
+
+
+def clean(raw):
+    """Check one uploaded photo and return it re-encoded without any metadata."""
+    if not raw:
+        _refuse("photo_empty", "The photo is empty.")
+    if len(raw) > MAX_PHOTO_BYTES:
+        _refuse("photo_too_large", "Each photo may be at most %(mb)s MB.", status=413, mb=MAX_PHOTO_BYTES // (1024 * 1024))
+    img, fmt = _open(raw)
+    # Apply the camera's rotation before the EXIF that carries it is dropped.
+    img = ImageOps.exif_transpose(img)
+    if max(img.size) > MAX_SIDE:
+        img.thumbnail((MAX_SIDE, MAX_SIDE))
+    if fmt == "JPEG" and img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    elif img.mode not in ("RGB", "RGBA", "L", "LA"):
+        img = img.convert("RGBA" if "A" in img.getbands() or img.mode == "P" else "RGB")
+    # A fresh image from the pixels alone: no EXIF, GPS, XMP, ICC, text chunks or comments survive.
+    bare = Image.new(img.mode, img.size)
+    bare.paste(img)
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        bare.save(out, "JPEG", quality=85, optimize=True)
+    elif fmt == "PNG":
+        bare.save(out, "PNG", optimize=True)
+    else:
+        bare.save(out, "WEBP", quality=85)
+    content_type, _ = FORMATS[fmt]
+    return CleanPhoto(out.getvalue(), content_type, bare.width, bare.height)
+
+
+def extension(content_type):
+    """File extension for a stored content type."""
+    for ctype, ext in FORMATS.values():
+        if ctype == content_type:
+            return ext
+    return "bin"
