@@ -21,11 +21,12 @@ class FakeTwilio:
     def __init__(self, sid=SID, token=TOKEN, delay=0.0):
         self.sid, self.token, self.delay = sid, token, delay
         self.requests = []  # form dicts, in arrival order
+        self.sids = []  # message SIDs handed out
         self.problems = []  # what a handler found wrong (asserted by the tests)
         self.reply = (201, None)  # status and Twilio error code for the next calls
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def base_url(self):
@@ -59,7 +60,10 @@ class FakeTwilio:
             self.requests.append(form)
             status, code = self.reply
         if status == 201:
-            payload = {"sid": "SM" + secrets.token_hex(16), "status": "queued", "to": form.get("To"),
+            sid = "SM" + secrets.token_hex(16)
+            with self.lock:
+                self.sids.append(sid)
+            payload = {"sid": sid, "status": "queued", "to": form.get("To"),
                        "from": form.get("From"), "body": form.get("Body"), "account_sid": self.sid}
         else:
             payload = {"code": code, "message": f"error {code}", "more_info": "", "status": status}
@@ -88,9 +92,10 @@ def fake_twilio():
 
 def use_twilio(app, base_url, **over):
     """Switch an app to the Twilio backend pointed at a local server."""
-    app.config.update(SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_FROM=FROM,
-                      TWILIO_MESSAGING_SERVICE_SID=None, TWILIO_API_BASE=base_url, SMS_TIMEOUT_SECONDS=3,
-                      PUBLIC_BASE_URL="https://portal.example.cn", **over)
+    settings = dict(SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_FROM=FROM,
+                    TWILIO_MESSAGING_SERVICE_SID=None, TWILIO_API_BASE=base_url, SMS_TIMEOUT_SECONDS=3,
+                    PUBLIC_BASE_URL="https://portal.example.cn")
+    app.config.update(settings | over)
 
 
 def closed_port_url():

@@ -110,3 +110,11 @@ class ItemMovement(HostApproval, Timestamped, db.Model):
     gate_id: Mapped[int | None] = mapped_column(ForeignKey("gates.id"))
     unit = relationship("Unit")
     gate = relationship("Gate")
+
+
+class DeskCursor(db.Model):
+    """Where a desk job got to (e.g. the last pass screened against watchlist names)."""
+
+    __tablename__ = "desk_cursors"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0, nullable=False)

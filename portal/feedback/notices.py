@@ -1,5 +1,5 @@
 """Texts sent by SMS about feedback, each in its reader's language; queued, sent after commit."""
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, gettext
 
 from portal.notify.operations import queue_sms
@@ -7,10 +7,14 @@ from portal.notify.operations import queue_sms
 
 def absolute(endpoint, **values):
     """Absolute URL for links in SMS, honouring PUBLIC_BASE_URL."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        return base.rstrip("/") + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if has_request_context():
+        return base + url_for(endpoint, **values) if base else url_for(endpoint, _external=True, **values)
+    # Jobs run without a request: build from the URL map and the configured public address.
+    server = current_app.config.get("SERVER_NAME") or "localhost"
+    scheme = current_app.config.get("PREFERRED_URL_SCHEME", "http")
+    path = current_app.url_map.bind(server, url_scheme=scheme).build(endpoint, values)
+    return (base or f"{scheme}://{server}") + path
 
 
 def _lang(user):
@@ -44,7 +48,7 @@ def survey(s, url):
 
 
 def escalated(manager, site, what, item_id, kind):
-    """Tell a manager an item ran over its deadline."""
+    """Tell a manager an item ran over its deadline; what is an English msgid marked with N_."""
     if not manager.phone:
         return None
     url = absolute("team_feedback.escalations")
@@ -52,5 +56,5 @@ def escalated(manager, site, what, item_id, kind):
         label = {"response": gettext("no answer yet"), "resolution": gettext("not resolved in time"),
                  "follow_up": gettext("follow-up overdue")}[kind]
         body = gettext("[%(site)s] Overdue: %(what)s #%(id)s, %(label)s. %(url)s",
-                       site=site.name, what=what, id=item_id, label=label, url=url)
+                       site=site.name, what=gettext(what), id=item_id, label=label, url=url)
     return queue_sms(manager.phone, body, "feedback_escalation", site_id=site.id)

@@ -1,0 +1,330 @@
+"""Decisions at the edge: gates keep deciding from the bridge's local store when the portal is away.
+
+EdgeDecider.decide(kind, data, gate_id, direction) accepts the full signed QR token, the compact
+token (raw OSDP card data or its text) and keypad entries (5-digit pass number + 6-digit TOTP),
+and answers (grant, reason, pass_id) with the gate API's reason codes.
+
+Online, a grant is consumed in the portal's database with one conditional UPDATE (so two gates
+cannot both spend the last entry) and recorded as an AccessEvent (source "bridge"). When the
+database cannot be reached the decider marks the link down for a few seconds, decides from the
+local store, counts the use locally and journals it. sync() reports the journal once the link
+is back - idempotently, with the original times - and flags uses that went past a pass's limit
+because two edges admitted it during the outage (reason "used_up", details.offline_double_use).
+Decisions fail closed: any unexpected error denies with reason "error".
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pyotp
+from limits import parse_many, storage, strategies
+from sqlalchemy import case, exc as sa_exc, or_, select, update
+
+from access_bridge import compact
+from access_bridge.edge_store import EdgeStore, PassRec
+from portal.core.timeutil import zone
+from portal.passes import codes, tokens
+
+log = logging.getLogger(__name__)
+# Errors that mean "the portal's database is not there", as opposed to a bug.
+LINK_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError)
+CODE_FAILURES = ("unknown", "replayed")
+
+
+class Deny(Exception):
+    """A refusal with its reason code (and the pass, when known)."""
+
+    def __init__(self, reason, rec=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.rec = rec
+
+
+def _utc(ts):
+    return datetime.fromtimestamp(ts, timezone.utc)
+
+
+def in_schedule(schedule, tz_name, now_ts):
+    """True when now falls in the weekly window; an end before the start crosses midnight."""
+    if not schedule:
+        return True
+    now = _utc(now_ts).astimezone(zone(tz_name))
+    days = set(schedule.get("days") or range(1, 8))
+    start, end, clock = schedule.get("start", "00:00"), schedule.get("end", "24:00"), now.strftime("%H:%M")
+    if start < end:
+        return now.isoweekday() in days and start <= clock < end
+    if clock >= start:
+        return now.isoweekday() in days
+    # Early morning belongs to the window that began the evening before.
+    return clock < end and (now - timedelta(days=1)).isoweekday() in days
+
+
+def pass_rec(p) -> PassRec:
+    """The edge's view of a Pass row."""
+    return PassRec(p.id, p.site_id, p.valid_from.timestamp(), p.valid_until.timestamp(), p.timezone, p.schedule,
+                   frozenset(p.gate_ids or ()), p.max_entries, p.uses, p.status, p.otp_secret, p.keypad_no,
+                   p.otp_last_step or 0, p.last_direction, p.version)
+
+
+class EdgeDecider:
+    """Decides at one bridge from its EdgeStore, consuming uses online when it can."""
+
+    def __init__(self, app, store: EdgeStore, device_id=None, site_ids=None, retry_seconds=5.0, clock=time.time):
+        self.app = app
+        self.store = store
+        self.device_id = device_id
+        self.site_ids = set(site_ids) if site_ids else None
+        self.retry_seconds = retry_seconds
+        self.clock = clock
+        self._down_until = 0.0
+        self._lock = threading.RLock()
+        cfg = app.config
+        self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+        self._gate_limits = parse_many(cfg.get("GATE_CODE_DEVICE_LIMIT", "10/minute;60/hour"))
+        self._pass_limits = parse_many(cfg.get("GATE_CODE_PASS_LIMIT", "5/10minutes;20/day"))
+
+    # -- link state -----------------------------------------------------------
+    @property
+    def online(self):
+        """False for a few seconds after the portal's database failed us."""
+        return time.monotonic() >= self._down_until
+
+    def _link_failed(self, exc):
+        if self.online:
+            log.warning("portal database unreachable, deciding locally: %s", type(exc).__name__)
+        self._down_until = time.monotonic() + self.retry_seconds
+
+    # -- the decision -----------------------------------------------------------
+    def decide(self, kind, data, gate_id, direction=None):
+        """(grant, reason, pass_id) for a scanned token or a typed code at a gate."""
+        started = time.perf_counter()
+        method = "code" if kind in ("code", "keys") else "qr"
+        direction = direction if direction in ("in", "out") else None
+        now = self.clock()
+        try:
+            with self._lock:
+                try:
+                    rec, step = self._identify(method, data, gate_id, now)
+                    self._check(rec, gate_id, direction, now)
+                    return self._grant(rec, gate_id, method, direction, step, now, started)
+                except Deny as deny:
+                    return self._refuse(deny, gate_id, method, direction, now, started)
+        except Exception:
+            log.exception("edge decision failed at gate %r; denied", gate_id)
+            return False, "error", None
+
+    def _identify(self, method, data, gate_id, now):
+        site_id = self.store.gates.get(gate_id)
+        if site_id is None:
+            raise Deny("wrong_gate")
+        if method == "code":
+            return self._keypad(data, gate_id, site_id, now)
+        try:
+            if compact.looks_compact(data):
+                claims = compact.verify_compact(data, self._secret, now, expected_site=site_id)
+            else:
+                text = bytes(data).decode("ascii") if isinstance(data, (bytes, bytearray, memoryview)) else data
+                claims = tokens.verify(text, self.store.keys, now, expected_site=site_id)
+        except (tokens.TokenError, UnicodeDecodeError) as err:
+            raise Deny(getattr(err, "reason", "bad_signature")) from None
+        rec = self._pass(claims.pass_id)
+        if rec is None:
+            raise Deny("unknown")
+        return rec, None
+
+    def _keypad(self, data, gate_id, site_id, now):
+        entry = data.decode("ascii", "replace") if isinstance(data, (bytes, bytearray)) else str(data)
+        entry = entry.strip().rstrip("#")
+        if self._blocked(self._gate_limits, "gate", gate_id):
+            raise Deny("throttled")
+        if len(entry) != codes.CODE_LEN or not entry.isdigit():
+            raise Deny("unknown")
+        number, otp = entry[: codes.KEYPAD_NO_DIGITS], entry[codes.KEYPAD_NO_DIGITS:]
+        rec = self._pass_by_keypad(site_id, number)
+        if rec is None:
+            raise Deny("unknown")
+        if self._blocked(self._pass_limits, "pass", rec.id):
+            raise Deny("throttled", rec)
+        totp = pyotp.TOTP(rec.otp_secret, digits=codes.OTP_DIGITS, interval=tokens.STEP_SECONDS)
+        now_step = tokens.current_step(now)
+        for step in (now_step, now_step - 1):
+            if hmac.compare_digest(totp.at(step * tokens.STEP_SECONDS), otp):
+                if step <= rec.otp_last_step:
+                    raise Deny("replayed", rec)
+                return rec, step
+        raise Deny("unknown", rec)
+
+    def _blocked(self, limits, *key):
+        return any(not self._limiter.test(lim, str(k) for k in key) if False else not self._limiter.test(lim, *map(str, key))
+                   for lim in limits)
+
+    def _check(self, rec, gate_id, direction, now):
+        if rec.status == "revoked":
+            raise Deny("revoked", rec)
+        if rec.site_id != self.store.gates.get(gate_id):
+            raise Deny("wrong_site", rec)
+        if now >= rec.valid_until:
+            raise Deny("expired", rec)
+        if now < rec.valid_from:
+            raise Deny("not_yet_valid", rec)
+        if rec.gate_ids and gate_id not in rec.gate_ids:
+            raise Deny("wrong_gate", rec)
+        if rec.schedule and not in_schedule(rec.schedule, rec.timezone, now):
+            raise Deny("outside_schedule", rec)
+        if direction and rec.last_direction == direction:
+            raise Deny("anti_passback", rec)
+        if direction != "out" and rec.max_entries is not None and rec.used >= rec.max_entries:
+            raise Deny("used_up", rec)
+
+    def _grant(self, rec, gate_id, method, direction, step, now, started):
+        consumed = 0 if direction == "out" else 1
+        if self.online:
+            try:
+                return self._grant_online(rec, gate_id, method, direction, step, consumed, now, started)
+            except LINK_ERRORS as exc:
+                self._link_failed(exc)
+        self.store.journal(now, rec, rec.site_id, gate_id, method, "grant", "ok", direction, step, consumed)
+        return True, "ok", rec.id
+
+    def _refuse(self, deny, gate_id, method, direction, now, started):
+        rec = deny.rec
+        if method == "code" and deny.reason in CODE_FAILURES:
+            for lim in self._gate_limits:
+                self._limiter.hit(lim, "gate", str(gate_id))
+            if rec is not None:
+                for lim in self._pass_limits:
+                    self._limiter.hit(lim, "pass", str(rec.id))
+        log.info("edge deny gate=%r method=%s reason=%s pass=%r", gate_id, method, deny.reason, rec.id if rec else None)
+        site_id = self.store.gates.get(gate_id)
+        if self.online:
+            try:
+                with self.app.app_context():
+                    self._record(now, rec, site_id, gate_id, method, "deny", deny.reason, direction, started)
+                return False, deny.reason, rec.id if rec else None
+            except LINK_ERRORS as exc:
+                self._link_failed(exc)
+        self.store.journal(now, rec, site_id, gate_id, method, "deny", deny.reason, direction)
+        return False, deny.reason, rec.id if rec else None
+
+    # -- the portal's database ------------------------------------------------------
+    def _grant_online(self, rec, gate_id, method, direction, step, consumed, now, started):
+        from portal.extensions import db
+        from portal.passes.models import Pass
+
+        with self.app.app_context():
+            conds = [Pass.id == rec.id, Pass.status == "active", Pass.valid_from <= _utc(now), Pass.valid_until > _utc(now)]
+            values = {}
+            if consumed:
+                conds.append(or_(Pass.max_entries.is_(None), Pass.uses < Pass.max_entries))
+                values["uses"] = Pass.uses + 1
+                # Spending the last entry changes what devices should hold.
+                values["version"] = case((Pass.uses + 1 >= Pass.max_entries, Pass.version + 1), else_=Pass.version)
+            if direction:
+                conds.append(or_(Pass.last_direction.is_(None), Pass.last_direction != direction))
+                values["last_direction"] = direction
+            if step:
+                conds.append(Pass.otp_last_step < step)
+                values["otp_last_step"] = step
+            done = db.session.execute(update(Pass).where(*conds).values(**values)
+                                      .execution_options(synchronize_session=False)).rowcount == 1
+            if not done:
+                # Someone else spent it, or it changed since the snapshot: re-read and say why.
+                db.session.rollback()
+                fresh = db.session.get(Pass, rec.id)
+                reason = "unknown"
+                if fresh is not None:
+                    self.store.put_pass(pass_rec(fresh))
+                    reason = self._reason_for(self.store.passes[rec.id], gate_id, direction, step) or "used_up"
+                self._record(now, rec, rec.site_id, gate_id, method, "deny", reason, direction, started)
+                return False, reason, rec.id
+            self._record(now, rec, rec.site_id, gate_id, method, "grant", "ok", direction, started)
+        self.store.note_online_use(rec, direction, step, consumed)
+        return True, "ok", rec.id
+
+    def _reason_for(self, rec, gate_id, direction, step):
+        try:
+            self._check(rec, gate_id, direction, self.clock())
+        except Deny as deny:
+            return deny.reason
+        return "replayed" if step and step <= rec.otp_last_step else None
+
+    def _record(self, now, rec, site_id, gate_id, method, decision, reason, direction, started, **details):
+        """Write one AccessEvent and commit (inside an app context)."""
+        from portal.events.operations import record_event
+        from portal.extensions import db
+
+        try:
+            record_event(at=_utc(now), site_id=site_id, gate_id=gate_id, device_id=self.device_id, method=method,
+                         pass_id=rec.id if rec else None, decision=decision, reason=reason, direction=direction,
+                         latency_ms=round((time.perf_counter() - started) * 1000, 3), source="bridge",
+                         details={"edge": self.store.store_id, **details})
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+
+    def _secret(self, pass_id):
+        rec = self._pass(pass_id)
+        return (rec.site_id, rec.otp_secret) if rec is not None else None
+
+    def _pass(self, pass_id):
+        rec = self.store.passes.get(pass_id)
+        if rec is None and self.online:
+            rec = self._fetch(lambda Pass: Pass.id == pass_id)
+        return rec
+
+    def _pass_by_keypad(self, site_id, number):
+        pid = self.store.by_keypad.get((site_id, number))
+        if pid is not None:
+            return self.store.passes.get(pid)
+        if not self.online:
+            return None
+        return self._fetch(lambda Pass: (Pass.site_id == site_id) & (Pass.keypad_no == number)
+                           & (Pass.valid_until > _utc(self.clock())))
+
+    def _fetch(self, where):
+        """A pass created after the last snapshot, fetched on demand."""
+        from portal.extensions import db
+        from portal.passes.models import Pass
+
+        try:
+            with self.app.app_context():
+                row = db.session.scalars(select(Pass).where(where(Pass)).order_by(Pass.id.desc()).limit(1)).first()
+                rec = pass_rec(row) if row is not None else None
+        except LINK_ERRORS as exc:
+            self._link_failed(exc)
+            return None
+        if rec is not None and (self.site_ids is None or rec.site_id in self.site_ids):
+            self.store.put_pass(rec)
+            return rec
+        return None
+
+    # -- keeping in step with the portal ------------------------------------------
+    def sync(self):
+        """Report the journal, then refresh the snapshot; True when the portal answered."""
+        from access_bridge.edge_report import report_journal, snapshot
+
+        try:
+            report_journal(self.app, self.store)
+            keys, gates, passes = snapshot(self.app, self.site_ids, self.clock())
+        except LINK_ERRORS as exc:
+            self._link_failed(exc)
+            return False
+        self.store.replace_snapshot(keys, gates, passes, self.clock())
+        self._down_until = 0.0
+        return True
+
+
+def make_osdp_callback(decider: EdgeDecider, gate_id, directions=None):
+    """on_credential(kind, data, reader_no) -> (grant, reason) for the OSDP driver."""
+    directions = directions or {}
+
+    def on_credential(kind, data, reader_no=0):
+        grant, reason, _ = decider.decide("code" if kind == "keys" else "qr", data, gate_id, directions.get(reader_no))
+        return grant, reason
+
+    return on_credential

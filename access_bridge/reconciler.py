@@ -1,0 +1,263 @@
+"""Reconciliation: compare desired state with what each device acknowledged, and plan the pushes.
+
+Database work happens on the worker's main thread; driver calls happen in run_job(), on a
+pool thread, with no database access. Acknowledgements are written with a conditional update
+on the row's generation (desired_version), so an ack for an older generation never marks a
+newer desired state done, and a revoked credential can never be marked present again.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from access_bridge import state
+from access_bridge.drivers.base import Credential, DeviceAuthFailed, DeviceUnreachable, DriverError, CredentialRejected
+from portal.bridge.models import BridgeDevice, DeviceCredential
+from portal.core.timeutil import utcnow
+from portal.devices.models import Device
+
+log = logging.getLogger(__name__)
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 300.0
+OFFLINE_AFTER = 2  # consecutive unreachable attempts before a device shows as offline
+MAX_OPS_PER_JOB = 500
+
+
+def backoff(attempts: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> timedelta:
+    """Capped exponential backoff with jitter (half to full of the step), so retries don't align."""
+    step = min(cap, base * (2 ** max(attempts - 1, 0)))
+    return timedelta(seconds=step * random.uniform(0.5, 1.0))
+
+
+@dataclass
+class Op:
+    """One push: revoke or upsert a key for the row's generation."""
+
+    row_id: int
+    gen: int
+    key: str
+    action: str  # upsert | revoke
+    cred: Credential | None = None
+
+
+@dataclass
+class Job:
+    """Everything one device should do in one go, in order: commands, revocations, additions."""
+
+    device_id: int
+    probe: bool = False
+    commands: list = field(default_factory=list)  # (command id, kind, door, reason)
+    ops: list[Op] = field(default_factory=list)
+    audit_keys: bool = False
+    desired_keys: set = field(default_factory=set)
+    acked_present: set = field(default_factory=set)
+    event_after: int | None = None
+
+
+@dataclass
+class Outcome:
+    """What happened on the device; written back by the main thread."""
+
+    device_id: int
+    error: Exception | None = None
+    results: list = field(default_factory=list)  # (Op, exception or None)
+    commands: list = field(default_factory=list)  # (command id, error text or None)
+    keys: set | None = None
+    events: list = field(default_factory=list)
+
+
+def run_job(driver, job: Job) -> Outcome:
+    """Carry out a job against a driver; stops at the first sign the device is unreachable."""
+    out = Outcome(job.device_id)
+    try:
+        if job.probe and not driver.health():
+            raise DeviceUnreachable("device did not answer the health check")
+        for cmd_id, _kind, door, reason in job.commands:
+            try:
+                driver.open(door, reason)
+                out.commands.append((cmd_id, None))
+            except (DeviceUnreachable, DeviceAuthFailed) as exc:
+                out.commands.append((cmd_id, str(exc)))
+                raise
+            except DriverError as exc:
+                out.commands.append((cmd_id, str(exc)))
+        for op in job.ops:
+            try:
+                driver.revoke(op.key) if op.action == "revoke" else driver.upsert(op.cred)
+                out.results.append((op, None))
+            except (DeviceUnreachable, DeviceAuthFailed) as exc:
+                out.results.append((op, exc))
+                raise
+            except DriverError as exc:
+                out.results.append((op, exc))
+        if job.audit_keys:
+            out.keys = driver.keys()
+        if job.event_after is not None:
+            out.events = driver.events(job.event_after)
+    except DriverError as exc:
+        out.error = exc
+    except Exception as exc:  # a driver bug must not kill the worker; treat it as a transport failure
+        log.exception("driver %r failed on device %s", type(driver).__name__, job.device_id)
+        out.error = DeviceUnreachable(f"driver error: {type(exc).__name__}: {exc}"[:200])
+    return out
+
+
+def ensure_rows(session, device_ids):
+    """Create the bridge's working row for devices that have none yet."""
+    have = set(session.scalars(select(BridgeDevice.device_id).where(BridgeDevice.device_id.in_(device_ids))))
+    missing = [i for i in device_ids if i not in have]
+    if missing:
+        session.add_all(BridgeDevice(device_id=i) for i in missing)
+        session.flush()
+
+
+def plan(session, devices, now=None) -> dict[int, dict[str, Credential]]:
+    """Bring every row of these devices in line with the desired state; returns the desired state."""
+    now = now or utcnow()
+    serving = [d for d in devices if d.status != "removing"]
+    desired = state.desired_for_devices(session, serving, now)
+    for d in devices:
+        desired.setdefault(d.id, {})
+    rows = {}
+    for row in session.scalars(select(DeviceCredential).where(DeviceCredential.device_id.in_([d.id for d in devices]))):
+        rows[(row.device_id, row.key)] = row
+    new = []
+    for device_id, table in desired.items():
+        for key, cred in table.items():
+            fp = state.fingerprint(cred)
+            row = rows.pop((device_id, key), None)
+            if row is None:
+                new.append(DeviceCredential(device_id=device_id, key=key, pass_id=cred.pass_id, pass_version=cred.version,
+                                            desired="present", desired_version=1, fingerprint=fp, status="pending",
+                                            next_attempt_at=now))
+            elif row.desired != "present" or row.fingerprint != fp:
+                _bump(row, "present", now)
+                row.fingerprint, row.pass_version = fp, cred.version
+    # Whatever is left was desired once and is no longer: revoked, expired, used up or moved.
+    for row in rows.values():
+        if row.desired == "present":
+            _bump(row, "absent", now)
+            row.fingerprint = None
+    session.add_all(new)
+    session.flush()
+    return desired
+
+
+def _bump(row, desired, now):
+    row.desired = desired
+    row.desired_version += 1
+    row.status, row.attempts, row.last_error, row.next_attempt_at = "pending", 0, None, now
+
+
+def due_ops(session, device_id, desired, now, limit=MAX_OPS_PER_JOB) -> list[Op]:
+    """Pushes due on a device, revocations first; upserts only for keys still desired now."""
+    rows = session.scalars(
+        select(DeviceCredential).where(DeviceCredential.device_id == device_id, DeviceCredential.status != "ok",
+                                       DeviceCredential.next_attempt_at <= now)
+        .order_by((DeviceCredential.desired == "present").asc(), DeviceCredential.id).limit(limit))
+    ops = []
+    for row in rows:
+        if row.desired == "absent":
+            ops.append(Op(row.id, row.desired_version, row.key, "revoke"))
+        elif row.key in desired:
+            ops.append(Op(row.id, row.desired_version, row.key, "upsert", desired[row.key]))
+    return ops
+
+
+def record_ack(session, row_id, gen, action, now=None) -> bool:
+    """The device acknowledged an op pushed for generation gen; True when that is the current desire."""
+    now = now or utcnow()
+    held = "absent" if action == "revoke" else "present"
+    tbl = DeviceCredential.__table__
+    # The device's own state is a fact whatever the generation; ops on one device run in order.
+    session.execute(update(tbl).where(tbl.c.id == row_id).values(acked_state=held))
+    done = session.execute(
+        update(tbl).where(tbl.c.id == row_id, tbl.c.desired_version == gen,
+                          tbl.c.desired == held)
+        .values(status="ok", acked_version=gen, acked_at=now, attempts=0, last_error=None, next_attempt_at=None,
+                updated_at=now))
+    return done.rowcount == 1
+
+
+def record_failure(session, op: Op, exc, now=None):
+    """A push failed: retry later with backoff, or wait for a human when the device rejected it for good."""
+    now = now or utcnow()
+    row = session.get(DeviceCredential, op.row_id)
+    if row is None or row.desired_version != op.gen:
+        return
+    row.attempts += 1
+    row.last_error = f"{type(exc).__name__}: {exc}"[:200]
+    row.status = "failed" if isinstance(exc, CredentialRejected) or row.attempts >= 3 else "pending"
+    # A rejected credential won't be accepted as it is; a revocation is retried whatever happens.
+    final = isinstance(exc, CredentialRejected) and row.desired == "present"
+    row.next_attempt_at = None if final else now + backoff(row.attempts)
+
+
+def device_reached(session, device, bd, now):
+    """The device answered: online, backoff cleared; after a failure, re-check what it holds."""
+    if bd.failures:
+        bd.audit_keys = True
+        session.execute(update(DeviceCredential).where(DeviceCredential.device_id == device.id,
+                                                       DeviceCredential.status != "ok")
+                        .values(next_attempt_at=now))
+    bd.failures, bd.next_attempt_at, bd.last_error = 0, None, None
+    if device.status not in ("removing", "removed"):
+        device.status = "online"
+    device.last_seen_at = now
+
+
+def device_failed(session, device, bd, exc, now):
+    """The device did not answer or refused us: back off, and show it as offline or failed."""
+    bd.failures += 1
+    bd.last_error = f"{type(exc).__name__}: {exc}"[:200]
+    bd.next_attempt_at = now + backoff(bd.failures)
+    if device.status in ("removing", "removed"):
+        return
+    if isinstance(exc, DeviceAuthFailed):
+        device.status = "failed"
+    elif bd.failures >= OFFLINE_AFTER:
+        device.status = "offline"
+
+
+def audit_keys(session, device_id, held: set, now):
+    """Compare the keys a device listed with our rows: delete our strays, re-push what it lost."""
+    rows = {r.key: r for r in session.scalars(select(DeviceCredential).where(DeviceCredential.device_id == device_id))}
+    for key in held:
+        if state.pass_id_of(key) is None:
+            continue  # not ours (a resident's card, an installer's test user): never touch it
+        row = rows.get(key)
+        if row is None:
+            session.add(DeviceCredential(device_id=device_id, key=key, pass_id=state.pass_id_of(key), desired="absent",
+                                         desired_version=1, acked_state="present", status="pending", next_attempt_at=now))
+        elif row.desired == "absent" and row.status == "ok":
+            _bump(row, "absent", now)
+    for key, row in rows.items():
+        if row.desired == "present" and row.status == "ok" and key not in held:
+            row.status, row.acked_state, row.next_attempt_at = "pending", None, now
+
+
+def finish_removals(session, devices, now):
+    """A device being removed is marked removed once every credential on it is acknowledged gone."""
+    for d in devices:
+        if d.status != "removing":
+            continue
+        left = session.scalar(select(DeviceCredential.id).where(
+            DeviceCredential.device_id == d.id,
+            or_(DeviceCredential.desired == "present", DeviceCredential.status != "ok")).limit(1))
+        if left is None:
+            d.status = "removed"
+            log.info("device %s wiped and removed", d.id)
+
+
+def due_filter(now):
+    """SQL condition for rows that should be pushed now."""
+    return and_(DeviceCredential.status != "ok", DeviceCredential.next_attempt_at <= now)
+
+
+def devices_by_id(session, ids):
+    """Device rows for ids."""
+    return {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}

@@ -1,0 +1,296 @@
+"""Live fan-out of access events to open desk streams, across processes.
+
+Each worker process has one Hub: a background thread that listens on Redis pub/sub (REDIS_URL set)
+or PostgreSQL LISTEN (PostgreSQL without Redis) and hands each event to the process's open streams.
+On SQLite (make run) the Hub polls the table instead, and same-process commits are handed over directly.
+Streams replay from the database after Last-Event-ID, so a reconnect loses nothing.
+"""
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from collections import deque
+
+from flask import current_app, has_app_context
+from sqlalchemy import text
+
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 15
+MAX_STREAM_SECONDS = 600  # then the browser reconnects, and is authorised again
+IDLE_STOP_SECONDS = 5
+REPLAY_LIMIT = 2000
+_PENDING = "desk_payloads"
+
+
+def mode_for(app):
+    """redis | postgres | local, from DESK_FEED or what is configured."""
+    forced = app.config.get("DESK_FEED", "auto")
+    if forced and forced != "auto":
+        return forced
+    if app.config.get("REDIS_URL"):
+        return "redis"
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        return "postgres"
+    return "local"
+
+
+def channel(app):
+    """Channel name; one per database and schema, so apps sharing a server never mix."""
+    if app.config.get("DESK_CHANNEL"):
+        return app.config["DESK_CHANNEL"]
+    opts = (app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}).get("connect_args", {}).get("options", "")
+    tag = hashlib.sha256(f"{app.config['SQLALCHEMY_DATABASE_URI']}|{opts}".encode()).hexdigest()[:12]
+    return f"desk_events_{tag}"
+
+
+class Client:
+    """One open stream: its queue and filters."""
+
+    def __init__(self, site_id, gate_id=None, decision=None):
+        self.q = queue.Queue(maxsize=20000)
+        self.site_id, self.gate_id, self.decision = site_id, gate_id, decision
+        self.overflow = False
+
+    def wants(self, item):
+        """True when the event passes the stream's filters."""
+        if self.site_id is not None and item.get("site_id") != self.site_id:
+            return False
+        if self.decision and item.get("decision") != self.decision:
+            return False
+        return not (self.gate_id and (item.get("gate") or {}).get("id") != self.gate_id)
+
+    def offer(self, entry):
+        """Queue without blocking the hub; a stream that falls behind is closed and replays."""
+        try:
+            self.q.put_nowait(entry)
+        except queue.Full:
+            self.overflow = True
+
+
+class Hub:
+    """Per-process dispatcher from the shared channel to this process's streams."""
+
+    def __init__(self, app):
+        self.app = app
+        self.mode = mode_for(app)
+        self.channel = channel(app)
+        self.clients = set()
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self._thread = None
+        self._idle_since = None
+        self._seen = deque(maxlen=20000)
+        self._seen_set = set()
+
+    def subscribe(self, client):
+        """Add a stream; returns once the listener is live, so nothing falls between replay and live."""
+        with self.lock:
+            self.clients.add(client)
+            if self._thread is None or not self._thread.is_alive():
+                self.ready.clear()
+                self._thread = threading.Thread(target=self._run, name="desk-feed", daemon=True)
+                self._thread.start()
+        self.ready.wait(timeout=5)
+        return client
+
+    def unsubscribe(self, client):
+        """Remove a stream."""
+        with self.lock:
+            self.clients.discard(client)
+
+    def dispatch(self, items):
+        """Hand events to matching streams, each event once."""
+        fresh = []
+        with self.lock:
+            for item in items:
+                eid = item.get("id")
+                if eid is None or eid in self._seen_set:
+                    continue
+                if len(self._seen) == self._seen.maxlen:
+                    self._seen_set.discard(self._seen[0])
+                self._seen.append(eid)
+                self._seen_set.add(eid)
+                fresh.append((item, json.dumps(item, ensure_ascii=False, separators=(",", ":"))))
+            clients = list(self.clients)
+        for item, data in fresh:
+            for c in clients:
+                if c.wants(item):
+                    c.offer((item["id"], data))
+
+    def _keep_running(self):
+        with self.lock:
+            if self.clients:
+                self._idle_since = None
+                return True
+            now = time.monotonic()
+            self._idle_since = self._idle_since or now
+            if now - self._idle_since < IDLE_STOP_SECONDS:
+                return True
+            self._thread = None
+            self.ready.clear()
+            return False
+
+    def _run(self):
+        runner = {"redis": self._run_redis, "postgres": self._run_pg}.get(self.mode, self._run_poll)
+        while True:
+            try:
+                runner()
+                return
+            except Exception:
+                log.exception("desk feed listener failed; reconnecting")
+                self.ready.clear()
+                time.sleep(0.5)
+                if not self._keep_running():
+                    return
+
+    def _run_redis(self):
+        import redis
+
+        conn = redis.Redis.from_url(self.app.config["REDIS_URL"])
+        ps = conn.pubsub()
+        try:
+            ps.subscribe(self.channel)
+            while True:
+                msg = ps.get_message(timeout=1.0)
+                if msg and msg["type"] == "subscribe":
+                    break
+            self.ready.set()
+            while self._keep_running():
+                msg = ps.get_message(timeout=0.5)
+                if msg and msg["type"] == "message":
+                    self.dispatch(json.loads(msg["data"]))
+        finally:
+            ps.close()
+            conn.close()
+
+    def _run_pg(self):
+        import psycopg
+        from psycopg import sql
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.app.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
+        with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            self.ready.set()
+            while self._keep_running():
+                for note in conn.notifies(timeout=0.5):
+                    self.dispatch([json.loads(note.payload)])
+
+    def _run_poll(self):
+        from portal.events.models import AccessEvent
+
+        with self.app.app_context():
+            high = db.session.scalar(db.select(db.func.max(AccessEvent.id))) or 0
+            db.session.remove()
+        self.ready.set()
+        while self._keep_running():
+            time.sleep(0.5)
+            with self.app.app_context():
+                try:
+                    rows = db.session.scalars(db.select(AccessEvent).where(AccessEvent.id > high)
+                                              .order_by(AccessEvent.id).limit(500)).all()
+                    if rows:
+                        high = rows[-1].id
+                        self.dispatch(payloads(rows))
+                finally:
+                    db.session.remove()
+
+
+def hub_for(app):
+    """This process's hub for an app (created on first use)."""
+    hub = app.extensions.get("desk_hub")
+    if hub is None:
+        with _hub_lock:
+            hub = app.extensions.setdefault("desk_hub", Hub(app))
+    return hub
+
+
+_hub_lock = threading.Lock()
+_tz_cache = {}
+
+
+def site_tz(site_id):
+    """A site's time zone name (cached; it does not change under a running desk)."""
+    if site_id not in _tz_cache:
+        from portal.sites.models import Site
+
+        site = db.session.get(Site, site_id) if site_id else None
+        _tz_cache[site_id] = site.timezone if site is not None else "Asia/Shanghai"
+    return _tz_cache[site_id]
+
+
+def payloads(events):
+    """Board payloads for events."""
+    from portal.desk.serialize import event_payload
+
+    return [event_payload(ev, site_tz(ev.site_id)) for ev in events]
+
+
+def on_new_event(event):
+    """events.on_event hook: prepare the board payload; on PostgreSQL NOTIFY rides the transaction."""
+    if not has_app_context():
+        return
+    app = current_app._get_current_object()
+    payload = payloads([event])[0]
+    if mode_for(app) == "postgres":
+        # NOTIFY is transactional: listeners hear it only if and when this transaction commits.
+        db.session.execute(text("SELECT pg_notify(:c, :p)"),
+                           {"c": channel(app), "p": json.dumps(payload, ensure_ascii=False, separators=(",", ":"))})
+    else:
+        db.session.info.setdefault(_PENDING, {})[event.id] = payload
+
+
+_redis_clients = {}
+
+
+def after_commit_publish(ids):
+    """events.after_commit listener: publish the committed events (Redis) or hand them over (local)."""
+    if not has_app_context():
+        return
+    app = current_app._get_current_object()
+    pending = db.session.info.pop(_PENDING, None) or {}
+    items = [pending[i] for i in ids if i in pending]
+    if not items:
+        return
+    mode = mode_for(app)
+    if mode == "redis":
+        import redis
+
+        url = app.config["REDIS_URL"]
+        client = _redis_clients.get(url) or _redis_clients.setdefault(url, redis.Redis.from_url(url))
+        client.publish(channel(app), json.dumps(items, ensure_ascii=False, separators=(",", ":")))
+    elif mode == "local":
+        hub = app.extensions.get("desk_hub")
+        if hub is not None:
+            hub.dispatch(items)
+
+
+def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM_SECONDS):
+    """The text/event-stream body: replayed events, then live ones, with heartbeats."""
+
+    def gen():
+        try:
+            yield "retry: 1000\n\n"
+            replayed = set()
+            for item in replay:
+                replayed.add(item["id"])
+                yield f"id: {item['id']}\ndata: {json.dumps(item, ensure_ascii=False, separators=(',', ':'))}\n\n"
+            if not replay_complete:
+                return  # more to replay: the client reconnects from the last id it got
+            deadline = time.monotonic() + max_seconds
+            while time.monotonic() < deadline and not client.overflow:
+                try:
+                    eid, data = client.q.get(timeout=HEARTBEAT_SECONDS)
+                except queue.Empty:
+                    yield ": ping\n\n"
+                    continue
+                if eid not in replayed:
+                    yield f"id: {eid}\ndata: {data}\n\n"
+        finally:
+            hub.unsubscribe(client)
+
+    return gen()

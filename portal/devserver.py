@@ -1,0 +1,73 @@
+"""`make run`: the portal, the access bridge and the background worker, side by side.
+
+Runs gunicorn (threaded, so the desk's live feed streams) plus `flask bridge run` and
+`flask worker run` as child processes, prints the URL and demo logins, and stops them all on Ctrl-C.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _demo_logins():
+    out = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "demo"], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _has_command(name):
+    out = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "--help"], cwd=ROOT, capture_output=True, text=True)
+    return f"  {name} " in out.stdout
+
+
+def main():
+    """Start everything and wait."""
+    port = os.environ.get("PORT", "5000")
+    env = dict(os.environ, PORTAL_ENV=os.environ.get("PORTAL_ENV", "development"))
+    os.environ.update(env)
+    demo = _demo_logins()
+    procs = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
+                               "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env)]
+    for name in ("bridge", "worker"):
+        if _has_command(name):
+            procs.append(subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", name, "run"], cwd=ROOT, env=env))
+    base = f"http://127.0.0.1:{port}"
+    print(f"\nPortal running at {base}\n")
+    print("Demo logins (staff also need the TOTP code from totp_secret, e.g. `oathtool --totp -b SECRET`):")
+    for r in demo["residents"]:
+        print(f"  resident  {r['login']:<10} {r['password']:<22} {r['unit']}")
+    for role in ("guard", "manager"):
+        s = demo[role]
+        print(f"  {role:<9} {s['login']:<10} {s['password']:<22} totp_secret={s['totp_secret']}")
+    print(f"  gate device token: {demo['devices']['gate']['token']}\n")
+    print("Press Ctrl-C to stop.", flush=True)
+
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.time() + 10
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        for p in procs:
+            if p.poll() is not None and p is procs[0]:
+                print("the web server stopped; shutting down", file=sys.stderr)
+                stop()
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

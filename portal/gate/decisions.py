@@ -1,0 +1,98 @@
+"""The three ways in (QR, keypad code, plate) as decision flows; time comes from clock() only."""
+from portal.core.timeutil import utcnow
+from portal.core.validators import normalise_plate
+from portal.gate import operations, queries, rules, throttle
+from portal.gate.rules import deny, grant
+from portal.passes import codes, keys, tokens
+from portal.watchlist import matching
+
+
+def clock():
+    """Now, as aware UTC; tests replace this one function to move time."""
+    return utcnow()
+
+
+def _admit(row, device, now, direction):
+    """Rules first, then the atomic write that settles races."""
+    reason = rules.precheck(row, device, now, direction, row.watch_hit)
+    if reason is None:
+        reason = operations.consume(row.id, direction)
+    return grant(row) if reason is None else deny(reason, row)
+
+
+def decide_qr(device, text, direction, now):
+    """A scanned QR: signature first (before any field is trusted), then the pass."""
+    try:
+        claims = tokens.verify(text, keys.public_keys(), now.timestamp(), expected_site=device.site_id)
+    except tokens.TokenError as exc:
+        return deny(exc.reason)
+    row = queries.pass_for_qr(claims.pass_id)
+    if row is None or row.site_id != claims.site_id:
+        return deny("unknown")
+    return _admit(row, device, now, direction)
+
+
+def decide_code(device, text, direction, now):
+    """A keypad entry: pass number + TOTP, each accepted code works once, guesses are throttled."""
+    gate_throttle = throttle.current()
+    if gate_throttle.device_blocked(device.id):
+        return deny("throttled")
+    digits = rules.keypad_digits(text)
+    if digits is None:
+        return _failed(gate_throttle, device, None)
+    number, otp = digits[:codes.KEYPAD_NO_DIGITS], digits[codes.KEYPAD_NO_DIGITS:]
+    candidates = queries.passes_for_keypad(device.site_id, number, now)
+    open_candidates = [row for row in candidates if not gate_throttle.pass_blocked(row.id)]
+    if candidates and not open_candidates:
+        return deny("throttled", candidates[0])
+    now_ts = now.timestamp()
+    for row in open_candidates:
+        step = rules.matching_step(row.otp_secret, otp, now_ts)
+        if step is None:
+            continue
+        if step <= row.otp_last_step:
+            return _failed(gate_throttle, device, row, "replayed")
+        reason = rules.precheck(row, device, now, direction, row.watch_hit)
+        if reason is not None:
+            return deny(reason, row)
+        if not operations.advance_step(row.id, step):
+            return _failed(gate_throttle, device, row, "replayed")
+        reason = operations.consume(row.id, direction)
+        return grant(row) if reason is None else deny(reason, row)
+    return _failed(gate_throttle, device, open_candidates[0] if open_candidates else None)
+
+
+def _failed(gate_throttle, device, row, reason="unknown"):
+    """Count a failed entry; a keypad that starts a burst of failures raises an alert for the desk."""
+    outcome = deny(reason, row)
+    if gate_throttle.fail(device.id, row.id if row is not None else None):
+        outcome.details["burst_failures"] = gate_throttle.failures(device.id)
+    return outcome
+
+
+def decide_plate(device, text, direction, now):
+    """A plate from a barrier camera: watchlist, then a live pass for it; one car per lift."""
+    plate = normalise_plate(text)
+    if not plate or len(plate) > 16:
+        return deny("unknown")
+    direction = direction or "in"  # a barrier that reports nothing is an entry lane
+    listed = matching.match_plate(device.site_id, plate)
+    if listed is not None:
+        outcome = deny("watchlisted", watchlist_id=listed.id)
+    else:
+        outcome = _plate_outcome(device, plate, direction, now)
+    outcome.plate = plate
+    return outcome
+
+
+def _plate_outcome(device, plate, direction, now):
+    candidates = queries.passes_for_plate(device.site_id, plate, now)
+    if not candidates:
+        return deny("unknown")
+    for row in candidates:
+        if rules.precheck(row, device, now, direction, row.watch_hit) is None:
+            return _admit(row, device, now, direction)
+    return _admit(candidates[0], device, now, direction)
+
+
+FLOWS = {"qr": decide_qr, "code": decide_code, "plate": decide_plate}

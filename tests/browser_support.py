@@ -1,0 +1,40 @@
+"""A live server and a headless Chromium for browser tests (Debian chromium, Playwright's Python API)."""
+import os
+import shutil
+import threading
+
+from werkzeug.serving import make_server
+
+from conftest import skip_unless
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class LiveServer:
+    """The app served by a threaded werkzeug server on 127.0.0.1:<free port>."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+
+
+def launch(playwright):
+    """Chromium from Debian; skipped locally when it is absent, a failure in CI."""
+    skip_unless(os.path.exists(CHROMIUM), "Debian chromium is not installed")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+
+
+def phone_context(browser, locale="zh-CN"):
+    """A 360-px-wide phone."""
+    return browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=3, is_mobile=True,
+                               has_touch=True, locale=locale)
