@@ -159,8 +159,7 @@ class EdgeDecider:
         raise Deny("unknown", rec)
 
     def _blocked(self, limits, *key):
-        return any(not self._limiter.test(lim, str(k) for k in key) if False else not self._limiter.test(lim, *map(str, key))
-                   for lim in limits)
+        return any(not self._limiter.test(lim, *map(str, key)) for lim in limits)
 
     def _check(self, rec, gate_id, direction, now):
         if rec.status == "revoked":
@@ -187,7 +186,7 @@ class EdgeDecider:
                 return self._grant_online(rec, gate_id, method, direction, step, consumed, now, started)
             except LINK_ERRORS as exc:
                 self._link_failed(exc)
-        self.store.journal(now, rec, rec.site_id, gate_id, method, "grant", "ok", direction, step, consumed)
+        self.store.journal(now, rec, rec.site_id, gate_id, self.device_id, method, "grant", "ok", direction, step, consumed)
         return True, "ok", rec.id
 
     def _refuse(self, deny, gate_id, method, direction, now, started):
@@ -207,7 +206,7 @@ class EdgeDecider:
                 return False, deny.reason, rec.id if rec else None
             except LINK_ERRORS as exc:
                 self._link_failed(exc)
-        self.store.journal(now, rec, site_id, gate_id, method, "deny", deny.reason, direction)
+        self.store.journal(now, rec, site_id, gate_id, self.device_id, method, "deny", deny.reason, direction)
         return False, deny.reason, rec.id if rec else None
 
     # -- the portal's database ------------------------------------------------------
@@ -306,7 +305,7 @@ class EdgeDecider:
     # -- keeping in step with the portal ------------------------------------------
     def sync(self):
         """Report the journal, then refresh the snapshot; True when the portal answered."""
-        from access_bridge.edge_report import report_journal, snapshot
+        from access_bridge.ingest import report_journal
 
         try:
             report_journal(self.app, self.store)
@@ -317,6 +316,25 @@ class EdgeDecider:
         self.store.replace_snapshot(keys, gates, passes, self.clock())
         self._down_until = 0.0
         return True
+
+
+def snapshot(app, site_ids, now_ts):
+    """Keys, gates and every unexpired pass (revoked ones too) from the portal's database."""
+    from portal.extensions import db
+    from portal.passes.models import Pass, SigningKey
+    from portal.sites.models import Gate
+
+    with app.app_context():
+        kq = select(SigningKey.id, SigningKey.site_id, SigningKey.public_key).where(SigningKey.status.in_(("active", "verify")))
+        gq = select(Gate.id, Gate.site_id)
+        pq = select(Pass).where(Pass.valid_until > _utc(now_ts))
+        if site_ids:
+            kq, gq, pq = (kq.where(SigningKey.site_id.in_(site_ids)), gq.where(Gate.site_id.in_(site_ids)),
+                          pq.where(Pass.site_id.in_(site_ids)))
+        keys = [(kid, site, bytes(raw)) for kid, site, raw in db.session.execute(kq)]
+        gates = [tuple(row) for row in db.session.execute(gq)]
+        passes = [pass_rec(p) for p in db.session.scalars(pq)]
+    return keys, gates, passes
 
 
 def make_osdp_callback(decider: EdgeDecider, gate_id, directions=None):

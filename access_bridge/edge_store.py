@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS passes (
   status TEXT NOT NULL, otp_secret BLOB NOT NULL, keypad_no TEXT NOT NULL, otp_last_step INTEGER NOT NULL,
   last_direction TEXT, version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, pass_id INTEGER, site_id INTEGER, gate_id INTEGER,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, pass_id INTEGER, site_id INTEGER, gate_id INTEGER, device_id INTEGER,
   method TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, direction TEXT, otp_step INTEGER,
   consumed INTEGER NOT NULL DEFAULT 0, reported INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS ix_journal_pending ON journal (reported, id);
@@ -72,6 +72,7 @@ class JournalRow:
     pass_id: int | None
     site_id: int | None
     gate_id: int | None
+    device_id: int | None
     method: str
     decision: str
     reason: str
@@ -197,13 +198,15 @@ class EdgeStore:
                              (rec.uses, rec.last_direction, rec.otp_last_step, rec.id))
 
     # -- the offline journal ----------------------------------------------------
-    def journal(self, at, rec, site_id, gate_id, method, decision, reason, direction=None, otp_step=None, consumed=0):
+    def journal(self, at, rec, site_id, gate_id, device_id, method, decision, reason, direction=None, otp_step=None,
+                consumed=0):
         """Record a decision made offline; a grant also counts against the pass at once."""
         with self.lock:
             self._db.execute(
-                "INSERT INTO journal (at, pass_id, site_id, gate_id, method, decision, reason, direction, otp_step, consumed)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (at, rec.id if rec else None, site_id, gate_id, method, decision, reason, direction, otp_step, consumed))
+                "INSERT INTO journal (at, pass_id, site_id, gate_id, device_id, method, decision, reason, direction, otp_step,"
+                " consumed) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (at, rec.id if rec else None, site_id, gate_id, device_id, method, decision, reason, direction, otp_step,
+                 consumed))
             if rec is not None and decision == "grant":
                 rec.pending += consumed
                 rec.last_direction = direction or rec.last_direction
@@ -214,9 +217,9 @@ class EdgeStore:
         """Unreported journal rows, oldest first."""
         with self.lock:
             rows = self._db.execute(
-                "SELECT id, at, pass_id, site_id, gate_id, method, decision, reason, direction, otp_step, consumed"
+                "SELECT id, at, pass_id, site_id, gate_id, device_id, method, decision, reason, direction, otp_step, consumed"
                 " FROM journal WHERE reported = 0 ORDER BY id LIMIT ?", (limit,)).fetchall()
-        return [JournalRow(*r[:10], bool(r[10])) for r in rows]
+        return [JournalRow(*r[:11], bool(r[11])) for r in rows]
 
     def mark_reported(self, rows: list[JournalRow]):
         """The portal has these rows: the pass counts move from pending to uses, on disk and in memory."""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 CHANNEL = "access_bridge"
-DEVICE_FIELDS = ("options", "gate_ids", "doors", "floors", "building_id", "driver", "kind", "status")
+DEVICE_FIELDS = ("options", "gate_ids", "doors", "floors", "building_id", "driver", "kind")
 local_event = threading.Event()
 _installed = {"done": False}
 

@@ -120,3 +120,14 @@ def test_keypad_code_matches_oathtool(client, world):
     assert live["code"] == p.keypad_no + out
     assert len(live["code"]) == 11 and live["code"].isdigit()
     assert live["refresh_at"] > now
+
+
+def test_keys_cli_rotate_and_retire(app, world):
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["keys", "rotate", "--site", "sunny"])
+    assert out.exit_code == 0 and "signs for sunny" in out.output
+    listing = runner.invoke(args=["keys", "list", "--site", "sunny"]).output.splitlines()
+    assert [line.split("\t")[1] for line in listing] == ["verify", "active"]
+    kid = int(listing[0].split("\t")[0])
+    assert runner.invoke(args=["keys", "retire", str(kid)]).exit_code == 0
+    assert runner.invoke(args=["keys", "list", "--site", "nope"]).exit_code != 0

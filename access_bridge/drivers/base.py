@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -111,6 +112,43 @@ class Driver:
     def close(self) -> None:
         """Release connections."""
 
+    # Optional additions with defaults; drivers override them when the protocol can do better.
+
+    #: False when the device's serials also count records that are not access events, so a gap in events()
+    #: is not a loss; such a driver reports real gaps with lost_serials().
+    serials_dense: ClassVar[bool] = True
+
+    def lost_serials(self) -> list[tuple[int, int]]:
+        """Serial ranges (first, last) the device lost, seen by the last events() call (when serials_dense is False)."""
+        return []
+
+    def upsert_many(self, creds: list[Credential]) -> dict[str, DriverError | None]:
+        """Upsert several credentials; key -> None when acknowledged, else the error. Stops at the first unreachable."""
+        return _each(creds, lambda cred: (cred.key, self.upsert, cred))
+
+    def revoke_many(self, keys: list[str]) -> dict[str, DriverError | None]:
+        """Revoke several keys; key -> None when acknowledged, else the error. Stops at the first unreachable."""
+        return _each(keys, lambda key: (key, self.revoke, key))
+
+
+def _each(items, unpack) -> dict[str, DriverError | None]:
+    """Run one call per item; after DeviceUnreachable the rest fail the same way without trying."""
+    results: dict[str, DriverError | None] = {}
+    down: DriverError | None = None
+    for item in items:
+        key, call, arg = unpack(item)
+        if down is not None:
+            results[key] = down
+            continue
+        try:
+            call(arg)
+            results[key] = None
+        except DeviceUnreachable as exc:
+            results[key] = down = exc
+        except DriverError as exc:
+            results[key] = exc
+    return results
+
 
 REGISTRY: dict[str, type[Driver]] = {}
 
@@ -128,3 +166,40 @@ def get_driver(slug: str, device_id: int, options: dict) -> Driver:
     except KeyError:
         raise DriverError(f"unknown driver {slug!r}") from None
     return cls(device_id, options)
+
+
+class EventBuffer:
+    """Events from devices that have no serial numbers of their own (esp-rfid, OSDP decisions).
+
+    Serials are given when events() is asked, continuing from the caller's after_serial, so they stay
+    monotonic across bridge restarts as long as the caller passes the last serial it stored.
+    """
+
+    def __init__(self, limit: int = 10000):
+        self._lock = threading.Lock()
+        self._fresh: list[DeviceEvent] = []
+        self._numbered: list[DeviceEvent] = []
+        self._last = 0
+        self.limit = limit
+        self.dropped = 0  # events thrown away because nobody collected them in time
+
+    def add(self, event: DeviceEvent) -> None:
+        """Queue an event; its serial is assigned later."""
+        with self._lock:
+            self._fresh.append(event)
+            overflow = len(self._fresh) + len(self._numbered) - self.limit
+            if overflow > 0:
+                del self._fresh[:overflow]
+                self.dropped += overflow
+
+    def take(self, after_serial: int) -> list[DeviceEvent]:
+        """Events above after_serial; already numbered ones come again until the caller moves past them."""
+        with self._lock:
+            self._numbered = [e for e in self._numbered if e.serial > after_serial]
+            self._last = max(self._last, after_serial)
+            for event in self._fresh:
+                self._last += 1
+                event.serial = self._last
+            self._numbered.extend(self._fresh)
+            self._fresh = []
+            return list(self._numbered)

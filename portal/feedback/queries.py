@@ -1,5 +1,5 @@
 """Reading feedback, always through the caller's reach: residents their own, staff their site's."""
-from sqlalchemy import or_
+from sqlalchemy import false, or_, true
 
 from portal.accounts.models import User
 from portal.core.timeutil import utcnow
@@ -9,7 +9,7 @@ from portal.feedback.models import OPEN_STATUSES, Complaint, ComplaintPhoto, Esc
 
 def _site_filter(user, column):
     if user.role == "admin" and user.site_id is None:
-        return True
+        return true()
     return column == (user.site_id or -1)
 
 
@@ -19,7 +19,7 @@ def scoped(user):
     if user.role == "resident":
         return q.where(Complaint.author_id == user.id)
     if not user.is_staff:
-        return q.where(False)
+        return q.where(false())
     return q.where(_site_filter(user, Complaint.site_id))
 
 

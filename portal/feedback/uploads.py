@@ -88,3 +88,24 @@ def extension(content_type):
         if ctype == content_type:
             return ext
     return "bin"
+
+
+def from_files(files):
+    """Clean every uploaded photo of a multipart request (field "photos"); empty file inputs are skipped."""
+    items = [f for f in files.getlist("photos") if f and f.filename is not None]
+    raws = []
+    for item in items:
+        raw = item.stream.read(MAX_PHOTO_BYTES + 1)
+        if raw:
+            raws.append(raw)
+    if len(raws) > MAX_PHOTOS:
+        _refuse("too_many_photos", "At most 3 photos per filing.")
+    return [clean(raw) for raw in raws]
+
+
+def guard_request(request):
+    """Refuse oversized uploads before any byte is parsed (a per-route cap, the global config is untouched)."""
+    request.max_content_length = MAX_REQUEST_BYTES
+    if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+        return ApiError(413, "too_large", "The upload is too large: at most 3 photos of 5 MB each.")
+    return None

@@ -1,10 +1,19 @@
 """The three ways in (QR, keypad code, plate) as decision flows; time comes from clock() only."""
+import logging
+import time
+import traceback
+
+from flask import current_app
+
 from portal.core.timeutil import utcnow
 from portal.core.validators import normalise_plate
 from portal.gate import operations, queries, rules, throttle
 from portal.gate.rules import deny, grant
 from portal.passes import codes, keys, tokens
+from portal.extensions import db
 from portal.watchlist import matching
+
+log = logging.getLogger(__name__)
 
 
 def clock():
@@ -75,7 +84,6 @@ def decide_plate(device, text, direction, now):
     plate = normalise_plate(text)
     if not plate or len(plate) > 16:
         return deny("unknown")
-    direction = direction or "in"  # a barrier that reports nothing is an entry lane
     listed = matching.match_plate(device.site_id, plate)
     if listed is not None:
         outcome = deny("watchlisted", watchlist_id=listed.id)
@@ -96,3 +104,53 @@ def _plate_outcome(device, plate, direction, now):
 
 
 FLOWS = {"qr": decide_qr, "code": decide_code, "plate": decide_plate}
+
+
+class DecisionTimeout(RuntimeError):
+    """The decision took longer than a reader waits; answering grant now would be pointless."""
+
+
+def verify(device, method, value, direction, started):
+    """Decide, record the event and commit; any failure denies with reason "error" (fail closed).
+
+    The commit happens here, not in the after-request hook: a grant may only be answered
+    once the consumed entry is durable, and a failed commit must still become a deny.
+    """
+    view = rules.DeviceView.of(device)
+    if method == "plate":
+        direction = direction or "in"  # a barrier that reports nothing is an entry lane
+    now = clock()
+    try:
+        outcome = FLOWS[method](view, value, direction, now)
+        if time.perf_counter() - started > current_app.config.get("GATE_DECISION_DEADLINE", 3.0):
+            raise DecisionTimeout("decision deadline passed")
+        operations.record_attempt(view, method, outcome, direction, now, _ms(started))
+        db.session.commit()
+    except Exception as exc:
+        outcome = _fail_closed(view, method, direction, now, started, exc)
+    if not outcome.granted:
+        # Only codes and ids: nothing a visitor typed or is called can reach the log line.
+        log.info("gate deny device=%d method=%s reason=%s pass=%r", view.id, method, outcome.reason, outcome.pass_id)
+    return outcome
+
+
+def _ms(started):
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _fail_closed(view, method, direction, now, started, exc):
+    db.session.rollback()
+    orig = getattr(exc, "orig", None)
+    # Class names and code locations only: exception messages may quote values (plates, phones).
+    log.error("gate decision failed closed device=%d method=%s error=%s cause=%s\n%s", view.id, method,
+              type(exc).__name__, type(orig).__name__ if orig is not None else "-",
+              "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+    outcome = deny("error", error=type(exc).__name__)
+    try:
+        # A second, separate transaction: the attempt is still recorded if the database allows.
+        operations.record_attempt(view, method, outcome, direction, now, _ms(started))
+        db.session.commit()
+    except Exception as again:
+        db.session.rollback()
+        log.error("gate event not recorded device=%d error=%s", view.id, type(again).__name__)
+    return outcome

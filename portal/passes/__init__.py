@@ -10,5 +10,8 @@ def init_app(app):
     from portal.core.timeutil import zone
 
     app.jinja_env.globals["tz"] = zone
+    from portal.passes.commands import keys_cli
+
     app.register_blueprint(bp)
     app.register_blueprint(resident_bp)
+    app.cli.add_command(keys_cli)

@@ -1,0 +1,232 @@
+"""Walk-ins and item movements: the guard registers, the host approves from the phone (or it times out)."""
+import secrets
+from datetime import timedelta
+
+from flask import current_app, url_for
+from flask_babel import force_locale, gettext
+
+from portal.accounts.models import Residency, User
+from portal.audit.operations import record
+from portal.core import crypto
+from portal.core import validators as v
+from portal.core.errors import ApiError, ValidationFailed
+from portal.core.timeutil import utcnow
+from portal.desk.models import ItemMovement, WalkIn
+from portal.events.operations import record_event
+from portal.extensions import db
+from portal.notify.operations import queue_sms
+from portal.sites.models import Building, Gate, Unit
+
+ANSWER_MINUTES = 15
+WALKIN_PASS_HOURS = 2
+
+
+def _field(errors, name, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except v.FieldError as exc:
+        errors[name] = exc.as_tuple()
+        return None
+
+
+def residents_of(unit, now=None):
+    """Residents living in a unit now, oldest residency first."""
+    now = now or utcnow()
+    q = (db.select(User).join(Residency, Residency.user_id == User.id)
+         .where(Residency.unit_id == unit.id, Residency.starts_at <= now, User.active.is_(True),
+                (Residency.ends_at.is_(None)) | (Residency.ends_at > now)).order_by(Residency.id))
+    return db.session.scalars(q).all()
+
+
+def _unit_and_gate(site_id, data, errors):
+    unit = gate = None
+    unit_id, gate_id = data.get("unit_id"), data.get("gate_id")
+    if isinstance(unit_id, int) and not isinstance(unit_id, bool):
+        unit = db.session.scalar(db.select(Unit).join(Building).where(Unit.id == unit_id, Building.site_id == site_id))
+    if unit is None:
+        errors["unit_id"] = ("invalid_unit", "Choose a unit of this community.", {})
+    if gate_id is not None:
+        if isinstance(gate_id, int) and not isinstance(gate_id, bool):
+            gate = db.session.scalar(db.select(Gate).where(Gate.id == gate_id, Gate.site_id == site_id))
+        if gate is None:
+            errors["gate_id"] = ("unknown_gate", "One of the gates does not exist at this community.", {})
+    return unit, gate
+
+
+def approval_link(kind, token):
+    """Absolute link the host opens from the SMS."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return base.rstrip("/") + url_for("host.by_link", kind=kind, token=token)
+    return url_for("host.by_link", kind=kind, token=token, _external=True)
+
+
+def _notify_hosts(unit, site, msgid, kind, token, **params):
+    url = approval_link(kind, token)
+    texts = []
+    for lang in ("zh", "en"):
+        with force_locale(lang):
+            texts.append(gettext(msgid, site=site.name, unit=unit.label, url=url, **params))
+    body = texts[0] if texts[0] == texts[1] else "\n".join(texts)
+    for person in residents_of(unit)[:3]:
+        if person.phone:
+            queue_sms(person.phone, body, f"desk.{kind}", site_id=site.id)
+
+
+def register_walk_in(guard, site, data):
+    """Register a visitor without a pass and ask the host; an exact watchlist match refuses at once."""
+    from portal.desk.hooks import screen_name
+    from portal.watchlist.operations import exact_hits
+
+    errors = {}
+    name = _field(errors, "name", v.person_name, data.get("name"))
+    phone = _field(errors, "phone", v.phone, data.get("phone"))
+    idn = _field(errors, "id_number", v.id_number, data.get("id_number"))
+    plate = _field(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
+    purpose = _field(errors, "purpose", v.clean_text, data.get("purpose"), max_len=200, required=False)
+    unit, gate = _unit_and_gate(site.id, data, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    if not residents_of(unit):
+        raise ApiError(409, "no_host", "Nobody lives in this unit to approve the visit.")
+    token = secrets.token_urlsafe(24)
+    w = WalkIn(site_id=site.id, unit_id=unit.id, gate_id=gate.id if gate else None, visitor_name=name,
+               visitor_phone=phone, visitor_id_number=idn, plate=plate, purpose=purpose,
+               token_hash=crypto.token_hash(token), expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
+               created_by_id=guard.id, status="pending")
+    db.session.add(w)
+    db.session.flush()
+    record("desk.walkin.create", "walk_in", w.id, site_id=site.id, unit_id=unit.id)
+    if exact_hits(site.id, id_number=idn, phone=phone, plate=plate):
+        w.status, w.decided_at = "refused", utcnow()
+        _walk_in_event(w, guard, "deny", "watchlisted", outcome="watchlisted")
+        return w, None
+    screen_name(site.id, name, f"walkin:{w.id}", details={"walk_in_id": w.id, "unit": unit.label})
+    _notify_hosts(unit, site, "[%(site)s] %(name)s is at the gate to visit %(unit)s. Approve or refuse: %(url)s",
+                  "w", token, name=name)
+    return w, token
+
+
+def _walk_in_event(w, user, decision, reason, approved_by=None, outcome=None):
+    details = {"walk_in_id": w.id, "visitor_name": w.visitor_name, "unit": w.unit.label}
+    if outcome:
+        details["outcome"] = outcome
+    ev = record_event(site_id=w.site_id, gate_id=w.gate_id, method="walk_in", decision=decision, reason=reason,
+                      direction="in" if decision == "grant" else None, source="desk", approved_by=approved_by,
+                      actor_id=user.id if user is not None else None, pass_id=w.pass_id, plate=w.plate,
+                      details=details)
+    w.event_id = ev.id
+    return ev
+
+
+def _check_pending(req):
+    if req.status != "pending":
+        raise ApiError(409, "decided", "This request has already been answered.")
+    if req.expires_at <= utcnow():
+        raise ApiError(409, "expired", "This request has timed out.")
+
+
+def approve_walk_in(w, user, by="host", reason=None):
+    """Approve: a short single-entry pass and a walk-in access event. A guard must write why."""
+    from portal.passes.operations import issue_pass
+
+    _check_pending(w)
+    if by == "guard":
+        try:
+            reason = v.clean_text(reason, max_len=300)
+        except v.FieldError as exc:
+            raise ValidationFailed({"reason": exc.as_tuple()}) from None
+        if len(reason) < 5:
+            raise ValidationFailed({"reason": ("too_short", "Write a reason of at least %(min)s characters.", {"min": 5})})
+        w.guard_reason = reason
+    host = user if by == "host" and user is not None and user.role == "resident" else (residents_of(w.unit) or [None])[0]
+    if host is None:
+        raise ApiError(409, "no_host", "Nobody lives in this unit to approve the visit.")
+    now = utcnow()
+    site = w.unit.building.site
+    p = issue_pass(host, w.unit, dict(
+        visitor_name=w.visitor_name, visitor_phone=w.visitor_phone, visitor_id_number=w.visitor_id_number, plate=w.plate,
+        kind="guest", timezone=site.timezone, valid_from=now, valid_until=now + timedelta(hours=WALKIN_PASS_HOURS),
+        schedule=None, max_entries=1, floors=[w.unit.floor], gate_ids=[], notify="sms" if w.visitor_phone else "none",
+        company=None, work_area=None, note="walk-in"))
+    w.pass_id, w.status, w.approved_by, w.decided_at = p.id, "approved", by, now
+    w.decided_by_id = user.id if user is not None else None
+    _walk_in_event(w, user, "grant", "walk_in", approved_by=by)
+    record("desk.walkin.approve", "walk_in", w.id, site_id=w.site_id, approved_by=by, pass_id=p.id,
+           reason=w.guard_reason)
+    return w
+
+
+def refuse_walk_in(w, user, by="host"):
+    """The host (or the desk, when the visitor leaves) refuses; recorded as a denied walk-in."""
+    _check_pending(w)
+    w.status, w.decided_at, w.approved_by = "refused", utcnow(), None
+    w.decided_by_id = user.id if user is not None else None
+    _walk_in_event(w, user, "deny", "walk_in", outcome=f"refused_by_{by}")
+    record("desk.walkin.refuse", "walk_in", w.id, site_id=w.site_id, by=by)
+    return w
+
+
+def register_item(guard, site, data):
+    """Log large items or renovation material going in or out, pending the host's approval."""
+    errors = {}
+    direction = data.get("direction")
+    if direction not in ("in", "out"):
+        errors["direction"] = ("invalid_direction", "Direction must be in or out.", {})
+    description = _field(errors, "description", v.clean_text, data.get("description"), max_len=300)
+    quantity = data.get("quantity", 1)
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 10000:
+        errors["quantity"] = ("invalid_quantity", "Quantity must be a number from 1 to 10000.", {})
+    carrier = _field(errors, "carrier_name", v.person_name, data.get("carrier_name"), required=False)
+    plate = _field(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
+    unit, gate = _unit_and_gate(site.id, data, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    if not residents_of(unit):
+        raise ApiError(409, "no_host", "Nobody lives in this unit to approve the visit.")
+    token = secrets.token_urlsafe(24)
+    item = ItemMovement(site_id=site.id, unit_id=unit.id, gate_id=gate.id if gate else None, direction=direction,
+                        description=description, quantity=quantity, carrier_name=carrier, plate=plate,
+                        token_hash=crypto.token_hash(token), expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
+                        created_by_id=guard.id, status="pending")
+    db.session.add(item)
+    db.session.flush()
+    record("desk.item.create", "item_movement", item.id, site_id=site.id, unit_id=unit.id, direction=direction)
+    _notify_hosts(unit, site, "[%(site)s] Items for %(unit)s at the gate (%(what)s). Approve or refuse: %(url)s",
+                  "i", token, what=description[:40])
+    return item, token
+
+
+def decide_item(item, user, approve):
+    """The host approves or refuses an item movement."""
+    _check_pending(item)
+    item.status = "approved" if approve else "refused"
+    item.approved_by = "host" if approve else None
+    item.decided_at, item.decided_by_id = utcnow(), user.id if user is not None else None
+    record("desk.item." + ("approve" if approve else "refuse"), "item_movement", item.id, site_id=item.site_id)
+    return item
+
+
+def expire_pending(now=None):
+    """Time out unanswered walk-ins (recorded as denied access events) and item movements."""
+    now = now or utcnow()
+    expired = 0
+    for w in db.session.scalars(db.select(WalkIn).where(WalkIn.status == "pending", WalkIn.expires_at <= now)):
+        w.status, w.decided_at = "expired", now
+        _walk_in_event(w, None, "deny", "expired", outcome="timeout")
+        record("desk.walkin.expire", "walk_in", w.id, site_id=w.site_id)
+        expired += 1
+    for item in db.session.scalars(db.select(ItemMovement).where(ItemMovement.status == "pending",
+                                                                 ItemMovement.expires_at <= now)):
+        item.status, item.decided_at = "expired", now
+        record("desk.item.expire", "item_movement", item.id, site_id=item.site_id)
+        expired += 1
+    return expired
+
+
+def by_token(kind, token):
+    """A walk-in ("w") or item movement ("i") by its SMS link token, or None."""
+    model = {"w": WalkIn, "i": ItemMovement}.get(kind)
+    if model is None or not token or len(token) > 64:
+        return None
+    return db.session.scalar(db.select(model).where(model.token_hash == crypto.token_hash(token)))

@@ -1,0 +1,44 @@
+"""`flask --app wsgi keys …`: list, rotate and retire a community's signing keys."""
+import click
+from flask.cli import AppGroup
+
+from portal.extensions import db
+from portal.passes import keys
+from portal.passes.models import SigningKey
+from portal.sites.models import Site
+
+keys_cli = AppGroup("keys", help="Signing keys of pass QR codes.")
+
+
+def _site(slug):
+    site = db.session.scalar(db.select(Site).where(Site.slug == slug))
+    if site is None:
+        raise click.ClickException(f"no site {slug!r}")
+    return site
+
+
+@keys_cli.command("list")
+@click.option("--site", "slug", required=True)
+def list_keys(slug):
+    """Show key ids and their status."""
+    for row in db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == _site(slug).id).order_by(SigningKey.id)):
+        click.echo(f"{row.id}\t{row.status}\t{row.created_at:%Y-%m-%d %H:%M}")
+
+
+@keys_cli.command("rotate")
+@click.option("--site", "slug", required=True)
+def rotate_key(slug):
+    """Start signing with a new key; older keys keep verifying until retired."""
+    row = keys.rotate(_site(slug))
+    db.session.commit()
+    click.echo(f"new key {row.id} signs for {slug}")
+
+
+@keys_cli.command("retire")
+@click.argument("kid", type=int)
+def retire_key(kid):
+    """Stop accepting passes signed with a key."""
+    if keys.retire(kid) is None:
+        raise click.ClickException(f"no key {kid}")
+    db.session.commit()
+    click.echo(f"key {kid} retired")
