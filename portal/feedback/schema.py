@@ -88,3 +88,17 @@ def parse_id(data, name):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise ValidationFailed({name: ("invalid", N_("Choose one of the offered values."), {})})
     return value
+
+
+def parse_survey(data):
+    """1 to 5 stars and an optional comment."""
+    errors = {}
+    score = data.get("score")
+    if isinstance(score, str) and score.isdigit():
+        score = int(score)
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        errors["score"] = ("invalid_score", N_("Choose 1 to 5 stars."), {})
+    comment = _text(errors, "comment", data.get("comment"), max_len=1000, required=False, multiline=True)
+    if errors:
+        raise ValidationFailed(errors)
+    return score, comment
