@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 import pyotp
 from limits import parse_many, storage, strategies
-from sqlalchemy import case, exc as sa_exc, or_, select, update
+from sqlalchemy import case, or_, select, update
+from sqlalchemy import exc as sa_exc
 
 from access_bridge import compact
-from access_bridge.edge_store import EdgeStore, PassRec
+from access_bridge.edge_store import EdgeStore, pass_rec, snapshot
 from portal.core.timeutil import zone
 from portal.passes import codes, tokens
 
@@ -63,24 +65,25 @@ def in_schedule(schedule, tz_name, now_ts):
     return clock < end and (now - timedelta(days=1)).isoweekday() in days
 
 
-def pass_rec(p) -> PassRec:
-    """The edge's view of a Pass row."""
-    return PassRec(p.id, p.site_id, p.valid_from.timestamp(), p.valid_until.timestamp(), p.timezone, p.schedule,
-                   frozenset(p.gate_ids or ()), p.max_entries, p.uses, p.status, p.otp_secret, p.keypad_no,
-                   p.otp_last_step or 0, p.last_direction, p.version)
+class Link:
+    """Whether the portal's database answered lately; shared by the deciders of one store."""
+
+    def __init__(self, retry_seconds=5.0):
+        self.retry_seconds = retry_seconds
+        self.down_until = 0.0
 
 
 class EdgeDecider:
     """Decides at one bridge from its EdgeStore, consuming uses online when it can."""
 
-    def __init__(self, app, store: EdgeStore, device_id=None, site_ids=None, retry_seconds=5.0, clock=time.time):
+    def __init__(self, app, store: EdgeStore, device_id=None, site_ids=None, retry_seconds=5.0, clock=time.time,
+                 link=None):
         self.app = app
         self.store = store
         self.device_id = device_id
         self.site_ids = set(site_ids) if site_ids else None
-        self.retry_seconds = retry_seconds
+        self.link = link or Link(retry_seconds)
         self.clock = clock
-        self._down_until = 0.0
         self._lock = threading.RLock()
         cfg = app.config
         self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
@@ -91,12 +94,12 @@ class EdgeDecider:
     @property
     def online(self):
         """False for a few seconds after the portal's database failed us."""
-        return time.monotonic() >= self._down_until
+        return time.monotonic() >= self.link.down_until
 
     def _link_failed(self, exc):
         if self.online:
             log.warning("portal database unreachable, deciding locally: %s", type(exc).__name__)
-        self._down_until = time.monotonic() + self.retry_seconds
+        self.link.down_until = time.monotonic() + self.link.retry_seconds
 
     # -- the decision -----------------------------------------------------------
     def decide(self, kind, data, gate_id, direction=None):
@@ -314,27 +317,8 @@ class EdgeDecider:
             self._link_failed(exc)
             return False
         self.store.replace_snapshot(keys, gates, passes, self.clock())
-        self._down_until = 0.0
+        self.link.down_until = 0.0
         return True
-
-
-def snapshot(app, site_ids, now_ts):
-    """Keys, gates and every unexpired pass (revoked ones too) from the portal's database."""
-    from portal.extensions import db
-    from portal.passes.models import Pass, SigningKey
-    from portal.sites.models import Gate
-
-    with app.app_context():
-        kq = select(SigningKey.id, SigningKey.site_id, SigningKey.public_key).where(SigningKey.status.in_(("active", "verify")))
-        gq = select(Gate.id, Gate.site_id)
-        pq = select(Pass).where(Pass.valid_until > _utc(now_ts))
-        if site_ids:
-            kq, gq, pq = (kq.where(SigningKey.site_id.in_(site_ids)), gq.where(Gate.site_id.in_(site_ids)),
-                          pq.where(Pass.site_id.in_(site_ids)))
-        keys = [(kid, site, bytes(raw)) for kid, site, raw in db.session.execute(kq)]
-        gates = [tuple(row) for row in db.session.execute(gq)]
-        passes = [pass_rec(p) for p in db.session.scalars(pq)]
-    return keys, gates, passes
 
 
 def make_osdp_callback(decider: EdgeDecider, gate_id, directions=None):
@@ -346,3 +330,47 @@ def make_osdp_callback(decider: EdgeDecider, gate_id, directions=None):
         return grant, reason
 
     return on_credential
+
+
+class EdgeRuntime:
+    """One per bridge process: the store file, a decider per edge-deciding device, and the sync loop.
+
+    The worker calls attach(driver, device) for drivers with Capability.EDGE_DECISION (OSDP) and
+    start(stop) once. Two bridge processes on one machine need different EDGE_STORE_PATH files.
+    """
+
+    def __init__(self, app, path=None, sync_seconds=5.0):
+        path = path or app.config.get("EDGE_STORE_PATH") or os.path.join(app.instance_path, "edge.db")
+        self.app = app
+        self.store = EdgeStore(path)
+        self.link = Link()
+        self.sync_seconds = sync_seconds
+        self.main = EdgeDecider(app, self.store, link=self.link)
+        self.deciders = {}
+
+    def attach(self, driver, device):
+        """Bind a driver's on_credential to a decider for the device's (first) gate."""
+        decider = self.deciders.get(device.id)
+        if decider is None:
+            decider = EdgeDecider(self.app, self.store, device_id=device.id, link=self.link)
+            self.deciders[device.id] = decider
+        options = device.options or {}
+        # {"directions": {"0": "in", "1": "out"}}: which reader of the device faces which way.
+        directions = {int(k): v for k, v in (options.get("directions") or {}).items() if str(k).isdigit()}
+        driver.on_credential = make_osdp_callback(decider, device.gate_ids[0] if device.gate_ids else None, directions)
+        return decider
+
+    def start(self, stop: threading.Event):
+        """Sync now and then every sync_seconds in a daemon thread until stop is set."""
+        def loop():
+            while True:
+                try:
+                    self.main.sync()
+                except Exception:
+                    log.exception("edge sync failed")
+                if stop.wait(self.sync_seconds):
+                    return
+
+        thread = threading.Thread(target=loop, name="edge-sync", daemon=True)
+        thread.start()
+        return thread

@@ -4,6 +4,8 @@ Device events are keyed by (device, serial number): a replayed batch adds nothin
 serial numbers is reported as lost events (an AccessEvent with reason "error" and
 details.lost_events = [first, last], plus a log line; the desk turns it into an exception).
 Offline decisions of an edge store are keyed by "<store id>-<journal row>" (EdgeReceipt).
+Devices that let the bridge decide (OSDP, Capability.EDGE_DECISION) also report their decisions
+as events; the EdgeDecider has recorded those already, so for them only the cursor moves.
 """
 from __future__ import annotations
 
@@ -43,6 +45,14 @@ def _gate_of(device):
     return device.gate_ids[0] if device.gate_ids and len(device.gate_ids) == 1 else None
 
 
+def edge_decided(device):
+    """True for devices whose decisions the bridge makes itself (OSDP): their events are recorded by the edge."""
+    from access_bridge.drivers.base import REGISTRY, Capability
+
+    cls = REGISTRY.get(device.driver)
+    return cls is not None and Capability.EDGE_DECISION in cls.capabilities
+
+
 def last_serial(session, device_id):
     """The highest serial ingested from a device (0 before the first batch)."""
     cursor = session.get(DeviceEventCursor, device_id)
@@ -63,6 +73,11 @@ def ingest_events(session, device, events):
     if fresh:
         cursor = DeviceEventCursor(device_id=device.id, last_serial=0, ingested=0, lost=0)
         session.add(cursor)
+    if edge_decided(device):
+        # The EdgeDecider already recorded these decisions, with pass, gate and offline flags.
+        cursor.last_serial = max(cursor.last_serial, batch[-1].serial)
+        result.duplicates = len(batch)
+        return result
     existing = set(session.scalars(select(AccessEvent.device_serial).where(
         AccessEvent.device_id == device.id, AccessEvent.device_serial.in_([e.serial for e in batch]))))
     # Before the first batch we cannot know what came earlier, so no gap is reported there.
@@ -115,7 +130,7 @@ def report_journal(app, store, limit=500):
         try:
             uids = [store.uid(r) for r in rows]
             done = set(db.session.scalars(select(EdgeReceipt.uid).where(EdgeReceipt.uid.in_(uids))))
-            for row, uid in zip(rows, uids):
+            for row, uid in zip(rows, uids, strict=True):
                 if uid in done:
                     counts["skipped"] += 1
                     continue
@@ -160,7 +175,8 @@ def _apply_use(session, p, row, at):
     """Apply an offline grant to the pass; returns "used_up" past its limit, "revoked" after revocation."""
     flag = None
     if row.consumed:
-        within = session.execute(update(Pass).where(Pass.id == p.id, or_(Pass.max_entries.is_(None), Pass.uses < Pass.max_entries))
+        room = or_(Pass.max_entries.is_(None), Pass.uses < Pass.max_entries)
+        within = session.execute(update(Pass).where(Pass.id == p.id, room)
                                  .values(uses=Pass.uses + 1).execution_options(synchronize_session=False)).rowcount
         if not within:
             session.execute(update(Pass).where(Pass.id == p.id).values(uses=Pass.uses + 1, version=Pass.version + 1)

@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.orm import defer
 
 from access_bridge import state
 from access_bridge.drivers.base import Credential, DeviceAuthFailed, DeviceUnreachable, DriverError, CredentialRejected
@@ -25,6 +26,7 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 OFFLINE_AFTER = 2  # consecutive unreachable attempts before a device shows as offline
 MAX_OPS_PER_JOB = 500
+LAST_SEEN_EVERY = timedelta(seconds=30)
 
 
 def backoff(attempts: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> timedelta:
@@ -66,6 +68,7 @@ class Outcome:
     error: Exception | None = None
     results: list = field(default_factory=list)  # (Op, exception or None)
     commands: list = field(default_factory=list)  # (command id, error text or None)
+    audited: bool = False
     keys: set | None = None
     events: list = field(default_factory=list)
 
@@ -85,17 +88,14 @@ def run_job(driver, job: Job) -> Outcome:
                 raise
             except DriverError as exc:
                 out.commands.append((cmd_id, str(exc)))
-        for op in job.ops:
-            try:
-                driver.revoke(op.key) if op.action == "revoke" else driver.upsert(op.cred)
-                out.results.append((op, None))
-            except (DeviceUnreachable, DeviceAuthFailed) as exc:
-                out.results.append((op, exc))
-                raise
-            except DriverError as exc:
-                out.results.append((op, exc))
+        revokes = [op for op in job.ops if op.action == "revoke"]
+        upserts = [op for op in job.ops if op.action == "upsert"]
+        for batch in (revokes, upserts):  # revocations first, always
+            if batch:
+                _push(driver, batch, out)
         if job.audit_keys:
             out.keys = driver.keys()
+            out.audited = True
         if job.event_after is not None:
             out.events = driver.events(job.event_after)
     except DriverError as exc:
@@ -104,6 +104,30 @@ def run_job(driver, job: Job) -> Outcome:
         log.exception("driver %r failed on device %s", type(driver).__name__, job.device_id)
         out.error = DeviceUnreachable(f"driver error: {type(exc).__name__}: {exc}"[:200])
     return out
+
+
+def _push(driver, ops, out):
+    """Push ops of one kind, in one batch when the driver offers it; stop when the device is gone."""
+    action = ops[0].action
+    many = getattr(driver, f"{action}_many", None)
+    if many is not None:
+        errors = many([op.key for op in ops] if action == "revoke" else [op.cred for op in ops])
+        results = [(op, errors.get(op.key)) for op in ops]
+    else:
+        results = []
+        for op in ops:
+            try:
+                driver.revoke(op.key) if action == "revoke" else driver.upsert(op.cred)
+                results.append((op, None))
+            except (DeviceUnreachable, DeviceAuthFailed) as exc:
+                results.append((op, exc))
+                break
+            except DriverError as exc:
+                results.append((op, exc))
+    out.results.extend(results)
+    for _op, exc in results:
+        if isinstance(exc, (DeviceUnreachable, DeviceAuthFailed)):
+            raise exc
 
 
 def ensure_rows(session, device_ids):
@@ -122,9 +146,16 @@ def plan(session, devices, now=None) -> dict[int, dict[str, Credential]]:
     desired = state.desired_for_devices(session, serving, now)
     for d in devices:
         desired.setdefault(d.id, {})
-    rows = {}
-    for row in session.scalars(select(DeviceCredential).where(DeviceCredential.device_id.in_([d.id for d in devices]))):
-        rows[(row.device_id, row.key)] = row
+    ids = [d.id for d in devices]
+    # Rows already desired absent are settled history; only load them for keys wanted again.
+    rows = {(r.device_id, r.key): r for r in session.scalars(select(DeviceCredential).where(
+        DeviceCredential.device_id.in_(ids), DeviceCredential.desired == "present"))}
+    wanted_again = {key for device_id, table in desired.items() for key in table if (device_id, key) not in rows}
+    if wanted_again:
+        for r in session.scalars(select(DeviceCredential).where(
+                DeviceCredential.device_id.in_(ids), DeviceCredential.key.in_(wanted_again),
+                DeviceCredential.desired == "absent")):
+            rows[(r.device_id, r.key)] = r
     new = []
     for device_id, table in desired.items():
         for key, cred in table.items():
@@ -153,34 +184,48 @@ def _bump(row, desired, now):
     row.status, row.attempts, row.last_error, row.next_attempt_at = "pending", 0, None, now
 
 
-def due_ops(session, device_id, desired, now, limit=MAX_OPS_PER_JOB) -> list[Op]:
-    """Pushes due on a device, revocations first; upserts only for keys still desired now."""
-    rows = session.scalars(
-        select(DeviceCredential).where(DeviceCredential.device_id == device_id, DeviceCredential.status != "ok",
-                                       DeviceCredential.next_attempt_at <= now)
-        .order_by((DeviceCredential.desired == "present").asc(), DeviceCredential.id).limit(limit))
-    ops = []
-    for row in rows:
-        if row.desired == "absent":
-            ops.append(Op(row.id, row.desired_version, row.key, "revoke"))
-        elif row.key in desired:
-            ops.append(Op(row.id, row.desired_version, row.key, "upsert", desired[row.key]))
-    return ops
+def due_ops(session, device_ids, desired, now, limit=MAX_OPS_PER_JOB) -> dict[int, list[Op]]:
+    """device id -> pushes due now, revocations first; upserts only for keys still desired now."""
+    rows = session.execute(
+        select(DeviceCredential.id, DeviceCredential.device_id, DeviceCredential.key, DeviceCredential.desired,
+               DeviceCredential.desired_version)
+        .where(DeviceCredential.device_id.in_(device_ids), due_filter(now))
+        .order_by(DeviceCredential.device_id, (DeviceCredential.desired == "present").asc(), DeviceCredential.id))
+    out: dict[int, list[Op]] = {}
+    for row_id, device_id, key, want, gen in rows:
+        ops = out.setdefault(device_id, [])
+        if len(ops) >= limit:
+            continue
+        if want == "absent":
+            ops.append(Op(row_id, gen, key, "revoke"))
+        elif key in desired.get(device_id, {}):
+            ops.append(Op(row_id, gen, key, "upsert", desired[device_id][key]))
+    return out
+
+
+def record_acks(session, acks, now=None) -> int:
+    """The devices acknowledged ops [(row id, generation, action)]; returns how many were the current desire.
+
+    The device's own state (acked_state) is a fact whatever the generation, since ops on one
+    device run in order; done-ness is set only where the generation and the desire still match.
+    """
+    if not acks:
+        return 0
+    now = now or utcnow()
+    tbl = DeviceCredential.__table__
+    params = [{"rid": rid, "gen": gen, "held": "absent" if action == "revoke" else "present"} for rid, gen, action in acks]
+    session.execute(update(tbl).where(tbl.c.id == bindparam("rid")).values(acked_state=bindparam("held")), params)
+    done = session.execute(
+        update(tbl).where(tbl.c.id == bindparam("rid"), tbl.c.desired_version == bindparam("gen"),
+                          tbl.c.desired == bindparam("held"))
+        .values(status="ok", acked_version=bindparam("gen"), acked_at=now, attempts=0, last_error=None,
+                next_attempt_at=None, updated_at=now), params)
+    return done.rowcount
 
 
 def record_ack(session, row_id, gen, action, now=None) -> bool:
-    """The device acknowledged an op pushed for generation gen; True when that is the current desire."""
-    now = now or utcnow()
-    held = "absent" if action == "revoke" else "present"
-    tbl = DeviceCredential.__table__
-    # The device's own state is a fact whatever the generation; ops on one device run in order.
-    session.execute(update(tbl).where(tbl.c.id == row_id).values(acked_state=held))
-    done = session.execute(
-        update(tbl).where(tbl.c.id == row_id, tbl.c.desired_version == gen,
-                          tbl.c.desired == held)
-        .values(status="ok", acked_version=gen, acked_at=now, attempts=0, last_error=None, next_attempt_at=None,
-                updated_at=now))
-    return done.rowcount == 1
+    """One acknowledgement; True when it was for the current desired state."""
+    return record_acks(session, [(row_id, gen, action)], now) == 1
 
 
 def record_failure(session, op: Op, exc, now=None):
@@ -205,9 +250,11 @@ def device_reached(session, device, bd, now):
                                                        DeviceCredential.status != "ok")
                         .values(next_attempt_at=now))
     bd.failures, bd.next_attempt_at, bd.last_error = 0, None, None
-    if device.status not in ("removing", "removed"):
+    if device.status not in ("removing", "removed", "online"):
         device.status = "online"
-    device.last_seen_at = now
+    # Written at most every LAST_SEEN_EVERY: a write per contact per device would swamp the database.
+    if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_EVERY:
+        device.last_seen_at = now
 
 
 def device_failed(session, device, bd, exc, now):
@@ -223,21 +270,26 @@ def device_failed(session, device, bd, exc, now):
         device.status = "offline"
 
 
-def audit_keys(session, device_id, held: set, now):
-    """Compare the keys a device listed with our rows: delete our strays, re-push what it lost."""
-    rows = {r.key: r for r in session.scalars(select(DeviceCredential).where(DeviceCredential.device_id == device_id))}
-    for key in held:
-        if state.pass_id_of(key) is None:
-            continue  # not ours (a resident's card, an installer's test user): never touch it
-        row = rows.get(key)
-        if row is None:
-            session.add(DeviceCredential(device_id=device_id, key=key, pass_id=state.pass_id_of(key), desired="absent",
-                                         desired_version=1, acked_state="present", status="pending", next_attempt_at=now))
-        elif row.desired == "absent" and row.status == "ok":
-            _bump(row, "absent", now)
-    for key, row in rows.items():
-        if row.desired == "present" and row.status == "ok" and key not in held:
-            row.status, row.acked_state, row.next_attempt_at = "pending", None, now
+def audit_keys(session, held_by_device: dict[int, set], now):
+    """Compare the keys devices listed with our rows: delete our strays, re-push what they lost."""
+    all_rows = {}
+    for r in session.scalars(select(DeviceCredential).where(DeviceCredential.device_id.in_(list(held_by_device)))):
+        all_rows.setdefault(r.device_id, {})[r.key] = r
+    for device_id, held in held_by_device.items():
+        rows = all_rows.get(device_id, {})
+        for key in held:
+            if state.pass_id_of(key) is None:
+                continue  # not ours (a resident's card, an installer's test user): never touch it
+            row = rows.get(key)
+            if row is None:
+                session.add(DeviceCredential(device_id=device_id, key=key, pass_id=state.pass_id_of(key),
+                                             desired="absent", desired_version=1, acked_state="present",
+                                             status="pending", next_attempt_at=now))
+            elif row.desired == "absent" and row.status == "ok":
+                _bump(row, "absent", now)
+        for key, row in rows.items():
+            if row.desired == "present" and row.status == "ok" and key not in held:
+                row.status, row.acked_state, row.next_attempt_at = "pending", None, now
 
 
 def finish_removals(session, devices, now):
@@ -258,6 +310,11 @@ def due_filter(now):
     return and_(DeviceCredential.status != "ok", DeviceCredential.next_attempt_at <= now)
 
 
-def devices_by_id(session, ids):
-    """Device rows for ids."""
-    return {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}
+def devices_by_id(session, ids, with_options=False):
+    """Device rows for ids; options (encrypted) load only when asked or when a driver needs them."""
+    if not ids:
+        return {}
+    q = select(Device).where(Device.id.in_(list(ids)))
+    if not with_options:
+        q = q.options(defer(Device.options))
+    return {d.id: d for d in session.scalars(q)}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import asdict
 from functools import lru_cache
 
 from access_bridge.drivers.base import REGISTRY, Capability, Credential
@@ -126,9 +125,12 @@ def credential_for(device, p, floors, caps, site_settings, face=None) -> Credent
 
 def fingerprint(cred: Credential) -> str:
     """A hash of everything a device would store, so any change is pushed again."""
-    data = asdict(cred)
-    data["face_jpeg"] = hashlib.sha256(cred.face_jpeg).hexdigest() if cred.face_jpeg else None
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    face = hashlib.sha256(cred.face_jpeg).hexdigest() if cred.face_jpeg else ""
+    schedule = json.dumps(cred.schedule, sort_keys=True) if cred.schedule else ""
+    text = "|".join(str(x) for x in (cred.key, cred.pass_id, cred.version, cred.name, cred.valid_from.isoformat(),
+                                      cred.valid_until.isoformat(), cred.card_no, cred.pin, face, cred.plate,
+                                      cred.floors, cred.doors, schedule, cred.max_uses))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def desired_for_devices(session, devices, now=None) -> dict[int, dict[str, Credential]]:

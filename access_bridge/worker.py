@@ -19,13 +19,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from access_bridge import reconciler as rc
 from access_bridge import state
-from access_bridge.drivers.base import Capability, DriverError, get_driver
+from access_bridge.drivers.base import REGISTRY, Capability, DriverError, get_driver
 from access_bridge.wakeup import Listener
+from portal.audit.models import AuditEntry
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
 from portal.devices.models import Device, DeviceCommand
@@ -48,18 +49,19 @@ def load_drivers():
 
 
 def _ingest():
+    """(ingest_events, last_serial) from the edge's ingestion module, or None when it is absent."""
     try:
-        from access_bridge.ingest import ingest_events
+        from access_bridge.ingest import ingest_events, last_serial
     except ImportError:
         return None
-    return ingest_events
+    return ingest_events, last_serial
 
 
 class Worker:
     """One bridge process (or thread, in tests)."""
 
-    def __init__(self, app, owner=None, threads=64, lease_seconds=60, max_devices=None, plan_every=15.0,
-                 poll=1.0, events_every=2.0):
+    def __init__(self, app, owner=None, threads=64, lease_seconds=30, max_devices=None, plan_every=15.0,
+                 poll=1.0, events_every=3.0):
         load_drivers()
         self.app = app
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -71,6 +73,7 @@ class Worker:
         self.listener = None
         self.inflight = {}
         self.drivers = {}
+        self.slugs = {}
         self.claimed = []
         self.last_claim = self.last_plan = 0.0
         self.last_events = {}
@@ -112,14 +115,15 @@ class Worker:
                 self._collect(session)
                 if time.monotonic() - self.last_claim > self.lease.total_seconds() / 3 or self.force_plan:
                     self._claim(session, now)
-                devices = rc.devices_by_id(session, self.claimed) if self.claimed else {}
                 desired = None
                 if self._should_plan(session):
+                    devices = rc.devices_by_id(session, self.claimed, with_options=True)
+                    self._refresh_drivers(devices)
                     desired = rc.plan(session, list(devices.values()), now)
                     rc.finish_removals(session, devices.values(), now)
                     self.last_plan, self.force_plan = time.monotonic(), False
                     session.commit()
-                self._submit(session, devices, desired, now)
+                self._submit(session, desired, now)
                 session.commit()
             except Exception:
                 session.rollback()
@@ -187,8 +191,9 @@ class Worker:
             return True
         if self.listener is not None and self.listener.pushes:
             return False
+        # Polling (SQLite): passes changed, or a device was added, changed or removed (each writes an audit row).
         stamp = (session.execute(select(func.max(Pass.updated_at), func.count(Pass.id))).one(),
-                 session.execute(select(func.max(Device.updated_at), func.count(Device.id))).one())
+                 session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.object_type == "device")))
         changed, self.stamp = stamp != self.stamp, stamp
         return changed
 
@@ -201,24 +206,50 @@ class Worker:
                 db.session.remove()
 
     # -- submitting jobs --------------------------------------------------------------------
+    def _refresh_drivers(self, devices):
+        """Drop cached drivers whose device changed its driver or options."""
+        self.slugs = {i: d.driver for i, d in devices.items()}
+        for device_id, (sig, driver) in list(self.drivers.items()):
+            d = devices.get(device_id)
+            if d is None or sig != d.driver + json.dumps(d.options or {}, sort_keys=True):
+                del self.drivers[device_id]
+                driver.close()
+
     def _driver(self, device):
-        sig = device.driver + json.dumps(device.options or {}, sort_keys=True)
         cached = self.drivers.get(device.id)
-        if cached and cached[0] == sig:
-            return cached[1]
         if cached:
-            cached[1].close()
+            return cached[1]
         driver = get_driver(device.driver, device.id, device.options or {})
-        self.drivers[device.id] = (sig, driver)
+        self.drivers[device.id] = (device.driver + json.dumps(device.options or {}, sort_keys=True), driver)
         return driver
 
-    def _submit(self, session, devices, desired, now):
-        ids = [i for i in devices if i not in self.inflight]
+    def _candidates(self, session, now):
+        """Claimed devices with something to do: due pushes, queued commands, a probe, a key audit, events."""
+        mine = and_(BridgeDevice.lease_owner == self.owner, BridgeDevice.device_id.not_in(list(self.inflight) or [-1]))
+        ids = set(session.scalars(select(DeviceCredential.device_id).join(
+            BridgeDevice, BridgeDevice.device_id == DeviceCredential.device_id).where(mine, rc.due_filter(now)).distinct()))
+        due = set(ids)
+        ids |= set(session.scalars(select(DeviceCommand.device_id).join(
+            BridgeDevice, BridgeDevice.device_id == DeviceCommand.device_id).where(mine, DeviceCommand.status == "queued")))
+        ids |= set(session.scalars(select(BridgeDevice.device_id).join(Device, Device.id == BridgeDevice.device_id).where(
+            mine, or_(BridgeDevice.audit_keys.is_(True), BridgeDevice.failures > 0, Device.status == "pending"))))
+        if self.ingest:
+            clock = time.monotonic()
+            for device_id in self.claimed:
+                cls = REGISTRY.get(self.slugs.get(device_id, ""))
+                if (device_id not in self.inflight and cls is not None and Capability.EVENTS in cls.capabilities
+                        and clock - self.last_events.get(device_id, 0) > self.events_every):
+                    ids.add(device_id)
+        return ids, due
+
+    def _submit(self, session, desired, now):
+        ids, due = self._candidates(session, now)
         if not ids:
             return
+        devices = rc.devices_by_id(session, ids)
         bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(BridgeDevice.device_id.in_(ids)))}
-        due = set(session.scalars(select(DeviceCredential.device_id).where(
-            DeviceCredential.device_id.in_(ids), rc.due_filter(now)).distinct()))
+        ids = [i for i in ids if i in devices and i in bds and devices[i].status != "removed"
+               and not (bds[i].next_attempt_at is not None and bds[i].next_attempt_at > now)]  # backing off
         commands = {}
         for cmd in session.scalars(select(DeviceCommand).where(DeviceCommand.device_id.in_(ids),
                                                                DeviceCommand.status == "queued")):
@@ -226,28 +257,24 @@ class Worker:
                 cmd.status, cmd.error, cmd.done_at = "failed", "expired before the device could be reached", now
             else:
                 commands.setdefault(cmd.device_id, []).append((cmd.id, cmd.kind, cmd.door, cmd.reason))
-        if desired is None and due:
-            desired = state.desired_for_devices(session, [devices[i] for i in due], now)
+        due = [i for i in ids if i in due]
+        missing = [i for i in due if desired is None or i not in desired]
+        if missing:
+            desired = dict(desired or {}, **state.desired_for_devices(session, [devices[i] for i in missing], now))
+        ops = rc.due_ops(session, due, desired or {}, now) if due else {}
+        audit = [i for i in ids if bds[i].audit_keys]
+        present = {}
+        if audit:
+            for device_id, key in session.execute(select(DeviceCredential.device_id, DeviceCredential.key).where(
+                    DeviceCredential.device_id.in_(audit), DeviceCredential.desired == "present")):
+                present.setdefault(device_id, set()).add(key)
+        cursors = self._event_cursors(session, devices, ids)
         for device_id in ids:
-            device, bd = devices[device_id], bds.get(device_id)
-            if bd is None or device.status == "removed":
-                continue
-            if bd.next_attempt_at is not None and bd.next_attempt_at > now:
-                continue  # backing off; the next probe comes at next_attempt_at
+            device, bd = devices[device_id], bds[device_id]
             job = rc.Job(device_id, probe=bd.failures > 0 or device.status == "pending",
-                         commands=commands.get(device_id, []))
-            if device_id in due:
-                job.ops = rc.due_ops(session, device_id, (desired or {}).get(device_id, {}), now)
-            if bd.audit_keys:
-                job.audit_keys = True
-                rows = session.execute(select(DeviceCredential.key, DeviceCredential.desired, DeviceCredential.acked_state)
-                                       .where(DeviceCredential.device_id == device_id)).all()
-                job.desired_keys = {k for k, d, _ in rows if d == "present"}
-            caps = state.capabilities(device)
-            if (self.ingest and Capability.EVENTS in caps
-                    and time.monotonic() - self.last_events.get(device_id, 0) > self.events_every):
-                job.event_after = bd.event_serial
-                self.last_events[device_id] = time.monotonic()
+                         commands=commands.get(device_id, []), ops=ops.get(device_id, []),
+                         audit_keys=bd.audit_keys, desired_keys=present.get(device_id, set()),
+                         event_after=cursors.get(device_id))
             if not (job.probe or job.commands or job.ops or job.audit_keys or job.event_after is not None):
                 continue
             try:
@@ -259,27 +286,53 @@ class Worker:
             future.add_done_callback(lambda _f: self.signal.set())
             self.inflight[device_id] = future
 
+    def _event_cursors(self, session, devices, ids):
+        """device id -> last ingested serial, for devices whose events are due to be fetched."""
+        if not self.ingest:
+            return {}
+        clock = time.monotonic()
+        due = [i for i in ids if Capability.EVENTS in state.capabilities(devices[i])
+               and clock - self.last_events.get(i, 0) > self.events_every]
+        if not due:
+            return {}
+        for i in due:
+            self.last_events[i] = clock
+        try:
+            from portal.bridge.edge_models import DeviceEventCursor
+        except ImportError:
+            return {i: self.ingest[1](session, i) for i in due}
+        stored = dict(session.execute(select(DeviceEventCursor.device_id, DeviceEventCursor.last_serial)
+                                      .where(DeviceEventCursor.device_id.in_(due))).all())
+        return {i: stored.get(i, 0) for i in due}
+
     # -- recording outcomes ------------------------------------------------------------------
     def _collect(self, session):
         done = [(i, f) for i, f in self.inflight.items() if f.done()]
         if not done:
             return
         now = utcnow()
+        ids = [i for i, _ in done]
+        devices = rc.devices_by_id(session, ids)
+        bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(BridgeDevice.device_id.in_(ids)))}
+        acks, audits = [], {}
         for device_id, future in done:
             del self.inflight[device_id]
-            self._record(session, future.result(), now)
+            device, bd = devices.get(device_id), bds.get(device_id)
+            if device is None or bd is None:
+                continue
+            if bd.lease_owner != self.owner:
+                log.warning("lease on device %s lost while pushing; its results are left to the new owner", device_id)
+                continue
+            self._record(session, device, bd, future.result(), acks, audits, now)
+        rc.record_acks(session, acks, now)
+        if audits:
+            rc.audit_keys(session, audits, now)
         session.commit()
 
-    def _record(self, session, out: rc.Outcome, now):
-        device, bd = session.get(Device, out.device_id), session.get(BridgeDevice, out.device_id)
-        if device is None or bd is None:
-            return
-        if bd.lease_owner != self.owner:
-            log.warning("lease on device %s lost while pushing; its results are left to the new owner", device.id)
-            return
+    def _record(self, session, device, bd, out: rc.Outcome, acks, audits, now):
         for op, exc in out.results:
             if exc is None:
-                rc.record_ack(session, op.row_id, op.gen, op.action, now)
+                acks.append((op.row_id, op.gen, op.action))
             else:
                 rc.record_failure(session, op, exc, now)
         for cmd_id, error in out.commands:
@@ -289,22 +342,17 @@ class Worker:
             rc.device_failed(session, device, bd, out.error, now)
             return
         rc.device_reached(session, device, bd, now)
+        if out.audited:
+            bd.audit_keys = False  # done, or the driver cannot list keys and there is nothing to check
         if out.keys is not None:
-            rc.audit_keys(session, device.id, out.keys, now)
-        if out.keys is not None or not state.capabilities(device):
-            bd.audit_keys = False
-        elif bd.audit_keys and out.keys is None:
-            bd.audit_keys = False  # the driver cannot list keys; nothing more to check
+            audits[device.id] = out.keys
         if out.events and self.ingest:
             self._ingest_events(session, device, bd, out.events)
-        if out.results or out.keys:
-            self.force_plan = self.force_plan or bool(out.keys)
 
     def _ingest_events(self, session, device, bd, events):
         try:
             with session.begin_nested():
-                self.ingest(session, device, events)
-            bd.event_serial = max(bd.event_serial, max(e.serial for e in events))
+                self.ingest[0](session, device, events)
             self.force_plan = True  # a use may have used a pass up
         except Exception:
             log.exception("ingesting %d events from device %s failed", len(events), device.id)

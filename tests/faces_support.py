@@ -70,7 +70,7 @@ def memo_faces(monkeypatch):
     real = imaging.locate_and_encode
 
     def cached(pixels):
-        key = hashlib.sha1(np.ascontiguousarray(pixels).tobytes()).hexdigest() + str(pixels.shape)
+        key = hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest() + str(pixels.shape)
         if key not in _memo:
             _memo[key] = real(pixels)
         return _memo[key]
@@ -109,3 +109,15 @@ def enrol(client, p, data):
     """Consent and upload; returns the upload response."""
     assert consent(client, p).status_code == 302
     return upload(client, p, data)
+
+
+def enrol_direct(app, p, data):
+    """Consent and enrol through the operations layer (no HTTP), committed."""
+    from portal.extensions import db
+    from portal.faces import operations
+
+    with app.test_request_context():
+        operations.give_consent(p)
+        template = operations.enrol(p, data)
+        db.session.commit()
+    return template

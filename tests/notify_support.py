@@ -8,10 +8,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-import pytest
-
 SID = "AC" + "1" * 32
-TOKEN = "test-auth-token-0123456789abcdef"
+TOKEN = "test-auth-token-0123456789abcdef"  # noqa: S105  (the fake server's only credential)
 FROM = "+15005550006"
 
 
@@ -81,13 +79,6 @@ class FakeTwilio:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def fake_twilio():
-    """A running fake Twilio."""
-    with FakeTwilio() as fake:
-        yield fake
 
 
 def use_twilio(app, base_url, **over):

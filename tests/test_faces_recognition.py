@@ -9,7 +9,10 @@ from PIL import Image
 
 from access_bridge.faces import FaceIndex, decode_vector, encode_vector
 from portal.faces import imaging
-from tests.faces_support import huge_photo, memo_faces, no_face, photo, small_face, two_faces  # noqa: F401
+from tests import faces_support
+from tests.faces_support import huge_photo, no_face, photo, small_face, two_faces
+
+memo_faces = faces_support.memo_faces  # the fixture, under its own name here
 
 MARKER = "FACE-MODELS-LOADED-7f3a"
 
@@ -17,7 +20,7 @@ MARKER = "FACE-MODELS-LOADED-7f3a"
 def test_face_recognition_models_are_installed():
     """import face_recognition quits with status 0 when its models are missing: check a marker after it."""
     code = f"import face_recognition, face_recognition_models; print({MARKER!r})"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)  # noqa: S603
     assert done.returncode == 0, done.stderr
     assert MARKER in done.stdout, (
         "face_recognition quit during import: its models are missing (setuptools>=81 has no pkg_resources?)\n"

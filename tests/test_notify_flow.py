@@ -21,7 +21,9 @@ def _messages(client, world, pid):
     return client.get(f"/api/v1/passes/{pid}", headers=world.token(world.r1)).get_json()["messages"]
 
 
-def test_invite_then_worker_sends_and_resend_adds_a_second_message(app, client, world, caplog):
+def test_invite_then_worker_sends_and_resend_adds_a_second_message(app, client, world, caplog, monkeypatch):
+    # migrations/env.py's fileConfig() disables loggers that exist when a migration test runs first.
+    monkeypatch.setattr(logging.getLogger("portal.notify.backends"), "disabled", False)
     caplog.set_level(logging.INFO, logger="portal.notify")
     h = world.token(world.r1)
     created = client.post("/api/v1/passes", json=pass_body(), headers=h).get_json()
@@ -35,7 +37,8 @@ def test_invite_then_worker_sends_and_resend_adds_a_second_message(app, client, 
     assert PHONE not in logged and token not in logged and token[:4] in logged
 
     assert client.post(f"/api/v1/passes/{created['id']}/resend", headers=h).status_code == 202
-    assert [(m["purpose"], m["status"]) for m in _messages(client, world, created["id"])] == [("resend", "queued"), ("pass", "sent")]
+    shown = _messages(client, world, created["id"])
+    assert [(m["purpose"], m["status"]) for m in shown] == [("resend", "queued"), ("pass", "sent")]
     jobs.run_once(app, only=["sms_outbox"])
     assert [m["status"] for m in _messages(client, world, created["id"])] == ["sent", "sent"]
 
@@ -104,3 +107,13 @@ def test_unknown_backend_refuses_to_run(app, world):
     with pytest.raises(ValueError, match="carrier-pigeon"):
         send_pending()
     assert db.session.scalars(db.select(Message.status)).all() == ["queued"]  # nothing claimed
+
+
+def test_revoked_before_sending_is_not_sent(app, client, world):
+    h = world.token(world.r1)
+    pid = client.post("/api/v1/passes", json=pass_body(), headers=h).get_json()["id"]
+    assert client.post(f"/api/v1/passes/{pid}/revoke", headers=h).status_code == 200
+    assert send_pending() == {"sent": 0, "retry": 0, "failed": 1}
+    shown = client.get(f"/api/v1/passes/{pid}", headers=h | {"Accept-Language": "en"}).get_json()["messages"]
+    assert [(m["status"], m["error"]) for m in shown] == [("failed", "pass_revoked")]
+    assert "revoked" in shown[0]["error_message"]

@@ -2,8 +2,7 @@
 from datetime import timedelta
 
 import pytest
-from notify_support import FROM, FakeTwilio, closed_port_url, fake_twilio, use_twilio  # noqa: F401
-
+from notify_support import FROM, FakeTwilio, closed_port_url, use_twilio
 from twilio.http.http_client import TwilioHttpClient
 
 from portal.core.timeutil import utcnow
@@ -13,6 +12,13 @@ from portal.notify.models import Message
 from portal.notify.worker import send_pending
 
 PHONE = "+8613812345678"
+
+
+@pytest.fixture
+def fake_twilio():
+    """A running fake Twilio."""
+    with FakeTwilio() as fake:
+        yield fake
 
 
 def _queued_pass(world):
@@ -59,8 +65,10 @@ def test_provider_rejection_fails_with_code_and_message(app, world, client, fake
     msg = _reload(msg.id)
     assert (msg.status, msg.error_code, msg.provider_id) == ("failed", str(code), None)
     assert words in msg.error
-    shown = client.get(f"/api/v1/passes/{p.id}", headers=world.token(world.r1)).get_json()["messages"]
+    headers = world.token(world.r1) | {"Accept-Language": "en"}
+    shown = client.get(f"/api/v1/passes/{p.id}", headers=headers).get_json()["messages"]
     assert [(m["status"], m["error"]) for m in shown] == [("failed", str(code))]
+    assert words in shown[0]["error_message"]
     assert send_pending()["failed"] == 0 and len(fake_twilio.requests) == 1  # not retried
 
 
@@ -104,7 +112,7 @@ def test_connection_refused_is_retried_with_growing_backoff_then_fails(app, worl
 
 
 def test_wrong_credentials_are_not_a_bad_number(app, world, fake_twilio):
-    use_twilio(app, fake_twilio.base_url, TWILIO_AUTH_TOKEN="wrong")
+    use_twilio(app, fake_twilio.base_url, TWILIO_AUTH_TOKEN="wrong")  # noqa: S106
     fake_twilio.reply = (401, 20003)
     _, msg = _queued_pass(world)
     assert send_pending()["retry"] == 1

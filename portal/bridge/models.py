@@ -40,7 +40,7 @@ class DeviceCredential(db.Model):
 
 
 class BridgeDevice(db.Model):
-    """The bridge's working row per device: the claim (lease) a worker holds, backoff, event cursor."""
+    """The bridge's working row per device: the claim (lease) a worker holds and its backoff."""
 
     __tablename__ = "bridge_devices"
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
@@ -49,6 +49,5 @@ class BridgeDevice(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     next_attempt_at: Mapped[object | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
-    event_serial: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     # Set by `devices resync` and on reconnection: list the device's keys and delete strays.
     audit_keys: Mapped[bool] = mapped_column(default=True, nullable=False)

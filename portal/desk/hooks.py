@@ -136,10 +136,12 @@ def check_overstays(now=None):
     flagged = 0
     for site in db.session.scalars(db.select(Site)):
         for car in vehicles_on_site(site, now=now):
+            if not car["overstay"]:
+                continue
             key = f"overstay:{car['event_id']}"
             seen = db.session.scalar(db.select(DeskException.id).where(DeskException.site_id == site.id,
                                                                        DeskException.group_key == key).limit(1))
-            if car["overstay"] and seen is None:
+            if seen is None:
                 raise_exception(site.id, "overstay", key, window=None,
                                     gate_id=car["gate_id"], pass_id=car["pass_id"],
                                     details={"plate": car["plate"], "limit_minutes": car["limit_minutes"]})

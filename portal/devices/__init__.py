@@ -2,5 +2,8 @@
 
 
 def init_app(app):
-    """Load models."""
+    """Load models and register the device pages."""
     from portal.devices import models  # noqa: F401
+    from portal.devices.routes import bp
+
+    app.register_blueprint(bp)

@@ -1,6 +1,7 @@
 """Erasing face data: from the database at once, from terminals through the bridge, with acknowledgement."""
 import logging
 import secrets
+import sys
 from datetime import timedelta
 
 from portal.audit.operations import record
@@ -53,10 +54,11 @@ def erase_face(p, reason):
 
 def _device_done(device_id, pass_id, version):
     """True when the bridge has confirmed the device no longer holds this face; None if unknowable."""
-    try:
-        from portal.bridge.models import DeviceCredential
-    except ImportError:
+    # Only when the bridge feature is installed (it loads its models, so their tables exist).
+    models = sys.modules.get("portal.bridge.models")
+    if models is None:
         return None
+    DeviceCredential = models.DeviceCredential
     row = db.session.scalar(db.select(DeviceCredential).where(
         DeviceCredential.device_id == device_id, DeviceCredential.pass_id == pass_id))
     if row is None:

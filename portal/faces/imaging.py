@@ -16,13 +16,20 @@ MIN_FACE_PX = 80  # on the downscaled photo; smaller faces match poorly on termi
 TERMINAL_SIDE = 640
 TERMINAL_MAX_BYTES = 200 * 1024  # Hikvision FDLib limit
 
+
+
+def N_(text):
+    """Mark a msgid for extraction; it is translated where it is shown."""
+    return text
+
+
 # English msgids; the page and the API show them in both languages.
 MESSAGES = {
-    "not_image": "This file is not a photo. Please upload a JPEG, PNG or WebP picture.",
-    "too_large": "This photo is too large. Please upload a picture under 8 MB.",
-    "no_face": "No face was found in this photo. Take a photo of your face in good light, looking at the camera.",
-    "several_faces": "There is more than one face in this photo. Take a photo with only your face in it.",
-    "face_too_small": "Your face is too small in this photo. Hold the camera closer so your face fills more of the picture.",
+    "not_image": N_("This file is not a photo. Please upload a JPEG, PNG or WebP picture."),
+    "too_large": N_("This photo is too large. Please upload a picture under 8 MB."),
+    "no_face": N_("No face was found in this photo. Take a photo of your face in good light, looking at the camera."),
+    "several_faces": N_("There is more than one face in this photo. Take a photo with only your face in it."),
+    "face_too_small": N_("Your face is too small in this photo. Hold the camera closer so your face fills more of the picture."),
 }
 
 

@@ -1,5 +1,5 @@
 """Face consent, templates (apart from identity data), terminal photos and erasure tracking."""
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, JSON
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 

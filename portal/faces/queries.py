@@ -1,7 +1,7 @@
 """Reading face data: consent state of a pass and the cached 1:N index of a site."""
 import threading
 
-from access_bridge.faces import FaceIndex, THRESHOLD
+from access_bridge.faces import THRESHOLD, FaceIndex
 from portal.extensions import db
 from portal.faces.models import FaceConsent, FaceImage, FaceIndexStamp, FaceTemplate
 

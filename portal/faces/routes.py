@@ -5,7 +5,8 @@ from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError, bilingual
-from portal.faces import imaging, operations, queries, search as face_search
+from portal.faces import imaging, operations, queries
+from portal.faces import search as face_search
 from portal.faces.forms import ConsentForm, PhotoForm, SearchForm, WithdrawForm
 from portal.passes import queries as pass_queries
 
@@ -77,7 +78,8 @@ def photo(token):
         return _page(p, token, 400, error=_both(exc.message))
     except ApiError as exc:
         return _page(p, token, exc.status, error=_both(exc.message))
-    flash(gettext("Your face is enrolled. Face terminals will recognise you during this pass; the QR code and keypad code still work."), "ok")
+    flash(gettext("Your face is enrolled. Face terminals will recognise you during this pass; "
+                  "the QR code and keypad code still work."), "ok")
     return redirect(url_for("faces.enrol", token=token))
 
 

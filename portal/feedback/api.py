@@ -1,28 +1,39 @@
 """Feedback endpoints of the JSON API: filings, their thread and photos, the team's actions, surveys."""
+
 from flask import jsonify, request
 
 from portal.accounts.sessions import api_roles, api_user, get_user
 from portal.api.blueprint import api_route
 from portal.core.errors import ApiError
 from portal.core.jsonbody import json_body
-from portal.extensions import csrf, db, limiter
-from portal.feedback import operations, queries, schema, surveys
+from portal.extensions import db
+from portal.feedback import operations, queries, schema
 from portal.feedback.filing import file_from
 from portal.feedback.models import CATEGORIES, OUTCOMES, PRIORITIES
 from portal.feedback.photos import photo_response
-from portal.feedback.serialize import complaint_json, follow_up_json, message_json, survey_json
+from portal.feedback.serialize import complaint_json, message_json
 
 STAFF = ("guard", "manager", "admin")
-FILING = {"type": "object", "required": ["category", "description"], "properties": {
-    "kind": {"type": "string", "enum": ["complaint", "suggestion"], "default": "complaint"},
-    "category": {"type": "string", "enum": list(CATEGORIES)},
-    "location": {"type": "string", "maxLength": 120}, "description": {"type": "string", "maxLength": 4000},
-    "anonymous": {"type": "boolean", "description": "Suggestions only: staff see no identity"},
-    "unit_id": {"type": "integer", "description": "Needed when the resident has several units"}},
-    "description": "JSON, or multipart/form-data with the same fields plus up to 3 files named photos (JPEG, PNG or WebP, 5 MB each)"}
+FILING = {
+    "type": "object",
+    "required": ["category", "description"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["complaint", "suggestion"], "default": "complaint"},
+        "category": {"type": "string", "enum": list(CATEGORIES)},
+        "location": {"type": "string", "maxLength": 120},
+        "description": {"type": "string", "maxLength": 4000},
+        "anonymous": {"type": "boolean", "description": "Suggestions only: staff see no identity"},
+        "unit_id": {"type": "integer", "description": "Needed when the resident has several units"},
+    },
+    "description": "JSON, or multipart/form-data with the same fields plus up to 3 files named photos "
+    "(JPEG, PNG or WebP, 5 MB each)",
+}
 TEXT = {"type": "object", "required": ["body"], "properties": {"body": {"type": "string", "maxLength": 4000}}}
-OUTCOME = {"type": "object", "required": ["outcome", "note"], "properties": {
-    "outcome": {"type": "string", "enum": list(OUTCOMES)}, "note": {"type": "string", "maxLength": 4000}}}
+OUTCOME = {
+    "type": "object",
+    "required": ["outcome", "note"],
+    "properties": {"outcome": {"type": "string", "enum": list(OUTCOMES)}, "note": {"type": "string", "maxLength": 4000}},
+}
 ERR = {"$ref": "#/components/responses/Error"}
 
 
@@ -37,8 +48,14 @@ def _out(c, status=200):
     return jsonify(complaint_json(c, api_user(), with_thread=True)), status
 
 
-@api_route("/complaints", methods=("POST",), summary="File a complaint or suggestion (JSON or multipart with photos)",
-           tag="feedback", body=FILING, responses={"201": {"description": "Created"}, "413": ERR})
+@api_route(
+    "/complaints",
+    methods=("POST",),
+    summary="File a complaint or suggestion (JSON or multipart with photos)",
+    tag="feedback",
+    body=FILING,
+    responses={"201": {"description": "Created"}, "413": ERR},
+)
 @api_roles("resident")
 def create_complaint():
     """A resident files feedback for their unit."""
@@ -49,20 +66,42 @@ def create_complaint():
     return _out(c, 201)
 
 
-@api_route("/complaints", summary="My filings (residents) or the site's queue (staff)", tag="feedback",
-           params=[{"name": n, "in": "query", "schema": {"type": t}} for n, t in
-                   (("status", "string"), ("category", "string"), ("overdue", "boolean"), ("limit", "integer"), ("offset", "integer"))])
+@api_route(
+    "/complaints",
+    summary="My filings (residents) or the site's queue (staff)",
+    tag="feedback",
+    params=[
+        {"name": n, "in": "query", "schema": {"type": t}}
+        for n, t in (
+            ("status", "string"),
+            ("category", "string"),
+            ("overdue", "boolean"),
+            ("limit", "integer"),
+            ("offset", "integer"),
+        )
+    ],
+)
 @api_roles()
 def list_complaints():
     """Filings the caller may see, newest first."""
     user = api_user()
-    rows = queries.list_for(user, status=request.args.get("status"), category=request.args.get("category"),
-                            overdue=request.args.get("overdue") in ("1", "true"),
-                            limit=request.args.get("limit", 50, type=int), offset=request.args.get("offset", 0, type=int))
+    rows = queries.list_for(
+        user,
+        status=request.args.get("status"),
+        category=request.args.get("category"),
+        overdue=request.args.get("overdue") in ("1", "true"),
+        limit=request.args.get("limit", 50, type=int),
+        offset=request.args.get("offset", 0, type=int),
+    )
     return jsonify({"items": [complaint_json(c, user) for c in rows]})
 
 
-@api_route("/complaints/<int:complaint_id>", summary="One filing with its thread", tag="feedback", responses={"200": {"description": "OK"}, "404": ERR})
+@api_route(
+    "/complaints/<int:complaint_id>",
+    summary="One filing with its thread",
+    tag="feedback",
+    responses={"200": {"description": "OK"}, "404": ERR},
+)
 @api_roles()
 def get_complaint(complaint_id):
     """Details; a resident opening it marks the answers as read."""
@@ -81,11 +120,18 @@ def list_messages(complaint_id):
     return jsonify({"items": [message_json(m, c, user) for m in queries.thread(c, user)]})
 
 
-@api_route("/complaints/<int:complaint_id>/messages", methods=("POST",), tag="feedback",
-           summary="Add to the thread: residents write; staff answer (visible, notified) or add an internal note",
-           body={"type": "object", "required": ["body"], "properties": {"body": {"type": "string", "maxLength": 4000},
-                                                                        "internal": {"type": "boolean"}}},
-           responses={"201": {"description": "Created"}})
+@api_route(
+    "/complaints/<int:complaint_id>/messages",
+    methods=("POST",),
+    tag="feedback",
+    summary="Add to the thread: residents write; staff answer (visible, notified) or add an internal note",
+    body={
+        "type": "object",
+        "required": ["body"],
+        "properties": {"body": {"type": "string", "maxLength": 4000}, "internal": {"type": "boolean"}},
+    },
+    responses={"201": {"description": "Created"}},
+)
 @api_roles()
 def post_message(complaint_id):
     """Residents add to their own thread; staff answer or note."""
@@ -101,8 +147,12 @@ def post_message(complaint_id):
     return jsonify(message_json(msg, c, user)), 201
 
 
-@api_route("/complaints/<int:complaint_id>/photos/<int:photo_id>", summary="A photo of a filing (owner or the site's staff)",
-           tag="feedback", responses={"200": {"description": "The image", "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}, "404": ERR})
+@api_route(
+    "/complaints/<int:complaint_id>/photos/<int:photo_id>",
+    summary="A photo of a filing (owner or the site's staff)",
+    tag="feedback",
+    responses={"200": {"description": "The image", "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}, "404": ERR},
+)
 @api_roles()
 def complaint_photo(complaint_id, photo_id):
     """The re-encoded photo, only for those allowed to see the filing."""
@@ -112,9 +162,20 @@ def complaint_photo(complaint_id, photo_id):
     return photo_response(photo)
 
 
-@api_route("/complaints/<int:complaint_id>/triage", methods=("POST",), summary="Set priority (and category)", tag="feedback",
-           body={"type": "object", "required": ["priority"], "properties": {
-               "priority": {"type": "string", "enum": list(PRIORITIES)}, "category": {"type": "string", "enum": list(CATEGORIES)}}})
+@api_route(
+    "/complaints/<int:complaint_id>/triage",
+    methods=("POST",),
+    summary="Set priority (and category)",
+    tag="feedback",
+    body={
+        "type": "object",
+        "required": ["priority"],
+        "properties": {
+            "priority": {"type": "string", "enum": list(PRIORITIES)},
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+        },
+    },
+)
 @api_roles(*STAFF)
 def triage_complaint(complaint_id):
     """Triage; the SLA deadlines are recomputed."""
@@ -124,8 +185,13 @@ def triage_complaint(complaint_id):
     return _out(c)
 
 
-@api_route("/complaints/<int:complaint_id>/assign", methods=("POST",), summary="Assign to a team member", tag="feedback",
-           body={"type": "object", "required": ["assignee_id"], "properties": {"assignee_id": {"type": "integer"}}})
+@api_route(
+    "/complaints/<int:complaint_id>/assign",
+    methods=("POST",),
+    summary="Assign to a team member",
+    tag="feedback",
+    body={"type": "object", "required": ["assignee_id"], "properties": {"assignee_id": {"type": "integer"}}},
+)
 @api_roles(*STAFF)
 def assign_complaint(complaint_id):
     """Assign to a guard or manager of the same site."""
@@ -134,8 +200,13 @@ def assign_complaint(complaint_id):
     return _out(c)
 
 
-@api_route("/complaints/<int:complaint_id>/respond", methods=("POST",), summary="Answer the resident (notified by SMS)",
-           tag="feedback", body=TEXT)
+@api_route(
+    "/complaints/<int:complaint_id>/respond",
+    methods=("POST",),
+    summary="Answer the resident (notified by SMS)",
+    tag="feedback",
+    body=TEXT,
+)
 @api_roles(*STAFF)
 def respond_complaint(complaint_id):
     """A visible answer; starts the first-response clock's stop."""
@@ -144,9 +215,14 @@ def respond_complaint(complaint_id):
     return _out(c)
 
 
-@api_route("/complaints/<int:complaint_id>/resolve", methods=("POST",), tag="feedback",
-           summary="Resolve (409 response_required unless the resident has an answer; give one in body)",
-           body={"type": "object", "properties": {"body": {"type": "string", "maxLength": 4000}}}, responses={"200": {"description": "OK"}, "409": ERR})
+@api_route(
+    "/complaints/<int:complaint_id>/resolve",
+    methods=("POST",),
+    tag="feedback",
+    summary="Resolve (409 response_required unless the resident has an answer; give one in body)",
+    body={"type": "object", "properties": {"body": {"type": "string", "maxLength": 4000}}},
+    responses={"200": {"description": "OK"}, "409": ERR},
+)
 @api_roles(*STAFF)
 def resolve_complaint(complaint_id):
     """Resolve; a follow-up visit task opens."""
@@ -157,9 +233,14 @@ def resolve_complaint(complaint_id):
     return _out(c)
 
 
-@api_route("/complaints/<int:complaint_id>/follow-up", methods=("POST",), tag="feedback", body=OUTCOME,
-           summary="Record the follow-up visit (回访): solved/unreachable closes, not_solved reopens",
-           responses={"200": {"description": "OK"}, "409": ERR})
+@api_route(
+    "/complaints/<int:complaint_id>/follow-up",
+    methods=("POST",),
+    tag="feedback",
+    body=OUTCOME,
+    summary="Record the follow-up visit (回访): solved/unreachable closes, not_solved reopens",
+    responses={"200": {"description": "OK"}, "409": ERR},
+)
 @api_roles(*STAFF)
 def follow_up_complaint(complaint_id):
     """The outcome of the follow-up visit."""
@@ -169,9 +250,14 @@ def follow_up_complaint(complaint_id):
     return _out(c)
 
 
-@api_route("/complaints/<int:complaint_id>/reopen", methods=("POST",), summary="Reopen a resolved or closed filing",
-           tag="feedback", body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
-           responses={"200": {"description": "OK"}, "409": ERR})
+@api_route(
+    "/complaints/<int:complaint_id>/reopen",
+    methods=("POST",),
+    summary="Reopen a resolved or closed filing",
+    tag="feedback",
+    body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
+    responses={"200": {"description": "OK"}, "409": ERR},
+)
 @api_roles(*STAFF)
 def reopen_complaint(complaint_id):
     """Reopen with a reason."""
@@ -180,55 +266,4 @@ def reopen_complaint(complaint_id):
     return _out(c)
 
 
-@api_route("/follow-ups", summary="Follow-up tasks of my site (visits and low survey scores)", tag="feedback",
-           params=[{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "done"]}}])
-@api_roles(*STAFF)
-def list_follow_ups():
-    """Open tasks by default, earliest due first."""
-    user = api_user()
-    status = request.args.get("status", "open")
-    return jsonify({"items": [follow_up_json(t, user) for t in queries.follow_ups(user, status=status if status in ("open", "done") else "open")]})
-
-
-@api_route("/follow-ups/<int:task_id>/done", methods=("POST",), summary="Close a follow-up task with its outcome",
-           tag="feedback", body=OUTCOME, responses={"200": {"description": "OK"}, "409": ERR})
-@api_roles(*STAFF)
-def finish_follow_up(task_id):
-    """Record the outcome of a follow-up."""
-    user = api_user()
-    task = queries.follow_up_for(user, task_id)
-    if task is None:
-        raise ApiError(404, "not_found", "No such follow-up.")
-    outcome, note = schema.parse_outcome(json_body())
-    operations.complete_task(task, user, outcome, note)
-    return jsonify(follow_up_json(task, user))
-
-
-def _survey(token):
-    s = surveys.by_token(token)
-    if s is None:
-        raise ApiError(404, "not_found", "No such survey.")
-    return s
-
-
-@api_route("/surveys/<token>", summary="Survey state (kind, language, expiry)", tag="surveys", auth="none",
-           responses={"200": {"description": "OK"}, "404": ERR})
-@limiter.limit("60/minute")
-def get_survey(token):
-    """What the link is about; the token in the path is the only credential."""
-    return jsonify(survey_json(_survey(token)))
-
-
-@api_route("/surveys/<token>", methods=("POST",), summary="Answer a survey once: 1-5 stars and an optional comment",
-           tag="surveys", auth="none", body={"type": "object", "required": ["score"], "properties": {
-               "score": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": {"type": "string", "maxLength": 1000}}},
-           responses={"200": {"description": "Recorded"}, "404": ERR, "409": ERR, "410": ERR})
-@csrf.exempt
-@limiter.limit("30/minute")
-def answer_survey(token):
-    """Record the answer; the unguessable token is the credential, so no cookie and no CSRF token."""
-    s = _survey(token)
-    surveys.check_open(s)
-    score, comment = schema.parse_survey(json_body())
-    task = surveys.answer(s, score, comment)
-    return jsonify({**survey_json(s), "follow_up": task is not None})
+from portal.feedback import api_tasks  # noqa: E402,F401  (follow-up and survey endpoints)

@@ -1,4 +1,5 @@
 """Shared by the API and the phone pages: which unit a resident files for, and reading a filing request."""
+
 from portal.core.errors import ApiError
 from portal.extensions import db
 from portal.feedback import operations, uploads

@@ -1,4 +1,5 @@
 """Background jobs: escalate overdue items to the managers, and send visit surveys for ended passes."""
+
 import logging
 
 from sqlalchemy.exc import IntegrityError
@@ -18,8 +19,13 @@ def _escalate(site, kind, due_at, complaint=None, task=None):
     """One escalation row per item, kind and deadline; managers are told once. Returns the row or None."""
     try:
         with db.session.begin_nested():
-            row = Escalation(site_id=site.id, complaint_id=complaint.id if complaint else None,
-                             follow_up_id=task.id if task else None, kind=kind, due_at=due_at)
+            row = Escalation(
+                site_id=site.id,
+                complaint_id=complaint.id if complaint else None,
+                follow_up_id=task.id if task else None,
+                kind=kind,
+                due_at=due_at,
+            )
             db.session.add(row)
             db.session.flush()
     except IntegrityError:
@@ -30,10 +36,18 @@ def _escalate(site, kind, due_at, complaint=None, task=None):
         notices.escalated(manager, site, what, item_id, kind)
     row.notified = [m.id for m in managers]
     if complaint is not None:
-        db.session.add(ComplaintMessage(complaint_id=complaint.id, author_role="system", kind="event", internal=True,
-                                        details={"action": "escalate", "kind": kind}))
-    record("feedback.escalate", "complaint" if complaint else "follow_up", item_id, site_id=site.id, kind=kind,
-           managers=row.notified)
+        db.session.add(
+            ComplaintMessage(
+                complaint_id=complaint.id,
+                author_role="system",
+                kind="event",
+                internal=True,
+                details={"action": "escalate", "kind": kind},
+            )
+        )
+    record(
+        "feedback.escalate", "complaint" if complaint else "follow_up", item_id, site_id=site.id, kind=kind, managers=row.notified
+    )
     return row
 
 
@@ -41,8 +55,9 @@ def escalate_overdue(now=None):
     """Find overdue filings and follow-ups and escalate each once. Commits; returns the new escalations."""
     now = now or utcnow()
     made = []
-    late = db.select(Complaint).where(Complaint.status.in_(OPEN_STATUSES),
-                                      (Complaint.due_response_at < now) | (Complaint.due_resolution_at < now))
+    late = db.select(Complaint).where(
+        Complaint.status.in_(OPEN_STATUSES), (Complaint.due_response_at < now) | (Complaint.due_resolution_at < now)
+    )
     for c in db.session.scalars(late.order_by(Complaint.id).limit(1000)).all():
         for kind in sorted(sla.overdue(c, now)):
             due = c.due_response_at if kind == "response" else c.due_resolution_at

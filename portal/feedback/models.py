@@ -1,5 +1,6 @@
 """Complaints and suggestions, their thread and photos, follow-up tasks, escalations and surveys."""
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, JSON
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from portal.core.models import Timestamped
@@ -22,8 +23,10 @@ class Complaint(Timestamped, db.Model):
     """A resident's complaint or suggestion, worked by the site's security team."""
 
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_site_status", "site_id", "status"),
-                      Index("ix_complaints_site_created", "site_id", "created_at"))
+    __table_args__ = (
+        Index("ix_complaints_site_status", "site_id", "status"),
+        Index("ix_complaints_site_created", "site_id", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
@@ -117,8 +120,7 @@ class Escalation(db.Model):
     """An overdue item brought to the managers; one per item, kind and deadline."""
 
     __tablename__ = "feedback_escalations"
-    __table_args__ = (UniqueConstraint("complaint_id", "kind", "due_at"),
-                      UniqueConstraint("follow_up_id", "kind", "due_at"))
+    __table_args__ = (UniqueConstraint("complaint_id", "kind", "due_at"), UniqueConstraint("follow_up_id", "kind", "due_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False, index=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
@@ -133,8 +135,11 @@ class Survey(db.Model):
     """A one-question satisfaction survey, answered once through an expiring link."""
 
     __tablename__ = "surveys"
-    __table_args__ = (UniqueConstraint("token_hash"), UniqueConstraint("pass_id"),
-                      Index("ix_surveys_site_answered", "site_id", "answered_at"))
+    __table_args__ = (
+        UniqueConstraint("token_hash"),
+        UniqueConstraint("pass_id"),
+        Index("ix_surveys_site_answered", "site_id", "answered_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)

@@ -1,4 +1,5 @@
 """Texts sent by SMS about feedback, each in its reader's language; queued, sent after commit."""
+
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, gettext
 
@@ -28,8 +29,12 @@ def answered(complaint):
         return None
     url = absolute("feedback.show", complaint_id=complaint.id)
     with force_locale(_lang(user)):
-        body = gettext("[%(site)s] The security team answered your feedback #%(id)s: %(url)s",
-                       site=complaint.site.name, id=complaint.id, url=url)
+        body = gettext(
+            "[%(site)s] The security team answered your feedback #%(id)s: %(url)s",
+            site=complaint.site.name,
+            id=complaint.id,
+            url=url,
+        )
     return queue_sms(user.phone, body, "feedback_answer", site_id=complaint.site_id)
 
 
@@ -42,8 +47,9 @@ def survey(s, url):
         if s.kind == "visit":
             body = gettext("[%(site)s] How was your visitor's entry? Rate it in one tap: %(url)s", site=s.site.name, url=url)
         else:
-            body = gettext("[%(site)s] Your feedback #%(id)s is closed. How did we do? %(url)s",
-                           site=s.site.name, id=s.complaint_id, url=url)
+            body = gettext(
+                "[%(site)s] Your feedback #%(id)s is closed. How did we do? %(url)s", site=s.site.name, id=s.complaint_id, url=url
+            )
     return queue_sms(user.phone, body, "survey", pass_id=s.pass_id, site_id=s.site_id)
 
 
@@ -53,8 +59,17 @@ def escalated(manager, site, what, item_id, kind):
         return None
     url = absolute("team_feedback.escalations")
     with force_locale(_lang(manager)):
-        label = {"response": gettext("no answer yet"), "resolution": gettext("not resolved in time"),
-                 "follow_up": gettext("follow-up overdue")}[kind]
-        body = gettext("[%(site)s] Overdue: %(what)s #%(id)s, %(label)s. %(url)s",
-                       site=site.name, what=gettext(what), id=item_id, label=label, url=url)
+        label = {
+            "response": gettext("no answer yet"),
+            "resolution": gettext("not resolved in time"),
+            "follow_up": gettext("follow-up overdue"),
+        }[kind]
+        body = gettext(
+            "[%(site)s] Overdue: %(what)s #%(id)s, %(label)s. %(url)s",
+            site=site.name,
+            what=gettext(what),
+            id=item_id,
+            label=label,
+            url=url,
+        )
     return queue_sms(manager.phone, body, "feedback_escalation", site_id=site.id)

@@ -1,4 +1,5 @@
 """Writes on complaints and suggestions: file, thread, triage, assign, answer, resolve, follow up, reopen."""
+
 from portal.audit.operations import record
 from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow
@@ -10,8 +11,14 @@ from portal.feedback.uploads import MAX_PHOTOS
 
 def _event(c, by, action, internal=False, **details):
     """A status change in the thread; internal ones are for the team only."""
-    msg = ComplaintMessage(complaint_id=c.id, author_id=by.id if by else None, author_role="system", kind="event",
-                           internal=internal, details={"action": action, **details})
+    msg = ComplaintMessage(
+        complaint_id=c.id,
+        author_id=by.id if by else None,
+        author_role="system",
+        kind="event",
+        internal=internal,
+        details={"action": action, **details},
+    )
     db.session.add(msg)
     return msg
 
@@ -24,15 +31,36 @@ def file_complaint(author, site, unit, values, photos=()):
     priority = sla.CATEGORY_PRIORITY.get(values["category"], "normal")
     due_response, due_resolution = sla.deadlines(site, values["category"], priority, now)
     # An anonymous suggestion keeps no unit: the unit alone would tell staff who wrote it.
-    c = Complaint(site_id=site.id, unit_id=None if values["anonymous"] else unit.id, author_id=author.id,
-                  kind=values["kind"], anonymous=values["anonymous"], category=values["category"],
-                  location=values["location"], description=values["description"], status="new", priority=priority,
-                  due_response_at=due_response, due_resolution_at=due_resolution, created_at=now, resident_seen_at=now)
+    c = Complaint(
+        site_id=site.id,
+        unit_id=None if values["anonymous"] else unit.id,
+        author_id=author.id,
+        kind=values["kind"],
+        anonymous=values["anonymous"],
+        category=values["category"],
+        location=values["location"],
+        description=values["description"],
+        status="new",
+        priority=priority,
+        due_response_at=due_response,
+        due_resolution_at=due_resolution,
+        created_at=now,
+        resident_seen_at=now,
+    )
     db.session.add(c)
     db.session.flush()
     for photo in photos:
-        db.session.add(ComplaintPhoto(complaint_id=c.id, content_type=photo.content_type, width=photo.width,
-                                      height=photo.height, size=len(photo.data), sha256=photo.sha256, data=photo.data))
+        db.session.add(
+            ComplaintPhoto(
+                complaint_id=c.id,
+                content_type=photo.content_type,
+                width=photo.width,
+                height=photo.height,
+                size=len(photo.data),
+                sha256=photo.sha256,
+                data=photo.data,
+            )
+        )
     if not c.anonymous:
         # Anonymous suggestions get no audit row: its actor column would reveal the author to staff.
         record("feedback.file", "complaint", c.id, site_id=site.id, kind=c.kind, category=c.category, photos=len(photos))
@@ -78,8 +106,12 @@ def triage(c, by, priority, category=None):
 def assign(c, by, assignee):
     """Give the filing to a member of the site's team."""
     if assignee is None or not assignee.active or not assignee.is_staff or assignee.site_id != c.site_id:
-        raise ApiError(400, "invalid", "Some fields are invalid.",
-                       fields={"assignee_id": ("invalid_assignee", "Choose a member of this site's team.")})
+        raise ApiError(
+            400,
+            "invalid",
+            "Some fields are invalid.",
+            fields={"assignee_id": ("invalid_assignee", "Choose a member of this site's team.")},
+        )
     c.assignee_id = assignee.id
     if c.status == "new":
         c.status = "triaged"
@@ -146,8 +178,9 @@ def reopen(c, by, reason):
     c.resolved_at = None
     c.closed_at = None
     c.due_response_at, c.due_resolution_at = sla.deadlines(c.site, c.category, c.priority, now)
-    for task in db.session.scalars(db.select(FollowUp).where(FollowUp.complaint_id == c.id, FollowUp.kind == "visit",
-                                                             FollowUp.status == "open")):
+    for task in db.session.scalars(
+        db.select(FollowUp).where(FollowUp.complaint_id == c.id, FollowUp.kind == "visit", FollowUp.status == "open")
+    ):
         task.status = "done"
         task.outcome = "not_solved"
         task.done_at = now
@@ -162,9 +195,17 @@ def follow_up(c, by, outcome, note):
     if c.status != "resolved":
         raise ApiError(409, "not_resolved", "The follow-up visit comes after the resolution.")
     if outcome not in ("solved", "not_solved", "unreachable"):
-        raise ApiError(400, "invalid", "Some fields are invalid.", fields={"outcome": ("invalid_choice", "Choose one of the offered values.")})
-    task = db.session.scalar(db.select(FollowUp).where(FollowUp.complaint_id == c.id, FollowUp.kind == "visit",
-                                                       FollowUp.status == "open").order_by(FollowUp.id.desc()))
+        raise ApiError(
+            400,
+            "invalid",
+            "Some fields are invalid.",
+            fields={"outcome": ("invalid_choice", "Choose one of the offered values.")},
+        )
+    task = db.session.scalar(
+        db.select(FollowUp)
+        .where(FollowUp.complaint_id == c.id, FollowUp.kind == "visit", FollowUp.status == "open")
+        .order_by(FollowUp.id.desc())
+    )
     if task is None:
         task = FollowUp(site_id=c.site_id, kind="visit", complaint_id=c.id, due_at=utcnow())
         db.session.add(task)

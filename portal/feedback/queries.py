@@ -1,4 +1,5 @@
 """Reading feedback, always through the caller's reach: residents their own, staff their site's."""
+
 from sqlalchemy import false, or_, true
 
 from portal.accounts.models import User
@@ -47,9 +48,10 @@ def list_for(user, status=None, category=None, overdue=False, assignee_id=None, 
         q = q.where(Complaint.assignee_id == assignee_id)
     if overdue:
         now = utcnow()
-        q = q.where(Complaint.status.in_(OPEN_STATUSES),
-                    or_(Complaint.due_resolution_at < now,
-                        (Complaint.due_response_at < now) & Complaint.last_response_at.is_(None)))
+        q = q.where(
+            Complaint.status.in_(OPEN_STATUSES),
+            or_(Complaint.due_resolution_at < now, (Complaint.due_response_at < now) & Complaint.last_response_at.is_(None)),
+        )
     q = q.order_by(Complaint.id.desc()).limit(min(max(limit, 1), 200)).offset(max(offset, 0))
     return db.session.scalars(q).all()
 

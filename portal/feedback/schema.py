@@ -1,4 +1,5 @@
 """Turning feedback input (JSON or form) into clean values, with per-field errors."""
+
 from portal.core import validators as v
 from portal.core.errors import ValidationFailed
 from portal.core.i18n import N_
@@ -17,7 +18,10 @@ def _text(errors, name, value, **kwargs):
         return None
 
 
-def _choice(errors, name, value, choices, default=None, message=N_("Choose one of the offered values.")):
+CHOICE_MESSAGE = N_("Choose one of the offered values.")
+
+
+def _choice(errors, name, value, choices, default=None, message=CHOICE_MESSAGE):
     if value in (None, "") and default is not None:
         return default
     if not isinstance(value, str) or value not in choices:
@@ -41,7 +45,11 @@ def parse_filing(data):
         "anonymous": _flag(data.get("anonymous")),
     }
     if out["anonymous"] and out["kind"] == "complaint":
-        errors["anonymous"] = ("anonymous_complaint", N_("Only suggestions can be anonymous; a complaint needs someone to answer."), {})
+        errors["anonymous"] = (
+            "anonymous_complaint",
+            N_("Only suggestions can be anonymous; a complaint needs someone to answer."),
+            {},
+        )
     if errors:
         raise ValidationFailed(errors)
     return out

@@ -1,4 +1,5 @@
 """Service levels: hours to the first answer and to resolution, by category and priority."""
+
 from datetime import timedelta
 
 from flask import current_app, has_app_context
@@ -15,8 +16,14 @@ DEFAULT_SLA_HOURS = {
     "guard_conduct/high": (2, 24),
 }
 # Until the team triages a filing, its category decides the priority.
-CATEGORY_PRIORITY = {"security": "high", "guard_conduct": "high", "noise": "normal", "parking": "normal",
-                     "facilities": "normal", "other": "normal"}
+CATEGORY_PRIORITY = {
+    "security": "high",
+    "guard_conduct": "high",
+    "noise": "normal",
+    "parking": "normal",
+    "facilities": "normal",
+    "other": "normal",
+}
 FOLLOW_UP_HOURS = 48  # the follow-up visit (回访) after a resolution, and after a low survey score
 SURVEY_DAYS = 14  # a survey link expires after this many days
 

@@ -1,4 +1,5 @@
 """Satisfaction surveys: sent after a visit or a closed complaint, answered once, through an expiring link."""
+
 import logging
 import secrets
 from datetime import timedelta
@@ -30,10 +31,18 @@ def create(user, site_id, kind, pass_=None, complaint=None, now=None):
     """A survey for one person, in their language, with an unguessable link; SMS queued if they have a phone."""
     now = now or utcnow()
     token = secrets.token_urlsafe(24)
-    s = Survey(site_id=site_id, user_id=user.id, kind=kind, pass_id=pass_.id if pass_ else None,
-               complaint_id=complaint.id if complaint else None, token_hash=crypto.token_hash(token), token=token,
-               locale=user.locale if user.locale in ("zh", "en") else "zh", created_at=now,
-               expires_at=now + timedelta(days=sla.SURVEY_DAYS))
+    s = Survey(
+        site_id=site_id,
+        user_id=user.id,
+        kind=kind,
+        pass_id=pass_.id if pass_ else None,
+        complaint_id=complaint.id if complaint else None,
+        token_hash=crypto.token_hash(token),
+        token=token,
+        locale=user.locale if user.locale in ("zh", "en") else "zh",
+        created_at=now,
+        expires_at=now + timedelta(days=sla.SURVEY_DAYS),
+    )
     db.session.add(s)
     db.session.flush()
     notices.survey(s, link(token))
@@ -44,8 +53,9 @@ def create(user, site_id, kind, pass_=None, complaint=None, now=None):
 def send_complaint_survey(c):
     """Ask the complainant how it went, unless a survey for this filing is still waiting."""
     now = utcnow()
-    waiting = db.session.scalar(db.select(Survey.id).where(Survey.complaint_id == c.id, Survey.answered_at.is_(None),
-                                                          Survey.expires_at > now))
+    waiting = db.session.scalar(
+        db.select(Survey.id).where(Survey.complaint_id == c.id, Survey.answered_at.is_(None), Survey.expires_at > now)
+    )
     if waiting is None:
         return create(c.author, c.site_id, "complaint", complaint=c, now=now)
     return None
@@ -72,16 +82,25 @@ def answer(s, score, comment):
     now = utcnow()
     check_open(s, now)
     # Conditional update: two racing answers cannot both win.
-    done = db.session.execute(update(Survey).where(Survey.id == s.id, Survey.answered_at.is_(None), Survey.expires_at > now)
-                              .values(answered_at=now, score=score, comment=comment)).rowcount
+    done = db.session.execute(
+        update(Survey)
+        .where(Survey.id == s.id, Survey.answered_at.is_(None), Survey.expires_at > now)
+        .values(answered_at=now, score=score, comment=comment)
+    ).rowcount
     if done != 1:
         raise ApiError(409, "already_answered", "This survey has already been answered. Thank you.")
     db.session.refresh(s)
     record("survey.answer", "survey", s.id, site_id=s.site_id, score=score)
     task = None
     if score <= LOW_SCORE:
-        task = FollowUp(site_id=s.site_id, kind="survey", survey_id=s.id, complaint_id=s.complaint_id,
-                        assignee_id=s.complaint.assignee_id if s.complaint else None, due_at=sla.follow_up_due(now))
+        task = FollowUp(
+            site_id=s.site_id,
+            kind="survey",
+            survey_id=s.id,
+            complaint_id=s.complaint_id,
+            assignee_id=s.complaint.assignee_id if s.complaint else None,
+            due_at=sla.follow_up_due(now),
+        )
         db.session.add(task)
         db.session.flush()
         record("follow_up.open", "follow_up", task.id, site_id=s.site_id, survey_id=s.id, score=score)
@@ -92,11 +111,14 @@ def ended_passes(now):
     """Passes whose visit is over (ended after a granted entry, or the visitor went out) and not yet surveyed."""
     since = now - LOOKBACK
     granted = exists().where(AccessEvent.pass_id == Pass.id, AccessEvent.decision == "grant")
-    exited = exists().where(AccessEvent.pass_id == Pass.id, AccessEvent.decision == "grant",
-                            AccessEvent.direction == "out", AccessEvent.at > since)
+    exited = exists().where(
+        AccessEvent.pass_id == Pass.id, AccessEvent.decision == "grant", AccessEvent.direction == "out", AccessEvent.at > since
+    )
     surveyed = exists().where(Survey.pass_id == Pass.id)
-    ended = or_(and_(Pass.valid_until <= now, Pass.valid_until > since),
-                and_(Pass.revoked_at.is_not(None), Pass.revoked_at > since, Pass.revoked_at <= now))
+    ended = or_(
+        and_(Pass.valid_until <= now, Pass.valid_until > since),
+        and_(Pass.revoked_at.is_not(None), Pass.revoked_at > since, Pass.revoked_at <= now),
+    )
     q = db.select(Pass).where(or_(ended, exited), granted, ~surveyed).order_by(Pass.id).limit(500)
     return db.session.scalars(q).all()
 

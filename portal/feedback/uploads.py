@@ -1,4 +1,5 @@
 """Photo uploads: type sniffed from the bytes, size capped, metadata (EXIF, GPS) dropped by re-encoding."""
+
 import hashlib
 import io
 import warnings
@@ -47,8 +48,15 @@ def _open(raw):
             img.load()
         except ApiError:
             raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning, EOFError):
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+            EOFError,
+        ):
             _refuse("photo_type", "Only JPEG, PNG or WebP photos are accepted.")
     return img, fmt
 

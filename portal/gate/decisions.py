@@ -22,11 +22,20 @@ def clock():
 
 
 def _admit(row, device, now, direction):
-    """Rules first, then the atomic write that settles races."""
-    reason = rules.precheck(row, device, now, direction, row.watch_hit)
+    """Rules first, then the atomic write that settles races. row is (pass, gate, watchlist hit)."""
+    p, gate, watch_hit = row
+    reason = rules.precheck(p, device, now, direction, watch_hit)
     if reason is None:
-        reason = operations.consume(row.id, direction)
-    return grant(row) if reason is None else deny(reason, row)
+        reason = operations.consume(p.id, direction)
+    if reason is None:
+        return grant(p, gate)
+    return _watch_details(deny(reason, p, gate), watch_hit)
+
+
+def _watch_details(outcome, watch_hit):
+    if outcome.reason == "watchlisted":
+        outcome.details["watchlist_entry_id"] = watch_hit
+    return outcome
 
 
 def decide_qr(device, text, direction, now):
@@ -35,8 +44,8 @@ def decide_qr(device, text, direction, now):
         claims = tokens.verify(text, keys.public_keys(), now.timestamp(), expected_site=device.site_id)
     except tokens.TokenError as exc:
         return deny(exc.reason)
-    row = queries.pass_for_qr(claims.pass_id)
-    if row is None or row.site_id != claims.site_id:
+    row = queries.pass_for_qr(claims.pass_id, device.gate_id)
+    if row is None or row[0].site_id != claims.site_id:
         return deny("unknown")
     return _admit(row, device, now, direction)
 
@@ -50,31 +59,32 @@ def decide_code(device, text, direction, now):
     if digits is None:
         return _failed(gate_throttle, device, None)
     number, otp = digits[:codes.KEYPAD_NO_DIGITS], digits[codes.KEYPAD_NO_DIGITS:]
-    candidates = queries.passes_for_keypad(device.site_id, number, now)
-    open_candidates = [row for row in candidates if not gate_throttle.pass_blocked(row.id)]
-    if candidates and not open_candidates:
-        return deny("throttled", candidates[0])
+    rows = queries.passes_for_keypad(device.site_id, number, now, device.gate_id)
+    open_rows = [row for row in rows if not gate_throttle.pass_blocked(row[0].id)]
+    if rows and not open_rows:
+        return deny("throttled", rows[0][0])
     now_ts = now.timestamp()
-    for row in open_candidates:
-        step = rules.matching_step(row.otp_secret, otp, now_ts)
+    for row in open_rows:
+        p, gate, watch_hit = row
+        step = rules.matching_step(p.otp_secret, otp, now_ts)
         if step is None:
             continue
-        if step <= row.otp_last_step:
-            return _failed(gate_throttle, device, row, "replayed")
-        reason = rules.precheck(row, device, now, direction, row.watch_hit)
+        if step <= p.otp_last_step:
+            return _failed(gate_throttle, device, p, "replayed")
+        reason = rules.precheck(p, device, now, direction, watch_hit)
         if reason is not None:
-            return deny(reason, row)
-        if not operations.advance_step(row.id, step):
-            return _failed(gate_throttle, device, row, "replayed")
-        reason = operations.consume(row.id, direction)
-        return grant(row) if reason is None else deny(reason, row)
-    return _failed(gate_throttle, device, open_candidates[0] if open_candidates else None)
+            return _watch_details(deny(reason, p, gate), watch_hit)
+        if not operations.advance_step(p.id, step):
+            return _failed(gate_throttle, device, p, "replayed")
+        reason = operations.consume(p.id, direction)
+        return grant(p, gate) if reason is None else deny(reason, p, gate)
+    return _failed(gate_throttle, device, open_rows[0][0] if open_rows else None)
 
 
-def _failed(gate_throttle, device, row, reason="unknown"):
+def _failed(gate_throttle, device, p, reason="unknown"):
     """Count a failed entry; a keypad that starts a burst of failures raises an alert for the desk."""
-    outcome = deny(reason, row)
-    if gate_throttle.fail(device.id, row.id if row is not None else None):
+    outcome = deny(reason, p)
+    if gate_throttle.fail(device.id, p.id if p is not None else None):
         outcome.details["burst_failures"] = gate_throttle.failures(device.id)
     return outcome
 
@@ -86,7 +96,7 @@ def decide_plate(device, text, direction, now):
         return deny("unknown")
     listed = matching.match_plate(device.site_id, plate)
     if listed is not None:
-        outcome = deny("watchlisted", watchlist_id=listed.id)
+        outcome = deny("watchlisted", watchlist_entry_id=listed.id)
     else:
         outcome = _plate_outcome(device, plate, direction, now)
     outcome.plate = plate
@@ -94,13 +104,13 @@ def decide_plate(device, text, direction, now):
 
 
 def _plate_outcome(device, plate, direction, now):
-    candidates = queries.passes_for_plate(device.site_id, plate, now)
-    if not candidates:
+    rows = queries.passes_for_plate(device.site_id, plate, now, device.gate_id)
+    if not rows:
         return deny("unknown")
-    for row in candidates:
-        if rules.precheck(row, device, now, direction, row.watch_hit) is None:
+    for row in rows:
+        if rules.precheck(row[0], device, now, direction, row[2]) is None:
             return _admit(row, device, now, direction)
-    return _admit(candidates[0], device, now, direction)
+    return _admit(rows[0], device, now, direction)
 
 
 FLOWS = {"qr": decide_qr, "code": decide_code, "plate": decide_plate}

@@ -16,14 +16,19 @@ class Outcome:
 
     decision: str
     reason: str
-    pass_id: int | None = None
+    pass_: object = None  # the Pass, when one was identified
     floors: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
     plate: str | None = None
+    gate: object = None  # the device's Gate, when the pass query loaded it
 
     @property
     def granted(self):
         return self.decision == "grant"
+
+    @property
+    def pass_id(self):
+        return self.pass_.id if self.pass_ is not None else None
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,14 @@ class DeviceView:
         return self.gate_ids[0] if len(self.gate_ids) == 1 else None
 
 
-def grant(row):
+def grant(p, gate=None):
     """Open, and enable the pass's floors."""
-    return Outcome("grant", "ok", row.id, list(row.floors or []))
+    return Outcome("grant", "ok", p, list(p.floors or []), gate=gate)
 
 
-def deny(reason, row=None, **details):
+def deny(reason, p=None, gate=None, **details):
     """Stay shut, with the reason code."""
-    return Outcome("deny", reason, row.id if row is not None else None, [], details)
+    return Outcome("deny", reason, p, [], details, gate=gate)
 
 
 def _minutes(hhmm):
@@ -87,30 +92,30 @@ def gate_allowed(device_gates, pass_gates):
     return bool(set(device_gates) & set(pass_gates))
 
 
-def precheck(row, device, now, direction, watch_hit):
+def precheck(p, device, now, direction, watch_hit):
     """The first reason this pass must not open now, or None. Reads only; the writes decide races.
 
     An exit ("out") is never refused for schedule or use count: nobody should be trapped inside.
     """
-    if row.site_id != device.site_id:
+    if p.site_id != device.site_id:
         return "wrong_site"
-    if row.status != "active":
+    if p.status != "active":
         return "revoked"
     if watch_hit is not None:
         return "watchlisted"
-    if now >= as_utc(row.valid_until):
+    if now >= as_utc(p.valid_until):
         return "expired"
-    if now < as_utc(row.valid_from):
+    if now < as_utc(p.valid_from):
         return "not_yet_valid"
-    if not gate_allowed(device.gate_ids, row.gate_ids):
+    if not gate_allowed(device.gate_ids, p.gate_ids):
         return "wrong_gate"
     if direction == "out":
         return None
-    if not in_schedule(row.schedule, row.timezone, now):
+    if not in_schedule(p.schedule, p.timezone, now):
         return "outside_schedule"
-    if row.max_entries is not None and row.uses >= row.max_entries:
+    if p.max_entries is not None and p.uses >= p.max_entries:
         return "used_up"
-    if direction == "in" and row.last_direction == "in":
+    if direction == "in" and p.last_direction == "in":
         return "anti_passback"
     return None
 

@@ -18,4 +18,5 @@ def init_app(app):
         log.error("SMS_BACKEND=%r is unknown (use one of %s); the outbox will not send", backend, sorted(BACKENDS))
     elif backend == "twilio" and not (app.config.get("TWILIO_ACCOUNT_SID") and app.config.get("TWILIO_AUTH_TOKEN")
                                       and (app.config.get("TWILIO_FROM") or app.config.get("TWILIO_MESSAGING_SERVICE_SID"))):
-        log.error("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+        log.error("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                  "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")

@@ -2,6 +2,7 @@
 import logging
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -77,6 +78,7 @@ BAD_CREDENTIALS = N_("The SMS provider refused our credentials; it will be tried
 NOT_CONFIGURED = N_("SMS sending is not configured.")
 INTERNAL = N_("Sending failed on our side; it will be tried again.")
 GAVE_UP = N_("The SMS could not be sent after several attempts.")
+PASS_REVOKED = N_("The pass was revoked before the SMS went out, so it was not sent.")
 
 # Bearer secrets in links (pass tokens) look like long url-safe runs; logs keep only a prefix.
 _SECRETISH = re.compile(r"[A-Za-z0-9_\-]{16,}")
@@ -172,10 +174,19 @@ def translate_rest_error(exc):
 BACKENDS = {"console": ConsoleBackend, "twilio": TwilioBackend}
 
 
-def get_backend(config):
-    """The backend named by SMS_BACKEND."""
-    name = config.get("SMS_BACKEND") or "console"
-    try:
-        return BACKENDS[name](config)
-    except KeyError:
-        raise ValueError(f"unknown SMS_BACKEND {name!r}; use one of {sorted(BACKENDS)}") from None
+SETTINGS = ("SMS_BACKEND", "SMS_TIMEOUT_SECONDS", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
+            "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE")
+
+
+def get_backend(app):
+    """The backend named by SMS_BACKEND, kept per app and thread (connection reuse) until its settings change."""
+    name = app.config.get("SMS_BACKEND") or "console"
+    if name not in BACKENDS:
+        raise ValueError(f"unknown SMS_BACKEND {name!r}; use one of {sorted(BACKENDS)}")
+    key = tuple(app.config.get(k) for k in SETTINGS)
+    # requests sessions are not guaranteed thread-safe, so threads do not share one.
+    cache = app.extensions.setdefault("sms_backends", {})
+    cached = cache.get(threading.get_ident())
+    if cached is None or cached[0] != key:
+        cached = cache[threading.get_ident()] = (key, BACKENDS[name](app.config))
+    return cached[1]

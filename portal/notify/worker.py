@@ -17,7 +17,7 @@ from sqlalchemy import and_, select, update
 from portal.core.timeutil import utcnow
 from portal.core.validators import mask_phone
 from portal.extensions import db
-from portal.notify.backends import GAVE_UP, INTERNAL, PermanentFailure, TransientFailure, get_backend
+from portal.notify.backends import GAVE_UP, INTERNAL, PASS_REVOKED, PermanentFailure, TransientFailure, get_backend
 from portal.notify.models import Message
 from portal.notify.operations import status_callback_url
 
@@ -47,12 +47,17 @@ def claim(limit=20, now=None):
             db.session.execute(update(Message).where(Message.id.in_(ids)).values(**claimed), execution_options=NO_SYNC)
     else:
         ids = []
-        for mid, seen in db.session.execute(select(Message.id, Message.status).where(_due(now)).order_by(*order).limit(limit)).all():
-            res = db.session.execute(
-                update(Message).where(Message.id == mid, Message.status == seen, Message.next_attempt_at <= now)
-                .values(**claimed), execution_options=NO_SYNC)
-            if res.rowcount == 1:
-                ids.append(mid)
+        due = select(Message.id, Message.status).where(_due(now)).order_by(*order).limit(limit)
+        for _ in range(3):  # another worker may win every row we saw; look again rather than idle
+            candidates = db.session.execute(due).all()
+            for mid, seen in candidates:
+                res = db.session.execute(
+                    update(Message).where(Message.id == mid, Message.status == seen, Message.next_attempt_at <= now)
+                    .values(**claimed), execution_options=NO_SYNC)
+                if res.rowcount == 1:
+                    ids.append(mid)
+            if ids or not candidates:
+                break
     db.session.commit()
     return ids
 
@@ -68,6 +73,10 @@ def send_one(msg, backend, now=None):
     """Send one claimed message and record the outcome (not committed); returns sent|retry|failed."""
     now = now or utcnow()
     msg.backend = backend.name
+    if msg.pass_ is not None and msg.pass_.status == "revoked":
+        # The worker may run long after the request (outage, retries): never send a revoked pass's link.
+        msg.status, msg.error_code, msg.error = "failed", "pass_revoked", PASS_REVOKED
+        return "failed"
     try:
         result = backend.send(msg.to, msg.body, status_callback=msg.callback_url or status_callback_url())
     except PermanentFailure as exc:
@@ -98,7 +107,7 @@ def _retry(msg, exc, now):
 
 def send_pending(limit=200, batch=20):
     """One pass over the outbox: send what is due, committing after each message; returns counts."""
-    backend = get_backend(current_app.config)
+    backend = get_backend(current_app)
     counts = {"sent": 0, "retry": 0, "failed": 0}
     done = 0
     while done < limit:

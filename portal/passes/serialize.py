@@ -38,7 +38,7 @@ def pass_json(p, viewer, messages=None):
         out["pass_url"] = link_for(p.link_token)
     if messages is not None:
         out["messages"] = [
-            {"id": m.id, "purpose": m.purpose, "status": m.status, "error": m.error_code,
+            {"id": m.id, "purpose": m.purpose, "status": m.status, "error": m.error_code, "error_message": m.error_message,
              "created_at": m.created_at.isoformat(), "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None}
             for m in messages
         ]

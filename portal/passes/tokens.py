@@ -6,7 +6,7 @@ Base32 keeps the text inside the QR alphanumeric set, so 87 bytes become 140
 characters and fit QR version 7 at error correction M.
 """
 import base64
-import binascii
+import re
 import struct
 from dataclasses import dataclass
 
@@ -19,6 +19,8 @@ _HEAD = struct.Struct(">BHIIIII")
 SIG_LEN = 64
 RAW_LEN = _HEAD.size + SIG_LEN
 TEXT_LEN = 140  # len(base32(87 bytes)) without padding
+_B32_TEXT = re.compile(r"[A-Z2-7]+")
+_B32_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
 # A stale screenshot is refused once the shown step is this many steps old.
 STEP_TOLERANCE = 1
 
@@ -60,13 +62,11 @@ def decode_raw(text):
     if not isinstance(text, str):
         raise TokenError("bad_signature")
     text = text.strip().upper()
-    if len(text) != TEXT_LEN:
+    if len(text) != TEXT_LEN or not _B32_TEXT.fullmatch(text):
         raise TokenError("bad_signature")
-    try:
-        raw = base64.b32decode(text + "=" * (-len(text) % 8))
-    except (binascii.Error, ValueError):
-        raise TokenError("bad_signature") from None
-    if len(raw) != RAW_LEN or raw[0] != VERSION:
+    # base64.b32decode is pure Python (about 9 us); one int() over base-32 digits does the same in about 1 us.
+    raw = (int(text.translate(_B32_DIGITS), 32) >> (TEXT_LEN * 5 - RAW_LEN * 8)).to_bytes(RAW_LEN, "big")
+    if raw[0] != VERSION:
         raise TokenError("bad_signature")
     return raw
 

@@ -28,7 +28,7 @@ def pass_hit_subquery(extra_plate=None):
     Folding the watchlist into the pass lookup keeps the gate's hot path at one select.
     """
     conds = _conditions(Pass.visitor_id_idx, Pass.visitor_phone_idx, Pass.plate)
-    if extra_plate:
+    if extra_plate is not None:
         conds.append(WatchlistEntry.plate == extra_plate)
     return (db.select(WatchlistEntry.id)
             .where(WatchlistEntry.site_id == Pass.site_id, WatchlistEntry.active.is_(True), or_(*conds))

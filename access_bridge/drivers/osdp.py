@@ -1,0 +1,302 @@
+"""OSDP readers and keypads at a gate, with the bridge as the control panel (libosdp, secure channel).
+
+Options: {"transport": "tcp", "host", "port", "address": 1, "scbk": "<32 hex digits>", "relay_output": 0,
+"pulse_seconds": 3, "code_length": 11, "keypad_timeout": 5, "card_method": "qr", "log_level": "Error"}.
+Tests pass connect= (a function returning a connected socket) instead of host and port.
+
+- The reader does not decide and neither does this driver: every scan or typed code goes to on_credential(kind,
+  data, reader_no) -> (grant, reason), set by the edge runner. The driver then answers: on a grant it pulses relay
+  output `relay_output` (Output command, temporary on with a timer), shows green and beeps once; on a deny it shows
+  red and beeps three times, and never touches the relay.
+- A scanned QR arrives as raw card data: CardFormat unspecified, at most 64 bytes (OSDP's card-data limit; the
+  ASCII format is deprecated and dropped by readers). So a QR meant for OSDP readers must be a compact token of at
+  most 64 bytes; the bytes are passed through untouched. Longer tokens cannot travel as card data: such a pass is
+  entered on the keypad instead.
+- Typed digits arrive as KeyPress events and are assembled per reader until '#' (or CR), or until code_length
+  digits; '*' (or DEL) clears; a pause longer than keypad_timeout drops a half-typed code.
+- Decisions are reported as DeviceEvents (method qr/card or code) with serials given by the driver, continuing
+  from the caller's after_serial (base.EventBuffer). The scanned bytes themselves are not kept in the event.
+- upsert/revoke do nothing: credentials for edge decisions live in the bridge's local store, not on the reader.
+- The TCP link is re-established by the driver; libosdp would otherwise wait minutes before retrying a peripheral
+  that went offline, so after a reconnect (or while the peripheral stays offline) the driver re-enables it.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Callable
+
+import osdp
+
+from access_bridge.drivers.base import (
+    Capability,
+    DeviceEvent,
+    DeviceUnreachable,
+    Driver,
+    DriverError,
+    EventBuffer,
+    register,
+)
+
+log = logging.getLogger(__name__)
+Decide = Callable[[str, "bytes | str", int], "tuple[bool, str]"]
+MAX_CARD_BYTES = 64
+_ENTER = {ord("#"), 0x0D}
+_CLEAR = {ord("*"), 0x7F}
+_MAX_TYPED = 32
+_KICK_EVERY = 3.0  # seconds between attempts to bring a silent peripheral back
+
+
+class SocketChannel(osdp.Channel):
+    """A non-blocking stream socket as an OSDP channel; a failed socket reads as down until a new one is attached."""
+
+    def __init__(self):
+        super().__init__()
+        self.sock: socket.socket | None = None
+
+    @property
+    def up(self) -> bool:
+        """True while a socket is attached."""
+        return self.sock is not None
+
+    def attach(self, sock: socket.socket) -> None:
+        """Use a freshly connected socket."""
+        sock.setblocking(False)
+        self.sock = sock
+
+    def drop(self) -> None:
+        """Close the current socket."""
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            sock.close()
+
+    def read(self, max_bytes: int) -> bytes:
+        sock = self.sock
+        if sock is None:
+            return b""
+        try:
+            data = sock.recv(max_bytes)
+        except BlockingIOError:
+            return b""
+        except OSError:
+            self.drop()
+            return b""
+        if not data:  # the peer closed the connection
+            self.drop()
+        return data
+
+    def write(self, buf: bytes) -> int:
+        sock = self.sock
+        if sock is None:
+            return 0
+        try:
+            return sock.send(buf)
+        except BlockingIOError:
+            return 0
+        except OSError:
+            self.drop()
+            return 0
+
+    def flush(self) -> None:
+        return None
+
+
+@register
+class OsdpDriver(Driver):
+    """OSDP control panel for one reader/keypad; decides through on_credential."""
+
+    slug = "osdp"
+    capabilities = Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS
+
+    def __init__(self, device_id: int, options: dict, connect: Callable[[], socket.socket] | None = None,
+                 on_credential: Decide | None = None):
+        super().__init__(device_id, options)
+        try:
+            self.scbk = bytes.fromhex(self.options["scbk"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DriverError("osdp options need scbk (32 hex digits)") from exc
+        if len(self.scbk) != 16:
+            raise DriverError("osdp scbk must be 16 bytes")
+        self.address = int(self.options.get("address", 1))
+        self.relay = int(self.options.get("relay_output", 0))
+        self.pulse = float(self.options.get("pulse_seconds", 3))
+        self.code_length = int(self.options["code_length"]) if self.options.get("code_length") else None
+        self.keypad_timeout = float(self.options.get("keypad_timeout", 5))
+        self.card_method = self.options.get("card_method", "qr")
+        self.connect = connect or self._tcp_connect
+        self.on_credential = on_credential
+        self._channel = SocketChannel()
+        self._cp: osdp.ControlPanel | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._typed: dict[int, tuple[str, float]] = {}
+        self._events = EventBuffer()
+        self._start_lock = threading.Lock()
+
+    # -- contract ---------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect and start polling the reader (idempotent; the other methods call it)."""
+        with self._start_lock:
+            if self._cp is not None:
+                return
+            self._reconnect()
+            level = getattr(osdp.LogLevel, str(self.options.get("log_level", "Error")), osdp.LogLevel.Error)
+            info = osdp.PDInfo(self.address, self._channel, scbk=self.scbk,
+                               flags=[osdp.LibFlag.EnforceSecure, osdp.LibFlag.EnableNotification])
+            self._cp = osdp.ControlPanel([info], log_level=level)
+            self._cp.start()
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=f"osdp-{self.device_id}", daemon=True)
+            self._thread.start()
+
+    def upsert(self, cred) -> None:
+        """Nothing to push: the bridge decides for OSDP readers."""
+
+    def revoke(self, key: str) -> None:
+        """Nothing to delete: the bridge decides for OSDP readers."""
+
+    def open(self, door: int | None = None, reason: str | None = None) -> None:
+        """Pulse the relay now."""
+        self.start()
+        if not self._online() or not self._cp.submit_command(self.address, self._relay_command()):
+            raise DeviceUnreachable(f"OSDP reader {self.address} is offline")
+
+    def health(self) -> bool:
+        """True when the reader is online with the secure channel up."""
+        self.start()
+        return self._online()
+
+    def wait_online(self, timeout: float = 5.0) -> bool:
+        """Wait until the reader is online with the secure channel up."""
+        self.start()
+        deadline = time.monotonic() + timeout
+        while not self._online():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def events(self, after_serial: int) -> list[DeviceEvent]:
+        """Decisions taken at this reader, numbered from after_serial on."""
+        return self._events.take(after_serial)
+
+    def close(self) -> None:
+        """Stop polling and tear the control panel down."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+            self._thread = None
+        if self._cp is not None:
+            self._cp.teardown()
+            self._cp = None
+        self._channel.drop()
+
+    # -- loop -------------------------------------------------------------------------------------------------
+    def _online(self) -> bool:
+        cp = self._cp
+        return cp is not None and cp.is_online(self.address) and cp.is_sc_active(self.address)
+
+    def _tcp_connect(self) -> socket.socket:
+        try:
+            host, port = self.options["host"], int(self.options["port"])
+        except (KeyError, ValueError) as exc:
+            raise DriverError("osdp tcp transport needs host and port") from exc
+        return socket.create_connection((host, port), timeout=float(self.options.get("connect_timeout", 2)))
+
+    def _reconnect(self) -> bool:
+        try:
+            self._channel.attach(self.connect())
+        except OSError as exc:
+            log.info("OSDP reader %s: connect failed: %s", self.device_id, exc)
+            return False
+        return True
+
+    def _kick(self) -> None:
+        """Restart the peripheral's state machine now instead of after libosdp's long offline wait."""
+        if self._cp.disable_pd(self.address):
+            time.sleep(0.1)
+        self._cp.enable_pd(self.address)
+
+    def _run(self) -> None:
+        last_try = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now - last_try > _KICK_EVERY or (not self._channel.up and now - last_try > 0.5):
+                last_try = now
+                if not self._channel.up:
+                    if self._reconnect():
+                        self._kick()
+                elif not self._cp.is_online(self.address):
+                    self._kick()
+            event = self._cp.get_event(self.address, timeout=0.05)
+            if event is not None:
+                self._handle(event)
+            self._expire_typing()
+
+    def _handle(self, event: dict) -> None:
+        kind = event.get("event")
+        reader = int(event.get("reader_no", 0))
+        if kind == osdp.Event.CardRead:
+            self._decide("card", bytes(event.get("data", b""))[:MAX_CARD_BYTES], reader)
+        elif kind == osdp.Event.KeyPress:
+            for byte in bytes(event.get("data", b"")):
+                self._key(reader, byte)
+        # Notifications (command status, secure channel, PD status) and other events need no answer.
+
+    def _key(self, reader: int, byte: int) -> None:
+        typed, _ = self._typed.get(reader, ("", 0.0))
+        if byte in _CLEAR:
+            typed = ""
+        elif byte in _ENTER:
+            self._typed.pop(reader, None)
+            if typed:
+                self._decide("keys", typed, reader)
+            return
+        elif 0x30 <= byte <= 0x39:
+            typed += chr(byte)
+        if len(typed) > _MAX_TYPED:
+            typed = ""
+        if self.code_length and len(typed) == self.code_length:
+            self._typed.pop(reader, None)
+            self._decide("keys", typed, reader)
+            return
+        self._typed[reader] = (typed, time.monotonic())
+
+    def _expire_typing(self) -> None:
+        now = time.monotonic()
+        for reader, (_, at) in list(self._typed.items()):
+            if now - at > self.keypad_timeout:
+                self._typed.pop(reader, None)
+
+    def _decide(self, kind: str, data: bytes | str, reader: int) -> None:
+        grant, reason = False, "error"
+        if self.on_credential is not None:
+            try:
+                grant, reason = self.on_credential(kind, data, reader)
+            except Exception:  # a failing decision must still answer the person at the gate
+                log.exception("OSDP decision callback failed on device %s", self.device_id)
+                grant, reason = False, "error"
+        self._answer(bool(grant), reader)
+        method = self.card_method if kind == "card" else "code"
+        self._events.add(DeviceEvent(serial=0, at=datetime.now(UTC), decision="grant" if grant else "deny",
+                                     reason=reason, method=method, door=self.relay,
+                                     raw={"reader_no": reader, "kind": kind, "length": len(data)}))
+
+    def _relay_command(self) -> dict:
+        return {"command": osdp.Command.Output, "output_no": self.relay, "control_code": 5,
+                "timer_count": max(1, round(self.pulse * 10))}
+
+    def _answer(self, grant: bool, reader: int) -> None:
+        commands = [self._relay_command()] if grant else []
+        colour = osdp.CommandLEDColor.Green if grant else osdp.CommandLEDColor.Red
+        commands.append({"command": osdp.Command.LED, "reader": reader, "led_number": 0, "control_code": 2,
+                         "on_count": 10, "off_count": 0, "on_color": colour, "off_color": osdp.CommandLEDColor.Black,
+                         "timer_count": 20, "temporary": True})
+        commands.append({"command": osdp.Command.Buzzer, "reader": reader, "control_code": 2, "on_count": 2,
+                         "off_count": 1, "rep_count": 1 if grant else 3})
+        for command in commands:
+            if not self._cp.submit_command(self.address, command):
+                log.warning("OSDP reader %s: could not queue command %s", self.device_id, command["command"])

@@ -1,0 +1,25 @@
+"""The portal as gunicorn serves it in bench/gate_verify.py, plus a bare route only the bench registers.
+
+The bare endpoint goes through the same app, hooks and server settings as /api/v1/gate/verify,
+so the ratio between the two is the cost of the decision itself.
+"""
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask import jsonify  # noqa: E402
+
+from portal.app import create_app  # noqa: E402
+from portal.config import Config  # noqa: E402
+
+app = create_app(Config, SQLALCHEMY_DATABASE_URI=os.environ["BENCH_DATABASE_URL"])
+
+
+def bare():
+    """A constant JSON answer, the floor for any endpoint on this server."""
+    return jsonify({"decision": "deny", "reason": "unknown", "floors": []})
+
+
+app.add_url_rule("/bench/bare", "bench_bare", bare, methods=["GET", "POST"])

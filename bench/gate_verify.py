@@ -1,0 +1,171 @@
+"""POST /api/v1/gate/verify under gunicorn, loaded by wrk at 16 connections, against a bare endpoint.
+
+For each database (a fresh SQLite file; PostgreSQL too when DATABASE_URL points at it, in a
+database created and dropped here) it seeds a site with many live passes, serves the app with
+gunicorn on 127.0.0.1 and runs wrk from a separate process with a Lua script that rotates
+pre-generated bodies: QR tokens of unlimited-use passes, one-time keypad codes, and a bare
+endpoint returning constant JSON on the same server. Prints a table and writes
+bench/results/gate_verify.json. Targets: QR >= 60 % of bare throughput, QR p99 < 25 ms.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
+
+from bench import _gate_seed as seed  # noqa: E402
+
+SECONDS = int(os.environ.get("GATE_BENCH_SECONDS", "10"))
+CONNECTIONS = 16
+# Two sync workers on two cores: the decision is CPU-bound Python, so more processes only contend.
+GUNICORN = ["--workers", os.environ.get("GATE_BENCH_WORKERS", "2"), "--worker-class", "sync",
+            "--backlog", "2048", "--log-level", "warning"]
+TARGET_RATIO, TARGET_P99_MS = 0.60, 25.0
+RESULTS = ROOT / "bench" / "results" / "gate_verify.json"
+KEYS = {"SECRET_KEY": "bench-secret-key-not-for-production", "DATA_KEY": "YmVuY2gtZGF0YS1rZXktMzItYnl0ZXMtbG9uZy4uLi4="}
+
+LUA = r"""
+local bodies = {}
+for line in io.lines(os.getenv("BENCH_BODIES")) do bodies[#bodies + 1] = line end
+local path, token = os.getenv("BENCH_PATH"), os.getenv("BENCH_TOKEN")
+local counter = 0
+local thread_no = 0
+local threads = {}
+function setup(thread)
+  thread:set("thread_no", thread_no)
+  thread_no = thread_no + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  counter = thread_no * 7919
+end
+function request()
+  counter = counter + 1
+  local body = bodies[(counter % #bodies) + 1]
+  return wrk.format("POST", path, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('BENCH_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
+    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def free_port():
+    """A port the kernel says is free on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(url, port, log_path):
+    """gunicorn with the bench wsgi module; waits until the bare endpoint answers."""
+    env = os.environ | KEYS | {"BENCH_DATABASE_URL": url, "PORTAL_ENV": "production", "LOG_LEVEL": "WARNING",
+                               "RATELIMIT_STORAGE_URI": "memory://"}
+    cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
+           "--pythonpath", str(ROOT / "bench"), "_gate_wsgi:app"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare", timeout=1).read()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"gunicorn did not start; see {log_path}")
+
+
+def wrk(port, path, token, bodies, seconds, workdir):
+    """One wrk run; returns requests/s and latency percentiles in ms."""
+    body_file = workdir / f"bodies-{uuid.uuid4().hex[:6]}.txt"
+    body_file.write_text("\n".join(json.dumps(b) for b in bodies) + "\n")
+    script = workdir / "gate.lua"
+    script.write_text(LUA)
+    env = os.environ | {"BENCH_BODIES": str(body_file), "BENCH_PATH": path, "BENCH_TOKEN": token}
+    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
+                          f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True, check=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON "))
+    raw = json.loads(line[len("BENCH_JSON "):])
+    return {"rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1), "p50_ms": raw["p50_us"] / 1000,
+            "p99_ms": raw["p99_us"] / 1000, "max_ms": raw["max_us"] / 1000, "requests": raw["requests"],
+            "errors": {k: v for k, v in raw["errors"].items() if v}}
+
+
+def run_database(label, url, workdir):
+    """Seed, serve and load one database; returns the scenario figures."""
+    world = seed.build(url, KEYS)
+    port = free_port()
+    proc = serve(url, port, workdir / f"gunicorn-{label}.log")
+    try:
+        wrk(port, "/bench/bare", world.token, [{"qr": "x"}], 2, workdir)  # warm both workers
+        wrk(port, "/api/v1/gate/verify", world.token, seed.qr_bodies(url, world, KEYS), 2, workdir)
+        figures = {"bare": wrk(port, "/bench/bare", world.token, [{"qr": "x"}], SECONDS, workdir)}
+        figures["qr"] = wrk(port, "/api/v1/gate/verify", world.token, seed.qr_bodies(url, world, KEYS), SECONDS, workdir)
+        mark = seed.last_event_id(url, KEYS)
+        figures["code"] = wrk(port, "/api/v1/gate/verify", world.token, seed.code_bodies(url, world, KEYS), SECONDS, workdir)
+        figures["code"]["outcomes"] = seed.outcomes_since(url, KEYS, mark)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    for name in ("qr", "code"):
+        figures[name]["vs_bare"] = round(figures[name]["rps"] / figures["bare"]["rps"], 3)
+    figures["qr"]["outcomes"] = seed.outcomes_since(url, KEYS, 0, method="qr")
+    figures["meets_targets"] = figures["qr"]["vs_bare"] >= TARGET_RATIO and figures["qr"]["p99_ms"] < TARGET_P99_MS
+    figures["live_passes"] = world.live_passes
+    return figures
+
+
+def table(results):
+    """The figures as a plain-text table."""
+    rows = [f"{'database':<11} {'scenario':<6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs bare':>8}"]
+    for label, figures in results.items():
+        for name in ("bare", "qr", "code"):
+            f = figures[name]
+            ratio = f"{f['vs_bare'] * 100:.0f} %" if "vs_bare" in f else ""
+            rows.append(f"{label:<11} {name:<6} {f['rps']:>8.0f} {f['p50_ms']:>7.2f} {f['p99_ms']:>7.2f} {ratio:>8}")
+    return "\n".join(rows)
+
+
+def main():
+    """Run SQLite, and PostgreSQL when DATABASE_URL points at it; print and save the figures."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="gate-bench-"))
+    results = {}
+    try:
+        results["sqlite"] = run_database("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir)
+        pg = os.environ.get("DATABASE_URL", "")
+        if pg.startswith(("postgres://", "postgresql")):
+            with seed.pg_database(pg) as url:
+                results["postgresql"] = run_database("postgresql", url, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(table(results))
+    report = {"benchmark": "gate_verify", "connections": CONNECTIONS, "seconds": SECONDS, "cpus": os.cpu_count(),
+              "server": "gunicorn " + " ".join(GUNICORN), "client": "wrk -t1 (Lua script, bodies rotated per request)",
+              "targets": {"qr_vs_bare": TARGET_RATIO, "qr_p99_ms": TARGET_P99_MS}, "results": results,
+              "meets_targets": all(r["meets_targets"] for r in results.values())}
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "results"}))
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

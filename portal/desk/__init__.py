@@ -1,0 +1,28 @@
+"""The security desk: live board, exceptions, shifts, walk-ins, remote open, watchlist pages, roll call."""
+
+
+def init_app(app):
+    """Load models, register pages, event hooks, the live feed and the desk's jobs."""
+    from portal.desk import models  # noqa: F401
+    from portal.desk.feed import after_commit_publish, on_new_event
+    from portal.desk.hooks import exception_from_event, register_jobs
+    from portal.desk.host import bp as host_bp
+    from portal.desk.routes import bp
+    from portal.events.operations import after_commit, on_event
+    from portal.watchlist.routes import bp as watchlist_bp
+
+    from portal.core.timeutil import local
+
+    import os
+
+    # auto | redis | postgres | local: how the live feed fans out between worker processes.
+    app.config.setdefault("DESK_FEED", os.environ.get("DESK_FEED", "auto"))
+    app.add_template_filter(lambda value, tz: local(value, tz).strftime("%Y-%m-%d %H:%M") if value else "", "desk_time")
+    app.register_blueprint(bp)
+    app.register_blueprint(host_bp)
+    app.register_blueprint(watchlist_bp)
+    # Exceptions first, so the feed's payload is built after them in the same transaction.
+    on_event(exception_from_event)
+    on_event(on_new_event)
+    after_commit(after_commit_publish)
+    register_jobs()

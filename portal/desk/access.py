@@ -1,0 +1,31 @@
+"""Who may use the desk, and for which community."""
+from flask import request
+
+from portal.core.errors import ApiError
+from portal.extensions import db
+from portal.sites.models import Site
+
+DESK_ROLES = ("guard", "manager", "admin")
+MANAGE_ROLES = ("manager", "admin")
+
+
+def desk_site(user):
+    """The site a staff user works the desk for; a global admin picks one with ?site_id=."""
+    if user.site_id is not None:
+        return db.session.get(Site, user.site_id)
+    if user.role != "admin":
+        raise ApiError(403, "forbidden", "You are not allowed to do this.")
+    wanted = request.args.get("site_id", type=int)
+    q = db.select(Site).order_by(Site.id)
+    site = db.session.get(Site, wanted) if wanted else db.session.scalar(q.limit(1))
+    if site is None:
+        raise ApiError(404, "not_found", "No such community.")
+    return site
+
+
+def site_object(model, obj_id, site):
+    """An object of the site by id, or a 404 (another site's objects do not exist for this user)."""
+    obj = db.session.get(model, obj_id) if isinstance(obj_id, int) and 0 < obj_id < 2**31 else None
+    if obj is None or obj.site_id != site.id:
+        raise ApiError(404, "not_found", "Not found.")
+    return obj

@@ -1,0 +1,266 @@
+"""The security desk's JSON API: events, live stream, exceptions, shifts, walk-ins, remote open, on site, items."""
+from flask import Response, jsonify, request
+
+from portal.accounts.sessions import api_roles, api_user
+from portal.api.blueprint import api_route
+from portal.audit.operations import record
+from portal.core.errors import ApiError
+from portal.core.jsonbody import json_body
+from portal.core.timeutil import parse_iso
+from portal.desk import operations, queries, walkins
+from portal.desk.access import DESK_ROLES, desk_site, site_object
+from portal.desk.export import on_site_csv
+from portal.desk.models import DeskException, ItemMovement, WalkIn
+from portal.desk.serialize import event_payload, exception_json, item_json, walk_in_json
+from portal.desk.stream import stream_response
+from portal.extensions import db
+
+TAG = "desk"
+Q = lambda name, typ="string", desc="": {"name": name, "in": "query", "schema": {"type": typ}, "description": desc}  # noqa: E731
+SITE = Q("site_id", "integer", "Global admins only: which community")
+STR, INT = {"type": "string"}, {"type": "integer"}
+
+
+def _time_arg(name):
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_iso(raw)
+    except (ValueError, TypeError):
+        raise ApiError(400, "invalid", "Some fields are invalid.", fields={name: (
+            "invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.")}) from None
+
+
+@api_route("/desk/events", summary="Access events of the site, newest first", tag=TAG,
+           params=[Q("decision", desc="grant | deny"), Q("gate", "integer", "gate id"), Q("since", desc="ISO 8601 with offset"),
+                   Q("until", desc="ISO 8601 with offset"), Q("before_id", "integer"), Q("limit", "integer"), SITE])
+@api_roles(*DESK_ROLES)
+def desk_events():
+    """Filtered events with masked personal data."""
+    site = desk_site(api_user())
+    rows = queries.events(site.id, decision=request.args.get("decision"), gate_id=request.args.get("gate", type=int),
+                          since=_time_arg("since"), until=_time_arg("until"),
+                          before_id=request.args.get("before_id", type=int), limit=request.args.get("limit", 100, type=int))
+    return jsonify({"items": [event_payload(ev, site.timezone) for ev in rows]})
+
+
+@api_route("/desk/stream", summary="Live events (text/event-stream); honours Last-Event-ID", tag=TAG,
+           params=[Q("decision"), Q("gate", "integer"), Q("last_id", "integer", "replay events after this id"), SITE],
+           responses={"200": {"description": "Server-sent events; each `id:` is the access-event id",
+                              "content": {"text/event-stream": {"schema": STR}}}})
+@api_roles(*DESK_ROLES)
+def desk_stream():
+    """Server-sent events for the live board."""
+    return stream_response(desk_site(api_user()).id)
+
+
+@api_route("/desk/exceptions", summary="Exceptions of the site", tag=TAG, params=[Q("status", desc="open | taken | closed"), SITE])
+@api_roles(*DESK_ROLES)
+def list_exceptions():
+    """Open and past exceptions."""
+    site = desk_site(api_user())
+    return jsonify({"items": [exception_json(x) for x in queries.exceptions(site.id, request.args.get("status"))]})
+
+
+@api_route("/desk/exceptions/<int:exc_id>/take", methods=("POST",), summary="Take an exception", tag=TAG)
+@api_roles(*DESK_ROLES)
+def take_exception(exc_id):
+    """Mark an exception as being handled by the caller."""
+    site = desk_site(api_user())
+    x = operations.take_exception(site_object(DeskException, exc_id, site), api_user())
+    return jsonify(exception_json(x))
+
+
+@api_route("/desk/exceptions/<int:exc_id>/close", methods=("POST",), summary="Close an exception with an outcome", tag=TAG,
+           body={"type": "object", "required": ["outcome"], "properties": {"outcome": STR, "note": STR}})
+@api_roles(*DESK_ROLES)
+def close_exception(exc_id):
+    """Close with an outcome."""
+    site = desk_site(api_user())
+    data = json_body()
+    x = operations.close_exception(site_object(DeskException, exc_id, site), api_user(), data.get("outcome"), data.get("note"))
+    return jsonify(exception_json(x))
+
+
+@api_route("/desk/shift", summary="My running shift and the last handover", tag=TAG)
+@api_roles(*DESK_ROLES)
+def get_shift():
+    """The current shift and what the previous one handed over."""
+    site = desk_site(api_user())
+    shift = operations.current_shift(api_user(), site.id)
+    last = queries.last_handover(site.id)
+    return jsonify({
+        "shift": {"id": shift.id, "started_at": shift.started_at.isoformat()} if shift else None,
+        "handover": {"id": last.id, "guard": last.guard.display_name, "ended_at": last.ended_at.isoformat(), "notes": last.notes,
+                     "open_exception_ids": last.open_exception_ids} if last else None,
+        "open_exceptions": [exception_json(x) for x in queries.exceptions(site.id, "open")],
+    })
+
+
+@api_route("/desk/shift/start", methods=("POST",), summary="Start my shift", tag=TAG)
+@api_roles(*DESK_ROLES)
+def start_shift():
+    """Start (or continue) a shift."""
+    shift = operations.start_shift(api_user(), desk_site(api_user()).id)
+    return jsonify({"id": shift.id, "started_at": shift.started_at.isoformat()})
+
+
+@api_route("/desk/shift/end", methods=("POST",), summary="End my shift with handover notes", tag=TAG,
+           body={"type": "object", "properties": {"notes": STR}})
+@api_roles(*DESK_ROLES)
+def end_shift():
+    """End the shift; open exceptions pass to the next one."""
+    shift = operations.end_shift(api_user(), desk_site(api_user()).id, json_body().get("notes"))
+    return jsonify({"id": shift.id, "ended_at": shift.ended_at.isoformat(), "open_exception_ids": shift.open_exception_ids})
+
+
+WALK_IN_BODY = {"type": "object", "required": ["name", "unit_id"], "properties": {
+    "name": STR, "phone": STR, "id_number": {"type": "string", "description": "GB 11643, checked"}, "plate": STR,
+    "unit_id": INT, "gate_id": INT, "purpose": STR}}
+
+
+@api_route("/desk/walk-ins", methods=("POST",), summary="Register a walk-in; the host is asked by SMS and in the portal",
+           tag=TAG, body=WALK_IN_BODY, responses={"201": {"description": "Created (pending, or refused on a watchlist match)"}})
+@api_roles(*DESK_ROLES)
+def create_walk_in():
+    """Register a visitor with no pass."""
+    w, _ = walkins.register_walk_in(api_user(), desk_site(api_user()), json_body())
+    return jsonify(walk_in_json(w)), 201
+
+
+@api_route("/desk/walk-ins", summary="Walk-ins of the site", tag=TAG, params=[Q("status"), SITE])
+@api_roles(*DESK_ROLES)
+def list_walk_ins():
+    """Walk-ins, newest first."""
+    site = desk_site(api_user())
+    return jsonify({"items": [walk_in_json(w) for w in queries.walk_ins(site.id, request.args.get("status"))]})
+
+
+@api_route("/desk/walk-ins/stats", summary="Share of walk-ins approved by guards (alert above 10%)", tag=TAG,
+           params=[Q("days", "integer"), SITE])
+@api_roles(*DESK_ROLES)
+def walk_in_stats():
+    """Guard-approved share."""
+    days = min(max(request.args.get("days", 30, type=int), 1), 366)
+    return jsonify(queries.walk_in_stats(desk_site(api_user()).id, days=days))
+
+
+@api_route("/desk/walk-ins/<int:walk_in_id>/approve", methods=("POST",), tag=TAG,
+           summary="Approve without the host; needs a written reason (audited)",
+           body={"type": "object", "required": ["reason"], "properties": {"reason": STR}})
+@api_roles(*DESK_ROLES)
+def guard_approve_walk_in(walk_in_id):
+    """Guard approval with a reason."""
+    site = desk_site(api_user())
+    w = walkins.approve_walk_in(site_object(WalkIn, walk_in_id, site), api_user(), by="guard", reason=json_body().get("reason"))
+    return jsonify(walk_in_json(w))
+
+
+@api_route("/desk/walk-ins/<int:walk_in_id>/refuse", methods=("POST",), summary="Refuse a walk-in at the desk", tag=TAG)
+@api_roles(*DESK_ROLES)
+def guard_refuse_walk_in(walk_in_id):
+    """The visitor left or the desk refuses."""
+    site = desk_site(api_user())
+    return jsonify(walk_in_json(walkins.refuse_walk_in(site_object(WalkIn, walk_in_id, site), api_user(), by="guard")))
+
+
+@api_route("/desk/remote-open", methods=("POST",), tag=TAG,
+           summary="Open a door, gate or barrier, or call a lift, through the bridge (reason required; never a pass)",
+           body={"type": "object", "required": ["device_id"], "properties": {
+               "device_id": INT, "reason": STR, "door": INT, "gate_id": INT, "kind": {"type": "string", "enum": ["open", "call_lift"]},
+               "emergency": {"type": "string", "enum": ["ambulance", "fire", "police"]}}},
+           responses={"202": {"description": "Queued for the bridge"}})
+@api_roles(*DESK_ROLES)
+def remote_open():
+    """Queue a device command and record the remote open."""
+    from portal.devices.models import Device
+    from portal.sites.models import Gate
+
+    site = desk_site(api_user())
+    data = json_body()
+    device = site_object(Device, data.get("device_id"), site)
+    gate = site_object(Gate, data["gate_id"], site) if data.get("gate_id") is not None else None
+    cmd, ev = operations.remote_open(api_user(), device, data.get("reason"), door=data.get("door"), gate=gate,
+                                     emergency=data.get("emergency"), kind=data.get("kind", "open"))
+    return jsonify({"command_id": cmd.id, "status": cmd.status, "event_id": ev.id}), 202
+
+
+@api_route("/desk/devices", summary="Devices a guard may open remotely, with their status", tag=TAG, params=[SITE])
+@api_roles(*DESK_ROLES)
+def desk_devices():
+    """Devices of the site."""
+    from portal.devices.models import Device
+
+    site = desk_site(api_user())
+    rows = db.session.scalars(db.select(Device).where(Device.site_id == site.id).order_by(Device.name)).all()
+    return jsonify({"items": [{"id": d.id, "name": d.name, "kind": d.kind, "status": d.status, "gate_ids": d.gate_ids,
+                               "doors": d.doors} for d in rows]})
+
+
+@api_route("/desk/on-site", summary="Visitors and contractors on site now, by building (roll call)", tag=TAG, params=[SITE])
+@api_roles(*DESK_ROLES)
+def on_site():
+    """Who entered and has not left."""
+    site = desk_site(api_user())
+    rows = queries.on_site(site)
+    record("pii.view", "on_site", site.id, site_id=site.id, fields=["name", "phone_masked"], count=len(rows))
+    return jsonify({"total": len(rows), "buildings": [{"building": b, "people": people} for b, people in queries.by_building(rows)]})
+
+
+@api_route("/desk/on-site.csv", summary="The roll call as CSV (cells safe from formula injection)", tag=TAG, params=[SITE],
+           responses={"200": {"description": "CSV", "content": {"text/csv": {"schema": STR}}}})
+@api_roles(*DESK_ROLES)
+def on_site_export():
+    """CSV export of who is on site."""
+    site = desk_site(api_user())
+    rows = queries.on_site(site)
+    record("pii.export", "on_site", site.id, site_id=site.id, count=len(rows))
+    return Response(on_site_csv(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="on-site-{site.slug}.csv"'})
+
+
+@api_route("/desk/vehicles", summary="Visitor vehicles inside, with the parking limit and overstays", tag=TAG, params=[SITE])
+@api_roles(*DESK_ROLES)
+def vehicles():
+    """Vehicles on site."""
+    return jsonify({"items": queries.vehicles_on_site(desk_site(api_user()))})
+
+
+@api_route("/desk/contractors", summary="Contractor and delivery passes live now, and who is inside", tag=TAG, params=[SITE])
+@api_roles(*DESK_ROLES)
+def contractors():
+    """Contractors (company, work area, hours) and couriers with recurring passes."""
+    site = desk_site(api_user())
+    return jsonify({"contractors": queries.passes_of_kind(site, "contractor"), "deliveries": queries.passes_of_kind(site, "delivery")})
+
+
+ITEM_BODY = {"type": "object", "required": ["unit_id", "direction", "description"], "properties": {
+    "unit_id": INT, "direction": {"type": "string", "enum": ["in", "out"]}, "description": STR, "quantity": INT,
+    "carrier_name": STR, "plate": STR, "gate_id": INT}}
+
+
+@api_route("/desk/items", methods=("POST",), summary="Log items going in or out (物品出入登记); the host approves", tag=TAG,
+           body=ITEM_BODY, responses={"201": {"description": "Created, pending the host"}})
+@api_roles(*DESK_ROLES)
+def create_item():
+    """Register an item movement."""
+    item, _ = walkins.register_item(api_user(), desk_site(api_user()), json_body())
+    return jsonify(item_json(item)), 201
+
+
+@api_route("/desk/items", summary="Item movements of the site", tag=TAG, params=[SITE])
+@api_roles(*DESK_ROLES)
+def list_items():
+    """Item movements, newest first."""
+    return jsonify({"items": [item_json(i) for i in queries.items(desk_site(api_user()).id)]})
+
+
+@api_route("/desk/items/<int:item_id>", summary="One item movement", tag=TAG)
+@api_roles(*DESK_ROLES)
+def get_item(item_id):
+    """An item movement of the site."""
+    return jsonify(item_json(site_object(ItemMovement, item_id, desk_site(api_user()))))
+
+
+from portal.desk import api_host  # noqa: E402,F401  (the host's approval endpoints)

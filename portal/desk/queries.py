@@ -1,0 +1,182 @@
+"""Desk reads: events with filters, who is on site, vehicles, contractors and deliveries, walk-in figures."""
+from datetime import timedelta
+
+from sqlalchemy import func
+
+from portal.core.timeutil import local, utcnow
+from portal.core.validators import mask_phone
+from portal.desk.models import DeskException, ItemMovement, Shift, WalkIn
+from portal.events.models import AccessEvent
+from portal.extensions import db
+from portal.passes.models import Pass
+from portal.sites.models import Gate
+
+GUARD_SHARE_ALERT = 0.10
+
+
+def events(site_id, decision=None, gate_id=None, since=None, until=None, before_id=None, limit=100):
+    """A site's events, newest first, filtered."""
+    q = db.select(AccessEvent).where(AccessEvent.site_id == site_id)
+    if decision in ("grant", "deny"):
+        q = q.where(AccessEvent.decision == decision)
+    if gate_id:
+        q = q.where(AccessEvent.gate_id == gate_id)
+    if since is not None:
+        q = q.where(AccessEvent.at >= since)
+    if until is not None:
+        q = q.where(AccessEvent.at < until)
+    if before_id:
+        q = q.where(AccessEvent.id < before_id)
+    return db.session.scalars(q.order_by(AccessEvent.id.desc()).limit(min(max(limit, 1), 500))).all()
+
+
+def events_after(site_id, after_id, decision=None, gate_id=None, limit=2000):
+    """Events after an id, oldest first: what a reconnecting stream missed."""
+    q = db.select(AccessEvent).where(AccessEvent.id > after_id)
+    if site_id is not None:
+        q = q.where(AccessEvent.site_id == site_id)
+    if decision in ("grant", "deny"):
+        q = q.where(AccessEvent.decision == decision)
+    if gate_id:
+        q = q.where(AccessEvent.gate_id == gate_id)
+    return db.session.scalars(q.order_by(AccessEvent.id).limit(limit)).all()
+
+
+def gates(site_id):
+    """The site's gates."""
+    return db.session.scalars(db.select(Gate).where(Gate.site_id == site_id).order_by(Gate.id)).all()
+
+
+def exceptions(site_id, status=None, limit=200):
+    """Exceptions of a site: open and taken first, then the newest."""
+    q = db.select(DeskException).where(DeskException.site_id == site_id)
+    if status == "open":
+        q = q.where(DeskException.status != "closed")
+    elif status in ("taken", "closed"):
+        q = q.where(DeskException.status == status)
+    return db.session.scalars(q.order_by(DeskException.id.desc()).limit(limit)).all()
+
+
+def exception_for(site_id, exc_id):
+    """One exception of the site, or None."""
+    return db.session.scalar(db.select(DeskException).where(DeskException.id == exc_id, DeskException.site_id == site_id))
+
+
+def _latest_moves(site_id, cutoff, by, extra=()):
+    """The latest granted in/out per pass (or plate) since cutoff; order by time, then id (replays arrive late)."""
+    rank = func.row_number().over(partition_by=by, order_by=(AccessEvent.at.desc(), AccessEvent.id.desc())).label("rk")
+    inner = (db.select(AccessEvent.id.label("eid"), rank)
+             .where(AccessEvent.site_id == site_id, AccessEvent.decision == "grant", by.is_not(None),
+                    AccessEvent.direction.in_(("in", "out")), AccessEvent.at >= cutoff, *extra).subquery())
+    q = (db.select(AccessEvent).join(inner, inner.c.eid == AccessEvent.id)
+         .where(inner.c.rk == 1, AccessEvent.direction == "in"))
+    return db.session.scalars(q).all()
+
+
+def on_site(site, now=None, hours=24):
+    """Visitors and contractors whose last granted move is "in", grouped by building (evacuation roll call)."""
+    now = now or utcnow()
+    rows = []
+    for ev in _latest_moves(site.id, now - timedelta(hours=hours), AccessEvent.pass_id):
+        p = ev.pass_
+        rows.append({
+            "building": p.unit.building.name, "unit": p.unit.label, "visitor": p.visitor_name,
+            "phone": mask_phone(p.visitor_phone), "kind": p.kind, "company": p.company, "work_area": p.work_area,
+            "plate": ev.plate or p.plate, "entered_at": local(ev.at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+            "gate": ev.gate.name if ev.gate else None, "pass_id": p.id,
+        })
+    rows.sort(key=lambda r: (r["building"], r["unit"], r["visitor"]))
+    return rows
+
+
+def by_building(rows):
+    """Roll-call rows as [(building, rows)]."""
+    out = {}
+    for r in rows:
+        out.setdefault(r["building"], []).append(r)
+    return sorted(out.items())
+
+
+def vehicles_on_site(site, now=None, days=7):
+    """Visitor vehicles in and not out, with the site's parking limit and whether they overstay."""
+    now = now or utcnow()
+    limit = int((site.settings or {}).get("parking_minutes", 120))
+    cars = []
+    for ev in _latest_moves(site.id, now - timedelta(days=days), AccessEvent.plate, extra=(AccessEvent.pass_id.is_not(None),)):
+        minutes = int((now - ev.at).total_seconds() // 60)
+        cars.append({"plate": ev.plate, "event_id": ev.id, "pass_id": ev.pass_id, "gate_id": ev.gate_id,
+                     "unit": ev.pass_.unit.label if ev.pass_ else None,
+                     "entered_at": local(ev.at, site.timezone).strftime("%Y-%m-%d %H:%M"), "minutes": minutes,
+                     "limit_minutes": limit, "overstay": minutes > limit})
+    return sorted(cars, key=lambda c: -c["minutes"])
+
+
+def passes_of_kind(site, kind, now=None):
+    """Live passes of a kind (contractor, delivery) with their hours and whether the person is inside."""
+    now = now or utcnow()
+    inside = {r["pass_id"] for r in on_site(site, now)}
+    q = (db.select(Pass).where(Pass.site_id == site.id, Pass.kind == kind, Pass.status == "active",
+                               Pass.valid_until > now, Pass.valid_from <= now + timedelta(days=1))
+         .order_by(Pass.valid_until))
+    out = []
+    for p in db.session.scalars(q):
+        if p.state(now) not in ("active", "pending"):
+            continue
+        sched = p.schedule or {}
+        out.append({"pass_id": p.id, "visitor": p.visitor_name, "company": p.company, "work_area": p.work_area,
+                    "unit": p.unit.label, "hours": f"{sched['start']}–{sched['end']}" if sched else None,
+                    "days": sched.get("days"), "recurring": bool(sched),
+                    "valid_from": local(p.valid_from, p.timezone).strftime("%Y-%m-%d %H:%M"),
+                    "valid_until": local(p.valid_until, p.timezone).strftime("%Y-%m-%d %H:%M"),
+                    "on_site": p.id in inside})
+    return out
+
+
+def walk_in_stats(site_id, days=30, now=None):
+    """Walk-ins let in, and the share the guards approved without the host (above 10% means bypassed residents)."""
+    now = now or utcnow()
+    q = (db.select(AccessEvent.approved_by, func.count()).where(
+        AccessEvent.site_id == site_id, AccessEvent.method == "walk_in", AccessEvent.decision == "grant",
+        AccessEvent.at >= now - timedelta(days=days)).group_by(AccessEvent.approved_by))
+    counts = dict(db.session.execute(q).all())
+    total = sum(counts.values())
+    by_guard = counts.get("guard", 0)
+    share = by_guard / total if total else 0.0
+    return {"days": days, "total": total, "by_host": counts.get("host", 0), "by_guard": by_guard,
+            "guard_share": round(share, 4), "alert": share > GUARD_SHARE_ALERT, "threshold": GUARD_SHARE_ALERT}
+
+
+def walk_ins(site_id, status=None, limit=100):
+    """A site's walk-ins, newest first."""
+    q = db.select(WalkIn).where(WalkIn.site_id == site_id)
+    if status:
+        q = q.where(WalkIn.status == status)
+    return db.session.scalars(q.order_by(WalkIn.id.desc()).limit(limit)).all()
+
+
+def walk_in_for(site_id, walk_in_id):
+    """One walk-in of the site, or None."""
+    return db.session.scalar(db.select(WalkIn).where(WalkIn.id == walk_in_id, WalkIn.site_id == site_id))
+
+
+def items(site_id, limit=100):
+    """A site's item movements, newest first."""
+    return db.session.scalars(db.select(ItemMovement).where(ItemMovement.site_id == site_id)
+                              .order_by(ItemMovement.id.desc()).limit(limit)).all()
+
+
+def pending_for_units(unit_ids):
+    """Walk-ins and item movements a resident's units have to answer."""
+    ids = unit_ids or {-1}
+    now = utcnow()
+    w = db.session.scalars(db.select(WalkIn).where(WalkIn.unit_id.in_(ids), WalkIn.status == "pending",
+                                                   WalkIn.expires_at > now).order_by(WalkIn.id)).all()
+    i = db.session.scalars(db.select(ItemMovement).where(ItemMovement.unit_id.in_(ids), ItemMovement.status == "pending",
+                                                         ItemMovement.expires_at > now).order_by(ItemMovement.id)).all()
+    return w, i
+
+
+def last_handover(site_id):
+    """The last ended shift at the site (its notes and the exceptions it handed over)."""
+    return db.session.scalar(db.select(Shift).where(Shift.site_id == site_id, Shift.ended_at.is_not(None))
+                             .order_by(Shift.ended_at.desc()).limit(1))

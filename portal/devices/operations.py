@@ -1,0 +1,126 @@
+"""Writes on the device registry: add, remove (wipe first), resync, retry. Callers commit."""
+from sqlalchemy import select, update
+
+from portal.audit.operations import record
+from portal.bridge.models import BridgeDevice, DeviceCredential
+from portal.core.errors import ApiError
+from portal.core.timeutil import utcnow
+from portal.devices.models import KINDS, Device, DeviceCommand
+from portal.extensions import db
+from portal.sites.models import Building, Gate
+
+# Option keys that say what a device serves; they become columns, the rest stays driver options.
+SERVING_KEYS = ("gates", "doors", "floors", "building")
+
+
+def _invalid(field, msgid, **params):
+    return ApiError(400, "invalid", "Some fields are invalid.", fields={field: ("invalid", msgid, params)})
+
+
+def _wake():
+    from access_bridge import wakeup
+
+    wakeup.request(db.session)
+
+
+def split_options(site, options):
+    """Separate serving keys (gate codes, doors, floors, building code) from the driver's own options."""
+    options = dict(options or {})
+    serving = {k: options.pop(k) for k in SERVING_KEYS if k in options}
+    gate_ids = []
+    for ref in serving.get("gates") or []:
+        match = Gate.id == ref if isinstance(ref, int) else Gate.code == str(ref)
+        gate = db.session.scalar(select(Gate).where(Gate.site_id == site.id, match))
+        if gate is None:
+            raise _invalid("gates", "Unknown gate %(ref)s at this site.", ref=str(ref))
+        gate_ids.append(gate.id)
+    building_id = None
+    if serving.get("building") is not None:
+        building = db.session.scalar(select(Building).where(Building.site_id == site.id,
+                                                            Building.code == str(serving["building"])))
+        if building is None:
+            raise _invalid("building", "Unknown building %(ref)s at this site.", ref=str(serving["building"]))
+        building_id = building.id
+    try:
+        doors = [int(x) for x in serving.get("doors") or []]
+        floors = [int(x) for x in serving.get("floors") or []]
+    except (TypeError, ValueError):
+        raise _invalid("options", "Doors and floors must be lists of numbers.") from None
+    return options, dict(gate_ids=sorted(set(gate_ids)), doors=doors, floors=floors, building_id=building_id)
+
+
+def add_device(site, name, kind, driver, options=None):
+    """Register a device; with no gates, doors, floors or building in options it serves the whole site."""
+    from access_bridge.drivers.base import REGISTRY
+    from access_bridge.worker import load_drivers
+
+    load_drivers()
+    if kind not in KINDS:
+        raise _invalid("kind", "Kind must be one of %(kinds)s.", kinds=", ".join(KINDS))
+    if driver not in REGISTRY:
+        raise _invalid("driver", "Unknown driver %(driver)s; known: %(known)s.", driver=driver, known=", ".join(sorted(REGISTRY)))
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise _invalid("name", "A name of 1 to 80 characters is required.")
+    if db.session.scalar(select(Device.id).where(Device.site_id == site.id, Device.name == name)) is not None:
+        raise ApiError(409, "exists", "A device with this name already exists at this site.")
+    driver_options, serving = split_options(site, options)
+    device = Device(site_id=site.id, name=name, kind=kind, driver=driver, options=driver_options, status="pending",
+                    **serving)
+    db.session.add(device)
+    db.session.flush()
+    # Option values may be secrets: the audit keeps only their names.
+    record("device.add", "device", device.id, site_id=site.id, name=name, kind=kind, driver=driver,
+           option_keys=sorted(driver_options), **{k: v for k, v in serving.items() if v})
+    _wake()
+    return device
+
+
+def remove_device(device):
+    """Mark a device for wipe: the bridge deletes every credential on it, then marks it removed."""
+    from portal.accounts.models import ApiToken
+
+    if device.status in ("removing", "removed"):
+        return device
+    now = utcnow()
+    old_name = device.name
+    device.status = "removing"
+    # Free the name at once so a replacement can be added under it.
+    device.name = f"{old_name[:56]} (removed #{device.id})"
+    db.session.execute(update(ApiToken).where(ApiToken.device_id == device.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=now))
+    db.session.execute(update(DeviceCommand).where(DeviceCommand.device_id == device.id, DeviceCommand.status == "queued")
+                       .values(status="failed", error="device removed", done_at=now))
+    record("device.remove", "device", device.id, site_id=device.site_id, name=old_name)
+    _wake()
+    return device
+
+
+def resync_device(device):
+    """Forget what the device acknowledged: push everything again and delete strays it can list."""
+    now = utcnow()
+    db.session.execute(update(DeviceCredential).where(DeviceCredential.device_id == device.id)
+                       .values(status="pending", acked_version=0, acked_state=None, attempts=0, last_error=None,
+                               next_attempt_at=now))
+    bd = db.session.get(BridgeDevice, device.id)
+    if bd is None:
+        db.session.add(BridgeDevice(device_id=device.id, audit_keys=True))
+    else:
+        bd.audit_keys, bd.next_attempt_at = True, None
+    record("device.resync", "device", device.id, site_id=device.site_id, name=device.name)
+    _wake()
+    return device
+
+
+def retry_failed(device, key=None):
+    """Retry now what failed on a device (one key, or all)."""
+    q = update(DeviceCredential).where(DeviceCredential.device_id == device.id, DeviceCredential.status == "failed")
+    if key is not None:
+        q = q.where(DeviceCredential.key == key)
+    result = db.session.execute(q.values(status="pending", attempts=0, next_attempt_at=utcnow()))
+    bd = db.session.get(BridgeDevice, device.id)
+    if bd is not None:
+        bd.next_attempt_at = None
+    record("device.retry", "device", device.id, site_id=device.site_id, key=key, rows=result.rowcount)
+    _wake()
+    return result.rowcount

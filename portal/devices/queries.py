@@ -1,0 +1,76 @@
+"""Reads on the device registry and on what the bridge pushed to each device."""
+from sqlalchemy import func, select
+
+from portal.bridge.models import BridgeDevice, DeviceCredential
+from portal.devices.models import Device
+from portal.extensions import db
+from portal.sites.models import Site
+
+HIDDEN = ("removed",)
+
+
+def devices(site_id=None, include_removed=False):
+    """Devices of a site (or all), by site and name."""
+    q = select(Device).order_by(Device.site_id, Device.name)
+    if site_id is not None:
+        q = q.where(Device.site_id == site_id)
+    if not include_removed:
+        q = q.where(Device.status.not_in(HIDDEN))
+    return list(db.session.scalars(q))
+
+
+def device_by_name(site_slug, name):
+    """A device named at a site (by the site's slug), or None."""
+    return db.session.scalar(select(Device).join(Site, Site.id == Device.site_id)
+                             .where(Site.slug == site_slug, Device.name == name, Device.status.not_in(HIDDEN)))
+
+
+def credential_counts(device_ids):
+    """device id -> {"ok", "pending", "failed"} counts of credentials meant to be on it or off it."""
+    out = {i: {"ok": 0, "pending": 0, "failed": 0} for i in device_ids}
+    if not device_ids:
+        return out
+    rows = db.session.execute(select(DeviceCredential.device_id, DeviceCredential.status, func.count())
+                              .where(DeviceCredential.device_id.in_(device_ids))
+                              .group_by(DeviceCredential.device_id, DeviceCredential.status))
+    for device_id, status, n in rows:
+        out[device_id][status] = n
+    return out
+
+
+def sync_state(device, counts):
+    """One word for the desk: failed, offline, pending or online."""
+    if device.status == "failed" or counts["failed"]:
+        return "failed"
+    if device.status in ("offline", "removing"):
+        return device.status
+    if device.status == "pending" or counts["pending"]:
+        return "pending"
+    return "online"
+
+
+def summaries(site_id=None):
+    """Each device with its status, last contact and credential counts (for `bridge status` and the desk)."""
+    rows = devices(site_id)
+    counts = credential_counts([d.id for d in rows])
+    bridge = {b.device_id: b for b in db.session.scalars(select(BridgeDevice).where(
+        BridgeDevice.device_id.in_([d.id for d in rows])))} if rows else {}
+    sites = {s.id: s.slug for s in db.session.scalars(select(Site))}
+    out = []
+    for d in rows:
+        c = counts[d.id]
+        b = bridge.get(d.id)
+        out.append({"id": d.id, "site": sites.get(d.site_id), "name": d.name, "kind": d.kind, "driver": d.driver,
+                    "status": d.status, "sync": sync_state(d, c), "credentials": c,
+                    "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
+                    "last_error": b.last_error if b else None, "worker": b.lease_owner if b else None,
+                    "gate_ids": d.gate_ids, "doors": d.doors, "floors": d.floors, "building_id": d.building_id})
+    return out
+
+
+def credentials_on(device_id, status=None):
+    """The per-key push state of one device (what it holds, what failed and why)."""
+    q = select(DeviceCredential).where(DeviceCredential.device_id == device_id).order_by(DeviceCredential.key)
+    if status is not None:
+        q = q.where(DeviceCredential.status == status)
+    return list(db.session.scalars(q))

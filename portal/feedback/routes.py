@@ -1,0 +1,133 @@
+"""The resident's phone pages for feedback, the shared photo route and the public survey page."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.accounts.sessions import page_roles
+from portal.core.errors import ApiError
+from portal.extensions import limiter
+from portal.feedback import operations, queries, schema, surveys
+from portal.feedback.filing import file_from, resident_units
+from portal.feedback.forms import FilingForm, MessageForm, SurveyForm
+from portal.feedback.photos import photo_response
+
+bp = Blueprint("feedback", __name__, url_prefix="/my/feedback")
+files_bp = Blueprint("feedback_files", __name__, url_prefix="/feedback")
+survey_bp = Blueprint("surveys", __name__, url_prefix="/s")
+
+
+def field_messages(exc):
+    """Translated per-field messages of an ApiError, for re-rendering a form."""
+    if not exc.fields:
+        return {"_": _(exc.message)}
+    return {k: _(v[1], **(v[2] if len(v) > 2 else {})) for k, v in exc.fields.items()}
+
+
+def _own(complaint_id):
+    c = queries.get_for(current_user, complaint_id)
+    if c is None:
+        abort(404)
+    return c
+
+
+@bp.get("/")
+@page_roles("resident")
+def index():
+    """My filings and the surveys waiting for me."""
+    rows = queries.list_for(current_user, limit=100)
+    return render_template(
+        "feedback/my_list.html",
+        rows=rows,
+        surveys=queries.pending_surveys(current_user),
+        unread=queries.unread,
+        link=surveys.link,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@page_roles("resident")
+def new():
+    """File a complaint or suggestion with photos."""
+    units = resident_units(current_user)
+    if not units:
+        abort(403)
+    form = FilingForm()
+    form.unit_id.choices = [(u.id, u.label) for u in units]
+    errors = {}
+    if form.is_submitted():
+        if form.validate():
+            try:
+                c = file_from(current_user, request.form.to_dict(), request.files)
+            except ApiError as exc:
+                errors = field_messages(exc)
+            else:
+                flash(_("Thank you. The security team will answer you here."), "ok")
+                return redirect(url_for("feedback.show", complaint_id=c.id))
+        else:
+            errors = {k: "; ".join(v) for k, v in form.errors.items()}
+    return render_template("feedback/new.html", form=form, errors=errors), 400 if errors else 200
+
+
+@bp.get("/<int:complaint_id>")
+@page_roles("resident")
+def show(complaint_id):
+    """My filing, its status, the team's answers and the thread."""
+    c = _own(complaint_id)
+    operations.mark_seen(c)
+    return render_template("feedback/my_show.html", c=c, messages=queries.thread(c, current_user), form=MessageForm())
+
+
+@bp.post("/<int:complaint_id>/messages")
+@page_roles("resident")
+def add_message(complaint_id):
+    """Add to my thread."""
+    c = _own(complaint_id)
+    form = MessageForm()
+    try:
+        operations.add_resident_message(c, current_user, schema.parse_message({"body": form.body.data}))
+    except ApiError as exc:
+        flash("; ".join(field_messages(exc).values()), "error")
+    return redirect(url_for("feedback.show", complaint_id=c.id))
+
+
+@files_bp.get("/photos/<int:photo_id>")
+@page_roles()
+def photo(photo_id):
+    """A photo, for the filing's author and the site's staff only."""
+    found = queries.photo_for(current_user, photo_id)
+    if found is None:
+        abort(404)
+    return photo_response(found)
+
+
+def _survey(token):
+    s = surveys.by_token(token)
+    if s is None:
+        abort(404)
+    return s
+
+
+@survey_bp.route("/<token>", methods=["GET", "POST"])
+@limiter.limit("30/minute", methods=["POST"])
+def page(token):
+    """The public survey page: no login, the link is the credential; the form carries a CSRF token."""
+    s = _survey(token)
+    lang = request.args.get("lang") if request.args.get("lang") in ("zh", "en") else s.locale
+    with force_locale(lang):
+        form = SurveyForm()
+        state, status, error = "open", 200, None
+        try:
+            surveys.check_open(s)
+        except ApiError as exc:
+            state, status = exc.code, exc.status
+        if state == "open" and form.is_submitted():
+            try:
+                score, comment = schema.parse_survey({"score": form.score.data, "comment": form.comment.data})
+                surveys.answer(s, score, comment)
+            except ApiError as exc:
+                error, status = "; ".join(field_messages(exc).values()), exc.status
+            else:
+                state = "thanks"
+        return render_template("feedback/survey.html", s=s, form=form, state=state, error=error, lang=lang), status

@@ -1,0 +1,9 @@
+"""Gate decisions: QR, keypad code and plate verification that is fast, exact and fails closed."""
+
+
+def init_app(app):
+    """Set the gate's defaults and build the shared keypad throttle (the API module is imported by portal.api)."""
+    from portal.gate import throttle
+
+    app.config.setdefault("GATE_DECISION_DEADLINE", 3.0)
+    throttle.init_app(app)

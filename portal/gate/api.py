@@ -1,0 +1,137 @@
+"""Gate endpoints: the verify call readers make, and device-token management for managers."""
+import time
+
+from flask import jsonify, request
+
+from portal.accounts.sessions import api_roles, api_user
+from portal.api.blueprint import api_route
+from portal.core.errors import ApiError, ValidationFailed
+from portal.core.jsonbody import json_body
+from portal.devices import tokens as device_tokens
+from portal.devices.models import Device
+from portal.extensions import csrf, db
+from portal.gate import decisions, texts
+
+METHODS = ("qr", "code", "plate")
+# A QR text is 140 characters; 64 KiB leaves room for junk (10,000 escaped characters) we must deny, not crash on.
+MAX_VERIFY_BYTES = 64 * 1024
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+VERIFY_BODY = {
+    "type": "object",
+    "description": "Exactly one of qr, code or plate.",
+    "properties": {
+        "qr": {"type": "string", "description": "The scanned QR text"},
+        "code": {"type": "string", "description": "Typed digits: 5-digit pass number + 6-digit code", "example": "04217382910"},
+        "plate": {"type": "string", "description": "Licence plate as read by the camera", "example": "京A12345"},
+        "direction": {"type": "string", "enum": ["in", "out"]},
+    },
+}
+VERIFY_ANSWER = {"description": "The decision; never a grant unless every check passed", "content": {"application/json": {"schema": {
+    "type": "object", "required": ["decision", "reason", "floors", "message", "display"], "properties": {
+        "decision": {"type": "string", "enum": ["grant", "deny"]},
+        "reason": {"type": "string", "enum": sorted(texts.TEXTS)},
+        "pass_id": {"type": "integer"}, "floors": {"type": "array", "items": {"type": "integer"}},
+        "message": {"type": "object", "properties": {"en": {"type": "string"}, "zh": {"type": "string"}}},
+        "display": {"type": "string", "description": "Short line for the reader's screen"}}}}}}
+TOKEN_BODY = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 80},
+    "retire_others": {"type": "boolean", "description": "Rotate: the device's other tokens stop working"},
+    "grace_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE_SECONDS,
+                      "description": "With retire_others: how long the old tokens keep working"}}}
+
+
+def _verify_request():
+    try:
+        data = json_body(MAX_VERIFY_BYTES)
+    except ApiError as exc:
+        if exc.status == 413:
+            raise ApiError(400, "too_large", "The request body is too large.") from None
+        raise
+    given = [name for name in METHODS if data.get(name) is not None]
+    if len(given) != 1:
+        raise ValidationFailed({"qr": ("one_method", "Send exactly one of qr, code or plate.")})
+    method = given[0]
+    fields = {}
+    if not isinstance(data[method], str):
+        fields[method] = ("invalid", "This field must be text.")
+    direction = data.get("direction")
+    if direction is not None and not (isinstance(direction, str) and direction in ("in", "out")):
+        fields["direction"] = ("invalid_direction", 'The direction is "in" or "out".')
+    if fields:
+        raise ValidationFailed(fields)
+    return method, data[method], direction
+
+
+@api_route("/gate/verify", methods=("POST",), summary="Decide whether a gate opens", tag="gate", auth="device",
+           body=VERIFY_BODY, responses={"200": VERIFY_ANSWER})
+@csrf.exempt  # devices authenticate with a bearer token only; cookies are never read here
+def gate_verify():
+    """A reader, keypad or barrier asks whether to open; the answer is grant or deny with a reason."""
+    started = time.perf_counter()
+    device = device_tokens.authenticate()
+    method, value, direction = _verify_request()
+    outcome = decisions.verify(device, method, value, direction, started)
+    message, display = texts.for_reason(outcome.reason)
+    body = {"decision": outcome.decision, "reason": outcome.reason, "floors": outcome.floors,
+            "message": message, "display": display}
+    if outcome.pass_id is not None:
+        body["pass_id"] = outcome.pass_id
+    return jsonify(body)
+
+
+def _managed_device(device_id):
+    """A device the calling manager or admin may manage; 404 for other communities' devices."""
+    user = api_user()
+    device = db.session.get(Device, device_id)
+    everywhere = user.role == "admin" and user.site_id is None
+    if device is None or not (everywhere or device.site_id == user.site_id):
+        raise ApiError(404, "not_found", "No such device.")
+    return device
+
+
+def _token_request():
+    data = json_body() if request.get_data() else {}
+    fields = {}
+    name = data.get("name")
+    if name is not None and not (isinstance(name, str) and 0 < len(name.strip()) <= 80):
+        fields["name"] = ("invalid", "At most %(max)s characters.", {"max": 80})
+    retire = data.get("retire_others", False)
+    if not isinstance(retire, bool):
+        fields["retire_others"] = ("invalid", "This field must be true or false.")
+    grace = data.get("grace_seconds", 0)
+    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= MAX_GRACE_SECONDS:
+        fields["grace_seconds"] = ("invalid", "A number of seconds from 0 to %(max)s.", {"max": MAX_GRACE_SECONDS})
+    if fields:
+        raise ValidationFailed(fields)
+    return (name.strip() if name else None), retire, grace
+
+
+@api_route("/devices/<int:device_id>/tokens", methods=("POST",), summary="Issue or rotate a device token",
+           tag="devices", body=TOKEN_BODY, responses={"201": {"description": "The new token, shown once"}})
+@api_roles("manager", "admin")
+def device_token_issue(device_id):
+    """A new token for a device; with retire_others the old ones stop (now or after grace_seconds)."""
+    device = _managed_device(device_id)
+    name, retire, grace = _token_request()
+    plain, row = device_tokens.issue(device, name=name, retire_others=retire, grace_seconds=grace)
+    body = device_tokens.token_json(row) | {"token": plain}
+    return jsonify(body), 201
+
+
+@api_route("/devices/<int:device_id>/tokens", methods=("GET",), summary="List a device's tokens", tag="devices")
+@api_roles("manager", "admin")
+def device_token_list(device_id):
+    """Every token of a device, without values."""
+    device = _managed_device(device_id)
+    return jsonify({"items": [device_tokens.token_json(t) for t in device_tokens.all_tokens(device)]})
+
+
+@api_route("/devices/<int:device_id>/tokens/<int:token_id>/revoke", methods=("POST",), summary="Revoke a device token",
+           tag="devices")
+@api_roles("manager", "admin")
+def device_token_revoke(device_id, token_id):
+    """Stop one token at once."""
+    device = _managed_device(device_id)
+    row = device_tokens.revoke(device, token_id)
+    return jsonify(device_tokens.token_json(row))

@@ -1,0 +1,21 @@
+"""Which site a report is about: the manager's own; an all-sites admin names one."""
+
+from portal.core.errors import ApiError
+from portal.extensions import db
+from portal.sites.models import Site
+
+REPORT_ROLES = ("manager", "admin")
+
+
+def site_for(user, slug=None):
+    """The site the user may report on, or a 404 (never another community's figures)."""
+    if user.site_id is not None:
+        site = db.session.get(Site, user.site_id)
+        if slug and site.slug != slug:
+            raise ApiError(404, "not_found", "No such site.")
+        return site
+    q = db.select(Site).order_by(Site.id)
+    site = db.session.scalar(q.where(Site.slug == slug)) if slug else db.session.scalar(q)
+    if site is None:
+        raise ApiError(404, "not_found", "No such site.")
+    return site

@@ -1,0 +1,135 @@
+"""Report pages for managers: the dashboard, CSV exports and the quarterly report."""
+
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, make_response, render_template, request
+from flask_babel import gettext
+from flask_login import current_user
+
+from portal.accounts.sessions import page_roles
+from portal.audit.operations import record
+from portal.core.errors import ApiError
+from portal.reports import charts, exports, periods
+from portal.reports.access import REPORT_ROLES, site_for
+from portal.reports.queries import kpi
+
+bp = Blueprint("reports", __name__, url_prefix="/team/reports")
+
+
+def _site():
+    try:
+        return site_for(current_user, request.args.get("site"))
+    except ApiError:
+        abort(404)
+
+
+def _period(site):
+    try:
+        return periods.parse(request.args.get("from"), request.args.get("to"), site.timezone)
+    except ApiError as exc:
+        message = "; ".join(gettext(f[1]) for f in exc.fields.values())
+        abort(make_response(render_template("errors/error.html", status=400, message=message), 400))
+
+
+def chart_set(k):
+    """The SVG charts of a KPI document."""
+    ent, com = k["entries"], k["complaints"]
+    days = ent["per_day"]
+    every = max(1, len(days) // 10)
+    return {
+        "satisfaction": charts.gauge(k["satisfaction"]["rate"], k["satisfaction"]["target"], "satisfaction"),
+        "complaints": charts.bars([(m["month"], m["count"]) for m in com["by_month"]], "complaints per month"),
+        "per_day": charts.bars([(d["date"][5:], d["count"]) for d in days], "entries per day", label_every=every),
+        "by_hour": charts.bars(
+            [(f"{h:02d}", n) for h, n in enumerate(ent["by_hour"])],
+            "entries by hour",
+            label_every=2,
+            highlight={f"{h:02d}" for h in ent["peak_hours"]},
+        ),
+        "denied": charts.hbars(list(ent["denied_by_reason"].items()), "denied by reason"),
+    }
+
+
+@bp.get("/")
+@page_roles(*REPORT_ROLES)
+def dashboard():
+    """KPIs for a period (default: the last 30 days) against the period before."""
+    site = _site()
+    period = _period(site)
+    k = kpi(site, period)
+    return render_template(
+        "reports/dashboard.html",
+        k=k,
+        charts=chart_set(k),
+        site=site,
+        period=period,
+        args={"from": period.first.isoformat(), "to": period.last.isoformat()},
+    )
+
+
+def _csv(text, name):
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@bp.get("/kpi.csv")
+@page_roles(*REPORT_ROLES)
+def kpi_csv():
+    """The KPI figures as CSV."""
+    site = _site()
+    period = _period(site)
+    record(
+        "report.export",
+        "site",
+        site.id,
+        site_id=site.id,
+        what="kpi",
+        first=period.first.isoformat(),
+        last=period.last.isoformat(),
+    )
+    return _csv(exports.kpi_csv(kpi(site, period)), f"kpi-{site.slug}-{period.first}-{period.last}.csv")
+
+
+@bp.get("/complaints.csv")
+@page_roles(*REPORT_ROLES)
+def complaints_csv():
+    """Every filing of the period as CSV, without residents' identities."""
+    site = _site()
+    period = _period(site)
+    record(
+        "report.export",
+        "site",
+        site.id,
+        site_id=site.id,
+        what="complaints",
+        first=period.first.isoformat(),
+        last=period.last.isoformat(),
+    )
+    return _csv(exports.complaints_csv(site, period), f"complaints-{site.slug}-{period.first}-{period.last}.csv")
+
+
+@bp.get("/quarterly")
+@page_roles(*REPORT_ROLES)
+def quarterly():
+    """The printable quarterly report, compared with the quarter before."""
+    site = _site()
+    try:
+        period = periods.quarter(request.args.get("year", type=int), request.args.get("q", type=int), site.timezone)
+    except ApiError:
+        abort(400)
+    before = period.first - timedelta(days=1)
+    prev_q = (before.month - 1) // 3 + 1
+    k = kpi(site, period, previous=periods.quarter(before.year, prev_q, site.timezone))
+    return render_template(
+        "reports/quarterly.html",
+        k=k,
+        charts=chart_set(k),
+        site=site,
+        period=period,
+        year=period.first.year,
+        q=(period.first.month - 1) // 3 + 1,
+        prev=(before.year, prev_q),
+    )

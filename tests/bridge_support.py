@@ -1,0 +1,80 @@
+"""Helpers for the bridge tests: simulated devices, a one-shot bridge run, convergence checks."""
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from access_bridge.drivers import simulator
+from portal.bridge.models import BridgeDevice, DeviceCredential
+from portal.core.timeutil import utcnow
+from portal.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def fresh_simulators():
+    """Simulated devices are keyed by device id, and ids restart with every test database."""
+    simulator.reset()
+    yield
+    simulator.reset()
+
+
+def add_device(world, name, kind="gate_reader", driver="simulator", **options):
+    """A device registered through the operations layer, committed."""
+    from portal.devices.operations import add_device as op
+
+    device = op(world.site, name, kind, driver, options)
+    db.session.commit()
+    return device
+
+
+def run_bridge(app, **kw):
+    """One bridge run: push until nothing is due, then release the device leases."""
+    from access_bridge.worker import Worker
+
+    worker = Worker(app, threads=kw.pop("threads", 8), plan_every=0, **kw)
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+    db.session.expire_all()
+    return worker
+
+
+def skip_backoff(device_id):
+    """Pretend the backoff delay has passed for a device and its credentials."""
+    db.session.execute(update(BridgeDevice).where(BridgeDevice.device_id == device_id).values(next_attempt_at=None))
+    db.session.execute(update(DeviceCredential).where(DeviceCredential.device_id == device_id,
+                                                      DeviceCredential.status != "ok")
+                       .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+
+def rows(device_id):
+    """key -> DeviceCredential of a device."""
+    db.session.expire_all()
+    return {r.key: r for r in db.session.scalars(select(DeviceCredential).where(DeviceCredential.device_id == device_id))}
+
+
+def expected_keys(*passes):
+    """The keys these passes have on a device."""
+    return {f"V{p.id}" for p in passes}
+
+
+def subprocess_env(db_url, instance):
+    """Environment for a `flask --app wsgi …` child on the test's database with the test's data key."""
+    from portal.config import TestConfig
+
+    env = dict(os.environ, DATABASE_URL=db_url, DATA_KEY=TestConfig.DATA_KEY, SECRET_KEY=TestConfig.SECRET_KEY,
+               INSTANCE_PATH=str(instance), PORTAL_ENV="production", LOG_LEVEL="WARNING")
+    return env
+
+
+def flask(*args, env, **kw):
+    """Start `flask --app wsgi ARGS` as a child process."""
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, **kw)

@@ -1,0 +1,77 @@
+"""A guard's desk page in headless Chromium shows a gate verification made through the API within a second."""
+import os
+import shutil
+import threading
+import time
+
+import pytest
+import requests
+from conftest import World, skip_unless
+
+from portal.app import create_app
+from portal.config import TestConfig
+from portal.extensions import db
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The app on a real threaded HTTP server (127.0.0.1, any free port) with a SQLite file database."""
+    from werkzeug.serving import make_server
+
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'live.db'}", WTF_CSRF_SSL_STRICT=False)
+    ctx = app.app_context()
+    ctx.push()
+    db.create_all()
+    world = World(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", world
+    server.shutdown()
+    db.session.remove()
+    ctx.pop()
+
+
+@pytest.mark.integration
+@pytest.mark.browser
+def test_gate_verification_appears_on_the_desk_within_a_second(live_server):
+    skip_unless(os.path.exists(CHROMIUM), "Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    from portal.passes import codes
+
+    base, world = live_server
+    _, device_header = world.device("gate-reader", kind="gate_reader")
+    p = world.make_pass(visitor_name="王小明")
+    with world.app.test_request_context():
+        qr = codes.qr_text(db.session.merge(p))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{base}/login?lang=en")
+            page.fill("input[name=login]", world.guard.login)
+            page.fill("input[name=password]", world.PASSWORD)
+            page.fill("input[name=otp]", world.otp(world.guard))
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/desk/**")
+            page.wait_for_selector("#live-status.live", timeout=5000)
+            assert page.locator("#events tbody tr").count() == 0
+            started = time.monotonic()
+            resp = requests.post(f"{base}/api/v1/gate/verify", json={"qr": qr, "direction": "in"}, headers=device_header, timeout=5)
+            assert resp.status_code == 200, resp.text
+            decision = resp.json()["decision"]
+            row = page.wait_for_selector("#events tbody tr[data-id]", timeout=1000)
+            elapsed = time.monotonic() - started
+            assert elapsed < 1.0
+            assert row.get_attribute("class").startswith(decision)
+            text = row.inner_text()
+            assert ("Granted" if decision == "grant" else "Denied") in text and "王小明" not in text
+            if decision == "grant":
+                assert "王*明" in text and "QR code" in text and "A栋 1201" in text
+        finally:
+            browser.close()

@@ -1,0 +1,138 @@
+"""The live feed: payloads are masked, streams replay after Last-Event-ID, and fan out across processes."""
+import os
+import threading
+import time
+
+import pytest
+from conftest import skip_unless
+from desk_support import event, read_frames
+
+from portal.app import create_app
+from portal.config import TestConfig
+from portal.desk import feed
+
+
+def test_event_api_filters_and_masks(client, world):
+    p = world.make_pass(visitor_name="王小明", visitor_phone="+8613812345678")
+    event(world, pass_id=p.id)
+    event(world, decision="deny", reason="expired", gate_id=world.car_gate.id, pass_id=p.id)
+    h = world.token(world.guard)
+    items = client.get("/api/v1/desk/events", headers=h).get_json()["items"]
+    assert [i["decision"] for i in items] == ["deny", "grant"]
+    assert items[0]["visitor"] == "王*明" and items[0]["unit"] == "A栋 1201"
+    assert items[0]["reason_label"] == {"en": "Pass expired", "zh": items[0]["reason_label"]["zh"]}
+    assert "13812345678" not in client.get("/api/v1/desk/events", headers=h).get_data(as_text=True)
+    denied = client.get("/api/v1/desk/events?decision=deny", headers=h).get_json()["items"]
+    assert [i["reason"] for i in denied] == ["expired"]
+    by_gate = client.get(f"/api/v1/desk/events?gate={world.gate.id}", headers=h).get_json()["items"]
+    assert [i["reason"] for i in by_gate] == ["ok"]
+    later = client.get("/api/v1/desk/events?since=2999-01-01T00:00:00%2B08:00", headers=h).get_json()["items"]
+    assert later == []
+    assert client.get("/api/v1/desk/events?since=yesterday", headers=h).status_code == 400
+
+
+def test_stream_replays_after_last_event_id_then_goes_live(client, world):
+    first = event(world)
+    second = event(world, decision="deny", reason="revoked")
+    resp = client.get("/api/v1/desk/stream", headers=world.token(world.guard) | {"Last-Event-ID": str(first)}, buffered=False)
+    assert resp.mimetype == "text/event-stream"
+    chunks = iter(resp.response)
+    replayed = read_frames(chunks, 1)
+    assert [i for i, _ in replayed] == [second]
+    third = event(world, decision="deny", reason="unknown")  # committed while the stream is open
+    live = read_frames(chunks, 1)
+    assert live[0][0] == third and live[0][1]["reason"] == "unknown"
+    resp.close()
+
+
+def test_stream_filters_and_other_sites_events_never_arrive(client, world):
+    from portal.sites.operations import add_gate
+
+    with world.app.test_request_context():
+        other_gate = add_gate(world.other_site, "X", "别处")
+        from portal.extensions import db
+
+        db.session.commit()
+    start = event(world)
+    event(world, site_id=world.other_site.id, gate_id=other_gate.id, decision="deny", reason="unknown")
+    event(world, decision="grant")
+    mine = event(world, decision="deny", reason="expired")
+    resp = client.get(f"/api/v1/desk/stream?decision=deny&last_id={start}", headers=world.token(world.guard), buffered=False)
+    frames = read_frames(iter(resp.response), 1)
+    assert [i for i, _ in frames] == [mine]
+    resp.close()
+
+
+def _fanout_roundtrip(make_app, world):
+    """A second app (another worker process's view) hears an event the first one commits."""
+    listener_app = make_app()
+    hub = feed.hub_for(listener_app)
+    client = hub.subscribe(feed.Client(world.site.id))
+    try:
+        assert hub.ready.is_set()
+        t0 = time.monotonic()
+        eid = event(world, decision="deny", reason="replayed")
+        got = client.q.get(timeout=2)
+        assert got[0] == eid and time.monotonic() - t0 < 1.0
+    finally:
+        hub.unsubscribe(client)
+
+
+@pytest.mark.integration
+def test_fanout_over_postgres_listen_notify(pg_world, pg_app):
+    pg_app.config["DESK_FEED"] = "auto" if not pg_app.config.get("REDIS_URL") else "postgres"
+    assert feed.mode_for(pg_app) == "postgres"
+
+    def make():
+        return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=pg_app.config["SQLALCHEMY_DATABASE_URI"],
+                          SQLALCHEMY_ENGINE_OPTIONS=pg_app.config["SQLALCHEMY_ENGINE_OPTIONS"], DESK_FEED="postgres")
+
+    _fanout_roundtrip(make, pg_world)
+
+
+@pytest.mark.integration
+def test_fanout_over_redis(tmp_path, world, app):
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        up = True
+    except Exception:
+        up = False
+    skip_unless(up, "Redis is not reachable")
+    app.config.update(REDIS_URL=url, DESK_CHANNEL=f"desk_test_{os.getpid()}_{id(app)}")
+
+    def make():
+        return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=url,
+                          DESK_CHANNEL=app.config["DESK_CHANNEL"])
+
+    _fanout_roundtrip(make, world)
+
+
+def test_local_mode_polls_events_written_by_other_processes(app, world):
+    app.config["DESK_FEED"] = "local"
+    hub = feed.hub_for(app)
+    assert hub.mode == "local"
+    client = hub.subscribe(feed.Client(world.site.id))
+    try:
+        # Simulate another process: insert without this process's after-commit hand-over.
+        from sqlalchemy import text
+
+        from portal.extensions import db
+
+        done = threading.Event()
+
+        def other():
+            with app.app_context():
+                db.session.execute(text("INSERT INTO access_events (at, site_id, method, decision, reason, source, details) "
+                                        "VALUES (CURRENT_TIMESTAMP, :s, 'qr', 'deny', 'unknown', 'bridge', '{}')"), {"s": world.site.id})
+                db.session.commit()
+                done.set()
+
+        threading.Thread(target=other).start()
+        assert done.wait(2)
+        eid, data = client.q.get(timeout=2)
+        assert '"reason":"unknown"' in data
+    finally:
+        hub.unsubscribe(client)
