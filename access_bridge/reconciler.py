@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, timezone
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Boolean, Integer, String, all_, and_, any_, bindparam, insert, or_, select, text, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import defer
 
 from access_bridge import state
@@ -27,6 +30,30 @@ BACKOFF_CAP = 300.0
 OFFLINE_AFTER = 2  # consecutive unreachable attempts before a device shows as offline
 MAX_OPS_PER_JOB = 500
 LAST_SEEN_EVERY = timedelta(seconds=30)
+
+
+class among(ColumnElement):  # noqa: N801 - used like a SQL function
+    """column IN values; on PostgreSQL `= ANY(array)` with one parameter (a 1,000-item IN list is slow to send)."""
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, column, values, negate=False):
+        self.column, self.values, self.negate = column, list(values), negate
+
+
+@compiles(among)
+def _among_default(element, compiler, **kw):
+    col = element.column
+    return compiler.process(col.not_in(element.values) if element.negate else col.in_(element.values), **kw)
+
+
+@compiles(among, "postgresql")
+def _among_pg(element, compiler, **kw):
+    kind = String if element.values and isinstance(element.values[0], str) else Integer
+    array = bindparam(None, element.values, type_=ARRAY(kind))
+    expr = element.column != all_(array) if element.negate else element.column == any_(array)
+    return compiler.process(expr, **kw)
 
 
 def backoff(attempts: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> timedelta:
@@ -132,28 +159,34 @@ def _push(driver, ops, out):
 
 def ensure_rows(session, device_ids):
     """Create the bridge's working row for devices that have none yet."""
-    have = set(session.scalars(select(BridgeDevice.device_id).where(BridgeDevice.device_id.in_(device_ids))))
+    have = set(session.scalars(select(BridgeDevice.device_id).where(among(BridgeDevice.device_id, device_ids))))
     missing = [i for i in device_ids if i not in have]
     if missing:
         session.add_all(BridgeDevice(device_id=i) for i in missing)
         session.flush()
 
 
-def plan(session, devices, now=None) -> dict[int, dict[str, Credential]]:
-    """Bring every row of these devices in line with the desired state; returns the desired state."""
+def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Credential]]:
+    """Bring the rows of these devices in line with the desired state; returns the desired state.
+
+    With pass_ids, only those passes are looked at (a wake-up after a few passes changed);
+    without, everything is (periodically, and when devices changed).
+    """
     now = now or utcnow()
     serving = [d for d in devices if d.status != "removing"]
-    desired = state.desired_for_devices(session, serving, now)
+    desired = state.desired_for_devices(session, serving, now, pass_ids)
     for d in devices:
         desired.setdefault(d.id, {})
     ids = [d.id for d in devices]
     # Rows already desired absent are settled history; only load them for keys wanted again.
-    rows = {(r.device_id, r.key): r for r in session.scalars(select(DeviceCredential).where(
-        DeviceCredential.device_id.in_(ids), DeviceCredential.desired == "present"))}
+    q = select(DeviceCredential).where(among(DeviceCredential.device_id, ids), DeviceCredential.desired == "present")
+    if pass_ids is not None:
+        q = q.where(among(DeviceCredential.pass_id, pass_ids))
+    rows = {(r.device_id, r.key): r for r in session.scalars(q)}
     wanted_again = {key for device_id, table in desired.items() for key in table if (device_id, key) not in rows}
     if wanted_again:
         for r in session.scalars(select(DeviceCredential).where(
-                DeviceCredential.device_id.in_(ids), DeviceCredential.key.in_(wanted_again),
+                among(DeviceCredential.device_id, ids), among(DeviceCredential.key, wanted_again),
                 DeviceCredential.desired == "absent")):
             rows[(r.device_id, r.key)] = r
     new = []
@@ -162,9 +195,9 @@ def plan(session, devices, now=None) -> dict[int, dict[str, Credential]]:
             fp = state.fingerprint(cred)
             row = rows.pop((device_id, key), None)
             if row is None:
-                new.append(DeviceCredential(device_id=device_id, key=key, pass_id=cred.pass_id, pass_version=cred.version,
-                                            desired="present", desired_version=1, fingerprint=fp, status="pending",
-                                            next_attempt_at=now))
+                new.append(dict(device_id=device_id, key=key, pass_id=cred.pass_id, pass_version=cred.version,
+                                desired="present", desired_version=1, acked_version=0, fingerprint=fp,
+                                status="pending", attempts=0, next_attempt_at=now, updated_at=now))
             elif row.desired != "present" or row.fingerprint != fp:
                 _bump(row, "present", now)
                 row.fingerprint, row.pass_version = fp, cred.version
@@ -173,8 +206,10 @@ def plan(session, devices, now=None) -> dict[int, dict[str, Credential]]:
         if row.desired == "present":
             _bump(row, "absent", now)
             row.fingerprint = None
-    session.add_all(new)
     session.flush()
+    if new:
+        # Small pages keep each INSERT's text short enough for the driver to cache its parsing.
+        session.execute(insert(DeviceCredential.__table__).execution_options(insertmanyvalues_page_size=50), new)
     return desired
 
 
@@ -184,13 +219,24 @@ def _bump(row, desired, now):
     row.status, row.attempts, row.last_error, row.next_attempt_at = "pending", 0, None, now
 
 
-def due_ops(session, device_ids, desired, now, limit=MAX_OPS_PER_JOB) -> dict[int, list[Op]]:
-    """device id -> pushes due now, revocations first; upserts only for keys still desired now."""
+def due_ops(session, devices, desired, now, limit=MAX_OPS_PER_JOB) -> dict[int, list[Op]]:
+    """device id -> pushes due now, revocations first; upserts only for keys desired at this moment.
+
+    desired may cover only some passes (after a wake-up); what a due upsert needs beyond it is
+    computed here, from the database as it is now, so a pass revoked meanwhile is not pushed.
+    """
     rows = session.execute(
         select(DeviceCredential.id, DeviceCredential.device_id, DeviceCredential.key, DeviceCredential.desired,
                DeviceCredential.desired_version)
-        .where(DeviceCredential.device_id.in_(device_ids), due_filter(now))
-        .order_by(DeviceCredential.device_id, (DeviceCredential.desired == "present").asc(), DeviceCredential.id))
+        .where(among(DeviceCredential.device_id, devices), due_filter(now))
+        .order_by(DeviceCredential.device_id, (DeviceCredential.desired == "present").asc(), DeviceCredential.id)).all()
+    desired = dict(desired or {})
+    need = {(d, k) for _, d, k, want, _ in rows if want == "present" and k not in desired.get(d, {})}
+    if need:
+        extra = state.desired_for_devices(session, [devices[d] for d in {d for d, _ in need}], now,
+                                          {state.pass_id_of(k) for _, k in need})
+        for device_id, table in extra.items():
+            desired[device_id] = {**desired.get(device_id, {}), **table}
     out: dict[int, list[Op]] = {}
     for row_id, device_id, key, want, gen in rows:
         ops = out.setdefault(device_id, [])
@@ -212,6 +258,8 @@ def record_acks(session, acks, now=None) -> int:
     if not acks:
         return 0
     now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        return _record_acks_pg(session, acks, now)
     tbl = DeviceCredential.__table__
     params = [{"rid": rid, "gen": gen, "held": "absent" if action == "revoke" else "present"} for rid, gen, action in acks]
     session.execute(update(tbl).where(tbl.c.id == bindparam("rid")).values(acked_state=bindparam("held")), params)
@@ -221,6 +269,32 @@ def record_acks(session, acks, now=None) -> int:
         .values(status="ok", acked_version=bindparam("gen"), acked_at=now, attempts=0, last_error=None,
                 next_attempt_at=None, updated_at=now), params)
     return done.rowcount
+
+
+_ACKS_PG = text("""
+UPDATE device_credentials AS d SET
+  acked_state = v.held,
+  status = CASE WHEN d.desired_version = v.gen AND d.desired = v.held THEN 'ok' ELSE d.status END,
+  acked_version = CASE WHEN d.desired_version = v.gen AND d.desired = v.held THEN v.gen ELSE d.acked_version END,
+  acked_at = CASE WHEN d.desired_version = v.gen AND d.desired = v.held THEN :now ELSE d.acked_at END,
+  attempts = CASE WHEN d.desired_version = v.gen AND d.desired = v.held THEN 0 ELSE d.attempts END,
+  last_error = CASE WHEN d.desired_version = v.gen AND d.desired = v.held THEN NULL ELSE d.last_error END,
+  next_attempt_at = CASE WHEN d.desired_version = v.gen AND d.desired = v.held THEN NULL ELSE d.next_attempt_at END,
+  updated_at = :now
+FROM unnest(CAST(:ids AS integer[]), CAST(:gens AS integer[]), CAST(:held AS varchar[])) AS v(id, gen, held)
+WHERE d.id = v.id
+RETURNING d.desired_version = v.gen AND d.desired = v.held
+""")
+
+
+def _record_acks_pg(session, acks, now):
+    # One statement for a whole batch: a thousand acks in one round trip.
+    session.flush()
+    naive = now.astimezone(timezone.utc).replace(tzinfo=None)
+    result = session.execute(_ACKS_PG, {"ids": [a[0] for a in acks], "gens": [a[1] for a in acks],
+                                        "held": ["absent" if a[2] == "revoke" else "present" for a in acks],
+                                        "now": naive})
+    return sum(1 for (done,) in result if done)
 
 
 def record_ack(session, row_id, gen, action, now=None) -> bool:
@@ -273,7 +347,7 @@ def device_failed(session, device, bd, exc, now):
 def audit_keys(session, held_by_device: dict[int, set], now):
     """Compare the keys devices listed with our rows: delete our strays, re-push what they lost."""
     all_rows = {}
-    for r in session.scalars(select(DeviceCredential).where(DeviceCredential.device_id.in_(list(held_by_device)))):
+    for r in session.scalars(select(DeviceCredential).where(among(DeviceCredential.device_id, held_by_device))):
         all_rows.setdefault(r.device_id, {})[r.key] = r
     for device_id, held in held_by_device.items():
         rows = all_rows.get(device_id, {})
@@ -314,7 +388,7 @@ def devices_by_id(session, ids, with_options=False):
     """Device rows for ids; options (encrypted) load only when asked or when a driver needs them."""
     if not ids:
         return {}
-    q = select(Device).where(Device.id.in_(list(ids)))
+    q = select(Device).where(among(Device.id, ids))
     if not with_options:
         q = q.options(defer(Device.options))
     return {d.id: d for d in session.scalars(q)}

@@ -81,11 +81,13 @@ def capabilities(device) -> Capability:
     return cls.capabilities if cls else Capability.NONE
 
 
-def live_passes(session, site_ids, now=None):
-    """Live passes of these sites with their unit's building id and floor."""
+def live_passes(session, site_ids, now=None, pass_ids=None):
+    """Live passes of these sites (or only these passes) with their unit's building id and floor."""
     now = now or utcnow()
     q = (session.query(Pass, Unit.building_id, Unit.floor).join(Unit, Unit.id == Pass.unit_id)
          .filter(Pass.site_id.in_(list(site_ids)), Pass.status != "revoked", Pass.valid_until > now))
+    if pass_ids is not None:
+        q = q.filter(Pass.id.in_(list(pass_ids)))
     return [(p, b, f) for p, b, f in q if p.state(now) in LIVE_STATES]
 
 
@@ -133,13 +135,13 @@ def fingerprint(cred: Credential) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def desired_for_devices(session, devices, now=None) -> dict[int, dict[str, Credential]]:
-    """device id -> {key: Credential} for every given device."""
+def desired_for_devices(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Credential]]:
+    """device id -> {key: Credential} for every given device (limited to some passes when pass_ids is given)."""
     now = now or utcnow()
     site_ids = {d.site_id for d in devices}
     if not site_ids:
         return {}
-    passes = live_passes(session, site_ids, now)
+    passes = live_passes(session, site_ids, now, pass_ids)
     settings = {s.id: s.settings or {} for s in session.query(Site).filter(Site.id.in_(site_ids))}
     building_floors = {b.id: b.floor_range() for b in session.query(Building).filter(Building.site_id.in_(site_ids))}
     load_face = _face_loader() if any(d.kind == "face_terminal" for d in devices) else None

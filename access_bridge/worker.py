@@ -18,6 +18,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +36,8 @@ from portal.passes.models import Pass
 
 log = logging.getLogger(__name__)
 DRIVER_MODULES = ("simulator", "mqtt", "isapi", "osdp")
-COMMAND_TTL = timedelta(seconds=30)  # a remote open older than this is dropped, never carried out late
+COMMAND_TTL = timedelta(seconds=30)
+PASS_LOOKBACK = timedelta(seconds=30)  # a remote open older than this is dropped, never carried out late
 
 
 def load_drivers():
@@ -55,6 +57,13 @@ def _ingest():
     except ImportError:
         return None
     return ingest_events, last_serial
+
+
+def _snapshot(device):
+    """What planning needs of a device, kept between steps (ORM rows expire at commit)."""
+    return SimpleNamespace(id=device.id, site_id=device.site_id, kind=device.kind, driver=device.driver,
+                           gate_ids=list(device.gate_ids or []), doors=list(device.doors or []),
+                           floors=list(device.floors or []), building_id=device.building_id, status=device.status)
 
 
 class Worker:
@@ -77,7 +86,9 @@ class Worker:
         self.claimed = []
         self.last_claim = self.last_plan = 0.0
         self.last_events = {}
-        self.stamp = None
+        self.stamp = self.device_stamp = None
+        self.watermark = utcnow()
+        self.device_cache = {}
         self.force_plan = True
         self.ingest = _ingest()
 
@@ -102,6 +113,7 @@ class Worker:
                 wait(list(self.inflight.values()))
                 continue
             if not self._due_now():
+                self.force_plan = True  # a last full plan settles removals and anything that expired
                 self.step()
                 break
 
@@ -115,14 +127,7 @@ class Worker:
                 self._collect(session)
                 if time.monotonic() - self.last_claim > self.lease.total_seconds() / 3 or self.force_plan:
                     self._claim(session, now)
-                desired = None
-                if self._should_plan(session):
-                    devices = rc.devices_by_id(session, self.claimed, with_options=True)
-                    self._refresh_drivers(devices)
-                    desired = rc.plan(session, list(devices.values()), now)
-                    rc.finish_removals(session, devices.values(), now)
-                    self.last_plan, self.force_plan = time.monotonic(), False
-                    session.commit()
+                desired = self._plan(session, now)
                 self._submit(session, desired, now)
                 session.commit()
             except Exception:
@@ -168,7 +173,7 @@ class Worker:
         if room is None or room > 0:
             free = select(BridgeDevice.device_id).where(
                 or_(BridgeDevice.lease_owner.is_(None), BridgeDevice.lease_until < now),
-                BridgeDevice.device_id.in_(ids)).order_by(BridgeDevice.device_id)
+                rc.among(BridgeDevice.device_id, ids)).order_by(BridgeDevice.device_id)
             if room is not None:
                 free = free.limit(room)
             # SKIP LOCKED: rows another worker is claiming right now are passed over, not waited for.
@@ -183,25 +188,47 @@ class Worker:
         self.claimed = claimed
         self.last_claim = time.monotonic()
 
-    def _should_plan(self, session):
-        if self.force_plan or time.monotonic() - self.last_plan > self.plan_every:
-            return True
+    def _plan(self, session, now):
+        """Plan everything (periodically, when devices changed) or only the passes changed since the last plan."""
+        device_stamp = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.object_type == "device"))
+        full = (self.force_plan or time.monotonic() - self.last_plan > self.plan_every
+                or device_stamp != self.device_stamp)
+        if full:
+            devices = rc.devices_by_id(session, self.claimed, with_options=True)
+            self._refresh_drivers(devices)
+            self.device_cache = {i: _snapshot(d) for i, d in devices.items()}
+            desired = rc.plan(session, list(devices.values()), now)
+            rc.finish_removals(session, devices.values(), now)
+            self.last_plan, self.force_plan, self.device_stamp, self.watermark = time.monotonic(), False, device_stamp, now
+            session.commit()
+            return desired
+        if not self._woken(session):
+            return None
+        # A transaction may commit a while after it flushed: look back a little past the last plan.
+        since, self.watermark = self.watermark - PASS_LOOKBACK, now
+        changed = list(session.scalars(select(Pass.id).where(Pass.updated_at >= since)))
+        if not changed:
+            return None
+        desired = rc.plan(session, list(self.device_cache.values()), now, pass_ids=changed)
+        session.commit()
+        return desired
+
+    def _woken(self, session):
         if self.listener is not None and self.listener.woken.is_set():
             self.listener.woken.clear()
             return True
         if self.listener is not None and self.listener.pushes:
             return False
-        # Polling (SQLite): passes changed, or a device was added, changed or removed (each writes an audit row).
-        stamp = (session.execute(select(func.max(Pass.updated_at), func.count(Pass.id))).one(),
-                 session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.object_type == "device")))
-        changed, self.stamp = stamp != self.stamp, stamp
+        # Polling (SQLite): did any pass change?
+        stamp = session.execute(select(func.max(Pass.updated_at), func.count(Pass.id))).one()
+        changed, self.stamp = tuple(stamp) != self.stamp, tuple(stamp)
         return changed
 
     def _due_now(self):
         with self.app.app_context():
             try:
                 return db.session.scalar(select(DeviceCredential.id).where(
-                    DeviceCredential.device_id.in_(self.claimed), rc.due_filter(utcnow())).limit(1)) is not None
+                    rc.among(DeviceCredential.device_id, self.claimed), rc.due_filter(utcnow())).limit(1)) is not None
             finally:
                 db.session.remove()
 
@@ -225,7 +252,7 @@ class Worker:
 
     def _candidates(self, session, now):
         """Claimed devices with something to do: due pushes, queued commands, a probe, a key audit, events."""
-        mine = and_(BridgeDevice.lease_owner == self.owner, BridgeDevice.device_id.not_in(list(self.inflight) or [-1]))
+        mine = and_(BridgeDevice.lease_owner == self.owner, rc.among(BridgeDevice.device_id, self.inflight, negate=True))
         ids = set(session.scalars(select(DeviceCredential.device_id).join(
             BridgeDevice, BridgeDevice.device_id == DeviceCredential.device_id).where(mine, rc.due_filter(now)).distinct()))
         due = set(ids)
@@ -247,26 +274,23 @@ class Worker:
         if not ids:
             return
         devices = rc.devices_by_id(session, ids)
-        bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(BridgeDevice.device_id.in_(ids)))}
+        bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(rc.among(BridgeDevice.device_id, ids)))}
         ids = [i for i in ids if i in devices and i in bds and devices[i].status != "removed"
                and not (bds[i].next_attempt_at is not None and bds[i].next_attempt_at > now)]  # backing off
         commands = {}
-        for cmd in session.scalars(select(DeviceCommand).where(DeviceCommand.device_id.in_(ids),
+        for cmd in session.scalars(select(DeviceCommand).where(rc.among(DeviceCommand.device_id, ids),
                                                                DeviceCommand.status == "queued")):
             if now - cmd.created_at > COMMAND_TTL:
                 cmd.status, cmd.error, cmd.done_at = "failed", "expired before the device could be reached", now
             else:
                 commands.setdefault(cmd.device_id, []).append((cmd.id, cmd.kind, cmd.door, cmd.reason))
-        due = [i for i in ids if i in due]
-        missing = [i for i in due if desired is None or i not in desired]
-        if missing:
-            desired = dict(desired or {}, **state.desired_for_devices(session, [devices[i] for i in missing], now))
-        ops = rc.due_ops(session, due, desired or {}, now) if due else {}
+        due = {i: devices[i] for i in ids if i in due}
+        ops = rc.due_ops(session, due, desired, now) if due else {}
         audit = [i for i in ids if bds[i].audit_keys]
         present = {}
         if audit:
             for device_id, key in session.execute(select(DeviceCredential.device_id, DeviceCredential.key).where(
-                    DeviceCredential.device_id.in_(audit), DeviceCredential.desired == "present")):
+                    rc.among(DeviceCredential.device_id, audit), DeviceCredential.desired == "present")):
                 present.setdefault(device_id, set()).add(key)
         cursors = self._event_cursors(session, devices, ids)
         for device_id in ids:
@@ -302,7 +326,7 @@ class Worker:
         except ImportError:
             return {i: self.ingest[1](session, i) for i in due}
         stored = dict(session.execute(select(DeviceEventCursor.device_id, DeviceEventCursor.last_serial)
-                                      .where(DeviceEventCursor.device_id.in_(due))).all())
+                                      .where(rc.among(DeviceEventCursor.device_id, due))).all())
         return {i: stored.get(i, 0) for i in due}
 
     # -- recording outcomes ------------------------------------------------------------------
@@ -313,7 +337,7 @@ class Worker:
         now = utcnow()
         ids = [i for i, _ in done]
         devices = rc.devices_by_id(session, ids)
-        bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(BridgeDevice.device_id.in_(ids)))}
+        bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(rc.among(BridgeDevice.device_id, ids)))}
         acks, audits = [], {}
         for device_id, future in done:
             del self.inflight[device_id]

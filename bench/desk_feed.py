@@ -83,7 +83,15 @@ def client_proc(port, token, n, ready, stop, out):
     received = [[] for _ in range(n)]
 
     def run(i):
-        sock = socket.create_connection(("127.0.0.1", port))
+        for attempt in range(5):  # a loaded server may reset a connection while it starts up
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                time.sleep(0.2 * (attempt + 1))
+        else:
+            ready.put(0)
+            return
         sock.sendall(f"GET /api/v1/desk/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
                      "Accept: text/event-stream\r\n\r\n".encode())
         sock.settimeout(0.5)
@@ -93,6 +101,8 @@ def client_proc(port, token, n, ready, stop, out):
                 data = sock.recv(65536)
             except socket.timeout:
                 continue
+            except OSError:
+                break
             if not data:
                 break
             now = time.time()
@@ -174,8 +184,9 @@ def main():
         site_id, gates, token = seed(db_url)
         port = free_port()
         log = open(ROOT / "bench" / "results" / "desk_feed.gunicorn.log", "w")
-        proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", WORKERS, "--worker-class", "gthread",
-                                 "--threads", "32", "--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", WORKERS, "--worker-class", "gthread",  # noqa: S603
+                                 "--threads", "32", "--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}",
+                                 "--log-level", "warning", "wsgi:app"],
                                 cwd=ROOT, env=env_for(db_url), stdout=log, stderr=subprocess.STDOUT)
         for _ in range(100):
             try:

@@ -1,6 +1,7 @@
 """A local stand-in for Twilio's REST API that checks what the real client sends."""
 import base64
 import json
+import re
 import secrets
 import socket
 import threading
@@ -95,3 +96,16 @@ def closed_port_url():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def login_page_session(client, login, password):
+    """Log in through the form (cookie session), as a resident on the phone would."""
+    page = client.get("/login")
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    return client.post("/login", data={"csrf_token": token, "login": login, "password": password})
+
+
+def page_csrf(client, path):
+    """The CSRF token of a page's forms."""
+    page = client.get(path)
+    return re.search(rb'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.data).group(1).decode()

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import pass_body
+from notify_support import login_page_session, page_csrf
 
 from portal.core import jobs
 from portal.core.errors import ApiError
@@ -117,3 +118,18 @@ def test_revoked_before_sending_is_not_sent(app, client, world):
     shown = client.get(f"/api/v1/passes/{pid}", headers=h | {"Accept-Language": "en"}).get_json()["messages"]
     assert [(m["status"], m["error"]) for m in shown] == [("failed", "pass_revoked")]
     assert "revoked" in shown[0]["error_message"]
+
+
+def test_resident_page_shows_failure_and_send_again_queues_another(app, client, world):
+    p = world.make_pass(visitor_phone=PHONE, notify="sms")
+    msg = db.session.scalars(db.select(Message).where(Message.pass_id == p.id)).one()
+    msg.status, msg.error_code, msg.error = "failed", "21211", "The phone number is not valid."
+    db.session.commit()
+    assert login_page_session(client, "r1", world.PASSWORD).status_code == 302
+    page = client.get(f"/my/passes/{p.id}?lang=en").get_data(as_text=True)
+    assert "msg-failed" in page and "(21211)" in page and "The phone number is not valid." in page
+    token = page_csrf(client, f"/my/passes/{p.id}")
+    assert client.post(f"/my/passes/{p.id}/resend", data={"csrf_token": token}).status_code == 302
+    send_pending()
+    page = client.get(f"/my/passes/{p.id}?lang=en").get_data(as_text=True)
+    assert page.count('class="msg msg-') == 2 and "msg-sent" in page

@@ -3,6 +3,9 @@
 
 def init_app(app):
     """Load models, register pages, event hooks, the live feed and the desk's jobs."""
+    import os
+
+    from portal.core.timeutil import local
     from portal.desk import models  # noqa: F401
     from portal.desk.feed import after_commit_publish, on_new_event
     from portal.desk.hooks import exception_from_event, register_jobs
@@ -10,10 +13,6 @@ def init_app(app):
     from portal.desk.routes import bp
     from portal.events.operations import after_commit, on_event
     from portal.watchlist.routes import bp as watchlist_bp
-
-    from portal.core.timeutil import local
-
-    import os
 
     # auto | redis | postgres | local: how the live feed fans out between worker processes.
     app.config.setdefault("DESK_FEED", os.environ.get("DESK_FEED", "auto"))

@@ -55,7 +55,8 @@ def desk_stream():
     return stream_response(desk_site(api_user()).id)
 
 
-@api_route("/desk/exceptions", summary="Exceptions of the site", tag=TAG, params=[Q("status", desc="open | taken | closed"), SITE])
+@api_route("/desk/exceptions", summary="Exceptions of the site", tag=TAG,
+           params=[Q("status", desc="open | taken | closed"), SITE])
 @api_roles(*DESK_ROLES)
 def list_exceptions():
     """Open and past exceptions."""
@@ -168,7 +169,8 @@ def guard_refuse_walk_in(walk_in_id):
 @api_route("/desk/remote-open", methods=("POST",), tag=TAG,
            summary="Open a door, gate or barrier, or call a lift, through the bridge (reason required; never a pass)",
            body={"type": "object", "required": ["device_id"], "properties": {
-               "device_id": INT, "reason": STR, "door": INT, "gate_id": INT, "kind": {"type": "string", "enum": ["open", "call_lift"]},
+               "device_id": INT, "reason": STR, "door": INT, "gate_id": INT,
+               "kind": {"type": "string", "enum": ["open", "call_lift"]},
                "emergency": {"type": "string", "enum": ["ambulance", "fire", "police"]}}},
            responses={"202": {"description": "Queued for the bridge"}})
 @api_roles(*DESK_ROLES)
@@ -205,7 +207,8 @@ def on_site():
     site = desk_site(api_user())
     rows = queries.on_site(site)
     record("pii.view", "on_site", site.id, site_id=site.id, fields=["name", "phone_masked"], count=len(rows))
-    return jsonify({"total": len(rows), "buildings": [{"building": b, "people": people} for b, people in queries.by_building(rows)]})
+    groups = [{"building": b, "people": people} for b, people in queries.by_building(rows)]
+    return jsonify({"total": len(rows), "buildings": groups})
 
 
 @api_route("/desk/on-site.csv", summary="The roll call as CSV (cells safe from formula injection)", tag=TAG, params=[SITE],
@@ -232,7 +235,8 @@ def vehicles():
 def contractors():
     """Contractors (company, work area, hours) and couriers with recurring passes."""
     site = desk_site(api_user())
-    return jsonify({"contractors": queries.passes_of_kind(site, "contractor"), "deliveries": queries.passes_of_kind(site, "delivery")})
+    return jsonify({"contractors": queries.passes_of_kind(site, "contractor"),
+                    "deliveries": queries.passes_of_kind(site, "delivery")})
 
 
 ITEM_BODY = {"type": "object", "required": ["unit_id", "direction", "description"], "properties": {

@@ -1,6 +1,5 @@
 """What turns into desk exceptions: access events (a hook in the writer's transaction) and periodic checks."""
 import logging
-from datetime import timedelta
 
 from portal.core.timeutil import utcnow
 from portal.desk.models import DeskCursor, DeskException

@@ -1,5 +1,5 @@
 """The desk's own tables: exceptions, shifts, walk-ins and item movements."""
-from sqlalchemy import ForeignKey, Index, Integer, JSON, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import Timestamped

@@ -1,7 +1,9 @@
 """Device API tokens: issue, rotate, revoke, and the one-query check the gate uses."""
 from datetime import timedelta
+from functools import cache
 
 from flask import g
+from sqlalchemy import bindparam
 
 from portal.accounts import tokens as account_tokens
 from portal.accounts.models import ApiToken
@@ -24,10 +26,7 @@ def authenticate():
     prefix = account_tokens.DEVICE_PREFIX + "_"
     if not plain or len(plain) > 200 or not plain.startswith(prefix):
         raise ApiError(401, "unauthorized", "A valid device token is required.")
-    row = db.session.execute(
-        db.select(ApiToken, Device).join(Device, Device.id == ApiToken.device_id)
-        .where(ApiToken.token_hash == token_hash(plain), ApiToken.kind == "device")
-    ).first()
+    row = db.session.execute(_auth_statement(), {"token_hash": token_hash(plain)}).first()
     now = utcnow()
     if row is None:
         raise ApiError(401, "unauthorized", "A valid device token is required.")
@@ -40,6 +39,13 @@ def authenticate():
     g.device = device
     g.device_token = token
     return device
+
+
+@cache
+def _auth_statement():
+    # Built once with a bind parameter, so SQLAlchemy reuses its cache key and compiled SQL.
+    return (db.select(ApiToken, Device).join(Device, Device.id == ApiToken.device_id)
+            .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.kind == "device"))
 
 
 def live_tokens(device):

@@ -15,7 +15,10 @@ def init_app(app):
     for blueprint in (bp, files_bp, survey_bp, team_bp):
         app.register_blueprint(blueprint)
     app.before_request(_upload_guard)
+    from portal.core.validators import mask_phone
+
     app.jinja_env.filters["site_time"] = _site_time
+    app.jinja_env.filters["masked_phone"] = mask_phone
     app.jinja_env.globals["fb_labels"] = _labels
     register()
 

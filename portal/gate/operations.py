@@ -1,5 +1,7 @@
 """Writes of a gate decision: conditional updates that settle races, and the access event."""
-from sqlalchemy import and_, case, or_, update
+from functools import cache
+
+from sqlalchemy import and_, bindparam, case, or_, update
 
 from portal.events.operations import record_event
 from portal.extensions import db
@@ -14,23 +16,29 @@ def consume(pass_id, direction):
     "in"), so of many gates racing for the last entry exactly one updates a row: PostgreSQL
     re-checks the clause after the row lock, SQLite runs writers one at a time.
     """
-    conds = [Pass.id == pass_id, Pass.status == "active"]
-    values = {}
-    if direction != "out":
-        conds.append(or_(Pass.max_entries.is_(None), Pass.uses < Pass.max_entries))
-        values["uses"] = Pass.uses + 1
-        # The last entry changes what devices must hold, so the bridge's desired-state version moves.
-        values["version"] = case((and_(Pass.max_entries.isnot(None), Pass.uses + 1 >= Pass.max_entries), Pass.version + 1),
-                                 else_=Pass.version)
-    if direction == "in":
-        conds.append(or_(Pass.last_direction.is_(None), Pass.last_direction != "in"))
-    if direction is not None:
-        values["last_direction"] = direction
-    result = db.session.execute(update(Pass).where(*conds).values(**values),
-                                execution_options={"synchronize_session": False})
+    result = db.session.execute(_consume_statement(direction), {"pass_id": pass_id})
     if result.rowcount == 1:
         return None
     return _why_not(pass_id, direction)
+
+
+@cache
+def _consume_statement(direction):
+    # Core statements on the table, built once: no ORM bulk-update machinery on the hot path.
+    t = Pass.__table__
+    conds = [t.c.id == bindparam("pass_id"), t.c.status == "active"]
+    values = {}
+    if direction != "out":
+        conds.append(or_(t.c.max_entries.is_(None), t.c.uses < t.c.max_entries))
+        values["uses"] = t.c.uses + 1
+        # The last entry changes what devices must hold, so the bridge's desired-state version moves.
+        values["version"] = case((and_(t.c.max_entries.isnot(None), t.c.uses + 1 >= t.c.max_entries), t.c.version + 1),
+                                 else_=t.c.version)
+    if direction == "in":
+        conds.append(or_(t.c.last_direction.is_(None), t.c.last_direction != "in"))
+    if direction is not None:
+        values["last_direction"] = direction
+    return update(t).where(*conds).values(**values)
 
 
 def _why_not(pass_id, direction):
@@ -48,11 +56,14 @@ def _why_not(pass_id, direction):
 
 def advance_step(pass_id, step):
     """Accept a TOTP step once (RFC 6238 §5.2): True only for the request that moved it forward."""
-    result = db.session.execute(
-        update(Pass).where(Pass.id == pass_id, Pass.otp_last_step < step).values(otp_last_step=step),
-        execution_options={"synchronize_session": False},
-    )
-    return result.rowcount == 1
+    return db.session.execute(_advance_statement(), {"pass_id": pass_id, "step": step}).rowcount == 1
+
+
+@cache
+def _advance_statement():
+    t = Pass.__table__
+    return update(t).where(t.c.id == bindparam("pass_id"), t.c.otp_last_step < bindparam("step")).values(
+        otp_last_step=bindparam("step"))
 
 
 def record_attempt(device, method, outcome, direction, now, latency_ms):

@@ -21,14 +21,15 @@ class Outcome:
     details: dict = field(default_factory=dict)
     plate: str | None = None
     gate: object = None  # the device's Gate, when the pass query loaded it
+    # Copied while loaded: after the commit the ORM objects are expired and reading them would query again.
+    pass_id: int | None = field(init=False, default=None)
+
+    def __post_init__(self):
+        self.pass_id = self.pass_.id if self.pass_ is not None else None
 
     @property
     def granted(self):
         return self.decision == "grant"
-
-    @property
-    def pass_id(self):
-        return self.pass_.id if self.pass_ is not None else None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Watchlist entries; identity values are kept only as keyed hashes plus a masked hint."""
-from sqlalchemy import Boolean, ForeignKey, String, Index
+from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.models import Timestamped
