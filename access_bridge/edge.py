@@ -14,21 +14,19 @@ Decisions fail closed: any unexpected error denies with reason "error".
 """
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-import pyotp
 from limits import parse_many, storage, strategies
 from sqlalchemy import case, or_, select, update
 from sqlalchemy import exc as sa_exc
 
 from access_bridge import compact
 from access_bridge.edge_store import EdgeStore, pass_rec, snapshot
-from portal.core.timeutil import zone
+from portal.gate import rules
 from portal.passes import codes, tokens
 
 log = logging.getLogger(__name__)
@@ -48,21 +46,6 @@ class Deny(Exception):
 
 def _utc(ts):
     return datetime.fromtimestamp(ts, timezone.utc)
-
-
-def in_schedule(schedule, tz_name, now_ts):
-    """True when now falls in the weekly window; an end before the start crosses midnight."""
-    if not schedule:
-        return True
-    now = _utc(now_ts).astimezone(zone(tz_name))
-    days = set(schedule.get("days") or range(1, 8))
-    start, end, clock = schedule.get("start", "00:00"), schedule.get("end", "24:00"), now.strftime("%H:%M")
-    if start < end:
-        return now.isoweekday() in days and start <= clock < end
-    if clock >= start:
-        return now.isoweekday() in days
-    # Early morning belongs to the window that began the evening before.
-    return clock < end and (now - timedelta(days=1)).isoweekday() in days
 
 
 class Link:
@@ -140,11 +123,11 @@ class EdgeDecider:
         return rec, None
 
     def _keypad(self, data, gate_id, site_id, now):
-        entry = data.decode("ascii", "replace") if isinstance(data, (bytes, bytearray)) else str(data)
-        entry = entry.strip().rstrip("#")
+        entry = data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray)) else str(data)
         if self._blocked(self._gate_limits, "gate", gate_id):
             raise Deny("throttled")
-        if len(entry) != codes.CODE_LEN or not entry.isdigit():
+        entry = rules.keypad_digits(entry)
+        if entry is None:
             raise Deny("unknown")
         number, otp = entry[: codes.KEYPAD_NO_DIGITS], entry[codes.KEYPAD_NO_DIGITS:]
         rec = self._pass_by_keypad(site_id, number)
@@ -152,35 +135,41 @@ class EdgeDecider:
             raise Deny("unknown")
         if self._blocked(self._pass_limits, "pass", rec.id):
             raise Deny("throttled", rec)
-        totp = pyotp.TOTP(rec.otp_secret, digits=codes.OTP_DIGITS, interval=tokens.STEP_SECONDS)
-        now_step = tokens.current_step(now)
-        for step in (now_step, now_step - 1):
-            if hmac.compare_digest(totp.at(step * tokens.STEP_SECONDS), otp):
-                if step <= rec.otp_last_step:
-                    raise Deny("replayed", rec)
-                return rec, step
-        raise Deny("unknown", rec)
+        step = rules.matching_step(rec.otp_secret, otp, now)
+        if step is None:
+            raise Deny("unknown", rec)
+        if step <= rec.otp_last_step:
+            raise Deny("replayed", rec)
+        return rec, step
 
     def _blocked(self, limits, *key):
         return any(not self._limiter.test(lim, *map(str, key)) for lim in limits)
 
     def _check(self, rec, gate_id, direction, now):
-        if rec.status == "revoked":
-            raise Deny("revoked", rec)
+        """The gate API's rules in its order (portal.gate.rules.precheck), on the edge's copy of the pass.
+
+        An exit is never refused for schedule, use count or passback: nobody is trapped inside.
+        """
         if rec.site_id != self.store.gates.get(gate_id):
             raise Deny("wrong_site", rec)
+        if rec.status != "active":
+            raise Deny("revoked", rec)
+        if rec.watch_hit is not None:
+            raise Deny("watchlisted", rec)
         if now >= rec.valid_until:
             raise Deny("expired", rec)
         if now < rec.valid_from:
             raise Deny("not_yet_valid", rec)
         if rec.gate_ids and gate_id not in rec.gate_ids:
             raise Deny("wrong_gate", rec)
-        if rec.schedule and not in_schedule(rec.schedule, rec.timezone, now):
+        if direction == "out":
+            return
+        if rec.schedule and not rules.in_schedule(rec.schedule, rec.timezone, _utc(now)):
             raise Deny("outside_schedule", rec)
-        if direction and rec.last_direction == direction:
-            raise Deny("anti_passback", rec)
-        if direction != "out" and rec.max_entries is not None and rec.used >= rec.max_entries:
+        if rec.max_entries is not None and rec.used >= rec.max_entries:
             raise Deny("used_up", rec)
+        if direction == "in" and rec.last_direction == "in":
+            raise Deny("anti_passback", rec)
 
     def _grant(self, rec, gate_id, method, direction, step, now, started):
         consumed = 0 if direction == "out" else 1
@@ -218,6 +207,8 @@ class EdgeDecider:
         from portal.passes.models import Pass
 
         with self.app.app_context():
+            from portal.watchlist import matching
+
             conds = [Pass.id == rec.id, Pass.status == "active", Pass.valid_from <= _utc(now), Pass.valid_until > _utc(now)]
             values = {}
             if consumed:
@@ -225,9 +216,12 @@ class EdgeDecider:
                 values["uses"] = Pass.uses + 1
                 # Spending the last entry changes what devices should hold.
                 values["version"] = case((Pass.uses + 1 >= Pass.max_entries, Pass.version + 1), else_=Pass.version)
+            if direction == "in":
+                conds.append(or_(Pass.last_direction.is_(None), Pass.last_direction != "in"))
             if direction:
-                conds.append(or_(Pass.last_direction.is_(None), Pass.last_direction != direction))
                 values["last_direction"] = direction
+            if direction != "out":
+                conds.append(matching.pass_hit_subquery().is_(None))  # listed since the last snapshot
             if step:
                 conds.append(Pass.otp_last_step < step)
                 values["otp_last_step"] = step
@@ -236,10 +230,10 @@ class EdgeDecider:
             if not done:
                 # Someone else spent it, or it changed since the snapshot: re-read and say why.
                 db.session.rollback()
-                fresh = db.session.get(Pass, rec.id)
+                fresh = db.session.execute(select(Pass, matching.pass_hit_subquery()).where(Pass.id == rec.id)).first()
                 reason = "unknown"
                 if fresh is not None:
-                    self.store.put_pass(pass_rec(fresh))
+                    self.store.put_pass(pass_rec(*fresh))
                     reason = self._reason_for(self.store.passes[rec.id], gate_id, direction, step) or "used_up"
                 self._record(now, rec, rec.site_id, gate_id, method, "deny", reason, direction, started)
                 return False, reason, rec.id
@@ -295,8 +289,11 @@ class EdgeDecider:
 
         try:
             with self.app.app_context():
-                row = db.session.scalars(select(Pass).where(where(Pass)).order_by(Pass.id.desc()).limit(1)).first()
-                rec = pass_rec(row) if row is not None else None
+                from portal.watchlist.matching import pass_hit_subquery
+
+                row = db.session.execute(select(Pass, pass_hit_subquery()).where(where(Pass))
+                                         .order_by(Pass.id.desc()).limit(1)).first()
+                rec = pass_rec(*row) if row is not None else None
         except LINK_ERRORS as exc:
             self._link_failed(exc)
             return None

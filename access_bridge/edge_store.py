@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS passes (
   id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL, valid_from REAL NOT NULL, valid_until REAL NOT NULL,
   timezone TEXT NOT NULL, schedule TEXT, gate_ids TEXT NOT NULL, max_entries INTEGER, uses INTEGER NOT NULL,
   status TEXT NOT NULL, otp_secret BLOB NOT NULL, keypad_no TEXT NOT NULL, otp_last_step INTEGER NOT NULL,
-  last_direction TEXT, version INTEGER NOT NULL);
+  last_direction TEXT, version INTEGER NOT NULL, watch_hit INTEGER);
 CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY, at REAL NOT NULL, pass_id INTEGER, site_id INTEGER, gate_id INTEGER, device_id INTEGER,
   method TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, direction TEXT, otp_step INTEGER,
@@ -60,6 +60,7 @@ class PassRec:
     otp_last_step: int = 0
     last_direction: str | None = None
     version: int = 1
+    watch_hit: int | None = None  # the watchlist entry the visitor or plate matches
     pending: int = field(default=0)
 
     @property
@@ -129,10 +130,10 @@ class EdgeStore:
         self.gates = dict(db.execute("SELECT id, site_id FROM gates"))
         passes = {}
         for row in db.execute("SELECT id, site_id, valid_from, valid_until, timezone, schedule, gate_ids, max_entries, uses, "
-                              "status, otp_secret, keypad_no, otp_last_step, last_direction, version FROM passes"):
+                              "status, otp_secret, keypad_no, otp_last_step, last_direction, version, watch_hit FROM passes"):
             passes[row[0]] = PassRec(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else None,
                                      frozenset(json.loads(row[6])), row[7], row[8], row[9], crypto.decrypt(row[10]).decode(),
-                                     row[11], row[12], row[13], row[14])
+                                     row[11], row[12], row[13], row[14], row[15])
         # Unreported offline decisions still count, also after a restart.
         for pid, consumed, step, direction in db.execute(
             "SELECT pass_id, consumed, otp_step, direction FROM journal WHERE id > ? AND decision = 'grant' ORDER BY id",
@@ -193,11 +194,11 @@ class EdgeStore:
     def _write_pass(self, r: PassRec):
         self._db.execute(
             "INSERT OR REPLACE INTO passes (id, site_id, valid_from, valid_until, timezone, schedule, gate_ids, max_entries,"
-            " uses, status, otp_secret, keypad_no, otp_last_step, last_direction, version)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " uses, status, otp_secret, keypad_no, otp_last_step, last_direction, version, watch_hit)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (r.id, r.site_id, r.valid_from, r.valid_until, r.timezone, json.dumps(r.schedule) if r.schedule else None,
              json.dumps(sorted(r.gate_ids)), r.max_entries, r.uses, r.status, crypto.encrypt(r.otp_secret.encode()),
-             r.keypad_no, r.otp_last_step, r.last_direction, r.version))
+             r.keypad_no, r.otp_last_step, r.last_direction, r.version, r.watch_hit))
 
     def note_online_use(self, rec: PassRec, direction, otp_step, consumed):
         """The portal counted a use: keep the local copy in step, on disk too (a restart offline must see it)."""
@@ -263,11 +264,11 @@ class EdgeStore:
 
 
 # -- reading the portal's database (inside an app context of the bridge) --------------------
-def pass_rec(p) -> PassRec:
-    """The edge's view of a Pass row."""
+def pass_rec(p, watch_hit=None) -> PassRec:
+    """The edge's view of a Pass row (and of its watchlist hit)."""
     return PassRec(p.id, p.site_id, p.valid_from.timestamp(), p.valid_until.timestamp(), p.timezone, p.schedule,
                    frozenset(p.gate_ids or ()), p.max_entries, p.uses, p.status, p.otp_secret, p.keypad_no,
-                   p.otp_last_step or 0, p.last_direction, p.version)
+                   p.otp_last_step or 0, p.last_direction, p.version, watch_hit)
 
 
 def snapshot(app, site_ids, now_ts):
@@ -275,15 +276,16 @@ def snapshot(app, site_ids, now_ts):
     from portal.extensions import db
     from portal.passes.models import Pass, SigningKey
     from portal.sites.models import Gate
+    from portal.watchlist.matching import pass_hit_subquery
 
     with app.app_context():
         kq = select(SigningKey.id, SigningKey.site_id, SigningKey.public_key).where(SigningKey.status.in_(("active", "verify")))
         gq = select(Gate.id, Gate.site_id)
-        pq = select(Pass).where(Pass.valid_until > datetime.fromtimestamp(now_ts, timezone.utc))
+        pq = select(Pass, pass_hit_subquery()).where(Pass.valid_until > datetime.fromtimestamp(now_ts, timezone.utc))
         if site_ids:
             kq, gq, pq = (kq.where(SigningKey.site_id.in_(site_ids)), gq.where(Gate.site_id.in_(site_ids)),
                           pq.where(Pass.site_id.in_(site_ids)))
         keys = [(kid, site, bytes(raw)) for kid, site, raw in db.session.execute(kq)]
         gates = [tuple(row) for row in db.session.execute(gq)]
-        passes = [pass_rec(p) for p in db.session.scalars(pq)]
+        passes = [pass_rec(p, hit) for p, hit in db.session.execute(pq)]
     return keys, gates, passes

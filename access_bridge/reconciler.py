@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 
 from sqlalchemy import Boolean, Integer, String, all_, and_, any_, bindparam, insert, or_, select, text, update
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import defer
+from sqlalchemy.sql.expression import ColumnElement
 
 from access_bridge import state
-from access_bridge.drivers.base import Credential, DeviceAuthFailed, DeviceUnreachable, DriverError, CredentialRejected
+from access_bridge.drivers.base import Credential, CredentialRejected, DeviceAuthFailed, DeviceUnreachable, DriverError
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
 from portal.devices.models import Device
@@ -178,18 +178,19 @@ def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Crede
     for d in devices:
         desired.setdefault(d.id, {})
     ids = [d.id for d in devices]
+    tbl = DeviceCredential.__table__
+    cols = (tbl.c.id, tbl.c.device_id, tbl.c.key, tbl.c.desired, tbl.c.fingerprint)
     # Rows already desired absent are settled history; only load them for keys wanted again.
-    q = select(DeviceCredential).where(among(DeviceCredential.device_id, ids), DeviceCredential.desired == "present")
+    q = select(*cols).where(among(tbl.c.device_id, ids), tbl.c.desired == "present")
     if pass_ids is not None:
-        q = q.where(among(DeviceCredential.pass_id, pass_ids))
-    rows = {(r.device_id, r.key): r for r in session.scalars(q)}
+        q = q.where(among(tbl.c.pass_id, pass_ids))
+    rows = {(r.device_id, r.key): r for r in session.execute(q)}
     wanted_again = {key for device_id, table in desired.items() for key in table if (device_id, key) not in rows}
     if wanted_again:
-        for r in session.scalars(select(DeviceCredential).where(
-                among(DeviceCredential.device_id, ids), among(DeviceCredential.key, wanted_again),
-                DeviceCredential.desired == "absent")):
+        for r in session.execute(select(*cols).where(among(tbl.c.device_id, ids), among(tbl.c.key, wanted_again),
+                                                     tbl.c.desired == "absent")):
             rows[(r.device_id, r.key)] = r
-    new = []
+    new, to_present = [], []
     for device_id, table in desired.items():
         for key, cred in table.items():
             fp = state.fingerprint(cred)
@@ -199,17 +200,22 @@ def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Crede
                                 desired="present", desired_version=1, acked_version=0, fingerprint=fp,
                                 status="pending", attempts=0, next_attempt_at=now, updated_at=now))
             elif row.desired != "present" or row.fingerprint != fp:
-                _bump(row, "present", now)
-                row.fingerprint, row.pass_version = fp, cred.version
+                to_present.append({"rid": row.id, "fp": fp, "pv": cred.version})
     # Whatever is left was desired once and is no longer: revoked, expired, used up or moved.
-    for row in rows.values():
-        if row.desired == "present":
-            _bump(row, "absent", now)
-            row.fingerprint = None
+    to_absent = [row.id for row in rows.values() if row.desired == "present"]
     session.flush()
+    bump = dict(desired_version=tbl.c.desired_version + 1, status="pending", attempts=0, last_error=None,
+                next_attempt_at=now, updated_at=now)
+    if to_absent:
+        session.execute(update(tbl).where(among(tbl.c.id, to_absent), tbl.c.desired == "present")
+                        .values(desired="absent", fingerprint=None, **bump))
+    if to_present:
+        session.execute(update(tbl).where(tbl.c.id == bindparam("rid"))
+                        .values(desired="present", fingerprint=bindparam("fp"), pass_version=bindparam("pv"), **bump),
+                        to_present)
     if new:
         # Small pages keep each INSERT's text short enough for the driver to cache its parsing.
-        session.execute(insert(DeviceCredential.__table__).execution_options(insertmanyvalues_page_size=50), new)
+        session.execute(insert(tbl).execution_options(insertmanyvalues_page_size=50), new)
     return desired
 
 

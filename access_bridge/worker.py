@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -70,7 +71,7 @@ class Worker:
     """One bridge process (or thread, in tests)."""
 
     def __init__(self, app, owner=None, threads=64, lease_seconds=30, max_devices=None, plan_every=15.0,
-                 poll=1.0, events_every=3.0):
+                 poll=1.0, events_every=5.0):
         load_drivers()
         self.app = app
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -106,7 +107,8 @@ class Worker:
             self.close()
 
     def run_once(self, max_rounds=20):
-        """Push until nothing is due or in flight (tests, `bridge run --once`)."""
+        """Push until nothing is due or in flight (tests, `bridge run --once`); events are fetched every round."""
+        self.events_every = 0
         for _ in range(max_rounds):
             self.step()
             if self.inflight:
@@ -264,8 +266,10 @@ class Worker:
             clock = time.monotonic()
             for device_id in self.claimed:
                 cls = REGISTRY.get(self.slugs.get(device_id, ""))
+                if device_id not in self.last_events:  # spread polls over the interval instead of bursts
+                    self.last_events[device_id] = clock - random.uniform(0, self.events_every)
                 if (device_id not in self.inflight and cls is not None and Capability.EVENTS in cls.capabilities
-                        and clock - self.last_events.get(device_id, 0) > self.events_every):
+                        and clock - self.last_events[device_id] > self.events_every):
                     ids.add(device_id)
         return ids, due
 

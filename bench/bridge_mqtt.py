@@ -29,6 +29,7 @@ os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 
 DEVICES = int(os.environ.get("BRIDGE_BENCH_DEVICES", "1000"))
 TRIALS = int(os.environ.get("BRIDGE_BENCH_TRIALS", "5"))
+THREADS = int(os.environ.get("BRIDGE_BENCH_THREADS", "64"))
 MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
 TARGETS = {"revoke": 1.0, "create": 2.0}
 RESULTS = ROOT / "bench" / "results" / "bridge_mqtt.json"
@@ -176,14 +177,16 @@ def main():
     try:
         with app.app_context():
             host, unit = build(app, prefix)
-            fleet = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fakes" / "esp_rfid_device.py"), "--url",
+            fake = str(ROOT / "tests" / "fakes" / "esp_rfid_device.py")
+            fleet = subprocess.Popen([sys.executable, fake, "--url",  # noqa: S603
                                       MQTT_URL, "--prefix", prefix, "--count", str(DEVICES)],
                                      stdout=subprocess.PIPE, text=True)
             procs.append(fleet)
             assert fleet.stdout.readline().strip() == "ready", "esp-rfid fleet did not start"
             started = time.monotonic()
-            worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "bridge", "run", "--threads",
-                                       "128", "--poll", "0.2"], cwd=ROOT, env=env)
+            worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "bridge", "run",  # noqa: S603
+                                       "--threads",
+                                       str(THREADS), "--poll", "0.2"], cwd=ROOT, env=env)
             procs.append(worker)
             assert wait_online(), "the bridge did not reach every device"
             warmup = time.monotonic() - started
@@ -214,7 +217,7 @@ def main():
             db.engine.dispose()
         cleanup()
 
-    out = {"devices": DEVICES, "trials": TRIALS, "database": dialect, "broker": MQTT_URL,
+    out = {"devices": DEVICES, "trials": TRIALS, "threads": THREADS, "database": dialect, "broker": MQTT_URL,
            "warmup_seconds": round(warmup, 2), "results": {}}
     print(f"\n{DEVICES} esp-rfid devices over MQTT, {TRIALS} trials, {dialect}; first contact with all took {warmup:.1f} s")
     print(f"{'operation':<10} {'p50 s':>8} {'p99 s':>8} {'max s':>8} {'last ack (worst trial) s':>26} {'target p99':>11}  ok")

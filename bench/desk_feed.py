@@ -14,6 +14,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -183,7 +184,7 @@ def main():
     try:
         site_id, gates, token = seed(db_url)
         port = free_port()
-        log = open(ROOT / "bench" / "results" / "desk_feed.gunicorn.log", "w")
+        log = open(Path(tempfile.gettempdir()) / "desk_feed.gunicorn.log", "w")  # noqa: SIM115
         proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", WORKERS, "--worker-class", "gthread",  # noqa: S603
                                  "--threads", "32", "--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}",
                                  "--log-level", "warning", "wsgi:app"],

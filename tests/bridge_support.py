@@ -77,4 +77,5 @@ def subprocess_env(db_url, instance):
 
 def flask(*args, env, **kw):
     """Start `flask --app wsgi ARGS` as a child process."""
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, **kw)
+    cmd = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, **kw)  # noqa: S603

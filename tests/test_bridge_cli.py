@@ -1,10 +1,10 @@
 """The command line: devices add|list|remove|resync and bridge run --once|status."""
 import json
 
+from bridge_support import fresh_simulators  # noqa: F401
 from sqlalchemy import select, text
 
 from access_bridge.drivers import simulator
-from bridge_support import fresh_simulators  # noqa: F401
 from portal.audit.models import AuditEntry
 from portal.devices.models import Device
 from portal.extensions import db

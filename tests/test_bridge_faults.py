@@ -6,11 +6,20 @@ import signal
 import time
 
 import pytest
+from bridge_support import (  # noqa: F401
+    add_device,
+    expected_keys,
+    flask,
+    fresh_simulators,
+    rows,
+    run_bridge,
+    skip_backoff,
+    subprocess_env,
+)
+from conftest import skip_unless
 from sqlalchemy import select
 
 from access_bridge.drivers import simulator
-from bridge_support import add_device, expected_keys, flask, fresh_simulators, rows, run_bridge, skip_backoff, subprocess_env  # noqa: F401
-from conftest import skip_unless
 from portal.bridge.models import DeviceCredential
 from portal.devices.models import Device
 from portal.extensions import db
@@ -213,3 +222,27 @@ def test_postgres_notify_wakes_the_bridge_on_commit_only(pg_app, pg_world):
         assert p is not None
     finally:
         listener.stop()
+
+
+@pytest.mark.integration
+def test_postgres_old_ack_is_ignored(pg_app, pg_world):
+    from access_bridge import reconciler as rc
+
+    device = add_device(pg_world, "gate")
+    p = pg_world.make_pass()
+    run_bridge(pg_app)
+    key = f"V{p.id}"
+    old = rows(device.id)[key].desired_version
+    revoke_pass(p)
+    db.session.commit()
+    rc.plan(db.session, [db.session.get(Device, device.id)])
+    db.session.commit()
+    row = rows(device.id)[key]
+    assert rc.record_ack(db.session, row.id, old, "upsert") is False  # the add's ack, arriving late
+    db.session.commit()
+    row = rows(device.id)[key]
+    assert (row.desired, row.status, row.acked_state) == ("absent", "pending", "present")
+    run_bridge(pg_app)
+    assert key not in simulator.device(device.id).keys()
+    row = rows(device.id)[key]
+    assert (row.status, row.acked_state, row.acked_version) == ("ok", "absent", old + 1)

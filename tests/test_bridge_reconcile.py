@@ -1,9 +1,9 @@
 """Reconciliation against simulated devices: push, revoke first, retry, offline and back, versioned acks."""
+from bridge_support import add_device, expected_keys, fresh_simulators, rows, run_bridge, skip_backoff  # noqa: F401
 from sqlalchemy import select
 
 from access_bridge import reconciler as rc
 from access_bridge.drivers import simulator
-from bridge_support import add_device, expected_keys, fresh_simulators, rows, run_bridge, skip_backoff  # noqa: F401
 from portal.bridge.models import DeviceCredential
 from portal.devices.models import Device, DeviceCommand
 from portal.extensions import db

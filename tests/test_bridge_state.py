@@ -1,9 +1,10 @@
 """Desired state: which credential each live pass gets on which device."""
 from datetime import timedelta
 
+from bridge_support import add_device, expected_keys, fresh_simulators  # noqa: F401
+
 from access_bridge import state
 from access_bridge.drivers import simulator  # noqa: F401  (registers the driver)
-from bridge_support import add_device, expected_keys, fresh_simulators  # noqa: F401
 from portal.core.timeutil import utcnow
 from portal.extensions import db
 from portal.passes.operations import revoke_pass

@@ -76,8 +76,17 @@ def test_kpi_month_boundary_on_postgres(pg_app, pg_world):
             first_response_at=at + timedelta(hours=3),
         )
     )
+    from portal.events.models import AccessEvent
+
+    for when in ("2026-03-31T16:30:00Z", "2026-04-01T01:00:00Z", "2026-04-01T01:14:59Z"):
+        db.session.add(AccessEvent(site_id=pg_world.site.id, at=parse_iso(when), decision="grant", reason="ok", method="qr",
+                                   direction="in", source="api"))
     db.session.commit()
     april = kpi(pg_world.site, periods.parse("2026-04-01", "2026-04-30", "Asia/Shanghai"))
     march = kpi(pg_world.site, periods.parse("2026-03-01", "2026-03-31", "Asia/Shanghai"))
     assert april["complaints"]["complaints"] == 1 and march["complaints"]["complaints"] == 0
     assert april["response"]["median_first_response_hours"] == 3
+    ent = april["entries"]
+    assert ent["per_day"][0] == {"date": "2026-04-01", "count": 3}
+    assert {h: n for h, n in enumerate(ent["by_hour"]) if n} == {0: 1, 9: 2}
+    assert march["entries"]["granted"] == 0

@@ -14,7 +14,14 @@ from dataclasses import asdict
 from datetime import datetime
 
 from access_bridge.drivers.base import (
-    Capability, Credential, DeviceAuthFailed, DeviceEvent, DeviceUnreachable, Driver, CredentialRejected, register,
+    Capability,
+    Credential,
+    CredentialRejected,
+    DeviceAuthFailed,
+    DeviceEvent,
+    DeviceUnreachable,
+    Driver,
+    register,
 )
 from portal.core.timeutil import utcnow
 

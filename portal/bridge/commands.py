@@ -72,7 +72,8 @@ def status(as_json, site):
     if as_json:
         click.echo(json.dumps({"devices": rows}, ensure_ascii=False))
         return
-    click.echo(f"{'site':<10} {'device':<28} {'kind':<20} {'driver':<10} {'state':<8} {'ok':>5} {'pend':>5} {'fail':>5}  last seen")
+    click.echo(f"{'site':<10} {'device':<28} {'kind':<20} {'driver':<10} {'state':<8} "
+               f"{'ok':>5} {'pend':>5} {'fail':>5}  last seen")
     for r in rows:
         c = r["credentials"]
         click.echo(f"{(r['site'] or '')[:10]:<10} {r['name'][:28]:<28} {r['kind']:<20} {r['driver']:<10} {r['sync']:<8} "
@@ -86,7 +87,8 @@ def status(as_json, site):
 @click.option("--name", required=True)
 @click.option("--kind", required=True, help="gate_reader | door_controller | elevator_controller | face_terminal | barrier")
 @click.option("--driver", default="simulator", show_default=True)
-@click.option("--options", default="{}", help='Driver options as JSON; "gates", "doors", "floors", "building" narrow what it serves.')
+@click.option("--options", default="{}",
+              help='Driver options as JSON; "gates", "doors", "floors", "building" narrow what it serves.')
 @click.option("--gate", "gates", multiple=True, help="Gate code it serves (repeatable); none: the whole site.")
 @click.option("--floors", default=None, help="Floors it serves, e.g. 1-18 or 3,5,7.")
 @click.option("--building", default=None, help="Building code it belongs to.")

@@ -1,5 +1,5 @@
 """What the bridge knows per device: each credential's desired and acknowledged state, and who works on the device."""
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, Index
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.timeutil import utcnow

@@ -69,17 +69,16 @@ def _advance_statement():
 def record_attempt(device, method, outcome, direction, now, latency_ms):
     """The access event for one attempt, plus a desk alert when it started a burst of failures.
 
-    The pass and gate objects already loaded are handed over, so hooks reading event.pass_
-    or event.gate (the desk's live board) cost no further queries.
+    Only ids are handed over: the pass, its unit and the gate were loaded by the decision's
+    one select, so hooks reading event.pass_ or event.gate find them in the session's
+    identity map without another query, and the flush has no relationships to cascade.
     """
     details = dict(outcome.details)
     burst = details.pop("burst_failures", None)
-    common = dict(at=now, site_id=device.site_id, device_id=device.id, method=method, direction=direction,
-                  source="api", plate=outcome.plate)
-    common |= {"gate": outcome.gate} if outcome.gate is not None else {"gate_id": device.gate_id}
-    who = {"pass_": outcome.pass_} if outcome.pass_ is not None else {"pass_id": None}
-    event = record_event(decision=outcome.decision, reason=outcome.reason, latency_ms=round(latency_ms, 3),
-                         details=details, **who, **common)
+    common = dict(at=now, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id, method=method,
+                  direction=direction, source="api", plate=outcome.plate)
+    event = record_event(pass_id=outcome.pass_id, decision=outcome.decision, reason=outcome.reason,
+                         latency_ms=round(latency_ms, 3), details=details, **common)
     if burst is not None:
         record_event(pass_id=None, decision="deny", reason="throttled", latency_ms=None,
                      details={"burst": True, "failures": burst}, **common)

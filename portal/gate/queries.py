@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import cache
 
 from sqlalchemy import bindparam
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from portal.extensions import db
 from portal.passes.models import Pass
@@ -19,11 +19,18 @@ from portal.watchlist import matching
 RECENT = timedelta(days=1)
 
 
+# What the rules and the event hooks read; other columns (encrypted phone and ID, the link) stay unloaded.
+_PASS_FIELDS = (Pass.id, Pass.site_id, Pass.unit_id, Pass.kind, Pass.visitor_name, Pass.plate, Pass.status,
+                Pass.valid_from, Pass.valid_until, Pass.timezone, Pass.max_entries, Pass.uses, Pass.schedule,
+                Pass.gate_ids, Pass.floors, Pass.last_direction, Pass.otp_secret, Pass.otp_last_step)
+
+
 def _base(plate=False):
     watch = matching.pass_hit_subquery(extra_plate=bindparam("plate") if plate else None).label("watch_hit")
     return (db.select(Pass, Gate, watch)
             .outerjoin(Gate, Gate.id == bindparam("gate_id"))
-            .options(joinedload(Pass.unit, innerjoin=True).joinedload(Unit.building, innerjoin=True)))
+            .options(load_only(*_PASS_FIELDS),
+                     joinedload(Pass.unit, innerjoin=True).joinedload(Unit.building, innerjoin=True)))
 
 
 @cache
