@@ -173,6 +173,7 @@ def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Crede
     without, everything is (periodically, and when devices changed).
     """
     now = now or utcnow()
+    devices = [d for d in devices if d.status != "removed"]
     serving = [d for d in devices if d.status != "removing"]
     desired = state.desired_for_devices(session, serving, now, pass_ids)
     for d in devices:

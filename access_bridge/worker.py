@@ -111,6 +111,7 @@ class Worker:
         self.events_every = 0
         for _ in range(max_rounds):
             self.step()
+            self.events_every = float("inf")  # events are fetched in the first round only
             if self.inflight:
                 wait(list(self.inflight.values()))
                 continue
@@ -184,7 +185,8 @@ class Worker:
                             .values(lease_owner=self.owner, lease_until=until)
                             .execution_options(synchronize_session=False))
         session.commit()
-        claimed = list(session.scalars(select(BridgeDevice.device_id).where(mine)))
+        claimed = list(session.scalars(select(BridgeDevice.device_id).join(Device, Device.id == BridgeDevice.device_id)
+                                       .where(mine, Device.status != "removed")))
         if set(claimed) != set(self.claimed):
             self.force_plan = True
         self.claimed = claimed
@@ -269,7 +271,7 @@ class Worker:
                 if device_id not in self.last_events:  # spread polls over the interval instead of bursts
                     self.last_events[device_id] = clock - random.uniform(0, self.events_every)
                 if (device_id not in self.inflight and cls is not None and Capability.EVENTS in cls.capabilities
-                        and clock - self.last_events[device_id] > self.events_every):
+                        and clock - self.last_events[device_id] >= self.events_every):
                     ids.add(device_id)
         return ids, due
 
@@ -320,7 +322,7 @@ class Worker:
             return {}
         clock = time.monotonic()
         due = [i for i in ids if Capability.EVENTS in state.capabilities(devices[i])
-               and clock - self.last_events.get(i, 0) > self.events_every]
+               and clock - self.last_events.get(i, 0) >= self.events_every]
         if not due:
             return {}
         for i in due:

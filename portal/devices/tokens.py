@@ -31,6 +31,12 @@ class DeviceRef:
     kind: str
     status: str
     token_id: int
+    touch_due: bool  # last_used_at is old enough to be written again
+
+    @property
+    def gate_id(self):
+        """The gate events are recorded at: the device's gate when it serves exactly one."""
+        return self.gate_ids[0] if len(self.gate_ids) == 1 else None
 
 
 def authenticate():
@@ -47,11 +53,16 @@ def authenticate():
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) \
             or row.status in BLOCKED_STATUSES:
         raise ApiError(401, "unauthorized", "A valid device token is required.")
-    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
-        db.session.execute(_touch_statement(), {"token_id": row.token_id, "now": now})
-    device = DeviceRef(row.device_id, row.site_id, tuple(row.gate_ids or ()), row.kind, row.status, row.token_id)
+    due = row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY
+    device = DeviceRef(row.device_id, row.site_id, tuple(row.gate_ids or ()), row.kind, row.status, row.token_id, due)
     g.device = device
     return device
+
+
+def touch(device, now):
+    """Note when a token was last used; the caller decides when (the gate does it inside its write)."""
+    if device.touch_due:
+        db.session.execute(_touch_statement(), {"token_id": device.token_id, "now": now})
 
 
 @cache

@@ -7,7 +7,7 @@ from flask import current_app
 
 from portal.core.timeutil import utcnow
 from portal.core.validators import normalise_plate
-from portal.gate import operations, queries, rules, throttle
+from portal.gate import operations, queries, rules, throttle, writelock
 from portal.gate.rules import deny, grant
 from portal.passes import codes, keys, tokens
 from portal.extensions import db
@@ -126,21 +126,22 @@ def verify(device, method, value, direction, started):
     The commit happens here, not in the after-request hook: a grant may only be answered
     once the consumed entry is durable, and a failed commit must still become a deny.
     """
-    view = rules.DeviceView.of(device)
     if method == "plate":
         direction = direction or "in"  # a barrier that reports nothing is an entry lane
     now = clock()
     try:
-        outcome = FLOWS[method](view, value, direction, now)
+        outcome = FLOWS[method](device, value, direction, now)
         if time.perf_counter() - started > current_app.config.get("GATE_DECISION_DEADLINE", 3.0):
             raise DecisionTimeout("decision deadline passed")
-        operations.record_attempt(view, method, outcome, direction, now, _ms(started))
+        operations.record_attempt(device, method, outcome, direction, now, _ms(started))
         db.session.commit()
     except Exception as exc:
-        outcome = _fail_closed(view, method, direction, now, started, exc)
+        outcome = _fail_closed(device, method, direction, now, started, exc)
+    finally:
+        writelock.release()
     if not outcome.granted:
         # Only codes and ids: nothing a visitor typed or is called can reach the log line.
-        log.info("gate deny device=%d method=%s reason=%s pass=%r", view.id, method, outcome.reason, outcome.pass_id)
+        log.info("gate deny device=%d method=%s reason=%s pass=%r", device.id, method, outcome.reason, outcome.pass_id)
     return outcome
 
 
@@ -148,19 +149,20 @@ def _ms(started):
     return (time.perf_counter() - started) * 1000.0
 
 
-def _fail_closed(view, method, direction, now, started, exc):
+def _fail_closed(device, method, direction, now, started, exc):
     db.session.rollback()
+    writelock.release()
     orig = getattr(exc, "orig", None)
     # Class names and code locations only: exception messages may quote values (plates, phones).
-    log.error("gate decision failed closed device=%d method=%s error=%s cause=%s\n%s", view.id, method,
+    log.error("gate decision failed closed device=%d method=%s error=%s cause=%s\n%s", device.id, method,
               type(exc).__name__, type(orig).__name__ if orig is not None else "-",
               "".join(traceback.format_tb(exc.__traceback__)).rstrip())
     outcome = deny("error", error=type(exc).__name__)
     try:
         # A second, separate transaction: the attempt is still recorded if the database allows.
-        operations.record_attempt(view, method, outcome, direction, now, _ms(started))
+        operations.record_attempt(device, method, outcome, direction, now, _ms(started))
         db.session.commit()
     except Exception as again:
         db.session.rollback()
-        log.error("gate event not recorded device=%d error=%s", view.id, type(again).__name__)
+        log.error("gate event not recorded device=%d error=%s", device.id, type(again).__name__)
     return outcome

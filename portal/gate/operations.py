@@ -3,9 +3,10 @@ from functools import cache
 
 from sqlalchemy import and_, bindparam, case, or_, update
 
+from portal.devices import tokens as device_tokens
 from portal.events.operations import record_event
 from portal.extensions import db
-from portal.gate import queries
+from portal.gate import queries, writelock
 from portal.passes.models import Pass
 
 
@@ -16,6 +17,7 @@ def consume(pass_id, direction):
     "in"), so of many gates racing for the last entry exactly one updates a row: PostgreSQL
     re-checks the clause after the row lock, SQLite runs writers one at a time.
     """
+    writelock.acquire()
     result = db.session.execute(_consume_statement(direction), {"pass_id": pass_id})
     if result.rowcount == 1:
         return None
@@ -56,6 +58,7 @@ def _why_not(pass_id, direction):
 
 def advance_step(pass_id, step):
     """Accept a TOTP step once (RFC 6238 §5.2): True only for the request that moved it forward."""
+    writelock.acquire()
     return db.session.execute(_advance_statement(), {"pass_id": pass_id, "step": step}).rowcount == 1
 
 
@@ -73,6 +76,8 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
     one select, so hooks reading event.pass_ or event.gate find them in the session's
     identity map without another query, and the flush has no relationships to cascade.
     """
+    writelock.acquire()
+    device_tokens.touch(device, now)
     details = dict(outcome.details)
     burst = details.pop("burst_failures", None)
     common = dict(at=now, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id, method=method,

@@ -32,24 +32,6 @@ class Outcome:
         return self.decision == "grant"
 
 
-@dataclass(frozen=True)
-class DeviceView:
-    """The device fields a decision needs, copied so a rollback cannot expire them mid-answer."""
-
-    id: int
-    site_id: int
-    gate_ids: tuple
-
-    @classmethod
-    def of(cls, device):
-        return cls(device.id, device.site_id, tuple(device.gate_ids or ()))
-
-    @property
-    def gate_id(self):
-        """The gate events are recorded at: the device's gate when it serves exactly one."""
-        return self.gate_ids[0] if len(self.gate_ids) == 1 else None
-
-
 def grant(p, gate=None):
     """Open, and enable the pass's floors."""
     return Outcome("grant", "ok", p, list(p.floors or []), gate=gate)

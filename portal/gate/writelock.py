@@ -1,0 +1,65 @@
+"""One writer at a time on SQLite, queued in the kernel instead of SQLite's sleeping busy handler.
+
+SQLite admits one write transaction at a time. A second process that finds the database
+locked retries with sleeps of 1, 2, 5, 10 ... ms, so two gunicorn workers deciding at once
+add milliseconds of idle waiting to each other. Gate decisions therefore take an exclusive
+flock on a file next to the database right before their first write and drop it after the
+commit: a waiting worker wakes the moment the other commits. PostgreSQL needs none of this
+(row locks queue without sleeping), so the lock is a no-op there.
+"""
+import fcntl
+import os
+import threading
+
+from portal.extensions import db
+
+_KEY = "gate_write_lock"
+_files = {}
+_threads = {}
+_guard = threading.Lock()
+
+
+def _lock_path():
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return os.path.abspath(url.database) + ".gate-lock"
+
+
+def _handles(path):
+    # Keyed by pid too: a descriptor inherited across fork shares its flock with the parent.
+    key = (os.getpid(), path)
+    with _guard:
+        if key not in _files:
+            _files[key] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            _threads[key] = threading.Lock()
+        return _files[key], _threads[key]
+
+
+def acquire():
+    """Take the write lock for this session's transaction (idempotent; a no-op off SQLite)."""
+    info = db.session.info
+    if _KEY in info:
+        return
+    path = _lock_path()
+    if path is None:
+        info[_KEY] = None
+        return
+    fd, thread_lock = _handles(path)
+    # flock excludes other processes; the thread lock excludes threads sharing this process's descriptor.
+    thread_lock.acquire()
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        thread_lock.release()
+        raise
+    info[_KEY] = (fd, thread_lock)
+
+
+def release():
+    """Drop the lock after commit or rollback."""
+    held = db.session.info.pop(_KEY, None)
+    if held:
+        fd, thread_lock = held
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        thread_lock.release()
