@@ -23,3 +23,20 @@ def bare():
 
 
 app.add_url_rule("/bench/bare", "bench_bare", bare, methods=["GET", "POST"])
+
+if os.environ.get("BENCH_PROFILE"):
+    import atexit
+    import cProfile
+
+    _profile = cProfile.Profile()
+    _inner = app.wsgi_app
+
+    def _profiled(environ, start_response):
+        _profile.enable()
+        try:
+            return _inner(environ, start_response)
+        finally:
+            _profile.disable()
+
+    app.wsgi_app = _profiled
+    atexit.register(lambda: _profile.dump_stats(f"{os.environ['BENCH_PROFILE']}.{os.getpid()}"))

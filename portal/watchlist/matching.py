@@ -1,5 +1,5 @@
 """Does a pass or a plate hit an active watchlist entry of its site? Exact matches only."""
-from sqlalchemy import and_, or_
+from sqlalchemy import or_
 
 from portal.extensions import db
 from portal.passes.models import Pass
@@ -17,8 +17,9 @@ def _conditions(id_idx, phone_idx, plate):
             if value:
                 conds.append(column == value)
         else:
-            # A column of the outer query: NULL never equals anything, so a missing value cannot match.
-            conds.append(and_(value.isnot(None), column == value))
+            # A column of the outer query: NULL = NULL is not true in SQL, so a missing value cannot match,
+            # and plain equalities let SQLite and PostgreSQL use each index (OR-by-union / bitmap OR).
+            conds.append(column == value)
     return conds
 
 
