@@ -25,17 +25,7 @@ def _safe_next(target):
 
 def home_for(user):
     """Where a user lands after login."""
-    if user.role == "resident":
-        return url_for("resident.index")
-    if "desk.board" in _endpoints():
-        return url_for("desk.board")
-    return url_for("resident.index")
-
-
-def _endpoints():
-    from flask import current_app
-
-    return current_app.view_functions
+    return url_for("resident.index") if user.role == "resident" else url_for("desk.board")
 
 
 @bp.route("/login", methods=["GET", "POST"])
