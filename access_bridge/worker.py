@@ -92,6 +92,8 @@ class Worker:
         self.device_cache = {}
         self.force_plan = True
         self.ingest = _ingest()
+        self.edge = None
+        self.edge_stop = threading.Event()
 
     # -- the loop -------------------------------------------------------------------------
     def run_forever(self, stop: threading.Event):
@@ -142,6 +144,7 @@ class Worker:
 
     def close(self):
         """Finish what is in flight, release our leases and connections."""
+        self.edge_stop.set()
         if self.listener:
             self.listener.stop()
         wait(list(self.inflight.values()), timeout=30)
@@ -252,7 +255,18 @@ class Worker:
             return cached[1]
         driver = get_driver(device.driver, device.id, device.options or {})
         self.drivers[device.id] = (device.driver + json.dumps(device.options or {}, sort_keys=True), driver)
+        if Capability.EDGE_DECISION in type(driver).capabilities:
+            # Readers that leave the decision to us (OSDP) get a decider that keeps working offline.
+            self._edge_runtime().attach(driver, device)
         return driver
+
+    def _edge_runtime(self):
+        if self.edge is None:
+            from access_bridge.edge import EdgeRuntime
+
+            self.edge = EdgeRuntime(self.app)
+            self.edge.start(self.edge_stop)
+        return self.edge
 
     def _candidates(self, session, now):
         """Claimed devices with something to do: due pushes, queued commands, a probe, a key audit, events."""
