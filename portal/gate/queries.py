@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload, load_only
 
 from portal.extensions import db
 from portal.passes.models import Pass
-from portal.sites.models import Gate, Unit
+from portal.sites.models import Building, Gate, Unit
 from portal.watchlist import matching
 
 # Passes that ended a little while ago are still found, so a late visitor hears "expired", not "unknown".
@@ -29,8 +29,9 @@ def _base(plate=False):
     watch = matching.pass_hit_subquery(extra_plate=bindparam("plate") if plate else None).label("watch_hit")
     return (db.select(Pass, Gate, watch)
             .outerjoin(Gate, Gate.id == bindparam("gate_id"))
-            .options(load_only(*_PASS_FIELDS),
-                     joinedload(Pass.unit, innerjoin=True).joinedload(Unit.building, innerjoin=True)))
+            .options(load_only(*_PASS_FIELDS), load_only(Gate.id, Gate.site_id, Gate.code, Gate.name, Gate.name_en),
+                     joinedload(Pass.unit, innerjoin=True).load_only(Unit.id, Unit.building_id, Unit.number, Unit.floor)
+                     .joinedload(Unit.building, innerjoin=True).load_only(Building.id, Building.site_id, Building.name)))
 
 
 @cache

@@ -33,8 +33,8 @@ def main():
     out = Catalog(locale="zh", project="portal", fuzzy=False)
     missing = []
     for msg in template:
-        if not msg.id:
-            continue
+        if not msg.id or (msg.id not in known and msg.id.replace("_", "").isalpha() and msg.id.islower()):
+            continue  # an error code caught by a keyword, not a sentence
         out.add(msg.id, known.get(msg.id, ""), flags=msg.flags)
         if msg.id not in known:
             missing.append(msg.id)
