@@ -131,3 +131,17 @@ def test_keys_cli_rotate_and_retire(app, world):
     kid = int(listing[0].split("\t")[0])
     assert runner.invoke(args=["keys", "retire", str(kid)]).exit_code == 0
     assert runner.invoke(args=["keys", "list", "--site", "nope"]).exit_code != 0
+
+
+def test_compact_sites_show_the_compact_qr(client, world):
+    from access_bridge import compact
+
+    world.site.settings = {"qr_format": "compact"}
+    db.session.commit()
+    p = world.make_pass()
+    live = client.get(f"/p/{p.link_token}/live").get_json()
+    text = _decode_png(client.get(f"/p/{p.link_token}/qr.png").data)
+    assert text == live["qr"] and len(text) == 44
+    assert qr.version(text) <= 4
+    claims = compact.verify_compact(text, lambda pid: (world.site.id, p.otp_secret), time.time(), world.site.id)
+    assert claims is not None

@@ -63,3 +63,16 @@ def refresh_at(now_ts=None):
     """Unix time when the QR and code change next."""
     now_ts = time.time() if now_ts is None else now_ts
     return (tokens.current_step(now_ts) + 1) * tokens.STEP_SECONDS
+
+
+def shown_qr_text(pass_, now_ts=None):
+    """The QR the visitor's page shows: the full signed token, or the compact one where the site's readers need it.
+
+    Sites whose gates use OSDP readers or readers limited to QR version 4 set
+    Site.settings["qr_format"] = "compact" (see docs/edge.md).
+    """
+    if (pass_.site.settings or {}).get("qr_format") == "compact":
+        from access_bridge.compact import compact_qr_text
+
+        return compact_qr_text(pass_, time.time() if now_ts is None else now_ts)
+    return qr_text(pass_, now_ts)

@@ -25,7 +25,7 @@ def visitor_page(token):
                start=local(p.valid_from, p.timezone), end=local(p.valid_until, p.timezone))
     if state in ("active", "pending"):
         now = time.time()
-        ctx.update(qr_text=codes.qr_text(p, now), code=codes.keypad_code(p, now), refresh_at=codes.refresh_at(now))
+        ctx.update(qr_text=codes.shown_qr_text(p, now), code=codes.keypad_code(p, now), refresh_at=codes.refresh_at(now))
     return render_template("passes/visitor.html", **ctx)
 
 
@@ -37,7 +37,7 @@ def visitor_live(token):
     if state not in ("active", "pending"):
         return jsonify({"status": state, "qr": None, "code": None, "refresh_at": None})
     now = time.time()
-    return jsonify({"status": state, "qr": codes.qr_text(p, now), "code": codes.keypad_code(p, now),
+    return jsonify({"status": state, "qr": codes.shown_qr_text(p, now), "code": codes.keypad_code(p, now),
                     "refresh_at": codes.refresh_at(now), "server_time": utcnow().isoformat()})
 
 
@@ -47,5 +47,5 @@ def visitor_qr(token):
     p = _live_pass(token)
     if p.state() not in ("active", "pending"):
         abort(410)
-    data = qr.png(codes.qr_text(p))
+    data = qr.png(codes.shown_qr_text(p))
     return Response(data, mimetype="image/png", headers={"Cache-Control": "no-store"})
