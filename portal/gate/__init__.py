@@ -3,7 +3,8 @@
 
 def init_app(app):
     """Set the gate's defaults and build the shared keypad throttle (the API module is imported by portal.api)."""
-    from portal.gate import throttle
+    from portal.gate import throttle, writelock
 
     app.config.setdefault("GATE_DECISION_DEADLINE", 3.0)
     throttle.init_app(app)
+    writelock.install()

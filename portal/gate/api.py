@@ -27,7 +27,8 @@ VERIFY_BODY = {
         "direction": {"type": "string", "enum": ["in", "out"]},
     },
 }
-VERIFY_ANSWER = {"description": "The decision; never a grant unless every check passed", "content": {"application/json": {"schema": {
+VERIFY_ANSWER = {"description": "The decision; never a grant unless every check passed",
+                 "content": {"application/json": {"schema": {
     "type": "object", "required": ["decision", "reason", "floors", "message", "display"], "properties": {
         "decision": {"type": "string", "enum": ["grant", "deny"]},
         "reason": {"type": "string", "enum": sorted(texts.TEXTS)},

@@ -7,10 +7,10 @@ from flask import current_app
 
 from portal.core.timeutil import utcnow
 from portal.core.validators import normalise_plate
+from portal.extensions import db
 from portal.gate import operations, queries, rules, throttle, writelock
 from portal.gate.rules import deny, grant
 from portal.passes import codes, keys, tokens
-from portal.extensions import db
 from portal.watchlist import matching
 
 log = logging.getLogger(__name__)

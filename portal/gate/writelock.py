@@ -11,6 +11,9 @@ import fcntl
 import os
 import threading
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from portal.extensions import db
 
 _KEY = "gate_write_lock"
@@ -57,9 +60,24 @@ def acquire():
 
 
 def release():
-    """Drop the lock after commit or rollback."""
-    held = db.session.info.pop(_KEY, None)
+    """Drop the lock after commit or rollback (also done by the session listeners below)."""
+    _release_session(db.session())
+
+
+def _release_session(session, *_):
+    held = session.info.pop(_KEY, None)
     if held:
         fd, thread_lock = held
         fcntl.flock(fd, fcntl.LOCK_UN)
         thread_lock.release()
+
+
+def _transaction_end(session, transaction):
+    if transaction.parent is None:
+        _release_session(session)
+
+
+def install():
+    """The end of any outermost transaction (commit, rollback or close) releases the lock."""
+    if not event.contains(Session, "after_transaction_end", _transaction_end):
+        event.listen(Session, "after_transaction_end", _transaction_end)
