@@ -89,9 +89,13 @@ def _select_locale():
         return lang
     if session.get("lang") in ("zh", "en"):
         return session["lang"]
+    # The browser's language wins for pages; the saved locale is for SMS and surveys sent to the person.
+    browser = request.accept_languages.best_match(["zh", "en"])
+    if browser:
+        return browser
     if current_user and current_user.is_authenticated:
         return current_user.locale
-    return request.accept_languages.best_match(["zh", "en"]) or "zh"
+    return "zh"
 
 
 def register_extensions(app):

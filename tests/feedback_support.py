@@ -70,7 +70,8 @@ def other_site_resident(world):
 
 
 def login(client, world, user):
-    """Log in through the real login page (staff with their TOTP code)."""
+    """Log in through the real login page (staff with their TOTP code); pages then come in English."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     page = client.get("/login")
     token = csrf_from(page.get_data(as_text=True))
     data = {"login": user.login, "password": world.PASSWORD, "csrf_token": token}
