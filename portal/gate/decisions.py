@@ -26,7 +26,7 @@ def _admit(row, device, now, direction):
     p, gate, watch_hit = row
     reason = rules.precheck(p, device, now, direction, watch_hit)
     if reason is None:
-        reason = operations.consume(p.id, direction)
+        reason = operations.consume(p.id, direction, p.max_entries is not None)
     if reason is None:
         return grant(p, gate)
     return _watch_details(deny(reason, p, gate), watch_hit)
@@ -76,7 +76,7 @@ def decide_code(device, text, direction, now):
             return _watch_details(deny(reason, p, gate), watch_hit)
         if not operations.advance_step(p.id, step):
             return _failed(gate_throttle, device, p, "replayed")
-        reason = operations.consume(p.id, direction)
+        reason = operations.consume(p.id, direction, p.max_entries is not None)
         return grant(p, gate) if reason is None else deny(reason, p, gate)
     return _failed(gate_throttle, device, open_rows[0][0] if open_rows else None)
 
@@ -134,6 +134,7 @@ def verify(device, method, value, direction, started):
         if time.perf_counter() - started > current_app.config.get("GATE_DECISION_DEADLINE", 3.0):
             raise DecisionTimeout("decision deadline passed")
         operations.record_attempt(device, method, outcome, direction, now, _ms(started))
+        operations.relax_commit()
         db.session.commit()
     except Exception as exc:
         outcome = _fail_closed(device, method, direction, now, started, exc)
@@ -151,6 +152,7 @@ def _ms(started):
 
 def _fail_closed(device, method, direction, now, started, exc):
     db.session.rollback()
+    operations.forget_writes()
     writelock.release()
     orig = getattr(exc, "orig", None)
     # Class names and code locations only: exception messages may quote values (plates, phones).

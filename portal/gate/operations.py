@@ -1,17 +1,22 @@
 """Writes of a gate decision: conditional updates that settle races, and the access event."""
 from functools import cache
 
-from sqlalchemy import and_, bindparam, case, or_, update
+from sqlalchemy import and_, bindparam, case, or_, text, update
 
 from portal.devices import tokens as device_tokens
-from portal.events.operations import record_event
+from portal.events.operations import insert_event
 from portal.extensions import db
 from portal.gate import queries, writelock
 from portal.passes.models import Pass
 
 
-def consume(pass_id, direction):
+_DURABLE = "gate_durable_write"
+
+
+def consume(pass_id, direction, limited=True):
     """Take one entry and note the direction in ONE conditional UPDATE; None, or why it failed.
+
+    limited: the pass has a use limit, so the counter guards admissions (see relax_commit).
 
     The WHERE clause repeats every counter rule (revoked, uses < max_entries, no "in" after
     "in"), so of many gates racing for the last entry exactly one updates a row: PostgreSQL
@@ -20,6 +25,8 @@ def consume(pass_id, direction):
     writelock.acquire()
     result = db.session.execute(_consume_statement(direction), {"pass_id": pass_id})
     if result.rowcount == 1:
+        if limited or direction is not None:
+            db.session.info[_DURABLE] = True
         return None
     return _why_not(pass_id, direction)
 
@@ -59,7 +66,33 @@ def _why_not(pass_id, direction):
 def advance_step(pass_id, step):
     """Accept a TOTP step once (RFC 6238 §5.2): True only for the request that moved it forward."""
     writelock.acquire()
-    return db.session.execute(_advance_statement(), {"pass_id": pass_id, "step": step}).rowcount == 1
+    if db.session.execute(_advance_statement(), {"pass_id": pass_id, "step": step}).rowcount != 1:
+        return False
+    db.session.info[_DURABLE] = True  # the replay guard must survive a crash
+    return True
+
+
+def relax_commit():
+    """On PostgreSQL, let a decision that guards nothing commit without waiting for the WAL fsync.
+
+    Denials and grants of unlimited passes without direction change no state a later decision
+    reads, so an OS crash can lose at most the last fraction of a second of their event rows
+    (never a double admission). Decisions that took a limited entry, moved anti-passback or
+    accepted a TOTP step keep the synchronous commit. Call right before commit.
+    """
+    durable = db.session.info.pop(_DURABLE, False)
+    if not durable and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(_relax_statement())
+
+
+def forget_writes():
+    """Drop the durable-write mark after a rollback."""
+    db.session.info.pop(_DURABLE, None)
+
+
+@cache
+def _relax_statement():
+    return text("SET LOCAL synchronous_commit = off")
 
 
 @cache
@@ -72,9 +105,8 @@ def _advance_statement():
 def record_attempt(device, method, outcome, direction, now, latency_ms):
     """The access event for one attempt, plus a desk alert when it started a burst of failures.
 
-    Only ids are handed over: the pass, its unit and the gate were loaded by the decision's
-    one select, so hooks reading event.pass_ or event.gate find them in the session's
-    identity map without another query, and the flush has no relationships to cascade.
+    One Core INSERT each (no ORM unit of work). The pass, its unit and the gate loaded by the
+    decision's select ride along for the hooks, so the desk's live board needs no more queries.
     """
     writelock.acquire()
     device_tokens.touch(device, now)
@@ -82,9 +114,9 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
     burst = details.pop("burst_failures", None)
     common = dict(at=now, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id, method=method,
                   direction=direction, source="api", plate=outcome.plate)
-    event = record_event(pass_id=outcome.pass_id, decision=outcome.decision, reason=outcome.reason,
-                         latency_ms=round(latency_ms, 3), details=details, **common)
+    event = insert_event(pass_=outcome.pass_, gate=outcome.gate, pass_id=outcome.pass_id, decision=outcome.decision,
+                         reason=outcome.reason, latency_ms=round(latency_ms, 3), details=details, **common)
     if burst is not None:
-        record_event(pass_id=None, decision="deny", reason="throttled", latency_ms=None,
+        insert_event(gate=outcome.gate, pass_id=None, decision="deny", reason="throttled", latency_ms=None,
                      details={"burst": True, "failures": burst}, **common)
     return event
