@@ -29,7 +29,6 @@ portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES
 ## Embedded default: SQLite under instance/, simulated devices, console SMS.
 run: install
 	PORTAL_ENV=development $(FLASK) db upgrade
-	PORTAL_ENV=development $(FLASK) demo
 	PORTAL_ENV=development PORT=$(PORT) $(PY) -m portal.devserver
 
 ## The whole test suite (integration tests run when DATABASE_URL / MQTT_URL are set).

@@ -1,5 +1,8 @@
 """Idempotent demo data: one community with people and simulated devices."""
+import base64
+
 from portal.accounts import tokens
+from portal.core import crypto
 from portal.accounts.models import ApiToken, Residency, User
 from portal.accounts.operations import create_user
 from portal.core.timeutil import utcnow
@@ -47,10 +50,31 @@ def _device(site, key, name, kind, serves):
                      building_id=building.id if building else None)
         db.session.add(dev)
         db.session.flush()
-    for old in db.session.scalars(db.select(ApiToken).where(ApiToken.device_id == dev.id, ApiToken.name == "demo", ApiToken.revoked_at.is_(None))):
-        old.revoked_at = utcnow()
-    plain, _ = tokens.issue_device_token(dev, name="demo")
+    plain = _kept_token(site, key)
+    if plain is None:
+        for old in db.session.scalars(db.select(ApiToken).where(ApiToken.device_id == dev.id, ApiToken.name == "demo",
+                                                                 ApiToken.revoked_at.is_(None))):
+            old.revoked_at = utcnow()
+        plain, _ = tokens.issue_device_token(dev, name="demo")
+        _keep_token(site, key, plain)
     return {"id": dev.id, "name": name, "kind": kind, "token": plain}
+
+
+def _kept_token(site, key):
+    """The demo token printed last time, if it still works, so a second run prints the same one."""
+    sealed = (site.settings or {}).get("demo_tokens", {}).get(key)
+    if not sealed:
+        return None
+    plain = crypto.decrypt(base64.b64decode(sealed)).decode()
+    return plain if tokens.lookup(plain, "device") is not None else None
+
+
+def _keep_token(site, key, plain):
+    settings = dict(site.settings or {})
+    kept = dict(settings.get("demo_tokens", {}))
+    kept[key] = base64.b64encode(crypto.encrypt(plain.encode())).decode()
+    settings["demo_tokens"] = kept
+    site.settings = settings
 
 
 def load():

@@ -26,7 +26,7 @@ def _admit(row, device, now, direction):
     p, gate, watch_hit = row
     reason = rules.precheck(p, device, now, direction, watch_hit)
     if reason is None:
-        reason = operations.consume(p.id, direction, p.max_entries is not None)
+        reason = operations.consume(p.id, direction)
     if reason is None:
         return grant(p, gate)
     return _watch_details(deny(reason, p, gate), watch_hit)
@@ -76,7 +76,7 @@ def decide_code(device, text, direction, now):
             return _watch_details(deny(reason, p, gate), watch_hit)
         if not operations.advance_step(p.id, step):
             return _failed(gate_throttle, device, p, "replayed")
-        reason = operations.consume(p.id, direction, p.max_entries is not None)
+        reason = operations.consume(p.id, direction)
         return grant(p, gate) if reason is None else deny(reason, p, gate)
     return _failed(gate_throttle, device, open_rows[0][0] if open_rows else None)
 

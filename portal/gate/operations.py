@@ -13,19 +13,18 @@ from portal.passes.models import Pass
 _DURABLE = "gate_durable_write"
 
 
-def consume(pass_id, direction, limited=True):
+def consume(pass_id, direction):
     """Take one entry and note the direction in ONE conditional UPDATE; None, or why it failed.
-
-    limited: the pass has a use limit, so the counter guards admissions (see relax_commit).
 
     The WHERE clause repeats every counter rule (revoked, uses < max_entries, no "in" after
     "in"), so of many gates racing for the last entry exactly one updates a row: PostgreSQL
     re-checks the clause after the row lock, SQLite runs writers one at a time.
     """
     writelock.acquire()
-    result = db.session.execute(_consume_statement(direction), {"pass_id": pass_id})
-    if result.rowcount == 1:
-        if limited or direction is not None:
+    taken = db.session.execute(_consume_statement(direction), {"pass_id": pass_id}).first()
+    if taken is not None:
+        # A use limit or a direction means later decisions read what this one wrote (see relax_commit).
+        if taken.max_entries is not None or direction is not None:
             db.session.info[_DURABLE] = True
         return None
     return _why_not(pass_id, direction)
@@ -47,7 +46,7 @@ def _consume_statement(direction):
         conds.append(or_(t.c.last_direction.is_(None), t.c.last_direction != "in"))
     if direction is not None:
         values["last_direction"] = direction
-    return update(t).where(*conds).values(**values)
+    return update(t).where(*conds).values(**values).returning(t.c.max_entries)
 
 
 def _why_not(pass_id, direction):
