@@ -1,0 +1,38 @@
+"""Reading residents and units within a manager's reach."""
+from portal.accounts.models import Residency, User
+from portal.extensions import db
+from portal.sites.models import Building, Unit
+
+
+def units_of_site(site_id):
+    """Every unit of a site."""
+    return db.session.scalars(db.select(Unit).join(Building).where(Building.site_id == site_id).order_by(Unit.id)).all()
+
+
+def unit_in_site(unit_id, site_id):
+    """A unit if it belongs to the site."""
+    if not isinstance(unit_id, int) or isinstance(unit_id, bool):
+        return None
+    return db.session.scalar(db.select(Unit).join(Building).where(Unit.id == unit_id, Building.site_id == site_id))
+
+
+def residencies_of_site(site_id, current_only=True):
+    """Residencies of a site's units, newest first."""
+    from portal.core.timeutil import utcnow
+
+    q = (db.select(Residency).join(Unit, Unit.id == Residency.unit_id).join(Building)
+         .where(Building.site_id == site_id).order_by(Residency.id.desc()))
+    if current_only:
+        q = q.where((Residency.ends_at.is_(None)) | (Residency.ends_at > utcnow()))
+    return db.session.scalars(q).all()
+
+
+def residency_in_site(residency_id, site_id):
+    """A residency if its unit belongs to the site."""
+    return db.session.scalar(db.select(Residency).join(Unit, Unit.id == Residency.unit_id).join(Building)
+                             .where(Residency.id == residency_id, Building.site_id == site_id))
+
+
+def user_by_login(login):
+    """A user by login."""
+    return db.session.scalar(db.select(User).where(User.login == (login or "").strip().lower()))
