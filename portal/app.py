@@ -24,6 +24,9 @@ def create_app(config=None, **overrides):
     """Build the portal application; overrides win over the config object."""
     app = Flask(__name__, template_folder=str(config_module.BASE_DIR / "templates"),
                 instance_path=str(config_module.INSTANCE_DIR), instance_relative_config=False)
+    from portal.core.converters import BoundedInt
+
+    app.url_map.converters["int"] = BoundedInt
     app.config.from_object(config or _default_config())
     app.config.update(overrides)
     configure_logging(app)

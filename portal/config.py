@@ -30,7 +30,9 @@ class Config:
     # Key for field encryption (ID numbers, phones, pass secrets, device secrets).
     DATA_KEY = os.environ.get("DATA_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No pool_pre_ping (a SELECT 1 round trip per request): portal.core.sqlite pings only connections
+    # idle for a second or more, and a disconnect on a busy one invalidates the pool (gate fails closed).
+    SQLALCHEMY_ENGINE_OPTIONS = {}
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

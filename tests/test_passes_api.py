@@ -80,3 +80,24 @@ def test_hostile_strings_never_500(client, world):
         resp = client.post("/api/v1/passes", json=pass_body(visitor={"name": name}, notify="none"), headers=h)
         assert resp.status_code in (201, 400), name
         assert resp.is_json
+
+
+def test_huge_ids_and_offsets_are_not_500(client, world):
+    h = world.token(world.r1)
+    huge = 2**70
+    assert client.get(f"/api/v1/passes/{huge}", headers=h).status_code == 404
+    assert client.get(f"/api/v1/passes?offset={huge}", headers=h).status_code == 200
+    resp = client.post("/api/v1/residencies", headers=world.token(world.manager),
+                       json={"unit_id": huge, "relation": "owner", "login": "someone"})
+    assert resp.status_code == 400
+    assert client.post(f"/api/v1/residencies/{huge}/end", headers=world.token(world.manager)).status_code == 404
+
+
+def test_staff_listing_of_passes_is_audited(client, world):
+    from portal.audit.models import AuditEntry
+    from portal.extensions import db
+
+    world.make_pass()
+    assert client.get("/api/v1/passes", headers=world.token(world.guard)).status_code == 200
+    rows = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "pii.view")).all()
+    assert rows and rows[-1].actor_id == world.guard.id

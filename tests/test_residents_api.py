@@ -38,3 +38,18 @@ def test_residents_api_roles_and_sites(client, world):
     weak = client.post("/api/v1/residencies", headers=world.token(world.manager),
                        json={"unit_id": world.unit_a.id, "relation": "owner", "login": "newbie", "password": "password", "name": "n"})
     assert weak.status_code == 400
+
+
+def test_manager_cannot_pull_in_another_communitys_resident(client, world):
+    from portal.accounts.operations import create_user
+    from portal.sites import operations as places
+
+    b = places.add_building(world.other_site, "X", "X栋", 1, 5)
+    u = places.add_unit(b, "101", 1)
+    stranger = create_user("stranger", world.PASSWORD, "resident", "外人")
+    places.move_in(stranger, u, "owner")
+    db.session.commit()
+    resp = client.post("/api/v1/residencies", headers=world.token(world.manager),
+                       json={"unit_id": world.unit_a.id, "relation": "family", "login": "stranger"})
+    assert resp.status_code == 400 and "外人" not in resp.get_data(as_text=True)
+    assert resp.get_json()["error"]["fields"]["login"]["code"] == "login_taken"

@@ -101,6 +101,15 @@ def register_errorhandlers(app):
                 resp.headers[k] = headers[k]
         return resp
 
+    @app.errorhandler(OverflowError)
+    def _overflow(exc):
+        # SQLite cannot bind integers beyond 64 bits; such input is bad input, not our failure.
+        db.session.rollback()
+        log.warning("number out of range on %s", request.path)
+        if wants_json():
+            return jsonify(error_body("out_of_range", "A number in the request is out of range.")), 400
+        return render_template("errors/error.html", status=400, message=gettext("A number in the request is out of range.")), 400
+
     @app.errorhandler(Exception)
     def _unexpected(exc):
         db.session.rollback()

@@ -1,5 +1,7 @@
 """Walk-ins and item movements: the guard registers, the host approves from the phone (or it times out)."""
 import secrets
+
+from sqlalchemy import update as sa_update
 from datetime import timedelta
 
 from flask import current_app, url_for
@@ -124,6 +126,14 @@ def _check_pending(req):
         raise ApiError(409, "decided", "This request has already been answered.")
     if req.expires_at <= utcnow():
         raise ApiError(409, "expired", "This request has timed out.")
+    # Claim the request with a conditional update: a host's link and a guard racing to answer
+    # cannot both issue a pass (the loser sees no pending row once the winner commits).
+    model = type(req)
+    claimed = db.session.execute(
+        sa_update(model).where(model.id == req.id, model.status == "pending").values(status="deciding")
+        .execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise ApiError(409, "decided", "This request has already been answered.")
 
 
 def approve_walk_in(w, user, by="host", reason=None):

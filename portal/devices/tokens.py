@@ -16,7 +16,8 @@ from portal.devices.models import Device
 from portal.extensions import db
 
 # Devices in these states must not be trusted even with a live token.
-BLOCKED_STATUSES = ("disabled", "retired")
+# A removed device never authenticates again, even with a token issued after its removal.
+BLOCKED_STATUSES = ("disabled", "retired", "removing", "removed")
 # Writing last_used_at on every scan would cost a write per request; once a few minutes is enough.
 _TOUCH_EVERY = timedelta(minutes=5)
 

@@ -1,6 +1,8 @@
 """Recording access events; other features subscribe to react in the same transaction."""
 from functools import cache
 
+from sqlalchemy import func
+
 from portal.core.timeutil import utcnow
 from portal.events.models import AccessEvent
 from portal.extensions import db
@@ -71,20 +73,26 @@ _COLUMNS = tuple(c.name for c in AccessEvent.__table__.columns if c.name != "id"
 
 
 @cache
-def _insert_statement():
+def _insert_statement(relaxed):
     t = AccessEvent.__table__
+    if relaxed:
+        # SET LOCAL in the same round trip as the insert (set_config's third argument = local to the transaction).
+        return t.insert().returning(t.c.id, func.set_config("synchronous_commit", "off", True))
     return t.insert().returning(t.c.id)
 
 
-def insert_event(pass_=None, gate=None, **fields):
+def insert_event(pass_=None, gate=None, synchronous=True, **fields):
     """record_event for hot paths: one Core INSERT (no unit-of-work flush), same hooks, same after-commit.
 
+    synchronous=False (PostgreSQL only) lets this transaction commit without waiting for the WAL
+    fsync; only for writers whose transaction guards nothing a later decision reads (docs/gate.md).
     Returns a NewEvent, not a session object: callers that attach the event to ORM objects use record_event.
     """
     row = dict.fromkeys(_COLUMNS)
     row.update(at=utcnow(), source="api", details={})
     row.update(fields)
-    event = NewEvent(db.session.execute(_insert_statement(), row).scalar_one(), row, pass_, gate)
+    relaxed = not synchronous and db.session.get_bind().dialect.name == "postgresql"
+    event = NewEvent(db.session.execute(_insert_statement(relaxed), row).first()[0], row, pass_, gate)
     for hook in _hooks:
         hook(event)
     db.session.info.setdefault("new_access_events", []).append(event.id)

@@ -25,7 +25,7 @@ def face_search():
     raw_site = request.form.get("site_id")
     site_id = None
     if raw_site is not None:
-        if not raw_site.isdigit():
+        if not (raw_site.isascii() and raw_site.isdigit() and len(raw_site) < 10):
             raise ApiError(404, "not_found", "No such site.")
         site_id = int(raw_site)
     matches = search.run(api_user(), upload.read(imaging.MAX_UPLOAD_BYTES + 1), site_id)

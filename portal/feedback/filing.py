@@ -19,7 +19,7 @@ def unit_for(user, unit_id):
     units = resident_units(user)
     if not units:
         raise ApiError(403, "no_unit", "Only residents with a unit can file feedback.")
-    if isinstance(unit_id, str) and unit_id.isdigit():
+    if isinstance(unit_id, str) and (unit_id.isascii() and unit_id.isdigit() and len(unit_id) < 10):
         unit_id = int(unit_id)
     if unit_id in (None, "") and len(units) == 1:
         return units[0]

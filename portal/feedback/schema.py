@@ -91,7 +91,7 @@ def parse_outcome(data, allowed=OUTCOMES):
 def parse_id(data, name):
     """A positive integer id from JSON or a form."""
     value = data.get(name)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and (value.isascii() and value.isdigit() and len(value) < 10):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise ValidationFailed({name: ("invalid", N_("Choose one of the offered values."), {})})
@@ -102,7 +102,7 @@ def parse_survey(data):
     """1 to 5 stars and an optional comment."""
     errors = {}
     score = data.get("score")
-    if isinstance(score, str) and score.isdigit():
+    if isinstance(score, str) and (score.isascii() and score.isdigit() and len(score) < 10):
         score = int(score)
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         errors["score"] = ("invalid_score", N_("Choose 1 to 5 stars."), {})

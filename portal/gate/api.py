@@ -2,6 +2,7 @@
 import time
 
 from flask import jsonify, request
+from sqlalchemy.exc import DBAPIError
 
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
@@ -64,13 +65,28 @@ def _verify_request():
     return method, data[method], direction
 
 
+def _authenticate():
+    """The calling device; a connection the server dropped (restart) is replaced once, not turned into a 500.
+
+    There is no pool_pre_ping (see portal.core.sqlite): the token select is often the first statement on
+    a connection, and SQLAlchemy has already invalidated the pool when it reports the disconnect.
+    """
+    try:
+        return device_tokens.authenticate()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        db.session.rollback()
+        return device_tokens.authenticate()
+
+
 @api_route("/gate/verify", methods=("POST",), summary="Decide whether a gate opens", tag="gate", auth="device",
            body=VERIFY_BODY, responses={"200": VERIFY_ANSWER})
 @csrf.exempt  # devices authenticate with a bearer token only; cookies are never read here
 def gate_verify():
     """A reader, keypad or barrier asks whether to open; the answer is grant or deny with a reason."""
     started = time.perf_counter()
-    device = device_tokens.authenticate()
+    device = _authenticate()
     method, value, direction = _verify_request()
     outcome = decisions.verify(device, method, value, direction, started)
     message, display = texts.for_reason(outcome.reason)

@@ -134,7 +134,6 @@ def verify(device, method, value, direction, started):
         if time.perf_counter() - started > current_app.config.get("GATE_DECISION_DEADLINE", 3.0):
             raise DecisionTimeout("decision deadline passed")
         operations.record_attempt(device, method, outcome, direction, now, _ms(started))
-        operations.relax_commit()
         db.session.commit()
     except Exception as exc:
         outcome = _fail_closed(device, method, direction, now, started, exc)

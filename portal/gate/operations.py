@@ -1,7 +1,7 @@
 """Writes of a gate decision: conditional updates that settle races, and the access event."""
 from functools import cache
 
-from sqlalchemy import and_, bindparam, case, or_, text, update
+from sqlalchemy import and_, bindparam, case, or_, update
 
 from portal.devices import tokens as device_tokens
 from portal.events.operations import insert_event
@@ -71,34 +71,16 @@ def advance_step(pass_id, step):
     return True
 
 
-def relax_commit():
-    """On PostgreSQL, let a decision that guards nothing commit without waiting for the WAL fsync.
-
-    Denials and grants of unlimited passes without direction change no state a later decision
-    reads, so an OS crash can lose at most the last fraction of a second of their event rows
-    (never a double admission). Decisions that took a limited entry, moved anti-passback or
-    accepted a TOTP step keep the synchronous commit. Call right before commit.
-    """
-    durable = db.session.info.pop(_DURABLE, False)
-    if not durable and db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(_relax_statement())
-
-
-def forget_writes():
-    """Drop the durable-write mark after a rollback."""
-    db.session.info.pop(_DURABLE, None)
-
-
-@cache
-def _relax_statement():
-    return text("SET LOCAL synchronous_commit = off")
-
-
 @cache
 def _advance_statement():
     t = Pass.__table__
     return update(t).where(t.c.id == bindparam("pass_id"), t.c.otp_last_step < bindparam("step")).values(
         otp_last_step=bindparam("step"))
+
+
+def forget_writes():
+    """Drop the durable-write mark after a rollback."""
+    db.session.info.pop(_DURABLE, None)
 
 
 def record_attempt(device, method, outcome, direction, now, latency_ms):
@@ -109,13 +91,18 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
     """
     writelock.acquire()
     device_tokens.touch(device, now)
+    # On PostgreSQL a decision that guards nothing commits without waiting for the WAL fsync: denials
+    # and grants of unlimited passes without direction change nothing a later decision reads, so an
+    # OS crash can lose at most the last fraction of a second of their event rows, never allow a double
+    # admission. Taking a limited entry, moving anti-passback or accepting a TOTP step stays synchronous.
+    synchronous = db.session.info.pop(_DURABLE, False)
     details = dict(outcome.details)
     burst = details.pop("burst_failures", None)
     common = dict(at=now, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id, method=method,
                   direction=direction, source="api", plate=outcome.plate)
-    event = insert_event(pass_=outcome.pass_, gate=outcome.gate, pass_id=outcome.pass_id, decision=outcome.decision,
+    event = insert_event(pass_=outcome.pass_, gate=outcome.gate, synchronous=synchronous, pass_id=outcome.pass_id, decision=outcome.decision,
                          reason=outcome.reason, latency_ms=round(latency_ms, 3), details=details, **common)
     if burst is not None:
-        insert_event(gate=outcome.gate, pass_id=None, decision="deny", reason="throttled", latency_ms=None,
+        insert_event(gate=outcome.gate, synchronous=synchronous, pass_id=None, decision="deny", reason="throttled", latency_ms=None,
                      details={"burst": True, "failures": burst}, **common)
     return event

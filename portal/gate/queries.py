@@ -1,14 +1,16 @@
 """Reads of the gate's hot path: one select per decision brings the pass, its unit, the gate and the watchlist hit.
 
 Statements are built once with bind parameters, so SQLAlchemy reuses their cache keys and
-compiled SQL instead of rebuilding them per request. The pass comes with its unit, building
-and the device's gate already loaded, so event hooks (the desk's live board) need no more queries.
+compiled SQL instead of rebuilding them per request. Rows are plain Core rows (no ORM identity
+map or loader machinery on the hot path), turned into small read-only views that carry what the
+rules and the event hooks (the desk's live board: unit label, gate names) read, so neither needs
+another query.
 """
 from datetime import timedelta
 from functools import cache
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam
-from sqlalchemy.orm import joinedload, load_only
 
 from portal.extensions import db
 from portal.passes.models import Pass
@@ -19,19 +21,34 @@ from portal.watchlist import matching
 RECENT = timedelta(days=1)
 
 
-# What the rules and the event hooks read; other columns (encrypted phone and ID, the link) stay unloaded.
+# What the rules and the event hooks read; other columns (encrypted phone and ID, the link) stay unread.
 _PASS_FIELDS = (Pass.id, Pass.site_id, Pass.unit_id, Pass.kind, Pass.visitor_name, Pass.plate, Pass.status,
                 Pass.valid_from, Pass.valid_until, Pass.timezone, Pass.max_entries, Pass.uses, Pass.schedule,
                 Pass.gate_ids, Pass.floors, Pass.last_direction, Pass.otp_secret, Pass.otp_last_step)
+_PASS_NAMES = tuple(c.key for c in _PASS_FIELDS)
+_GATE_FIELDS = (Gate.id, Gate.site_id, Gate.code, Gate.name, Gate.name_en)
+_GATE_NAMES = tuple(c.key for c in _GATE_FIELDS)
+
+
+def _view(row):
+    """(pass view, gate view or None, watchlist entry id) from one result row."""
+    m = row._mapping
+    p = SimpleNamespace(**{name: m[name] for name in _PASS_NAMES})
+    p.unit = SimpleNamespace(id=p.unit_id, number=m["unit_number"], floor=m["unit_floor"],
+                   label=f"{m['building_name']} {m['unit_number']}")
+    gate = None
+    if m["g_id"] is not None:
+        gate = SimpleNamespace(**{name: m[f"g_{name}"] for name in _GATE_NAMES})
+    return p, gate, m["watch_hit"]
 
 
 def _base(plate=False):
     watch = matching.pass_hit_subquery(extra_plate=bindparam("plate") if plate else None).label("watch_hit")
-    return (db.select(Pass, Gate, watch)
-            .outerjoin(Gate, Gate.id == bindparam("gate_id"))
-            .options(load_only(*_PASS_FIELDS), load_only(Gate.id, Gate.site_id, Gate.code, Gate.name, Gate.name_en),
-                     joinedload(Pass.unit, innerjoin=True).load_only(Unit.id, Unit.building_id, Unit.number, Unit.floor)
-                     .joinedload(Unit.building, innerjoin=True).load_only(Building.id, Building.site_id, Building.name)))
+    return (db.select(*_PASS_FIELDS, Unit.number.label("unit_number"), Unit.floor.label("unit_floor"),
+                      Building.name.label("building_name"), *(c.label(f"g_{c.key}") for c in _GATE_FIELDS), watch)
+            .select_from(Pass)
+            .join(Unit, Unit.id == Pass.unit_id).join(Building, Building.id == Unit.building_id)
+            .outerjoin(Gate, Gate.id == bindparam("gate_id")))
 
 
 @cache
@@ -55,19 +72,20 @@ def _by_plate():
 
 def pass_for_qr(pass_id, gate_id):
     """(pass, gate, watchlist entry id) for the pass a verified QR token names, or None."""
-    return db.session.execute(_by_id(), {"pass_id": pass_id, "gate_id": gate_id}).first()
+    row = db.session.execute(_by_id(), {"pass_id": pass_id, "gate_id": gate_id}).first()
+    return _view(row) if row is not None else None
 
 
 def passes_for_keypad(site_id, keypad_no, now, gate_id):
     """Rows (pass, gate, watch hit) of a site's passes holding a keypad number, latest end first."""
     params = {"site_id": site_id, "keypad_no": keypad_no, "since": now - RECENT, "gate_id": gate_id}
-    return db.session.execute(_by_keypad(), params).all()
+    return [_view(row) for row in db.session.execute(_by_keypad(), params)]
 
 
 def passes_for_plate(site_id, plate, now, gate_id):
     """Rows (pass, gate, watch hit) for a normalised plate, live or nearly so, latest end first."""
     params = {"site_id": site_id, "plate": plate, "since": now - RECENT, "gate_id": gate_id}
-    return db.session.execute(_by_plate(), params).all()
+    return [_view(row) for row in db.session.execute(_by_plate(), params)]
 
 
 def pass_counters(pass_id):

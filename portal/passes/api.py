@@ -3,7 +3,7 @@ from flask import jsonify, request
 
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.audit.operations import record_pii_view
+from portal.audit.operations import record, record_pii_view
 from portal.core.errors import ApiError
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
@@ -74,6 +74,9 @@ def list_passes():
     limit = request.args.get("limit", 50, type=int)
     offset = request.args.get("offset", 0, type=int)
     rows = queries.list_for(user, status=request.args.get("status"), limit=limit, offset=offset)
+    if user.is_staff and rows:
+        record("pii.view", "passes", None, site_id=user.site_id, fields=["name", "phone_masked", "plate"],
+               pass_ids=[p.id for p in rows])
     return jsonify({"items": [pass_json(p, user) for p in rows]})
 
 

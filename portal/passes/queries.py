@@ -27,7 +27,7 @@ def scoped(user):
 
 def list_for(user, status=None, limit=100, offset=0):
     """Newest passes first."""
-    q = scoped(user).order_by(Pass.id.desc()).limit(min(max(limit, 1), 200)).offset(max(offset, 0))
+    q = scoped(user).order_by(Pass.id.desc()).limit(min(max(limit, 1), 200)).offset(min(max(offset, 0), 10**6))
     rows = db.session.scalars(q).all()
     if status:
         now = utcnow()

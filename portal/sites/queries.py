@@ -11,7 +11,7 @@ def units_of_site(site_id):
 
 def unit_in_site(unit_id, site_id):
     """A unit if it belongs to the site."""
-    if not isinstance(unit_id, int) or isinstance(unit_id, bool):
+    if not isinstance(unit_id, int) or isinstance(unit_id, bool) or not 0 < unit_id < 2**31:
         return None
     return db.session.scalar(db.select(Unit).join(Building).where(Unit.id == unit_id, Building.site_id == site_id))
 
@@ -36,3 +36,9 @@ def residency_in_site(residency_id, site_id):
 def user_by_login(login):
     """A user by login."""
     return db.session.scalar(db.select(User).where(User.login == (login or "").strip().lower()))
+
+
+def lives_in_site(user_id, site_id):
+    """True when the user has (or had) a residency in one of the site's units."""
+    return db.session.scalar(db.select(Residency.id).join(Unit, Unit.id == Residency.unit_id).join(Building)
+                             .where(Residency.user_id == user_id, Building.site_id == site_id).limit(1)) is not None

@@ -64,6 +64,9 @@ def create_residency():
     if errors:
         raise ValidationFailed(errors)
     user = queries.user_by_login(login)
+    if user is not None and not queries.lives_in_site(user.id, site_id):
+        # Never link (or reveal) an account of another community: the login is simply taken.
+        raise ValidationFailed({"login": ("login_taken", N_("That login is not available."))})
     if user is None:
         try:
             name = v.person_name(data.get("name"))
