@@ -3,9 +3,8 @@ import os
 import shutil
 import threading
 
-from werkzeug.serving import make_server
-
 from conftest import skip_unless
+from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",

@@ -2,13 +2,13 @@
 from datetime import timedelta
 
 import pyotp
+from test_passes_access import _login
 
 from portal.accounts.models import User, UserSession
 from portal.audit.models import AuditEntry
 from portal.core.timeutil import utcnow
 from portal.extensions import db
 from portal.passes.models import Pass
-from test_passes_access import _login
 
 
 def _token(client, login, password, otp=None):

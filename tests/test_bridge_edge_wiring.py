@@ -1,7 +1,8 @@
 """The bridge worker gives edge-deciding readers (OSDP) a local decider, so a scan is answered."""
-from access_bridge.drivers.base import Capability, Driver, register
 from bridge_support import add_device, fresh_simulators, run_bridge  # noqa: F401
 from edge_support import qr_now
+
+from access_bridge.drivers.base import Capability, Driver, register
 
 
 @register

@@ -1,8 +1,8 @@
 """A Hikvision terminal (the ISAPI protocol fake) goes off the network and comes back: it converges."""
 import pytest
+from bridge_support import add_device, expected_keys, fresh_simulators, rows, run_bridge, skip_backoff  # noqa: F401
 from fakes.isapi_fake import FakeIsapiDevice
 
-from bridge_support import add_device, expected_keys, fresh_simulators, rows, run_bridge, skip_backoff  # noqa: F401
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.passes.operations import revoke_pass

@@ -2,10 +2,10 @@
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from conftest import pg_url
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect
 
-from conftest import pg_url
 from portal.app import create_app
 from portal.config import TestConfig
 from portal.extensions import db

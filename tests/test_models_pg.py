@@ -1,9 +1,9 @@
 """The models on the real PostgreSQL: the whole pass path, encryption at rest, constraints."""
 import pytest
+from conftest import pass_body
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from conftest import pass_body
 from portal.extensions import db
 from portal.passes.models import Pass
 

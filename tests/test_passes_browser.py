@@ -6,9 +6,8 @@ import urllib.request
 
 import pytest
 import zxingcpp
-from PIL import Image
-
 from browser_support import LiveServer, launch, phone_context
+from PIL import Image
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-25 13:35:03.747044
 
 """
-from alembic import op
 import sqlalchemy as sa
-import portal.core.types
+from alembic import op
 
+import portal.core.types
 
 # revision identifiers, used by Alembic.
 revision = '9eb70d96d0e6'

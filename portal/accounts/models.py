@@ -1,5 +1,5 @@
 """Users, residencies, server-side sessions and API tokens."""
-from sqlalchemy import Boolean, ForeignKey, Integer, String, JSON
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import Timestamped

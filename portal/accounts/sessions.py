@@ -6,8 +6,8 @@ from functools import wraps
 from flask import abort, current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 
-from portal.accounts.models import User, UserSession
 from portal.accounts import tokens
+from portal.accounts.models import User, UserSession
 from portal.core.crypto import token_hash
 from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow

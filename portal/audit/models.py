@@ -1,5 +1,5 @@
 """The audit trail: who did what, when and from where."""
-from sqlalchemy import ForeignKey, String, JSON, Index
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.timeutil import utcnow

@@ -5,9 +5,9 @@ import hmac
 import os
 import secrets
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives import hashes
 
 _state = {"enc": None, "idx": None}
 _VERSION = b"\x01"

@@ -1,5 +1,5 @@
 """Security headers on every response and the CSRF policy."""
-from flask import g, request
+from flask import request
 
 from portal.extensions import csrf
 

@@ -1,7 +1,7 @@
 """Column types shared by all models."""
 import json
 
-from sqlalchemy.types import JSON, LargeBinary, String, TypeDecorator, DateTime
+from sqlalchemy.types import JSON, DateTime, LargeBinary, String, TypeDecorator
 
 from portal.core import crypto
 from portal.core.timeutil import UTC, as_utc

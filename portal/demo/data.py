@@ -2,9 +2,9 @@
 import base64
 
 from portal.accounts import tokens
-from portal.core import crypto
 from portal.accounts.models import ApiToken, Residency, User
 from portal.accounts.operations import create_user
+from portal.core import crypto
 from portal.core.timeutil import utcnow
 from portal.devices.models import Device
 from portal.extensions import db

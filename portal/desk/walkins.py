@@ -1,11 +1,10 @@
 """Walk-ins and item movements: the guard registers, the host approves from the phone (or it times out)."""
 import secrets
-
-from sqlalchemy import update as sa_update
 from datetime import timedelta
 
 from flask import current_app, url_for
 from flask_babel import force_locale, gettext
+from sqlalchemy import update as sa_update
 
 from portal.accounts.models import Residency, User
 from portal.audit.operations import record

@@ -1,5 +1,5 @@
 """Devices: gate readers, door and elevator controllers, face terminals, barriers."""
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, JSON
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import Timestamped

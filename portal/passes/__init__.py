@@ -3,11 +3,10 @@
 
 def init_app(app):
     """Load models, register the visitor's pages and the resident's pages."""
-    from portal.passes import models  # noqa: F401
-    from portal.passes.routes import bp
-    from portal.passes.resident import bp as resident_bp
-
     from portal.core.timeutil import zone
+    from portal.passes import models  # noqa: F401
+    from portal.passes.resident import bp as resident_bp
+    from portal.passes.routes import bp
 
     app.jinja_env.globals["tz"] = zone
     from portal.passes.commands import keys_cli

@@ -4,13 +4,12 @@ import time
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import current_app
 
 from portal.core.timeutil import utcnow
 from portal.extensions import db
 from portal.passes.models import SigningKey
 from portal.passes.tokens import load_public
-
-from flask import current_app
 
 _CACHE_TTL = 30.0
 _lock = threading.Lock()

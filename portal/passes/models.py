@@ -1,5 +1,5 @@
 """Visitor passes and the per-site signing keys of their QR tokens."""
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, JSON, Index
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import Timestamped

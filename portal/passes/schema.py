@@ -3,8 +3,8 @@ import re
 from datetime import timedelta
 
 from portal.core import validators as v
-from portal.core.i18n import N_
 from portal.core.errors import ValidationFailed
+from portal.core.i18n import N_
 from portal.core.timeutil import parse_iso, utcnow, zone
 from portal.passes.models import KINDS
 from portal.sites.models import Gate

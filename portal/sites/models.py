@@ -1,5 +1,5 @@
 """Communities, buildings, units and gates."""
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, JSON
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import Timestamped
