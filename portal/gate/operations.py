@@ -9,7 +9,6 @@ from portal.extensions import db
 from portal.gate import queries, writelock
 from portal.passes.models import Pass
 
-
 _DURABLE = "gate_durable_write"
 
 
@@ -100,9 +99,10 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
     burst = details.pop("burst_failures", None)
     common = dict(at=now, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id, method=method,
                   direction=direction, source="api", plate=outcome.plate)
-    event = insert_event(pass_=outcome.pass_, gate=outcome.gate, synchronous=synchronous, pass_id=outcome.pass_id, decision=outcome.decision,
-                         reason=outcome.reason, latency_ms=round(latency_ms, 3), details=details, **common)
+    event = insert_event(pass_=outcome.pass_, gate=outcome.gate, synchronous=synchronous, pass_id=outcome.pass_id,
+                         decision=outcome.decision, reason=outcome.reason, latency_ms=round(latency_ms, 3),
+                         details=details, **common)
     if burst is not None:
-        insert_event(gate=outcome.gate, synchronous=synchronous, pass_id=None, decision="deny", reason="throttled", latency_ms=None,
-                     details={"burst": True, "failures": burst}, **common)
+        insert_event(gate=outcome.gate, synchronous=synchronous, pass_id=None, decision="deny", reason="throttled",
+                     latency_ms=None, details={"burst": True, "failures": burst}, **common)
     return event
