@@ -99,3 +99,16 @@ def test_resync_pushes_everything_again(app, world):
     cli(app, "bridge", "run", "--once")
     assert simulator.device(device.id).keys() == {f"V{p.id}"}
     assert cli(app, "devices", "resync", "nope", "--site", "sunny").exit_code != 0
+
+
+def test_removed_device_gets_no_new_token_and_old_ones_stop(app, world):
+    from portal.devices.operations import remove_device
+
+    device, header = world.device(name="lost-reader")
+    client = app.test_client()
+    mh = world.token(world.manager)
+    with app.test_request_context():
+        remove_device(db.session.get(Device, device.id))
+        db.session.commit()
+    assert client.post("/api/v1/gate/verify", json={"code": "12345678901"}, headers=header).status_code == 401
+    assert client.post(f"/api/v1/devices/{device.id}/tokens", json={}, headers=mh).status_code == 404

@@ -20,7 +20,7 @@ from portal.extensions import db
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15
-MAX_STREAM_SECONDS = 600  # then the browser reconnects, and is authorised again
+MAX_STREAM_SECONDS = 60  # then the browser reconnects (Last-Event-ID, nothing lost) and is authorised again, so a logged-out guard stops receiving
 IDLE_STOP_SECONDS = 5
 REPLAY_LIMIT = 2000
 _PENDING = "desk_payloads"

@@ -102,7 +102,7 @@ def _managed_device(device_id):
     user = api_user()
     device = db.session.get(Device, device_id)
     everywhere = user.role == "admin" and user.site_id is None
-    if device is None or not (everywhere or device.site_id == user.site_id):
+    if device is None or device.status in ("removing", "removed") or not (everywhere or device.site_id == user.site_id):
         raise ApiError(404, "not_found", "No such device.")
     return device
 
