@@ -202,7 +202,7 @@ def main():
         for c in clients:
             c.start()
         for _ in range(CLIENTS):
-            ready.get(timeout=30)
+            ready.get(timeout=90)  # 50 streams on a busy 2-core machine can take a while to open
         time.sleep(0.5)
         inj_out = ctx.Queue()
         inj = ctx.Process(target=injector, args=(db_url, site_id, gates, RATE, SECONDS, inj_out))

@@ -177,7 +177,10 @@ def main(argv=None) -> None:
         topics = [f"{args.prefix.rstrip('/')}/{i}" for i in range(args.count)]
     else:
         parser.error("--topic or --prefix is required")
-    Fleet(args.url, topics, args.ack_delay).run()
+    try:
+        Fleet(args.url, topics, args.ack_delay).run()
+    except KeyboardInterrupt:  # the bench and tests stop the fleet with SIGINT
+        return 0
 
 
 if __name__ == "__main__":
