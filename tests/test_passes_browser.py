@@ -12,6 +12,16 @@ from PIL import Image
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
+def _wait_for_qr(page, seconds=5.0):
+    """Poll with evaluate: wait_for_function compiles code in the page, which our CSP rightly forbids."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if page.evaluate("(() => { const i = document.getElementById('qr'); return i.complete && i.naturalWidth > 0; })()"):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the QR image did not load")
+
+
 def _live(url):
     with urllib.request.urlopen(url) as resp:
         return json.loads(resp.read())
@@ -30,8 +40,8 @@ def test_pass_page_screenshot_decodes_to_live_qr_and_switches_language(app, worl
             for _ in range(3):  # retry if the 30-s step turns between screenshot and /live
                 if time.time() % 30 > 26:
                     time.sleep(4.5)
-                page.goto(base)
-                page.wait_for_function("document.getElementById('qr').complete && document.getElementById('qr').naturalWidth > 0")
+                page.goto(base, wait_until="load")  # "load" waits for the QR image
+                _wait_for_qr(page)
                 shot = page.screenshot(full_page=True)
                 live = _live(base + "/live")
                 found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
