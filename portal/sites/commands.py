@@ -1,0 +1,129 @@
+"""`flask --app wsgi sites …` and `residents …`: set up a community and its people from the shell."""
+import click
+from flask.cli import AppGroup
+
+from portal.accounts.models import RELATIONS, ROLES
+from portal.accounts.operations import create_user
+from portal.core.validators import FieldError
+from portal.extensions import db
+from portal.sites import operations as places
+from portal.sites import queries
+from portal.sites.models import Building, Site, Unit
+
+sites_cli = AppGroup("sites", help="Communities, buildings, units and gates.")
+residents_cli = AppGroup("residents", help="Residents and staff accounts.")
+
+
+def _site(slug):
+    site = db.session.scalar(db.select(Site).where(Site.slug == slug))
+    if site is None:
+        raise click.ClickException(f"no site {slug!r}")
+    return site
+
+
+def _unit(site, building_code, number):
+    unit = db.session.scalar(db.select(Unit).join(Building).where(
+        Building.site_id == site.id, Building.code == building_code, Unit.number == number))
+    if unit is None:
+        raise click.ClickException(f"no unit {building_code}-{number} at {site.slug}")
+    return unit
+
+
+@sites_cli.command("add")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--timezone", default="Asia/Shanghai", show_default=True)
+def add_site(slug, name, timezone):
+    """A new community with its first signing key."""
+    if db.session.scalar(db.select(Site.id).where(Site.slug == slug)):
+        raise click.ClickException(f"site {slug!r} exists")
+    places.create_site(slug, name, timezone=timezone)
+    db.session.commit()
+    click.echo(f"site {slug} created")
+
+
+@sites_cli.command("add-building")
+@click.option("--site", "slug", required=True)
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--lowest", type=int, default=1, show_default=True, help="lowest floor (basements are negative)")
+@click.option("--highest", type=int, default=1, show_default=True)
+def add_building(slug, code, name, lowest, highest):
+    """A building and its floor range (for lift rights)."""
+    if lowest > highest:
+        raise click.ClickException("--lowest must not be above --highest")
+    places.add_building(_site(slug), code, name, lowest, highest)
+    db.session.commit()
+    click.echo(f"building {code} ({lowest}..{highest}) added")
+
+
+@sites_cli.command("add-unit")
+@click.option("--site", "slug", required=True)
+@click.option("--building", required=True)
+@click.option("--number", required=True)
+@click.option("--floor", type=int, required=True)
+def add_unit(slug, building, number, floor):
+    """A unit in a building."""
+    site = _site(slug)
+    b = db.session.scalar(db.select(Building).where(Building.site_id == site.id, Building.code == building))
+    if b is None:
+        raise click.ClickException(f"no building {building}")
+    places.add_unit(b, number, floor)
+    db.session.commit()
+    click.echo(f"unit {building}-{number} added")
+
+
+@sites_cli.command("add-gate")
+@click.option("--site", "slug", required=True)
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--kind", type=click.Choice(["pedestrian", "vehicle"]), default="pedestrian", show_default=True)
+def add_gate(slug, code, name, kind):
+    """An entrance where passes are checked."""
+    places.add_gate(_site(slug), code, name, kind=kind)
+    db.session.commit()
+    click.echo(f"gate {code} added")
+
+
+@residents_cli.command("add")
+@click.option("--login", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="resident", show_default=True)
+@click.option("--site", "slug", help="community (staff; and residents with --unit)")
+@click.option("--unit", help="building-number, e.g. A-1201 (residents)")
+@click.option("--relation", type=click.Choice(RELATIONS), default="owner", show_default=True)
+@click.password_option(help="at least 8 characters, not a common password")
+def add_person(login, name, role, slug, unit, relation, password):
+    """An account; residents move into --unit, staff belong to --site (admins without --site see all)."""
+    site = _site(slug) if slug else None
+    if role == "resident" and (site is None or not unit):
+        raise click.ClickException("residents need --site and --unit")
+    if role in ("guard", "manager") and site is None:
+        raise click.ClickException("guards and managers need --site")
+    try:
+        user = create_user(login, password, role, name, site=None if role == "resident" else site)
+    except FieldError as exc:
+        raise click.ClickException(exc.message % exc.params) from None
+    if role == "resident":
+        building, _, number = unit.partition("-")
+        places.move_in(user, _unit(site, building, number), relation)
+    db.session.commit()
+    click.echo(f"{role} {user.login} created" + (f"; TOTP secret {user.totp_secret}" if user.totp_secret else ""))
+
+
+@residents_cli.command("move-out")
+@click.option("--login", required=True)
+@click.option("--site", "slug", required=True)
+@click.option("--unit", required=True, help="building-number, e.g. A-1201")
+def move_out(login, slug, unit):
+    """End a residency now; every pass the resident issued for the unit is revoked at once."""
+    site = _site(slug)
+    building, _, number = unit.partition("-")
+    target = _unit(site, building, number)
+    user = queries.user_by_login(login)
+    current = [r for r in (user.current_residencies() if user else []) if r.unit_id == target.id]
+    if not current:
+        raise click.ClickException(f"{login} does not live in {unit}")
+    revoked = places.move_out(current[0])
+    db.session.commit()
+    click.echo(f"{login} moved out of {unit}; {len(revoked)} pass(es) revoked")
