@@ -85,12 +85,7 @@ def register_walk_in(guard, site, data):
     idn = _field(errors, "id_number", v.id_number, data.get("id_number"))
     plate = _field(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
     purpose = _field(errors, "purpose", v.clean_text, data.get("purpose"), max_len=200, required=False)
-    unit, gate = _unit_and_gate(site.id, data, errors)
-    if errors:
-        raise ValidationFailed(errors)
-    if not residents_of(unit):
-        raise ApiError(409, "no_host", "Nobody lives in this unit to approve the visit.")
-    token = secrets.token_urlsafe(24)
+    unit, gate, token = _host_request(site, data, errors)
     w = WalkIn(site_id=site.id, unit_id=unit.id, gate_id=gate.id if gate else None, visitor_name=name,
                visitor_phone=phone, visitor_id_number=idn, plate=plate, purpose=purpose,
                token_hash=crypto.token_hash(token), expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
@@ -118,6 +113,16 @@ def _walk_in_event(w, user, decision, reason, approved_by=None, outcome=None):
                       details=details)
     w.event_id = ev.id
     return ev
+
+
+def _host_request(site, data, errors):
+    """Unit and gate of a request the host must answer, and the token of its SMS link."""
+    unit, gate = _unit_and_gate(site.id, data, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    if not residents_of(unit):
+        raise ApiError(409, "no_host", "Nobody lives in this unit to approve the visit.")
+    return unit, gate, secrets.token_urlsafe(24)
 
 
 def _check_pending(req):
@@ -188,12 +193,7 @@ def register_item(guard, site, data):
         errors["quantity"] = ("invalid_quantity", "Quantity must be a number from 1 to 10000.", {})
     carrier = _field(errors, "carrier_name", v.person_name, data.get("carrier_name"), required=False)
     plate = _field(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
-    unit, gate = _unit_and_gate(site.id, data, errors)
-    if errors:
-        raise ValidationFailed(errors)
-    if not residents_of(unit):
-        raise ApiError(409, "no_host", "Nobody lives in this unit to approve the visit.")
-    token = secrets.token_urlsafe(24)
+    unit, gate, token = _host_request(site, data, errors)
     item = ItemMovement(site_id=site.id, unit_id=unit.id, gate_id=gate.id if gate else None, direction=direction,
                         description=description, quantity=quantity, carrier_name=carrier, plate=plate,
                         token_hash=crypto.token_hash(token), expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),

@@ -75,40 +75,27 @@ def _csv(text, name):
     )
 
 
+def _export(what, build):
+    """Audit an export of the chosen period, then send the CSV."""
+    site = _site()
+    period = _period(site)
+    record("report.export", "site", site.id, site_id=site.id, what=what,
+           first=period.first.isoformat(), last=period.last.isoformat())
+    return _csv(build(site, period), f"{what}-{site.slug}-{period.first}-{period.last}.csv")
+
+
 @bp.get("/kpi.csv")
 @page_roles(*REPORT_ROLES)
 def kpi_csv():
     """The KPI figures as CSV."""
-    site = _site()
-    period = _period(site)
-    record(
-        "report.export",
-        "site",
-        site.id,
-        site_id=site.id,
-        what="kpi",
-        first=period.first.isoformat(),
-        last=period.last.isoformat(),
-    )
-    return _csv(exports.kpi_csv(kpi(site, period)), f"kpi-{site.slug}-{period.first}-{period.last}.csv")
+    return _export("kpi", lambda site, period: exports.kpi_csv(kpi(site, period)))
 
 
 @bp.get("/complaints.csv")
 @page_roles(*REPORT_ROLES)
 def complaints_csv():
     """Every filing of the period as CSV, without residents' identities."""
-    site = _site()
-    period = _period(site)
-    record(
-        "report.export",
-        "site",
-        site.id,
-        site_id=site.id,
-        what="complaints",
-        first=period.first.isoformat(),
-        last=period.last.isoformat(),
-    )
-    return _csv(exports.complaints_csv(site, period), f"complaints-{site.slug}-{period.first}-{period.last}.csv")
+    return _export("complaints", exports.complaints_csv)
 
 
 @bp.get("/quarterly")
