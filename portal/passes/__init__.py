@@ -4,7 +4,7 @@
 def init_app(app):
     """Load models, register the visitor's pages and the resident's pages."""
     from portal.core.timeutil import zone
-    from portal.passes import models  # noqa: F401
+    from portal.passes import models, retention  # noqa: F401
     from portal.passes.resident import bp as resident_bp
     from portal.passes.routes import bp
 

@@ -55,6 +55,8 @@ class Pass(Timestamped, db.Model):
     keypad_no: Mapped[str] = mapped_column(String(8), nullable=False)
     last_direction: Mapped[str | None] = mapped_column(String(4))
     notify: Mapped[str] = mapped_column(String(8), default="sms", nullable=False)
+    # Set when the visitor's personal data was erased after the retention period.
+    purged_at: Mapped[object | None] = mapped_column(UTCDateTime)
     # Bumped on every change the bridge must push (desired-state version).
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     site = relationship("Site")
