@@ -17,5 +17,6 @@ def init_app(app):
             if exc.name not in (f"portal.{name}.api", f"portal.{name}"):
                 raise
     importlib.import_module("portal.sites.residents_api")
+    importlib.import_module("portal.passes.privacy_api")
     importlib.import_module("portal.api.openapi")
     app.register_blueprint(bp)
