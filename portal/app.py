@@ -68,6 +68,11 @@ def configure_logging(app):
 def load_secrets(app):
     """SECRET_KEY and DATA_KEY from the environment, or made once into instance/ for local use."""
     missing = [k for k in ("SECRET_KEY", "DATA_KEY") if not app.config.get(k)]
+    production = os.environ.get("PORTAL_ENV", "production") == "production" and not app.config.get("TESTING")
+    if missing and production and not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A server database means production: keys made up on one host would lock out the others
+        # and lose every encrypted field on the next deploy.
+        raise RuntimeError(f"{' and '.join(missing)} must be set in the environment when DATABASE_URL is a server database")
     if missing:
         path = os.path.join(app.instance_path, "secrets.json")
         os.makedirs(app.instance_path, exist_ok=True)

@@ -142,3 +142,13 @@ def test_security_headers_on_errors_too(client, world):
         assert h["X-Content-Type-Options"] == "nosniff"
         assert h["Referrer-Policy"] == "no-referrer"
         assert h["Cache-Control"] == "no-store"
+
+
+def test_server_database_without_keys_refuses_to_start():
+    import pytest
+
+    from portal.app import create_app
+    from portal.config import Config
+
+    with pytest.raises(RuntimeError, match="DATA_KEY"):
+        create_app(Config, SECRET_KEY="x" * 32, DATA_KEY=None, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
