@@ -116,8 +116,7 @@ def register_extensions(app):
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.session_protection = None  # our server-side sessions do this job
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked in core.security, see there
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in core.security, see there
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale,

@@ -20,11 +20,6 @@ def _demo_logins():
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _has_command(name):
-    out = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "--help"], cwd=ROOT, capture_output=True, text=True)
-    return f"  {name} " in out.stdout
-
-
 def main():
     """Start everything and wait."""
     port = os.environ.get("PORT", "5000")
@@ -34,8 +29,7 @@ def main():
     procs = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
                                "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env)]
     for name in ("bridge", "worker"):
-        if _has_command(name):
-            procs.append(subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", name, "run"], cwd=ROOT, env=env))
+        procs.append(subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", name, "run"], cwd=ROOT, env=env))
     base = f"http://127.0.0.1:{port}"
     print(f"\nPortal running at {base}\n")
     print("Demo logins (staff also need the TOTP code from totp_secret, e.g. `oathtool --totp -b SECRET`):")

@@ -1,6 +1,7 @@
 """Credential checks: passwords with per-account throttling, TOTP with replay memory."""
 import logging
 import math
+from datetime import timedelta
 
 import pyotp
 from sqlalchemy import update
@@ -48,16 +49,10 @@ def _record_failure(user):
     db.session.execute(
         update(User).where(User.id == user.id).values(
             failed_logins=User.failed_logins + 1,
-            locked_until=(now + _td(lock)) if lock else user.locked_until,
+            locked_until=(now + timedelta(seconds=lock)) if lock else user.locked_until,
         )
     )
     log.warning("login failure user_id=%s failures=%s", user.id, failures)
-
-
-def _td(seconds):
-    from datetime import timedelta
-
-    return timedelta(seconds=seconds)
 
 
 def authenticate(login, password, otp=None):

@@ -1,4 +1,5 @@
 """Password rules (NIST 800-63B 5.1.1.2) and argon2id hashing."""
+import os
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -8,12 +9,15 @@ from portal.core.validators import FieldError
 
 MIN_LEN = 8
 MAX_LEN = 128  # no truncation: argon2 hashes every character
-import os
 
 # argon2id with RFC 9106's low-memory profile; the test suite alone may lower the cost.
 _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1) if os.environ.get("PORTAL_TEST_FAST_HASH") == "1" else PasswordHasher()
-# Spent on unknown logins so timing does not reveal whether an account exists.
-_DUMMY = _hasher.hash("not-a-real-password-for-timing")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash():
+    """Spent on unknown logins so timing does not reveal whether an account exists; made on first use."""
+    return _hasher.hash("not-a-real-password-for-timing")
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +48,7 @@ def verify_password(stored_hash, password):
     """Constant-work check; also burns time when there is no account."""
     if stored_hash is None:
         try:
-            _hasher.verify(_DUMMY, password or "x")
+            _hasher.verify(_dummy_hash(), password or "x")
         except VerificationError:
             pass
         return False

@@ -1,7 +1,7 @@
 """Login and logout pages."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -38,9 +38,7 @@ def login():
         try:
             user = authenticate(form.login.data, form.password.data, form.otp.data)
         except ApiError as exc:
-            from flask import g
-
-            g.keep_changes = True
+            g.keep_changes = True  # the failure counter must persist
             status = exc.status
             flash(_("Too many failed attempts. Try again later.") if exc.status == 429 else
                   _("Staff accounts need the 6-digit code from the authenticator app.") if exc.code == "otp_required" else

@@ -16,7 +16,5 @@ def init_app(app):
         except ModuleNotFoundError as exc:
             if exc.name not in (f"portal.{name}.api", f"portal.{name}"):
                 raise
-    importlib.import_module("portal.sites.residents_api")
-    importlib.import_module("portal.passes.privacy_api")
     importlib.import_module("portal.api.openapi")
     app.register_blueprint(bp)

@@ -57,18 +57,23 @@ def sign(private_key: Ed25519PrivateKey, kid, site_id, pass_id, valid_from, vali
     return base64.b32encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_raw(text):
-    """Base32 text to raw bytes; raises TokenError('bad_signature') on any malformation."""
+def b32_fixed(text, text_len, raw_len, version):
+    """Unpadded base32 of exactly raw_len bytes starting with the version byte, or TokenError('bad_signature')."""
     if not isinstance(text, str):
         raise TokenError("bad_signature")
     text = text.strip().upper()
-    if len(text) != TEXT_LEN or not _B32_TEXT.fullmatch(text):
+    if len(text) != text_len or not _B32_TEXT.fullmatch(text):
         raise TokenError("bad_signature")
     # base64.b32decode is pure Python (about 9 us); one int() over base-32 digits does the same in about 1 us.
-    raw = (int(text.translate(_B32_DIGITS), 32) >> (TEXT_LEN * 5 - RAW_LEN * 8)).to_bytes(RAW_LEN, "big")
-    if raw[0] != VERSION:
+    raw = (int(text.translate(_B32_DIGITS), 32) >> (text_len * 5 - raw_len * 8)).to_bytes(raw_len, "big")
+    if raw[0] != version:
         raise TokenError("bad_signature")
     return raw
+
+
+def decode_raw(text):
+    """Base32 text to raw bytes; raises TokenError('bad_signature') on any malformation."""
+    return b32_fixed(text, TEXT_LEN, RAW_LEN, VERSION)
 
 
 def verify(text, public_keys, now_ts, expected_site=None):

@@ -1,11 +1,20 @@
-"""Public key sets of a site, so gates and integrators can check passes offline."""
+"""Public key sets of a site for offline verifiers, and managers moving residents in and out."""
 from flask import jsonify
 
+from portal.accounts.models import RELATIONS
+from portal.accounts.operations import create_user
+from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.core.errors import ApiError
+from portal.core import validators as v
+from portal.core.errors import ApiError, ValidationFailed
+from portal.core.i18n import N_
+from portal.core.jsonbody import json_body
+from portal.core.timeutil import parse_iso
 from portal.extensions import db
 from portal.passes import keys
+from portal.sites import queries
 from portal.sites.models import Site
+from portal.sites.operations import move_in, move_out
 
 
 @api_route("/sites/<slug>/keys", summary="Ed25519 public keys that verify this site's passes (JWK set)", tag="sites",
@@ -16,3 +25,84 @@ def site_keys(slug):
     if site is None:
         raise ApiError(404, "not_found", "No such site.")
     return jsonify(keys.jwks(site.id) | {"site_id": site.id, "token_format": "base32(v1|kid|site|pass|from|until|step|ed25519)"})
+
+
+RESIDENT_BODY = {"type": "object", "required": ["unit_id", "relation"], "properties": {
+    "unit_id": {"type": "integer"}, "relation": {"type": "string", "enum": list(RELATIONS)},
+    "login": {"type": "string", "description": "An existing resident's login, or a new one with password and name"},
+    "password": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"},
+    "starts_at": {"type": "string", "format": "date-time"}}}
+
+
+def _site_id():
+    user = api_user()
+    if user.site_id is None:
+        raise ApiError(400, "site_required", "Act as a manager of one community.")
+    return user.site_id
+
+
+def residency_json(r):
+    """A residency as managers see it."""
+    return {"id": r.id, "user": {"id": r.user.id, "login": r.user.login, "name": r.user.display_name},
+            "unit": {"id": r.unit.id, "label": r.unit.label}, "relation": r.relation,
+            "starts_at": r.starts_at.isoformat(), "ends_at": r.ends_at.isoformat() if r.ends_at else None}
+
+
+@api_route("/residencies", summary="Current residents of my community", tag="residents")
+@api_roles("manager", N_("admin"))
+def list_residencies():
+    """Residents and their units."""
+    return jsonify({"items": [residency_json(r) for r in queries.residencies_of_site(_site_id())]})
+
+
+@api_route("/residencies", methods=("POST",), summary="Move a resident into a unit (creating the account if new)",
+           tag="residents", body=RESIDENT_BODY, responses={"201": {"description": "Residency"}})
+@api_roles("manager", N_("admin"))
+def create_residency():
+    """Move in; a new login needs a password and a name."""
+    data = json_body()
+    site_id = _site_id()
+    unit = queries.unit_in_site(data.get("unit_id"), site_id)
+    errors = {}
+    if unit is None:
+        errors["unit_id"] = ("invalid_unit", N_("No such unit in this community."))
+    if data.get("relation") not in RELATIONS:
+        errors["relation"] = ("invalid_relation", N_("Relation must be owner, tenant or family."))
+    try:
+        starts = parse_iso(data["starts_at"]) if data.get("starts_at") else None
+    except (ValueError, TypeError):
+        errors["starts_at"] = ("invalid_datetime", N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."))
+    login = data.get("login")
+    if not isinstance(login, str) or not 3 <= len(login.strip()) <= 64:
+        errors["login"] = ("invalid_login", N_("A login of 3 to 64 characters is needed."))
+    if errors:
+        raise ValidationFailed(errors)
+    user = queries.user_by_login(login)
+    if user is not None and not queries.lives_in_site(user.id, site_id):
+        # Never link (or reveal) an account of another community: the login is simply taken.
+        raise ValidationFailed({"login": ("login_taken", N_("That login is not available."))})
+    if user is None:
+        try:
+            name = v.person_name(data.get("name"))
+            phone = v.phone(data.get("phone"))
+            user = create_user(login, data.get("password") or "", "resident", name, phone=phone)
+        except v.FieldError as exc:
+            raise ValidationFailed({"resident": exc.as_tuple()}) from None
+    elif user.role != "resident":
+        raise ValidationFailed({"login": ("not_resident", N_("That account is not a resident."))})
+    r = move_in(user, unit, data["relation"], starts_at=starts)
+    return jsonify(residency_json(r)), 201
+
+
+@api_route("/residencies/<int:residency_id>/end", methods=("POST",), tag="residents",
+           summary="Move a resident out: every pass they issued for the unit is revoked at once")
+@api_roles("manager", N_("admin"))
+def end_residency(residency_id):
+    """Move out now."""
+    r = queries.residency_in_site(residency_id, _site_id())
+    if r is None:
+        raise ApiError(404, "not_found", "No such resident in this community.")
+    if r.ends_at is not None:
+        raise ApiError(409, "already_ended", "This resident has already moved out.")
+    revoked = move_out(r)
+    return jsonify(residency_json(r) | {"revoked_passes": [p.id for p in revoked]})
