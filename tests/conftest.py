@@ -27,6 +27,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from portal.app import create_app  # noqa: E402
 from portal.config import TestConfig  # noqa: E402
+from portal.core import reads  # noqa: E402
+from portal.events import journal  # noqa: E402
 from portal.extensions import db  # noqa: E402
 
 PG_URL = os.environ.get("DATABASE_URL", "")
@@ -68,6 +70,14 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+def close_app(application):
+    """Write out the event journal, close read connections and the pool (inside the app's context)."""
+    journal.stop(application)
+    reads.close(application)
+    db.session.remove()
+    db.engine.dispose()
+
+
 @pytest.fixture
 def app(tmp_path):
     """An app on a fresh SQLite file."""
@@ -76,8 +86,7 @@ def app(tmp_path):
     with application.app_context():
         db.create_all()
         yield application
-        db.session.remove()
-        db.engine.dispose()
+        close_app(application)
 
 
 @pytest.fixture
@@ -104,8 +113,7 @@ def pg_app(pg_schema):
     with application.app_context():
         db.create_all()
         yield application
-        db.session.remove()
-        db.engine.dispose()
+        close_app(application)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import zxingcpp
 from PIL import Image
-
+from portal.events import journal
 from portal.events.models import AccessEvent
 from portal.extensions import db
 from portal.gate import decisions
@@ -60,9 +60,14 @@ def at(text):
 
 
 def events(**where):
-    """Access events matching the filters, oldest first."""
+    """Access events matching the filters, in decision order (the event journal written out first).
+
+    Ids follow insertion, and journaled events are inserted a moment after the decision, so the
+    decision time orders them.
+    """
+    journal.journal().flush()
     db.session.expire_all()
-    return db.session.scalars(db.select(AccessEvent).filter_by(**where).order_by(AccessEvent.id)).all()
+    return db.session.scalars(db.select(AccessEvent).filter_by(**where).order_by(AccessEvent.at, AccessEvent.id)).all()
 
 
 def race(app, n, call):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import requests
-from conftest import World, skip_unless
+from conftest import World, close_app, skip_unless
 
 from portal.app import create_app
 from portal.config import TestConfig
@@ -32,7 +32,7 @@ def live_server(tmp_path):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", world
     server.shutdown()
-    db.session.remove()
+    close_app(app)
     ctx.pop()
 
 

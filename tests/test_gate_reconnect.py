@@ -3,7 +3,7 @@ import time
 import uuid
 
 import pytest
-from conftest import World, pg_url
+from conftest import World, close_app, pg_url
 from gate_support import events, reason
 from sqlalchemy import create_engine, text
 
@@ -24,8 +24,7 @@ def named_app(pg_schema):
     with application.app_context():
         db.create_all()
         yield application, name
-        db.session.remove()
-        db.engine.dispose()
+        close_app(application)
 
 
 def _kill(name):

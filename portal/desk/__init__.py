@@ -5,9 +5,12 @@ def init_app(app):
     """Load models, register pages, event hooks, the live feed and the desk's jobs."""
     import os
 
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
     from portal.core.timeutil import local
     from portal.desk import models  # noqa: F401
-    from portal.desk.feed import after_commit_publish, on_new_event
+    from portal.desk.feed import after_commit_publish, discard_on_rollback, notify_before_commit, on_new_event
     from portal.desk.hooks import exception_from_event, register_jobs
     from portal.desk.host import bp as host_bp
     from portal.desk.routes import bp
@@ -24,4 +27,7 @@ def init_app(app):
     on_event(exception_from_event)
     on_event(on_new_event)
     after_commit(after_commit_publish)
+    for name, listener in (("before_commit", notify_before_commit), ("after_soft_rollback", discard_on_rollback)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
     register_jobs()

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam
 from portal.accounts import tokens as account_tokens
 from portal.accounts.models import ApiToken
 from portal.audit.operations import record
+from portal.core import reads
 from portal.core.crypto import token_hash
 from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow
@@ -49,7 +50,7 @@ def authenticate():
     prefix = account_tokens.DEVICE_PREFIX + "_"
     if not plain or len(plain) > 200 or not plain.startswith(prefix):
         raise ApiError(401, "unauthorized", "A valid device token is required.")
-    row = db.session.execute(_auth_statement(), {"token_hash": token_hash(plain)}).first()
+    row = reads.connection().execute(_auth_statement(), {"token_hash": token_hash(plain)}).first()
     now = utcnow()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) \
             or row.status in BLOCKED_STATUSES:
@@ -60,10 +61,9 @@ def authenticate():
     return device
 
 
-def touch(device, now):
-    """Note when a token was last used; the caller decides when (the gate does it inside its write)."""
-    if device.touch_due:
-        db.session.execute(_touch_statement(), {"token_id": device.token_id, "now": now})
+def touch_write(device, now):
+    """(statement, params) noting when the token was last used; the gate writes it with the scan's event."""
+    return _touch_statement(), {"token_id": device.token_id, "now": now}
 
 
 @cache

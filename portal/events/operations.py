@@ -1,8 +1,6 @@
 """Recording access events; other features subscribe to react in the same transaction."""
 from functools import cache
 
-from sqlalchemy import func
-
 from portal.core.timeutil import utcnow
 from portal.events.models import AccessEvent
 from portal.extensions import db
@@ -73,30 +71,37 @@ _COLUMNS = tuple(c.name for c in AccessEvent.__table__.columns if c.name != "id"
 
 
 @cache
-def _insert_statement(relaxed):
+def _insert_statement():
     t = AccessEvent.__table__
-    if relaxed:
-        # SET LOCAL in the same round trip as the insert (set_config's third argument = local to the transaction).
-        return t.insert().returning(t.c.id, func.set_config("synchronous_commit", "off", True))
-    return t.insert().returning(t.c.id)
+    # sort_by_parameter_order: the ids come back in the order of the rows, also for a multi-row insert.
+    return t.insert().returning(t.c.id, sort_by_parameter_order=True)
 
 
-def insert_event(pass_=None, gate=None, synchronous=True, **fields):
-    """record_event for hot paths: one Core INSERT (no unit-of-work flush), same hooks, same after-commit.
+def insert_events(entries):
+    """record_event for hot paths: one Core INSERT for many (fields, pass_, gate) entries, same hooks.
 
-    synchronous=False (PostgreSQL only) lets this transaction commit without waiting for the WAL
-    fsync; only for writers whose transaction guards nothing a later decision reads (docs/gate.md).
-    Returns a NewEvent, not a session object: callers that attach the event to ORM objects use record_event.
+    No unit-of-work flush and no ORM objects: the rows go straight to the session's connection.
+    Returns NewEvents, not session objects; callers that attach events to ORM objects use record_event.
     """
-    row = dict.fromkeys(_COLUMNS)
-    row.update(at=utcnow(), source="api", details={})
-    row.update(fields)
-    relaxed = not synchronous and db.session.get_bind().dialect.name == "postgresql"
-    event = NewEvent(db.session.execute(_insert_statement(relaxed), row).first()[0], row, pass_, gate)
-    for hook in _hooks:
-        hook(event)
-    db.session.info.setdefault("new_access_events", []).append(event.id)
-    return event
+    rows = []
+    for fields, _, _ in entries:
+        row = dict.fromkeys(_COLUMNS)
+        row.update(at=utcnow(), source="api", details={})
+        row.update(fields)
+        rows.append(row)
+    ids = db.session.connection().execute(_insert_statement(), rows).scalars().all()
+    events = [NewEvent(event_id, row, pass_, gate) for event_id, row, (_, pass_, gate) in zip(ids, rows, entries)]
+    pending = db.session.info.setdefault("new_access_events", [])
+    for event in events:
+        for hook in _hooks:
+            hook(event)
+        pending.append(event.id)
+    return events
+
+
+def insert_event(pass_=None, gate=None, **fields):
+    """One event through insert_events."""
+    return insert_events([(fields, pass_, gate)])[0]
 
 
 def _publish(session):

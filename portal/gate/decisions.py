@@ -25,6 +25,10 @@ def _admit(row, device, now, direction):
     """Rules first, then the atomic write that settles races. row is (pass, gate, watchlist hit)."""
     p, gate, watch_hit = row
     reason = rules.precheck(p, device, now, direction, watch_hit)
+    if reason is None and p.max_entries is None and direction is None:
+        # No limit and no direction: nothing to settle between racing gates, so nothing to write
+        # before answering; the use is counted with the event (portal.events.journal).
+        return grant(p, gate, count_use=True)
     if reason is None:
         reason = operations.consume(p.id, direction)
     if reason is None:
@@ -125,6 +129,7 @@ def verify(device, method, value, direction, started):
 
     The commit happens here, not in the after-request hook: a grant may only be answered
     once the consumed entry is durable, and a failed commit must still become a deny.
+    A decision that wrote nothing has nothing to commit: its event goes to the journal.
     """
     if method == "plate":
         direction = direction or "in"  # a barrier that reports nothing is an entry lane
@@ -134,10 +139,12 @@ def verify(device, method, value, direction, started):
         if time.perf_counter() - started > current_app.config.get("GATE_DECISION_DEADLINE", 3.0):
             raise DecisionTimeout("decision deadline passed")
         operations.record_attempt(device, method, outcome, direction, now, _ms(started))
-        db.session.commit()
+        if operations.wrote():
+            db.session.commit()
     except Exception as exc:
         outcome = _fail_closed(device, method, direction, now, started, exc)
     finally:
+        operations.forget_writes()
         writelock.release()
     if not outcome.granted:
         # Only codes and ids: nothing a visitor typed or is called can reach the log line.
@@ -159,11 +166,6 @@ def _fail_closed(device, method, direction, now, started, exc):
               type(exc).__name__, type(orig).__name__ if orig is not None else "-",
               "".join(traceback.format_tb(exc.__traceback__)).rstrip())
     outcome = deny("error", error=type(exc).__name__)
-    try:
-        # A second, separate transaction: the attempt is still recorded if the database allows.
-        operations.record_attempt(device, method, outcome, direction, now, _ms(started))
-        db.session.commit()
-    except Exception as again:
-        db.session.rollback()
-        log.error("gate event not recorded device=%d error=%s", device.id, type(again).__name__)
+    # Through the journal: recorded once the database takes writes again.
+    operations.record_attempt(device, method, outcome, direction, now, _ms(started))
     return outcome

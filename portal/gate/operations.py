@@ -4,12 +4,19 @@ from functools import cache
 from sqlalchemy import and_, bindparam, case, or_, update
 
 from portal.devices import tokens as device_tokens
-from portal.events.operations import insert_event
+from portal.events.journal import Entry, journal
+from portal.events.operations import insert_events
 from portal.extensions import db
 from portal.gate import queries, writelock
 from portal.passes.models import Pass
 
-_DURABLE = "gate_durable_write"
+_WROTE = "gate_wrote"
+
+
+def _begin_write():
+    """Writes run in the session's transaction (the reads before them did not; see portal.core.reads)."""
+    writelock.acquire()
+    db.session.info[_WROTE] = True
 
 
 def consume(pass_id, direction):
@@ -19,12 +26,8 @@ def consume(pass_id, direction):
     "in"), so of many gates racing for the last entry exactly one updates a row: PostgreSQL
     re-checks the clause after the row lock, SQLite runs writers one at a time.
     """
-    writelock.acquire()
-    taken = db.session.execute(_consume_statement(direction), {"pass_id": pass_id}).first()
-    if taken is not None:
-        # A use limit or a direction means later decisions read what this one wrote (see relax_commit).
-        if taken.max_entries is not None or direction is not None:
-            db.session.info[_DURABLE] = True
+    _begin_write()
+    if db.session.connection().execute(_consume_statement(direction), {"pass_id": pass_id}).first() is not None:
         return None
     return _why_not(pass_id, direction)
 
@@ -45,7 +48,7 @@ def _consume_statement(direction):
         conds.append(or_(t.c.last_direction.is_(None), t.c.last_direction != "in"))
     if direction is not None:
         values["last_direction"] = direction
-    return update(t).where(*conds).values(**values).returning(t.c.max_entries)
+    return update(t).where(*conds).values(**values).returning(t.c.id)
 
 
 def _why_not(pass_id, direction):
@@ -63,11 +66,8 @@ def _why_not(pass_id, direction):
 
 def advance_step(pass_id, step):
     """Accept a TOTP step once (RFC 6238 §5.2): True only for the request that moved it forward."""
-    writelock.acquire()
-    if db.session.execute(_advance_statement(), {"pass_id": pass_id, "step": step}).rowcount != 1:
-        return False
-    db.session.info[_DURABLE] = True  # the replay guard must survive a crash
-    return True
+    _begin_write()
+    return db.session.connection().execute(_advance_statement(), {"pass_id": pass_id, "step": step}).rowcount == 1
 
 
 @cache
@@ -77,32 +77,46 @@ def _advance_statement():
         otp_last_step=bindparam("step"))
 
 
+def wrote():
+    """True when this decision wrote (took an entry or a keypad step): its event must commit with it."""
+    return db.session.info.get(_WROTE, False)
+
+
 def forget_writes():
-    """Drop the durable-write mark after a rollback."""
-    db.session.info.pop(_DURABLE, None)
+    """Drop the write mark after a rollback."""
+    db.session.info.pop(_WROTE, None)
+
+
+@cache
+def _count_use_statement():
+    t = Pass.__table__
+    return update(t).where(t.c.id == bindparam("pass_id")).values(uses=t.c.uses + 1)
 
 
 def record_attempt(device, method, outcome, direction, now, latency_ms):
-    """The access event for one attempt, plus a desk alert when it started a burst of failures.
+    """The access event of one attempt (plus a desk alert when it started a burst of failures).
 
-    One Core INSERT each (no ORM unit of work). The pass, its unit and the gate loaded by the
-    decision's select ride along for the hooks, so the desk's live board needs no more queries.
+    A decision that wrote commits its event in the same transaction (the caller commits): an entry
+    taken is never without its record. Any other goes to the event journal and is written within
+    EVENT_JOURNAL_MS by the process's writer thread, with the use count of an unlimited pass and
+    the device token's last-use time (see portal.events.journal for the trade-off).
     """
-    writelock.acquire()
-    device_tokens.touch(device, now)
-    # On PostgreSQL a decision that guards nothing commits without waiting for the WAL fsync: denials
-    # and grants of unlimited passes without direction change nothing a later decision reads, so an
-    # OS crash can lose at most the last fraction of a second of their event rows, never allow a double
-    # admission. Taking a limited entry, moving anti-passback or accepting a TOTP step stays synchronous.
-    synchronous = db.session.info.pop(_DURABLE, False)
     details = dict(outcome.details)
     burst = details.pop("burst_failures", None)
     common = dict(at=now, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id, method=method,
                   direction=direction, source="api", plate=outcome.plate)
-    event = insert_event(pass_=outcome.pass_, gate=outcome.gate, synchronous=synchronous, pass_id=outcome.pass_id,
-                         decision=outcome.decision, reason=outcome.reason, latency_ms=round(latency_ms, 3),
-                         details=details, **common)
+    events = [(dict(common, pass_id=outcome.pass_id, decision=outcome.decision, reason=outcome.reason,
+                    latency_ms=round(latency_ms, 3), details=details), outcome.pass_, outcome.gate)]
     if burst is not None:
-        insert_event(gate=outcome.gate, synchronous=synchronous, pass_id=None, decision="deny", reason="throttled",
-                     latency_ms=None, details={"burst": True, "failures": burst}, **common)
-    return event
+        events.append((dict(common, pass_id=None, decision="deny", reason="throttled", latency_ms=None,
+                            details={"burst": True, "failures": burst}), None, outcome.gate))
+    writes = [device_tokens.touch_write(device, now)] if device.touch_due else []
+    if outcome.count_use:
+        writes.append((_count_use_statement(), {"pass_id": outcome.pass_id}))
+    if not wrote():
+        journal().add(Entry(events, writes))
+        return
+    insert_events(events)
+    conn = db.session.connection()
+    for statement, params in writes:
+        conn.execute(statement, params)

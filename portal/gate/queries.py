@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import bindparam
 
+from portal.core import reads
 from portal.extensions import db
 from portal.passes.models import Pass
 from portal.sites.models import Building, Gate, Unit
@@ -72,24 +73,24 @@ def _by_plate():
 
 def pass_for_qr(pass_id, gate_id):
     """(pass, gate, watchlist entry id) for the pass a verified QR token names, or None."""
-    row = db.session.execute(_by_id(), {"pass_id": pass_id, "gate_id": gate_id}).first()
+    row = reads.connection().execute(_by_id(), {"pass_id": pass_id, "gate_id": gate_id}).first()
     return _view(row) if row is not None else None
 
 
 def passes_for_keypad(site_id, keypad_no, now, gate_id):
     """Rows (pass, gate, watch hit) of a site's passes holding a keypad number, latest end first."""
     params = {"site_id": site_id, "keypad_no": keypad_no, "since": now - RECENT, "gate_id": gate_id}
-    return [_view(row) for row in db.session.execute(_by_keypad(), params)]
+    return [_view(row) for row in reads.connection().execute(_by_keypad(), params)]
 
 
 def passes_for_plate(site_id, plate, now, gate_id):
     """Rows (pass, gate, watch hit) for a normalised plate, live or nearly so, latest end first."""
     params = {"site_id": site_id, "plate": plate, "since": now - RECENT, "gate_id": gate_id}
-    return [_view(row) for row in db.session.execute(_by_plate(), params)]
+    return [_view(row) for row in reads.connection().execute(_by_plate(), params)]
 
 
 def pass_counters(pass_id):
-    """The fields a failed conditional update depends on, read again to name the reason."""
-    return db.session.execute(
+    """The fields a failed conditional update depends on, read again (in its transaction) to name the reason."""
+    return db.session.connection().execute(
         db.select(Pass.status, Pass.uses, Pass.max_entries, Pass.last_direction).where(Pass.id == pass_id)
     ).first()

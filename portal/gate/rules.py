@@ -21,6 +21,7 @@ class Outcome:
     details: dict = field(default_factory=dict)
     plate: str | None = None
     gate: object = None  # the device's Gate, when the pass query loaded it
+    count_use: bool = False  # a grant that took nothing: the pass's use count goes up with the event
     # Copied while loaded: after the commit the ORM objects are expired and reading them would query again.
     pass_id: int | None = field(init=False, default=None)
 
@@ -32,9 +33,9 @@ class Outcome:
         return self.decision == "grant"
 
 
-def grant(p, gate=None):
+def grant(p, gate=None, count_use=False):
     """Open, and enable the pass's floors."""
-    return Outcome("grant", "ok", p, list(p.floors or []), gate=gate)
+    return Outcome("grant", "ok", p, list(p.floors or []), gate=gate, count_use=count_use)
 
 
 def deny(reason, p=None, gate=None, **details):

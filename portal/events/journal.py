@@ -1,0 +1,170 @@
+"""Access events that guard nothing, written in batches by one thread per worker process.
+
+A gate decision that took nothing (a denial, a grant of an unlimited pass without direction,
+a fail-closed error) has nothing to make durable before it answers: its event only reports.
+Writing each in its own transaction costs an INSERT, the desk's statements and a COMMIT on the
+reader's wait. Queued here, they are written every EVENT_JOURNAL_MS in one transaction: one
+multi-row INSERT, the same hooks (desk exceptions, live feed), one NOTIFY statement, and the
+entries' small follow-up writes (an unlimited pass's use count) grouped per statement. Decisions that take an entry or a keypad step never come here: they commit
+their event with the write that settles the race.
+
+Trade-offs: a worker killed with SIGKILL loses the rows of its last EVENT_JOURNAL_MS (a normal
+stop flushes them); while the database is unreachable rows stay queued (up to EVENT_JOURNAL_MAX,
+then the oldest go, counted in the log) and are written when it returns, so the "error" attempts
+of an outage are recorded too.
+"""
+import atexit
+import collections
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy.exc import DBAPIError
+
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+BATCH = 500
+# After a failed write, wait this long (doubling up to the cap) before trying again.
+RETRY_SECONDS, RETRY_CAP_SECONDS = 0.5, 10.0
+
+
+@dataclass
+class Entry:
+    """One decision's events, each (fields, pass view, gate view), and the writes that go with them."""
+
+    events: list
+    writes: list = field(default_factory=list)  # (Core statement, params): counters that may lag a moment
+
+
+class Journal:
+    """The queue and writer thread of one app in one process."""
+
+    def __init__(self, app):
+        self.app = app
+        self.interval = app.config.get("EVENT_JOURNAL_MS", 50) / 1000.0
+        self.limit = app.config.get("EVENT_JOURNAL_MAX", 50_000)
+        self._reset()
+
+    def _reset(self):
+        # Called again in a forked child: the parent's thread and locks do not exist there.
+        self._pid = os.getpid()
+        self._items = collections.deque()
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self.dropped = 0
+
+    def add(self, entry):
+        """Queue one decision's events; the writer thread is started on first use in each process."""
+        if self._pid != os.getpid():
+            self._reset()
+        with self._lock:
+            if len(self._items) >= self.limit:
+                self._items.popleft()
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.error("event journal full: %d access events dropped", self.dropped)
+            self._items.append(entry)
+            if self._thread is None:
+                self._start()
+
+    def pending(self):
+        """How many decisions wait to be written."""
+        return len(self._items)
+
+    def _start(self):
+        self._thread = threading.Thread(target=self._run, name="event-journal", daemon=True)
+        self._thread.start()
+        atexit.register(self.stop)
+
+    def _run(self):
+        wait = self.interval
+        while not self._stop.wait(wait):
+            try:
+                self.flush()
+                wait = self.interval
+            except Exception as exc:
+                wait = min(max(wait * 2, RETRY_SECONDS), RETRY_CAP_SECONDS)
+                log.error("event journal write failed (%s); %d waiting, retry in %.1f s", type(exc).__name__,
+                          self.pending(), wait)
+
+    def flush(self):
+        """Write everything queued now, in this thread; raises (rows kept) if the database refuses."""
+        with self._flushing:
+            while True:
+                with self._lock:
+                    batch = [self._items.popleft() for _ in range(min(BATCH, len(self._items)))]
+                if not batch:
+                    return
+                try:
+                    _write_retrying(self.app, batch)
+                except BaseException:
+                    with self._lock:
+                        self._items.extendleft(reversed(batch))
+                    raise
+
+    def stop(self):
+        """Stop the thread and write what is left (at exit, and when an app is torn down)."""
+        self._stop.set()
+        atexit.unregister(self.stop)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self._pid == os.getpid():
+            try:
+                self.flush()
+            except Exception as exc:
+                log.error("event journal: %d decisions not written at exit (%s)", self.pending(), type(exc).__name__)
+
+
+def _write_retrying(app, batch):
+    """_write, once more on a fresh connection when the server dropped the pooled one (a restart)."""
+    try:
+        _write(app, batch)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        _write(app, batch)
+
+
+def _write(app, batch):
+    """One transaction: the events with their hooks, then the grouped follow-up writes."""
+    from portal.events.operations import insert_events
+    from portal.gate import writelock
+
+    with app.app_context():
+        try:
+            writelock.acquire()  # SQLite: queue with the gate's writers instead of sleeping on "locked"
+            insert_events([ev for entry in batch for ev in entry.events])
+            grouped = {}
+            for entry in batch:
+                for statement, params in entry.writes:
+                    grouped.setdefault(statement, []).append(params)
+            conn = db.session.connection()
+            for statement, rows in grouped.items():
+                conn.execute(statement, rows)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
+def stop(app):
+    """Write out and stop the app's journal, if it was used."""
+    found = app.extensions.get("event_journal")
+    if found is not None:
+        found.stop()
+
+
+def journal(app=None):
+    """The app's (default: the current app's) journal in this process."""
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("event_journal")
+    if found is None:
+        found = app.extensions["event_journal"] = Journal(app)
+    return found
