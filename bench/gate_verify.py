@@ -27,8 +27,8 @@ from bench import _gate_seed as seed  # noqa: E402
 
 SECONDS = int(os.environ.get("GATE_BENCH_SECONDS", "10"))
 CONNECTIONS = 16
-# Four sync workers on two cores (2 x CPUs): while one waits on a socket or a PostgreSQL fsync another runs;
-# measured better than 2 for the bare endpoint and the decisions alike.
+# Four sync workers on two cores (2 x CPUs): while one waits on a PostgreSQL round trip another runs.
+# SQLite, with no round trips, measures better with 2 (GATE_BENCH_WORKERS=2; figures in docs/gate.md).
 GUNICORN = ["--workers", os.environ.get("GATE_BENCH_WORKERS", "4"), "--worker-class", "sync",
             "--backlog", "2048", "--log-level", "warning"]
 TARGET_RATIO, TARGET_P99_MS = 0.60, 25.0

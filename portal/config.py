@@ -58,6 +58,8 @@ class Config:
     MQTT_URL = os.environ.get("MQTT_URL")
     REDIS_URL = os.environ.get("REDIS_URL")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "30"))
+    # How often each worker writes the events of gate decisions that took nothing (portal.events.journal).
+    EVENT_JOURNAL_MS = int(os.environ.get("EVENT_JOURNAL_MS", "50"))
     QR_STEP_SECONDS = 30
     # Demo/dev conveniences stay off in production.
     DEMO_MODE = _bool("DEMO_MODE", False)

@@ -1,4 +1,6 @@
 """Reading JSON request bodies without ever raising a 500."""
+import json
+
 from flask import request
 
 from portal.core.errors import ApiError
@@ -13,9 +15,10 @@ def json_body(max_bytes=MAX_JSON_BYTES):
     raw = request.get_data(cache=True)
     if len(raw) > max_bytes:
         raise ApiError(413, "too_large", "The request body is too large.")
-    data = request.get_json(silent=True, force=True)
-    if data is None:
-        raise ApiError(400, "bad_json", "The request body must be valid JSON.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting, still only bad JSON
+        raise ApiError(400, "bad_json", "The request body must be valid JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "The request body must be a JSON object.")
     return data

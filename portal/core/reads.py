@@ -14,7 +14,7 @@ died mid-use is replaced on the next call (that decision fails closed).
 import threading
 import time
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, exc, text
 from sqlalchemy.pool import NullPool
 
 from portal.core import sqlite as connections
@@ -33,6 +33,7 @@ class Readers:
         self.local = threading.local()
         self.opened = []
         self.lock = threading.Lock()
+        self.prepared = {}
 
     def connection(self):
         if self.shared:  # an in-memory database exists only on the session's connection
@@ -90,3 +91,84 @@ def close(app):
     found = app.extensions.pop("read_connections", None)
     if found is not None:
         found.close()
+
+
+class Prepared:
+    """A Core SELECT compiled once for the dialect and run on the DB-API cursor of a read connection.
+
+    SQLAlchemy still writes the SQL and converts every bound and returned value (its own type
+    processors: dates, JSON, encrypted columns); only its per-call execution machinery, about
+    40 µs a statement, is skipped. For the gate's two reads per scan.
+    """
+
+    def __init__(self, stmt, dialect):
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = compiled.string
+        # Values the statement carries itself (LIMIT, literals); the caller supplies the required ones.
+        self.static = {compiled.bind_names[p]: p.effective_value for p in compiled.binds.values() if not p.required}
+        self.order = compiled.positiontup if compiled.positional else None
+        self.binds = {}
+        for name, param in compiled.binds.items():
+            proc = param.type.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
+                self.binds[compiled.bind_names[param]] = proc
+        columns = list(stmt.selected_columns) if hasattr(stmt, "selected_columns") else list(stmt._returning)
+        self.keys = tuple(c.key for c in columns)
+        self.procs = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+
+    def _params(self, values):
+        params = dict(self.static, **values)
+        for name, proc in self.binds.items():
+            params[name] = proc(params[name])
+        if self.order is not None:
+            params = tuple(params[name] for name in self.order)
+        return params
+
+    def returning_many(self, conn, rows):
+        """PostgreSQL: an INSERT ... RETURNING run once per row in psycopg's pipeline, first column of each.
+
+        One cached, server-prepared single-row statement sent without waiting between rows: far
+        cheaper than one huge multi-row INSERT whose text psycopg would parse anew for every batch.
+        """
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.executemany(self.sql, [self._params(row) for row in rows], returning=True)
+            found = []
+            while True:
+                found.append(cursor.fetchone()[0])
+                if not cursor.nextset():
+                    return found
+        finally:
+            cursor.close()
+
+    def rows(self, conn, **values):
+        """Every row as a dict of converted values."""
+        params = self._params(values)
+        dbapi_conn = conn.connection.dbapi_connection
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(self.sql, params)
+            raw = cursor.fetchall()
+        except conn.dialect.loaded_dbapi.Error as err:
+            # Translated as SQLAlchemy would: a dropped connection is invalidated (the next call opens a
+            # new one) and the error is a DBAPIError that says so, which the gate retries or fails closed on.
+            gone = conn.dialect.is_disconnect(err, dbapi_conn, cursor)
+            if gone:
+                conn.invalidate(err)
+            raise exc.DBAPIError.instance(self.sql, params, err, conn.dialect.loaded_dbapi.Error,
+                                          connection_invalidated=gone, dialect=conn.dialect) from err
+        finally:
+            cursor.close()
+        return [{k: (p(v) if p is not None else v) for k, p, v in zip(self.keys, self.procs, row)} for row in raw]
+
+
+def rows(stmt, **values):
+    """Run a Prepared form of stmt on this thread's read connection (compiled once per app)."""
+    from flask import current_app
+
+    found = readers(current_app._get_current_object())
+    conn = found.connection()
+    prepared = found.prepared.get(stmt)
+    if prepared is None:
+        prepared = found.prepared[stmt] = Prepared(stmt, conn.dialect)
+    return prepared.rows(conn, **values)

@@ -50,13 +50,15 @@ def authenticate():
     prefix = account_tokens.DEVICE_PREFIX + "_"
     if not plain or len(plain) > 200 or not plain.startswith(prefix):
         raise ApiError(401, "unauthorized", "A valid device token is required.")
-    row = reads.connection().execute(_auth_statement(), {"token_hash": token_hash(plain)}).first()
+    found = reads.rows(_auth_statement(), token_hash=token_hash(plain))
+    row = found[0] if found else None
     now = utcnow()
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) \
-            or row.status in BLOCKED_STATUSES:
+    if row is None or row["revoked_at"] is not None or (row["expires_at"] is not None and row["expires_at"] <= now) \
+            or row["status"] in BLOCKED_STATUSES:
         raise ApiError(401, "unauthorized", "A valid device token is required.")
-    due = row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY
-    device = DeviceRef(row.device_id, row.site_id, tuple(row.gate_ids or ()), row.kind, row.status, row.token_id, due)
+    due = row["last_used_at"] is None or now - row["last_used_at"] > _TOUCH_EVERY
+    device = DeviceRef(row["device_id"], row["site_id"], tuple(row["gate_ids"] or ()), row["kind"], row["status"],
+                       row["token_id"], due)
     g.device = device
     return device
 

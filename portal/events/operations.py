@@ -1,6 +1,8 @@
 """Recording access events; other features subscribe to react in the same transaction."""
 from functools import cache
 
+from sqlalchemy import bindparam
+
 from portal.core.timeutil import utcnow
 from portal.events.models import AccessEvent
 from portal.extensions import db
@@ -77,6 +79,19 @@ def _insert_statement():
     return t.insert().returning(t.c.id, sort_by_parameter_order=True)
 
 
+@cache
+def _pg_insert_for(dialect):
+    from portal.core.reads import Prepared
+
+    t = AccessEvent.__table__
+    return Prepared(t.insert().values({name: bindparam(name, type_=t.c[name].type) for name in _COLUMNS})
+                    .returning(t.c.id), dialect)
+
+
+def _pg_insert(conn):
+    return _pg_insert_for(conn.dialect)
+
+
 def insert_events(entries):
     """record_event for hot paths: one Core INSERT for many (fields, pass_, gate) entries, same hooks.
 
@@ -89,7 +104,11 @@ def insert_events(entries):
         row.update(at=utcnow(), source="api", details={})
         row.update(fields)
         rows.append(row)
-    ids = db.session.connection().execute(_insert_statement(), rows).scalars().all()
+    conn = db.session.connection()
+    if len(rows) > 1 and conn.dialect.name == "postgresql":
+        ids = _pg_insert(conn).returning_many(conn, rows)
+    else:
+        ids = conn.execute(_insert_statement(), rows).scalars().all()
     events = [NewEvent(event_id, row, pass_, gate) for event_id, row, (_, pass_, gate) in zip(ids, rows, entries)]
     pending = db.session.info.setdefault("new_access_events", [])
     for event in events:

@@ -31,9 +31,8 @@ _GATE_FIELDS = (Gate.id, Gate.site_id, Gate.code, Gate.name, Gate.name_en)
 _GATE_NAMES = tuple(c.key for c in _GATE_FIELDS)
 
 
-def _view(row):
-    """(pass view, gate view or None, watchlist entry id) from one result row."""
-    m = row._mapping
+def _view(m):
+    """(pass view, gate view or None, watchlist entry id) from one result row (a dict)."""
     p = SimpleNamespace(**{name: m[name] for name in _PASS_NAMES})
     p.unit = SimpleNamespace(id=p.unit_id, number=m["unit_number"], floor=m["unit_floor"],
                    label=f"{m['building_name']} {m['unit_number']}")
@@ -73,20 +72,20 @@ def _by_plate():
 
 def pass_for_qr(pass_id, gate_id):
     """(pass, gate, watchlist entry id) for the pass a verified QR token names, or None."""
-    row = reads.connection().execute(_by_id(), {"pass_id": pass_id, "gate_id": gate_id}).first()
-    return _view(row) if row is not None else None
+    rows = reads.rows(_by_id(), pass_id=pass_id, gate_id=gate_id)
+    return _view(rows[0]) if rows else None
 
 
 def passes_for_keypad(site_id, keypad_no, now, gate_id):
     """Rows (pass, gate, watch hit) of a site's passes holding a keypad number, latest end first."""
-    params = {"site_id": site_id, "keypad_no": keypad_no, "since": now - RECENT, "gate_id": gate_id}
-    return [_view(row) for row in reads.connection().execute(_by_keypad(), params)]
+    return [_view(row) for row in reads.rows(_by_keypad(), site_id=site_id, keypad_no=keypad_no, since=now - RECENT,
+                                             gate_id=gate_id)]
 
 
 def passes_for_plate(site_id, plate, now, gate_id):
     """Rows (pass, gate, watch hit) for a normalised plate, live or nearly so, latest end first."""
-    params = {"site_id": site_id, "plate": plate, "since": now - RECENT, "gate_id": gate_id}
-    return [_view(row) for row in reads.connection().execute(_by_plate(), params)]
+    return [_view(row) for row in reads.rows(_by_plate(), site_id=site_id, plate=plate, since=now - RECENT,
+                                             gate_id=gate_id)]
 
 
 def pass_counters(pass_id):
