@@ -129,3 +129,17 @@ def test_a_stopping_worker_writes_its_journal(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     pass_id = int(out.stdout.split()[-1])
     assert _committed_events(f"sqlite:///{db_path}", pass_id) == ["ok"]
+
+
+def test_the_request_thread_writes_a_due_batch_once_its_response_is_sent(app, world, client, monkeypatch):
+    """Under traffic no second thread competes with the request thread: it writes the batch between requests."""
+    monkeypatch.setattr(journal.Journal, "_start", lambda self: None)  # no writer thread at all
+    book = journal.journal(app)
+    book.interval = 0.0  # every batch is due at once
+    _, header = world.device("reader")
+    p = world.make_pass(max_entries=None)
+    with client.post("/api/v1/gate/verify", json={"qr": codes.qr_text(p)}, headers=header) as resp:
+        assert resp.get_json()["decision"] == "grant"
+        assert book.pending() == 1  # still queued while the response is open
+    assert book.pending() == 0
+    assert _committed_events(app.config["SQLALCHEMY_DATABASE_URI"], p.id) == ["ok"]

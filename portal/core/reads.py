@@ -27,8 +27,13 @@ class Readers:
     def __init__(self, engine, options):
         url = engine.url
         self.shared = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-        connect_args = (options or {}).get("connect_args", {})
-        extra = {"isolation_level": "AUTOCOMMIT"} if url.get_backend_name() == "postgresql" else {}
+        connect_args = dict((options or {}).get("connect_args", {}))
+        extra = {}
+        if url.get_backend_name() == "postgresql":
+            extra["isolation_level"] = "AUTOCOMMIT"
+            # These are key lookups whose best plan never depends on the values: plan once per connection
+            # instead of letting the server re-plan (about 0.3 ms) the joined pass select on every call.
+            connect_args["options"] = (connect_args.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
         self.engine = None if self.shared else create_engine(url, poolclass=NullPool, connect_args=connect_args, **extra)
         self.local = threading.local()
         self.opened = []

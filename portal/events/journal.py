@@ -18,9 +18,10 @@ import collections
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 
-from flask import current_app
+from flask import after_this_request, current_app, g, has_request_context
 from sqlalchemy.exc import DBAPIError
 
 from portal.extensions import db
@@ -56,6 +57,8 @@ class Journal:
         self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
+        self._since = None  # when the oldest queued entry arrived (monotonic)
+        self._failed_until = 0.0  # after a failed write, request threads leave retrying to the thread
         self.dropped = 0
 
     def add(self, entry):
@@ -69,6 +72,8 @@ class Journal:
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log.error("event journal full: %d access events dropped", self.dropped)
             self._items.append(entry)
+            if self._since is None:
+                self._since = time.monotonic()
             if self._thread is None:
                 self._start()
 
@@ -81,13 +86,41 @@ class Journal:
         self._thread.start()
         atexit.register(self.stop)
 
+    def due(self, age):
+        """True when entries have waited at least age seconds."""
+        since = self._since
+        return since is not None and time.monotonic() - since >= age
+
+    def flush_if_due(self):
+        """Called after a response went out: write the batch when it is EVENT_JOURNAL_MS old.
+
+        Under traffic the request threads write the batches between requests, so the writer
+        thread below stays asleep: a second busy thread in every worker would fight the request
+        thread for the GIL on each database call and burn the CPU in context switches.
+        """
+        if not self.due(self.interval) or time.monotonic() < self._failed_until:
+            return
+        if not self._flushing.acquire(blocking=False):
+            return  # another thread is writing right now
+        try:
+            self._flush_locked()
+        except Exception as exc:
+            self._failed_until = time.monotonic() + RETRY_CAP_SECONDS
+            log.error("event journal write failed (%s); %d waiting", type(exc).__name__, self.pending())
+        finally:
+            self._flushing.release()
+
     def _run(self):
+        # The safety net for quiet times: writes what no request thread wrote within two intervals.
         wait = self.interval
         while not self._stop.wait(wait):
+            if not self.due(2 * self.interval):
+                continue
             try:
                 self.flush()
-                wait = self.interval
+                wait, self._failed_until = self.interval, 0.0
             except Exception as exc:
+                self._failed_until = time.monotonic() + RETRY_CAP_SECONDS
                 wait = min(max(wait * 2, RETRY_SECONDS), RETRY_CAP_SECONDS)
                 log.error("event journal write failed (%s); %d waiting, retry in %.1f s", type(exc).__name__,
                           self.pending(), wait)
@@ -95,17 +128,22 @@ class Journal:
     def flush(self):
         """Write everything queued now, in this thread; raises (rows kept) if the database refuses."""
         with self._flushing:
-            while True:
+            self._flush_locked()
+
+    def _flush_locked(self):
+        while True:
+            with self._lock:
+                batch = [self._items.popleft() for _ in range(min(BATCH, len(self._items)))]
+                self._since = time.monotonic() if self._items else None
+            if not batch:
+                return
+            try:
+                _write_retrying(self.app, batch)
+            except BaseException:
                 with self._lock:
-                    batch = [self._items.popleft() for _ in range(min(BATCH, len(self._items)))]
-                if not batch:
-                    return
-                try:
-                    _write_retrying(self.app, batch)
-                except BaseException:
-                    with self._lock:
-                        self._items.extendleft(reversed(batch))
-                    raise
+                    self._items.extendleft(reversed(batch))
+                    self._since = time.monotonic() - self.interval  # still due
+                raise
 
     def stop(self):
         """Stop the thread and write what is left (at exit, and when an app is torn down)."""
@@ -118,6 +156,20 @@ class Journal:
                 self.flush()
             except Exception as exc:
                 log.error("event journal: %d decisions not written at exit (%s)", self.pending(), type(exc).__name__)
+
+
+def add_from_request(entry, app=None):
+    """Queue an entry; in a request, the batch is written after the response when it is due."""
+    book = journal(app)
+    book.add(entry)
+    if has_request_context() and not g.get("_journal_flush_hooked"):
+        g._journal_flush_hooked = True
+
+        @after_this_request
+        def _flush_after_response(response):
+            # call_on_close runs once the server has sent the response: the reader is not kept waiting.
+            response.call_on_close(book.flush_if_due)
+            return response
 
 
 def _write_retrying(app, batch):

@@ -4,7 +4,7 @@ from functools import cache
 from sqlalchemy import and_, bindparam, case, or_, update
 
 from portal.devices import tokens as device_tokens
-from portal.events.journal import Entry, journal
+from portal.events.journal import Entry, add_from_request
 from portal.events.operations import insert_events
 from portal.extensions import db
 from portal.gate import queries, writelock
@@ -114,7 +114,7 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
     if outcome.count_use:
         writes.append((_count_use_statement(), {"pass_id": outcome.pass_id}))
     if not wrote():
-        journal().add(Entry(events, writes))
+        add_from_request(Entry(events, writes))
         return
     insert_events(events)
     conn = db.session.connection()
