@@ -27,9 +27,9 @@ from bench import _gate_seed as seed  # noqa: E402
 
 SECONDS = int(os.environ.get("GATE_BENCH_SECONDS", "10"))
 CONNECTIONS = 16
-# Four sync workers on two cores (2 x CPUs): while one waits on a PostgreSQL round trip another runs.
-# SQLite, with no round trips, measures better with 2 (GATE_BENCH_WORKERS=2; figures in docs/gate.md).
-GUNICORN = ["--workers", os.environ.get("GATE_BENCH_WORKERS", "4"), "--worker-class", "sync",
+# Three sync workers on two cores: one more than the cores fills PostgreSQL round trips and the keypad's
+# synchronous commits; four lost throughput to switching between processes (figures in docs/gate.md).
+GUNICORN = ["--workers", os.environ.get("GATE_BENCH_WORKERS", "3"), "--worker-class", "sync",
             "--backlog", "2048", "--log-level", "warning"]
 TARGET_RATIO, TARGET_P99_MS = 0.60, 25.0
 RESULTS = ROOT / "bench" / "results" / "gate_verify.json"
