@@ -52,8 +52,17 @@ def test_database_error_mid_decision_denies_and_is_recorded(client, world, monke
 def test_error_in_the_read_path_denies(client, world, monkeypatch):
     p = world.make_pass()
     _, header = world.device()
-    monkeypatch.setattr(queries, "pass_for_qr", lambda pass_id: 1 / 0)
+
+    def refused(*args):
+        raise OperationalError("SELECT ...", {}, Exception("server closed the connection"))
+
+    # The joint token-and-pass read fails; the decision reads again on its own, and that fails too.
+    monkeypatch.setattr(queries, "device_and_pass", refused)
+    monkeypatch.setattr(queries, "pass_for_qr", lambda pass_id, gate_id: 1 / 0)
     assert reason(client, header, qr=codes.qr_text(p)) == ("deny", "error")
+    assert [e.reason for e in events()] == ["error"]
+    monkeypatch.undo()
+    assert reason(client, header, qr=codes.qr_text(p)) == ("grant", "ok")
 
 
 def test_commit_failure_denies(client, world, monkeypatch):
@@ -101,3 +110,15 @@ def test_cookie_session_cannot_call_verify(client, world):
     client.post("/login", data={"login": "r1", "password": world.PASSWORD})
     resp = client.post(URL, json={"qr": codes.qr_text(p)})
     assert resp.status_code in (401, 403)
+
+
+def test_a_wrong_token_is_401_whatever_the_body(client, world):
+    p = world.make_pass()
+    _, header = world.device()
+    wrong = {"Authorization": "Bearer vpd_" + "x" * 40}
+    for body in ({"qr": codes.qr_text(p)}, {"qr": "garbage"}, {"code": "0000000000"}, {"nothing": 1}, []):
+        resp = client.post("/api/v1/gate/verify", json=body, headers=wrong)
+        assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthorized", body
+    # With the right token the same malformed bodies are 400s, and nothing was recorded for any of it.
+    assert client.post("/api/v1/gate/verify", json={"nothing": 1}, headers=header).status_code == 400
+    assert events() == []

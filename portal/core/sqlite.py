@@ -24,9 +24,10 @@ def install():
     def _pragmas(dbapi_conn, _record):
         if isinstance(dbapi_conn, sqlite3.Connection):
             cur = dbapi_conn.cursor()
+            # busy_timeout first: switching to WAL needs a lock another connection may hold right now.
             # WAL lets readers run while one writer commits; busy_timeout queues writers instead of failing.
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()

@@ -4,7 +4,7 @@ from datetime import timedelta
 from functools import cache
 
 from flask import g
-from sqlalchemy import bindparam
+from sqlalchemy import and_, bindparam
 
 from portal.accounts import tokens as account_tokens
 from portal.accounts.models import ApiToken
@@ -46,12 +46,21 @@ def authenticate():
 
     The gate's hot path calls this on every scan, so it reads plain columns instead of ORM objects.
     """
+    found = reads.rows(_auth_statement(), token_hash=bearer_hash())
+    return device_from_row(found[0] if found else None)
+
+
+def bearer_hash():
+    """The hash to look the presented device token up by; 401 when no device token was presented."""
     plain = account_tokens.bearer()
     prefix = account_tokens.DEVICE_PREFIX + "_"
     if not plain or len(plain) > 200 or not plain.startswith(prefix):
         raise ApiError(401, "unauthorized", "A valid device token is required.")
-    found = reads.rows(_auth_statement(), token_hash=token_hash(plain))
-    row = found[0] if found else None
+    return token_hash(plain)
+
+
+def device_from_row(row):
+    """The DeviceRef for a row of auth_columns() (None: no such token), or 401; noted in g.device."""
     now = utcnow()
     if row is None or row["revoked_at"] is not None or (row["expires_at"] is not None and row["expires_at"] <= now) \
             or row["status"] in BLOCKED_STATUSES:
@@ -68,14 +77,24 @@ def touch_write(device, now):
     return _touch_statement(), {"token_id": device.token_id, "now": now}
 
 
+def auth_columns():
+    """The token and device columns device_from_row reads."""
+    t, d = ApiToken.__table__, Device.__table__
+    return (t.c.id.label("token_id"), t.c.revoked_at, t.c.expires_at, t.c.last_used_at,
+            d.c.id.label("device_id"), d.c.site_id, d.c.gate_ids, d.c.kind, d.c.status)
+
+
+def auth_from():
+    """(FROM clause, WHERE condition) of the token lookup, for statements that read more with it."""
+    t, d = ApiToken.__table__, Device.__table__
+    return t.join(d, d.c.id == t.c.device_id), and_(t.c.token_hash == bindparam("token_hash"), t.c.kind == "device")
+
+
 @cache
 def _auth_statement():
     # Built once with a bind parameter, so SQLAlchemy reuses its cache key and compiled SQL.
-    t, d = ApiToken.__table__, Device.__table__
-    return (db.select(t.c.id.label("token_id"), t.c.revoked_at, t.c.expires_at, t.c.last_used_at,
-                      d.c.id.label("device_id"), d.c.site_id, d.c.gate_ids, d.c.kind, d.c.status)
-            .select_from(t.join(d, d.c.id == t.c.device_id))
-            .where(t.c.token_hash == bindparam("token_hash"), t.c.kind == "device"))
+    source, condition = auth_from()
+    return db.select(*auth_columns()).select_from(source).where(condition)
 
 
 @cache

@@ -189,6 +189,7 @@ def _write(app, batch):
 
     with app.app_context():
         try:
+            db.session.connection()  # the connection before the lock, as the gate's writers do
             writelock.acquire()  # SQLite: queue with the gate's writers instead of sleeping on "locked"
             insert_events([ev for entry in batch for ev in entry.events])
             grouped = {}

@@ -42,14 +42,32 @@ def _watch_details(outcome, watch_hit):
     return outcome
 
 
-def decide_qr(device, text, direction, now):
-    """A scanned QR: signature first (before any field is trusted), then the pass."""
+def signed_qr(text):
+    """The claims of a QR text whose signature checks, or the TokenError saying why not (no clock yet)."""
     try:
-        claims = tokens.verify(text, keys.public_keys(), now.timestamp(), expected_site=device.site_id)
+        return tokens.signed_claims(text, keys.public_keys())
+    except tokens.TokenError as exc:
+        return exc
+
+
+_UNREAD = object()
+
+
+def decide_qr(device, text, direction, now, prefetched=None):
+    """A scanned QR: signature first (before any field is trusted), then the pass.
+
+    prefetched is (signed_qr(text), pass row) when the API read the pass with the device's token.
+    """
+    signed, row = prefetched if prefetched is not None else (signed_qr(text), _UNREAD)
+    if isinstance(signed, tokens.TokenError):
+        return deny(signed.reason)
+    try:
+        tokens.check_claims(signed, now.timestamp(), expected_site=device.site_id)
     except tokens.TokenError as exc:
         return deny(exc.reason)
-    row = queries.pass_for_qr(claims.pass_id, device.gate_id)
-    if row is None or row[0].site_id != claims.site_id:
+    if row is _UNREAD:
+        row = queries.pass_for_qr(signed.pass_id, device.gate_id)
+    if row is None or row[0].site_id != signed.site_id:
         return deny("unknown")
     return _admit(row, device, now, direction)
 
@@ -124,7 +142,7 @@ class DecisionTimeout(RuntimeError):
     """The decision took longer than a reader waits; answering grant now would be pointless."""
 
 
-def verify(device, method, value, direction, started):
+def verify(device, method, value, direction, started, prefetched=None):
     """Decide, record the event and commit; any failure denies with reason "error" (fail closed).
 
     The commit happens here, not in the after-request hook: a grant may only be answered
@@ -135,7 +153,10 @@ def verify(device, method, value, direction, started):
         direction = direction or "in"  # a barrier that reports nothing is an entry lane
     now = clock()
     try:
-        outcome = FLOWS[method](device, value, direction, now)
+        if method == "qr":
+            outcome = decide_qr(device, value, direction, now, prefetched)
+        else:
+            outcome = FLOWS[method](device, value, direction, now)
         if time.perf_counter() - started > current_app.config.get("GATE_DECISION_DEADLINE", 3.0):
             raise DecisionTimeout("decision deadline passed")
         operations.record_attempt(device, method, outcome, direction, now, _ms(started))

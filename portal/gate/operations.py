@@ -14,7 +14,12 @@ _WROTE = "gate_wrote"
 
 
 def _begin_write():
-    """Writes run in the session's transaction (the reads before them did not; see portal.core.reads)."""
+    """Writes run in the session's transaction (the reads before them did not; see portal.core.reads).
+
+    The pooled connection is taken before the write lock: a thread holding the lock must never wait
+    for the pool while the threads holding the pool's connections wait for the lock.
+    """
+    db.session.connection()
     writelock.acquire()
     db.session.info[_WROTE] = True
 

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from sqlalchemy import bindparam
 
 from portal.core import reads
+from portal.devices import tokens as device_tokens
 from portal.extensions import db
 from portal.passes.models import Pass
 from portal.sites.models import Building, Gate, Unit
@@ -31,13 +32,13 @@ _GATE_FIELDS = (Gate.id, Gate.site_id, Gate.code, Gate.name, Gate.name_en)
 _GATE_NAMES = tuple(c.key for c in _GATE_FIELDS)
 
 
-def _view(m):
+def _view(m, prefix=""):
     """(pass view, gate view or None, watchlist entry id) from one result row (a dict)."""
-    p = SimpleNamespace(**{name: m[name] for name in _PASS_NAMES})
+    p = SimpleNamespace(**{name: m[prefix + name] for name in _PASS_NAMES})
     p.unit = SimpleNamespace(id=p.unit_id, number=m["unit_number"], floor=m["unit_floor"],
                    label=f"{m['building_name']} {m['unit_number']}")
     gate = None
-    if m["g_id"] is not None:
+    if m.get("g_id") is not None:
         gate = SimpleNamespace(**{name: m[f"g_{name}"] for name in _GATE_NAMES})
     return p, gate, m["watch_hit"]
 
@@ -68,6 +69,30 @@ def _by_plate():
     return (_base(plate=True).where(Pass.site_id == bindparam("site_id"), Pass.plate == bindparam("plate"),
                                     Pass.valid_until > bindparam("since"))
             .order_by(Pass.valid_until.desc()).limit(10))
+
+
+@cache
+def _token_and_pass():
+    # Pass columns carry a p_ prefix: the device's own site_id, kind and status are read too.
+    pass_side = Pass.__table__.join(Unit, Unit.id == Pass.unit_id).join(Building, Building.id == Unit.building_id)
+    source, condition = device_tokens.auth_from()
+    return (db.select(*device_tokens.auth_columns(), *(c.label(f"p_{c.key}") for c in _PASS_FIELDS),
+                      Unit.number.label("unit_number"), Unit.floor.label("unit_floor"),
+                      Building.name.label("building_name"), matching.pass_hit_subquery().label("watch_hit"))
+            .select_from(source.outerjoin(pass_side, Pass.id == bindparam("pass_id")))
+            .where(condition))
+
+
+def device_and_pass(pass_id):
+    """(DeviceRef, (pass, None, watch hit) or None) from ONE select: a signed QR's token check and pass.
+
+    401 exactly as device_tokens.authenticate(). The gate row is not read: the event hooks load it
+    by id when they need its name.
+    """
+    found = reads.rows(_token_and_pass(), token_hash=device_tokens.bearer_hash(), pass_id=pass_id)
+    row = found[0] if found else None
+    device = device_tokens.device_from_row(row)
+    return device, (_view(row, "p_") if row["p_id"] is not None else None)
 
 
 def pass_for_qr(pass_id, gate_id):

@@ -83,6 +83,11 @@ def verify(text, public_keys, now_ts, expected_site=None):
     public_keys maps key id -> (site id, VerifyKey). Nothing but the key id
     is read before the signature has been checked.
     """
+    return check_claims(signed_claims(text, public_keys), now_ts, expected_site)
+
+
+def signed_claims(text, public_keys):
+    """The claims of a token whose signature (by a key of the claimed site) checks; no clock involved."""
     raw = decode_raw(text)
     head, sig = raw[: _HEAD.size], raw[_HEAD.size:]
     kid = int.from_bytes(head[1:3], "big")
@@ -98,6 +103,12 @@ def verify(text, public_keys, now_ts, expected_site=None):
     if site_id != key_site:
         # A key only vouches for its own site.
         raise TokenError("bad_signature")
+    return Claims(kid, site_id, pass_id, vfrom, vuntil, step)
+
+
+def check_claims(claims, now_ts, expected_site=None):
+    """Site and time checks of signed claims; returns them or raises TokenError."""
+    site_id, vfrom, vuntil, step = claims.site_id, claims.valid_from, claims.valid_until, claims.step
     if expected_site is not None and site_id != expected_site:
         raise TokenError("wrong_site")
     now_step = current_step(now_ts)
@@ -109,7 +120,7 @@ def verify(text, public_keys, now_ts, expected_site=None):
         raise TokenError("not_yet_valid")
     if now_ts >= vuntil:
         raise TokenError("expired")
-    return Claims(kid, site_id, pass_id, vfrom, vuntil, step)
+    return claims
 
 
 def load_public(raw: bytes) -> VerifyKey:
