@@ -122,3 +122,15 @@ def test_a_wrong_token_is_401_whatever_the_body(client, world):
     # With the right token the same malformed bodies are 400s, and nothing was recorded for any of it.
     assert client.post("/api/v1/gate/verify", json={"nothing": 1}, headers=header).status_code == 400
     assert events() == []
+
+
+def test_signing_keys_unreadable_denies(client, world, monkeypatch):
+    from portal.passes import keys
+
+    p = world.make_pass()
+    _, header = world.device()
+    text = codes.qr_text(p)
+    monkeypatch.setattr(keys, "public_keys", lambda: 1 / 0)
+    assert reason(client, header, qr=text) == ("deny", "error")
+    monkeypatch.undo()
+    assert reason(client, header, qr=text) == ("grant", "ok")

@@ -112,13 +112,13 @@ class Journal:
 
     def _run(self):
         # The safety net for quiet times: writes what no request thread wrote within two intervals.
-        wait = self.interval
+        wait = tick = max(self.interval, 0.01)  # EVENT_JOURNAL_MS=0 must not spin
         while not self._stop.wait(wait):
             if not self.due(2 * self.interval):
                 continue
             try:
                 self.flush()
-                wait, self._failed_until = self.interval, 0.0
+                wait, self._failed_until = tick, 0.0
             except Exception as exc:
                 self._failed_until = time.monotonic() + RETRY_CAP_SECONDS
                 wait = min(max(wait * 2, RETRY_SECONDS), RETRY_CAP_SECONDS)

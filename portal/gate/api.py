@@ -97,10 +97,10 @@ def _device_and_prefetch(method, value):
     """
     if method != "qr":
         return _authenticate(), None
-    signed = decisions.signed_qr(value)
-    if isinstance(signed, TokenError):
-        return _authenticate(), (signed, None)
     try:
+        signed = decisions.signed_qr(value)  # reads the signing keys when their 30 s cache ran out
+        if isinstance(signed, TokenError):
+            return _authenticate(), (signed, None)
         device, row = _reconnecting(lambda: queries.device_and_pass(signed.pass_id))
     except ApiError:
         raise
