@@ -1,4 +1,4 @@
-"""A dedicated read connection per thread for hot single-statement reads (the gate's token and pass lookups).
+"""A dedicated read connection per thread for hot single-statement reads (the gate's lookups).
 
 A gate decision that takes nothing only reads. Through the session each request would check a
 connection out of the pool, and on PostgreSQL pay BEGIN and COMMIT round trips around its SELECTs.
@@ -84,13 +84,6 @@ def readers(app):
     return found
 
 
-def connection():
-    """This thread's read connection for the current app."""
-    from flask import current_app
-
-    return readers(current_app._get_current_object()).connection()
-
-
 def close(app):
     """Close the app's read connections (tests tearing an app down)."""
     found = app.extensions.pop("read_connections", None)
@@ -117,7 +110,7 @@ class Prepared:
             proc = param.type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
                 self.binds[compiled.bind_names[param]] = proc
-        columns = list(stmt.selected_columns) if hasattr(stmt, "selected_columns") else list(stmt._returning)
+        columns = list(stmt.exported_columns)  # a SELECT's columns, or an INSERT's RETURNING
         self.keys = tuple(c.key for c in columns)
         self.procs = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
 

@@ -1,12 +1,14 @@
-"""Access events that guard nothing, written in batches by one thread per worker process.
+"""Access events that guard nothing, queued per worker process and written in batches.
 
 A gate decision that took nothing (a denial, a grant of an unlimited pass without direction,
 a fail-closed error) has nothing to make durable before it answers: its event only reports.
 Writing each in its own transaction costs an INSERT, the desk's statements and a COMMIT on the
-reader's wait. Queued here, they are written every EVENT_JOURNAL_MS in one transaction: one
-multi-row INSERT, the same hooks (desk exceptions, live feed), one NOTIFY statement, and the
-entries' small follow-up writes (an unlimited pass's use count) grouped per statement. Decisions that take an entry or a keypad step never come here: they commit
-their event with the write that settles the race.
+reader's wait. Queued here, they are written once the batch is EVENT_JOURNAL_MS old, by the next
+request thread that has sent its response (a writer thread covers quiet times), in one
+transaction: the events, the same hooks (desk exceptions, live feed), one NOTIFY statement, and
+the entries' small follow-up writes (an unlimited pass's use count) grouped per statement.
+Decisions that take an entry or a keypad step never come here: they commit their event with the
+write that settles the race.
 
 Trade-offs: a worker killed with SIGKILL loses the rows of its last EVENT_JOURNAL_MS (a normal
 stop flushes them); while the database is unreachable rows stay queued (up to EVENT_JOURNAL_MAX,
@@ -41,7 +43,7 @@ class Entry:
 
 
 class Journal:
-    """The queue and writer thread of one app in one process."""
+    """The queue (and quiet-time writer thread) of one app in one process."""
 
     def __init__(self, app):
         self.app = app
@@ -189,14 +191,13 @@ def _write(app, batch):
 
     with app.app_context():
         try:
-            db.session.connection()  # the connection before the lock, as the gate's writers do
+            conn = db.session.connection()  # the connection before the lock, as the gate's writers do
             writelock.acquire()  # SQLite: queue with the gate's writers instead of sleeping on "locked"
             insert_events([ev for entry in batch for ev in entry.events])
             grouped = {}
             for entry in batch:
                 for statement, params in entry.writes:
                     grouped.setdefault(statement, []).append(params)
-            conn = db.session.connection()
             for statement, rows in grouped.items():
                 conn.execute(statement, rows)
             db.session.commit()

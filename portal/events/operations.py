@@ -80,16 +80,12 @@ def _insert_statement():
 
 
 @cache
-def _pg_insert_for(dialect):
+def _pg_insert(dialect):
     from portal.core.reads import Prepared
 
     t = AccessEvent.__table__
     return Prepared(t.insert().values({name: bindparam(name, type_=t.c[name].type) for name in _COLUMNS})
                     .returning(t.c.id), dialect)
-
-
-def _pg_insert(conn):
-    return _pg_insert_for(conn.dialect)
 
 
 def insert_events(entries):
@@ -106,7 +102,7 @@ def insert_events(entries):
         rows.append(row)
     conn = db.session.connection()
     if len(rows) > 1 and conn.dialect.name == "postgresql":
-        ids = _pg_insert(conn).returning_many(conn, rows)
+        ids = _pg_insert(conn.dialect).returning_many(conn, rows)
     else:
         ids = conn.execute(_insert_statement(), rows).scalars().all()
     events = [NewEvent(event_id, row, pass_, gate) for event_id, row, (_, pass_, gate) in zip(ids, rows, entries)]
@@ -116,11 +112,6 @@ def insert_events(entries):
             hook(event)
         pending.append(event.id)
     return events
-
-
-def insert_event(pass_=None, gate=None, **fields):
-    """One event through insert_events."""
-    return insert_events([(fields, pass_, gate)])[0]
 
 
 def _publish(session):

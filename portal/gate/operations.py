@@ -19,9 +19,10 @@ def _begin_write():
     The pooled connection is taken before the write lock: a thread holding the lock must never wait
     for the pool while the threads holding the pool's connections wait for the lock.
     """
-    db.session.connection()
+    conn = db.session.connection()
     writelock.acquire()
     db.session.info[_WROTE] = True
+    return conn
 
 
 def consume(pass_id, direction):
@@ -31,8 +32,7 @@ def consume(pass_id, direction):
     "in"), so of many gates racing for the last entry exactly one updates a row: PostgreSQL
     re-checks the clause after the row lock, SQLite runs writers one at a time.
     """
-    _begin_write()
-    if db.session.connection().execute(_consume_statement(direction), {"pass_id": pass_id}).first() is not None:
+    if _begin_write().execute(_consume_statement(direction), {"pass_id": pass_id}).first() is not None:
         return None
     return _why_not(pass_id, direction)
 
@@ -71,8 +71,7 @@ def _why_not(pass_id, direction):
 
 def advance_step(pass_id, step):
     """Accept a TOTP step once (RFC 6238 §5.2): True only for the request that moved it forward."""
-    _begin_write()
-    return db.session.connection().execute(_advance_statement(), {"pass_id": pass_id, "step": step}).rowcount == 1
+    return _begin_write().execute(_advance_statement(), {"pass_id": pass_id, "step": step}).rowcount == 1
 
 
 @cache
@@ -102,9 +101,9 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
     """The access event of one attempt (plus a desk alert when it started a burst of failures).
 
     A decision that wrote commits its event in the same transaction (the caller commits): an entry
-    taken is never without its record. Any other goes to the event journal and is written within
-    EVENT_JOURNAL_MS by the process's writer thread, with the use count of an unlimited pass and
-    the device token's last-use time (see portal.events.journal for the trade-off).
+    taken is never without its record. Any other goes to the event journal, written in a batch about
+    EVENT_JOURNAL_MS later with the use count of an unlimited pass and the device token's last-use
+    time (see portal.events.journal for the trade-off).
     """
     details = dict(outcome.details)
     burst = details.pop("burst_failures", None)

@@ -1,10 +1,9 @@
 """Reads of the gate's hot path: one select per decision brings the pass, its unit, the gate and the watchlist hit.
 
-Statements are built once with bind parameters, so SQLAlchemy reuses their cache keys and
-compiled SQL instead of rebuilding them per request. Rows are plain Core rows (no ORM identity
-map or loader machinery on the hot path), turned into small read-only views that carry what the
-rules and the event hooks (the desk's live board: unit label, gate names) read, so neither needs
-another query.
+Statements are built once and run through portal.core.reads (a per-thread read connection, the
+SQL compiled once per dialect). Rows come back as dicts and become small read-only views that
+carry what the rules and the event hooks (the desk's live board: unit label, gate names) read, so
+neither needs another query. A signed QR reads its device token in the same select (device_and_pass).
 """
 from datetime import timedelta
 from functools import cache
