@@ -161,3 +161,33 @@ def test_the_request_thread_writes_a_due_batch_once_its_response_is_sent(app, wo
         assert book.pending() == 1  # still queued while the response is open
     assert book.pending() == 0
     assert _committed_events(app.config["SQLALCHEMY_DATABASE_URI"], p.id) == ["ok"]
+
+
+def _check_batch(app, world, monkeypatch):
+    """Many queued decisions become one batch: each event in its own row, each pass's uses counted once per grant."""
+    monkeypatch.setattr(journal.Journal, "_start", lambda self: None)  # nothing writes until flushed here
+    book = journal.journal(app)
+    book.interval = 3600.0
+    client = app.test_client()
+    _, header = world.device("reader")
+    a, b, c = (world.make_pass(max_entries=None) for _ in range(3))
+    sequence = [a, b, a, c, a, b]
+    for p in sequence:
+        assert verify(client, header, qr=codes.qr_text(p))[1]["decision"] == "grant"
+    assert verify(client, header, qr="garbage")[1]["reason"] == "bad_signature"
+    assert book.pending() == len(sequence) + 1
+    book.flush()
+    written = [(e.pass_id, e.decision, e.reason, e.method) for e in events()]
+    assert written == [(p.id, "grant", "ok", "qr") for p in sequence] + [(None, "deny", "bad_signature", "qr")]
+    assert all(e.latency_ms is not None and e.details == {} for e in events())
+    db.session.expire_all()
+    assert [db.session.get(Pass, p.id).uses for p in (a, b, c)] == [3, 2, 1]
+
+
+def test_a_journal_batch_writes_every_event_and_counts_uses_sqlite(app, world, monkeypatch):
+    _check_batch(app, world, monkeypatch)
+
+
+@pytest.mark.integration
+def test_a_journal_batch_writes_every_event_and_counts_uses_postgresql(pg_app, pg_world, monkeypatch):
+    _check_batch(pg_app, pg_world, monkeypatch)

@@ -39,7 +39,7 @@ class Entry:
     """One decision's events, each (fields, pass view, gate view), and the writes that go with them."""
 
     events: list
-    writes: list = field(default_factory=list)  # (Core statement, params): counters that may lag a moment
+    writes: list = field(default_factory=list)  # (Core statement or object with run_many, params): counters that may lag
 
 
 class Journal:
@@ -199,13 +199,22 @@ def _write(app, batch):
                 for statement, params in entry.writes:
                     grouped.setdefault(statement, []).append(params)
             for statement, rows in grouped.items():
-                conn.execute(statement, rows)
+                run_writes(conn, statement, rows)
             db.session.commit()
         except BaseException:
             db.session.rollback()
             raise
         finally:
             db.session.remove()
+
+
+def run_writes(conn, statement, rows):
+    """Run a write for many parameter sets: a Core statement as executemany, or an object's run_many."""
+    run_many = getattr(statement, "run_many", None)
+    if run_many is not None:
+        run_many(conn, rows)
+    else:
+        conn.execute(statement, rows)
 
 
 def stop(app):

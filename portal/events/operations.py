@@ -79,13 +79,36 @@ def _insert_statement():
     return t.insert().returning(t.c.id, sort_by_parameter_order=True)
 
 
-@cache
-def _pg_insert(dialect):
-    from portal.core.reads import Prepared
+class _PgBatch:
+    """PostgreSQL: many events in ONE INSERT ... SELECT FROM unnest(arrays) WITH ORDINALITY, ids in row order.
 
-    t = AccessEvent.__table__
-    return Prepared(t.insert().values({name: bindparam(name, type_=t.c[name].type) for name in _COLUMNS})
-                    .returning(t.c.id), dialect)
+    One statement text whatever the batch size (prepared once per connection), one array per column,
+    one round trip and one executor run: per row the server only forms and inserts the tuple, where a
+    statement per row paid parse, bind and execute each time. The ids are assigned by the sequence in
+    ORDER BY ord order, so sorted they line up with the rows (as SQLAlchemy's insertmanyvalues relies on).
+    """
+
+    def __init__(self, dialect):
+        t = AccessEvent.__table__
+        types = [t.c[name].type.dialect_impl(dialect) for name in _COLUMNS]
+        self.procs = [typ.bind_processor(dialect) for typ in types]
+        arrays = ", ".join(f"%s::{dialect.type_compiler_instance.process(typ)}[]" for typ in types)
+        names = ", ".join(_COLUMNS)
+        self.sql = (f"INSERT INTO {t.name} ({names}) SELECT {names} FROM unnest({arrays}) "  # noqa: S608 - schema names only
+                    f"WITH ORDINALITY AS u({names}, ord) ORDER BY ord RETURNING id")
+
+    def insert(self, conn, rows):
+        """The new ids, in the order of rows."""
+        params = []
+        for name, proc in zip(_COLUMNS, self.procs):
+            values = [row[name] for row in rows]
+            params.append([proc(v) for v in values] if proc is not None else values)
+        return sorted(conn.exec_driver_sql(self.sql, tuple(params)).scalars().all())
+
+
+@cache
+def _pg_batch(dialect):
+    return _PgBatch(dialect)
 
 
 def insert_events(entries):
@@ -102,7 +125,7 @@ def insert_events(entries):
         rows.append(row)
     conn = db.session.connection()
     if len(rows) > 1 and conn.dialect.name == "postgresql":
-        ids = _pg_insert(conn.dialect).returning_many(conn, rows)
+        ids = _pg_batch(conn.dialect).insert(conn, rows)
     else:
         ids = conn.execute(_insert_statement(), rows).scalars().all()
     events = [NewEvent(event_id, row, pass_, gate) for event_id, row, (_, pass_, gate) in zip(ids, rows, entries)]

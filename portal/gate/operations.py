@@ -4,7 +4,7 @@ from functools import cache
 from sqlalchemy import and_, bindparam, case, or_, update
 
 from portal.devices import tokens as device_tokens
-from portal.events.journal import Entry, add_from_request
+from portal.events.journal import Entry, add_from_request, run_writes
 from portal.events.operations import insert_events
 from portal.extensions import db
 from portal.gate import queries, writelock
@@ -91,6 +91,26 @@ def forget_writes():
     db.session.info.pop(_WROTE, None)
 
 
+class _CountUses:
+    """One use more per granted scan of an unlimited pass, written with the journal's batch.
+
+    On PostgreSQL the whole batch is ONE statement (passes counted by id from an array), not one
+    UPDATE per scan; SQLite runs its statements in process, where one per row costs little.
+    """
+
+    PG_SQL = ("UPDATE passes SET uses = passes.uses + u.n FROM (SELECT id, count(*) AS n FROM unnest(%s::integer[]) AS id "
+              "GROUP BY id) AS u WHERE passes.id = u.id")
+
+    def run_many(self, conn, rows):
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(self.PG_SQL, ([row["pass_id"] for row in rows],))
+        else:
+            conn.execute(_count_use_statement(), rows)
+
+
+COUNT_USE = _CountUses()
+
+
 @cache
 def _count_use_statement():
     t = Pass.__table__
@@ -116,11 +136,11 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
                             details={"burst": True, "failures": burst}), None, outcome.gate))
     writes = [device_tokens.touch_write(device, now)] if device.touch_due else []
     if outcome.count_use:
-        writes.append((_count_use_statement(), {"pass_id": outcome.pass_id}))
+        writes.append((COUNT_USE, {"pass_id": outcome.pass_id}))
     if not wrote():
         add_from_request(Entry(events, writes))
         return
     insert_events(events)
     conn = db.session.connection()
     for statement, params in writes:
-        conn.execute(statement, params)
+        run_writes(conn, statement, [params])
