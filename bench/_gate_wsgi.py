@@ -1,7 +1,8 @@
 """The portal as gunicorn serves it in bench/gate_verify.py, plus a bare route only the bench registers.
 
 The bare endpoint goes through the same app, hooks and server settings as /api/v1/gate/verify,
-so the ratio between the two is the cost of the decision itself.
+so the ratio between the two is the cost of the decision itself. bare-read adds one trivial
+SELECT on the gate's read connection: the share of that cost a database round trip alone takes.
 """
 import os
 import sys
@@ -10,8 +11,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import jsonify  # noqa: E402
+from sqlalchemy import literal_column, select  # noqa: E402
 
 from portal.app import create_app  # noqa: E402
+from portal.core import reads  # noqa: E402
 from portal.config import Config  # noqa: E402
 
 app = create_app(Config, SQLALCHEMY_DATABASE_URI=os.environ["BENCH_DATABASE_URL"])
@@ -23,6 +26,17 @@ def bare():
 
 
 app.add_url_rule("/bench/bare", "bench_bare", bare, methods=["GET", "POST"])
+
+_ONE_ROW = select(literal_column("1").label("one"))
+
+
+def bare_read():
+    """The bare answer after one trivial SELECT on the gate's read connection: what a round trip alone costs."""
+    reads.rows(_ONE_ROW)
+    return bare()
+
+
+app.add_url_rule("/bench/bare-read", "bench_bare_read", bare_read, methods=["POST"])
 
 if os.environ.get("BENCH_PROFILE"):
     import atexit

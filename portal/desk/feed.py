@@ -234,9 +234,18 @@ def payloads(events):
 
 
 def on_new_event(event):
-    """events.on_event hook: prepare the board payload; it goes out once the transaction commits."""
+    """events.on_event hook: prepare the board payload; it goes out once the transaction commits.
+
+    In local mode only this process's own open streams would take it (other processes, and this
+    one too, poll the table), so with none open nothing is prepared.
+    """
     if not has_app_context():
         return
+    app = current_app._get_current_object()
+    if mode_for(app) == "local":
+        hub = app.extensions.get("desk_hub")
+        if hub is None or not hub.clients:
+            return
     db.session.info.setdefault(_PENDING, {})[event.id] = payloads([event])[0]
 
 

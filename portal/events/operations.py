@@ -47,10 +47,10 @@ class NewEvent:
     up like the ORM relationship would (identity map first), so hooks behave as with AccessEvent.
     """
 
-    def __init__(self, event_id, fields, pass_=None, gate=None):
+    def __init__(self, event_id, fields, pass_=None, gate=None, gates=None):
         self.__dict__.update(fields)
         self.id = event_id
-        self._pass, self._gate = pass_, gate
+        self._pass, self._gate, self._gates = pass_, gate, gates
 
     @property
     def pass_(self):
@@ -63,10 +63,28 @@ class NewEvent:
     @property
     def gate(self):
         if self._gate is None and self.gate_id is not None:
+            if self._gates is not None:
+                self._gate = self._gates.get(self.gate_id)
+            else:
+                from portal.sites.models import Gate
+
+                self._gate = db.session.get(Gate, self.gate_id)
+        return self._gate
+
+
+class _BatchGates:
+    """The gates a batch's hooks may name, read in one select the first time one is asked for."""
+
+    def __init__(self, ids):
+        self.ids, self.found = ids, None
+
+    def get(self, gate_id):
+        if self.found is None:
             from portal.sites.models import Gate
 
-            self._gate = db.session.get(Gate, self.gate_id)
-        return self._gate
+            ids = self.ids - {None}
+            self.found = {g.id: g for g in db.session.scalars(db.select(Gate).where(Gate.id.in_(ids)))} if ids else {}
+        return self.found.get(gate_id)
 
 
 _COLUMNS = tuple(c.name for c in AccessEvent.__table__.columns if c.name != "id")
@@ -128,7 +146,9 @@ def insert_events(entries):
         ids = _pg_batch(conn.dialect).insert(conn, rows)
     else:
         ids = conn.execute(_insert_statement(), rows).scalars().all()
-    events = [NewEvent(event_id, row, pass_, gate) for event_id, row, (_, pass_, gate) in zip(ids, rows, entries)]
+    # A get per event cost more than the insert; often no hook asks at all (grants, no open desk).
+    gates = _BatchGates({row["gate_id"] for row in rows})
+    events = [NewEvent(event_id, row, pass_, gate, gates) for event_id, row, (_, pass_, gate) in zip(ids, rows, entries)]
     pending = db.session.info.setdefault("new_access_events", [])
     for event in events:
         for hook in _hooks:

@@ -27,13 +27,16 @@ _PASS_FIELDS = (Pass.id, Pass.site_id, Pass.unit_id, Pass.kind, Pass.visitor_nam
                 Pass.valid_from, Pass.valid_until, Pass.timezone, Pass.max_entries, Pass.uses, Pass.schedule,
                 Pass.gate_ids, Pass.floors, Pass.last_direction, Pass.otp_secret, Pass.otp_last_step)
 _PASS_NAMES = tuple(c.key for c in _PASS_FIELDS)
+# A QR decision never reads the keypad secret (decrypting it would cost more than the rest of the row).
+_QR_PASS_FIELDS = tuple(c for c in _PASS_FIELDS if c.key not in ("otp_secret", "otp_last_step"))
+_QR_PASS_NAMES = tuple(c.key for c in _QR_PASS_FIELDS)
 _GATE_FIELDS = (Gate.id, Gate.site_id, Gate.code, Gate.name, Gate.name_en)
 _GATE_NAMES = tuple(c.key for c in _GATE_FIELDS)
 
 
-def _view(m, prefix=""):
+def _view(m, prefix="", names=_PASS_NAMES):
     """(pass view, gate view or None, watchlist entry id) from one result row (a dict)."""
-    p = SimpleNamespace(**{name: m[prefix + name] for name in _PASS_NAMES})
+    p = SimpleNamespace(**{name: m[prefix + name] for name in names})
     p.unit = SimpleNamespace(id=p.unit_id, number=m["unit_number"], floor=m["unit_floor"],
                    label=f"{m['building_name']} {m['unit_number']}")
     gate = None
@@ -75,7 +78,7 @@ def _token_and_pass():
     # Pass columns carry a p_ prefix: the device's own site_id, kind and status are read too.
     pass_side = Pass.__table__.join(Unit, Unit.id == Pass.unit_id).join(Building, Building.id == Unit.building_id)
     source, condition = device_tokens.auth_from()
-    return (db.select(*device_tokens.auth_columns(), *(c.label(f"p_{c.key}") for c in _PASS_FIELDS),
+    return (db.select(*device_tokens.auth_columns(), *(c.label(f"p_{c.key}") for c in _QR_PASS_FIELDS),
                       Unit.number.label("unit_number"), Unit.floor.label("unit_floor"),
                       Building.name.label("building_name"), matching.pass_hit_subquery().label("watch_hit"))
             .select_from(source.outerjoin(pass_side, Pass.id == bindparam("pass_id")))
@@ -91,7 +94,7 @@ def device_and_pass(pass_id):
     found = reads.rows(_token_and_pass(), token_hash=device_tokens.bearer_hash(), pass_id=pass_id)
     row = found[0] if found else None
     device = device_tokens.device_from_row(row)
-    return device, (_view(row, "p_") if row["p_id"] is not None else None)
+    return device, (_view(row, "p_", _QR_PASS_NAMES) if row["p_id"] is not None else None)
 
 
 def pass_for_qr(pass_id, gate_id):
