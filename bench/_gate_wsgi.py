@@ -14,8 +14,8 @@ from flask import jsonify  # noqa: E402
 from sqlalchemy import literal_column, select  # noqa: E402
 
 from portal.app import create_app  # noqa: E402
-from portal.core import reads  # noqa: E402
 from portal.config import Config  # noqa: E402
+from portal.core import reads  # noqa: E402
 
 app = create_app(Config, SQLALCHEMY_DATABASE_URI=os.environ["BENCH_DATABASE_URL"])
 

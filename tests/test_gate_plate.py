@@ -1,4 +1,5 @@
 """Plates and the watchlist: normalised plates, one car per lift, exact watchlist matches deny."""
+import pytest
 from gate_support import events, reason, verify
 
 from portal.core import crypto
@@ -75,3 +76,47 @@ def test_inactive_or_other_site_entries_do_not_deny(client, world):
     db.session.commit()
     _, reader = world.device()
     assert reason(client, reader, qr=codes.qr_text(p)) == ("grant", "ok")
+
+
+def _long_watchlist(world, n=2000):
+    db.session.add_all(WatchlistEntry(site_id=world.site.id, kind="person", active=True,
+                                      phone_idx=crypto.blind_index("phone", f"+86139{i:08d}")) for i in range(n))
+    db.session.commit()
+
+
+def _gate_read_plan(conn):
+    """The plan of the QR decision's one select (token, pass and watchlist probes), as text."""
+    from portal.core import reads
+    from portal.gate import queries
+
+    prepared = reads.Prepared(queries._token_and_pass(), conn.dialect)
+    params = prepared._params({"token_hash": "x", "pass_id": 1})
+    explain = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
+    return "\n".join(str(row) for row in conn.exec_driver_sql(explain + prepared.sql, params))
+
+
+def _check_long_watchlist(client, world):
+    _, reader = world.device()
+    listed = world.make_pass(visitor_phone=PHONE)
+    clean = world.make_pass(visitor_phone="+8615000000000")
+    _long_watchlist(world)
+    _listed(world, phone_idx=crypto.blind_index("phone", PHONE), hint="138****5678")
+    assert reason(client, reader, qr=codes.qr_text(listed)) == ("deny", "watchlisted")
+    assert reason(client, reader, qr=codes.qr_text(clean)) == ("grant", "ok")
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE watchlist")  # the planner judges with the real list size
+    plan = _gate_read_plan(conn)
+    # Each identity column is probed on its own (site_id, column) index: the site's list is never scanned.
+    for index in ("ix_watchlist_site_id_number", "ix_watchlist_site_phone", "ix_watchlist_site_plate"):
+        assert index in plan
+    assert "SCAN watchlist" not in plan and "Seq Scan on watchlist" not in plan
+
+
+def test_a_long_watchlist_is_probed_by_index_sqlite(client, world):
+    _check_long_watchlist(client, world)
+
+
+@pytest.mark.integration
+def test_a_long_watchlist_is_probed_by_index_postgresql(pg_app, pg_world):
+    _check_long_watchlist(pg_app.test_client(), pg_world)

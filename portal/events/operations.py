@@ -1,8 +1,6 @@
 """Recording access events; other features subscribe to react in the same transaction."""
 from functools import cache
 
-from sqlalchemy import bindparam
-
 from portal.core.timeutil import utcnow
 from portal.events.models import AccessEvent
 from portal.extensions import db
@@ -118,7 +116,7 @@ class _PgBatch:
     def insert(self, conn, rows):
         """The new ids, in the order of rows."""
         params = []
-        for name, proc in zip(_COLUMNS, self.procs):
+        for name, proc in zip(_COLUMNS, self.procs, strict=True):
             values = [row[name] for row in rows]
             params.append([proc(v) for v in values] if proc is not None else values)
         return sorted(conn.exec_driver_sql(self.sql, tuple(params)).scalars().all())
@@ -148,7 +146,8 @@ def insert_events(entries):
         ids = conn.execute(_insert_statement(), rows).scalars().all()
     # A get per event cost more than the insert; often no hook asks at all (grants, no open desk).
     gates = _BatchGates({row["gate_id"] for row in rows})
-    events = [NewEvent(event_id, row, pass_, gate, gates) for event_id, row, (_, pass_, gate) in zip(ids, rows, entries)]
+    events = [NewEvent(event_id, row, pass_, gate, gates)
+              for event_id, row, (_, pass_, gate) in zip(ids, rows, entries, strict=True)]
     pending = db.session.info.setdefault("new_access_events", [])
     for event in events:
         for hook in _hooks:

@@ -82,17 +82,11 @@ def name_hits(site_id, name, ratio=NAME_RATIO):
 
 def exact_hits(site_id, id_number=None, phone=None, plate=None):
     """Active entries matching an ID number, phone or plate exactly (walk-ins are checked like gates)."""
-    conds = []
-    if id_number:
-        conds.append(WatchlistEntry.id_idx == crypto.blind_index("id", id_number))
-    if phone:
-        conds.append(WatchlistEntry.phone_idx == crypto.blind_index("phone", phone))
-    if plate:
-        conds.append(WatchlistEntry.plate == v.normalise_plate(plate))
-    if not conds:
-        return []
-    return db.session.scalars(db.select(WatchlistEntry).where(
-        WatchlistEntry.site_id == site_id, WatchlistEntry.active.is_(True), db.or_(*conds))).all()
+    from portal.watchlist.matching import matching_entries
+
+    return matching_entries(site_id, id_idx=crypto.blind_index("id", id_number) if id_number else None,
+                            phone_idx=crypto.blind_index("phone", phone) if phone else None,
+                            plate=v.normalise_plate(plate) if plate else None)
 
 
 def entry_json(entry):
