@@ -101,3 +101,43 @@ def test_staff_listing_of_passes_is_audited(client, world):
     assert client.get("/api/v1/passes", headers=world.token(world.guard)).status_code == 200
     rows = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "pii.view")).all()
     assert rows and rows[-1].actor_id == world.guard.id
+
+
+def test_status_filter_pages_over_matching_passes_only(client, world):
+    from portal.extensions import db
+    from portal.passes.operations import revoke_pass
+
+    h = world.token(world.r1)
+    now = utcnow()
+    revoked = [world.make_pass() for _ in range(3)]
+    for p in revoked:
+        revoke_pass(p, reason="plans changed")
+    db.session.commit()
+    used_up = world.make_pass(max_entries=1)
+    used_up.uses = 1
+    db.session.commit()
+    pending = world.make_pass(valid_from=now + timedelta(days=1), valid_until=now + timedelta(days=2))
+    expired = world.make_pass(valid_from=now - timedelta(days=2), valid_until=now - timedelta(days=1))
+    active = [world.make_pass() for _ in range(3)]  # the newest: a page of 2 unfiltered holds only these
+
+    def ids(query):
+        resp = client.get(f"/api/v1/passes?{query}", headers=h)
+        assert resp.status_code == 200, resp.get_json()
+        return [p["id"] for p in resp.get_json()["items"]]
+
+    assert ids("status=revoked&limit=2") == [revoked[2].id, revoked[1].id]
+    assert ids("status=revoked&limit=2&offset=2") == [revoked[0].id]
+    assert ids("status=active") == [p.id for p in reversed(active)]
+    assert ids("status=used_up") == [used_up.id]
+    assert ids("status=pending") == [pending.id]
+    assert ids("status=expired") == [expired.id]
+    for item in client.get("/api/v1/passes?status=revoked", headers=h).get_json()["items"]:
+        assert item["status"] == "revoked"
+
+
+def test_unknown_status_filter_is_a_bilingual_400(client, world):
+    resp = client.get("/api/v1/passes?status=bogus", headers=world.token(world.r1))
+    assert resp.status_code == 400
+    field = resp.get_json()["error"]["fields"]["status"]
+    assert field["code"] == "invalid_status"
+    assert "active" in field["messages"]["en"] and field["messages"]["zh"].startswith("只能是以下之一")

@@ -4,7 +4,7 @@ from flask import jsonify, request
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.audit.operations import record, record_pii_view
-from portal.core.errors import ApiError
+from portal.core.errors import ApiError, ValidationFailed
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
 from portal.core.validators import FieldError, clean_text
@@ -68,7 +68,7 @@ def create_pass():
 
 
 @api_route("/passes", summary="List passes of my units", tag="passes",
-           params=[{"name": "status", "in": "query", "schema": {"type": "string"}},
+           params=[{"name": "status", "in": "query", "schema": {"type": "string", "enum": list(queries.STATES)}},
                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
                    {"name": "offset", "in": "query", "schema": {"type": "integer"}}])
 @api_roles()
@@ -77,7 +77,10 @@ def list_passes():
     user = api_user()
     limit = request.args.get("limit", 50, type=int)
     offset = request.args.get("offset", 0, type=int)
-    rows = queries.list_for(user, status=request.args.get("status"), limit=limit, offset=offset)
+    status = request.args.get("status") or None
+    if status is not None and status not in queries.STATES:
+        raise ValidationFailed({"status": ("invalid_status", "One of: %(states)s.", {"states": ", ".join(queries.STATES)})})
+    rows = queries.list_for(user, status=status, limit=limit, offset=offset)
     if user.is_staff and rows:
         record("pii.view", "passes", None, site_id=user.site_id, fields=["name", "phone_masked", "plate"],
                pass_ids=[p.id for p in rows])

@@ -25,14 +25,29 @@ def scoped(user):
     return q.where(Pass.site_id == (user.site_id or -1))
 
 
+STATES = ("active", "pending", "used_up", "expired", "revoked")
+
+
+def state_condition(state, now):
+    """SQL for Pass.state(now) == state, so a filtered list pages over matching passes only."""
+    live = (Pass.status != "revoked") & (Pass.valid_until > now)
+    used_up = Pass.max_entries.is_not(None) & (Pass.uses >= Pass.max_entries)
+    return {
+        "revoked": Pass.status == "revoked",
+        "expired": (Pass.status != "revoked") & (Pass.valid_until <= now),
+        "used_up": live & used_up,
+        "pending": live & ~used_up & (Pass.valid_from > now),
+        "active": live & ~used_up & (Pass.valid_from <= now),
+    }[state]
+
+
 def list_for(user, status=None, limit=100, offset=0):
-    """Newest passes first."""
-    q = scoped(user).order_by(Pass.id.desc()).limit(min(max(limit, 1), 200)).offset(min(max(offset, 0), 10**6))
-    rows = db.session.scalars(q).all()
+    """Newest passes first; status (one of STATES) filters before paging."""
+    q = scoped(user)
     if status:
-        now = utcnow()
-        rows = [p for p in rows if p.state(now) == status]
-    return rows
+        q = q.where(state_condition(status, utcnow()))
+    q = q.order_by(Pass.id.desc()).limit(min(max(limit, 1), 200)).offset(min(max(offset, 0), 10**6))
+    return db.session.scalars(q).all()
 
 
 def get_for(user, pass_id):
