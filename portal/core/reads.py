@@ -110,7 +110,7 @@ class Prepared:
             proc = param.type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
                 self.binds[compiled.bind_names[param]] = proc
-        columns = list(stmt.exported_columns)  # a SELECT's columns, or an INSERT's RETURNING
+        columns = list(stmt.exported_columns)
         self.keys = tuple(c.key for c in columns)
         self.procs = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
 
@@ -121,23 +121,6 @@ class Prepared:
         if self.order is not None:
             params = tuple(params[name] for name in self.order)
         return params
-
-    def returning_many(self, conn, rows):
-        """PostgreSQL: an INSERT ... RETURNING run once per row in psycopg's pipeline, first column of each.
-
-        One cached, server-prepared single-row statement sent without waiting between rows: far
-        cheaper than one huge multi-row INSERT whose text psycopg would parse anew for every batch.
-        """
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            cursor.executemany(self.sql, [self._params(row) for row in rows], returning=True)
-            found = []
-            while True:
-                found.append(cursor.fetchone()[0])
-                if not cursor.nextset():
-                    return found
-        finally:
-            cursor.close()
 
     def rows(self, conn, **values):
         """Every row as a dict of converted values."""
