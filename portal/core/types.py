@@ -24,38 +24,47 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
-class EncryptedText(TypeDecorator):
+class EncryptedBytes(TypeDecorator):
+    """Binary content (complaint photos) encrypted at rest with the data key (AES-GCM)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def _dump(self, value):
+        return bytes(value)
+
+    def _load(self, raw):
+        return raw
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else crypto.encrypt(self._dump(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self._load(crypto.decrypt(bytes(value)))
+
+
+class EncryptedText(EncryptedBytes):
     """Text encrypted at rest with the data key (AES-GCM)."""
 
-    impl = LargeBinary
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        return crypto.encrypt(value.encode("utf-8"))
+    def _dump(self, value):
+        return value.encode("utf-8")
 
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return crypto.decrypt(bytes(value)).decode("utf-8")
+    def _load(self, raw):
+        return raw.decode("utf-8")
 
 
-class EncryptedJSON(TypeDecorator):
+class EncryptedJSON(EncryptedBytes):
     """JSON document encrypted at rest (device options with secrets)."""
 
-    impl = LargeBinary
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        return crypto.encrypt(json.dumps(value, sort_keys=True).encode("utf-8"))
+    def _dump(self, value):
+        return json.dumps(value, sort_keys=True).encode("utf-8")
 
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return json.loads(crypto.decrypt(bytes(value)))
+    def _load(self, raw):
+        return json.loads(raw)
 
 
-__all__ = ["UTCDateTime", "EncryptedText", "EncryptedJSON", "JSON", "String"]
+__all__ = ["UTCDateTime", "EncryptedText", "EncryptedBytes", "EncryptedJSON", "JSON", "String"]

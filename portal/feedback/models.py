@@ -1,11 +1,11 @@
 """Complaints and suggestions, their thread and photos, follow-up tasks, escalations and surveys."""
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from portal.core.models import Timestamped
 from portal.core.timeutil import utcnow
-from portal.core.types import EncryptedText, UTCDateTime
+from portal.core.types import EncryptedBytes, EncryptedText, UTCDateTime
 from portal.extensions import db
 
 KINDS = ("complaint", "suggestion")
@@ -78,7 +78,11 @@ class ComplaintMessage(db.Model):
 
 
 class ComplaintPhoto(db.Model):
-    """A photo re-encoded without metadata; kept in the database so it commits with its complaint."""
+    """A photo re-encoded without metadata; kept in the database so it commits with its complaint.
+
+    Encrypted at rest like the other personal fields: a photo of a complaint shows faces, plates
+    and homes.
+    """
 
     __tablename__ = "complaint_photos"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -88,7 +92,7 @@ class ComplaintPhoto(db.Model):
     height: Mapped[int] = mapped_column(Integer, nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
-    data: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+    data: Mapped[bytes] = deferred(mapped_column(EncryptedBytes, nullable=False))
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     complaint = relationship("Complaint", back_populates="photos")
 
