@@ -10,11 +10,12 @@ from gate_support import events, oathtool_code, verify
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
-from portal.core import reads
+from portal.core import crypto, reads
 from portal.events import journal
 from portal.extensions import db
 from portal.passes import codes, keys
 from portal.passes.models import Pass
+from portal.watchlist.models import WatchlistEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,11 +176,22 @@ def _check_batch(app, world, monkeypatch):
     for p in sequence:
         assert verify(client, header, qr=codes.qr_text(p))[1]["decision"] == "grant"
     assert verify(client, header, qr="garbage")[1]["reason"] == "bad_signature"
-    assert book.pending() == len(sequence) + 1
+    # Non-ASCII text and details travel through the batch's arrays too.
+    _, barrier = world.device("barrier-1", kind="barrier", gates=[world.car_gate])
+    assert verify(client, barrier, plate="沪ｂ 99999")[1]["reason"] == "unknown"
+    listed = world.make_pass(visitor_phone="+8613812345678")
+    entry = WatchlistEntry(site_id=world.site.id, kind="person", active=True, hint="138****5678",
+                           phone_idx=crypto.blind_index("phone", "+8613812345678"))
+    db.session.add(entry)
+    db.session.commit()
+    assert verify(client, header, qr=codes.qr_text(listed))[1]["reason"] == "watchlisted"
+    assert book.pending() == len(sequence) + 3
     book.flush()
-    written = [(e.pass_id, e.decision, e.reason, e.method) for e in events()]
-    assert written == [(p.id, "grant", "ok", "qr") for p in sequence] + [(None, "deny", "bad_signature", "qr")]
-    assert all(e.latency_ms is not None and e.details == {} for e in events())
+    written = [(e.pass_id, e.decision, e.reason, e.method, e.plate, e.details) for e in events()]
+    assert written == [(p.id, "grant", "ok", "qr", None, {}) for p in sequence] + [
+        (None, "deny", "bad_signature", "qr", None, {}), (None, "deny", "unknown", "plate", "沪B99999", {}),
+        (listed.id, "deny", "watchlisted", "qr", None, {"watchlist_entry_id": entry.id})]
+    assert all(e.latency_ms is not None for e in events())
     db.session.expire_all()
     assert [db.session.get(Pass, p.id).uses for p in (a, b, c)] == [3, 2, 1]
 
