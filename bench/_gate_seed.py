@@ -87,14 +87,14 @@ def build(url, keys):
     return world
 
 
-def settle(url, keys):
+def settle(url):
     """Let the seeding's writes land before anything is timed (they used to drain during the first scenario).
 
     PostgreSQL: VACUUM ANALYZE now rather than autovacuum mid-run, then a checkpoint. SQLite: the WAL
     checkpointed into the file (no ANALYZE: a deployment's SQLite has no statistics either). Then the
     kernel's dirty pages are written out.
     """
-    engine = create_engine(app_for(url, keys).config["SQLALCHEMY_DATABASE_URI"], isolation_level="AUTOCOMMIT")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "postgresql":

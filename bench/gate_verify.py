@@ -132,7 +132,7 @@ def run_database(label, url, workdir):
     runs compare. The keypad codes work once each, so their scenario runs once, after the rounds.
     """
     world = seed.build(url, KEYS)
-    seed.settle(url, KEYS)
+    seed.settle(url)
     port = free_port()
     proc = serve(url, port, workdir / f"gunicorn-{label}.log")
     rounds = []

@@ -9,18 +9,10 @@ from flask.cli import AppGroup
 
 from portal.core.errors import ApiError
 from portal.extensions import db
+from portal.sites.commands import cli_site
 
 bridge_cli = AppGroup("bridge", help="The access bridge: push credentials to devices, bring events back.")
 devices_cli = AppGroup("devices", help="The device registry.")
-
-
-def _site(slug):
-    from portal.sites.models import Site
-
-    site = db.session.scalar(db.select(Site).where(Site.slug == slug))
-    if site is None:
-        raise click.ClickException(f"no site {slug!r}")
-    return site
 
 
 def _device(site, name):
@@ -68,7 +60,7 @@ def status(as_json, site):
     """Each device: online, offline, pending or failed, with credential counts."""
     from portal.devices.queries import summaries
 
-    rows = summaries(_site(site).id if site else None)
+    rows = summaries(cli_site(site).id if site else None)
     if as_json:
         click.echo(json.dumps({"devices": rows}, ensure_ascii=False))
         return
@@ -109,7 +101,7 @@ def add(site, name, kind, driver, options, gates, floors, building):
     if building:
         opts["building"] = building
     try:
-        device = add_device(_site(site), name, kind, driver, opts)
+        device = add_device(cli_site(site), name, kind, driver, opts)
     except ApiError as exc:
         db.session.rollback()
         _fail(exc)
@@ -137,7 +129,7 @@ def list_devices(site, as_json):
     """List devices with what they serve and their state."""
     from portal.devices.queries import summaries
 
-    rows = summaries(_site(site).id if site else None)
+    rows = summaries(cli_site(site).id if site else None)
     if as_json:
         click.echo(json.dumps({"devices": rows}, ensure_ascii=False))
         return

@@ -96,7 +96,7 @@ class Prepared:
 
     SQLAlchemy still writes the SQL and converts every bound and returned value (its own type
     processors: dates, JSON, encrypted columns); only its per-call execution machinery, about
-    40 µs a statement, is skipped. For the gate's two reads per scan.
+    40 µs a statement, is skipped. For the gate's hot reads.
     """
 
     def __init__(self, stmt, dialect):

@@ -165,6 +165,6 @@ def erase_visitor_data(pass_id):
     try:
         reason = clean_text(json_body().get("reason"), max_len=200)
     except FieldError as exc:
-        raise ApiError(400, "invalid", "Some fields are invalid.", fields={"reason": exc.as_tuple()}) from None
+        raise ValidationFailed({"reason": exc.as_tuple()}) from None
     erase_now(p, reason)
     return jsonify({"pass_id": p.id, "status": "erased"})

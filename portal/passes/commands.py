@@ -5,23 +5,16 @@ from flask.cli import AppGroup
 from portal.extensions import db
 from portal.passes import keys
 from portal.passes.models import SigningKey
-from portal.sites.models import Site
+from portal.sites.commands import cli_site
 
 keys_cli = AppGroup("keys", help="Signing keys of pass QR codes.")
-
-
-def _site(slug):
-    site = db.session.scalar(db.select(Site).where(Site.slug == slug))
-    if site is None:
-        raise click.ClickException(f"no site {slug!r}")
-    return site
 
 
 @keys_cli.command("list")
 @click.option("--site", "slug", required=True)
 def list_keys(slug):
     """Show key ids and their status."""
-    for row in db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == _site(slug).id).order_by(SigningKey.id)):
+    for row in db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == cli_site(slug).id).order_by(SigningKey.id)):
         click.echo(f"{row.id}\t{row.status}\t{row.created_at:%Y-%m-%d %H:%M}")
 
 
@@ -29,7 +22,7 @@ def list_keys(slug):
 @click.option("--site", "slug", required=True)
 def rotate_key(slug):
     """Start signing with a new key; older keys keep verifying until retired."""
-    row = keys.rotate(_site(slug))
+    row = keys.rotate(cli_site(slug))
     db.session.commit()
     click.echo(f"new key {row.id} signs for {slug}")
 

@@ -10,10 +10,8 @@ from portal.core.errors import ApiError, ValidationFailed
 from portal.core.i18n import N_
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
-from portal.extensions import db
 from portal.passes import keys
 from portal.sites import queries
-from portal.sites.models import Site
 from portal.sites.operations import move_in, move_out
 
 
@@ -21,7 +19,7 @@ from portal.sites.operations import move_in, move_out
            auth="none", responses={"200": {"description": "JWK set"}, "404": {"description": "No such site"}})
 def site_keys(slug):
     """The site's key set; several keys verify at once during rotation."""
-    site = db.session.scalar(db.select(Site).where(Site.slug == slug[:40]))
+    site = queries.site_by_slug(slug[:40])
     if site is None:
         raise ApiError(404, "not_found", "No such site.")
     return jsonify(keys.jwks(site.id) | {"site_id": site.id, "token_format": "base32(v1|kid|site|pass|from|until|step|ed25519)"})
@@ -49,7 +47,7 @@ def residency_json(r):
 
 
 @api_route("/residencies", summary="Current residents of my community", tag="residents")
-@api_roles("manager", N_("admin"))
+@api_roles("manager", "admin")
 def list_residencies():
     """Residents and their units."""
     return jsonify({"items": [residency_json(r) for r in queries.residencies_of_site(_site_id())]})
@@ -57,7 +55,7 @@ def list_residencies():
 
 @api_route("/residencies", methods=("POST",), summary="Move a resident into a unit (creating the account if new)",
            tag="residents", body=RESIDENT_BODY, responses={"201": {"description": "Residency"}})
-@api_roles("manager", N_("admin"))
+@api_roles("manager", "admin")
 def create_residency():
     """Move in; a new login needs a password and a name."""
     data = json_body()
@@ -96,7 +94,7 @@ def create_residency():
 
 @api_route("/residencies/<int:residency_id>/end", methods=("POST",), tag="residents",
            summary="Move a resident out: every pass they issued for the unit is revoked at once")
-@api_roles("manager", N_("admin"))
+@api_roles("manager", "admin")
 def end_residency(residency_id):
     """Move out now."""
     r = queries.residency_in_site(residency_id, _site_id())

@@ -8,14 +8,15 @@ from portal.core.validators import FieldError
 from portal.extensions import db
 from portal.sites import operations as places
 from portal.sites import queries
-from portal.sites.models import Building, Site, Unit
+from portal.sites.models import Building, Unit
 
 sites_cli = AppGroup("sites", help="Communities, buildings, units and gates.")
 residents_cli = AppGroup("residents", help="Residents and staff accounts.")
 
 
-def _site(slug):
-    site = db.session.scalar(db.select(Site).where(Site.slug == slug))
+def cli_site(slug):
+    """The site with this slug, or a command-line error (shared by every command group)."""
+    site = queries.site_by_slug(slug)
     if site is None:
         raise click.ClickException(f"no site {slug!r}")
     return site
@@ -35,7 +36,7 @@ def _unit(site, building_code, number):
 @click.option("--timezone", default="Asia/Shanghai", show_default=True)
 def add_site(slug, name, timezone):
     """A new community with its first signing key."""
-    if db.session.scalar(db.select(Site.id).where(Site.slug == slug)):
+    if queries.site_by_slug(slug) is not None:
         raise click.ClickException(f"site {slug!r} exists")
     places.create_site(slug, name, timezone=timezone)
     db.session.commit()
@@ -52,7 +53,7 @@ def add_building(slug, code, name, lowest, highest):
     """A building and its floor range (for lift rights)."""
     if lowest > highest:
         raise click.ClickException("--lowest must not be above --highest")
-    places.add_building(_site(slug), code, name, lowest, highest)
+    places.add_building(cli_site(slug), code, name, lowest, highest)
     db.session.commit()
     click.echo(f"building {code} ({lowest}..{highest}) added")
 
@@ -64,7 +65,7 @@ def add_building(slug, code, name, lowest, highest):
 @click.option("--floor", type=int, required=True)
 def add_unit(slug, building, number, floor):
     """A unit in a building."""
-    site = _site(slug)
+    site = cli_site(slug)
     b = db.session.scalar(db.select(Building).where(Building.site_id == site.id, Building.code == building))
     if b is None:
         raise click.ClickException(f"no building {building}")
@@ -80,7 +81,7 @@ def add_unit(slug, building, number, floor):
 @click.option("--kind", type=click.Choice(["pedestrian", "vehicle"]), default="pedestrian", show_default=True)
 def add_gate(slug, code, name, kind):
     """An entrance where passes are checked."""
-    places.add_gate(_site(slug), code, name, kind=kind)
+    places.add_gate(cli_site(slug), code, name, kind=kind)
     db.session.commit()
     click.echo(f"gate {code} added")
 
@@ -95,7 +96,7 @@ def add_gate(slug, code, name, kind):
 @click.password_option(help="at least 8 characters, not a common password")
 def add_person(login, name, role, slug, unit, relation, password):
     """An account; residents move into --unit, staff belong to --site (admins without --site see all)."""
-    site = _site(slug) if slug else None
+    site = cli_site(slug) if slug else None
     if role == "resident" and (site is None or not unit):
         raise click.ClickException("residents need --site and --unit")
     if role in ("guard", "manager") and site is None:
@@ -117,7 +118,7 @@ def add_person(login, name, role, slug, unit, relation, password):
 @click.option("--unit", required=True, help="building-number, e.g. A-1201")
 def move_out(login, slug, unit):
     """End a residency now; every pass the resident issued for the unit is revoked at once."""
-    site = _site(slug)
+    site = cli_site(slug)
     building, _, number = unit.partition("-")
     target = _unit(site, building, number)
     user = queries.user_by_login(login)

@@ -1,7 +1,12 @@
-"""Reading residents and units within a manager's reach."""
+"""Reading sites, and residents and units within a manager's reach."""
 from portal.accounts.models import Residency, User
 from portal.extensions import db
-from portal.sites.models import Building, Unit
+from portal.sites.models import Building, Site, Unit
+
+
+def site_by_slug(slug):
+    """The site with this slug, or None."""
+    return db.session.scalar(db.select(Site).where(Site.slug == slug))
 
 
 def units_of_site(site_id):
