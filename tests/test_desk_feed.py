@@ -1,4 +1,5 @@
 """The live feed: payloads are masked, streams replay after Last-Event-ID, and fan out across processes."""
+import json
 import os
 import threading
 import time
@@ -64,16 +65,20 @@ def test_stream_filters_and_other_sites_events_never_arrive(client, world):
 
 
 def _fanout_roundtrip(make_app, world):
-    """A second app (another worker process's view) hears an event the first one commits."""
+    """A second app (another worker process's view) hears an event the first one commits, as a full board payload."""
+    p = world.make_pass(visitor_name="王小明", visitor_phone="+8613812345678")
     listener_app = make_app()
     hub = feed.hub_for(listener_app)
     client = hub.subscribe(feed.Client(world.site.id))
     try:
         assert hub.ready.is_set()
         t0 = time.monotonic()
-        eid = event(world, decision="deny", reason="replayed")
+        eid = event(world, decision="deny", reason="replayed", pass_id=p.id)
         got = client.q.get(timeout=2)
         assert got[0] == eid and time.monotonic() - t0 < 1.0
+        item = json.loads(got[1])
+        assert item["visitor"] == "王*明" and item["unit"] == "A栋 1201" and item["gate"]["id"] == world.gate.id
+        assert item["reason"] == "replayed" and "13812345678" not in got[1]
     finally:
         hub.unsubscribe(client)
 

@@ -2,6 +2,9 @@
 
 Each worker process has one Hub: a background thread that listens on Redis pub/sub (REDIS_URL set)
 or PostgreSQL LISTEN (PostgreSQL without Redis) and hands each event to the process's open streams.
+Writers announce only the ids of the events they committed; a hub with open streams reads those
+rows and builds the board's payloads. So a gate decision pays a few bytes per event whether or not
+a desk is watching, and the work of showing events falls on the processes that show them.
 On SQLite (make run) the Hub polls the table instead, and same-process commits are handed over directly.
 Streams replay from the database after Last-Event-ID, so a reconnect loses nothing.
 """
@@ -24,8 +27,8 @@ MAX_STREAM_SECONDS = 60  # then the browser reconnects (Last-Event-ID, nothing l
 IDLE_STOP_SECONDS = 5
 REPLAY_LIMIT = 2000
 _PENDING = "desk_payloads"
-# Bytes of one NOTIFY payload; PostgreSQL refuses 8000 and more.
-NOTIFY_BYTES = 7900
+# Ids per NOTIFY payload: 600 ids of up to 12 digits stay under the server's 8000-byte limit.
+NOTIFY_IDS = 600
 
 
 def mode_for(app):
@@ -104,11 +107,11 @@ class Hub:
         with self.lock:
             self.clients.discard(client)
 
-    def dispatch(self, items, raw=None):
-        """Hand events to matching streams, each event once (raw: their JSON text, when it came as text)."""
+    def dispatch(self, items):
+        """Hand event payloads to matching streams, each event once."""
         fresh = []
         with self.lock:
-            for n, item in enumerate(items):
+            for item in items:
                 eid = item.get("id")
                 if eid is None or eid in self._seen_set:
                     continue
@@ -116,12 +119,28 @@ class Hub:
                     self._seen_set.discard(self._seen[0])
                 self._seen.append(eid)
                 self._seen_set.add(eid)
-                fresh.append((item, raw[n] if raw else json.dumps(item, ensure_ascii=False, separators=(",", ":"))))
+                fresh.append((item, json.dumps(item, ensure_ascii=False, separators=(",", ":"))))
             clients = list(self.clients)
         for item, data in fresh:
             for c in clients:
                 if c.wants(item):
                     c.offer((item["id"], data))
+
+    def deliver(self, ids):
+        """Read the announced events this process's streams may want, and dispatch their payloads."""
+        with self.lock:
+            fresh = [i for i in ids if type(i) is int and i not in self._seen_set]
+            sites = {c.site_id for c in self.clients}
+        if not fresh or not sites:
+            return
+        from portal.desk.queries import events_by_id
+
+        with self.app.app_context():
+            try:
+                items = payloads(events_by_id(fresh, None if None in sites else sites))
+            finally:
+                db.session.remove()
+        self.dispatch(items)
 
     def _keep_running(self):
         with self.lock:
@@ -164,7 +183,7 @@ class Hub:
             while self._keep_running():
                 msg = ps.get_message(timeout=0.5)
                 if msg and msg["type"] == "message":
-                    self.dispatch(json.loads(msg["data"]))
+                    self.deliver(json.loads(msg["data"]))
         finally:
             ps.close()
             conn.close()
@@ -179,9 +198,9 @@ class Hub:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self.ready.set()
             while self._keep_running():
-                for note in conn.notifies(timeout=0.5):
-                    items = json.loads(note.payload)
-                    self.dispatch(items if isinstance(items, list) else [items])
+                ids = [i for note in conn.notifies(timeout=0.5) for i in json.loads(note.payload)]
+                if ids:
+                    self.deliver(ids)
 
     def _run_poll(self):
         from portal.events.models import AccessEvent
@@ -234,49 +253,37 @@ def payloads(events):
 
 
 def on_new_event(event):
-    """events.on_event hook: prepare the board payload; it goes out once the transaction commits.
+    """events.on_event hook, local mode only: prepare the payload for this process's own open streams.
 
-    In local mode only this process's own open streams would take it (other processes, and this
-    one too, poll the table), so with none open nothing is prepared.
+    Other processes, and this one too, poll the table; with no stream open here nothing is prepared.
+    Redis and PostgreSQL announce ids after commit instead (below), and the listeners build payloads.
     """
     if not has_app_context():
         return
     app = current_app._get_current_object()
-    if mode_for(app) == "local":
-        hub = app.extensions.get("desk_hub")
-        if hub is None or not hub.clients:
-            return
-    db.session.info.setdefault(_PENDING, {})[event.id] = payloads([event])[0]
+    if mode_for(app) != "local":
+        return
+    hub = app.extensions.get("desk_hub")
+    if hub is not None and hub.clients:
+        db.session.info.setdefault(_PENDING, {})[event.id] = payloads([event])[0]
 
 
 def notify_before_commit(session):
-    """PostgreSQL: NOTIFY the transaction's new events right before COMMIT, as JSON arrays.
+    """PostgreSQL: NOTIFY the transaction's new event ids right before COMMIT.
 
-    NOTIFY is transactional (listeners hear it only if and when the transaction commits). Events
-    travel packed into arrays of up to NOTIFY_BYTES (the server's limit is 8000), all sent in one
-    statement: a batch of the event journal costs one round trip and a few notifications.
+    NOTIFY is transactional: listeners hear it only if and when the transaction commits, and then
+    the rows are there to read. Ids travel as JSON arrays of up to NOTIFY_IDS, all sent in one
+    statement: a batch of the event journal costs one round trip.
     """
-    pending = session.info.get(_PENDING)
-    if not pending or not has_app_context():
+    from portal.events.operations import NEW_EVENTS
+
+    ids = session.info.get(NEW_EVENTS)
+    if not ids or not has_app_context():
         return
     app = current_app._get_current_object()
     if mode_for(app) != "postgres":
         return
-    chunks, current, size = [], [], 2
-    for item in pending.values():
-        data = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-        length = len(data.encode("utf-8")) + 1
-        if length + 2 > NOTIFY_BYTES:
-            log.warning("desk feed: event %s too large to notify; boards get it on their next replay", item.get("id"))
-            continue
-        if current and size + length > NOTIFY_BYTES:
-            chunks.append("[" + ",".join(current) + "]")
-            current, size = [], 2
-        current.append(data)
-        size += length
-    if current:
-        chunks.append("[" + ",".join(current) + "]")
-    # Plain text parameters (a text[] would be escaped character by character on the client).
+    chunks = [json.dumps(ids[n:n + NOTIFY_IDS], separators=(",", ":")) for n in range(0, len(ids), NOTIFY_IDS)]
     calls = ", ".join(f"pg_notify(:c, :p{n})" for n in range(len(chunks)))
     session.connection().execute(text(f"SELECT {calls}"),  # noqa: S608 - only placeholders are formatted in
                                  {"c": channel(app), **{f"p{n}": chunk for n, chunk in enumerate(chunks)}})
@@ -291,24 +298,22 @@ _redis_clients = {}
 
 
 def after_commit_publish(ids):
-    """events.after_commit listener: publish the committed events (Redis) or hand them over (local)."""
+    """events.after_commit listener: publish the committed ids (Redis) or hand payloads over (local)."""
     if not has_app_context():
         return
     app = current_app._get_current_object()
     pending = db.session.info.pop(_PENDING, None) or {}
-    items = [pending[i] for i in ids if i in pending]
-    if not items:
-        return
     mode = mode_for(app)
     if mode == "redis":
         import redis
 
         url = app.config["REDIS_URL"]
         client = _redis_clients.get(url) or _redis_clients.setdefault(url, redis.Redis.from_url(url))
-        client.publish(channel(app), json.dumps(items, ensure_ascii=False, separators=(",", ":")))
+        client.publish(channel(app), json.dumps(list(ids), separators=(",", ":")))
     elif mode == "local":
         hub = app.extensions.get("desk_hub")
-        if hub is not None:
+        items = [pending[i] for i in ids if i in pending]
+        if hub is not None and items:
             hub.dispatch(items)
 
 

@@ -42,6 +42,17 @@ def events_after(site_id, after_id, decision=None, gate_id=None, limit=2000):
     return db.session.scalars(q.order_by(AccessEvent.id).limit(limit)).all()
 
 
+def events_by_id(ids, site_ids=None):
+    """Events named by id (of some sites only, when given), oldest first, with their pass and gate read alongside."""
+    from sqlalchemy.orm import selectinload
+
+    q = db.select(AccessEvent).where(AccessEvent.id.in_(ids))
+    if site_ids is not None:
+        q = q.where(AccessEvent.site_id.in_(site_ids))
+    q = q.options(selectinload(AccessEvent.pass_).selectinload(Pass.unit), selectinload(AccessEvent.gate))
+    return db.session.scalars(q.order_by(AccessEvent.id)).all()
+
+
 def gates(site_id):
     """The site's gates."""
     return db.session.scalars(db.select(Gate).where(Gate.site_id == site_id).order_by(Gate.id)).all()

@@ -10,6 +10,8 @@ from portal.extensions import db
 _hooks = []
 # Called as listener(event_ids) after a successful commit (live feed fan-out).
 _after_commit = []
+# session.info key: ids of the events the session's transaction inserted, in order.
+NEW_EVENTS = "new_access_events"
 
 
 def on_event(fn):
@@ -33,7 +35,7 @@ def record_event(**fields):
     db.session.flush()
     for hook in _hooks:
         hook(event)
-    pending = db.session.info.setdefault("new_access_events", [])
+    pending = db.session.info.setdefault(NEW_EVENTS, [])
     pending.append(event.id)
     return event
 
@@ -148,7 +150,7 @@ def insert_events(entries):
     gates = _BatchGates({row["gate_id"] for row in rows})
     events = [NewEvent(event_id, row, pass_, gate, gates)
               for event_id, row, (_, pass_, gate) in zip(ids, rows, entries, strict=True)]
-    pending = db.session.info.setdefault("new_access_events", [])
+    pending = db.session.info.setdefault(NEW_EVENTS, [])
     for event in events:
         for hook in _hooks:
             hook(event)
@@ -157,7 +159,7 @@ def insert_events(entries):
 
 
 def _publish(session):
-    ids = session.info.pop("new_access_events", None)
+    ids = session.info.pop(NEW_EVENTS, None)
     if ids:
         for fn in _after_commit:
             try:
@@ -169,7 +171,7 @@ def _publish(session):
 
 
 def _discard(session):
-    session.info.pop("new_access_events", None)
+    session.info.pop(NEW_EVENTS, None)
 
 
 def install(session_factory):
