@@ -58,7 +58,7 @@ def test_error_in_the_read_path_denies(client, world, monkeypatch):
 
     # The joint token-and-pass read fails; the decision reads again on its own, and that fails too.
     monkeypatch.setattr(queries, "device_and_pass", refused)
-    monkeypatch.setattr(queries, "pass_for_qr", lambda pass_id, gate_id: 1 / 0)
+    monkeypatch.setattr(queries, "pass_for_qr", lambda pass_id: 1 / 0)
     assert reason(client, header, qr=codes.qr_text(p)) == ("deny", "error")
     assert [e.reason for e in events()] == ["error"]
     monkeypatch.undo()

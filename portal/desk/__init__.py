@@ -10,7 +10,7 @@ def init_app(app):
 
     from portal.core.timeutil import local
     from portal.desk import models  # noqa: F401
-    from portal.desk.feed import after_commit_publish, discard_on_rollback, notify_before_commit, on_new_event
+    from portal.desk.feed import after_commit_publish, notify_before_commit
     from portal.desk.hooks import exception_from_event, register_jobs
     from portal.desk.host import bp as host_bp
     from portal.desk.routes import bp
@@ -23,11 +23,8 @@ def init_app(app):
     app.register_blueprint(bp)
     app.register_blueprint(host_bp)
     app.register_blueprint(watchlist_bp)
-    # Exceptions first, so the feed's payload is built after them in the same transaction.
     on_event(exception_from_event)
-    on_event(on_new_event)
     after_commit(after_commit_publish)
-    for name, listener in (("before_commit", notify_before_commit), ("after_soft_rollback", discard_on_rollback)):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
+    if not event.contains(Session, "before_commit", notify_before_commit):
+        event.listen(Session, "before_commit", notify_before_commit)
     register_jobs()

@@ -5,7 +5,8 @@ or PostgreSQL LISTEN (PostgreSQL without Redis) and hands each event to the proc
 Writers announce only the ids of the events they committed; a hub with open streams reads those
 rows and builds the board's payloads. So a gate decision pays a few bytes per event whether or not
 a desk is watching, and the work of showing events falls on the processes that show them.
-On SQLite (make run) the Hub polls the table instead, and same-process commits are handed over directly.
+On SQLite (make run) the Hub polls the table instead, and this process's own commits reach its
+streams at once the same way (ids after commit).
 Streams replay from the database after Last-Event-ID, so a reconnect loses nothing.
 """
 import hashlib
@@ -26,7 +27,6 @@ HEARTBEAT_SECONDS = 15
 MAX_STREAM_SECONDS = 60  # then the browser reconnects (Last-Event-ID, nothing lost) and is authorised again, so a logged-out guard stops receiving
 IDLE_STOP_SECONDS = 5
 REPLAY_LIMIT = 2000
-_PENDING = "desk_payloads"
 # Ids per NOTIFY payload: 600 ids of up to 12 digits stay under the server's 8000-byte limit.
 NOTIFY_IDS = 600
 
@@ -252,22 +252,6 @@ def payloads(events):
     return [event_payload(ev, site_tz(ev.site_id)) for ev in events]
 
 
-def on_new_event(event):
-    """events.on_event hook, local mode only: prepare the payload for this process's own open streams.
-
-    Other processes, and this one too, poll the table; with no stream open here nothing is prepared.
-    Redis and PostgreSQL announce ids after commit instead (below), and the listeners build payloads.
-    """
-    if not has_app_context():
-        return
-    app = current_app._get_current_object()
-    if mode_for(app) != "local":
-        return
-    hub = app.extensions.get("desk_hub")
-    if hub is not None and hub.clients:
-        db.session.info.setdefault(_PENDING, {})[event.id] = payloads([event])[0]
-
-
 def notify_before_commit(session):
     """PostgreSQL: NOTIFY the transaction's new event ids right before COMMIT.
 
@@ -289,20 +273,14 @@ def notify_before_commit(session):
                                  {"c": channel(app), **{f"p{n}": chunk for n, chunk in enumerate(chunks)}})
 
 
-def discard_on_rollback(session, _previous):
-    """Payloads of rolled-back events are never sent."""
-    session.info.pop(_PENDING, None)
-
-
 _redis_clients = {}
 
 
 def after_commit_publish(ids):
-    """events.after_commit listener: publish the committed ids (Redis) or hand payloads over (local)."""
+    """events.after_commit listener: publish the committed ids (Redis), or hand them to this process's streams (local)."""
     if not has_app_context():
         return
     app = current_app._get_current_object()
-    pending = db.session.info.pop(_PENDING, None) or {}
     mode = mode_for(app)
     if mode == "redis":
         import redis
@@ -312,9 +290,8 @@ def after_commit_publish(ids):
         client.publish(channel(app), json.dumps(list(ids), separators=(",", ":")))
     elif mode == "local":
         hub = app.extensions.get("desk_hub")
-        items = [pending[i] for i in ids if i in pending]
-        if hub is not None and items:
-            hub.dispatch(items)
+        if hub is not None and hub.clients:
+            hub.deliver(ids)
 
 
 def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM_SECONDS):

@@ -66,7 +66,7 @@ def decide_qr(device, text, direction, now, prefetched=None):
     except tokens.TokenError as exc:
         return deny(exc.reason)
     if row is _UNREAD:
-        row = queries.pass_for_qr(signed.pass_id, device.gate_id)
+        row = queries.pass_for_qr(signed.pass_id)
     if row is None or row[0].site_id != signed.site_id:
         return deny("unknown")
     return _admit(row, device, now, direction)
@@ -81,7 +81,7 @@ def decide_code(device, text, direction, now):
     if digits is None:
         return _failed(gate_throttle, device, None)
     number, otp = digits[:codes.KEYPAD_NO_DIGITS], digits[codes.KEYPAD_NO_DIGITS:]
-    rows = queries.passes_for_keypad(device.site_id, number, now, device.gate_id)
+    rows = queries.passes_for_keypad(device.site_id, number, now)
     open_rows = [row for row in rows if not gate_throttle.pass_blocked(row[0].id)]
     if rows and not open_rows:
         return deny("throttled", rows[0][0])
@@ -126,7 +126,7 @@ def decide_plate(device, text, direction, now):
 
 
 def _plate_outcome(device, plate, direction, now):
-    rows = queries.passes_for_plate(device.site_id, plate, now, device.gate_id)
+    rows = queries.passes_for_plate(device.site_id, plate, now)
     if not rows:
         return deny("unknown")
     for row in rows:

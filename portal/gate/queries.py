@@ -1,9 +1,10 @@
-"""Reads of the gate's hot path: one select per decision brings the pass, its unit, the gate and the watchlist hit.
+"""Reads of the gate's hot path: one select per decision brings the pass and its watchlist hit.
 
 Statements are built once and run through portal.core.reads (a per-thread read connection, the
-SQL compiled once per dialect). Rows come back as dicts and become small read-only views that
-carry what the rules and the event hooks (the desk's live board: unit label, gate names) read, so
-neither needs another query. A signed QR reads its device token in the same select (device_and_pass).
+SQL compiled once per dialect). Rows come back as dicts and become small read-only views holding
+only what the rules check: the unit, visitor and gate names are the desk's business, and its board
+reads them itself from the event ids it is told of. A signed QR reads its device token in the same
+select (device_and_pass).
 """
 from datetime import timedelta
 from functools import cache
@@ -15,43 +16,29 @@ from portal.core import reads
 from portal.devices import tokens as device_tokens
 from portal.extensions import db
 from portal.passes.models import Pass
-from portal.sites.models import Building, Gate, Unit
 from portal.watchlist import matching
 
 # Passes that ended a little while ago are still found, so a late visitor hears "expired", not "unknown".
 RECENT = timedelta(days=1)
 
 
-# What the rules and the event hooks read; other columns (encrypted phone and ID, the link) stay unread.
-_PASS_FIELDS = (Pass.id, Pass.site_id, Pass.unit_id, Pass.kind, Pass.visitor_name, Pass.plate, Pass.status,
-                Pass.valid_from, Pass.valid_until, Pass.timezone, Pass.max_entries, Pass.uses, Pass.schedule,
-                Pass.gate_ids, Pass.floors, Pass.last_direction, Pass.otp_secret, Pass.otp_last_step)
-_PASS_NAMES = tuple(c.key for c in _PASS_FIELDS)
-# A QR decision never reads the keypad secret (decrypting it would cost more than the rest of the row).
-_QR_PASS_FIELDS = tuple(c for c in _PASS_FIELDS if c.key not in ("otp_secret", "otp_last_step"))
+# What the rules read; other columns (the visitor, encrypted phone and ID, the link) stay unread.
+_QR_PASS_FIELDS = (Pass.id, Pass.site_id, Pass.status, Pass.valid_from, Pass.valid_until, Pass.timezone,
+                   Pass.max_entries, Pass.uses, Pass.schedule, Pass.gate_ids, Pass.floors, Pass.last_direction)
 _QR_PASS_NAMES = tuple(c.key for c in _QR_PASS_FIELDS)
-_GATE_FIELDS = (Gate.id, Gate.site_id, Gate.code, Gate.name, Gate.name_en)
-_GATE_NAMES = tuple(c.key for c in _GATE_FIELDS)
+# A QR decision never reads the keypad secret (decrypting it would cost more than the rest of the row).
+_PASS_FIELDS = (*_QR_PASS_FIELDS, Pass.otp_secret, Pass.otp_last_step)
+_PASS_NAMES = tuple(c.key for c in _PASS_FIELDS)
 
 
 def _view(m, prefix="", names=_PASS_NAMES):
-    """(pass view, gate view or None, watchlist entry id) from one result row (a dict)."""
-    p = SimpleNamespace(**{name: m[prefix + name] for name in names})
-    p.unit = SimpleNamespace(id=p.unit_id, number=m["unit_number"], floor=m["unit_floor"],
-                   label=f"{m['building_name']} {m['unit_number']}")
-    gate = None
-    if m.get("g_id") is not None:
-        gate = SimpleNamespace(**{name: m[f"g_{name}"] for name in _GATE_NAMES})
-    return p, gate, m["watch_hit"]
+    """(pass view, None, watchlist entry id) from one result row (a dict): the shape the decisions take."""
+    return SimpleNamespace(**{name: m[prefix + name] for name in names}), None, m["watch_hit"]
 
 
 def _base(plate=False):
     watch = matching.pass_hit_subquery(extra_plate=bindparam("plate") if plate else None).label("watch_hit")
-    return (db.select(*_PASS_FIELDS, Unit.number.label("unit_number"), Unit.floor.label("unit_floor"),
-                      Building.name.label("building_name"), *(c.label(f"g_{c.key}") for c in _GATE_FIELDS), watch)
-            .select_from(Pass)
-            .join(Unit, Unit.id == Pass.unit_id).join(Building, Building.id == Unit.building_id)
-            .outerjoin(Gate, Gate.id == bindparam("gate_id")))
+    return db.select(*_PASS_FIELDS, watch)
 
 
 @cache
@@ -75,21 +62,19 @@ def _by_plate():
 
 @cache
 def _token_and_pass():
-    # Pass columns carry a p_ prefix: the device's own site_id, kind and status are read too.
-    pass_side = Pass.__table__.join(Unit, Unit.id == Pass.unit_id).join(Building, Building.id == Unit.building_id)
+    # Pass columns carry a p_ prefix: the device's own site_id and status are read too.
     source, condition = device_tokens.auth_from()
     return (db.select(*device_tokens.auth_columns(), *(c.label(f"p_{c.key}") for c in _QR_PASS_FIELDS),
-                      Unit.number.label("unit_number"), Unit.floor.label("unit_floor"),
-                      Building.name.label("building_name"), matching.pass_hit_subquery().label("watch_hit"))
-            .select_from(source.outerjoin(pass_side, Pass.id == bindparam("pass_id")))
+                      matching.pass_hit_subquery().label("watch_hit"))
+            .select_from(source.outerjoin(Pass, Pass.id == bindparam("pass_id")))
             .where(condition))
 
 
 def device_and_pass(pass_id):
     """(DeviceRef, (pass, None, watch hit) or None) from ONE select: a signed QR's token check and pass.
 
-    401 exactly as device_tokens.authenticate(). The gate row is not read: the event hooks load it
-    by id when they need its name.
+    401 exactly as device_tokens.authenticate(). Only the rules' columns are read: no unit, building
+    or gate row (the event hooks load a gate by id if they need its name).
     """
     found = reads.rows(_token_and_pass(), token_hash=device_tokens.bearer_hash(), pass_id=pass_id)
     row = found[0] if found else None
@@ -97,22 +82,20 @@ def device_and_pass(pass_id):
     return device, (_view(row, "p_", _QR_PASS_NAMES) if row["p_id"] is not None else None)
 
 
-def pass_for_qr(pass_id, gate_id):
-    """(pass, gate, watchlist entry id) for the pass a verified QR token names, or None."""
-    rows = reads.rows(_by_id(), pass_id=pass_id, gate_id=gate_id)
+def pass_for_qr(pass_id):
+    """(pass, None, watchlist entry id) for the pass a verified QR token names, or None."""
+    rows = reads.rows(_by_id(), pass_id=pass_id)
     return _view(rows[0]) if rows else None
 
 
-def passes_for_keypad(site_id, keypad_no, now, gate_id):
-    """Rows (pass, gate, watch hit) of a site's passes holding a keypad number, latest end first."""
-    return [_view(row) for row in reads.rows(_by_keypad(), site_id=site_id, keypad_no=keypad_no, since=now - RECENT,
-                                             gate_id=gate_id)]
+def passes_for_keypad(site_id, keypad_no, now):
+    """Rows (pass, None, watch hit) of a site's passes holding a keypad number, latest end first."""
+    return [_view(row) for row in reads.rows(_by_keypad(), site_id=site_id, keypad_no=keypad_no, since=now - RECENT)]
 
 
-def passes_for_plate(site_id, plate, now, gate_id):
-    """Rows (pass, gate, watch hit) for a normalised plate, live or nearly so, latest end first."""
-    return [_view(row) for row in reads.rows(_by_plate(), site_id=site_id, plate=plate, since=now - RECENT,
-                                             gate_id=gate_id)]
+def passes_for_plate(site_id, plate, now):
+    """Rows (pass, None, watch hit) for a normalised plate, live or nearly so, latest end first."""
+    return [_view(row) for row in reads.rows(_by_plate(), site_id=site_id, plate=plate, since=now - RECENT)]
 
 
 def pass_counters(pass_id):
