@@ -27,6 +27,8 @@ HEARTBEAT_SECONDS = 15
 MAX_STREAM_SECONDS = 60  # then the browser reconnects (Last-Event-ID, nothing lost) and is authorised again, so a logged-out guard stops receiving
 IDLE_STOP_SECONDS = 5
 REPLAY_LIMIT = 2000
+# Redis messages read into one delivery at most.
+DRAIN = 100
 # Ids per NOTIFY payload: 600 ids of up to 12 digits stay under the server's 8000-byte limit.
 NOTIFY_IDS = 600
 
@@ -181,9 +183,16 @@ class Hub:
                     break
             self.ready.set()
             while self._keep_running():
-                msg = ps.get_message(timeout=0.5)
-                if msg and msg["type"] == "message":
-                    self.deliver(json.loads(msg["data"]))
+                ids, msg = [], ps.get_message(timeout=0.5)
+                # What arrived meanwhile goes into the same read (bounded, so streams never starve).
+                for _ in range(DRAIN):
+                    if msg is None:
+                        break
+                    if msg["type"] == "message":
+                        ids += json.loads(msg["data"])
+                    msg = ps.get_message(timeout=0)
+                if ids:
+                    self.deliver(ids)
         finally:
             ps.close()
             conn.close()
@@ -198,8 +207,10 @@ class Hub:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self.ready.set()
             while self._keep_running():
-                ids = [i for note in conn.notifies(timeout=0.5) for i in json.loads(note.payload)]
+                ids = [i for note in conn.notifies(timeout=0.5, stop_after=1) for i in json.loads(note.payload)]
                 if ids:
+                    # What arrived meanwhile goes into the same read (timeout=0 polls once).
+                    ids += [i for note in conn.notifies(timeout=0) for i in json.loads(note.payload)]
                     self.deliver(ids)
 
     def _run_poll(self):

@@ -43,13 +43,16 @@ def events_after(site_id, after_id, decision=None, gate_id=None, limit=2000):
 
 
 def events_by_id(ids, site_ids=None):
-    """Events named by id (of some sites only, when given), oldest first, with their pass and gate read alongside."""
-    from sqlalchemy.orm import selectinload
+    """Events named by id (of some sites only, when given), oldest first, with pass, unit and gate in the same select."""
+    from sqlalchemy.orm import joinedload
+
+    from portal.sites.models import Unit
 
     q = db.select(AccessEvent).where(AccessEvent.id.in_(ids))
     if site_ids is not None:
         q = q.where(AccessEvent.site_id.in_(site_ids))
-    q = q.options(selectinload(AccessEvent.pass_).selectinload(Pass.unit), selectinload(AccessEvent.gate))
+    q = q.options(joinedload(AccessEvent.pass_).joinedload(Pass.unit).joinedload(Unit.building),
+                  joinedload(AccessEvent.gate))
     return db.session.scalars(q.order_by(AccessEvent.id)).all()
 
 
