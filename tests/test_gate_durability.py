@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from portal.core import crypto, reads
+from portal.core.timeutil import utcnow
 from portal.events import journal
 from portal.extensions import db
 from portal.passes import codes, keys
@@ -173,10 +174,11 @@ def _check_batch(app, world, monkeypatch):
     _, header = world.device("reader")
     a, b, c = (world.make_pass(max_entries=None) for _ in range(3))
     sequence = [a, b, a, c, a, b]
+    started = utcnow()
     for p in sequence:
         assert verify(client, header, qr=codes.qr_text(p))[1]["decision"] == "grant"
     assert verify(client, header, qr="garbage")[1]["reason"] == "bad_signature"
-    # Non-ASCII text and details travel through the batch's arrays too.
+    # Non-ASCII text and details travel through the batch too.
     _, barrier = world.device("barrier-1", kind="barrier", gates=[world.car_gate])
     assert verify(client, barrier, plate="沪ｂ 99999")[1]["reason"] == "unknown"
     listed = world.make_pass(visitor_phone="+8613812345678")
@@ -192,6 +194,8 @@ def _check_batch(app, world, monkeypatch):
         (None, "deny", "bad_signature", "qr", None, {}), (None, "deny", "unknown", "plate", "沪B99999", {}),
         (listed.id, "deny", "watchlisted", "qr", None, {"watchlist_entry_id": entry.id})]
     assert all(e.latency_ms is not None for e in events())
+    times = [e.at for e in events()]  # the decisions' own times, as aware UTC, in order
+    assert times == sorted(times) and started <= times[0] and times[-1] <= utcnow()
     db.session.expire_all()
     assert [db.session.get(Pass, p.id).uses for p in (a, b, c)] == [3, 2, 1]
 
