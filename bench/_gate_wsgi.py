@@ -41,7 +41,6 @@ app.add_url_rule("/bench/bare-read", "bench_bare_read", bare_read, methods=["POS
 if os.environ.get("BENCH_PROFILE"):
     import atexit
     import cProfile
-
     import time
 
     # CPU time, not wall time: a send that wakes the database server on a busy core is not our work.

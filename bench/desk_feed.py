@@ -187,7 +187,7 @@ def main():
         log = open(Path(tempfile.gettempdir()) / "desk_feed.gunicorn.log", "w")  # noqa: SIM115
         # Each open stream holds a worker thread, and which worker accepts a connection is a race: with
         # fewer threads than streams, one worker can take more streams than it has threads, and the rest
-        # wait unserved until the first ones reach MAX_STREAM_SECONDS.
+        # wait unserved until the first ones reach MAX_STREAM_SECONDS. So: a thread per stream, and spares.
         proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", WORKERS, "--worker-class", "gthread",  # noqa: S603
                                  "--threads", str(CLIENTS + 14), "--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}",
                                  "--log-level", "warning", "wsgi:app"],

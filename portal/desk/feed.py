@@ -24,7 +24,9 @@ from portal.extensions import db
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15
-MAX_STREAM_SECONDS = 60  # then the browser reconnects (Last-Event-ID, nothing lost) and is authorised again, so a logged-out guard stops receiving
+# Then the browser reconnects (Last-Event-ID, nothing lost) and is authorised again, so a logged-out
+# guard stops receiving.
+MAX_STREAM_SECONDS = 60
 IDLE_STOP_SECONDS = 5
 REPLAY_LIMIT = 2000
 # Redis messages read into one delivery at most.
