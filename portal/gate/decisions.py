@@ -22,18 +22,18 @@ def clock():
 
 
 def _admit(row, device, now, direction):
-    """Rules first, then the atomic write that settles races. row is (pass, gate, watchlist hit)."""
-    p, gate, watch_hit = row
+    """Rules first, then the atomic write that settles races. row is (pass, watchlist hit)."""
+    p, watch_hit = row
     reason = rules.precheck(p, device, now, direction, watch_hit)
     if reason is None and p.max_entries is None and direction is None:
         # No limit and no direction: nothing to settle between racing gates, so nothing to write
         # before answering; the use is counted with the event (portal.events.journal).
-        return grant(p, gate, count_use=True)
+        return grant(p, count_use=True)
     if reason is None:
         reason = operations.consume(p.id, direction)
     if reason is None:
-        return grant(p, gate)
-    return _watch_details(deny(reason, p, gate), watch_hit)
+        return grant(p)
+    return _watch_details(deny(reason, p), watch_hit)
 
 
 def _watch_details(outcome, watch_hit):
@@ -87,7 +87,7 @@ def decide_code(device, text, direction, now):
         return deny("throttled", rows[0][0])
     now_ts = now.timestamp()
     for row in open_rows:
-        p, gate, watch_hit = row
+        p, watch_hit = row
         step = rules.matching_step(p.otp_secret, otp, now_ts)
         if step is None:
             continue
@@ -95,11 +95,11 @@ def decide_code(device, text, direction, now):
             return _failed(gate_throttle, device, p, "replayed")
         reason = rules.precheck(p, device, now, direction, watch_hit)
         if reason is not None:
-            return _watch_details(deny(reason, p, gate), watch_hit)
+            return _watch_details(deny(reason, p), watch_hit)
         if not operations.advance_step(p.id, step):
             return _failed(gate_throttle, device, p, "replayed")
         reason = operations.consume(p.id, direction)
-        return grant(p, gate) if reason is None else deny(reason, p, gate)
+        return grant(p) if reason is None else deny(reason, p)
     return _failed(gate_throttle, device, open_rows[0][0] if open_rows else None)
 
 
@@ -130,7 +130,7 @@ def _plate_outcome(device, plate, direction, now):
     if not rows:
         return deny("unknown")
     for row in rows:
-        if rules.precheck(row[0], device, now, direction, row[2]) is None:
+        if rules.precheck(row[0], device, now, direction, row[1]) is None:
             return _admit(row, device, now, direction)
     return _admit(rows[0], device, now, direction)
 

@@ -130,10 +130,10 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
     common = dict(at=now, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id, method=method,
                   direction=direction, source="api", plate=outcome.plate)
     events = [(dict(common, pass_id=outcome.pass_id, decision=outcome.decision, reason=outcome.reason,
-                    latency_ms=round(latency_ms, 3), details=details), outcome.pass_, outcome.gate)]
+                    latency_ms=round(latency_ms, 3), details=details), outcome.pass_, None)]
     if burst is not None:
         events.append((dict(common, pass_id=None, decision="deny", reason="throttled", latency_ms=None,
-                            details={"burst": True, "failures": burst}), None, outcome.gate))
+                            details={"burst": True, "failures": burst}), None, None))
     writes = [device_tokens.touch_write(device, now)] if device.touch_due else []
     if outcome.count_use:
         writes.append((COUNT_USE, {"pass_id": outcome.pass_id}))

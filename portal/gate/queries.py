@@ -32,8 +32,8 @@ _PASS_NAMES = tuple(c.key for c in _PASS_FIELDS)
 
 
 def _view(m, prefix="", names=_PASS_NAMES):
-    """(pass view, None, watchlist entry id) from one result row (a dict): the shape the decisions take."""
-    return SimpleNamespace(**{name: m[prefix + name] for name in names}), None, m["watch_hit"]
+    """(pass view, watchlist entry id) from one result row (a dict): the shape the decisions take."""
+    return SimpleNamespace(**{name: m[prefix + name] for name in names}), m["watch_hit"]
 
 
 def _base(plate=False):
@@ -71,7 +71,7 @@ def _token_and_pass():
 
 
 def device_and_pass(pass_id):
-    """(DeviceRef, (pass, None, watch hit) or None) from ONE select: a signed QR's token check and pass.
+    """(DeviceRef, (pass, watch hit) or None) from ONE select: a signed QR's token check and pass.
 
     401 exactly as device_tokens.authenticate(). Only the rules' columns are read: no unit, building
     or gate row (the event hooks load a gate by id if they need its name).
@@ -83,18 +83,18 @@ def device_and_pass(pass_id):
 
 
 def pass_for_qr(pass_id):
-    """(pass, None, watchlist entry id) for the pass a verified QR token names, or None."""
+    """(pass, watchlist entry id) for the pass a verified QR token names, or None."""
     rows = reads.rows(_by_id(), pass_id=pass_id)
     return _view(rows[0]) if rows else None
 
 
 def passes_for_keypad(site_id, keypad_no, now):
-    """Rows (pass, None, watch hit) of a site's passes holding a keypad number, latest end first."""
+    """Rows (pass, watch hit) of a site's passes holding a keypad number, latest end first."""
     return [_view(row) for row in reads.rows(_by_keypad(), site_id=site_id, keypad_no=keypad_no, since=now - RECENT)]
 
 
 def passes_for_plate(site_id, plate, now):
-    """Rows (pass, None, watch hit) for a normalised plate, live or nearly so, latest end first."""
+    """Rows (pass, watch hit) for a normalised plate, live or nearly so, latest end first."""
     return [_view(row) for row in reads.rows(_by_plate(), site_id=site_id, plate=plate, since=now - RECENT)]
 
 

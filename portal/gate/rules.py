@@ -20,7 +20,6 @@ class Outcome:
     floors: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
     plate: str | None = None
-    gate: object = None  # the device's Gate, when the pass query loaded it
     count_use: bool = False  # a grant that took nothing: the pass's use count goes up with the event
     # Copied while loaded: after the commit the ORM objects are expired and reading them would query again.
     pass_id: int | None = field(init=False, default=None)
@@ -33,14 +32,14 @@ class Outcome:
         return self.decision == "grant"
 
 
-def grant(p, gate=None, count_use=False):
+def grant(p, count_use=False):
     """Open, and enable the pass's floors."""
-    return Outcome("grant", "ok", p, list(p.floors or []), gate=gate, count_use=count_use)
+    return Outcome("grant", "ok", p, list(p.floors or []), count_use=count_use)
 
 
-def deny(reason, p=None, gate=None, **details):
+def deny(reason, p=None, **details):
     """Stay shut, with the reason code."""
-    return Outcome("deny", reason, p, [], details, gate=gate)
+    return Outcome("deny", reason, p, [], details)
 
 
 def _minutes(hhmm):
