@@ -141,3 +141,22 @@ def test_local_mode_polls_events_written_by_other_processes(app, world):
         assert '"reason":"unknown"' in data
     finally:
         hub.unsubscribe(client)
+
+
+def test_a_board_whose_announced_events_cannot_be_read_reconnects_and_replays(client, world, monkeypatch):
+    """A failed read of announced rows ends the stream at once; the reconnect replays what it missed."""
+    from portal.desk import queries
+
+    world.app.config["DESK_FEED"] = "local"
+    first = event(world)
+    headers = world.token(world.guard) | {"Last-Event-ID": str(first)}
+    chunks = iter(client.get("/api/v1/desk/stream", headers=headers, buffered=False).response)
+    assert next(chunks).startswith(b"retry:")
+    with monkeypatch.context() as m:
+        m.setattr(queries, "events_by_id", lambda *a, **k: 1 / 0)
+        missed = event(world, decision="deny", reason="revoked")
+        t0 = time.monotonic()
+        list(chunks)  # ends instead of waiting for the next heartbeat
+        assert time.monotonic() - t0 < 5
+    replayed = read_frames(iter(client.get("/api/v1/desk/stream", headers=headers, buffered=False).response), 1)
+    assert replayed[0][0] == missed and replayed[0][1]["reason"] == "revoked"

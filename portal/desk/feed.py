@@ -79,6 +79,14 @@ class Client:
         except queue.Full:
             self.overflow = True
 
+    def replay_later(self):
+        """End the stream now; the browser reconnects with Last-Event-ID and replays what it missed."""
+        self.overflow = True
+        try:
+            self.q.put_nowait(None)  # wakes the stream if it waits for events
+        except queue.Full:
+            pass
+
 
 class Hub:
     """Per-process dispatcher from the shared channel to this process's streams."""
@@ -142,6 +150,14 @@ class Hub:
         with self.app.app_context():
             try:
                 items = payloads(events_by_id(fresh, None if None in sites else sites))
+            except Exception:
+                # Nothing announced may go missing from a board: its streams end and replay from the table.
+                log.exception("desk feed: announced events could not be read; the streams replay")
+                with self.lock:
+                    clients = list(self.clients)
+                for c in clients:
+                    c.replay_later()
+                return
             finally:
                 db.session.remove()
         self.dispatch(items)
@@ -332,7 +348,7 @@ def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM
                         batch.append(client.q.get_nowait())
                     except queue.Empty:
                         break
-                frames = "".join(f"id: {eid}\ndata: {data}\n\n" for eid, data in batch if eid not in replayed)
+                frames = "".join(f"id: {e[0]}\ndata: {e[1]}\n\n" for e in batch if e is not None and e[0] not in replayed)
                 if frames:
                     yield frames
         finally:
