@@ -75,7 +75,8 @@ def main():
             k = kpi(site, period)
             runs.append(time.perf_counter() - t)
     best = min(runs) * 1000
-    print(f"kpi, one quarter: {k['entries']['granted']} entries, {k['complaints']['complaints']} complaints -> best of 3: {best:.0f} ms")
+    print(f"kpi, one quarter: {k['entries']['granted']} entries, {k['complaints']['complaints']} complaints "
+          f"-> best of 3: {best:.0f} ms")
     result = {"events": EVENTS, "filings": FILINGS, "best_ms": round(best, 1), "runs_ms": [round(r * 1000, 1) for r in runs],
               "target_ms": 1000, "met": best < 1000, "database": "sqlite"}
     out = ROOT / "bench" / "results" / "reports_kpi.json"

@@ -77,7 +77,7 @@ class TestConfig(Config):
 
     TESTING = True
     SQLALCHEMY_DATABASE_URI = "sqlite://"  # never the embedded database; tests pass their own
-    SECRET_KEY = "test-secret-key-not-for-production"
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - the test configuration's key
     DATA_KEY = "dGVzdC1kYXRhLWtleS0zMi1ieXRlcy1sb25nLi4uLi4="
     WTF_CSRF_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"

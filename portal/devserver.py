@@ -16,7 +16,9 @@ BIN = Path(sys.executable).parent
 
 
 def _demo_logins():
-    out = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "demo"], cwd=ROOT, capture_output=True, text=True, check=True)
+    # The virtualenv's own executables with fixed arguments (S603).
+    out = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "demo"],  # noqa: S603
+                         cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -26,10 +28,11 @@ def main():
     env = dict(os.environ, PORTAL_ENV=os.environ.get("PORTAL_ENV", "development"))
     os.environ.update(env)
     demo = _demo_logins()
-    procs = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
-                               "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env)]
+    procs = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",  # noqa: S603
+                               "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-", "wsgi:app"],
+                              cwd=ROOT, env=env)]
     for name in ("bridge", "worker"):
-        procs.append(subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", name, "run"], cwd=ROOT, env=env))
+        procs.append(subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", name, "run"], cwd=ROOT, env=env))  # noqa: S603
     base = f"http://127.0.0.1:{port}"
     print(f"\nPortal running at {base}\n")
     print("Demo logins (staff also need the TOTP code from totp_secret, e.g. `oathtool --totp -b SECRET`):")

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import zxingcpp
 from PIL import Image
+
 from portal.events import journal
 from portal.events.models import AccessEvent
 from portal.extensions import db

@@ -23,7 +23,8 @@ def api_route(rule, methods=("GET",), summary="", tag="", auth="user", body=None
             if body is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
             names = [seg.split(":")[-1].rstrip(">") for seg in rule.split("<")[1:]]
-            parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer" if f"<int:{n}>" in rule else "string"}} for n in names]
+            parameters = [{"name": n, "in": "path", "required": True,
+                           "schema": {"type": "integer" if f"<int:{n}>" in rule else "string"}} for n in names]
             parameters += params or []
             if parameters:
                 op["parameters"] = parameters

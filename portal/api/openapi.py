@@ -22,12 +22,16 @@ def document():
         "paths": dict(sorted(PATHS.items())),
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "User token from POST /api/v1/auth/token (prefix vpu_)."},
-                "deviceToken": {"type": "http", "scheme": "bearer", "description": "Device token (prefix vpd_), bound to a site and its gates."},
-                "session": {"type": "apiKey", "in": "cookie", "name": "session", "description": "Browser session; state changes also need X-CSRFToken."},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "User token from POST /api/v1/auth/token (prefix vpu_)."},
+                "deviceToken": {"type": "http", "scheme": "bearer",
+                                "description": "Device token (prefix vpd_), bound to a site and its gates."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                            "description": "Browser session; state changes also need X-CSRFToken."},
             },
             "schemas": {"Error": ERROR},
-            "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "responses": {"Error": {"description": "Error",
+                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
         },
     }
 

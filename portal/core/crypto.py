@@ -22,7 +22,7 @@ def configure(data_key):
     raw = data_key.encode("utf-8") if isinstance(data_key, str) else data_key
     try:
         raw = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)) if len(raw) >= 43 else raw
-    except Exception:
+    except ValueError:  # not base64: the text itself is the key material
         pass
     if len(raw) < 16:
         raise ValueError("DATA_KEY must hold at least 16 bytes of key material")

@@ -85,7 +85,8 @@ def register_errorhandlers(app):
         log.warning("csrf failure path=%r", request.path)
         if wants_json():
             return jsonify(error_body("csrf", "The form expired or was not sent from this site.")), 403
-        return render_template("errors/error.html", status=403, message=gettext("The form expired or was not sent from this site. Go back, reload and try again.")), 403
+        message = gettext("The form expired or was not sent from this site. Go back, reload and try again.")
+        return render_template("errors/error.html", status=403, message=message), 403
 
     @app.errorhandler(HTTPException)
     def _http(exc):

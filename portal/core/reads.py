@@ -106,7 +106,7 @@ class Prepared:
         self.static = {compiled.bind_names[p]: p.effective_value for p in compiled.binds.values() if not p.required}
         self.order = compiled.positiontup if compiled.positional else None
         self.binds = {}
-        for name, param in compiled.binds.items():
+        for param in compiled.binds.values():
             proc = param.type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
                 self.binds[compiled.bind_names[param]] = proc
@@ -140,7 +140,7 @@ class Prepared:
                                           connection_invalidated=gone, dialect=conn.dialect) from err
         finally:
             cursor.close()
-        return [{k: (p(v) if p is not None else v) for k, p, v in zip(self.keys, self.procs, row)} for row in raw]
+        return [{k: (p(v) if p is not None else v) for k, p, v in zip(self.keys, self.procs, row, strict=True)} for row in raw]
 
 
 def rows(stmt, **values):

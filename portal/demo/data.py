@@ -81,7 +81,7 @@ def load():
     """Create what is missing and return the logins, passwords and device tokens."""
     site = _site()
     out = {"site": site.slug, "residents": [], "devices": {}}
-    for login, pw, name, bcode, unit_no, floor, rel in RESIDENTS:
+    for login, pw, name, bcode, unit_no, _floor, rel in RESIDENTS:
         user = _one(User, login=login) or create_user(login, pw, "resident", name)
         building = _one(Building, site_id=site.id, code=bcode)
         unit = _one(Unit, building_id=building.id, number=unit_no)

@@ -3,9 +3,10 @@
 
 def init_app(app):
     """Load models."""
+    from sqlalchemy.orm import Session
+
     from portal.events import models  # noqa: F401
     from portal.events.operations import install
-    from sqlalchemy.orm import Session
 
     if not getattr(install, "done", False):
         install(Session)

@@ -27,8 +27,9 @@ PASS_BODY = {"type": "object", "required": ["visitor", "valid_from", "valid_unti
     "valid_from": {"type": "string", "format": "date-time"}, "valid_until": {"type": "string", "format": "date-time"},
     "timezone": {"type": "string", "example": "Asia/Shanghai"},
     "max_entries": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["unlimited"]}], "nullable": True},
-    "schedule": {"type": "object", "properties": {"days": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
-                                                  "start": {"type": "string", "example": "08:00"}, "end": {"type": "string", "example": "18:00"}}},
+    "schedule": {"type": "object", "properties": {
+        "days": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "start": {"type": "string", "example": "08:00"}, "end": {"type": "string", "example": "18:00"}}},
     "floors": {"type": "array", "items": {"type": "integer"}}, "gates": {"type": "array", "items": {"type": "string"}},
     "company": {"type": "string"}, "work_area": {"type": "string"}, "note": {"type": "string"},
     "notify": {"type": "string", "enum": ["sms", "none"]}}}
@@ -47,7 +48,8 @@ def resident_unit(user, unit_id):
     if unit_id is None and len(units) == 1:
         unit_id = next(iter(units))
     if unit_id not in units:
-        raise ApiError(400, "invalid", "Choose one of your units.", fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
+        raise ApiError(400, "invalid", "Choose one of your units.",
+                       fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
     return db.session.get(Unit, unit_id)
 
 
@@ -60,7 +62,8 @@ def create_pass():
     user = api_user()
     unit_id = data.get("unit_id")
     if unit_id is not None and (isinstance(unit_id, bool) or not isinstance(unit_id, int)):
-        raise ApiError(400, "invalid", "Choose one of your units.", fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
+        raise ApiError(400, "invalid", "Choose one of your units.",
+                       fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
     unit = resident_unit(user, unit_id)
     values = parse_pass(data, unit, unit.building.site)
     p = operations.issue_pass(user, unit, values)
@@ -108,7 +111,8 @@ def revoke_pass(pass_id):
 
 
 @api_route("/passes/<int:pass_id>/extend", methods=("POST",), summary="Move the end of a pass later", tag="passes",
-           body={"type": "object", "required": ["valid_until"], "properties": {"valid_until": {"type": "string", "format": "date-time"}}})
+           body={"type": "object", "required": ["valid_until"],
+                 "properties": {"valid_until": {"type": "string", "format": "date-time"}}})
 @api_roles("resident")
 def extend_pass(pass_id):
     """Extend a live pass."""

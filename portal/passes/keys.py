@@ -109,7 +109,8 @@ def jwks(site_id):
     """Public keys of a site in JWK form (OKP/Ed25519) for offline verifiers."""
     import base64
 
-    rows = db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == site_id, SigningKey.status.in_(("active", "verify"))))
+    rows = db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == site_id,
+                                                          SigningKey.status.in_(("active", "verify"))))
     return {"keys": [
         {"kty": "OKP", "crv": "Ed25519", "kid": str(r.id), "use": "sig", "alg": "EdDSA", "status": r.status,
          "x": base64.urlsafe_b64encode(bytes(r.public_key)).decode().rstrip("=")}

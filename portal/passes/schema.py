@@ -29,7 +29,8 @@ def parse_schedule(raw):
     if not isinstance(raw, dict):
         raise v.FieldError("invalid_schedule", "The schedule needs days, a start and an end time.")
     days = raw.get("days") or [1, 2, 3, 4, 5, 6, 7]
-    if not isinstance(days, list) or not days or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days):
+    if not isinstance(days, list) or not days or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days):
         raise v.FieldError("invalid_schedule", "Days of the week are numbers 1 (Monday) to 7 (Sunday).")
     start, end = raw.get("start"), raw.get("end")
     if not (isinstance(start, str) and _HHMM.match(start) and isinstance(end, str) and _HHMM.match(end)):
@@ -43,12 +44,14 @@ def _window(data, errors):
     try:
         start = parse_iso(data.get("valid_from"))
     except (ValueError, TypeError):
-        errors["valid_from"] = ("invalid_datetime", N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."), {})
+        errors["valid_from"] = ("invalid_datetime",
+                                N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."), {})
         start = None
     try:
         end = parse_iso(data.get("valid_until"))
     except (ValueError, TypeError):
-        errors["valid_until"] = ("invalid_datetime", N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."), {})
+        errors["valid_until"] = ("invalid_datetime",
+                                 N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."), {})
         end = None
     if start and end:
         if end <= start:
@@ -64,7 +67,8 @@ def _entries(raw, errors):
     if raw is None or raw == "unlimited":
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_ENTRIES:
-        errors["max_entries"] = ("invalid_entries", N_("Entries must be a number from 1 to %(max)s, or unlimited."), {"max": MAX_ENTRIES})
+        errors["max_entries"] = ("invalid_entries", N_("Entries must be a number from 1 to %(max)s, or unlimited."),
+                                 {"max": MAX_ENTRIES})
         return None
     return raw
 
