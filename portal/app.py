@@ -147,15 +147,18 @@ def register_transaction(app):
     @app.after_request
     def _commit(response):
         keep = g.pop("keep_changes", False)
+        session = db.session()
+        if not session.in_transaction():
+            return response  # the request never used the session (the gate's reads, static pages): nothing to end
         if response.status_code < 400 or keep:
             try:
-                db.session.commit()
+                session.commit()
             except Exception:
-                db.session.rollback()
+                session.rollback()
                 log.exception("commit failed on %s", request.path)
                 raise
         else:
-            db.session.rollback()
+            session.rollback()
         return response
 
 
