@@ -10,9 +10,7 @@ bench/results/gate_cpu.json.
 import json
 import os
 import resource
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,14 +62,9 @@ def _wrk_cpu():
 
 def measure(label, url, workdir):
     """CPU µs per request of each process class, for each scenario, on one database."""
-    world = seed.build(url, gv.KEYS)
-    seed.settle(url)
-    port = gv.free_port()
-    proc = gv.serve(url, port, workdir / f"gunicorn-{label}.log")
+    world, port, proc = gv.serve_seeded(label, url, workdir)
     figures = {}
     try:
-        gv.wrk(port, "/bench/bare", world.token, [{"qr": "x"}], 2, workdir)  # warm every worker
-        gv.wrk(port, PATHS["qr"], world.token, seed.qr_bodies(url, world, gv.KEYS), 2, workdir)
         for name, path in PATHS.items():
             bodies = seed.qr_bodies(url, world, gv.KEYS) if name == "qr" else [{"qr": "x"}]
             before, wrk_before = _by_class(proc.pid), _wrk_cpu()
@@ -89,18 +82,7 @@ def measure(label, url, workdir):
 
 def main():
     """SQLite, and PostgreSQL when DATABASE_URL points at it; print and save the figures."""
-    if not Path("/usr/bin/wrk").exists():
-        sys.exit("wrk is not installed (apt-get install wrk)")
-    workdir = Path(tempfile.mkdtemp(prefix="gate-cpu-"))
-    results = {}
-    try:
-        results["sqlite"] = measure("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir)
-        pg = os.environ.get("DATABASE_URL", "")
-        if pg.startswith(("postgres://", "postgresql")):
-            with seed.pg_database(pg) as url:
-                results["postgresql"] = measure("postgresql", url, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    results = gv.each_database(measure, "gate-cpu-")
     print("CPU µs per request")
     print(f"{'database':<11} {'scenario':<9} {'req/s':>7} {'gunicorn':>9} {'postgres':>9} {'wrk':>5} {'total':>6}")
     for label, figures in results.items():

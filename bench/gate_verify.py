@@ -124,6 +124,39 @@ def _summary(runs):
             "errors": {k: sum(r["errors"].get(k, 0) for r in runs) for k in {k for r in runs for k in r["errors"]}}}
 
 
+def serve_seeded(label, url, workdir):
+    """(world, port, gunicorn process): a seeded and settled database served, every worker warmed up."""
+    world = seed.build(url, KEYS)
+    seed.settle(url)
+    port = free_port()
+    proc = serve(url, port, workdir / f"gunicorn-{label}.log")
+    try:
+        wrk(port, "/bench/bare", world.token, [{"qr": "x"}], 2, workdir)
+        wrk(port, "/api/v1/gate/verify", world.token, seed.qr_bodies(url, world, KEYS), 2, workdir)
+    except BaseException:
+        proc.terminate()
+        proc.wait(timeout=15)
+        raise
+    return world, port, proc
+
+
+def each_database(run, prefix):
+    """{label: run(label, url, workdir)} for SQLite, and PostgreSQL when DATABASE_URL points at it."""
+    if not Path("/usr/bin/wrk").exists():
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    results = {}
+    try:
+        results["sqlite"] = run("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir)
+        pg = os.environ.get("DATABASE_URL", "")
+        if pg.startswith(("postgres://", "postgresql")):
+            with seed.pg_database(pg) as url:
+                results["postgresql"] = run("postgresql", url, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return results
+
+
 def run_database(label, url, workdir):
     """Seed, settle, serve and load one database; returns the scenario figures.
 
@@ -131,14 +164,9 @@ def run_database(label, url, workdir):
     of the rounds' own ratios: on a shared machine whose speed drifts over minutes, only neighbouring
     runs compare. The keypad codes work once each, so their scenario runs once, after the rounds.
     """
-    world = seed.build(url, KEYS)
-    seed.settle(url)
-    port = free_port()
-    proc = serve(url, port, workdir / f"gunicorn-{label}.log")
+    world, port, proc = serve_seeded(label, url, workdir)
     rounds = []
     try:
-        wrk(port, "/bench/bare", world.token, [{"qr": "x"}], 2, workdir)  # warm every worker
-        wrk(port, "/api/v1/gate/verify", world.token, seed.qr_bodies(url, world, KEYS), 2, workdir)
         for _ in range(ROUNDS):
             bodies = seed.qr_bodies(url, world, KEYS)  # signed for the current 30 s step
             rounds.append({"bare": wrk(port, "/bench/bare", world.token, [{"qr": "x"}], SECONDS, workdir),
@@ -176,18 +204,7 @@ def table(results):
 
 def main():
     """Run SQLite, and PostgreSQL when DATABASE_URL points at it; print and save the figures."""
-    if not Path("/usr/bin/wrk").exists():
-        sys.exit("wrk is not installed (apt-get install wrk)")
-    workdir = Path(tempfile.mkdtemp(prefix="gate-bench-"))
-    results = {}
-    try:
-        results["sqlite"] = run_database("sqlite", f"sqlite:///{workdir / 'bench.db'}", workdir)
-        pg = os.environ.get("DATABASE_URL", "")
-        if pg.startswith(("postgres://", "postgresql")):
-            with seed.pg_database(pg) as url:
-                results["postgresql"] = run_database("postgresql", url, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    results = each_database(run_database, "gate-bench-")
     print(table(results))
     report = {"benchmark": "gate_verify", "connections": CONNECTIONS, "seconds": SECONDS, "rounds": ROUNDS,
               "cpus": os.cpu_count(),

@@ -5,7 +5,7 @@ a fail-closed error) has nothing to make durable before it answers: its event on
 Writing each in its own transaction costs an INSERT, the desk's statements and a COMMIT on the
 reader's wait. Queued here, they are written once the batch is EVENT_JOURNAL_MS old, by the next
 request thread that has sent its response (a writer thread covers quiet times), in one
-transaction: the events, the same hooks (desk exceptions, live feed), one NOTIFY statement, and
+transaction: the events, the same hooks (desk exceptions), one NOTIFY of their ids, and
 the entries' small follow-up writes (an unlimited pass's use count) grouped per statement.
 Decisions that take an entry or a keypad step never come here: they commit their event with the
 write that settles the race.
