@@ -160,3 +160,73 @@ def test_a_board_whose_announced_events_cannot_be_read_reconnects_and_replays(cl
         assert time.monotonic() - t0 < 5
     replayed = read_frames(iter(client.get("/api/v1/desk/stream", headers=headers, buffered=False).response), 1)
     assert replayed[0][0] == missed and replayed[0][1]["reason"] == "revoked"
+
+
+def _late_commit_replayed(world, client, open_late_insert):
+    """A row inserted before event b but committed after a board saw b is replayed; older ones are not."""
+    from datetime import timedelta
+
+    from portal.core.timeutil import utcnow
+
+    old = event(world, at=utcnow() - timedelta(minutes=1), decision="deny", reason="expired")
+    commit_late, late = open_late_insert()
+    seen = event(world)  # a higher id, committed first: the board shows it
+    commit_late()
+    assert old < late < seen
+    headers = world.token(world.guard) | {"Last-Event-ID": str(seen)}
+    resp = client.get("/api/v1/desk/stream", headers=headers, buffered=False)
+    chunks = iter(resp.response)
+    (cursor, item), = read_frames(chunks, 1)
+    assert item["id"] == late and item["reason"] == "unknown"
+    assert cursor == seen  # Last-Event-ID never moves back to the late row's lower id
+    newer = event(world, decision="deny", reason="revoked")
+    (cursor, item), = read_frames(chunks, 1)
+    assert item["id"] == newer and cursor == newer
+    resp.close()
+
+
+_LATE_SQL = ("INSERT INTO access_events (at, site_id, method, decision, reason, source, details) "
+             "VALUES (:at, :s, 'qr', 'deny', 'unknown', 'bridge', '{}') RETURNING id")
+
+
+@pytest.mark.integration
+def test_events_committed_late_under_a_lower_id_are_replayed_on_postgres(pg_world, pg_app):
+    """Two real transactions: the lower id commits after the higher one was shown."""
+    from sqlalchemy import text
+
+    from portal.core.timeutil import utcnow
+    from portal.extensions import db
+
+    def open_late_insert():
+        conn = db.engine.connect()
+        late = conn.execute(text(_LATE_SQL), {"at": utcnow(), "s": pg_world.site.id}).scalar_one()
+
+        def commit():
+            conn.commit()
+            conn.close()
+
+        return commit, late
+
+    _late_commit_replayed(pg_world, pg_app.test_client(), open_late_insert)
+
+
+def test_late_rows_are_replayed_within_their_window_on_sqlite(client, world):
+    """SQLite has one writer at a time, so a late commit is staged: a lower id's row is rewritten after."""
+    from sqlalchemy import text
+
+    from portal.core.timeutil import utcnow
+    from portal.extensions import db
+
+    def open_late_insert():
+        gap = event(world)
+
+        def commit():
+            with world.app.app_context():
+                db.session.execute(text("DELETE FROM access_events WHERE id = :i"), {"i": gap})
+                db.session.execute(text(_LATE_SQL.replace("(at,", "(id, at,").replace("VALUES (", "VALUES (:i, ")),
+                                   {"i": gap, "at": utcnow(), "s": world.site.id})
+                db.session.commit()
+
+        return commit, gap
+
+    _late_commit_replayed(world, client, open_late_insert)

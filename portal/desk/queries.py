@@ -32,14 +32,37 @@ def events(site_id, decision=None, gate_id=None, since=None, until=None, before_
 
 def events_after(site_id, after_id, decision=None, gate_id=None, limit=2000):
     """Events after an id, oldest first: what a reconnecting stream missed."""
-    q = db.select(AccessEvent).where(AccessEvent.id > after_id)
+    return db.session.scalars(_filtered(db.select(AccessEvent).where(AccessEvent.id > after_id), site_id, decision, gate_id)
+                              .order_by(AccessEvent.id).limit(limit)).all()
+
+
+# Ids are taken at INSERT and become visible at COMMIT, so a transaction that inserted before event L and
+# committed after a board saw L holds ids below L that "after L" never returns. Such late rows are looked
+# for among the LATE_IDS ids below L, decided at most LATE_SECONDS before L: every transaction whose
+# insert-to-commit time plus journal delay (50 ms) stays under that is replayed.
+LATE_IDS = 10_000
+LATE_SECONDS = 5
+LATE_LIMIT = 500
+
+
+def late_events(site_id, before_id, decision=None, gate_id=None):
+    """Events with ids below before_id that may have committed after it (a board dedupes by id)."""
+    anchor = db.session.scalar(db.select(AccessEvent.at).where(AccessEvent.id == before_id))
+    if anchor is None:
+        return []
+    q = db.select(AccessEvent).where(AccessEvent.id < before_id, AccessEvent.id > before_id - LATE_IDS,
+                                     AccessEvent.at >= anchor - timedelta(seconds=LATE_SECONDS))
+    return db.session.scalars(_filtered(q, site_id, decision, gate_id).order_by(AccessEvent.id).limit(LATE_LIMIT)).all()
+
+
+def _filtered(q, site_id, decision, gate_id):
     if site_id is not None:
         q = q.where(AccessEvent.site_id == site_id)
     if decision in ("grant", "deny"):
         q = q.where(AccessEvent.decision == decision)
     if gate_id:
         q = q.where(AccessEvent.gate_id == gate_id)
-    return db.session.scalars(q.order_by(AccessEvent.id).limit(limit)).all()
+    return q
 
 
 def events_by_id(ids, site_ids=None):
