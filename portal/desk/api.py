@@ -47,9 +47,9 @@ def desk_events():
 
 @api_route("/desk/stream", summary="Live events (text/event-stream); honours Last-Event-ID", tag=TAG,
            params=[Q("decision"), Q("gate", "integer"), Q("last_id", "integer", "replay events after this id"), SITE],
-           responses={"200": {"description": "Server-sent events. Each `id:` is the stream's cursor (highest event id "
-                                             "sent); the event's own id is in its data. After a reconnect, events "
-                                             "committed late under a lower id are sent again: de-duplicate by id.",
+           responses={"200": {"description": "Server-sent events; each `id:` is the access-event id. After a "
+                                             "reconnect, events committed late under a lower id are sent too, so "
+                                             "an event may arrive twice: de-duplicate by id.",
                               "content": {"text/event-stream": {"schema": STR}}}})
 @api_roles(*DESK_ROLES)
 def desk_stream():

@@ -323,23 +323,16 @@ def after_commit_publish(ids):
             hub.deliver(ids)
 
 
-def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM_SECONDS, cursor=0):
-    """The text/event-stream body: replayed events, then live ones, with heartbeats.
-
-    A frame's id is the stream's cursor, the highest event id sent so far, not the event's own id
-    (that is in the data): events arrive in commit order, ids are taken in insert order, and the
-    browser's Last-Event-ID must never move back to a late event's lower id.
-    """
+def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM_SECONDS):
+    """The text/event-stream body: replayed events, then live ones, with heartbeats."""
 
     def gen():
-        top = cursor
         try:
             yield "retry: 1000\n\n"
             replayed = set()
             for item in replay:
                 replayed.add(item["id"])
-                top = max(top, item["id"])
-                yield f"id: {top}\ndata: {json.dumps(item, ensure_ascii=False, separators=(',', ':'))}\n\n"
+                yield f"id: {item['id']}\ndata: {json.dumps(item, ensure_ascii=False, separators=(',', ':'))}\n\n"
             if not replay_complete:
                 return  # more to replay: the client reconnects from the last id it got
             deadline = time.monotonic() + max_seconds
@@ -355,13 +348,9 @@ def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM
                         batch.append(client.q.get_nowait())
                     except queue.Empty:
                         break
-                frames = []
-                for e in batch:
-                    if e is not None and e[0] not in replayed:
-                        top = max(top, e[0])
-                        frames.append(f"id: {top}\ndata: {e[1]}\n\n")
+                frames = "".join(f"id: {e[0]}\ndata: {e[1]}\n\n" for e in batch if e is not None and e[0] not in replayed)
                 if frames:
-                    yield "".join(frames)
+                    yield frames
         finally:
             hub.unsubscribe(client)
 

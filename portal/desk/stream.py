@@ -28,8 +28,7 @@ def stream_response(site_id):
         late = queries.late_events(site_id, last, decision=decision, gate_id=gate_id)
         replay = feed.payloads([*late, *rows])
         complete = len(rows) < feed.REPLAY_LIMIT
-    resp = Response(feed.sse_frames(hub, client, replay, replay_complete=complete, cursor=last or 0),
-                    mimetype="text/event-stream")
+    resp = Response(feed.sse_frames(hub, client, replay, replay_complete=complete), mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"  # nginx must not buffer the stream
     return resp
