@@ -85,11 +85,14 @@ def test_unanswered_walk_ins_and_items_time_out(client, world):
     wid = _walk_in(client, world).get_json()["id"]
     iid = client.post("/api/v1/desk/items", json={"unit_id": world.unit_a.id, "direction": "in", "description": "瓷砖 20 箱"},
                       headers=world.token(world.guard)).get_json()["id"]
+    stuck = _walk_in(client, world).get_json()["id"]
+    db.session.get(WalkIn, stuck).status = "deciding"  # a refused claim an earlier release committed
+    db.session.commit()
     with world.app.test_request_context():
-        assert walkins.expire_pending(now=utcnow() + timedelta(minutes=16)) == 2
+        assert walkins.expire_pending(now=utcnow() + timedelta(minutes=16)) == 3
         db.session.commit()
     w = db.session.get(WalkIn, wid)
-    assert w.status == "expired"
+    assert w.status == "expired" and db.session.get(WalkIn, stuck).status == "expired"
     ev = db.session.get(AccessEvent, w.event_id)
     assert (ev.decision, ev.reason, ev.details["outcome"]) == ("deny", "expired", "timeout")
     assert client.get(f"/api/v1/desk/items/{iid}", headers=world.token(world.guard)).get_json()["status"] == "expired"
@@ -136,3 +139,22 @@ def test_guard_registers_walk_in_from_the_desk_page(client, world):
     assert "&lt;b&gt;孙八&lt;/b&gt;" in html
     bad = client.post("/desk/walk-ins", data={"csrf_token": token, "name": "", "unit_id": "x"})
     assert bad.status_code == 400
+
+
+def test_a_refused_desk_approval_leaves_the_walk_in_pending_on_the_page(client, world):
+    """A too-short reason on the desk page is refused and the walk-in can still be approved or refused."""
+    from portal.desk.models import WalkIn
+
+    login_page(client, world, world.guard)
+    token = csrf_from(client, "/desk/walk-ins")
+    client.post("/desk/walk-ins", data={"csrf_token": token, "name": "赵六", "unit_id": str(world.unit_a.id)})
+    wid = db.session.scalars(db.select(WalkIn.id).order_by(WalkIn.id.desc())).first()
+    resp = client.post(f"/desk/walk-ins/{wid}/approve", data={"csrf_token": token, "reason": "ok"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(WalkIn, wid).status == "pending"
+    html = client.get("/desk/walk-ins").get_data(as_text=True)
+    assert f"/desk/walk-ins/{wid}/approve" in html and "5" in html
+    client.post(f"/desk/walk-ins/{wid}/approve", data={"csrf_token": token, "reason": "业主电话确认，手机没电"})
+    db.session.expire_all()
+    assert db.session.get(WalkIn, wid).status == "approved"

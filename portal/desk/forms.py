@@ -1,6 +1,8 @@
 """Reading the desk's HTML forms into the plain values the operations validate."""
-from flask import request
+from flask import flash, request
 from flask_babel import gettext
+
+from portal.extensions import db
 
 
 def form_int(name):
@@ -43,3 +45,14 @@ def error_messages(exc):
     if getattr(exc, "fields", None):
         return [f"{name}: {gettext(f[1], **(f[2] if len(f) > 2 else {}))}" for name, f in exc.fields.items()]
     return [gettext(exc.message)]
+
+
+def refused(exc):
+    """Show why an action was refused and undo what it wrote before refusing.
+
+    The page then redirects (302), which the request's commit would otherwise make final: a walk-in
+    claimed for a decision must go back to pending when the guard's reason is too short.
+    """
+    db.session.rollback()
+    for msg in error_messages(exc):
+        flash(msg, "error")

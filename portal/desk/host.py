@@ -6,7 +6,7 @@ from flask_login import current_user
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
 from portal.desk import queries, walkins
-from portal.desk.forms import error_messages
+from portal.desk.forms import refused
 from portal.desk.models import ItemMovement, WalkIn
 from portal.extensions import db
 from portal.passes.queries import reachable_unit_ids
@@ -25,8 +25,7 @@ def _decide(kind, obj, user, approve):
         else:
             walkins.decide_item(obj, user, approve)
     except ApiError as exc:
-        for msg in error_messages(exc):
-            flash(msg, "error")
+        refused(exc)
         return False
     flash(_("Approved.") if approve else _("Refused."), "ok")
     return True

@@ -9,7 +9,7 @@ from portal.core.errors import ApiError
 from portal.desk import queries, walkins
 from portal.desk.access import DESK_ROLES, desk_site, site_object
 from portal.desk.export import on_site_csv
-from portal.desk.forms import error_messages, form_text, item_data, walk_in_data
+from portal.desk.forms import form_text, item_data, refused, walk_in_data
 from portal.desk.models import WalkIn
 from portal.desk.routes import bp
 from portal.extensions import db
@@ -19,11 +19,6 @@ from portal.sites.models import Building, Unit
 def _units(site):
     return db.session.scalars(db.select(Unit).join(Building).where(Building.site_id == site.id)
                               .order_by(Building.code, Unit.number)).all()
-
-
-def _flash_errors(exc):
-    for msg in error_messages(exc):
-        flash(msg, "error")
 
 
 @bp.route("/walk-ins", methods=["GET", "POST"])
@@ -36,7 +31,7 @@ def walk_ins():
         try:
             w, _token = walkins.register_walk_in(current_user, site, walk_in_data())
         except ApiError as exc:
-            _flash_errors(exc)
+            refused(exc)
             status = 400
         else:
             if w.status == "refused":
@@ -58,7 +53,7 @@ def walk_in_approve(walk_in_id):
         walkins.approve_walk_in(w, current_user, by="guard", reason=form_text("reason"))
         flash(_("Approved by the desk; the reason is recorded."), "ok")
     except ApiError as exc:
-        _flash_errors(exc)
+        refused(exc)
     return redirect(url_for("desk.walk_ins"))
 
 
@@ -70,7 +65,7 @@ def walk_in_refuse(walk_in_id):
     try:
         walkins.refuse_walk_in(w, current_user, by="guard")
     except ApiError as exc:
-        _flash_errors(exc)
+        refused(exc)
     return redirect(url_for("desk.walk_ins"))
 
 
@@ -86,7 +81,7 @@ def items():
             flash(_("The host has been asked to approve."), "ok")
             return redirect(url_for("desk.items"))
         except ApiError as exc:
-            _flash_errors(exc)
+            refused(exc)
             status = 400
     return render_template("desk/items.html", site=site, units=_units(site), gates=queries.gates(site.id),
                            items=queries.items(site.id), form=request.form), status

@@ -10,18 +10,13 @@ from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow
 from portal.desk import operations, queries
 from portal.desk.access import DESK_ROLES, desk_site, site_object
-from portal.desk.forms import error_messages, form_int, form_text
+from portal.desk.forms import form_int, form_text, refused
 from portal.desk.labels import EMERGENCY_LABELS, KIND_LABELS, OUTCOME_LABELS
 from portal.desk.models import OUTCOMES, DeskException
 from portal.desk.serialize import event_payload
 from portal.desk.stream import stream_response
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
-
-
-def _flash_errors(exc):
-    for msg in error_messages(exc):
-        flash(msg, "error")
 
 
 @bp.get("/")
@@ -69,7 +64,7 @@ def take(exc_id):
     try:
         operations.take_exception(x, current_user)
     except ApiError as exc:
-        _flash_errors(exc)
+        refused(exc)
     return redirect(url_for("desk.exceptions"))
 
 
@@ -82,7 +77,7 @@ def close(exc_id):
         operations.close_exception(x, current_user, form_text("outcome"), form_text("note"))
         flash(_("Exception closed."), "ok")
     except ApiError as exc:
-        _flash_errors(exc)
+        refused(exc)
     return redirect(url_for("desk.exceptions"))
 
 
@@ -112,7 +107,7 @@ def shift_end():
         operations.end_shift(current_user, desk_site(current_user).id, form_text("notes"))
         flash(_("Shift ended; the next guard sees your notes and the open exceptions."), "ok")
     except ApiError as exc:
-        _flash_errors(exc)
+        refused(exc)
     return redirect(url_for("desk.shift"))
 
 
@@ -139,7 +134,7 @@ def remote():
             flash(_("Command sent to the device."), "ok")
             return redirect(url_for("desk.remote"))
         except ApiError as exc:
-            _flash_errors(exc)
+            refused(exc)
             status = 400
     return render_template("desk/remote.html", site=site, devices=_devices(site), emergencies=EMERGENCY_LABELS), status
 

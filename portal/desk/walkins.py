@@ -144,14 +144,15 @@ def approve_walk_in(w, user, by="host", reason=None):
     """Approve: a short single-entry pass and a walk-in access event. A guard must write why."""
     from portal.passes.operations import issue_pass
 
-    _check_pending(w)
-    if by == "guard":
+    if by == "guard":  # checked before the request is claimed, so a refused reason leaves it pending
         try:
             reason = v.clean_text(reason, max_len=300)
         except v.FieldError as exc:
             raise ValidationFailed({"reason": exc.as_tuple()}) from None
         if len(reason) < 5:
             raise ValidationFailed({"reason": ("too_short", "Write a reason of at least %(min)s characters.", {"min": 5})})
+    _check_pending(w)
+    if by == "guard":
         w.guard_reason = reason
     host = user if by == "host" and user is not None and user.role == "resident" else (residents_of(w.unit) or [None])[0]
     if host is None:
@@ -220,12 +221,14 @@ def expire_pending(now=None):
     """Time out unanswered walk-ins (recorded as denied access events) and item movements."""
     now = now or utcnow()
     expired = 0
-    for w in db.session.scalars(db.select(WalkIn).where(WalkIn.status == "pending", WalkIn.expires_at <= now)):
+    # "deciding" is only ever seen committed when an earlier release saved a refused claim; let it time out too.
+    open_ = ("pending", "deciding")
+    for w in db.session.scalars(db.select(WalkIn).where(WalkIn.status.in_(open_), WalkIn.expires_at <= now)):
         w.status, w.decided_at = "expired", now
         _walk_in_event(w, None, "deny", "expired", outcome="timeout")
         record("desk.walkin.expire", "walk_in", w.id, site_id=w.site_id)
         expired += 1
-    for item in db.session.scalars(db.select(ItemMovement).where(ItemMovement.status == "pending",
+    for item in db.session.scalars(db.select(ItemMovement).where(ItemMovement.status.in_(open_),
                                                                  ItemMovement.expires_at <= now)):
         item.status, item.decided_at = "expired", now
         record("desk.item.expire", "item_movement", item.id, site_id=item.site_id)

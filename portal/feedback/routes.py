@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
-from portal.extensions import limiter
+from portal.extensions import db, limiter
 from portal.feedback import operations, queries, schema, surveys
 from portal.feedback.filing import file_from, resident_units
 from portal.feedback.forms import FilingForm, MessageForm, SurveyForm
@@ -88,6 +88,7 @@ def add_message(complaint_id):
     try:
         operations.add_resident_message(c, current_user, schema.parse_message({"body": form.body.data}))
     except ApiError as exc:
+        db.session.rollback()  # the redirect would commit whatever the refused action wrote
         flash("; ".join(field_messages(exc).values()), "error")
     return redirect(url_for("feedback.show", complaint_id=c.id))
 

@@ -120,6 +120,7 @@ def extend(pass_id):
     try:
         operations.extend_pass(p, form.valid_until.data.replace(tzinfo=zone(p.timezone)))
     except ApiError as exc:
+        db.session.rollback()  # the redirect would commit whatever the refused action wrote
         flash(_(exc.message), "error")
     else:
         flash(_("Pass extended."), "ok")
@@ -134,6 +135,7 @@ def resend(pass_id):
     try:
         operations.resend_pass(p, current_user)
     except ApiError as exc:
+        db.session.rollback()  # the redirect would commit whatever the refused action wrote
         flash(_(exc.message), "error")
     else:
         flash(_("The SMS is on its way again."), "ok")
