@@ -6,11 +6,13 @@ import os
 import secrets
 
 from flask import Flask, g, request, session
+from flask_babel import gettext
 from flask_login import current_user
 
 from portal import config as config_module
 from portal.core import crypto
 from portal.core.errors import register_errorhandlers
+from portal.core.i18n import N_
 from portal.core.security import register_security
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -116,6 +118,9 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
+    login_manager.login_message = N_("Please log in to see this page.")
+    login_manager.localize_callback = gettext  # flashed in the visitor's language, not flask-login's English
+    login_manager.login_message_category = "error"
     login_manager.session_protection = None  # our server-side sessions do this job
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in core.security, see there
     csrf.init_app(app)

@@ -152,3 +152,21 @@ def test_server_database_without_keys_refuses_to_start():
 
     with pytest.raises(RuntimeError, match="DATA_KEY"):
         create_app(Config, SECRET_KEY="x" * 32, DATA_KEY=None, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_language_picked_on_the_login_page_survives_logging_in(client, world):
+    """A Chinese browser that switched the login page to English stays in English after login."""
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    client.get("/login?lang=en", headers=zh)
+    assert _login(client, world.r1.login, world.PASSWORD).status_code == 302
+    home = client.get("/my/", headers=zh).get_data(as_text=True)
+    assert "My passes" in home and "我的通行证" not in home
+
+
+def test_login_prompt_is_in_the_page_language(client, world):
+    """Opening a staff page logged out asks to log in in Chinese on a Chinese browser."""
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    resp = client.get("/desk/remote", headers=zh)
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    page = client.get(resp.headers["Location"], headers=zh).get_data(as_text=True)
+    assert "请先登录后再查看此页面。" in page and "Please log in" not in page

@@ -94,3 +94,15 @@ def test_desk_sees_contractors_and_recurring_courier_passes(client, world):
     assert [(x["visitor"], x["company"], x["work_area"], x["hours"], x["on_site"]) for x in data["contractors"]] == [
         ("李师傅", "安居装修", "A栋1201", "08:00–18:00", True)]
     assert [(x["visitor"], x["recurring"], x["days"]) for x in data["deliveries"]] == [("顺丰小哥", True, [1, 3, 5])]
+
+
+def test_remote_open_page_says_open_the_door_and_device_state_in_chinese(client, world):
+    """The button is a verb (开门), not the exception status "open" (未处理); the state badge is translated."""
+    from desk_support import login_page
+
+    world.device("door-1", kind="door_controller")
+    login_page(client, world, world.guard)
+    html = client.get("/desk/remote", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert ">开门</button>" in html and "未处理" not in html
+    assert "待同步" in html or "sync-pending" in html
+    assert ">pending<" not in html

@@ -20,7 +20,10 @@ def start_session(user):
     """Log a user in with a fresh session id."""
     sid = secrets.token_urlsafe(32)
     db.session.add(UserSession(sid_hash=token_hash(sid), user_id=user.id, ip=request.remote_addr))
+    lang = session.get("lang")  # the language picked on the login page is a choice, not a credential
     session.clear()
+    if lang:
+        session["lang"] = lang
     g.session_sid = sid
     login_user(user)
     session.permanent = True

@@ -115,7 +115,8 @@ def _devices(site):
     from portal.devices.models import Device
     from portal.extensions import db
 
-    return db.session.scalars(db.select(Device).where(Device.site_id == site.id).order_by(Device.name)).all()
+    return db.session.scalars(db.select(Device).where(Device.site_id == site.id, Device.status.notin_(("removing", "removed")))
+                              .order_by(Device.name)).all()
 
 
 @bp.route("/remote", methods=["GET", "POST"])
