@@ -113,3 +113,22 @@ def test_desk_page_refuses_residents(client, world):
     token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
     client.post("/login", data={"csrf_token": token, "login": "r1", "password": world.PASSWORD})
     assert client.get("/desk/faces/search").status_code == 403
+
+
+def test_desk_page_refusal_is_worded_for_the_guard_in_their_language(client, world):
+    """A photo without a face: one message, in the guard's language, not the visitor's instructions."""
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(blank, "JPEG")
+    page = client.get("/login")
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    client.post("/login", data={"csrf_token": token, "login": "guard1", "password": world.PASSWORD,
+                                "otp": world.otp(world.guard)})
+    zh = {"Accept-Language": "zh-CN"}
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/desk/faces/search").data).group(1).decode()
+    resp = client.post("/desk/faces/search", data={"csrf_token": token, "photo": (io.BytesIO(blank.getvalue()), "x.jpg")},
+                       content_type="multipart/form-data", headers=zh)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "这张照片里没有找到人脸。请使用清晰的正面照片。" in html
+    assert "No face" not in html and "your face" not in html

@@ -90,3 +90,15 @@ def test_quarterly_report(client, world):
     assert "<svg" in html and "<script" not in html
     assert client.get("/team/reports/quarterly?year=2026&q=5").status_code == 400
     assert client.get("/team/reports/quarterly?year=x&q=1").status_code == 400
+
+
+def test_denials_chart_names_reasons_in_the_page_language(client, world):
+    """The chart labels a denial by its meaning in the page's language, never by the stored reason code."""
+    from desk_support import event
+
+    event(world, decision="deny", reason="bad_signature")
+    login(client, world, world.manager)
+    zh = client.get("/team/reports/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "伪造或损坏的码" in zh and "bad_signature" not in zh
+    en = client.get("/team/reports/?lang=en").get_data(as_text=True)
+    assert "Forged or damaged code" in en and "bad_signature" not in en

@@ -28,6 +28,11 @@ OUTCOME_LABELS = {
     "police_called": _l("Police called"), "false_alarm": _l("False alarm"), "device_fixed": _l("Device fixed"),
     "escalated": _l("Escalated"), "auto_resolved": _l("Resolved by itself"),
 }
+# Walk-ins and item movements waiting on a host ("pending" alone would read as a pass's 未生效).
+REQUEST_STATUS_LABELS = {
+    "pending": _l("Waiting for the host"), "deciding": _l("Waiting for the host"), "approved": _l("Approved"),
+    "refused": _l("Refused"), "expired": _l("Timed out"),
+}
 EMERGENCY_LABELS = {"ambulance": _l("Ambulance"), "fire": _l("Fire engine"), "police": _l("Police")}
 _cache = {}
 

@@ -11,12 +11,18 @@ from portal.core.timeutil import utcnow
 from portal.desk import operations, queries
 from portal.desk.access import DESK_ROLES, desk_site, site_object
 from portal.desk.forms import form_int, form_text, refused
-from portal.desk.labels import EMERGENCY_LABELS, KIND_LABELS, OUTCOME_LABELS
+from portal.desk.labels import EMERGENCY_LABELS, KIND_LABELS, OUTCOME_LABELS, REQUEST_STATUS_LABELS
 from portal.desk.models import OUTCOMES, DeskException
 from portal.desk.serialize import event_payload
 from portal.desk.stream import stream_response
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
+
+
+@bp.context_processor
+def _labels():
+    # Stored codes are shown through these tables, never passed to gettext raw.
+    return {"status_labels": REQUEST_STATUS_LABELS, "outcome_labels": OUTCOME_LABELS}
 
 
 @bp.get("/")

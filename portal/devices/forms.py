@@ -39,7 +39,7 @@ def _json_object(form, field):
 class DeviceEditForm(FlaskForm):
     """Rename a device or change its options."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
+    name = StringField(_l("Device name"), validators=[DataRequired(), Length(max=80)])
     options = TextAreaField(_l("Options (JSON)"), validators=[_json_object])
 
 

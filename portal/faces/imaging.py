@@ -32,6 +32,13 @@ MESSAGES = {
     "face_too_small": N_("Your face is too small in this photo. Hold the camera closer so your face fills more of the picture."),
 }
 
+# The same refusals worded for a guard searching with someone else's photo (the desk's 1:N search).
+STAFF_MESSAGES = MESSAGES | {
+    "no_face": N_("No face was found in this photo. Use a clear, front-facing picture."),
+    "several_faces": N_("There is more than one face in this photo. Crop it to the one person."),
+    "face_too_small": N_("The face is too small in this photo. Use a closer picture."),
+}
+
 
 class PhotoRefused(Exception):
     """The upload cannot be used; code is one of MESSAGES."""

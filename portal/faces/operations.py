@@ -47,9 +47,9 @@ def give_consent(p):
     return consent
 
 
-def refusal(exc):
-    """An ApiError for a refused photo, carrying both languages."""
-    return ApiError(400, exc.code, exc.message)
+def refusal(exc, staff=False):
+    """An ApiError for a refused photo (worded for a guard when staff), carrying both languages."""
+    return ApiError(400, exc.code, imaging.STAFF_MESSAGES[exc.code] if staff else exc.message)
 
 
 def read_encoding(data):
@@ -58,7 +58,7 @@ def read_encoding(data):
         im = imaging.load_photo(data)
         _, encoding = imaging.analyse(im)
     except imaging.PhotoRefused as exc:
-        raise refusal(exc) from None
+        raise refusal(exc, staff=True) from None
     return encoding
 
 

@@ -111,11 +111,12 @@ def desk_search():
     results, error, status = None, None, 200
     if request.method == "POST":
         if not form.validate_on_submit():
-            error, status = _both("Choose a photo first."), 400
+            error, status = [gettext("Choose a photo first.")], 400
         else:
             try:
                 results = face_search.run(current_user, form.photo.data.read(imaging.MAX_UPLOAD_BYTES + 1),
                                           request.form.get("site_id", type=int))
             except ApiError as exc:
-                error, status = _both(exc.message), exc.status
+                # Staff read their own language only; the visitor's pages show both.
+                error, status = [gettext(exc.message)], exc.status
     return render_template("faces/search.html", form=form, results=results, error=error), status

@@ -9,6 +9,7 @@ from flask_login import current_user
 from portal.accounts.sessions import page_roles
 from portal.audit.operations import record
 from portal.core.errors import ApiError
+from portal.desk.labels import REASON_LABELS
 from portal.reports import charts, exports, periods
 from portal.reports.access import REPORT_ROLES, site_for
 from portal.reports.queries import kpi
@@ -46,7 +47,8 @@ def chart_set(k):
             label_every=2,
             highlight={f"{h:02d}" for h in ent["peak_hours"]},
         ),
-        "denied": charts.hbars(list(ent["denied_by_reason"].items()), "denied by reason"),
+        "denied": charts.hbars([(str(REASON_LABELS.get(r, r)), n) for r, n in ent["denied_by_reason"].items()],
+                               "denied by reason"),
     }
 
 
