@@ -4,9 +4,10 @@ import json
 import logging
 import os
 import secrets
+from urllib.parse import urlencode
 
 from flask import Flask, g, request, session
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from portal import config as config_module
@@ -127,9 +128,24 @@ def register_extensions(app):
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(config_module.BASE_DIR / "portal" / "translations"))
-    from flask_babel import get_locale
-
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["lang_url"] = _lang_url
+    app.jinja_env.globals["named"] = _named
+
+
+def _named(thing):
+    """A site's, building's or gate's name in the page's language (row or payload dict; English when given)."""
+    if not thing:
+        return ""
+    get = thing.get if isinstance(thing, dict) else lambda key: getattr(thing, key, None)
+    english = get_locale().language == "en" and get("name_en")
+    return english or get("name") or ""
+
+
+def _lang_url(lang):
+    """This page in another language, its filters kept (a bare ?lang= would drop them)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"] + [("lang", lang)]
+    return f"{request.path}?{urlencode(args)}"
 
 
 def register_features(app):
