@@ -1,4 +1,5 @@
 """A live server and a headless Chromium for browser tests (Debian chromium, Playwright's Python API)."""
+import contextlib
 import os
 import shutil
 import threading
@@ -37,3 +38,17 @@ def phone_context(browser, locale="zh-CN"):
     """A 360-px-wide phone."""
     return browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=3, is_mobile=True,
                                has_touch=True, locale=locale)
+
+
+@contextlib.contextmanager
+def phone_page(app, locale="zh-CN"):
+    """(server URL, a page on a 360-px phone) for one test; the browser and server stop afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    app.config["SERVER_NAME"] = None
+    with LiveServer(app) as srv, sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            yield srv.url, phone_context(browser, locale=locale).new_page()
+        finally:
+            browser.close()

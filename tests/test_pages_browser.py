@@ -1,6 +1,6 @@
 """Resident pages in headless Chromium at phone size: the header fits, revoking asks first, filters survive a language switch."""
 import pytest
-from browser_support import LiveServer, launch, phone_context
+from browser_support import phone_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -14,50 +14,34 @@ def _log_in(page, base, world, user):
 
 
 def test_resident_pages_fit_a_phone_in_english_and_revoking_asks_first(app, world):
-    from playwright.sync_api import sync_playwright
-
     from portal.extensions import db
     from portal.passes.models import Pass
 
     p = world.make_pass(visitor_name="王小明")
-    app.config["SERVER_NAME"] = None
-    with LiveServer(app) as srv, sync_playwright() as pw:
-        browser = launch(pw)
-        try:
-            page = phone_context(browser, locale="en-US").new_page()
-            _log_in(page, srv.url, world, world.r1)
-            for path in ("/my/", f"/my/passes/{p.id}"):
-                page.goto(f"{srv.url}{path}")
-                assert "Log out" in page.inner_text("header")
-                assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
-            asked = []
-            page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    with phone_page(app, locale="en-US") as (base, page):
+        _log_in(page, base, world, world.r1)
+        for path in ("/my/", f"/my/passes/{p.id}"):
+            page.goto(f"{base}{path}")
+            assert "Log out" in page.inner_text("header")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+        asked = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.click("button.danger")
+        page.wait_for_timeout(300)
+        assert asked and "Revoke this pass?" in asked[0]
+        db.session.expire_all()
+        assert db.session.get(Pass, p.id).status == "active"  # dismissed: nothing sent
+        page.once("dialog", lambda d: d.accept())
+        with page.expect_navigation():
             page.click("button.danger")
-            page.wait_for_timeout(300)
-            assert asked and "Revoke this pass?" in asked[0]
-            db.session.expire_all()
-            assert db.session.get(Pass, p.id).status == "active"  # dismissed: nothing sent
-            page.once("dialog", lambda d: d.accept())
-            with page.expect_navigation():
-                page.click("button.danger")
-            db.session.expire_all()
-            assert db.session.get(Pass, p.id).status == "revoked"
-        finally:
-            browser.close()
+        db.session.expire_all()
+        assert db.session.get(Pass, p.id).status == "revoked"
 
 
 def test_language_switch_keeps_the_page_filters(app, world):
-    from playwright.sync_api import sync_playwright
-
-    app.config["SERVER_NAME"] = None
-    with LiveServer(app) as srv, sync_playwright() as pw:
-        browser = launch(pw)
-        try:
-            page = phone_context(browser).new_page()
-            page.goto(f"{srv.url}/login?next=%2Fmy%2F")
-            page.click("#lang-switch")
-            page.wait_for_load_state()
-            assert "next=%2Fmy%2F" in page.url and "lang=en" in page.url
-            assert "Log in" in page.inner_text("body")
-        finally:
-            browser.close()
+    with phone_page(app) as (base, page):
+        page.goto(f"{base}/login?next=%2Fmy%2F")
+        page.click("#lang-switch")
+        page.wait_for_load_state()
+        assert "next=%2Fmy%2F" in page.url and "lang=en" in page.url
+        assert "Log in" in page.inner_text("body")
