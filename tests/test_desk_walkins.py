@@ -158,3 +158,13 @@ def test_a_refused_desk_approval_leaves_the_walk_in_pending_on_the_page(client, 
     client.post(f"/desk/walk-ins/{wid}/approve", data={"csrf_token": token, "reason": "业主电话确认，手机没电"})
     db.session.expire_all()
     assert db.session.get(WalkIn, wid).status == "approved"
+
+
+def test_desk_form_errors_name_the_field_as_the_form_does(client, world):
+    """A bad phone on the walk-in page reads "电话: …", not the raw field name."""
+    login_page(client, world, world.guard)
+    token = csrf_from(client, "/desk/walk-ins")
+    resp = client.post("/desk/walk-ins", headers={"Accept-Language": "zh-CN"},
+                       data={"csrf_token": token, "name": "赵六", "phone": "123", "unit_id": str(world.unit_a.id)})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "电话: " in html and "phone:" not in html

@@ -112,6 +112,12 @@ def test_bad_bodies_are_400_not_500(client, world, setup):
     assert client.post("/api/v1/devices", json={"name": "x", "kind": "barrier", "options": []}, headers=h).status_code == 400
     assert client.patch(f"/api/v1/devices/{setup.id}", json={"options": {"gates": ["NOPE"]}}, headers=h).status_code == 400
     assert client.get(f"/api/v1/devices/{setup.id}?status=weird", headers=h).status_code == 400
+    # A string where a list belongs is refused as such, not read letter by letter.
+    bad = client.post("/api/v1/devices", json={"name": "x", "kind": "barrier", "options": {"gates": "abc"}}, headers=h)
+    assert bad.status_code == 400 and "list of gate codes" in bad.get_data(as_text=True)
+    for body in ({"doors": "12"}, {"floors": [True]}, {"doors": [{"n": 1}]}):
+        resp = client.post("/api/v1/devices", json={"name": "x", "kind": "barrier", "options": body}, headers=h)
+        assert resp.status_code == 400, body
 
 
 ONE = "/api/v1/devices/{id}"

@@ -1,6 +1,7 @@
 """Reading the desk's HTML forms into the plain values the operations validate."""
 from flask import flash, request
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
 
@@ -40,11 +41,26 @@ def watchlist_data():
     return {k: form_text(k) for k in ("kind", "name", "id_number", "phone", "plate", "reason")}
 
 
-def error_messages(exc):
-    """Translated messages of an ApiError/ValidationFailed, for flashing on a page."""
-    if getattr(exc, "fields", None):
-        return [f"{name}: {gettext(f[1], **(f[2] if len(f) > 2 else {}))}" for name, f in exc.fields.items()]
-    return [gettext(exc.message)]
+# The words the forms show next to their inputs: an error names the field as the guard sees it.
+FIELD_LABELS = {
+    "name": _l("Name"), "phone": _l("Phone"), "id_number": _l("ID number"), "plate": _l("Plate"), "unit_id": _l("Unit"),
+    "gate_id": _l("Gate"), "purpose": _l("Purpose"), "reason": _l("Reason"), "description": _l("What"),
+    "quantity": _l("Quantity"), "carrier_name": _l("Carried by"), "direction": _l("Direction"), "kind": _l("Kind"),
+    "outcome": _l("Outcome"), "note": _l("Note"), "notes": _l("Note"), "options": _l("Options"), "gates": _l("Gates"),
+    "driver": _l("Driver"),
+}
+
+
+def error_messages(exc, labels=None):
+    """Translated messages of an ApiError/ValidationFailed, each led by its field's label, for flashing on a page."""
+    if not getattr(exc, "fields", None):
+        return [gettext(exc.message)]
+    labels = FIELD_LABELS if labels is None else labels
+    out = []
+    for name, f in exc.fields.items():
+        message = gettext(f[1], **(f[2] if len(f) > 2 else {}))
+        out.append(f"{labels[name]}: {message}" if name in labels else message)
+    return out
 
 
 def refused(exc):

@@ -3,10 +3,12 @@ import json
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
+from portal.desk.forms import FIELD_LABELS, error_messages
 from portal.devices import changes, operations, queries
 from portal.devices.api import CRED_STATUSES, event_health
 from portal.devices.forms import KIND_LABELS, DeviceAddForm, DeviceEditForm
@@ -17,6 +19,7 @@ from portal.sites.models import Site
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 VIEW_ROLES = ("guard", "manager", "admin")
 MANAGE_ROLES = ("manager", "admin")
+DEVICE_FIELDS = FIELD_LABELS | {"name": _l("Device name")}
 
 
 def _site_id():
@@ -33,11 +36,8 @@ def _device(device_id):
 
 
 def _flash_error(exc):
-    if exc.fields:
-        for name, f in exc.fields.items():
-            flash(f"{name}: {_(f[1], **(f[2] if len(f) > 2 else {}))}", "error")
-    else:
-        flash(_(exc.message), "error")
+    for msg in error_messages(exc, DEVICE_FIELDS):
+        flash(msg, "error")
 
 
 def _drivers():
