@@ -179,3 +179,14 @@ def test_pages_manager_adds_a_device(client, world, setup):
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     dev = db.session.scalar(db.select(Device).where(Device.name == "car-barrier"))
     assert dev.gate_ids == [world.car_gate.id] and dev.site_id == world.site.id
+
+
+def test_pages_show_last_contact_in_the_sites_time(client, world, setup):
+    """Stored UTC 12:00 reads 20:00 on a +08:00 site, on the list and on the device page."""
+    from datetime import UTC, datetime
+
+    setup.last_seen_at = datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC)
+    db.session.commit()
+    _login(client, world.manager, world)
+    for page in (client.get("/devices/").get_data(as_text=True), client.get(f"/devices/{setup.id}").get_data(as_text=True)):
+        assert "2026-12-06 20:00:05" in page and "UTC" not in page

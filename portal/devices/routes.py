@@ -1,5 +1,6 @@
 """Device pages: the desk sees push status; managers add, edit, remove and retry."""
 import json
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -8,6 +9,7 @@ from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
+from portal.core.timeutil import local
 from portal.desk.forms import FIELD_LABELS, error_messages
 from portal.devices import changes, operations, queries
 from portal.devices.api import CRED_STATUSES, event_health
@@ -53,7 +55,11 @@ def _drivers():
 def index():
     """Every device with its sync state and credential counts."""
     rows = queries.summaries(_site_id())
-    return render_template("devices/list.html", devices=rows, health=event_health([r["id"] for r in rows]),
+    zones = dict(db.session.execute(db.select(Site.slug, Site.timezone)).all())
+    # Shown in each device's site's time, as every other page shows times.
+    seen = {r["id"]: local(datetime.fromisoformat(r["last_seen_at"]), zones.get(r["site"], "UTC")).strftime("%Y-%m-%d %H:%M:%S")
+            for r in rows if r["last_seen_at"]}
+    return render_template("devices/list.html", devices=rows, health=event_health([r["id"] for r in rows]), seen=seen,
                            kinds=KIND_LABELS, can_manage=current_user.role in MANAGE_ROLES)
 
 
