@@ -64,3 +64,16 @@ def test_follow_up_page_masks_the_phone_and_closes_tasks(client, world):
                 data={"csrf_token": csrf_from(page), "outcome": "contacted", "note": "Apologised."})
     assert "Guest waited an hour" not in client.get("/team/feedback/follow-ups").get_data(as_text=True)
     assert "Apologised." in client.get("/team/feedback/follow-ups?status=done").get_data(as_text=True)
+
+
+def test_ticking_anonymous_on_the_phone_form_hides_the_author_or_says_why_not(client, world):
+    """The checkbox's "y" counts: a suggestion is stored anonymous; a complaint is refused with the reason."""
+    login(client, world, world.r1)
+    token = csrf_from(client.get("/my/feedback/new").get_data(as_text=True))
+    base = {"csrf_token": token, "unit_id": str(world.unit_a.id), "category": "noise", "description": "楼下装修太吵", "anonymous": "y"}
+    resp = client.post("/my/feedback/new", data=base | {"kind": "suggestion"}, headers={"Accept-Language": "zh-CN"})
+    assert resp.status_code == 302
+    c = db.session.scalars(db.select(Complaint).order_by(Complaint.id.desc())).first()
+    assert c.anonymous and c.unit_id is None
+    refused = client.post("/my/feedback/new", data=base | {"kind": "complaint"}, headers={"Accept-Language": "en"})
+    assert refused.status_code == 400 and "Only suggestions can be anonymous" in refused.get_data(as_text=True)

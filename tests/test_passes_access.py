@@ -115,6 +115,23 @@ def test_resident_form_creates_pass_and_reports_errors_in_language(client, world
     assert p.valid_from.isoformat() == "2030-01-01T02:00:00+00:00"  # 10:00 in Shanghai
 
 
+def test_resident_form_says_what_is_missing_and_where(client, world):
+    """An emptied date picker is "choose a date", not an API format lesson; a bad daily time is flagged on the group."""
+    import re
+
+    assert _login(client, "r1", world.PASSWORD).status_code == 302
+    token = _csrf(client, "/my/passes/new")
+    base = {"csrf_token": token, "unit_id": world.unit_a.id, "visitor_name": "王小明", "kind": "guest"}
+    empty = client.post("/my/passes/new?lang=zh", data=base | {"valid_from": "", "valid_until": "2030-01-01T12:00"})
+    html = empty.get_data(as_text=True)
+    assert empty.status_code == 400 and "请选择日期和时间。" in html and "时区" not in html
+    bad_time = client.post("/my/passes/new?lang=en", data=base | {"valid_from": "2030-01-01T10:00", "valid_until": "2030-01-02T12:00",
+                                                                  "days": "1", "daily_start": "25:99", "daily_end": "18:00"})
+    html = bad_time.get_data(as_text=True)
+    group = re.search(r'<fieldset class="has-error">.*?</fieldset>', html, re.S)
+    assert bad_time.status_code == 400 and group and "HH:MM" in group.group(0)
+
+
 def test_expired_and_revoked_pages_say_so_in_words(client, world):
     from datetime import timedelta
 

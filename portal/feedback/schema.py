@@ -31,7 +31,8 @@ def _choice(errors, name, value, choices, default=None, message=CHOICE_MESSAGE):
 
 
 def _flag(value):
-    return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "on", "yes"))
+    # "y" is what a WTForms checkbox sends: missing it stored a ticked anonymous suggestion with its author.
+    return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "on", "yes", "y"))
 
 
 def parse_filing(data):

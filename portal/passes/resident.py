@@ -73,6 +73,10 @@ def new_pass():
                 values = parse_pass(_form_data(form, unit), unit, unit.building.site)
             except ValidationFailed as exc:
                 field_errors = {k: _(v[1], **(v[2] if len(v) > 2 else {})) for k, v in exc.fields.items()}
+                # An emptied picker is missing, not malformed: the API's "with its offset" means nothing here.
+                for f in (form.valid_from, form.valid_until):
+                    if f.data is None and f.name in field_errors:
+                        field_errors[f.name] = _("Choose a date and time.")
             else:
                 p = operations.issue_pass(current_user, unit, values)
                 flash(_("Pass created."), "ok")
