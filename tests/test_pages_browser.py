@@ -45,3 +45,27 @@ def test_language_switch_keeps_the_page_filters(app, world):
         page.wait_for_load_state()
         assert "next=%2Fmy%2F" in page.url and "lang=en" in page.url
         assert "Log in" in page.inner_text("body")
+
+
+def test_host_is_asked_before_refusing_but_not_before_letting_in(app, world):
+    from portal.desk.models import WalkIn
+    from portal.extensions import db
+
+    api = app.test_client()
+    for name in ("快递员", "维修工"):
+        api.post("/api/v1/desk/walk-ins", json={"name": name, "unit_id": world.unit_a.id}, headers=world.token(world.guard))
+    first, second = db.session.scalars(db.select(WalkIn.id).order_by(WalkIn.id)).all()
+    with phone_page(app) as (base, page):
+        _log_in(page, base, world, world.r1)
+        page.goto(f"{base}/host/approvals")
+        asked = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.locator("button[value=refuse]").first.click()
+        page.wait_for_timeout(300)
+        assert asked == ["确定拒绝这个请求吗？"]
+        page.on("dialog", lambda d: asked.append(d.message))  # any further question would be recorded (and dismissed)
+        with page.expect_navigation():
+            page.locator("button[value=approve]").first.click()
+        assert len(asked) == 1
+    db.session.expire_all()
+    assert [db.session.get(WalkIn, i).status for i in (first, second)] == ["approved", "pending"]
