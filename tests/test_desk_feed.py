@@ -32,6 +32,29 @@ def test_event_api_filters_and_masks(client, world):
     assert client.get("/api/v1/desk/events?since=yesterday", headers=h).status_code == 400
 
 
+@pytest.mark.integration
+def test_event_filters_beyond_any_id_are_400_on_postgres(pg_app, pg_world):
+    """A gate or cursor id PostgreSQL cannot bind to an INTEGER column is bad input (it was a 500)."""
+    h = pg_world.token(pg_world.guard)
+    for arg in ("gate", "before_id"):
+        resp = pg_app.test_client().get(f"/api/v1/desk/events?{arg}={2**32}", headers=h)
+        assert resp.status_code == 400 and resp.get_json()["error"]["fields"][arg]["code"] == "out_of_range"
+
+
+@pytest.mark.integration
+def test_stream_ids_beyond_any_row_are_refused_or_ignored_on_postgres(pg_app, pg_world):
+    """An out-of-range gate is a 400 and an out-of-range Last-Event-ID replays nothing; no subscriber is left behind."""
+    h = pg_world.token(pg_world.guard)
+    client = pg_app.test_client()
+    bad = client.get(f"/api/v1/desk/stream?gate={2**32}", headers=h)
+    assert bad.status_code == 400 and bad.get_json()["error"]["fields"]["gate"]["code"] == "out_of_range"
+    for headers in (h | {"Last-Event-ID": str(2**32)}, h):
+        resp = client.get(f"/api/v1/desk/stream?last_id={2**32}", headers=headers, buffered=False)
+        assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
+        resp.close()
+    assert not feed.hub_for(pg_app).clients
+
+
 def test_stream_replays_after_last_event_id_then_goes_live(client, world):
     first = event(world)
     second = event(world, decision="deny", reason="revoked")

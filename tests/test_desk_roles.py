@@ -134,3 +134,14 @@ def test_guard_cannot_manage_devices(client, world):
     if resp.status_code == 404 and "/api/v1/devices/" not in str(world.app.url_map):
         pytest.skip("device management API not present")
     assert resp.status_code == 403
+
+
+@pytest.mark.integration
+def test_admin_site_id_beyond_any_id_is_404_on_postgres(pg_app, pg_world):
+    """A global admin's ?site_id= too large for PostgreSQL's INTEGER is no such community (it was a 500)."""
+    from portal.accounts.operations import create_user
+
+    admin = create_user("admin_all", pg_world.PASSWORD, "admin", "总管理员")
+    db.session.commit()
+    resp = pg_app.test_client().get(f"/api/v1/desk/on-site?site_id={2**40}", headers=pg_world.token(admin))
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"

@@ -2,6 +2,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from desk_support import csrf_from, login_page
 
 from portal.audit.models import AuditEntry
@@ -168,3 +169,15 @@ def test_desk_form_errors_name_the_field_as_the_form_does(client, world):
                        data={"csrf_token": token, "name": "赵六", "phone": "123", "unit_id": str(world.unit_a.id)})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "电话: " in html and "phone:" not in html
+
+
+@pytest.mark.integration
+def test_ids_beyond_32_bits_are_field_errors_on_postgres(pg_app, pg_world):
+    """PostgreSQL cannot bind 2**40 to an INTEGER column (that was a 500): the unit and gate checks refuse it first."""
+    client = pg_app.test_client()
+    resp = _walk_in(client, pg_world, unit_id=2**40)
+    assert resp.status_code == 400 and resp.get_json()["error"]["fields"]["unit_id"]["code"] == "invalid_unit"
+    item = {"unit_id": pg_world.unit_a.id, "direction": "in", "description": "沙发", "gate_id": 2**40}
+    resp = client.post("/api/v1/desk/items", json=item, headers=pg_world.token(pg_world.guard))
+    assert resp.status_code == 400 and resp.get_json()["error"]["fields"]["gate_id"]["code"] == "unknown_gate"
+    assert db.session.scalar(db.select(db.func.count()).select_from(WalkIn)) == 0

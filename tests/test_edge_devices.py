@@ -190,3 +190,17 @@ def test_pages_show_last_contact_in_the_sites_time(client, world, setup):
     _login(client, world.manager, world)
     for page in (client.get("/devices/").get_data(as_text=True), client.get(f"/devices/{setup.id}").get_data(as_text=True)):
         assert "2026-12-06 20:00:05" in page and "UTC" not in page
+
+
+@pytest.mark.integration
+def test_admin_site_ids_beyond_any_id_are_refused_on_postgres(pg_app, pg_world):
+    """Site ids too large for PostgreSQL's INTEGER: no such community to list, a field error to add to (both were 500s)."""
+    from portal.accounts.operations import create_user
+
+    admin = create_user("admin_all", pg_world.PASSWORD, "admin", "总管理员")
+    db.session.commit()
+    client, h = pg_app.test_client(), pg_world.token(admin)
+    listed = client.get(f"/api/v1/devices?site_id={2**40}", headers=h)
+    assert listed.status_code == 404 and listed.get_json()["error"]["code"] == "not_found"
+    added = client.post("/api/v1/devices", json={"name": "x", "kind": "barrier", "site_id": 2**40}, headers=h)
+    assert added.status_code == 400 and added.get_json()["error"]["fields"]["site_id"]["code"] == "invalid"

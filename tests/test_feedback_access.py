@@ -101,3 +101,12 @@ def test_staff_page_of_other_site_is_404(client, world):
     assert client.get("/team/feedback/").status_code == 200
     assert client.get(f"/team/feedback/{cid}").status_code == 404
     assert f"#{cid}" not in client.get("/team/feedback/").get_data(as_text=True)
+
+
+@pytest.mark.integration
+def test_offset_beyond_64_bits_is_an_empty_page_on_postgres(pg_app, pg_world):
+    """PostgreSQL cannot take such an OFFSET (it was a 500); it is capped, as the pass list's is."""
+    client, h = pg_app.test_client(), pg_world.token(pg_world.r1)
+    file_json(client, h)
+    resp = client.get(f"/api/v1/complaints?offset={10**30}", headers=h)
+    assert resp.status_code == 200 and resp.get_json()["items"] == []

@@ -25,3 +25,15 @@ def test_openapi_paths_exist_in_app(app, client):
         for op in ops.values():
             assert op["summary"], path
             assert "responses" in op
+
+
+def test_path_parameters_match_the_path_templates(client):
+    """Each {name} in a path is declared as a path parameter of that name (not "item_id>/approve")."""
+    doc = client.get("/api/v1/openapi.json").get_json()
+    wrong = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            declared = sorted(p["name"] for p in op.get("parameters", []) if p["in"] == "path")
+            if declared != sorted(re.findall(r"{(\w+)}", path)):
+                wrong.append((method, path, declared))
+    assert wrong == []

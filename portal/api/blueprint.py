@@ -22,7 +22,7 @@ def api_route(rule, methods=("GET",), summary="", tag="", auth="user", body=None
                 op["security"] = []
             if body is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-            names = [seg.split(":")[-1].rstrip(">") for seg in rule.split("<")[1:]]
+            names = [seg.split(">")[0].split(":")[-1] for seg in rule.split("<")[1:]]
             parameters = [{"name": n, "in": "path", "required": True,
                            "schema": {"type": "integer" if f"<int:{n}>" in rule else "string"}} for n in names]
             parameters += params or []

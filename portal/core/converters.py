@@ -4,6 +4,11 @@ from werkzeug.routing import IntegerConverter
 MAX_ID = 2**31 - 1
 
 
+def is_id(value):
+    """True for an int a row id can be; PostgreSQL refuses to bind a larger one to an INTEGER column (a 500)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 class BoundedInt(IntegerConverter):
     """`<int:…>` limited to positive 32-bit ids."""
 

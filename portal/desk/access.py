@@ -1,6 +1,7 @@
 """Who may use the desk, and for which community."""
 from flask import request
 
+from portal.core.converters import is_id
 from portal.core.errors import ApiError
 from portal.extensions import db
 from portal.sites.models import Site
@@ -16,8 +17,10 @@ def desk_site(user):
     if user.role != "admin":
         raise ApiError(403, "forbidden", "You are not allowed to do this.")
     wanted = request.args.get("site_id", type=int)
-    q = db.select(Site).order_by(Site.id)
-    site = db.session.get(Site, wanted) if wanted else db.session.scalar(q.limit(1))
+    if not wanted:
+        site = db.session.scalar(db.select(Site).order_by(Site.id).limit(1))
+    else:
+        site = db.session.get(Site, wanted) if is_id(wanted) else None
     if site is None:
         raise ApiError(404, "not_found", "No such community.")
     return site
@@ -25,7 +28,7 @@ def desk_site(user):
 
 def site_object(model, obj_id, site):
     """An object of the site by id, or a 404 (another site's objects do not exist for this user)."""
-    obj = db.session.get(model, obj_id) if isinstance(obj_id, int) and 0 < obj_id < 2**31 else None
+    obj = db.session.get(model, obj_id) if is_id(obj_id) else None
     if obj is None or obj.site_id != site.id:
         raise ApiError(404, "not_found", "Not found.")
     return obj

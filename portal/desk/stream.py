@@ -1,6 +1,8 @@
 """The desk's text/event-stream response, shared by the page and the API route."""
 from flask import Response, current_app, request
 
+from portal.core.converters import MAX_ID, is_id
+from portal.core.errors import ValidationFailed
 from portal.desk import feed, queries
 
 
@@ -10,7 +12,8 @@ def _last_id():
         value = int(raw)
     except (TypeError, ValueError):
         return None
-    return value if 0 <= value < 2**62 else None
+    # Beyond any row id: PostgreSQL would refuse to bind it to the INTEGER column (a 500).
+    return value if 0 <= value <= MAX_ID else None
 
 
 def stream_response(site_id):
@@ -19,15 +22,21 @@ def stream_response(site_id):
     decision = request.args.get("decision")
     decision = decision if decision in ("grant", "deny") else None
     gate_id = request.args.get("gate", type=int)
+    if gate_id is not None and not is_id(gate_id):
+        raise ValidationFailed({"gate": ("out_of_range", "A number in the request is out of range.")})
+    last = _last_id()
     hub = feed.hub_for(app)
     client = hub.subscribe(feed.Client(site_id, gate_id=gate_id, decision=decision))
-    last = _last_id()
     replay, complete = [], True
-    if last is not None:
-        rows = queries.events_after(site_id, last, decision=decision, gate_id=gate_id, limit=feed.REPLAY_LIMIT)
-        late = queries.late_events(site_id, last, decision=decision, gate_id=gate_id)
-        replay = feed.payloads([*late, *rows])
-        complete = len(rows) < feed.REPLAY_LIMIT
+    try:
+        if last is not None:
+            rows = queries.events_after(site_id, last, decision=decision, gate_id=gate_id, limit=feed.REPLAY_LIMIT)
+            late = queries.late_events(site_id, last, decision=decision, gate_id=gate_id)
+            replay = feed.payloads([*late, *rows])
+            complete = len(rows) < feed.REPLAY_LIMIT
+    except BaseException:
+        hub.unsubscribe(client)  # no stream will ever drain it
+        raise
     resp = Response(feed.sse_frames(hub, client, replay, replay_complete=complete), mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"  # nginx must not buffer the stream

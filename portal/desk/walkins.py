@@ -10,13 +10,15 @@ from portal.accounts.models import Residency, User
 from portal.audit.operations import record
 from portal.core import crypto
 from portal.core import validators as v
+from portal.core.converters import is_id
 from portal.core.errors import ApiError, ValidationFailed
 from portal.core.timeutil import utcnow
 from portal.desk.models import ItemMovement, WalkIn
 from portal.events.operations import record_event
 from portal.extensions import db
 from portal.notify.operations import queue_sms
-from portal.sites.models import Building, Gate, Unit
+from portal.sites.models import Gate
+from portal.sites.queries import unit_in_site
 
 ANSWER_MINUTES = 15
 WALKIN_PASS_HOURS = 2
@@ -40,14 +42,12 @@ def residents_of(unit, now=None):
 
 
 def _unit_and_gate(site_id, data, errors):
-    unit = gate = None
-    unit_id, gate_id = data.get("unit_id"), data.get("gate_id")
-    if isinstance(unit_id, int) and not isinstance(unit_id, bool):
-        unit = db.session.scalar(db.select(Unit).join(Building).where(Unit.id == unit_id, Building.site_id == site_id))
+    gate = None
+    unit, gate_id = unit_in_site(data.get("unit_id"), site_id), data.get("gate_id")
     if unit is None:
         errors["unit_id"] = ("invalid_unit", "Choose a unit of this community.", {})
     if gate_id is not None:
-        if isinstance(gate_id, int) and not isinstance(gate_id, bool):
+        if is_id(gate_id):
             gate = db.session.scalar(db.select(Gate).where(Gate.id == gate_id, Gate.site_id == site_id))
         if gate is None:
             errors["gate_id"] = ("unknown_gate", "One of the gates does not exist at this community.", {})

@@ -3,6 +3,7 @@ from flask import jsonify, request
 
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
+from portal.core.converters import is_id
 from portal.core.errors import ApiError
 from portal.core.jsonbody import json_body
 from portal.devices import changes, operations, queries
@@ -26,6 +27,8 @@ def scope_site_id(user):
     if user.site_id is not None:
         return user.site_id
     wanted = request.args.get("site_id", type=int)
+    if wanted is not None and not is_id(wanted):
+        raise ApiError(404, "not_found", "No such community.")  # None would widen the list to every site
     return wanted
 
 
@@ -97,7 +100,7 @@ def create_device():
     data = json_body()
     user = api_user()
     site_id = user.site_id if user.site_id is not None else data.get("site_id")
-    site = db.session.get(Site, site_id) if isinstance(site_id, int) and not isinstance(site_id, bool) else None
+    site = db.session.get(Site, site_id) if is_id(site_id) else None
     if site is None:
         raise ApiError(400, "invalid", "Some fields are invalid.", fields={"site_id": ("invalid", "Choose a community.")})
     fields = {k: data.get(k) for k in ("name", "kind", "driver")}

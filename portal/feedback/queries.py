@@ -52,7 +52,7 @@ def list_for(user, status=None, category=None, overdue=False, assignee_id=None, 
             Complaint.status.in_(OPEN_STATUSES),
             or_(Complaint.due_resolution_at < now, (Complaint.due_response_at < now) & Complaint.last_response_at.is_(None)),
         )
-    q = q.order_by(Complaint.id.desc()).limit(min(max(limit, 1), 200)).offset(max(offset, 0))
+    q = q.order_by(Complaint.id.desc()).limit(min(max(limit, 1), 200)).offset(min(max(offset, 0), 10**6))
     return db.session.scalars(q).all()
 
 
