@@ -69,3 +69,22 @@ def test_host_is_asked_before_refusing_but_not_before_letting_in(app, world):
         assert len(asked) == 1
     db.session.expire_all()
     assert [db.session.get(WalkIn, i).status for i in (first, second)] == ["approved", "pending"]
+
+
+def test_desk_pages_fit_a_guards_phone(app, world):
+    """Wide tables scroll inside themselves; the desk pages never scroll sideways at 360 px."""
+    from desk_support import event
+
+    event(world, decision="deny", reason="revoked")
+    with phone_page(app, locale="en-US") as (base, page):
+        page.goto(f"{base}/login")
+        page.fill("input[name=login]", world.guard.login)
+        page.fill("input[name=password]", world.PASSWORD)
+        page.fill("input[name=otp]", world.otp(world.guard))
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        for path in ("/desk/", "/desk/exceptions", "/desk/items", "/desk/contractors", "/desk/walk-ins"):
+            page.goto(f"{base}{path}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+        page.goto(f"{base}/desk/")
+        assert "Pass revoked" in page.inner_text("#events")
