@@ -2,7 +2,7 @@
 from flask import request
 
 from portal.core.converters import is_id
-from portal.core.errors import ApiError
+from portal.core.errors import ApiError, ValidationFailed
 from portal.extensions import db
 from portal.sites.models import Site
 
@@ -32,3 +32,11 @@ def site_object(model, obj_id, site):
     if obj is None or obj.site_id != site.id:
         raise ApiError(404, "not_found", "Not found.")
     return obj
+
+
+def id_arg(name):
+    """An id from the query string; one no row can have is a 400 (PostgreSQL would fail to bind it)."""
+    value = request.args.get(name, type=int)
+    if value is not None and not is_id(value):
+        raise ValidationFailed({name: ("out_of_range", "A number in the request is out of range.")})
+    return value

@@ -4,12 +4,11 @@ from flask import Response, jsonify, request
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.audit.operations import record
-from portal.core.converters import is_id
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import ApiError
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
 from portal.desk import operations, queries, walkins
-from portal.desk.access import DESK_ROLES, desk_site, site_object
+from portal.desk.access import DESK_ROLES, desk_site, id_arg, site_object
 from portal.desk.export import on_site_csv
 from portal.desk.models import DeskException, ItemMovement, WalkIn
 from portal.desk.serialize import event_payload, exception_json, item_json, walk_in_json
@@ -33,14 +32,6 @@ def _time_arg(name):
             "invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.")}) from None
 
 
-def _id_arg(name):
-    """An id from the query string; one no row can have is a 400 (PostgreSQL would fail to bind it)."""
-    value = request.args.get(name, type=int)
-    if value is not None and not is_id(value):
-        raise ValidationFailed({name: ("out_of_range", "A number in the request is out of range.")})
-    return value
-
-
 @api_route("/desk/events", summary="Access events of the site, newest first", tag=TAG,
            params=[Q("decision", desc="grant | deny"), Q("gate", "integer", "gate id"), Q("since", desc="ISO 8601 with offset"),
                    Q("until", desc="ISO 8601 with offset"), Q("before_id", "integer"), Q("limit", "integer"), SITE])
@@ -48,9 +39,9 @@ def _id_arg(name):
 def desk_events():
     """Filtered events with masked personal data."""
     site = desk_site(api_user())
-    rows = queries.events(site.id, decision=request.args.get("decision"), gate_id=_id_arg("gate"),
+    rows = queries.events(site.id, decision=request.args.get("decision"), gate_id=id_arg("gate"),
                           since=_time_arg("since"), until=_time_arg("until"),
-                          before_id=_id_arg("before_id"), limit=request.args.get("limit", 100, type=int))
+                          before_id=id_arg("before_id"), limit=request.args.get("limit", 100, type=int))
     return jsonify({"items": [event_payload(ev, site.timezone) for ev in rows]})
 
 

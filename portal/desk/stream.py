@@ -1,9 +1,9 @@
 """The desk's text/event-stream response, shared by the page and the API route."""
 from flask import Response, current_app, request
 
-from portal.core.converters import MAX_ID, is_id
-from portal.core.errors import ValidationFailed
+from portal.core.converters import MAX_ID
 from portal.desk import feed, queries
+from portal.desk.access import id_arg
 
 
 def _last_id():
@@ -21,9 +21,7 @@ def stream_response(site_id):
     app = current_app._get_current_object()
     decision = request.args.get("decision")
     decision = decision if decision in ("grant", "deny") else None
-    gate_id = request.args.get("gate", type=int)
-    if gate_id is not None and not is_id(gate_id):
-        raise ValidationFailed({"gate": ("out_of_range", "A number in the request is out of range.")})
+    gate_id = id_arg("gate")
     last = _last_id()
     hub = feed.hub_for(app)
     client = hub.subscribe(feed.Client(site_id, gate_id=gate_id, decision=decision))

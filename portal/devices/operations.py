@@ -23,21 +23,20 @@ def _wake():
     wakeup.request(db.session)
 
 
-def _number(value):
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(value)
-    return int(value)
+def _numbers(values):
+    """Whole numbers from a list; anything else raises (a string would be read digit by digit: "12" as 1 and 2)."""
+    if not isinstance(values, list) or any(isinstance(x, bool) or not isinstance(x, int | str) for x in values):
+        raise TypeError(values)
+    return [int(x) for x in values]
 
 
 def split_options(site, options):
     """Separate serving keys (gate codes, doors, floors, building code) from the driver's own options."""
     options = dict(options or {})
     serving = {k: options.pop(k) for k in SERVING_KEYS if k in options}
-    # A string here would otherwise be read letter by letter ("12" as doors 1 and 2).
+    # A string here would otherwise be read letter by letter.
     if not isinstance(serving.get("gates") or [], list):
         raise _invalid("gates", "Gates must be a list of gate codes, for example [\"MAIN\"].")
-    if any(not isinstance(serving.get(k) or [], list) for k in ("doors", "floors")):
-        raise _invalid("options", "Doors and floors must be lists of numbers.")
     gate_ids = []
     for ref in serving.get("gates") or []:
         match = Gate.id == ref if isinstance(ref, int) else Gate.code == str(ref)
@@ -53,8 +52,8 @@ def split_options(site, options):
             raise _invalid("building", "Unknown building %(ref)s at this site.", ref=str(serving["building"]))
         building_id = building.id
     try:
-        doors = [_number(x) for x in serving.get("doors") or []]
-        floors = [_number(x) for x in serving.get("floors") or []]
+        doors = _numbers(serving.get("doors") or [])
+        floors = _numbers(serving.get("floors") or [])
     except (TypeError, ValueError):
         raise _invalid("options", "Doors and floors must be lists of numbers.") from None
     return options, dict(gate_ids=sorted(set(gate_ids)), doors=doors, floors=floors, building_id=building_id)
