@@ -61,6 +61,11 @@ class Config:
     # How often each worker writes the events of gate decisions that took nothing (portal.events.journal).
     EVENT_JOURNAL_MS = int(os.environ.get("EVENT_JOURNAL_MS", "50"))
     QR_STEP_SECONDS = 30
+    # Each worker's copy of what QR decisions read (portal.gate.replica); STALE_MS bounds, on PostgreSQL,
+    # how long after its commit a revocation could still be missed (in practice about a millisecond).
+    GATE_CACHE = _bool("GATE_CACHE", True)
+    GATE_CACHE_STALE_MS = int(os.environ.get("GATE_CACHE_STALE_MS", "250"))
+    GATE_CACHE_MAX = int(os.environ.get("GATE_CACHE_MAX", "10000"))
     # Demo/dev conveniences stay off in production.
     DEMO_MODE = _bool("DEMO_MODE", False)
     TESTING = False

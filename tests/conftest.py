@@ -30,6 +30,7 @@ from portal.config import TestConfig  # noqa: E402
 from portal.core import reads  # noqa: E402
 from portal.events import journal  # noqa: E402
 from portal.extensions import db  # noqa: E402
+from portal.gate import replica  # noqa: E402
 
 PG_URL = os.environ.get("DATABASE_URL", "")
 IS_PG = PG_URL.startswith("postgres")
@@ -73,6 +74,7 @@ def pytest_sessionfinish(session, exitstatus):
 def close_app(application):
     """Write out the event journal, close read connections and the pool (inside the app's context)."""
     journal.stop(application)
+    replica.stop(application)
     reads.close(application)
     db.session.remove()
     db.engine.dispose()

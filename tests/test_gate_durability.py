@@ -85,18 +85,28 @@ def test_guarding_decisions_commit_first_others_are_journaled_sqlite(app, world)
     _check_split(app, world)
 
 
-def test_a_qr_grant_is_one_select(app, world, client):
-    _, header = world.device("reader")
-    text_ = codes.qr_text(world.make_pass(max_entries=None))
-    assert verify(client, header, qr=text_)[1]["decision"] == "grant"  # opens this thread's read connection
-    traced = []
+def _traced_scans(app, client, header, text_, times):
+    """The SQL statements each of times scans of text_ ran on this thread's read connection."""
     raw = reads.readers(app).local.conn.connection.dbapi_connection
-    raw.set_trace_callback(traced.append)
-    try:
-        assert verify(client, header, qr=text_)[1]["decision"] == "grant"
-    finally:
-        raw.set_trace_callback(None)
-    assert len(traced) == 1 and "api_tokens" in traced[0] and "passes" in traced[0]
+    found = []
+    for _ in range(times):
+        traced = []
+        raw.set_trace_callback(traced.append)
+        try:
+            assert verify(client, header, qr=text_)[1]["decision"] == "grant"
+        finally:
+            raw.set_trace_callback(None)
+        found.append(traced)
+    return found
+
+
+def test_a_qr_grant_is_one_select_and_a_rescan_only_reads_the_change_counter(app, world, client):
+    _, header = world.device("reader")
+    assert verify(client, header, qr=codes.qr_text(world.make_pass(max_entries=None)))[1]["decision"] == "grant"
+    first, again = _traced_scans(app, client, header, codes.qr_text(world.make_pass(max_entries=None)), 2)
+    joint = [sql for sql in first if "api_tokens" in sql]
+    assert len(first) == 2 and len(joint) == 1 and "passes" in joint[0]
+    assert len(again) == 1 and "gate_cache_epoch" in again[0]
 
 
 @pytest.mark.integration

@@ -88,7 +88,7 @@ def _authenticate():
     return _reconnecting(device_tokens.authenticate)
 
 
-def _device_and_prefetch(method, value):
+def _device_and_prefetch(method, value, direction):
     """(device, prefetched): for a QR whose signature checks, the token and the pass in ONE select.
 
     The signature is checked before the token is looked up (pure computation; its result is used only
@@ -101,7 +101,7 @@ def _device_and_prefetch(method, value):
         signed = decisions.signed_qr(value)  # reads the signing keys when their 30 s cache ran out
         if isinstance(signed, TokenError):
             return _authenticate(), (signed, None)
-        device, row = _reconnecting(lambda: queries.device_and_pass(signed.pass_id))
+        device, row = _reconnecting(lambda: queries.device_and_pass(signed.pass_id, direction))
     except ApiError:
         raise
     except Exception as exc:
@@ -125,7 +125,7 @@ def gate_verify():
     except ApiError:
         _authenticate()  # a missing or wrong token answers 401 before anything is said about the body
         raise
-    device, prefetched = _device_and_prefetch(method, value)
+    device, prefetched = _device_and_prefetch(method, value, direction)
     outcome = decisions.verify(device, method, value, direction, started, prefetched)
     message, display = texts.for_reason(outcome.reason)
     body = {"decision": outcome.decision, "reason": outcome.reason, "floors": outcome.floors,

@@ -1,14 +1,16 @@
 """The three ways in (QR, keypad code, plate) as decision flows; time comes from clock() only."""
+import contextlib
 import logging
 import time
 import traceback
+from collections import OrderedDict
 
 from flask import current_app
 
 from portal.core.timeutil import utcnow
 from portal.core.validators import normalise_plate
 from portal.extensions import db
-from portal.gate import operations, queries, rules, throttle, writelock
+from portal.gate import operations, queries, rules, throttle
 from portal.gate.rules import deny, grant
 from portal.passes import codes, keys, tokens
 from portal.watchlist import matching
@@ -42,12 +44,31 @@ def _watch_details(outcome, watch_hit):
     return outcome
 
 
+# Texts whose signature checked, with the key set that checked them. A reader decodes a code held under
+# it several times a second, and each read would cost an Ed25519 verification (about 55 µs); a text is
+# a signed fact, so it is only checked again once the key set was reloaded (every 30 s, or a retirement).
+# The clock checks (step, window) and everything about the pass still run on every scan.
+_VERIFIED = OrderedDict()
+_VERIFIED_MAX = 4096
+
+
 def signed_qr(text):
     """The claims of a QR text whose signature checks, or the TokenError saying why not (no clock yet)."""
+    keyset = keys.public_keys()
+    known = _VERIFIED.get(text)
+    if known is not None and known[0] is keyset:
+        return known[1]
     try:
-        return tokens.signed_claims(text, keys.public_keys())
+        claims = tokens.signed_claims(text, keyset)
     except tokens.TokenError as exc:
         return exc
+    if not current_app.config.get("GATE_CACHE", True):
+        return claims  # GATE_CACHE=0: every scan is checked from scratch
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        with contextlib.suppress(KeyError):  # another thread emptied it first
+            _VERIFIED.popitem(last=False)  # the oldest; one C call, safe between threads
+    _VERIFIED[text] = (keyset, claims)
+    return claims
 
 
 _UNREAD = object()
@@ -166,7 +187,6 @@ def verify(device, method, value, direction, started, prefetched=None):
         outcome = _fail_closed(device, method, direction, now, started, exc)
     finally:
         operations.forget_writes()
-        writelock.release()
     if not outcome.granted:
         # Only codes and ids: nothing a visitor typed or is called can reach the log line.
         log.info("gate deny device=%d method=%s reason=%s pass=%r", device.id, method, outcome.reason, outcome.pass_id)
@@ -180,7 +200,6 @@ def _ms(started):
 def _fail_closed(device, method, direction, now, started, exc):
     db.session.rollback()
     operations.forget_writes()
-    writelock.release()
     orig = getattr(exc, "orig", None)
     # Class names and code locations only: exception messages may quote values (plates, phones).
     log.error("gate decision failed closed device=%d method=%s error=%s cause=%s\n%s", device.id, method,

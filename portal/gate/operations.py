@@ -83,12 +83,15 @@ def _advance_statement():
 
 def wrote():
     """True when this decision wrote (took an entry or a keypad step): its event must commit with it."""
-    return db.session.info.get(_WROTE, False)
+    # A decision that only read never made a session; asking the session would make one (about 40 µs).
+    return db.session.registry.has() and db.session.info.get(_WROTE, False)
 
 
 def forget_writes():
-    """Drop the write mark after a rollback."""
-    db.session.info.pop(_WROTE, None)
+    """Drop the write mark (after the commit or a rollback) and the SQLite write lock with it."""
+    if db.session.registry.has():
+        db.session.info.pop(_WROTE, None)
+        writelock.release()
 
 
 class _CountUses:

@@ -10,11 +10,14 @@ from datetime import timedelta
 from functools import cache
 from types import SimpleNamespace
 
+from flask import current_app
 from sqlalchemy import bindparam
 
 from portal.core import reads
+from portal.core.timeutil import utcnow
 from portal.devices import tokens as device_tokens
 from portal.extensions import db
+from portal.gate import replica
 from portal.passes.models import Pass
 from portal.watchlist import matching
 
@@ -70,15 +73,25 @@ def _token_and_pass():
             .where(condition))
 
 
-def device_and_pass(pass_id):
+def device_and_pass(pass_id, direction=None):
     """(DeviceRef, (pass, watch hit) or None) from ONE select: a signed QR's token check and pass.
 
     401 exactly as device_tokens.authenticate(). Only the rules' columns are read: no unit, building
-    or gate row (the event hooks load a gate by id if they need its name).
+    or gate row (the event hooks load a gate by id if they need its name). A scan without a direction
+    may be answered from this worker's copy of the row (portal.gate.replica).
     """
-    found = reads.rows(_token_and_pass(), token_hash=device_tokens.bearer_hash(), pass_id=pass_id)
-    row = found[0] if found else None
+    key = (device_tokens.bearer_hash(), pass_id)
+    cache = replica.replica(current_app) if direction is None else None
+    row = cache.get(key) if cache is not None and cache.usable() else None
+    if row is None:
+        generation = cache.generation if cache is not None else None
+        found = reads.rows(_token_and_pass(), token_hash=key[0], pass_id=pass_id)
+        row = found[0] if found else None
+        if cache is not None and row is not None and row["p_id"] is not None and row["p_max_entries"] is None:
+            cache.put(generation, key, row)  # an unlimited pass: its grants take nothing, so the row decides alone
     device = device_tokens.device_from_row(row)
+    if device.touch_due:
+        row["last_used_at"] = utcnow()  # the token's use is being written; a cached row must not ask again
     return device, (_view(row, "p_", _QR_PASS_NAMES) if row["p_id"] is not None else None)
 
 

@@ -1,0 +1,169 @@
+"""What a QR decision reads (device token, device, pass, watchlist hit), kept in each worker.
+
+A QR grant of an unlimited pass without a direction takes nothing, so it only needs the joint read
+of portal.gate.queries.device_and_pass. Readers rescan a presented code several times a second and
+the same visitors pass the same gates all day, so each worker keeps those rows, keyed by token hash
+and pass id. Only rows that can decide alone are kept (unlimited passes); a limited pass, or a scan
+with a direction, reads and writes the database as before.
+
+The database says when the copy is stale (portal.gate.triggers), never the application code:
+- SQLite (one machine): each decision reads the one-row change counter; a new value empties the
+  cache first. Exact: a decision never sees a state older than its own read of the counter.
+- PostgreSQL: a thread in each worker LISTENs for the triggers' NOTIFY and empties the cache on each.
+  It also sends itself a fence NOTIFY every third of GATE_CACHE_STALE_MS. Notifications reach a
+  listener in commit order, so once its fence sent at time T is back, every change committed before
+  T has emptied the cache. The cache answers only while the last fence back is younger than
+  GATE_CACHE_STALE_MS (250 ms): a revocation committed at C never opens a gate after C + 250 ms,
+  and in practice within about a millisecond. A dropped listener makes the fences stop, so the
+  cache stops answering by itself and decisions read the database until it is back.
+Writes this process commits through the ORM empty its own cache at once (no wait for the NOTIFY).
+"""
+import logging
+import os
+import threading
+import time
+import weakref
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from portal.core import reads
+from portal.gate import triggers
+
+log = logging.getLogger(__name__)
+_RECONNECT_SECONDS = 1.0
+_EPOCH_SQL = f"SELECT n FROM {triggers.EPOCH_TABLE} WHERE id = 1"  # noqa: S608 - a constant table name
+_LIVE = weakref.WeakSet()  # every replica of this process, emptied when the process itself commits a change
+
+
+class Replica:
+    """The rows of one app's database in this worker, and whether they may be used right now."""
+
+    def __init__(self, app, engine):
+        self.app = app
+        self.max_entries = int(app.config.get("GATE_CACHE_MAX", 10_000))
+        self.stale = app.config.get("GATE_CACHE_STALE_MS", 250) / 1000.0
+        self.rows = {}
+        self.generation = 0  # moves on every emptying: a read that started before one must not be stored
+        self.epoch = None  # SQLite: the counter value the rows belong to
+        self.fresh_as_of = float("-inf")  # PostgreSQL: when the last fence that came back was sent
+        self.pg = engine.dialect.name == "postgresql"
+        self.hits = self.misses = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        _LIVE.add(self)
+        if self.pg:
+            self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._fence_channel = self.application_name = f"gate_fence_{os.getpid()}_{id(self)}"
+            self._thread = threading.Thread(target=self._listen, name="gate-cache", daemon=True)
+            self._thread.start()
+
+    def usable(self):
+        """True when cached rows may decide now (SQLite: after reading the change counter)."""
+        if self.pg:
+            return time.monotonic() - self.fresh_as_of <= self.stale
+        # The raw cursor: this runs on every scan, and the counter needs no type conversion.
+        raw = reads.readers(self.app).connection().connection.dbapi_connection
+        epoch = raw.execute(_EPOCH_SQL).fetchone()[0]
+        if epoch != self.epoch:
+            self.clear()
+            self.epoch = epoch
+        return True
+
+    def get(self, key):
+        """The cached row for key, or None."""
+        found = self.rows.get(key)
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def put(self, generation, key, row):
+        """Keep a row read while the cache was at generation (dropped if it was emptied meanwhile)."""
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self.rows) >= self.max_entries:
+                del self.rows[next(iter(self.rows))]  # the oldest entry
+            self.rows[key] = row
+
+    def clear(self):
+        """Forget every row."""
+        with self._lock:
+            self.generation += 1
+            self.rows = {}
+
+    def stop(self):
+        """End the listener (an app being torn down)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _listen(self):
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True, application_name=self.application_name) as conn:
+                    conn.execute(f"LISTEN {triggers.CHANNEL}")
+                    conn.execute(f"LISTEN {self._fence_channel}")
+                    self.clear()  # whatever changed while nobody listened
+                    self._fences(conn)
+            except Exception as exc:
+                log.warning("gate cache listener lost its connection (%s); decisions read the database", type(exc).__name__)
+                self._stop.wait(_RECONNECT_SECONDS)
+
+    def _fences(self, conn):
+        interval, seq = self.stale / 3, 0
+        while not self._stop.is_set():
+            seq += 1
+            sent, expected = time.monotonic(), str(seq)
+            conn.execute("SELECT pg_notify(%s, %s)", (self._fence_channel, expected))
+            for note in conn.notifies(timeout=interval):
+                if note.channel == triggers.CHANNEL:
+                    self.clear()
+                elif note.payload == expected:
+                    self.fresh_as_of = sent
+
+
+def replica(app):
+    """This worker's replica of app's gate rows, or None when GATE_CACHE is off (made after a fork, not before)."""
+    found = app.extensions.get("gate_replica")
+    if found is None or found[0] != os.getpid():
+        from portal.extensions import db
+
+        made = Replica(app, db.engine) if app.config.get("GATE_CACHE", True) else None
+        found = app.extensions["gate_replica"] = (os.getpid(), made)
+    return found[1]
+
+
+def stop(app):
+    """Stop the app's replica in this process, if it has one."""
+    found = app.extensions.pop("gate_replica", None)
+    if found is not None and found[0] == os.getpid() and found[1] is not None:
+        found[1].stop()
+
+
+def _changed(session, flush_context, instances):
+    # Decided before the flush, while the session still knows which objects are new, changed or deleted.
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table in triggers.WATCHED:
+            session.info["gate_cache_dirty"] = True
+            return
+
+
+def _committed(session):
+    if session.info.pop("gate_cache_dirty", False):
+        for app_replica in list(_LIVE):
+            app_replica.clear()
+
+
+
+def install():
+    """Empty this process's caches right after it commits a change the triggers watch."""
+    if not event.contains(Session, "before_flush", _changed):
+        event.listen(Session, "before_flush", _changed)
+        event.listen(Session, "after_commit", _committed)

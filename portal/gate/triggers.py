@@ -1,0 +1,77 @@
+"""Database triggers that announce every change which could turn a cached QR grant into a denial.
+
+The gate keeps what a QR decision reads in each worker (portal.gate.replica). Triggers, not the
+application code, say when that copy is out of date, so no write path (a page, the API, the CLI,
+the bridge, a manual UPDATE) can forget to. They fire on what the rules read: a pass's state,
+window, schedule, gates, floors and the identities the watchlist is matched on; any watchlist
+change; a device token's hash, kind, expiry or revocation; a device's site, gates, kind or status.
+They stay silent on the counters the gate itself moves on every scan (a pass's uses and last
+direction, a token's last use): the cache never serves a decision that depends on those.
+
+PostgreSQL: a statement trigger sends NOTIFY on CHANNEL, delivered to every worker at commit.
+SQLite (one machine): a row trigger bumps the one-row gate_cache_epoch table that each decision reads.
+"""
+from sqlalchemy import Column, Integer, MetaData, Table, event, text
+
+CHANNEL = "gate_cache"
+
+# Table -> (columns whose UPDATE matters, or None for any change including INSERT).
+WATCHED = {
+    "passes": ("site_id", "status", "valid_from", "valid_until", "timezone", "max_entries", "schedule", "gate_ids",
+               "floors", "visitor_id_idx", "visitor_phone_idx", "plate"),
+    "watchlist": None,
+    "api_tokens": ("token_hash", "kind", "device_id", "expires_at", "revoked_at"),
+    "devices": ("site_id", "gate_ids", "kind", "status"),
+}
+EPOCH_TABLE = "gate_cache_epoch"
+
+
+def epoch_table(metadata):
+    """The one-row counter SQLite's triggers bump (declared on the app's metadata)."""
+    return Table(EPOCH_TABLE, metadata, Column("id", Integer, primary_key=True), Column("n", Integer, nullable=False))
+
+
+def _events(columns):
+    """(trigger name suffix, SQL event clause) pairs for one watched table."""
+    if columns is None:
+        return [("i", "INSERT"), ("u", "UPDATE"), ("d", "DELETE")]
+    return [("u", f"UPDATE OF {', '.join(columns)}"), ("d", "DELETE")]
+
+
+def create_statements(dialect_name):
+    """The DDL that installs the triggers on this dialect (tables must exist)."""
+    if dialect_name == "postgresql":
+        found = [f"CREATE OR REPLACE FUNCTION gate_cache_changed() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                 f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$"]
+        for table, columns in WATCHED.items():
+            for suffix, clause in _events(columns):
+                found.append(f"CREATE TRIGGER gate_cache_{table}_{suffix} AFTER {clause} ON {table} "
+                             f"FOR EACH STATEMENT EXECUTE FUNCTION gate_cache_changed()")
+        return found
+    # Constant table and column names only (WATCHED above): nothing here comes from a request.
+    found = [f"INSERT INTO {EPOCH_TABLE} (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM {EPOCH_TABLE})"]  # noqa: S608
+    for table, columns in WATCHED.items():
+        for suffix, clause in _events(columns):
+            bump = f"UPDATE {EPOCH_TABLE} SET n = n + 1 WHERE id = 1"  # noqa: S608
+            found.append(f"CREATE TRIGGER gate_cache_{table}_{suffix} AFTER {clause} ON {table} BEGIN {bump}; END")
+    return found
+
+
+def drop_statements(dialect_name):
+    """The DDL that removes them again."""
+    found = [f"DROP TRIGGER IF EXISTS gate_cache_{table}_{suffix}" + (f" ON {table}" if dialect_name == "postgresql" else "")
+             for table, columns in WATCHED.items() for suffix, _ in _events(columns)]
+    if dialect_name == "postgresql":
+        found.append("DROP FUNCTION IF EXISTS gate_cache_changed()")
+    return found
+
+
+def _after_create(target, connection, **_):
+    for statement in create_statements(connection.dialect.name):
+        connection.execute(text(statement))
+
+
+def install(metadata: MetaData):
+    """Create the triggers whenever create_all builds the schema (tests, `make run`); migrations call create_statements."""
+    if not event.contains(metadata, "after_create", _after_create):
+        event.listen(metadata, "after_create", _after_create)

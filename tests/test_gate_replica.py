@@ -1,0 +1,174 @@
+"""Each worker's copy of the QR decision's rows: rescans skip the database, and no change is ever missed.
+
+Every change below is made the way another worker, the CLI or a manual fix would make it: plain SQL
+on a separate connection, which the portal's own code never sees. Only the database's triggers can
+tell the cache, so these tests fail if a trigger is missing.
+"""
+import time
+
+import pytest
+from gate_support import reason, verify
+from sqlalchemy import create_engine, text
+
+from portal.events import journal
+from portal.extensions import db
+from portal.gate import replica
+from portal.passes import codes
+from portal.passes.operations import revoke_pass
+
+PLATE = "京A12345"
+
+# (change made by another writer, expected answer to the next scan: (status, decision, reason))
+CHANGES = {
+    "pass revoked": ("UPDATE passes SET status = 'revoked' WHERE id = :pass_id", (200, "deny", "revoked")),
+    "pass moved to another gate": ("UPDATE passes SET gate_ids = '[999999]' WHERE id = :pass_id", (200, "deny", "wrong_gate")),
+    "pass made single-use and used": ("UPDATE passes SET max_entries = 1, uses = 1 WHERE id = :pass_id",
+                                      (200, "deny", "used_up")),
+    "plate put on the watchlist": ("INSERT INTO watchlist (site_id, kind, plate, active, created_at, updated_at) "
+                                   "SELECT site_id, 'plate', plate, true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM passes WHERE id = :pass_id",
+                                   (200, "deny", "watchlisted")),
+    "device token revoked": ("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP WHERE device_id = :device_id",
+                             (401, None, None)),
+    "device disabled": ("UPDATE devices SET status = 'disabled' WHERE id = :device_id", (401, None, None)),
+}
+
+
+def _until(predicate, seconds):
+    """Seconds until predicate() held (polling), or None if it did not within seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.002)
+    return None
+
+
+def _answer(client, header, text_):
+    status, data = verify(client, header, qr=text_)
+    return (status, data.get("decision"), data.get("reason")) if status == 200 else (status, None, None)
+
+
+def _cached_pass(app, world, client):
+    """(device, header, qr text, replica) with the pass's row already cached by a first scan."""
+    device, header = world.device("reader")
+    p = world.make_pass(max_entries=None, plate=PLATE)
+    text_ = codes.qr_text(p)
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    cache = replica.replica(app)
+    assert _until(cache.usable, 5) is not None  # PostgreSQL: once the listener's first fence is back
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    hits = cache.hits
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    assert cache.hits == hits + 1  # the rescan came from the cache
+    return device, header, text_, p.id, cache
+
+
+def _other_writer(app, sql, **params):
+    """Run sql and commit on a connection of its own, as another process would."""
+    options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], connect_args=options.get("connect_args", {}))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql), params)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_sqlite_a_change_by_another_writer_reaches_the_very_next_scan(app, world, client, change):
+    device, header, text_, pass_id, _ = _cached_pass(app, world, client)
+    sql, expected = CHANGES[change]
+    _other_writer(app, sql, pass_id=pass_id, device_id=device.id)
+    assert _answer(client, header, text_) == expected
+
+
+def test_a_revocation_committed_here_reaches_the_next_scan(app, world, client):
+    _, header, text_, pass_id, _ = _cached_pass(app, world, client)
+    from portal.passes.models import Pass
+
+    with app.test_request_context():
+        revoke_pass(db.session.get(Pass, pass_id), reason="test")
+        db.session.commit()
+    assert reason(client, header, qr=text_) == ("deny", "revoked")
+
+
+def test_the_gates_own_counters_leave_the_cache_alone(app, world, client):
+    _, header, text_, pass_id, cache = _cached_pass(app, world, client)
+    journal.journal(app).flush()  # writes the scans' events, the pass's use count and the token's last use
+    from portal.passes.models import Pass
+
+    assert db.session.get(Pass, pass_id).uses == 3
+    generation = cache.generation
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    assert cache.generation == generation  # nothing emptied it
+
+
+def test_limited_passes_and_directions_always_read_the_database(app, world, client):
+    _, header = world.device("reader")
+    once = codes.qr_text(world.make_pass(max_entries=1))
+    assert reason(client, header, qr=once) == ("grant", "ok")
+    assert reason(client, header, qr=once) == ("deny", "used_up")
+    unlimited = codes.qr_text(world.make_pass(max_entries=None))
+    assert reason(client, header, qr=unlimited, direction="in") == ("grant", "ok")
+    assert reason(client, header, qr=unlimited, direction="in") == ("deny", "anti_passback")
+    assert replica.replica(app).rows == {}  # none of these rows was kept
+
+
+def test_gate_cache_off_reads_every_time(app, world, client):
+    app.config["GATE_CACHE"] = False
+    _, header = world.device("reader")
+    text_ = codes.qr_text(world.make_pass(max_entries=None))
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    assert replica.replica(app) is None
+
+
+def _fresh(cache):
+    return _until(cache.usable, 5) is not None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_postgresql_a_change_by_another_worker_reaches_the_gate_within_the_bound(pg_app, pg_world, change):
+    client = pg_app.test_client()
+    device, header, text_, pass_id, cache = _cached_pass(pg_app, pg_world, client)
+    assert _fresh(cache)
+    sql, expected = CHANGES[change]
+    _other_writer(pg_app, sql, pass_id=pass_id, device_id=device.id)
+    committed = time.monotonic()
+    took = _until(lambda: _answer(client, header, text_) == expected, 2)
+    assert took is not None and time.monotonic() - committed < pg_app.config["GATE_CACHE_STALE_MS"] / 1000
+    assert _answer(client, header, text_) == expected
+
+
+@pytest.mark.integration
+def test_postgresql_a_lost_listener_stops_the_cache_until_it_is_back(pg_app, pg_world):
+    client = pg_app.test_client()
+    _, header, text_, _, cache = _cached_pass(pg_app, pg_world, client)
+    assert _fresh(cache)
+    _other_writer(pg_app, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name",
+                  name=cache.application_name)
+    # With no fences coming back the cache stops answering by itself; scans read the database meanwhile.
+    assert _until(lambda: not cache.usable(), 2) is not None
+    hits = cache.hits
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    assert cache.hits == hits
+    assert _fresh(cache)  # the listener reconnected (after emptying the cache: it may have missed changes)
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    hits = cache.hits
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    assert cache.hits == hits + 1
+
+
+def test_a_rescanned_text_is_checked_again_once_its_key_is_retired(app, world, client):
+    from portal.passes import keys
+
+    _, header = world.device("reader")
+    text_ = codes.qr_text(world.make_pass(max_entries=None))
+    assert reason(client, header, qr=text_) == ("grant", "ok")
+    assert reason(client, header, qr=text_) == ("grant", "ok")  # its signature is remembered now
+    old_kid = keys.active_key_row(world.site.id).id
+    keys.rotate(world.site)
+    keys.retire(old_kid)
+    db.session.commit()
+    assert reason(client, header, qr=text_) == ("deny", "bad_signature")
