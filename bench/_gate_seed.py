@@ -108,8 +108,8 @@ def settle(url):
     time.sleep(1)
 
 
-def qr_bodies(url, world, keys):
-    """Fresh QR texts (valid for this step and the next) for QR_PASSES passes."""
+def qr_bodies(url, world, keys, passes=None):
+    """Fresh QR texts (valid for this step and the next) for QR_PASSES passes, or for the given (id, …) rows."""
     from portal.passes import keys as site_keys
     from portal.passes import tokens
 
@@ -119,7 +119,7 @@ def qr_bodies(url, world, keys):
         now = time.time()
         step = tokens.current_step(now)
         bodies = [{"qr": tokens.sign(private, kid, world.site_id, pid, now - 3600, now + 86400, step)}
-                  for pid, _, _ in world.passes[:QR_PASSES]]
+                  for pid, _, _ in (world.passes[:QR_PASSES] if passes is None else passes)]
         db.session.remove()
     return bodies
 
