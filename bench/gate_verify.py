@@ -28,7 +28,7 @@ os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 from bench import _gate_seed as seed  # noqa: E402
 
 SECONDS = int(os.environ.get("GATE_BENCH_SECONDS", "10"))
-ROUNDS = int(os.environ.get("GATE_BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("GATE_BENCH_ROUNDS", "5"))
 CONNECTIONS = 16
 # Three sync workers on two cores: one more than the cores fills PostgreSQL round trips and the keypad's
 # synchronous commits; four lost throughput to switching between processes (figures in docs/gate.md).

@@ -101,15 +101,16 @@ def _insert_statement():
     return t.insert().returning(t.c.id, sort_by_parameter_order=True)
 
 
-class _PgBatch:
-    """PostgreSQL: many events in ONE INSERT ... SELECT FROM json_to_recordset(one JSON text), ids in row order.
+class _JsonBatch:
+    """Many events in ONE INSERT ... SELECT from one JSON text, the new ids in row order.
 
     One statement text whatever the batch size (prepared once per connection), one parameter, one
     round trip and one executor run: per row the server only parses its JSON object and inserts the
-    tuple. The rows travel as one JSON document because the C encoder writes it in one call, where
-    an array per column was dumped item by item in Python. WITH ORDINALITY keeps the rows' order, and
-    the ids, assigned by the sequence in that order, sorted line up with the rows (as SQLAlchemy's
-    insertmanyvalues relies on).
+    tuple, where SQLAlchemy's multi-row insert processed every row's parameters in Python. The rows
+    travel as one JSON document because the C encoder writes it in one call. PostgreSQL reads it with
+    json_to_recordset, SQLite with json_each; both insert in the array's order, and the ids, assigned in
+    that order (a sequence; SQLite's rowid under the writer's lock), sorted line up with the rows (as
+    SQLAlchemy's insertmanyvalues relies on).
     """
 
     def __init__(self, dialect):
@@ -119,10 +120,16 @@ class _PgBatch:
         self.procs = [(name, None if isinstance(t.c[name].type, JSON) else typ.bind_processor(dialect))
                       for name, typ in zip(_COLUMNS, types, strict=True)]
         names = ", ".join(_COLUMNS)
-        compile_type = dialect.type_compiler_instance.process
-        defs = ", ".join(f"{name} {compile_type(typ)}" for name, typ in zip(_COLUMNS, types, strict=True))
-        self.sql = (f"INSERT INTO {t.name} ({names}) SELECT {names} FROM ROWS FROM "  # noqa: S608 - schema names only
-                    f"(json_to_recordset(%s::json) AS ({defs})) WITH ORDINALITY AS u({names}, ord) ORDER BY ord RETURNING id")
+        if dialect.name == "postgresql":
+            compile_type = dialect.type_compiler_instance.process
+            defs = ", ".join(f"{name} {compile_type(typ)}" for name, typ in zip(_COLUMNS, types, strict=True))
+            self.sql = (f"INSERT INTO {t.name} ({names}) SELECT {names} FROM ROWS FROM "  # noqa: S608 - schema names only
+                        f"(json_to_recordset(%s::json) AS ({defs})) WITH ORDINALITY AS u({names}, ord) ORDER BY ord RETURNING id")
+        else:
+            # json_extract gives a JSON column its text (objects, arrays) and every other column its plain value.
+            values = ", ".join(f"json_extract(value, '$.{name}')" for name in _COLUMNS)
+            self.sql = (f"INSERT INTO {t.name} ({names}) SELECT {values} FROM json_each(?) "  # noqa: S608 - schema names only
+                        f"ORDER BY key RETURNING id")
 
     def insert(self, conn, rows):
         """The new ids, in the order of rows."""
@@ -141,8 +148,8 @@ def _iso(value):
 
 
 @cache
-def _pg_batch(dialect):
-    return _PgBatch(dialect)
+def _json_batch(dialect):
+    return _JsonBatch(dialect)
 
 
 def insert_events(entries):
@@ -158,8 +165,8 @@ def insert_events(entries):
         row.update(fields)
         rows.append(row)
     conn = db.session.connection()
-    if len(rows) > 1 and conn.dialect.name == "postgresql":
-        ids = _pg_batch(conn.dialect).insert(conn, rows)
+    if len(rows) > 1:
+        ids = _json_batch(conn.dialect).insert(conn, rows)
     else:
         ids = conn.execute(_insert_statement(), rows).scalars().all()
     # A get per event cost more than the insert; often no hook asks at all (grants, no open desk).

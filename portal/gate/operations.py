@@ -1,4 +1,5 @@
 """Writes of a gate decision: conditional updates that settle races, and the access event."""
+import json
 from functools import cache
 
 from sqlalchemy import and_, bindparam, case, or_, update
@@ -97,27 +98,26 @@ def forget_writes():
 class _CountUses:
     """One use more per granted scan of an unlimited pass, written with the journal's batch.
 
-    On PostgreSQL the whole batch is ONE statement (passes counted by id from an array), not one
-    UPDATE per scan; SQLite runs its statements in process, where one per row costs little.
+    The whole batch is ONE statement (passes counted by id from an array, or SQLite's JSON array), not
+    one UPDATE per scan: each of those cost its parameters' processing in Python, about a fifth of the
+    journal's work per event on SQLite.
     """
 
     PG_SQL = ("UPDATE passes SET uses = passes.uses + u.n FROM (SELECT id, count(*) AS n FROM unnest(%s::integer[]) AS id "
               "GROUP BY id) AS u WHERE passes.id = u.id")
+    SQLITE_SQL = ("UPDATE passes SET uses = uses + (SELECT count(*) FROM json_each(?1) WHERE value = passes.id) "
+                  "WHERE id IN (SELECT value FROM json_each(?1))")
 
     def run_many(self, conn, rows):
+        ids = [row["pass_id"] for row in rows]
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(self.PG_SQL, ([row["pass_id"] for row in rows],))
+            conn.exec_driver_sql(self.PG_SQL, (ids,))
         else:
-            conn.execute(_count_use_statement(), rows)
+            conn.exec_driver_sql(self.SQLITE_SQL, (json.dumps(ids),))
 
 
 COUNT_USE = _CountUses()
 
-
-@cache
-def _count_use_statement():
-    t = Pass.__table__
-    return update(t).where(t.c.id == bindparam("pass_id")).values(uses=t.c.uses + 1)
 
 
 def record_attempt(device, method, outcome, direction, now, latency_ms):
