@@ -59,7 +59,7 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "30"))
     # How often each worker writes the events of gate decisions that took nothing (portal.events.journal).
-    EVENT_JOURNAL_MS = int(os.environ.get("EVENT_JOURNAL_MS", "50"))
+    EVENT_JOURNAL_MS = int(os.environ.get("EVENT_JOURNAL_MS", "100"))
     QR_STEP_SECONDS = 30
     # Each worker's copy of what QR decisions read (portal.gate.replica); STALE_MS bounds, on PostgreSQL,
     # how long after its commit a revocation could still be missed (in practice about a millisecond).

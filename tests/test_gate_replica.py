@@ -10,6 +10,7 @@ import pytest
 from gate_support import reason, verify
 from sqlalchemy import create_engine, text
 
+from portal.core.timeutil import utcnow
 from portal.events import journal
 from portal.extensions import db
 from portal.gate import replica
@@ -172,3 +173,18 @@ def test_a_rescanned_text_is_checked_again_once_its_key_is_retired(app, world, c
     keys.retire(old_kid)
     db.session.commit()
     assert reason(client, header, qr=text_) == ("deny", "bad_signature")
+
+
+def test_this_process_empties_its_cache_at_commit_only_for_watched_columns(app, world, client):
+    from portal.accounts.models import ApiToken
+    from portal.passes.models import Pass
+
+    device, _, _, pass_id, cache = _cached_pass(app, world, client)
+    generation = cache.generation
+    token = db.session.scalars(db.select(ApiToken).where(ApiToken.device_id == device.id)).one()
+    token.last_used_at = utcnow()  # the gate's own bookkeeping, on every scan
+    db.session.commit()
+    assert cache.generation == generation
+    db.session.get(Pass, pass_id).status = "revoked"
+    db.session.commit()
+    assert cache.generation == generation + 1  # at the commit, before any scan or notification

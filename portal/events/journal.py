@@ -47,7 +47,7 @@ class Journal:
 
     def __init__(self, app):
         self.app = app
-        self.interval = app.config.get("EVENT_JOURNAL_MS", 50) / 1000.0
+        self.interval = app.config.get("EVENT_JOURNAL_MS", 100) / 1000.0
         self.limit = app.config.get("EVENT_JOURNAL_MAX", 50_000)
         self._reset()
 

@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from portal.core import reads
@@ -55,6 +55,8 @@ class Replica:
         _LIVE.add(self)
         if self.pg:
             self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            # The pool's own connection settings (SSL files, options), as psycopg.connect keywords.
+            self._connect_args = dict((app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}).get("connect_args", {}))
             self._fence_channel = self.application_name = f"gate_fence_{os.getpid()}_{id(self)}"
             self._thread = threading.Thread(target=self._listen, name="gate-cache", daemon=True)
             self._thread.start()
@@ -106,7 +108,8 @@ class Replica:
 
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._dsn, autocommit=True, application_name=self.application_name) as conn:
+                with psycopg.connect(self._dsn, **(self._connect_args | {"autocommit": True,
+                                                                       "application_name": self.application_name})) as conn:
                     conn.execute(f"LISTEN {triggers.CHANNEL}")
                     conn.execute(f"LISTEN {self._fence_channel}")
                     self.clear()  # whatever changed while nobody listened
@@ -147,12 +150,24 @@ def stop(app):
 
 
 def _changed(session, flush_context, instances):
-    # Decided before the flush, while the session still knows which objects are new, changed or deleted.
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    # Decided before the flush, while the session still knows what is new, changed or deleted; the same
+    # columns as the triggers, so a token's last use or a device's heartbeat does not empty the cache.
+    if session.info.get("gate_cache_dirty"):
+        return
+    touched = [(obj, True) for obj in (*session.new, *session.deleted)] + [(obj, False) for obj in session.dirty]
+    for obj, whole in touched:
         table = getattr(obj, "__tablename__", None)
-        if table in triggers.WATCHED:
+        if table not in triggers.WATCHED:
+            continue
+        columns = triggers.WATCHED[table]
+        if whole and (columns is None or obj in session.deleted):
             session.info["gate_cache_dirty"] = True
             return
+        if not whole:
+            state = inspect(obj)
+            if columns is None or any(state.attrs[c].history.has_changes() for c in columns if c in state.attrs):
+                session.info["gate_cache_dirty"] = True
+                return
 
 
 def _committed(session):
