@@ -119,7 +119,6 @@ class _CountUses:
 COUNT_USE = _CountUses()
 
 
-
 def record_attempt(device, method, outcome, direction, now, latency_ms):
     """The access event of one attempt (plus a desk alert when it started a burst of failures).
 

@@ -15,7 +15,8 @@ from sqlalchemy import Column, Integer, MetaData, Table, event, text
 
 CHANNEL = "gate_cache"
 
-# Table -> (columns whose UPDATE matters, or None for any change including INSERT).
+# Table -> (columns whose UPDATE matters, or None for any change including INSERT). A change here needs a
+# migration that drops the old triggers and creates the new ones (drop_statements, create_statements).
 WATCHED = {
     "passes": ("site_id", "status", "valid_from", "valid_until", "timezone", "max_entries", "schedule", "gate_ids",
                "floors", "visitor_id_idx", "visitor_phone_idx", "plate"),
