@@ -50,7 +50,7 @@ def _answer(client, header, text_):
 
 
 def _cached_pass(app, world, client):
-    """(device, header, qr text, replica) with the pass's row already cached by a first scan."""
+    """(device, header, qr text, pass id, replica) with the pass's row cached and a rescan served from it."""
     device, header = world.device("reader")
     p = world.make_pass(max_entries=None, plate=PLATE)
     text_ = codes.qr_text(p)
