@@ -31,6 +31,8 @@ CHANGES = {
     "device token revoked": ("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP WHERE device_id = :device_id",
                              (401, None, None)),
     "device disabled": ("UPDATE devices SET status = 'disabled' WHERE id = :device_id", (401, None, None)),
+    "signing key retired": ("UPDATE signing_keys SET status = 'retired' "
+                            "WHERE site_id = (SELECT site_id FROM passes WHERE id = :pass_id)", (200, "deny", "bad_signature")),
 }
 
 

@@ -21,11 +21,11 @@ def upgrade():
     op.create_table(triggers.EPOCH_TABLE, sa.Column('id', sa.Integer(), nullable=False),
                     sa.Column('n', sa.Integer(), nullable=False),
                     sa.PrimaryKeyConstraint('id', name=op.f('pk_gate_cache_epoch')))
-    for statement in triggers.create_statements(op.get_bind().dialect.name):
+    for statement in triggers.create_statements(op.get_bind().dialect.name, triggers.FIRST_TABLES):
         op.execute(statement)
 
 
 def downgrade():
-    for statement in triggers.drop_statements(op.get_bind().dialect.name):
+    for statement in triggers.drop_statements(op.get_bind().dialect.name, triggers.FIRST_TABLES):
         op.execute(statement)
     op.drop_table(triggers.EPOCH_TABLE)

@@ -2,7 +2,7 @@
 import logging
 import time
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
 from portal.accounts.sessions import api_roles, api_user
@@ -12,7 +12,7 @@ from portal.core.jsonbody import json_body
 from portal.devices import tokens as device_tokens
 from portal.devices.models import Device
 from portal.extensions import csrf, db, limiter
-from portal.gate import decisions, queries, texts
+from portal.gate import decisions, queries, replica, texts
 from portal.passes.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,13 @@ def _device_and_prefetch(method, value, direction):
     if method != "qr":
         return _authenticate(), None
     try:
+        # Before the signature: on SQLite, reading the change counter also drops a key set a retirement outdated.
+        cache = replica.fresh(current_app)
         signed = decisions.signed_qr(value)  # reads the signing keys when their 30 s cache ran out
         if isinstance(signed, TokenError):
             return _authenticate(), (signed, None)
-        device, row = _reconnecting(lambda: queries.device_and_pass(signed.pass_id, direction))
+        usable = cache if direction is None else None  # a scan with a direction moves anti-passback: always read
+        device, row = _reconnecting(lambda: queries.device_and_pass(signed.pass_id, usable))
     except ApiError:
         raise
     except Exception as exc:

@@ -10,14 +10,12 @@ from datetime import timedelta
 from functools import cache
 from types import SimpleNamespace
 
-from flask import current_app
 from sqlalchemy import bindparam
 
 from portal.core import reads
 from portal.core.timeutil import utcnow
 from portal.devices import tokens as device_tokens
 from portal.extensions import db
-from portal.gate import replica
 from portal.passes.models import Pass
 from portal.watchlist import matching
 
@@ -73,16 +71,15 @@ def _token_and_pass():
             .where(condition))
 
 
-def device_and_pass(pass_id, direction=None):
+def device_and_pass(pass_id, cache=None):
     """(DeviceRef, (pass, watch hit) or None) from ONE select: a signed QR's token check and pass.
 
     401 exactly as device_tokens.authenticate(). Only the rules' columns are read: no unit, building
-    or gate row (the event hooks load a gate by id if they need its name). A scan without a direction
-    may be answered from this worker's copy of the row (portal.gate.replica).
+    or gate row (the event hooks load a gate by id if they need its name). With cache (a usable
+    portal.gate.replica, for a scan without a direction) the row may come from this worker's copy.
     """
     key = (device_tokens.bearer_hash(), pass_id)
-    cache = replica.replica(current_app) if direction is None else None
-    row = cache.get(key) if cache is not None and cache.usable() else None
+    row = cache.get(key) if cache is not None else None
     if row is None:
         generation = cache.generation if cache is not None else None
         found = reads.rows(_token_and_pass(), token_hash=key[0], pass_id=pass_id)

@@ -41,7 +41,7 @@ class Replica:
     """The rows of one app's database in this worker, and whether they may be used right now."""
 
     def __init__(self, app, engine):
-        self.app = app
+        self.app = getattr(app, "_get_current_object", lambda: app)()  # the app itself: the listener has no context
         self.max_entries = int(app.config.get("GATE_CACHE_MAX", 10_000))
         self.stale = app.config.get("GATE_CACHE_STALE_MS", 250) / 1000.0
         self.rows = {}
@@ -70,7 +70,7 @@ class Replica:
         raw = reads.readers(self.app).connection().connection.dbapi_connection
         epoch = raw.execute(_EPOCH_SQL).fetchone()[0]
         if epoch != self.epoch:
-            self.clear()
+            self.clear(key_set=self.epoch is not None)
             self.epoch = epoch
         return True
 
@@ -92,11 +92,17 @@ class Replica:
                 del self.rows[next(iter(self.rows))]  # the oldest entry
             self.rows[key] = row
 
-    def clear(self):
-        """Forget every row."""
+    def clear(self, key_set=True):
+        """Forget every row, and the worker's signing-key set with them (a key may have been retired).
+
+        key_set=False for the first synchronisation, when nothing is known to have changed yet.
+        """
         with self._lock:
             self.generation += 1
             self.rows = {}
+        keys_cache = self.app.extensions.get("signing_keys") if key_set else None
+        if keys_cache is not None:
+            keys_cache["at"] = 0.0  # portal.passes.keys reloads on its next use
 
     def stop(self):
         """End the listener (an app being torn down)."""
@@ -107,13 +113,15 @@ class Replica:
     def _listen(self):
         import psycopg
 
+        reconnect = False
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._dsn, **(self._connect_args | {"autocommit": True,
                                                                        "application_name": self.application_name})) as conn:
                     conn.execute(f"LISTEN {triggers.CHANNEL}")
                     conn.execute(f"LISTEN {self._fence_channel}")
-                    self.clear()  # whatever changed while nobody listened
+                    self.clear(key_set=reconnect)  # whatever changed while nobody listened
+                    reconnect = True
                     self._fences(conn)
             except Exception as exc:
                 log.warning("gate cache listener lost its connection (%s); decisions read the database", type(exc).__name__)
@@ -141,6 +149,12 @@ def replica(app):
         made = Replica(app, db.engine) if app.config.get("GATE_CACHE", True) else None
         found = app.extensions["gate_replica"] = (os.getpid(), made)
     return found[1]
+
+
+def fresh(app):
+    """This worker's replica when its rows may decide now, else None (SQLite: after reading the counter)."""
+    found = replica(app)
+    return found if found is not None and found.usable() else None
 
 
 def stop(app):

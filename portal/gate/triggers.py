@@ -4,7 +4,8 @@ The gate keeps what a QR decision reads in each worker (portal.gate.replica). Tr
 application code, say when that copy is out of date, so no write path (a page, the API, the CLI,
 the bridge, a manual UPDATE) can forget to. They fire on what the rules read: a pass's state,
 window, schedule, gates, floors and the identities the watchlist is matched on; any watchlist
-change; a device token's hash, kind, expiry or revocation; a device's site, gates, kind or status.
+change; a device token's hash, kind, expiry or revocation; a device's site, gates, kind or status;
+a signing key's status (emptying also drops the worker's key set, so a retired key stops verifying).
 They stay silent on the counters the gate itself moves on every scan (a pass's uses and last
 direction, a token's last use): the cache never serves a decision that depends on those.
 
@@ -23,7 +24,11 @@ WATCHED = {
     "watchlist": None,
     "api_tokens": ("token_hash", "kind", "device_id", "expires_at", "revoked_at"),
     "devices": ("site_id", "gate_ids", "kind", "status"),
+    # Not a cached row, but a retired key must stop verifying in every worker, not after its 30 s reload.
+    "signing_keys": ("site_id", "status", "public_key"),
 }
+# What the first migration (a4f0c7d2e913) installed.
+FIRST_TABLES = ("passes", "watchlist", "api_tokens", "devices")
 EPOCH_TABLE = "gate_cache_epoch"
 
 
@@ -39,30 +44,36 @@ def _events(columns):
     return [("u", f"UPDATE OF {', '.join(columns)}"), ("d", "DELETE")]
 
 
-def create_statements(dialect_name):
-    """The DDL that installs the triggers on this dialect (tables must exist)."""
+def create_statements(dialect_name, tables=None):
+    """The DDL that installs the triggers of tables (default: all of WATCHED) on this dialect (tables must exist).
+
+    Each migration passes its own table list, so a later change to WATCHED never changes what an older
+    migration creates.
+    """
+    watched = {table: WATCHED[table] for table in (tables or WATCHED)}
     if dialect_name == "postgresql":
         found = [f"CREATE OR REPLACE FUNCTION gate_cache_changed() RETURNS trigger LANGUAGE plpgsql AS $$ "
                  f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$"]
-        for table, columns in WATCHED.items():
+        for table, columns in watched.items():
             for suffix, clause in _events(columns):
                 found.append(f"CREATE TRIGGER gate_cache_{table}_{suffix} AFTER {clause} ON {table} "
                              f"FOR EACH STATEMENT EXECUTE FUNCTION gate_cache_changed()")
         return found
     # Constant table and column names only (WATCHED above): nothing here comes from a request.
     found = [f"INSERT INTO {EPOCH_TABLE} (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM {EPOCH_TABLE})"]  # noqa: S608
-    for table, columns in WATCHED.items():
+    for table, columns in watched.items():
         for suffix, clause in _events(columns):
             bump = f"UPDATE {EPOCH_TABLE} SET n = n + 1 WHERE id = 1"  # noqa: S608
             found.append(f"CREATE TRIGGER gate_cache_{table}_{suffix} AFTER {clause} ON {table} BEGIN {bump}; END")
     return found
 
 
-def drop_statements(dialect_name):
-    """The DDL that removes them again."""
+def drop_statements(dialect_name, tables=None, function=True):
+    """The DDL that removes the triggers of tables (default: all) and, with function, PostgreSQL's function."""
+    watched = {table: WATCHED[table] for table in (tables or WATCHED)}
     found = [f"DROP TRIGGER IF EXISTS gate_cache_{table}_{suffix}" + (f" ON {table}" if dialect_name == "postgresql" else "")
-             for table, columns in WATCHED.items() for suffix, _ in _events(columns)]
-    if dialect_name == "postgresql":
+             for table, columns in watched.items() for suffix, _ in _events(columns)]
+    if dialect_name == "postgresql" and function:
         found.append("DROP FUNCTION IF EXISTS gate_cache_changed()")
     return found
 
