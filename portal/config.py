@@ -62,7 +62,7 @@ class Config:
     EVENT_JOURNAL_MS = int(os.environ.get("EVENT_JOURNAL_MS", "100"))
     QR_STEP_SECONDS = 30
     # Each worker's copy of what QR decisions read (portal.gate.replica); STALE_MS bounds, on PostgreSQL,
-    # how long after its commit a revocation could still be missed (under load it is seen by the next scan).
+    # how long after its commit a revocation could still be missed (under load usually by the next scan).
     GATE_CACHE = _bool("GATE_CACHE", True)
     GATE_CACHE_STALE_MS = int(os.environ.get("GATE_CACHE_STALE_MS", "250"))
     GATE_CACHE_MAX = int(os.environ.get("GATE_CACHE_MAX", "10000"))

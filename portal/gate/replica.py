@@ -14,7 +14,7 @@ The database says when the copy is stale (portal.gate.triggers), never the appli
   listener in commit order, so once its fence sent at time T is back, every change committed before
   T has emptied the cache. The cache answers only while the last fence back is younger than
   GATE_CACHE_STALE_MS (250 ms): a revocation committed at C never opens a gate after C + 250 ms,
-  and under load the next scan already sees it (bench/gate_revocation.py). A dropped listener makes
+  and under load the next scan usually sees it (bench/gate_revocation.py). A dropped listener makes
   the fences stop, so the cache stops answering by itself and decisions read the database until it
   is back.
 Writes this process commits through the ORM empty its own cache at once (no wait for the NOTIFY).
