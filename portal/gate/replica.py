@@ -29,6 +29,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from portal.core import reads
+from portal.extensions import db
 from portal.gate import triggers
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,6 @@ def replica(app):
     """This worker's replica of app's gate rows, or None when GATE_CACHE is off (made after a fork, not before)."""
     found = app.extensions.get("gate_replica")
     if found is None or found[0] != os.getpid():
-        from portal.extensions import db
-
         made = Replica(app, db.engine) if app.config.get("GATE_CACHE", True) else None
         found = app.extensions["gate_replica"] = (os.getpid(), made)
     return found[1]
@@ -165,24 +164,21 @@ def stop(app):
 
 
 def _changed(session, flush_context, instances):
-    # Decided before the flush, while the session still knows what is new, changed or deleted; the same
-    # columns as the triggers, so a token's last use or a device's heartbeat does not empty the cache.
-    if session.info.get("gate_cache_dirty"):
-        return
-    touched = [(obj, True) for obj in (*session.new, *session.deleted)] + [(obj, False) for obj in session.dirty]
-    for obj, whole in touched:
-        table = getattr(obj, "__tablename__", None)
-        if table not in triggers.WATCHED:
-            continue
-        columns = triggers.WATCHED[table]
-        if whole and (columns is None or obj in session.deleted):
-            session.info["gate_cache_dirty"] = True
-            return
-        if not whole:
-            state = inspect(obj)
-            if columns is None or any(state.attrs[c].history.has_changes() for c in columns if c in state.attrs):
-                session.info["gate_cache_dirty"] = True
-                return
+    # Decided before the flush, while the session still knows what is new, changed or deleted.
+    if not session.info.get("gate_cache_dirty") and any(
+            _watched_change(session, obj) for obj in (*session.new, *session.deleted, *session.dirty)):
+        session.info["gate_cache_dirty"] = True
+
+
+def _watched_change(session, obj):
+    """True when flushing obj changes what the triggers watch (so a token's last use or a heartbeat does not)."""
+    columns = triggers.WATCHED.get(getattr(obj, "__tablename__", None), ())
+    if columns is None or (columns and obj in session.deleted):
+        return True
+    if not columns or obj in session.new:
+        return False  # a new pass, token or device is in no cache yet
+    state = inspect(obj)
+    return any(state.attrs[c].history.has_changes() for c in columns if c in state.attrs)
 
 
 def _committed(session):
