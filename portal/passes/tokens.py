@@ -59,14 +59,19 @@ def sign(private_key: Ed25519PrivateKey, kid, site_id, pass_id, valid_from, vali
 
 
 def b32_fixed(text, text_len, raw_len, version):
-    """Unpadded base32 of exactly raw_len bytes starting with the version byte, or TokenError('bad_signature')."""
+    """Unpadded canonical base32 of exactly raw_len bytes starting with the version byte, or TokenError('bad_signature')."""
     if not isinstance(text, str):
         raise TokenError("bad_signature")
     text = text.strip().upper()
     if len(text) != text_len or not _B32_TEXT.fullmatch(text):
         raise TokenError("bad_signature")
     # base64.b32decode is pure Python (about 9 us); one int() over base-32 digits does the same in about 1 us.
-    raw = (int(text.translate(_B32_DIGITS), 32) >> (text_len * 5 - raw_len * 8)).to_bytes(raw_len, "big")
+    value, unused = int(text.translate(_B32_DIGITS), 32), text_len * 5 - raw_len * 8
+    if value & ((1 << unused) - 1):
+        # The last character's low bits carry no data and must be zero: otherwise 2**unused spellings
+        # of one token would each verify (and each be a different text to caches and logs).
+        raise TokenError("bad_signature")
+    raw = (value >> unused).to_bytes(raw_len, "big")
     if raw[0] != version:
         raise TokenError("bad_signature")
     return raw
