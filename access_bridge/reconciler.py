@@ -106,9 +106,9 @@ def run_job(driver, job: Job) -> Outcome:
     try:
         if job.probe and not driver.health():
             raise DeviceUnreachable("device did not answer the health check")
-        for cmd_id, _kind, door, reason in job.commands:
+        for cmd_id, kind, door, reason in job.commands:
             try:
-                driver.open(door, reason)
+                driver.command(kind, door, reason)
                 out.commands.append((cmd_id, None))
             except (DeviceUnreachable, DeviceAuthFailed) as exc:
                 out.commands.append((cmd_id, str(exc)))

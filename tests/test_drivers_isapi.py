@@ -131,7 +131,7 @@ def test_elevator_rights_are_floors_and_call_uses_visitor_call_ladder(fake):
     assert fake.persons["V-42"]["doorRight"] == "3,5"
     assert fake.persons["V-42"]["RightPlan"] == [{"doorNo": 3, "planTemplateNo": "1"},
                                                  {"doorNo": 5, "planTemplateNo": "1"}]
-    driver.open(5, reason="call")
+    driver.command("call_lift", 5, reason="visitor")
     driver_for(fake).open(2)
     assert fake.opened == [(5, "visitorCallLadder"), (2, "open")]
 

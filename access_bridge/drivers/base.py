@@ -21,6 +21,11 @@ class Capability(enum.Flag):
     REMOTE_OPEN = enum.auto()
     EVENTS = enum.auto()  # can report access events with serial numbers
     EDGE_DECISION = enum.auto()  # the bridge decides locally (OSDP readers)
+    CALL_LIFT = enum.auto()  # elevator controllers: call the car for a visitor (not a door open)
+
+
+#: Desk command kinds (DeviceCommand.kind) and the capability a driver must declare to carry each out.
+COMMANDS: dict[str, Capability] = {"open": Capability.REMOTE_OPEN, "call_lift": Capability.CALL_LIFT}
 
 
 class DriverError(Exception):
@@ -93,9 +98,20 @@ class Driver:
         """Remove a credential and everything attached; idempotent (absent is fine)."""
         raise NotImplementedError
 
+    def command(self, kind: str, door: int | None = None, reason: str | None = None) -> None:
+        """Carry out a desk command of an explicit kind; a kind the driver does not declare is refused, never guessed."""
+        need = COMMANDS.get(kind)
+        if need is None or need not in self.capabilities:
+            raise DriverError(f"{self.slug} cannot {kind}")
+        (self.call_lift if kind == "call_lift" else self.open)(door, reason)
+
     def open(self, door: int | None = None, reason: str | None = None) -> None:
         """Open a door, gate or barrier now (REMOTE_OPEN)."""
         raise DriverError(f"{self.slug} cannot open remotely")
+
+    def call_lift(self, door: int | None = None, reason: str | None = None) -> None:
+        """Call the lift car for a visitor (CALL_LIFT); door is the controller's floor/door number."""
+        raise DriverError(f"{self.slug} cannot call a lift")
 
     def health(self) -> bool:
         """True when the device answers."""

@@ -38,7 +38,7 @@ _BASE = Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS
 KIND_CAPABILITIES = {
     "door": _BASE | Capability.PIN,
     "face": _BASE | Capability.PIN | Capability.FACE,
-    "elevator": _BASE | Capability.FLOORS,
+    "elevator": _BASE | Capability.FLOORS | Capability.CALL_LIFT,
 }
 # ResponseStatus.statusCode: 2 busy and 7 reboot required pass with time; 4–6 mean this payload will never do.
 _RETRY_LATER = {2, 7}
@@ -101,9 +101,15 @@ class IsapiDriver(Driver):
             time.sleep(self.poll_interval)
 
     def open(self, door: int | None = None, reason: str | None = None) -> None:
-        """Open a door now; on elevator controllers reason "call" calls the car to the floor instead."""
-        cmd = "visitorCallLadder" if self.kind == "elevator" and reason == "call" else "open"
-        self._call("PUT", f"/ISAPI/AccessControl/RemoteControl/door/{int(door or 1)}", p.remote(cmd), query=False)
+        """Open a door now (cmd "open", whatever the reason text says)."""
+        self._call("PUT", f"/ISAPI/AccessControl/RemoteControl/door/{int(door or 1)}", p.remote("open"), query=False)
+
+    def call_lift(self, door: int | None = None, reason: str | None = None) -> None:
+        """Elevator controllers: call the car for a visitor (cmd "visitorCallLadder")."""
+        if Capability.CALL_LIFT not in self.capabilities:
+            raise DriverError(f"isapi kind {self.kind!r} cannot call a lift")
+        self._call("PUT", f"/ISAPI/AccessControl/RemoteControl/door/{int(door or 1)}", p.remote("visitorCallLadder"),
+                   query=False)
 
     def health(self) -> bool:
         """True when the device answers an authenticated request."""

@@ -26,7 +26,7 @@ from access_bridge.drivers.base import (
 from portal.core.timeutil import utcnow
 
 ALL = (Capability.CARD | Capability.PIN | Capability.FACE | Capability.PLATE | Capability.FLOORS
-       | Capability.SCHEDULE | Capability.REMOTE_OPEN | Capability.EVENTS)
+       | Capability.SCHEDULE | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.CALL_LIFT)
 
 
 class SimDevice:
@@ -39,6 +39,7 @@ class SimDevice:
         self.credentials: dict[str, dict] = {}
         self.log: list[tuple[str, str]] = []  # (op, key) in the order the device applied them
         self.opened: list[int | None] = []
+        self.lift_calls: list[int | None] = []
         self.events: list[DeviceEvent] = []
         self.serial = 0
         self.offline = False
@@ -179,6 +180,11 @@ class SimulatorDriver(Driver):
         """Pulse the relay."""
         self.sim._enter("open", str(door))
         self.sim.opened.append(door)
+
+    def call_lift(self, door=None, reason=None) -> None:
+        """Call the simulated lift car (recorded apart from door opens)."""
+        self.sim._enter("call_lift", str(door))
+        self.sim.lift_calls.append(door)
 
     def health(self) -> bool:
         """True unless told to drop off (a device refusing our password still answers)."""
