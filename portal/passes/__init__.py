@@ -4,11 +4,14 @@
 def init_app(app):
     """Load models, register the visitor's pages and the resident's pages."""
     from portal.core.timeutil import zone
-    from portal.passes import models, retention  # noqa: F401
+    from portal.passes import labels, models, resident, retention  # noqa: F401
     from portal.passes.resident import bp as resident_bp
     from portal.passes.routes import bp
 
     app.jinja_env.globals["tz"] = zone
+    app.jinja_env.globals.update(state_label=labels.state_label, kind_label=labels.kind_label,
+                                 schedule_text=labels.schedule_text)
+    app.context_processor(resident.nav_counts)
     from portal.passes.commands import keys_cli
 
     app.register_blueprint(bp)

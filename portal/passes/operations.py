@@ -11,6 +11,7 @@ from portal.core.timeutil import local, utcnow
 from portal.extensions import db
 from portal.notify.operations import queue_sms
 from portal.passes import codes, keys
+from portal.passes.labels import schedule_text
 from portal.passes.models import Pass
 from portal.passes.schema import MAX_WINDOW
 
@@ -49,10 +50,16 @@ def sms_text(p):
     end = local(p.valid_until, p.timezone).strftime("%m-%d %H:%M")
     url = link_for(p.link_token)
     params = dict(site=site.name, unit=p.unit.label, start=start, end=end, url=url)
-    with force_locale("zh"):
-        zh = gettext("[%(site)s] You are invited to %(unit)s, %(start)s to %(end)s. Your pass: %(url)s", **params)
-    with force_locale("en"):
-        en = gettext("[%(site)s] You are invited to %(unit)s, %(start)s to %(end)s. Your pass: %(url)s", **params)
+    texts = []
+    for lang in ("zh", "en"):
+        with force_locale(lang):
+            if p.schedule:  # a Tuesday visit on a Mon/Wed/Fri pass is refused: the visitor must know the days
+                texts.append(gettext("[%(site)s] You are invited to %(unit)s, %(start)s to %(end)s, only %(when)s. "
+                                     "Your pass: %(url)s", when=schedule_text(p.schedule), **params))
+            else:
+                texts.append(gettext("[%(site)s] You are invited to %(unit)s, %(start)s to %(end)s. Your pass: %(url)s",
+                                     **params))
+    zh, en = texts
     return zh if zh == en else f"{zh}\n{en}"
 
 

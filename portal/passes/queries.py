@@ -1,4 +1,6 @@
 """Reading passes, always through the caller's reach (own units, or own site for staff)."""
+from sqlalchemy import or_
+
 from portal.accounts.models import Residency
 from portal.core.crypto import token_hash
 from portal.core.timeutil import utcnow
@@ -41,11 +43,19 @@ def state_condition(state, now):
     }[state]
 
 
-def list_for(user, status=None, limit=100, offset=0):
-    """Newest passes first; status (one of STATES) filters before paging."""
+# The resident's list views: ended passes (used up, expired, revoked) leave the default one.
+VIEWS = {"current": ("active", "pending"), "live": ("active",), "upcoming": ("pending",),
+         "past": ("used_up", "expired", "revoked")}
+
+
+def list_for(user, status=None, limit=100, offset=0, states=None):
+    """Newest passes first; status (one of STATES) or states (several) filter before paging."""
     q = scoped(user)
+    now = utcnow()
     if status:
-        q = q.where(state_condition(status, utcnow()))
+        q = q.where(state_condition(status, now))
+    if states:
+        q = q.where(or_(*(state_condition(s, now) for s in states)))
     q = q.order_by(Pass.id.desc()).limit(min(max(limit, 1), 200)).offset(min(max(offset, 0), 10**6))
     return db.session.scalars(q).all()
 
