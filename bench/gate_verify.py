@@ -81,7 +81,7 @@ def free_port():
 def serve(url, port, log_path):
     """gunicorn with the bench wsgi module; waits until the bare endpoint answers."""
     env = os.environ | KEYS | {"BENCH_DATABASE_URL": url, "PORTAL_ENV": "production", "LOG_LEVEL": "WARNING",
-                               "RATELIMIT_STORAGE_URI": "memory://", "GATE_CACHE": CACHE}
+                               "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_PER_WORKER": "1", "GATE_CACHE": CACHE}
     cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
            "--pythonpath", str(ROOT / "bench"), "_gate_wsgi:app"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)  # noqa: S603

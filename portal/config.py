@@ -43,7 +43,10 @@ class Config:
     RESIDENT_SESSION_DAYS = int(os.environ.get("RESIDENT_SESSION_DAYS", "30"))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
     WTF_CSRF_TIME_LIMIT = None
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # db:// is shared by every worker process (portal.core.ratelimit); memory:// counts per process and
+    # gunicorn.conf.py refuses it with more than one worker.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "db://")
+    RATELIMIT_STRATEGY = "moving-window"  # "30/minute" means 30 in any 60 s, not 59 across a minute boundary
     RATELIMIT_HEADERS_ENABLED = True
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

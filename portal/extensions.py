@@ -8,6 +8,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
+from portal.core import ratelimit  # noqa: F401 - registers the db:// storage before the limiter reads its URI
+
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -21,5 +23,6 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Per client address; RATELIMIT_STORAGE_URI (db:// by default) is shared by every worker process.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 babel = Babel()

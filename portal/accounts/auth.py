@@ -1,9 +1,14 @@
 """Credential checks: passwords with per-account throttling, TOTP with replay memory."""
+import hashlib
+import hmac
 import logging
 import math
+import time
 from datetime import timedelta
 
 import pyotp
+from flask import current_app
+from limits import storage
 from sqlalchemy import update
 
 from portal.accounts.models import User
@@ -16,6 +21,7 @@ log = logging.getLogger(__name__)
 
 FREE_FAILURES = 5
 MAX_LOCK_SECONDS = 15 * 60  # long enough to stop guessing, short enough not to lock users out
+UNKNOWN_MEMORY_SECONDS = 30 * 24 * 3600  # how long an unknown login's failures are remembered
 
 
 def _lock_seconds(failures):
@@ -26,7 +32,7 @@ def _lock_seconds(failures):
 
 
 class LoginFailed(ApiError):
-    """Same answer whether the login or the password was wrong."""
+    """Same answer whether the login, the password or the staff code was wrong (or missing)."""
 
     def __init__(self):
         super().__init__(401, "bad_credentials", "Wrong login, password or code.")
@@ -55,25 +61,64 @@ def _record_failure(user):
     log.warning("login failure user_id=%s failures=%s", user.id, failures)
 
 
+def _unknown_store():
+    """The shared store (RATELIMIT_STORAGE_URI) that counts failures of logins that do not exist."""
+    store = current_app.extensions.get("login_unknown_store")
+    if store is None:
+        store = storage.storage_from_string(current_app.config.get("RATELIMIT_STORAGE_URI") or "db://")
+        current_app.extensions["login_unknown_store"] = store
+    return store
+
+
+def _unknown_key(login):
+    # Keyed hash: people type passwords into the login field; the store never holds what was typed.
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), login.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"login-unknown:{digest}"
+
+
+def _unknown_lock(key):
+    """Seconds an unknown login stays locked, as for an account (0 when not locked)."""
+    store = _unknown_store()
+    if store.get(key + ":lock") <= 0:
+        return 0
+    return max(1, math.ceil(store.get_expiry(key + ":lock") - time.time()))
+
+
+def _unknown_failure(key):
+    """Count a failure of an unknown login with the accounts' own back-off, so a 429 tells nothing."""
+    store = _unknown_store()
+    lock = _lock_seconds(store.incr(key, UNKNOWN_MEMORY_SECONDS))
+    if lock:
+        store.incr(key + ":lock", lock)
+
+
 def authenticate(login, password, otp=None):
-    """Return the user for good credentials; raise LoginFailed or LoginThrottled."""
+    """Return the user for good credentials; raise LoginFailed or LoginThrottled.
+
+    A wrong password and a right password with a wrong or missing staff code get the same answer,
+    and unknown logins are throttled like real ones: neither confirms a password or an account.
+    """
     if not isinstance(login, str) or not isinstance(password, str) or len(login) > 64:
         verify_password(None, "x")
         raise LoginFailed()
-    user = db.session.scalar(db.select(User).where(User.login == login.strip().lower()))
+    login = login.strip().lower()
+    user = db.session.scalar(db.select(User).where(User.login == login))
+    now = utcnow()
     if user is None:
+        key = _unknown_key(login)
+        wait = _unknown_lock(key)
+        if wait:
+            raise LoginThrottled(wait)
         verify_password(None, password)
+        _unknown_failure(key)
         log.warning("login failure for unknown account")
         raise LoginFailed()
-    now = utcnow()
     if user.locked_until and user.locked_until > now:
         raise LoginThrottled(max(1, math.ceil((user.locked_until - now).total_seconds())))
-    if not verify_password(user.password_hash, password) or not user.active:
+    if (not verify_password(user.password_hash, password) or not user.active
+            or (user.is_staff and not verify_totp(user, otp))):
         _record_failure(user)
         raise LoginFailed()
-    if user.is_staff and not verify_totp(user, otp):
-        _record_failure(user)
-        raise ApiError(401, "otp_required", "Staff accounts need the 6-digit code from the authenticator app.")
     user.failed_logins = 0
     user.locked_until = None
     return user

@@ -86,6 +86,19 @@ def close_exception(exc_id):
     return jsonify(exception_json(x))
 
 
+@api_route("/desk/keypads/<int:device_id>/clear", methods=("POST",), tag=TAG,
+           summary="Let a keypad take codes again after a burst of wrong entries (audited)")
+@api_roles(*DESK_ROLES)
+def clear_keypad(device_id):
+    """Forget a keypad's failed entries once a guard has looked."""
+    from portal.devices.models import Device
+    from portal.gate.throttle import clear_keypad
+
+    device = site_object(Device, device_id, desk_site(api_user()))
+    clear_keypad(device, api_user())
+    return jsonify({"ok": True, "device_id": device.id})
+
+
 @api_route("/desk/shift", summary="My running shift and the last handover", tag=TAG)
 @api_roles(*DESK_ROLES)
 def get_shift():

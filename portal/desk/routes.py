@@ -87,6 +87,18 @@ def close(exc_id):
     return redirect(url_for("desk.exceptions"))
 
 
+@bp.post("/keypads/<int:device_id>/clear")
+@page_roles(*DESK_ROLES)
+def clear_keypad(device_id):
+    """A keypad that saw a burst takes codes again (the exception stays until it is closed)."""
+    from portal.devices.models import Device
+    from portal.gate.throttle import clear_keypad
+
+    clear_keypad(site_object(Device, device_id, desk_site(current_user)), current_user)
+    flash(_("The keypad takes codes again."), "ok")
+    return redirect(url_for("desk.exceptions"))
+
+
 @bp.get("/shift")
 @page_roles(*DESK_ROLES)
 def shift():

@@ -133,7 +133,8 @@ def gate_verify():
     message, display = texts.for_reason(outcome.reason)
     body = {"decision": outcome.decision, "reason": outcome.reason, "floors": outcome.floors,
             "message": message, "display": display}
-    if outcome.pass_id is not None:
+    # A refused keypad code never names its pass: that would tell a guesser which numbers are live.
+    if outcome.pass_id is not None and (outcome.granted or method != "code"):
         body["pass_id"] = outcome.pass_id
     return jsonify(body)
 

@@ -94,10 +94,14 @@ def decide_qr(device, text, direction, now, prefetched=None):
 
 
 def decide_code(device, text, direction, now):
-    """A keypad entry: pass number + TOTP, each accepted code works once, guesses are throttled."""
+    """A keypad entry: pass number + TOTP, each accepted code works once, guesses are throttled.
+
+    Only wrong codes for a live pass number count as guesses (per keypad and per pass); garbage only
+    feeds the desk's burst alert, so mashing a keypad never locks its visitors out (gate.throttle).
+    """
     gate_throttle = throttle.current()
     if gate_throttle.device_blocked(device.id):
-        return deny("throttled")
+        return deny("throttled")  # every entry alike: a blocked keypad does not tell which numbers are live
     digits = rules.keypad_digits(text)
     if digits is None:
         return _failed(gate_throttle, device, None)
