@@ -148,11 +148,11 @@ def test_invite_presets_fill_kind_window_entries_and_days(client, world):
 
 def test_resident_pass_page_shows_everything_and_extends_by_an_hour_or_a_day(client, world):
     p = world.make_pass(kind="contractor", visitor_phone="+8613812345678", plate="京A12345", company="好家装修",
-                        work_area="厨房", schedule=MWF)
+                        work_area="厨房", schedule=MWF, notify="sms")
     login_page(client, world, world.r1)
     page = _text(client.get(f"/my/passes/{p.id}?lang=en"))
     for word in ("+86 138****5678", "京A12345", "好家装修", "厨房", "Mon, Wed, Fri, 08:00–12:00", "Contractor",
-                 "Valid now", 'id="share"', f"/p/{p.link_token}\"", "+1 hour", "+1 day"):
+                 "Valid now", 'id="share"', f"/p/{p.link_token}\"", "+1 hour", "+1 day", "Waiting to be sent"):
         assert word in page, word
     assert "13812345678" not in page
     before = p.valid_until

@@ -6,6 +6,8 @@ STATE_LABELS = {"active": _l("Valid now"), "pending": _l("Not started yet"), "us
                 "expired": _l("Ended"), "revoked": _l("Cancelled")}
 KIND_LABELS = {"guest": _l("Guest"), "delivery": _l("Delivery"), "contractor": _l("Contractor"),
                "service": _l("Service")}
+SMS_LABELS = {"queued": _l("Waiting to be sent"), "sending": _l("Sending"), "sent": _l("Sent"),
+              "delivered": _l("Delivered"), "failed": _l("Not delivered"), "undelivered": _l("Not delivered")}
 DAY_NAMES = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
 
@@ -18,6 +20,11 @@ def state_label(state):
 def kind_label(kind):
     """Guest, Delivery, ... in the page's language."""
     return str(KIND_LABELS.get(kind, kind))
+
+
+def sms_label(status):
+    """Where the pass SMS is, in words."""
+    return str(SMS_LABELS.get(status, status))
 
 
 def _runs(days):
