@@ -99,7 +99,7 @@ class Worker:
     def run_forever(self, stop: threading.Event):
         """Work until stop is set; wake on NOTIFY, on a finished push or every poll interval."""
         with self.app.app_context():
-            self.listener = Listener(db.engine, self.signal)
+            self.listener = Listener(db.engine, self.signal, self.app.instance_path)
         try:
             while not stop.is_set():
                 self.step()
