@@ -13,6 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+# gthread: each open desk stream holds one of a worker's threads, so DESK_STREAMS_PER_WORKER (4) stays at
+# half of --threads and the other threads always serve device calls (docs/desk-stream.md). The capacity
+# tests and bench/desk_streams.py start gunicorn with these same arguments.
+GUNICORN_ARGS = ["--workers", "2", "--threads", "8", "--worker-class", "gthread", "--timeout", "120"]
 
 
 def _demo_logins():
@@ -28,9 +32,8 @@ def main():
     env = dict(os.environ, PORTAL_ENV=os.environ.get("PORTAL_ENV", "development"))
     os.environ.update(env)
     demo = _demo_logins()
-    procs = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",  # noqa: S603
-                               "--worker-class", "gthread", "--timeout", "120", "--access-logfile", "-", "wsgi:app"],
-                              cwd=ROOT, env=env)]
+    procs = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS,  # noqa: S603
+                               "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env)]
     for name in ("bridge", "worker"):
         procs.append(subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", name, "run"], cwd=ROOT, env=env))  # noqa: S603
     base = f"http://127.0.0.1:{port}"

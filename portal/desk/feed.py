@@ -323,35 +323,62 @@ def after_commit_publish(ids):
             hub.deliver(ids)
 
 
-def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM_SECONDS):
-    """The text/event-stream body: replayed events, then live ones, with heartbeats."""
+class _Frames:
+    """A stream's body that unsubscribes and calls on_close when it ends, is closed, or is closed unstarted.
+
+    A generator closed before its first step never runs its finally block, so a client that went away
+    before the first write would otherwise keep its subscription (and its stream slot) for ever.
+    """
+
+    def __init__(self, gen, hub, client, on_close):
+        self.gen, self.hub, self.client, self.on_close = gen, hub, client, on_close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self.gen)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """End the stream: stop the generator, unsubscribe, release what the caller holds."""
+        try:
+            self.gen.close()
+        finally:
+            self.hub.unsubscribe(self.client)
+            if self.on_close is not None:
+                self.on_close()
+
+
+def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM_SECONDS, on_close=None):
+    """The text/event-stream body: replayed events, then live ones, with heartbeats; ends after max_seconds."""
 
     def gen():
-        try:
-            yield "retry: 1000\n\n"
-            replayed = set()
-            for item in replay:
-                replayed.add(item["id"])
-                yield f"id: {item['id']}\ndata: {json.dumps(item, ensure_ascii=False, separators=(',', ':'))}\n\n"
-            if not replay_complete:
-                return  # more to replay: the client reconnects from the last id it got
-            deadline = time.monotonic() + max_seconds
-            while time.monotonic() < deadline and not client.overflow:
+        yield "retry: 1000\n\n"
+        replayed = set()
+        for item in replay:
+            replayed.add(item["id"])
+            yield f"id: {item['id']}\ndata: {json.dumps(item, ensure_ascii=False, separators=(',', ':'))}\n\n"
+        if not replay_complete:
+            return  # more to replay: the client reconnects from the last id it got
+        deadline = time.monotonic() + max_seconds
+        while time.monotonic() < deadline and not client.overflow:
+            try:
+                batch = [client.q.get(timeout=min(HEARTBEAT_SECONDS, max(0.01, deadline - time.monotonic())))]
+            except queue.Empty:
+                yield ": ping\n\n"
+                continue
+            # Whatever queued up meanwhile goes out in the same write: fewer syscalls under load.
+            while len(batch) < 200:
                 try:
-                    batch = [client.q.get(timeout=HEARTBEAT_SECONDS)]
+                    batch.append(client.q.get_nowait())
                 except queue.Empty:
-                    yield ": ping\n\n"
-                    continue
-                # Whatever queued up meanwhile goes out in the same write: fewer syscalls under load.
-                while len(batch) < 200:
-                    try:
-                        batch.append(client.q.get_nowait())
-                    except queue.Empty:
-                        break
-                frames = "".join(f"id: {e[0]}\ndata: {e[1]}\n\n" for e in batch if e is not None and e[0] not in replayed)
-                if frames:
-                    yield frames
-        finally:
-            hub.unsubscribe(client)
+                    break
+            frames = "".join(f"id: {e[0]}\ndata: {e[1]}\n\n" for e in batch if e is not None and e[0] not in replayed)
+            if frames:
+                yield frames
 
-    return gen()
+    return _Frames(gen(), hub, client, on_close)

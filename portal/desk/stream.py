@@ -1,9 +1,82 @@
-"""The desk's text/event-stream response, shared by the page and the API route."""
+"""The desk's text/event-stream response, shared by the page and the API route.
+
+Each open stream holds one of the worker's request threads until it ends, so streams are capped per
+worker process and per user (docs/desk-stream.md): the threads left over always serve the gate.
+"""
+import threading
+from collections import Counter
+
 from flask import Response, current_app, request
 
+from portal.accounts.sessions import api_user
 from portal.core.converters import MAX_ID
+from portal.core.errors import ApiError
 from portal.desk import feed, queries
 from portal.desk.access import id_arg
+
+# A refused board polls meanwhile and tries streaming again after about this long.
+RETRY_AFTER_SECONDS = 30
+
+
+class StreamSlots:
+    """This process's count of open streams, in total and per user."""
+
+    def __init__(self, per_worker, per_user):
+        self.per_worker, self.per_user = per_worker, per_user
+        self.lock = threading.Lock()
+        self.open = 0
+        self.by_user = Counter()
+
+    def take(self, user_id):
+        """Claim a slot, or raise a JSON 429 (this user has enough) or 503 (this worker has enough)."""
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        with self.lock:
+            if self.by_user[user_id] >= self.per_user:
+                raise ApiError(429, "too_many_streams",
+                               "Too many live boards are open for this account; this one refreshes every few seconds instead.",
+                               headers=retry)
+            if self.open >= self.per_worker:
+                raise ApiError(503, "streams_busy", "The live feed is busy; this board refreshes every few seconds instead.",
+                               headers=retry)
+            self.open += 1
+            self.by_user[user_id] += 1
+        return _Slot(self, user_id)
+
+    def _give_back(self, user_id):
+        with self.lock:
+            self.open -= 1
+            self.by_user[user_id] -= 1
+            if self.by_user[user_id] <= 0:
+                del self.by_user[user_id]
+
+
+class _Slot:
+    """One claimed slot; released once, however the stream ends."""
+
+    def __init__(self, slots, user_id):
+        self.slots, self.user_id, self.held = slots, user_id, True
+        self.lock = threading.Lock()
+
+    def release(self):
+        """Give the slot back (idempotent)."""
+        with self.lock:
+            if not self.held:
+                return
+            self.held = False
+        self.slots._give_back(self.user_id)
+
+
+def slots_for(app):
+    """This process's stream slots for an app (created on first use)."""
+    slots = app.extensions.get("desk_stream_slots")
+    if slots is None:
+        with _slots_lock:
+            slots = app.extensions.setdefault("desk_stream_slots", StreamSlots(
+                app.config.get("DESK_STREAMS_PER_WORKER", 4), app.config.get("DESK_STREAMS_PER_USER", 2)))
+    return slots
+
+
+_slots_lock = threading.Lock()
 
 
 def _last_id():
@@ -23,8 +96,13 @@ def stream_response(site_id):
     decision = decision if decision in ("grant", "deny") else None
     gate_id = id_arg("gate")
     last = _last_id()
+    slot = slots_for(app).take(api_user().id)
     hub = feed.hub_for(app)
-    client = hub.subscribe(feed.Client(site_id, gate_id=gate_id, decision=decision))
+    try:
+        client = hub.subscribe(feed.Client(site_id, gate_id=gate_id, decision=decision))
+    except BaseException:
+        slot.release()
+        raise
     replay, complete = [], True
     try:
         if last is not None:
@@ -34,8 +112,10 @@ def stream_response(site_id):
             complete = len(rows) < feed.REPLAY_LIMIT
     except BaseException:
         hub.unsubscribe(client)  # no stream will ever drain it
+        slot.release()
         raise
-    resp = Response(feed.sse_frames(hub, client, replay, replay_complete=complete), mimetype="text/event-stream")
+    body = feed.sse_frames(hub, client, replay, replay_complete=complete, on_close=slot.release)
+    resp = Response(body, mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"  # nginx must not buffer the stream
     return resp

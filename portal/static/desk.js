@@ -1,4 +1,4 @@
-// Live board: rows arrive by server-sent events; ids de-duplicate replays after a reconnect.
+// Live board: rows arrive by server-sent events (or by polling while a stream is refused); ids de-duplicate.
 (function () {
   "use strict";
   var table = document.getElementById("events");
@@ -19,9 +19,11 @@
 
   function label(obj) { return obj ? (obj[lang] || obj.en || "") : ""; }
 
+  var newest = 0;
   function addRow(ev) {
     if (seen[ev.id]) { return; }
     seen[ev.id] = true;
+    newest = Math.max(newest, ev.id);
     var tr = document.createElement("tr");
     tr.dataset.id = ev.id;
     tr.className = ev.decision + " fresh";
@@ -63,17 +65,55 @@
     }, 500);
   }
 
-  function setStatus(ok) {
+  function setStatus(state) {
     if (!status) { return; }
-    status.textContent = ok ? status.dataset.ok : status.dataset.lost;
-    status.className = "badge " + (ok ? "live" : "lost");
+    status.textContent = status.dataset[state] || status.dataset.ok;
+    status.className = "badge " + (state === "lost" ? "lost" : "live");
   }
 
-  var source = new EventSource(table.dataset.stream);
-  source.onopen = function () { setStatus(true); };
-  source.onerror = function () { setStatus(false); };  // EventSource reconnects with Last-Event-ID by itself
-  source.onmessage = function (msg) {
-    try { addRow(JSON.parse(msg.data)); } catch (e) { /* ignore a malformed frame */ }
-  };
+  // A refused stream (the server caps open streams per worker and per user: 429/503, see
+  // docs/desk-stream.md) closes the EventSource for good; the board then polls the events endpoint and
+  // tries streaming again later, with jitter so refused boards do not come back all at once.
+  var POLL_MS = 5000;
+  var source = null, pollTimer = null, retryTimer = null;
+
+  function poll() {
+    fetch(table.dataset.events, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { setStatus("lost"); return; }
+        data.items.slice().reverse().forEach(addRow);  // oldest first, like the stream
+        if (!source) { setStatus("polling"); }
+      })
+      .catch(function () { setStatus("lost"); });
+  }
+
+  function fallBack() {
+    if (source) { source.close(); source = null; }
+    if (!table.dataset.events) { setStatus("lost"); return; }
+    setStatus("polling");
+    if (!pollTimer) { poll(); pollTimer = setInterval(poll, POLL_MS); }
+    if (!retryTimer) { retryTimer = setTimeout(function () { retryTimer = null; connect(); }, 30000 + Math.random() * 30000); }
+  }
+
+  function connect() {
+    var url = new URL(table.dataset.stream, window.location.href);
+    if (newest) { url.searchParams.set("last_id", newest); }  // a new EventSource replays only what this board lacks
+    source = new EventSource(url.toString());
+    source.onopen = function () {
+      setStatus("ok");
+      if (pollTimer) { clearInterval(pollTimer); pollTimer = null; poll(); }  // one last read closes any gap
+    };
+    source.onerror = function () {
+      // CLOSED: the server refused (or the stream failed for good); otherwise EventSource reconnects
+      // by itself with Last-Event-ID.
+      if (source && source.readyState === EventSource.CLOSED) { fallBack(); } else { setStatus("lost"); }
+    };
+    source.onmessage = function (msg) {
+      try { addRow(JSON.parse(msg.data)); } catch (e) { /* ignore a malformed frame */ }
+    };
+  }
+
+  connect();
   setInterval(refreshExceptions, 15000);
 })();

@@ -1,0 +1,46 @@
+"""gunicorn serving wsgi:app as `make run` does (portal.devserver.GUNICORN_ARGS), for bench/desk_streams.py and the tests."""
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from portal.devserver import GUNICORN_ARGS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    """A port the kernel says is free on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(env, log_path, port, timeout=60):
+    """Start gunicorn on 127.0.0.1:port; returns once the app answers (a loaded machine takes a while to import it)."""
+    log = Path(log_path).open("w")  # noqa: SIM115 - the child writes to it until stop()
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS,  # noqa: S603
+                             "--graceful-timeout", "1", "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1).read()  # noqa: S310
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(proc)
+                raise RuntimeError(f"gunicorn did not start: {Path(log_path).read_text()[-2000:]}") from None
+            time.sleep(0.1)
+
+
+def stop(proc):
+    """Stop gunicorn (SIGTERM, then SIGKILL after 10 s) and close its log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.log.close()
