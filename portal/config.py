@@ -69,6 +69,11 @@ class Config:
     GATE_CACHE = _bool("GATE_CACHE", True)
     GATE_CACHE_STALE_MS = int(os.environ.get("GATE_CACHE_STALE_MS", "250"))
     GATE_CACHE_MAX = int(os.environ.get("GATE_CACHE_MAX", "10000"))
+    # Open desk streams each hold a request thread until they end (docs/desk-stream.md): at most this many
+    # per worker process (keep it at most half of gunicorn's --threads, so device calls always find a thread),
+    # and per user per worker; extra streams get a JSON 503/429 and the board polls instead.
+    DESK_STREAMS_PER_WORKER = int(os.environ.get("DESK_STREAMS_PER_WORKER", "4"))
+    DESK_STREAMS_PER_USER = int(os.environ.get("DESK_STREAMS_PER_USER", "2"))
     # Demo/dev conveniences stay off in production.
     DEMO_MODE = _bool("DEMO_MODE", False)
     TESTING = False
