@@ -242,3 +242,23 @@ def by_token(kind, token):
     if model is None or not token or len(token) > 64:
         return None
     return db.session.scalar(db.select(model).where(model.token_hash == crypto.token_hash(token)))
+
+
+def purge_desk_records(cutoff, batch, walk_in_values, item_values):
+    """Retention: erase the visitor of walk-ins and the carrier of item movements created before cutoff.
+
+    Walk-ins that led to a pass are erased with that pass (portal.passes.retention); the rest, refused or
+    timed out, here. Rows already erased are not selected again, so the purge can be re-run safely.
+    """
+    from portal.passes.retention import PURGED_NAME
+
+    walk_ins = db.session.scalars(db.select(WalkIn.id).where(
+        WalkIn.created_at < cutoff, WalkIn.pass_id.is_(None), WalkIn.visitor_name != PURGED_NAME).limit(batch)).all()
+    if walk_ins:
+        db.session.execute(sa_update(WalkIn).where(WalkIn.id.in_(walk_ins)).values(**walk_in_values))
+    items = db.session.scalars(db.select(ItemMovement.id).where(
+        ItemMovement.created_at < cutoff,
+        (ItemMovement.carrier_name.is_not(None)) | (ItemMovement.plate.is_not(None))).limit(batch)).all()
+    if items:
+        db.session.execute(sa_update(ItemMovement).where(ItemMovement.id.in_(items)).values(**item_values))
+    return len(walk_ins) + len(items)
