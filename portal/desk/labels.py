@@ -34,7 +34,19 @@ REQUEST_STATUS_LABELS = {
     "refused": _l("Refused"), "expired": _l("Timed out"),
 }
 EMERGENCY_LABELS = {"ambulance": _l("Ambulance"), "fire": _l("Fire engine"), "police": _l("Police")}
+EXCEPTION_STATUS_LABELS = {"open": _l("Open"), "taken": _l("Being handled"), "closed": _l("Closed")}
+PASS_KIND_LABELS = {"guest": _l("Guest"), "delivery": _l("Delivery"), "contractor": _l("Contractor"),
+                    "service": _l("Service")}
+DIRECTION_LABELS = {"in": _l("In"), "out": _l("Out")}
+DRIVER_LABELS = {"simulator": _l("Simulator"), "isapi": _l("Hikvision ISAPI"), "osdp": _l("OSDP reader"),
+                 "mqtt": _l("MQTT controller")}
 _cache = {}
+
+
+def label(table, key):
+    """The label of a stored code in the page's language; the code itself only when no label exists."""
+    value = table.get(key)
+    return str(value) if value is not None else (key or "")
 
 
 def both(table, key):

@@ -8,7 +8,7 @@ from flask_login import current_user
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow
-from portal.desk import operations, queries
+from portal.desk import labels, operations, queries
 from portal.desk.access import DESK_ROLES, desk_site, site_object
 from portal.desk.forms import form_int, form_text, refused
 from portal.desk.labels import EMERGENCY_LABELS, KIND_LABELS, OUTCOME_LABELS, REQUEST_STATUS_LABELS
@@ -23,6 +23,13 @@ bp = Blueprint("desk", __name__, url_prefix="/desk")
 def _labels():
     # Stored codes are shown through these tables, never passed to gettext raw.
     return {"status_labels": REQUEST_STATUS_LABELS, "outcome_labels": OUTCOME_LABELS}
+
+
+@bp.app_context_processor
+def _label_tables():
+    # Every staff page (desk, devices, feedback, reports) shows codes through the same tables.
+    return {"label": labels.label, "L_exception": labels.EXCEPTION_STATUS_LABELS, "L_kind": labels.PASS_KIND_LABELS,
+            "L_direction": labels.DIRECTION_LABELS, "L_driver": labels.DRIVER_LABELS, "L_method": labels.METHOD_LABELS}
 
 
 @bp.get("/")
@@ -69,6 +76,7 @@ def take(exc_id):
     x = site_object(DeskException, exc_id, desk_site(current_user))
     try:
         operations.take_exception(x, current_user)
+        flash(_("Exception #%(id)s is yours now.", id=x.id), "ok")
     except ApiError as exc:
         refused(exc)
     return redirect(url_for("desk.exceptions"))

@@ -11,6 +11,7 @@ from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
 from portal.core.timeutil import local
 from portal.desk.forms import FIELD_LABELS, error_messages
+from portal.desk.labels import DRIVER_LABELS, label
 from portal.devices import changes, operations, queries
 from portal.devices.api import CRED_STATUSES, event_health
 from portal.devices.forms import KIND_LABELS, DeviceAddForm, DeviceEditForm
@@ -84,6 +85,7 @@ def add():
     """Add a device."""
     form = DeviceAddForm()
     form.set_drivers(_drivers())
+    form.driver.choices = [(c.value, label(DRIVER_LABELS, c.value)) for c in form.driver.choices]
     site = db.session.get(Site, _site_id()) if _site_id() else None
     if site is None:
         abort(404)

@@ -29,4 +29,8 @@ def signed_pct(value):
 
 def hours(value):
     """Hours with one decimal; None -> n/a."""
-    return _na() if value is None else f"{value:.1f} h"
+    if value is None:
+        return _na()
+    from flask_babel import gettext
+
+    return gettext("%(n)s h", n=f"{value:.1f}")

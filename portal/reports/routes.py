@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, abort, make_response, render_template, request
 from flask_babel import gettext
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
@@ -38,17 +39,17 @@ def chart_set(k):
     days = ent["per_day"]
     every = max(1, len(days) // 10)
     return {
-        "satisfaction": charts.gauge(k["satisfaction"]["rate"], k["satisfaction"]["target"], "satisfaction"),
-        "complaints": charts.bars([(m["month"], m["count"]) for m in com["by_month"]], "complaints per month"),
-        "per_day": charts.bars([(d["date"][5:], d["count"]) for d in days], "entries per day", label_every=every),
+        "satisfaction": charts.gauge(k["satisfaction"]["rate"], k["satisfaction"]["target"], _("Satisfaction")),
+        "complaints": charts.bars([(m["month"], m["count"]) for m in com["by_month"]], _("Complaints per month")),
+        "per_day": charts.bars([(d["date"][5:], d["count"]) for d in days], _("Entries per day"), label_every=every),
         "by_hour": charts.bars(
             [(f"{h:02d}", n) for h, n in enumerate(ent["by_hour"])],
-            "entries by hour",
+            _("Entries by hour"),
             label_every=2,
             highlight={f"{h:02d}" for h in ent["peak_hours"]},
         ),
         "denied": charts.hbars([(str(REASON_LABELS.get(r, r)), n) for r, n in ent["denied_by_reason"].items()],
-                               "denied by reason"),
+                               _("Denied by reason")),
     }
 
 

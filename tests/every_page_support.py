@@ -1,0 +1,254 @@
+"""A community holding every state the pages can show, and the checks every page must pass."""
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from portal.extensions import db
+from tests.desk_support import event
+from tests.feedback_support import png_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+# 200+ characters with emoji and right-to-left marks: names wrap, never break a page.
+LONG = ("王" * 60 + "🙂🚪" + "\u200f" + "שלום" + "\u200e" + "Ωλ" * 4 + "长" * 70)[:210]
+SHORT_LONG = LONG[:60]
+NAME = LONG[:64]  # as long as a visitor's name may be
+# Stored codes that must never be the whole text of a cell on an English page (a label belongs there).
+RAW_CODES = {"active", "revoked", "queued", "guest", "closed", "live", "awaiting_host", "open", "taken", "pending",
+             "done", "failed", "present", "absent", "ok", "used_up", "expired", "contractor", "delivery", "cleaner",
+             "grant", "deny", "in", "out", "new", "triaged", "in_progress", "resolved", "approved", "refused",
+             "online", "offline", "removing", "simulator", "gate_reader", "door_controller", "elevator_controller",
+             "face_terminal", "barrier", "noise", "security", "complaint", "suggestion", "normal", "high", "urgent",
+             "response", "resolution", "follow_up", "visit", "survey", "walk_in", "remote_open", "qr", "code"}
+
+
+class _Text(HTMLParser):
+    """Visible text nodes (scripts and styles left out), attribute text people read, and cell texts."""
+
+    CELL_TAGS = {"td", "dd", "li", "option", "button", "h1", "h2", "th"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.nodes, self.cells, self._skip, self._stack = [], [], 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "pre", "textarea"):
+            self._skip += 1
+        attrs = dict(attrs)
+        for name in ("placeholder", "aria-label", "title", "alt"):
+            if attrs.get(name):
+                self.nodes.append(attrs[name])
+        if tag in self.CELL_TAGS or "badge" in (attrs.get("class") or "").split():
+            self._stack.append([tag, ""])
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "pre", "textarea"):
+            self._skip = max(0, self._skip - 1)
+        for i in range(len(self._stack) - 1, -1, -1):
+            if self._stack[i][0] == tag or (tag == "span" and self._stack[i][0] == "span"):
+                self.cells.append(self._stack.pop(i)[1].strip())
+                break
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        if data.strip():
+            self.nodes.append(data.strip())
+        for cell in self._stack:
+            cell[1] += data
+
+
+def page_text(html):
+    """(visible text nodes, texts of table cells, badges, list items, options and buttons)."""
+    parser = _Text()
+    parser.feed(html)
+    return parser.nodes, parser.cells
+
+
+def _english_sentences():
+    """Msgids whose Chinese differs from them, as (msgid, pattern) to look for on a Chinese page."""
+    zh = {m.id: m.string for m in read_po((ROOT / "portal/translations/zh/LC_MESSAGES/messages.po").open("rb"), locale="zh")
+          if m.id and isinstance(m.id, str)}
+    out = []
+    for m in read_po((ROOT / "portal/translations/messages.pot").open("rb")):
+        msgid = m.id
+        if not msgid or not isinstance(msgid, str) or zh.get(msgid) == msgid:
+            continue
+        literal = re.sub(r"%\(\w+\)[sdf]", "\0", msgid).replace("%%", "%")
+        words = re.findall(r"[A-Za-z]{2,}", literal.replace("\0", ""))
+        if not words or (len(words) == 1 and len(words[0]) < 3):
+            continue
+        if len(words) == 1 and "\0" not in literal:
+            out.append((msgid, None, None))  # one word: only when it is a whole segment of text
+            continue
+        pieces = literal.split("\0")
+        pattern = re.compile(r"\S.*?".join(re.escape(p) for p in pieces)) if len(pieces) > 1 else None
+        out.append((msgid, max(pieces, key=len), pattern))
+    return out
+
+
+ENGLISH = _english_sentences()
+SEPARATORS = re.compile(r"[·:：()（）|—,，/×#\d]+")
+
+
+def untranslated(html):
+    """English catalogue sentences shown verbatim on a Chinese page."""
+    nodes, _cells = page_text(html)
+    text = "\n".join(nodes)
+    segments = {seg.strip() for node in nodes for seg in SEPARATORS.split(node)}
+    found = set()
+    for msgid, piece, pattern in ENGLISH:
+        if piece is None:
+            hit = msgid.strip(" :.") in segments
+        else:  # the longest literal piece first: a substring test is cheap, the pattern is not
+            hit = piece in text and (pattern is None or pattern.search(text))
+        if hit:
+            found.add(msgid)
+    return sorted(found)
+
+
+# Latin words a Chinese page may show: names of things, file formats, the language switch, seeded data.
+LATIN_OK = {"English", "CSV", "JSON", "PIN", "SMS", "API", "TOTP", "QR", "MQTT", "OSDP", "ISAPI", "Asia", "Shanghai",
+            "UTC", "Li", "PNG", "JPEG", "WebP"}
+LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_@.-])[A-Za-z]{3,}(?![A-Za-z0-9_@-])")
+
+
+def latin_words(html):
+    """Latin words of three letters or more on a Chinese page that are not names, formats or data."""
+    nodes, _cells = page_text(html)
+    # Words in quotes are literal option names or markers the reader types ("gates", "••• set").
+    nodes = [re.sub(r'"[^"]*"|“[^”]*”', "", node) for node in nodes]
+    return sorted({w for node in nodes for w in LATIN_WORD.findall(node) if w not in LATIN_OK})
+
+
+def raw_codes(html):
+    """Cells whose whole text is a stored code rather than a label."""
+    _nodes, cells = page_text(html)
+    return sorted({c for c in cells if c in RAW_CODES})
+
+
+def seed(world):
+    """Every state: passes live/used up/pending/revoked/recurring, walk-ins, exceptions, devices, complaints."""
+    from portal.accounts.operations import create_user
+    from portal.bridge.models import DeviceCredential
+    from portal.core.timeutil import utcnow
+    from portal.desk import operations as desk
+    from portal.desk import walkins
+    from portal.feedback import operations as fb
+    from portal.feedback import surveys
+    from portal.feedback.models import Escalation, FollowUp
+    from portal.feedback.uploads import clean
+    from portal.passes.operations import revoke_pass
+    from portal.sites import operations as places
+    from portal.watchlist.operations import add_entry
+
+    app, now = world.app, utcnow()
+    ids = {}
+    with app.test_request_context():
+        world.admin = create_user("admin1", world.PASSWORD, "admin", "管理员")
+        long_unit = places.add_unit(world.bldg_a, "1801", 18)
+        places.move_in(world.r2, long_unit, "owner")
+        db.session.commit()
+    live = world.make_pass(visitor_name=NAME, visitor_phone="+8613812345678", plate="沪A12345")
+    used = world.make_pass(visitor_name="用完了", max_entries=1)
+    pending = world.make_pass(valid_from=now + timedelta(days=1), valid_until=now + timedelta(days=2))
+    gone = world.make_pass(visitor_name="撤销的")
+    recurring = world.make_pass(visitor_name="保洁",
+                                schedule={"days": [1, 3, 5], "start": "08:00", "end": "12:00"},
+                                valid_until=now + timedelta(days=30))
+    contractor = world.make_pass(kind="contractor", company="装修公司" + SHORT_LONG, work_area="A栋 1201",
+                                 valid_until=now + timedelta(days=5))
+    delivery = world.make_pass(kind="delivery", company="顺丰", valid_until=now + timedelta(minutes=30))
+    world.make_pass(host=world.r2, visitor_name="Li", kind="guest")
+    dev_on, _ = world.device(name="正门读头 " + SHORT_LONG)
+    dev_off, _ = world.device(name="A栋门禁", kind="door_controller", gates=[])
+    lift, _ = world.device(name="A栋电梯", kind="elevator_controller", gates=[])
+    with app.test_request_context():
+        revoke_pass(gone, by=world.r1, reason="不来了")
+        dev_on.status, dev_on.last_seen_at = "online", now
+        dev_off.status, dev_off.last_seen_at, dev_off.doors = "offline", now - timedelta(hours=3), [1, 2]
+        lift.floors = [1, 12, 18]
+        for n, (desired, status) in enumerate([("present", "ok"), ("present", "pending"), ("absent", "failed"),
+                                               ("absent", "ok"), ("present", "failed")]):
+            db.session.add(DeviceCredential(device_id=dev_on.id, key=f"p{10 - n}", pass_id=live.id, desired=desired,
+                                            status=status, attempts=n, last_error="设备超时" if status == "failed" else None,
+                                            next_attempt_at=now))
+        db.session.commit()
+    # Entries: the used-up pass entered, a walk-in majority approved by guards, denials, a remote open.
+    event(world, pass_id=used.id, method="qr")
+    event(world, pass_id=live.id, method="code", direction="out")
+    event(world, method="qr", decision="deny", reason="revoked", pass_id=gone.id)
+    event(world, method="plate", decision="deny", reason="expired", plate="沪B99999", gate_id=world.car_gate.id)
+    for by in ("guard", "guard", "host"):
+        event(world, method="walk_in", reason="walk_in", approved_by=by)
+    event(world, method="remote", reason="remote_open", device_id=dev_off.id, actor_id=world.guard.id)
+    with app.test_request_context():
+        site = world.site
+        w_pending, w_token = walkins.register_walk_in(world.guard, site, {"name": ("王" * 50 + "🙂" + "长" * 13), "phone": "13812345678",
+                                                                         "unit_id": world.unit_a.id, "purpose": "送东西"})
+        w2, _ = walkins.register_walk_in(world.guard, site, {"name": "张三", "unit_id": world.unit_a.id})
+        walkins.approve_walk_in(w2, world.guard, by="guard", reason="业主电话同意")
+        w3, _ = walkins.register_walk_in(world.guard, site, {"name": "李四", "unit_id": world.unit_a.id})
+        walkins.refuse_walk_in(w3, world.r1, by="host")
+        item, i_token = walkins.register_item(world.guard, site, {"direction": "in", "description": "沙发" + SHORT_LONG,
+                                                                 "quantity": 2, "unit_id": world.unit_a.id})
+        item2, _ = walkins.register_item(world.guard, site, {"direction": "out", "description": "旧冰箱", "quantity": 1,
+                                                            "unit_id": world.unit_a.id})
+        walkins.decide_item(item2, world.r1, True)
+        x_open = desk.raise_exception(site.id, "denied", "k1", gate_id=world.gate.id, details={})
+        x_taken = desk.raise_exception(site.id, "device_offline", "k2", device_id=dev_off.id, details={})
+        desk.take_exception(x_taken, world.guard)
+        x_closed = desk.raise_exception(site.id, "watchlist", "k3", gate_id=world.gate.id,
+                                        details={"watchlist_names": ["某人"]})
+        desk.close_exception(x_closed, world.guard, "police_called", "已报警，派出所已到场")
+        desk.start_shift(world.guard, site.id)
+        desk.end_shift(world.guard, site.id, "交接：" + "注意" * 110)
+        desk.start_shift(world.guard, site.id)
+        desk.remote_open(world.guard, dev_off, "快递员", door=1)
+        add_entry(world.manager, site.id, {"kind": "person", "name": "黑名单人", "phone": "13900000000", "reason": "偷窃"})
+        add_entry(world.manager, site.id, {"kind": "plate", "plate": "沪C00000"})
+        db.session.commit()
+        photo = clean(png_bytes())
+        complaints = {}
+        for status in ("new", "triaged", "in_progress", "resolved", "closed", "reopened"):
+            c = fb.file_complaint(world.r1, site, world.unit_a, {
+                "kind": "complaint", "category": "noise", "location": "A栋" + SHORT_LONG, "anonymous": False,
+                "description": LONG}, photos=[photo])
+            complaints[status] = c
+            if status != "new":
+                fb.triage(c, world.manager, "high")
+            if status in ("in_progress", "resolved", "closed", "reopened"):
+                fb.assign(c, world.manager, world.guard)
+                fb.respond(c, world.guard, "我们已处理。")
+            if status in ("resolved", "closed", "reopened"):
+                fb.resolve(c, world.guard)
+            if status == "closed":
+                fb.close(c, world.manager)
+            if status == "reopened":
+                fb.reopen(c, world.r1, "还是很吵")
+        anon = fb.file_complaint(world.r2, site, world.unit_b, {"kind": "suggestion", "category": "facilities",
+                                                               "location": "", "anonymous": True, "description": "建议"})
+        fb.add_note(anon, world.manager, "内部备注")
+        survey = surveys.create(world.r1, site.id, "visit", pass_=used)
+        low = surveys.create(world.r1, site.id, "complaint", complaint=complaints["closed"])
+        surveys.answer(low, 1, "不满意")
+        task = FollowUp(site_id=site.id, kind="visit", complaint_id=complaints["resolved"].id, status="open",
+                        due_at=now - timedelta(hours=1))
+        done = FollowUp(site_id=site.id, kind="visit", complaint_id=complaints["closed"].id, status="done",
+                        due_at=now - timedelta(days=1), outcome="solved", note="已解决", done_at=now, done_by_id=world.manager.id)
+        db.session.add_all([task, done])
+        db.session.flush()
+        db.session.add_all([Escalation(site_id=site.id, complaint_id=complaints["new"].id, kind="response",
+                                       due_at=now - timedelta(hours=2), notified=[world.manager.id]),
+                            Escalation(site_id=site.id, follow_up_id=task.id, kind="follow_up", due_at=now, notified=[])])
+        db.session.commit()
+        ids.update(pass_id=live.id, pass_ids=[live.id, used.id, pending.id, gone.id, recurring.id, contractor.id, delivery.id],
+                   device_id=dev_on.id, device_ids=[dev_on.id, dev_off.id, lift.id],
+                   complaint_id=complaints["resolved"].id, complaint_ids=[c.id for c in complaints.values()] + [anon.id],
+                   photo_id=complaints["new"].photos[0].id, item_id=item.id, walk_in_id=w_pending.id,
+                   survey_token=survey.token, survey_tokens=[survey.token, low.token],
+                   links=[("w", w_token), ("i", i_token)], tokens=[p.link_token for p in (live, used, pending, gone, recurring)],
+                   token=live.link_token, slug=site.slug, exception_id=x_open.id)
+    return ids

@@ -1,0 +1,131 @@
+"""Every GET route, as every role, in Chinese and English, on a full and on an empty database.
+
+Fails on a 5xx, on an English catalogue sentence on a Chinese page, and on a raw stored code where an
+English page should show a label. Runs on SQLite, and on PostgreSQL when DATABASE_URL points there.
+"""
+import itertools
+
+import pytest
+
+from tests.desk_support import login_page
+from tests.every_page_support import latin_words, raw_codes, seed, untranslated
+
+# Never requested, with the reason.
+SKIPPED = {
+    "static": "files on disk, no template",
+    "desk.stream": "server-sent events: an endless stream",
+    "api.desk_stream": "server-sent events: an endless stream",
+}
+# Requested for their status only: their bodies are not HTML.
+BINARY = {
+    "passes.visitor_qr": "PNG image",
+    "feedback_files.photo": "complaint photo (image)",
+    "api.complaint_photo": "complaint photo (image)",
+    "desk.on_site_csv_page": "CSV",
+    "api.on_site_export": "CSV",
+    "reports.kpi_csv": "CSV",
+    "reports.complaints_csv": "CSV",
+}
+
+
+# Pages for people without an account (their link is the key): asked by the anonymous client only.
+PUBLIC = ("passes.", "faces.enrol", "surveys.", "api.get_survey", "host.by_link", "api.site_keys", "api.openapi_json")
+
+
+def _values(arg, ids, endpoint):
+    """Real values for a URL variable (an id that exists, or 1 / a made-up token on an empty database)."""
+    if arg == "token":
+        survey = endpoint in ("surveys.page", "api.get_survey")
+        return ids.get("survey_tokens" if survey else "tokens", ["no-such-token"])
+    one = {"pass_id": ids.get("pass_ids", [1]), "device_id": ids.get("device_ids", [1]),
+           "complaint_id": ids.get("complaint_ids", [1]), "photo_id": [ids.get("photo_id", 1)],
+           "item_id": [ids.get("item_id", 1)], "walk_in_id": [ids.get("walk_in_id", 1)],
+           "slug": [ids.get("slug", "sunny")]}
+    return one.get(arg, [1])
+
+
+def urls(app, ids):
+    """(endpoint, url) for every GET route, variables filled from the seeded data."""
+    out = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if "GET" not in rule.methods or rule.endpoint in SKIPPED:
+                continue
+            args = sorted(rule.arguments)
+            if args == ["kind", "token"]:
+                combos = ids.get("links", [("w", "no-such-token"), ("i", "no-such-token")])
+                out += [(rule.endpoint, rule.build({"kind": k, "token": t})[1]) for k, t in combos]
+                continue
+            for combo in itertools.product(*[_values(a, ids, rule.endpoint) for a in args]):
+                out.append((rule.endpoint, rule.build(dict(zip(args, combo, strict=True)))[1]))
+    return out
+
+
+def _clients(world):
+    """One logged-in client per role, and one anonymous."""
+    from portal.accounts.operations import create_user
+    from portal.extensions import db
+
+    admin = getattr(world, "admin", None)
+    if admin is None:
+        with world.app.test_request_context():
+            admin = world.admin = create_user("admin1", world.PASSWORD, "admin", "管理员")
+            db.session.commit()
+    clients = {"anonymous": world.app.test_client()}
+    for role, user in (("resident", world.r1), ("guard", world.guard), ("manager", world.manager), ("admin", admin)):
+        clients[role] = login_page(world.app.test_client(), world, user)
+    return clients
+
+
+def walk(world, ids):
+    """Request everything; returns the list of failures."""
+    failures = []
+    routes = urls(world.app, ids)
+    for role, client in _clients(world).items():
+        for lang in ("zh", "en"):
+            for endpoint, url in routes:
+                if endpoint.startswith(PUBLIC) and role != "anonymous":
+                    continue
+                sep = "&" if "?" in url else "?"
+                resp = client.get(f"{url}{sep}lang={lang}")
+                where = f"{role} {lang} {url}"
+                if resp.status_code >= 500:
+                    failures.append(f"{where}: {resp.status_code}")
+                    continue
+                if resp.status_code != 200 or endpoint in BINARY or not resp.mimetype == "text/html":
+                    continue
+                html = resp.get_data(as_text=True)
+                if lang == "zh":
+                    failures += [f"{where}: untranslated {m!r}" for m in untranslated(html)]
+                    failures += [f"{where}: English word {w!r}" for w in latin_words(html)]
+                else:
+                    failures += [f"{where}: raw code {c!r}" for c in raw_codes(html)]
+    return failures
+
+
+def _world(request, database):
+    return request.getfixturevalue("world" if database == "sqlite" else "pg_world")
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def test_every_page_with_every_state(request, database):
+    """A community with every state each page can show."""
+    world = _world(request, database)
+    ids = seed(world)
+    failures = walk(world, ids)
+    assert not failures, "\n".join(sorted(set(failures)))
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def test_every_page_on_an_empty_site(request, database):
+    """A fresh site: no passes, devices, events or complaints."""
+    world = _world(request, database)
+    failures = walk(world, {})
+    assert not failures, "\n".join(sorted(set(failures)))
+
+
+def test_the_checks_catch_what_they_should():
+    """The detectors themselves: an English sentence on a Chinese page, a code in a cell."""
+    assert untranslated("<p>Nothing needs a human right now.</p>") == ["Nothing needs a human right now."]
+    assert untranslated("<p>没有需要处理的。</p>") == []
+    assert raw_codes("<table><tr><td>revoked</td><td>Revoked</td></tr></table>") == ["revoked"]
