@@ -12,6 +12,7 @@ def init_app(app):
     from portal.desk import models  # noqa: F401
     from portal.desk.feed import after_commit_publish, notify_before_commit
     from portal.desk.hooks import exception_from_event, register_jobs
+    from portal.desk.hooks import install as install_exception_counting
     from portal.desk.host import bp as host_bp
     from portal.desk.routes import bp
     from portal.events.operations import after_commit, on_event
@@ -24,6 +25,7 @@ def init_app(app):
     app.register_blueprint(host_bp)
     app.register_blueprint(watchlist_bp)
     on_event(exception_from_event)
+    install_exception_counting()
     after_commit(after_commit_publish)
     if not event.contains(Session, "before_commit", notify_before_commit):
         event.listen(Session, "before_commit", notify_before_commit)

@@ -1,13 +1,28 @@
-"""What turns into desk exceptions: access events (a hook in the writer's transaction) and periodic checks."""
+"""What turns into desk exceptions: access events (a hook in the writer's transaction) and periodic checks.
+
+The hook does not touch desk_exceptions when the event is inserted: it notes the event, and just before
+the transaction commits the noted events update their exceptions, one statement per group, groups in a
+fixed order, each under a lock of its own (PostgreSQL advisory, transaction-scoped). Updating each row
+as its event came made a gate decision lock a token row and then an exception row while a journal batch
+locked them the other way round, and two batches lock the same exceptions in different orders: bursts
+of denials deadlocked (5 in 350 parallel verifies), and `count = count + 1` read in Python lost counts.
+"""
+import hashlib
 import logging
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
 
 from portal.core.timeutil import utcnow
 from portal.desk.models import DeskCursor, DeskException
-from portal.desk.operations import auto_close, raise_exception
+from portal.desk.operations import GROUP_WINDOW, auto_close, raise_exception
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
 DEFAULT_PARKING_MINUTES = 120
+_PENDING = "desk_exception_events"  # session.info: {(lock id, site id, group key): [(kind, event, fields), …]}
+_DETAIL_KEYS = ("burst", "offline_double_use", "lost_events", "watchlist_entry_id")
 
 
 def classify(ev):
@@ -46,16 +61,62 @@ def _group_key(kind, ev):
 
 
 def exception_from_event(ev):
-    """events.on_event hook: open or count an exception; repeated denials at a gate group into one."""
+    """events.on_event hook: open or count an exception at commit; repeated denials at a gate group into one."""
     if ev.site_id is None:
         return
     kind = classify(ev)
     if kind is None:
         return
-    raise_exception(ev.site_id, kind, _group_key(kind, ev), event=ev, reason=ev.reason, gate_id=ev.gate_id,
-                    device_id=ev.device_id, pass_id=ev.pass_id,
-                    details={k: ev.details[k] for k in ("burst", "offline_double_use", "lost_events", "watchlist_entry_id")
-                             if k in (ev.details or {})})
+    key = _group_key(kind, ev)[:80]
+    fields = dict(reason=ev.reason, gate_id=ev.gate_id, device_id=ev.device_id, pass_id=ev.pass_id,
+                  details={k: ev.details[k] for k in _DETAIL_KEYS if k in (ev.details or {})})
+    group = (_lock_id(ev.site_id, key), ev.site_id, key)
+    db.session.info.setdefault(_PENDING, {}).setdefault(group, []).append((kind, ev, fields))
+
+
+def _lock_id(site_id, group_key):
+    """A stable signed 64-bit number per group: the advisory lock's key and the order groups are taken in."""
+    digest = hashlib.blake2b(f"desk:{site_id}:{group_key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def apply_pending(session):
+    """before_commit: the noted events update their exceptions, groups in lock-id order (no deadlock)."""
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()  # whatever else the transaction locks comes before the exceptions, in every transaction
+    pg = session.get_bind().dialect.name == "postgresql"
+    for (lock_id, site_id, group_key), hits in sorted(pending.items(), key=lambda item: item[0]):
+        if pg:
+            # Serialises the writers of one group (SQLite's writers are one at a time anyway): no lost count,
+            # no second open exception for the same group from two racing first denials.
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+        _count_group(session, site_id, group_key, hits)
+
+
+def _count_group(session, site_id, group_key, hits):
+    now, (kind, first, fields), last = utcnow(), hits[0], hits[-1][1]
+    t = DeskException.__table__
+    latest = session.execute(select(t.c.id, t.c.last_seen_at).where(
+        t.c.site_id == site_id, t.c.group_key == group_key, t.c.status != "closed").order_by(t.c.id.desc()).limit(1)).first()
+    if latest is not None and now - latest.last_seen_at <= GROUP_WINDOW:
+        session.execute(update(t).where(t.c.id == latest.id).values(
+            count=t.c.count + len(hits), last_seen_at=now, last_event_id=last.id, updated_at=now))
+        return
+    x = raise_exception(site_id, kind, group_key, event=first, window=GROUP_WINDOW, **fields)  # none open: a new one
+    x.count, x.last_event_id = len(hits), last.id  # flushed by the commit under way
+
+
+def _forget_pending(session, previous_transaction=None):
+    session.info.pop(_PENDING, None)
+
+
+def install():
+    """Count noted events at commit (called once at start-up: adding a listener while another thread commits fails)."""
+    if not sa_event.contains(Session, "before_commit", apply_pending):
+        sa_event.listen(Session, "before_commit", apply_pending)
+        sa_event.listen(Session, "after_soft_rollback", _forget_pending)
 
 
 def screen_name(site_id, name, anchor, details=None):
