@@ -22,3 +22,11 @@ def json_body(max_bytes=MAX_JSON_BYTES):
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "The request body must be a JSON object.")
     return data
+
+
+def json_or_none(raw):
+    """The decoded JSON of raw bytes, or None when it is not JSON (the view's json_body says why)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None

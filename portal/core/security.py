@@ -1,14 +1,86 @@
-"""Security headers on every response and the CSRF policy."""
-from flask import request
+"""Security headers on every response, the CSRF policy, and characters no input may carry."""
+import re
 
+from flask import jsonify, render_template, request
+from flask_babel import gettext
+
+from portal.core.errors import error_body, wants_json
 from portal.extensions import csrf
+
+# NUL and lone UTF-16 surrogates are never valid text: PostgreSQL refuses them (a 500 before this check) and
+# they cannot be encoded as UTF-8. Paired surrogates in JSON ("\ud83d\ude00") decode to one character and pass.
+BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+# In a JSON body they can only arrive escaped (a raw NUL is invalid JSON, refused by json_body).
+_JSON_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+BAD_INPUT_MESSAGE = "The request contains characters that are not allowed."
 
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
 
 
+def _has_bad(value) -> bool:
+    """True when a string anywhere in a decoded JSON value holds NUL or a lone surrogate."""
+    if isinstance(value, str):
+        return _bad(value)
+    if isinstance(value, dict):
+        return any(_has_bad(k) or _has_bad(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_bad(v) for v in value)
+    return False
+
+
+def _bad(*texts) -> bool:
+    return any(isinstance(t, str) and BAD_CHARS.search(t) is not None for t in texts)
+
+
+def bad_input() -> bool:
+    """True when the path, query string, headers we read, form or JSON body carry NUL or a lone surrogate."""
+    if _bad(request.path, request.headers.get("Authorization")) or any(
+            _bad(k, v) for k, v in request.args.items(multi=True)):
+        return True
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return any(_bad(k, v) for k, v in request.form.items(multi=True)) or any(
+            _bad(k, f.filename) for k, f in request.files.items(multi=True))
+    raw = request.get_data(cache=True)
+    if raw and _JSON_ESCAPES.search(raw):  # rare: only then decode to tell a lone surrogate from a pair
+        from portal.core.jsonbody import json_or_none
+
+        return _has_bad(json_or_none(raw))
+    return False
+
+
+def _refuse_bad_input():
+    if not bad_input():
+        return None
+    if wants_json():
+        return jsonify(error_body("bad_characters", BAD_INPUT_MESSAGE)), 400
+    return render_template("errors/error.html", status=400, message=gettext(BAD_INPUT_MESSAGE)), 400
+
+
+def bearer_claimed() -> bool:
+    """True when the request names a bearer token: an Authorization header "Bearer <token>" with a token."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def _refuse_blank_authorization():
+    # A present but blank Authorization header, or a bare "Bearer", must not pass as a bearer call (which
+    # skips CSRF) and then fall back to the session cookie: it is refused outright. Other schemes (a proxy's
+    # Basic auth) are left alone: they are not bearer calls, so CSRF applies to them.
+    header = request.headers.get("Authorization")
+    if header is None or bearer_claimed():
+        return None
+    if header.strip() and header.strip().split()[0].lower() != "bearer":
+        return None
+    if wants_json():
+        return jsonify(error_body("unauthorized", "Log in first.")), 401
+    return render_template("errors/error.html", status=401, message=gettext("Log in first.")), 401
+
+
 def register_security(app):
-    """CSRF on every state change except bearer-token API calls; headers everywhere."""
+    """Bad characters refused first; CSRF on every state change except bearer-token API calls; headers everywhere."""
+    # First of all hooks: nothing (session loading, token lookup, CSRF) may read such input before it is refused.
+    app.before_request_funcs.setdefault(None, [])[:0] = [_refuse_bad_input, _refuse_blank_authorization]
 
     @app.before_request
     def _csrf():
@@ -16,7 +88,7 @@ def register_security(app):
             return
         # Bearer-token requests carry no ambient cookie authority, so CSRF cannot apply;
         # the device and callback endpoints opt out explicitly with csrf.exempt.
-        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        if bearer_claimed():
             return
         view = app.view_functions.get(request.endpoint)
         if view is not None and f"{view.__module__}.{view.__name__}" in csrf._exempt_views:

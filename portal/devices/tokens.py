@@ -10,8 +10,9 @@ from portal.accounts import tokens as account_tokens
 from portal.accounts.models import ApiToken
 from portal.audit.operations import record
 from portal.core import reads
+from portal.core import validators as v
 from portal.core.crypto import token_hash
-from portal.core.errors import ApiError
+from portal.core.errors import ApiError, ValidationFailed
 from portal.core.timeutil import utcnow
 from portal.devices.models import Device
 from portal.extensions import db
@@ -72,6 +73,39 @@ def device_from_row(row):
     return device
 
 
+@dataclass(frozen=True)
+class SpooledDevice:
+    """A device as a token hash named it, for attempts answered while the token could not be checked."""
+
+    id: int
+    site_id: int
+    gate_id: int | None
+    status: str
+    revoked_at: object
+    expires_at: object
+
+    def valid_at(self, when):
+        """True when the token worked at `when` and the device may still be trusted."""
+        return (self.status not in BLOCKED_STATUSES and (self.revoked_at is None or self.revoked_at > when)
+                and (self.expires_at is None or self.expires_at > when))
+
+
+def devices_by_hash(hashes):
+    """{token hash: SpooledDevice} for the device tokens among hashes (one select; unknown hashes are absent)."""
+    if not hashes:
+        return {}
+    t = ApiToken.__table__
+    source, _ = auth_from()
+    q = db.select(t.c.token_hash, *auth_columns()).select_from(source).where(
+        t.c.token_hash.in_(sorted(hashes)), t.c.kind == "device")
+    found = {}
+    for row in db.session.execute(q).mappings():
+        gates = tuple(row["gate_ids"] or ())
+        found[row["token_hash"]] = SpooledDevice(row["device_id"], row["site_id"], gates[0] if len(gates) == 1 else None,
+                                                 row["status"], row["revoked_at"], row["expires_at"])
+    return found
+
+
 def touch_write(device, now):
     """(statement, params) noting when the token was last used; the gate writes it with the scan's event."""
     return _touch_statement(), {"token_id": device.token_id, "now": now}
@@ -123,6 +157,10 @@ def issue(device, name=None, retire_others=False, grace_seconds=0):
 
     A grace period lets the installer reconfigure the reader before the old token stops working.
     """
+    try:  # a label like every other name: printable Unicode, no control or invisible characters
+        name = v.clean_text(name, max_len=80, required=False)
+    except v.FieldError as exc:
+        raise ValidationFailed({"name": exc.as_tuple()}) from None
     old = live_tokens(device) if retire_others else []
     plain, row = account_tokens.issue_device_token(device, name=name)
     now = utcnow()
