@@ -1,4 +1,5 @@
 """Gate endpoints: the verify call readers make, and device-token management for managers."""
+import contextlib
 import logging
 import time
 
@@ -12,7 +13,8 @@ from portal.core.jsonbody import json_body
 from portal.devices import tokens as device_tokens
 from portal.devices.models import Device
 from portal.extensions import csrf, db, limiter
-from portal.gate import decisions, queries, replica, texts
+from portal.gate import decisions, errlog, queries, replica, spool, texts
+from portal.gate.rules import deny
 from portal.passes.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -108,7 +110,7 @@ def _device_and_prefetch(method, value, direction):
     except ApiError:
         raise
     except Exception as exc:
-        log.warning("gate joint read failed (%s); deciding with separate reads", type(exc).__name__)
+        errlog.log_failure(log, logging.WARNING, "gate joint read failed, deciding with separate reads", exc)
         db.session.rollback()
         return _authenticate(), None
     return device, (signed, row)
@@ -125,11 +127,40 @@ def gate_verify():
     started = time.perf_counter()
     try:
         method, value, direction = _verify_request()
+    except ApiError as bad_body:
+        try:
+            _authenticate()  # a missing or wrong token answers 401 before anything is said about the body
+        except ApiError:
+            raise
+        except Exception as exc:
+            return _unattributed(exc, None, None, started)
+        raise bad_body from None
+    try:
+        device, prefetched = _device_and_prefetch(method, value, direction)
     except ApiError:
-        _authenticate()  # a missing or wrong token answers 401 before anything is said about the body
         raise
-    device, prefetched = _device_and_prefetch(method, value, direction)
+    except Exception as exc:
+        return _unattributed(exc, method, direction, started)
     outcome = decisions.verify(device, method, value, direction, started, prefetched)
+    spool.hand_over()  # attempts of an outage get their device now that tokens are readable
+    return _answer(outcome, method)
+
+
+def _unattributed(exc, method, direction, started):
+    """The device token could not be checked (the database is unreachable): deny / error, fail closed.
+
+    The attempt is spooled with the token's hash and recorded once its device can be read again
+    (portal.gate.spool); a malformed body (method None) is not an attempt and is not recorded.
+    """
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    errlog.log_failure(log, logging.ERROR, "gate token lookup failed closed", exc, method=method or "-")
+    if method is not None:
+        spool.keep(device_tokens.bearer_hash(), method, direction, started, type(exc).__name__)
+    return _answer(deny("error"), method)
+
+
+def _answer(outcome, method):
     message, display = texts.for_reason(outcome.reason)
     body = {"decision": outcome.decision, "reason": outcome.reason, "floors": outcome.floors,
             "message": message, "display": display}

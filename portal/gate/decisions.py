@@ -2,7 +2,6 @@
 import contextlib
 import logging
 import time
-import traceback
 from collections import OrderedDict
 
 from flask import current_app
@@ -10,7 +9,7 @@ from flask import current_app
 from portal.core.timeutil import utcnow
 from portal.core.validators import normalise_plate
 from portal.extensions import db
-from portal.gate import operations, queries, rules, throttle
+from portal.gate import errlog, operations, queries, rules, throttle
 from portal.gate.rules import deny, grant
 from portal.passes import codes, keys, tokens
 from portal.watchlist import matching
@@ -191,7 +190,7 @@ def verify(device, method, value, direction, started, prefetched=None):
         outcome = _fail_closed(device, method, direction, now, started, exc)
     finally:
         operations.forget_writes()
-    if not outcome.granted:
+    if not outcome.granted and outcome.reason != "error":  # errors: portal.gate.errlog, once per interval
         # Only codes and ids: nothing a visitor typed or is called can reach the log line.
         log.info("gate deny device=%d method=%s reason=%s pass=%r", device.id, method, outcome.reason, outcome.pass_id)
     return outcome
@@ -204,11 +203,9 @@ def _ms(started):
 def _fail_closed(device, method, direction, now, started, exc):
     db.session.rollback()
     operations.forget_writes()
-    orig = getattr(exc, "orig", None)
-    # Class names and code locations only: exception messages may quote values (plates, phones).
-    log.error("gate decision failed closed device=%d method=%s error=%s cause=%s\n%s", device.id, method,
-              type(exc).__name__, type(orig).__name__ if orig is not None else "-",
-              "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+    # Class names and code locations only: exception messages may quote values (plates, phones). A burst of
+    # identical failures (an outage) is one line per interval with a count, not a traceback per call.
+    errlog.log_failure(log, logging.ERROR, "gate decision failed closed", exc, device=device.id, method=method)
     outcome = deny("error", error=type(exc).__name__)
     # Through the journal: recorded once the database takes writes again.
     operations.record_attempt(device, method, outcome, direction, now, _ms(started))

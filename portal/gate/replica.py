@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from portal.core import reads
 from portal.extensions import db
-from portal.gate import triggers
+from portal.gate import errlog, triggers
 
 log = logging.getLogger(__name__)
 _RECONNECT_SECONDS = 1.0
@@ -125,7 +125,8 @@ class Replica:
                     reconnect = True
                     self._fences(conn)
             except Exception as exc:
-                log.warning("gate cache listener lost its connection (%s); decisions read the database", type(exc).__name__)
+                errlog.log_failure(log, logging.WARNING, "gate cache listener lost its connection, decisions read the database",
+                                   exc)
                 self._stop.wait(_RECONNECT_SECONDS)
 
     def _fences(self, conn):
