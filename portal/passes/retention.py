@@ -49,9 +49,11 @@ KEPT = {
     ("sites", "name_en"): "a community, not a person",
     ("sites", "address"): "a community, not a person",
     ("buildings", "name"): "a building, not a person",
+    ("buildings", "name_en"): "a building, not a person",
     ("gates", "name"): "a gate, not a person",
     ("gates", "name_en"): "a gate, not a person",
     ("devices", "name"): "a device, not a person",
+    ("devices", "name_en"): "a device, not a person",
     ("api_tokens", "name"): "a token's label",
     ("desk_cursors", "name"): "a cursor's label",
 }
