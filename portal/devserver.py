@@ -6,6 +6,7 @@ Runs gunicorn (threaded, so the desk's live feed streams) plus `flask bridge run
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,20 @@ def _demo_logins():
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def wait_for_port(host, port, server, timeout=60.0):
+    """True once something accepts connections on host:port; False if the server exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
 def main():
     """Start everything and wait."""
     port = os.environ.get("PORT", "5000")
@@ -37,7 +52,11 @@ def main():
     for name in ("bridge", "worker"):
         procs.append(subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", name, "run"], cwd=ROOT, env=env))  # noqa: S603
     base = f"http://127.0.0.1:{port}"
-    print(f"\nPortal running at {base}\n")
+    # The URL only once gunicorn answers: a click on it before then would fail.
+    if not wait_for_port("127.0.0.1", port, procs[0]):
+        print(f"the web server did not start on port {port}; see its messages above", file=sys.stderr)
+    else:
+        print(f"\nPortal running at {base}\n")
     print("Demo logins (staff also need the TOTP code from totp_secret, e.g. `oathtool --totp -b SECRET`):")
     for r in demo["residents"]:
         print(f"  resident  {r['login']:<10} {r['password']:<22} {r['unit']}")

@@ -111,7 +111,7 @@ def untranslated(html):
 
 # Latin words a Chinese page may show: names of things, file formats, the language switch, seeded data.
 LATIN_OK = {"English", "CSV", "JSON", "PIN", "SMS", "API", "TOTP", "QR", "MQTT", "OSDP", "ISAPI", "Asia", "Shanghai",
-            "UTC", "Li", "PNG", "JPEG", "WebP"}
+            "UTC", "Li", "PNG", "JPEG", "WebP", "PDF", "KPI"}
 LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_@.-])[A-Za-z]{3,}(?![A-Za-z0-9_@-])")
 
 
@@ -121,6 +121,15 @@ def latin_words(html):
     # Words in quotes are literal option names or markers the reader types ("gates", "••• set").
     nodes = [re.sub(r'"[^"]*"|“[^”]*”', "", node) for node in nodes]
     return sorted({w for node in nodes for w in LATIN_WORD.findall(node) if w not in LATIN_OK})
+
+
+HALF_WIDTH_AFTER_CHINESE = re.compile(r"[\u4e00-\u9fff][:;,?!](?:\s|$)")
+
+
+def western_punctuation(html):
+    """Chinese words followed by a Western colon, semicolon, comma or mark (Chinese pages use ：；，？！)."""
+    nodes, _cells = page_text(html)
+    return sorted({m.group() for node in nodes for m in HALF_WIDTH_AFTER_CHINESE.finditer(node)})
 
 
 def raw_codes(html):

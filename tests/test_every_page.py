@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from tests.desk_support import login_page
-from tests.every_page_support import latin_words, raw_codes, seed, untranslated
+from tests.every_page_support import latin_words, raw_codes, seed, untranslated, western_punctuation
 
 # Never requested, with the reason.
 SKIPPED = {
@@ -28,6 +28,9 @@ BINARY = {
 }
 
 
+# Defects this test found in pages owned by the passes work (templates/passes/*, portal/passes/*), reported
+# there and waived here until fixed: "有效期:" and "%(days)s, %(hours)s" use Western punctuation on Chinese pages.
+WAIVED = {("resident.show_pass", "Western punctuation"), ("passes.visitor_page", "Western punctuation")}
 # Pages for people without an account (their link is the key): asked by the anonymous client only.
 PUBLIC = ("passes.", "faces.enrol", "surveys.", "api.get_survey", "host.by_link", "api.site_keys", "api.openapi_json")
 
@@ -98,6 +101,8 @@ def walk(world, ids):
                 if lang == "zh":
                     failures += [f"{where}: untranslated {m!r}" for m in untranslated(html)]
                     failures += [f"{where}: English word {w!r}" for w in latin_words(html)]
+                    if (endpoint, "Western punctuation") not in WAIVED:
+                        failures += [f"{where}: Western punctuation {p!r}" for p in western_punctuation(html)]
                 else:
                     failures += [f"{where}: raw code {c!r}" for c in raw_codes(html)]
     return failures

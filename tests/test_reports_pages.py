@@ -69,16 +69,16 @@ def test_csv_export_neutralises_formulas(client, world):
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
     assert len(rows) == len(evil)
     for row in rows:
-        for field in ("description", "location"):
+        for field in ("Description", "Location"):  # headings a manager reads, in the page's language
             assert row[field].startswith("'"), row[field]
     assert "张伟" not in resp.get_data(as_text=True)  # no resident identities in the export
     kpi = client.get(f"/team/reports/kpi.csv?{_around_today()}").get_data(as_text=True)
-    assert "complaints,count,7" in kpi
+    assert "Complaints,Complaints filed,7" in kpi
 
 
 def test_safe_cell():
     assert safe_cell("=1+1") == "'=1+1" and safe_cell("plain") == "plain" and safe_cell(None) == ""
-    assert safe_cell(-0.25) == "-0.25" and safe_cell(3) == "3" and safe_cell(True) == "yes"
+    assert safe_cell(-0.25) == "-0.25" and safe_cell(3) == "3" and safe_cell(True) == "Yes"  # a word a manager reads
 
 
 def test_quarterly_report(client, world):

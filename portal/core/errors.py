@@ -96,7 +96,8 @@ def register_errorhandlers(app):
             resp = jsonify(error_body(code, exc.name or "Error"))
             resp.status_code = exc.code or 500
         else:
-            resp = app.make_response((render_template("errors/error.html", status=exc.code, message=exc.name), exc.code))
+            # The page says what the status means in the page's language (exc.name is Werkzeug's English).
+            resp = app.make_response((render_template("errors/error.html", status=exc.code, message=None), exc.code))
         for k in ("Retry-After", "Allow"):
             if k in headers:
                 resp.headers[k] = headers[k]

@@ -1,5 +1,5 @@
 """Bilingual words the desk shows for reasons, methods and exception kinds."""
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
 REASON_LABELS = {
@@ -63,6 +63,11 @@ def both(table, key):
                     out[lang] = str(label)
             _cache[cache_key] = out
     return _cache[cache_key]
+
+
+def colon():
+    """"：" on Chinese pages, ": " on English ones."""
+    return "：" if get_locale().language == "zh" else ": "
 
 
 def mask_name(name):

@@ -105,7 +105,7 @@ def on_site_csv_page():
     site = desk_site(current_user)
     rows = queries.on_site(site)
     record("pii.export", "on_site", site.id, site_id=site.id, count=len(rows))
-    return Response(on_site_csv(rows), mimetype="text/csv",
+    return Response(on_site_csv(rows, labelled=True), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="on-site-{site.slug}.csv"'})
 
 

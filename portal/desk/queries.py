@@ -117,7 +117,8 @@ def on_site(site, now=None, hours=24):
     for ev in _latest_moves(site.id, now - timedelta(hours=hours), AccessEvent.pass_id):
         p = ev.pass_
         rows.append({
-            "building": p.unit.building.name, "unit": p.unit.label, "visitor": p.visitor_name,
+            "building": p.unit.building.name, "building_en": p.unit.building.name_en, "unit": p.unit.label,
+            "visitor": p.visitor_name,
             "phone": mask_phone(p.visitor_phone), "kind": p.kind, "company": p.company, "work_area": p.work_area,
             "plate": ev.plate or p.plate, "entered_at": local(ev.at, site.timezone).strftime("%Y-%m-%d %H:%M"),
             "gate": ev.gate.name if ev.gate else None, "pass_id": p.id,
@@ -217,3 +218,23 @@ def last_handover(site_id):
     """The last ended shift at the site (its notes and the exceptions it handed over)."""
     return db.session.scalar(db.select(Shift).where(Shift.site_id == site_id, Shift.ended_at.is_not(None))
                              .order_by(Shift.ended_at.desc()).limit(1))
+
+
+def remote_details(rows):
+    """For the remote opens among events: {event id: {"device", "door", "guard"}} (device row, door number, name)."""
+    from portal.accounts.models import User
+    from portal.devices.models import Device, DeviceCommand
+
+    remote = [ev for ev in rows if ev.method == "remote"]
+    if not remote:
+        return {}
+    command_ids = {(ev.details or {}).get("command_id") for ev in remote} - {None}
+    doors = dict(db.session.execute(db.select(DeviceCommand.id, DeviceCommand.door)
+                                    .where(DeviceCommand.id.in_(command_ids))).all()) if command_ids else {}
+    device_ids = {ev.device_id for ev in remote if ev.device_id}
+    devices = {d.id: d for d in db.session.scalars(db.select(Device).where(Device.id.in_(device_ids)))} if device_ids else {}
+    actor_ids = {ev.actor_id for ev in remote if ev.actor_id}
+    names = (dict(db.session.execute(db.select(User.id, User.display_name).where(User.id.in_(actor_ids))).all())
+             if actor_ids else {})
+    return {ev.id: {"device": devices.get(ev.device_id), "door": doors.get((ev.details or {}).get("command_id")),
+                    "guard": names.get(ev.actor_id)} for ev in remote}

@@ -17,6 +17,9 @@ from portal.desk.serialize import event_payload
 from portal.desk.stream import stream_response
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
+# Globals, so imported macros see them too (macros do not get the context processors' names).
+bp.add_app_template_global(labels.label, "label")
+bp.add_app_template_global(labels.colon, "colon")
 
 
 @bp.context_processor
@@ -28,7 +31,7 @@ def _labels():
 @bp.app_context_processor
 def _label_tables():
     # Every staff page (desk, devices, feedback, reports) shows codes through the same tables.
-    return {"label": labels.label, "L_exception": labels.EXCEPTION_STATUS_LABELS, "L_kind": labels.PASS_KIND_LABELS,
+    return {"L_exception": labels.EXCEPTION_STATUS_LABELS, "L_kind": labels.PASS_KIND_LABELS,
             "L_direction": labels.DIRECTION_LABELS, "L_driver": labels.DRIVER_LABELS, "L_method": labels.METHOD_LABELS}
 
 
@@ -42,6 +45,9 @@ def board():
     hours = min(max(request.args.get("hours", 12, type=int), 1), 24 * 31)
     rows = queries.events(site.id, decision=decision, gate_id=gate_id, since=utcnow() - timedelta(hours=hours), limit=100)
     events = [event_payload(ev, site.timezone) for ev in rows]
+    remote = queries.remote_details(rows)
+    for e in events:
+        e["remote"] = remote.get(e["id"])
     newest = max((e["id"] for e in events), default=None)
     if newest is None:
         newest = (queries.events(site.id, limit=1) or [None])[0]

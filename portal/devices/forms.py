@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.devices.models import KINDS
 
@@ -40,6 +40,7 @@ class DeviceEditForm(FlaskForm):
     """Rename a device or change its options."""
 
     name = StringField(_l("Device name"), validators=[DataRequired(), Length(max=80)])
+    name_en = StringField(_l("English name (optional)"), validators=[Optional(), Length(max=80)])
     options = TextAreaField(_l("Options (JSON)"), validators=[_json_object])
 
 

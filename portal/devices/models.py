@@ -17,6 +17,7 @@ class Device(Timestamped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False, index=True)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
+    name_en: Mapped[str | None] = mapped_column(String(80))  # shown on English pages when set
     kind: Mapped[str] = mapped_column(String(24), nullable=False)
     driver: Mapped[str] = mapped_column(String(24), default="simulator", nullable=False)
     # Driver options may hold passwords and keys, so they are encrypted at rest.

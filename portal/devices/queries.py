@@ -60,7 +60,8 @@ def summaries(site_id=None):
     for d in rows:
         c = counts[d.id]
         b = bridge.get(d.id)
-        out.append({"id": d.id, "site": sites.get(d.site_id), "name": d.name, "kind": d.kind, "driver": d.driver,
+        out.append({"id": d.id, "site": sites.get(d.site_id), "name": d.name, "name_en": d.name_en, "kind": d.kind,
+                    "driver": d.driver,
                     "status": d.status, "sync": sync_state(d, c), "credentials": c,
                     "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
                     "last_error": b.last_error if b else None, "worker": b.lease_owner if b else None,

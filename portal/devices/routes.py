@@ -1,8 +1,10 @@
 """Device pages: the desk sees push status; managers add, edit, remove and retry."""
 import json
+import re
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -17,7 +19,7 @@ from portal.devices.api import CRED_STATUSES, event_health
 from portal.devices.forms import KIND_LABELS, DeviceAddForm, DeviceEditForm
 from portal.devices.models import Device
 from portal.extensions import db
-from portal.sites.models import Site
+from portal.sites.models import Gate, Site
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 VIEW_ROLES = ("guard", "manager", "admin")
@@ -36,6 +38,21 @@ def _device(device_id):
     if device is None or device.status == "removed" or foreign:
         abort(404)
     return device
+
+
+def _number_order(key):
+    """p10 after p9: credentials sorted by their number, not as text."""
+    match = re.search(r"\d+", key or "")
+    return (key[: match.start()] if match else key or "", int(match.group()) if match else -1, key or "")
+
+
+def _gates(device):
+    """The gates a device serves, by name in the page's language."""
+    if not device.gate_ids:
+        return []
+    gates = db.session.scalars(db.select(Gate).where(Gate.id.in_(device.gate_ids))).all()
+    english = get_locale().language == "en"
+    return sorted(gates, key=lambda g: ((g.name_en if english and g.name_en else g.name) or "").casefold())
 
 
 def _flash_error(exc):
@@ -72,8 +89,9 @@ def show(device_id):
     status = request.args.get("status")
     status = status if status in CRED_STATUSES else None
     summary = next((s for s in queries.summaries(device.site_id) if s["id"] == device.id), None)
-    creds = queries.credentials_on(device.id, status)
+    creds = sorted(queries.credentials_on(device.id, status), key=lambda c: _number_order(c.key))
     return render_template("devices/show.html", device=device, summary=summary, creds=creds[:1000], total=len(creds),
+                           gates=_gates(device),
                            status=status, statuses=CRED_STATUSES, options=changes.masked(device.options or {}),
                            health=event_health([device.id]).get(device.id), kinds=KIND_LABELS,
                            can_manage=current_user.role in MANAGE_ROLES)
@@ -92,6 +110,7 @@ def add():
     if form.validate_on_submit():
         try:
             device = operations.add_device(site, form.name.data, form.kind.data, form.driver.data, form.options.parsed)
+            device.name_en = (form.name_en.data or "").strip() or None
         except ApiError as exc:
             _flash_error(exc)
             return render_template("devices/form.html", form=form, device=None), 400
@@ -111,6 +130,7 @@ def edit(device_id):
     if form.validate_on_submit():
         try:
             changes.update_device(device, name=form.name.data, options=form.options.parsed)
+            device.name_en = (form.name_en.data or "").strip() or None
         except ApiError as exc:
             _flash_error(exc)
             return render_template("devices/form.html", form=form, device=device), 400
@@ -118,6 +138,7 @@ def edit(device_id):
         return redirect(url_for("devices.show", device_id=device.id))
     if request.method == "GET":
         form.name.data = device.name
+        form.name_en.data = device.name_en
         form.options.data = json.dumps(changes.editable_options(device), ensure_ascii=False, indent=2)
     return render_template("devices/form.html", form=form, device=device), 400 if form.errors else 200
 

@@ -4,7 +4,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError, bilingual
+from portal.core.errors import ApiError
 from portal.faces import imaging, operations, queries
 from portal.faces import search as face_search
 from portal.faces.forms import ConsentForm, PhotoForm, SearchForm, WithdrawForm
@@ -34,12 +34,9 @@ def _page(p, token, status=200, error=None, **forms):
     return render_template("faces/enrol.html", **ctx), status
 
 
-def _both(msgid):
-    """A message in both languages, the visitor's own first."""
-    texts = bilingual(msgid)
-    first = gettext(msgid)
-    other = texts["en"] if first == texts["zh"] else texts["zh"]
-    return [first] if other == first else [first, other]
+def _said(msgid):
+    """An error in the page's language only (the language switch is at the top of the page)."""
+    return [gettext(msgid)]
 
 
 @bp.get("/p/<token>/face")
@@ -55,11 +52,11 @@ def consent(token):
     p = _pass(token)
     form = ConsentForm()
     if not form.validate_on_submit():
-        return _page(p, token, 400, error=_both("Tick the box to give your consent."), consent_form=form)
+        return _page(p, token, 400, error=_said("Tick the box to give your consent."), consent_form=form)
     try:
         operations.give_consent(p)
     except ApiError as exc:
-        return _page(p, token, exc.status, error=_both(exc.message))
+        return _page(p, token, exc.status, error=_said(exc.message))
     flash(gettext("Thank you. Now take or choose a photo of your face."), "ok")
     return redirect(url_for("faces.enrol", token=token))
 
@@ -70,14 +67,14 @@ def photo(token):
     p = _pass(token)
     form = PhotoForm()
     if not form.validate_on_submit():
-        return _page(p, token, 400, error=_both("Choose a photo first."), photo_form=form)
+        return _page(p, token, 400, error=_said("Choose a photo first."), photo_form=form)
     data = form.photo.data.read(imaging.MAX_UPLOAD_BYTES + 1)
     try:
         operations.enrol(p, data)
     except imaging.PhotoRefused as exc:
-        return _page(p, token, 400, error=_both(exc.message))
+        return _page(p, token, 400, error=_said(exc.message))
     except ApiError as exc:
-        return _page(p, token, exc.status, error=_both(exc.message))
+        return _page(p, token, exc.status, error=_said(exc.message))
     flash(gettext("Your face is enrolled. Face terminals will recognise you during this pass; "
                   "the QR code and keypad code still work."), "ok")
     return redirect(url_for("faces.enrol", token=token))
@@ -100,7 +97,7 @@ def _too_large(exc):
     p = pass_queries.by_link(token) if token else None
     if p is None:
         return render_template("errors/error.html", status=413, message=gettext(imaging.MESSAGES["too_large"])), 413
-    return _page(p, token, 413, error=_both(imaging.MESSAGES["too_large"]))
+    return _page(p, token, 413, error=_said(imaging.MESSAGES["too_large"]))
 
 
 @bp.route("/desk/faces/search", methods=("GET", "POST"))

@@ -91,17 +91,21 @@ def redact(body, limit=120):
 
 
 class ConsoleBackend:
-    """Development backend: logs the message (phone masked, link truncated) instead of sending."""
+    """Logs the message instead of sending: in development whole (the links must be clickable), else masked."""
 
     name = "console"
 
     def __init__(self, config):
         self.config = config
+        self.whole = bool(config.get("DEMO_MODE"))  # `make run` only; production logs never hold a working link
 
     def send(self, to, body, status_callback=None):
         """Log and report success with a made-up id."""
         provider_id = "console-" + secrets.token_hex(8)
-        log.info("sms console id=%s to=%s body=%r", provider_id, mask_phone(to), redact(body))
+        if self.whole:
+            print(f"SMS to {mask_phone(to)} ({provider_id}):\n{body}\n", flush=True)  # noqa: T201 - the developer's inbox
+        else:
+            log.info("sms console id=%s to=%s body=%r", provider_id, mask_phone(to), redact(body))
         return SendResult(provider_id)
 
 

@@ -7,6 +7,11 @@ HIGHLIGHT = "#b00020"
 AXIS = "#888"
 
 
+def text_width(text, size=11):
+    """Rough width in px of a label at the charts' font size: a Chinese character is square, Latin is ~0.6 em."""
+    return sum(size if ord(ch) > 0x2E80 else size * 0.62 for ch in str(text))
+
+
 def _num(value):
     return f"{value:.1f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
 
@@ -42,7 +47,9 @@ def bars(items, title, width=640, height=200, label_every=1, highlight=()):
 def hbars(items, title, width=640, bar_h=20):
     """Horizontal bars for (label, value) pairs, largest first (denials by reason)."""
     items = list(items)
-    label_w, height = 130, max(len(items), 1) * (bar_h + 6) + 10
+    # The label column fits the longest label (no reason cut off), up to half the chart.
+    label_w = int(min(max([130] + [text_width(label) + 12 for label, _ in items]), width // 2))
+    height = max(len(items), 1) * (bar_h + 6) + 10
     top = max([v for _, v in items] + [0]) or 1
     inner_w = width - label_w - 50
     parts = [

@@ -3,9 +3,36 @@
 import csv
 import io
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from portal.core.timeutil import local
+from portal.desk.labels import REASON_LABELS
 from portal.extensions import db
+from portal.feedback.forms import CATEGORY_LABELS, KIND_LABELS, PRIORITY_LABELS, STATUS_LABELS
 from portal.feedback.models import Complaint
+
+# Column headings and figure names a manager reads in the page's language (the codes stay in the API).
+SECTIONS = {"satisfaction": _l("Satisfaction"), "complaints": _l("Complaints"), "response": _l("Response"),
+            "entries": _l("Entries"), "complaints_by_month": _l("Complaints per month"),
+            "denied_by_reason": _l("Denied by reason"), "entries_by_day": _l("Entries per day"),
+            "entries_by_hour": _l("Entries by hour")}
+METRICS = {"rate": _l("Satisfied share"), "answered": _l("Surveys answered"), "count": _l("Complaints filed"),
+           "per_100_units": _l("Complaints per 100 units"), "suggestions": _l("Suggestions"),
+           "median_first_response_hours": _l("Median hours to first answer"),
+           "median_resolution_hours": _l("Median hours to resolution"), "unanswered": _l("Not yet answered"),
+           "granted": _l("Entries granted"), "guard_share_of_entries": _l("Share of entries let in by guards"),
+           "guard_share_of_walk_ins": _l("Share of walk-ins approved by guards"), "denied": _l("Entries denied")}
+KPI_HEADER = (_l("Section"), _l("Figure"), _l("Value"), _l("Previous period"), _l("Change"), _l("Target or aim"),
+              _l("Met"))
+COMPLAINT_HEADER = (_l("No."), _l("Filed"), _l("Kind"), _l("Category"), _l("Priority"), _l("Status"), _l("Location"),
+                    _l("Description"), _l("First answer"), _l("Hours to first answer"), _l("Resolved"),
+                    _l("Hours to resolution"), _l("Times reopened"))
+
+
+def _label(table, key):
+    value = table.get(key)
+    return str(value) if value is not None else key
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets (OWASP CSV injection).
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
@@ -16,7 +43,7 @@ def safe_cell(value):
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("Yes") if value else _("No")
     if isinstance(value, float):
         return f"{value:.4f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
@@ -72,16 +99,17 @@ def kpi_rows(k):
         ("entries", "denied", ent["denied"], None, None, None, None),
     ]
     rows += [("complaints_by_month", m["month"], m["count"], None, None, None, None) for m in com["by_month"]]
-    rows += [("denied_by_reason", reason, n, None, None, None, None) for reason, n in ent["denied_by_reason"].items()]
+    rows += [("denied_by_reason", _label(REASON_LABELS, reason), n, None, None, None, None)
+             for reason, n in ent["denied_by_reason"].items()]
     rows += [("entries_by_day", d["date"], d["count"], None, None, None, None) for d in ent["per_day"]]
     rows += [("entries_by_hour", f"{h:02d}", n, None, None, None, None) for h, n in enumerate(ent["by_hour"])]
     return rows
 
 
 def kpi_csv(k):
-    """The KPI figures of a period as CSV."""
-    header = ("section", "metric", "value", "previous", "change", "target_or_aim", "met")
-    return to_csv(header, kpi_rows(k))
+    """The KPI figures of a period as CSV, sections and figures named in the page's language."""
+    rows = [(_label(SECTIONS, section), _label(METRICS, metric), *rest) for section, metric, *rest in kpi_rows(k)]
+    return to_csv([str(h) for h in KPI_HEADER], rows)
 
 
 def complaints_csv(site, period):
@@ -102,10 +130,10 @@ def complaints_csv(site, period):
         (
             c.id,
             when(c.created_at),
-            c.kind,
-            c.category,
-            c.priority,
-            c.status,
+            _label(KIND_LABELS, c.kind),
+            _label(CATEGORY_LABELS, c.category),
+            _label(PRIORITY_LABELS, c.priority),
+            _label(STATUS_LABELS, c.status),
             c.location,
             c.description,
             when(c.first_response_at),
@@ -116,19 +144,4 @@ def complaints_csv(site, period):
         )
         for c in db.session.scalars(q)
     ]
-    header = (
-        "id",
-        "created",
-        "kind",
-        "category",
-        "priority",
-        "status",
-        "location",
-        "description",
-        "first_response",
-        "hours_to_first_response",
-        "resolved",
-        "hours_to_resolution",
-        "reopened",
-    )
-    return to_csv(header, rows)
+    return to_csv([str(h) for h in COMPLAINT_HEADER], rows)

@@ -99,3 +99,9 @@ def quarter(year, q, tz_name):
     first = date(year, 3 * q - 2, 1)
     nxt = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
     return Period(first, nxt - timedelta(days=1), tz_name)
+
+
+def current_quarter(tz_name, now=None):
+    """(year, quarter) of today in the site's time zone."""
+    today = (now or datetime.now(UTC)).astimezone(zone(tz_name)).date()
+    return today.year, (today.month - 1) // 3 + 1

@@ -106,8 +106,11 @@ def complaints_csv():
 def quarterly():
     """The printable quarterly report, compared with the quarter before."""
     site = _site()
+    year, q = request.args.get("year", type=int), request.args.get("q", type=int)
+    if year is None and q is None:  # no query: the quarter we are in
+        year, q = periods.current_quarter(site.timezone)
     try:
-        period = periods.quarter(request.args.get("year", type=int), request.args.get("q", type=int), site.timezone)
+        period = periods.quarter(year, q, site.timezone)
     except ApiError:
         abort(400)
     before = period.first - timedelta(days=1)

@@ -33,6 +33,7 @@ class Building(Timestamped, db.Model):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False, index=True)
     code: Mapped[str] = mapped_column(String(20), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
+    name_en: Mapped[str | None] = mapped_column(String(80))  # shown on English pages when set
     lowest_floor: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     highest_floor: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     site = relationship("Site", back_populates="buildings")
