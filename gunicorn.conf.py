@@ -1,6 +1,12 @@
 """gunicorn reads this from the working directory (`gunicorn wsgi:app`, `make run`): settings checked at start-up."""
 import os
 
+from portal.core.serving import hide_server_header
+
+# The access log masks link secrets (a whole /p/<token> shows the live QR); no `Server: gunicorn` header.
+logger_class = "portal.core.serving.MaskingLogger"
+hide_server_header()
+
 
 def on_starting(server):
     """Refuse several workers on memory://: each would count login and keypad failures on its own.

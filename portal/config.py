@@ -36,13 +36,16 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    # Secure unless explicitly in development (`make run` over http): a production cookie never crosses plain http.
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PREFER_HTTPS = _bool("PREFER_HTTPS", False)
     STAFF_IDLE_MINUTES = int(os.environ.get("STAFF_IDLE_MINUTES", "30"))
     STAFF_ABSOLUTE_HOURS = int(os.environ.get("STAFF_ABSOLUTE_HOURS", "12"))
     RESIDENT_SESSION_DAYS = int(os.environ.get("RESIDENT_SESSION_DAYS", "30"))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
-    WTF_CSRF_TIME_LIMIT = None
+    # CSRF tokens expire (the form then says so and asks for a reload); long enough for a slow form.
+    WTF_CSRF_TIME_LIMIT = int(os.environ.get("CSRF_TIME_LIMIT_SECONDS", str(4 * 3600)))
     # db:// is shared by every worker process (portal.core.ratelimit); memory:// counts per process and
     # gunicorn.conf.py refuses it with more than one worker.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "db://")
@@ -83,6 +86,8 @@ class DevelopmentConfig(Config):
     """Embedded default used by `make run`: SQLite, console SMS, simulated devices."""
 
     DEMO_MODE = True
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)  # served over http on 127.0.0.1
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 
 class TestConfig(Config):
@@ -93,6 +98,8 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - the test configuration's key
     DATA_KEY = "dGVzdC1kYXRhLWtleS0zMi1ieXRlcy1sb25nLi4uLi4="
     WTF_CSRF_ENABLED = True
+    SESSION_COOKIE_SECURE = False  # the test client speaks http; tests of the production default build their own app
+    REMEMBER_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "memory://"
     SMS_BACKEND = "console"
     SERVER_NAME = None

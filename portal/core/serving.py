@@ -1,0 +1,45 @@
+"""What gunicorn.conf.py loads into gunicorn: an access log without link secrets, and no Server header.
+
+A pass link (/p/<token>) shows the live QR to whoever has it, as do the host's approval and survey links;
+the access log keeps only a 4-character prefix of any long url-safe run, like the SMS console
+(portal.notify.backends.redact). gunicorn names itself in a Server header on every response; that tells
+an attacker which server and version to try, and is dropped.
+"""
+import re
+
+from gunicorn.glogging import Logger
+from gunicorn.http import wsgi
+
+# Bearer secrets in links are long url-safe runs (pass tokens, approval and survey tokens).
+_SECRETISH = re.compile(r"[A-Za-z0-9_\-]{16,}")
+_SAFE_ATOMS = {"h", "t", "s", "m", "H", "b", "B", "T", "D", "M", "L", "p"}
+
+
+def mask(text):
+    """text with every long url-safe run cut to its first 4 characters."""
+    return _SECRETISH.sub(lambda m: m.group(0)[:4] + "…", text)
+
+
+class MaskingLogger(Logger):
+    """gunicorn's logger; every text atom of the access log (request line, path, query, referer, headers) masked."""
+
+    def atoms(self, resp, req, environ, request_time):
+        """The usual atoms with link secrets masked."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key, value in atoms.items():
+            if key not in _SAFE_ATOMS and isinstance(value, str):
+                atoms[key] = mask(value)
+        return atoms
+
+
+def hide_server_header():
+    """Stop gunicorn's responses from carrying `Server: gunicorn` (its default headers are not configurable)."""
+    if getattr(wsgi.Response.default_headers, "_portal", False):
+        return
+    original = wsgi.Response.default_headers
+
+    def default_headers(self):
+        return [h for h in original(self) if not h.lower().startswith("server:")]
+
+    default_headers._portal = True
+    wsgi.Response.default_headers = default_headers
