@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import math
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -13,6 +14,11 @@ MAX_PHOTOS = 3
 # The whole upload request: three photos plus the form fields; checked before anything is parsed.
 MAX_REQUEST_BYTES = MAX_PHOTOS * MAX_PHOTO_BYTES + 512 * 1024
 MAX_PIXELS = 40_000_000  # larger is a decompression bomb, not a phone photo
+# What one photo may cost once decoded, checked from the header before any pixel is decoded: a JPEG is decoded
+# at a reduced scale (draft) near MAX_SIDE, so a 48-MP phone photo stays cheap; PNG and WebP have no such
+# shortcut, so they are refused above 4096 x 4096 (three all-zero 6300 x 6300 PNGs, 463 kB on the wire, took
+# 20 s and 400 MB of worker memory before this check).
+MAX_DECODED_PIXELS = 4096 * 4096
 MAX_SIDE = 2560  # stored photos are scaled down to this; enough to read a number plate
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 
@@ -43,8 +49,10 @@ def _open(raw):
                 _refuse("photo_type", "Only JPEG, PNG or WebP photos are accepted.")
             if probe.width * probe.height > MAX_PIXELS:
                 _refuse("photo_pixels", "The photo has too many pixels.")
+            _budget(probe)
             probe.verify()
             img = Image.open(io.BytesIO(raw))
+            _budget(img)
             img.load()
         except ApiError:
             raise
@@ -59,6 +67,18 @@ def _open(raw):
         ):
             _refuse("photo_type", "Only JPEG, PNG or WebP photos are accepted.")
     return img, fmt
+
+
+def _budget(img):
+    """Shrink a JPEG's decode to near MAX_SIDE, then refuse what would still decode to too many pixels."""
+    if img.format == "JPEG" and max(img.size) > MAX_SIDE:
+        scale = MAX_SIDE / max(img.size)  # the size thumbnail() makes later; the decoder stops at the scale above it
+        target = (max(1, math.ceil(img.width * scale)), max(1, math.ceil(img.height * scale)))
+        img.draft(img.mode if img.mode in ("RGB", "L") else "RGB", target)
+    width, height = img.size
+    if width * height > MAX_DECODED_PIXELS:
+        _refuse("photo_pixels", "The photo has too many pixels: a PNG or WebP photo may have at most 16 megapixels "
+                "(4096 x 4096). Send a smaller one or a JPEG.")
 
 
 def clean(raw):
