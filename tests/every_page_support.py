@@ -27,7 +27,7 @@ RAW_CODES = {"active", "revoked", "queued", "guest", "closed", "live", "awaiting
 class _Text(HTMLParser):
     """Visible text nodes (scripts and styles left out), attribute text people read, and cell texts."""
 
-    CELL_TAGS = {"td", "dd", "li", "option", "button", "h1", "h2", "th"}
+    CELL_TAGS = {"td", "dd", "li", "option", "button", "h1", "h2", "h3", "th", "p", "strong", "em", "label", "a"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -197,7 +197,7 @@ def seed(world):
         site = world.site
         w_pending, w_token = walkins.register_walk_in(world.guard, site, {"name": ("王" * 50 + "🙂" + "长" * 13), "phone": "13812345678",
                                                                          "unit_id": world.unit_a.id, "purpose": "送东西"})
-        w2, _ = walkins.register_walk_in(world.guard, site, {"name": "张三", "unit_id": world.unit_a.id})
+        w2, w2_token = walkins.register_walk_in(world.guard, site, {"name": "张三", "unit_id": world.unit_a.id})
         walkins.approve_walk_in(w2, world.guard, by="guard", reason="业主电话同意")
         w3, _ = walkins.register_walk_in(world.guard, site, {"name": "李四", "unit_id": world.unit_a.id})
         walkins.refuse_walk_in(w3, world.r1, by="host")
@@ -258,6 +258,6 @@ def seed(world):
                    complaint_id=complaints["resolved"].id, complaint_ids=[c.id for c in complaints.values()] + [anon.id],
                    photo_id=complaints["new"].photos[0].id, item_id=item.id, walk_in_id=w_pending.id,
                    survey_token=survey.token, survey_tokens=[survey.token, low.token],
-                   links=[("w", w_token), ("i", i_token)], tokens=[p.link_token for p in (live, used, pending, gone, recurring)],
+                   links=[("w", w_token), ("i", i_token), ("w", w2_token)], tokens=[p.link_token for p in (live, used, pending, gone, recurring)],
                    token=live.link_token, slug=site.slug, exception_id=x_open.id)
     return ids

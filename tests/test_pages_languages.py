@@ -215,3 +215,26 @@ def test_denial_chart_fits_its_longest_label():
     svg = str(hbars([(label, 3), ("Unknown code", 1)], "Denied by reason"))
     x = float(svg.split('<text x="')[1].split('"')[0])  # right edge of the label column
     assert x >= text_width(label)
+
+
+def test_demo_names_devices_and_buildings_in_both_languages(app):
+    """`make run` shows bilingual names; a demo database from before (English device names) is renamed, not doubled."""
+    import json
+
+    from portal.devices.models import Device
+    from portal.sites.models import Building
+
+    def run():
+        out = app.test_cli_runner().invoke(args=["demo"])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output.strip().splitlines()[-1])
+
+    first = run()
+    gate = db.session.get(Device, first["devices"]["gate"]["id"])
+    gate.name, gate.name_en = "Main gate reader", None  # as the demo used to name it
+    db.session.commit()
+    run()
+    db.session.expire_all()
+    names = {(d.name, d.name_en) for d in db.session.scalars(db.select(Device))}
+    assert ("正门读头", "Main gate reader") in names and len(names) == 4
+    assert {b.name_en for b in db.session.scalars(db.select(Building))} == {"Block A", "Block B"}

@@ -15,10 +15,12 @@ RESIDENTS = [("resident1", "Demo-Resident-1-pw", "张伟", "A", "1201", 12, "own
              ("resident2", "Demo-Resident-2-pw", "Li Na", "B", "0502", 5, "tenant")]
 STAFF = [("guard", "Demo-Guard-pw-2026", "门岗 王师傅", "guard"),
          ("manager", "Demo-Manager-pw-2026", "Security Manager", "manager")]
-DEVICES = [("gate", "Main gate reader", "gate_reader", {"gates": ["MAIN"]}),
-           ("door", "Building A door", "door_controller", {"doors": [1]}),
-           ("elevator", "Building A lift", "elevator_controller", {"floors": list(range(1, 19))}),
-           ("face", "Lobby face terminal", "face_terminal", {})]
+# (key, name, English name, kind, what it serves); earlier demo databases named devices in English only.
+DEVICES = [("gate", "正门读头", "Main gate reader", "gate_reader", {"gates": ["MAIN"]}),
+           ("door", "A栋门禁", "Building A door", "door_controller", {"doors": [1]}),
+           ("elevator", "A栋电梯", "Building A lift", "elevator_controller", {"floors": list(range(1, 19))}),
+           ("face", "大堂人脸终端", "Lobby face terminal", "face_terminal", {})]
+BUILDINGS_EN = {"A": "Block A", "B": "Block B"}
 
 
 def _one(model, **where):
@@ -40,12 +42,14 @@ def _site():
     return site
 
 
-def _device(site, key, name, kind, serves):
-    dev = _one(Device, site_id=site.id, name=name)
+def _device(site, key, name, name_en, kind, serves):
+    dev = _one(Device, site_id=site.id, name=name) or _one(Device, site_id=site.id, name=name_en)
+    if dev is not None:
+        dev.name, dev.name_en = name, name_en
     if dev is None:
         gate_ids = [g.id for g in site.gates if g.code in serves.get("gates", [])]
         building = _one(Building, site_id=site.id, code="A") if kind in ("door_controller", "elevator_controller") else None
-        dev = Device(site_id=site.id, name=name, kind=kind, driver="simulator", options={}, gate_ids=gate_ids,
+        dev = Device(site_id=site.id, name=name, name_en=name_en, kind=kind, driver="simulator", options={}, gate_ids=gate_ids,
                      doors=serves.get("doors", []), floors=serves.get("floors", []),
                      building_id=building.id if building else None)
         db.session.add(dev)
@@ -91,7 +95,9 @@ def load():
     for login, pw, name, role in STAFF:
         user = _one(User, login=login) or create_user(login, pw, role, name, site=site)
         out[role] = {"login": login, "password": pw, "totp_secret": user.totp_secret}
-    for key, name, kind, serves in DEVICES:
-        out["devices"][key] = _device(site, key, name, kind, serves)
+    for building in db.session.scalars(db.select(Building).where(Building.site_id == site.id)):
+        building.name_en = building.name_en or BUILDINGS_EN.get(building.code)
+    for key, name, name_en, kind, serves in DEVICES:
+        out["devices"][key] = _device(site, key, name, name_en, kind, serves)
     out["gates"] = [{"id": g.id, "code": g.code} for g in db.session.scalars(db.select(Gate).where(Gate.site_id == site.id))]
     return out

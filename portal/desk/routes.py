@@ -31,7 +31,8 @@ def _labels():
 @bp.app_context_processor
 def _label_tables():
     # Every staff page (desk, devices, feedback, reports) shows codes through the same tables.
-    return {"L_exception": labels.EXCEPTION_STATUS_LABELS, "L_kind": labels.PASS_KIND_LABELS,
+    return {"L_exception": labels.EXCEPTION_STATUS_LABELS, "L_request": labels.REQUEST_STATUS_LABELS,
+            "L_kind": labels.PASS_KIND_LABELS,
             "L_direction": labels.DIRECTION_LABELS, "L_driver": labels.DRIVER_LABELS, "L_method": labels.METHOD_LABELS}
 
 
