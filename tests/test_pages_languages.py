@@ -147,7 +147,7 @@ def test_board_shows_direction_and_remote_door_and_guard(client, world):
     event(world, direction="out")
     _staff(client, world)
     html = client.get("/desk/").get_data(as_text=True)
-    assert "Granted · Out" in html
+    assert "Granted · Out" in html and 'data-ok="Live"' in html  # the feed's badge is a word, not a code
     assert "Opened remotely · Block A door · door 2 · 王师傅" in html
     html = client.get("/desk/?lang=zh").get_data(as_text=True)
     assert "A栋门禁 · 2 号门 · 王师傅" in html
