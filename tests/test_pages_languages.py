@@ -238,3 +238,11 @@ def test_demo_names_devices_and_buildings_in_both_languages(app):
     names = {(d.name, d.name_en) for d in db.session.scalars(db.select(Device))}
     assert ("正门读头", "Main gate reader") in names and len(names) == 4
     assert {b.name_en for b in db.session.scalars(db.select(Building))} == {"Block A", "Block B"}
+
+
+def test_bar_chart_axis_fits_large_numbers():
+    from portal.reports.charts import bars, text_width
+
+    svg = str(bars([("12-01", 123456), ("12-02", 5)], "Entries per day"))
+    axis_right = float(svg.split('<text x="')[1].split('"')[0])  # the top value, anchored at its end
+    assert axis_right - text_width("123456") >= 0

@@ -19,9 +19,10 @@ def _num(value):
 def bars(items, title, width=640, height=200, label_every=1, highlight=()):
     """Vertical bars for (label, value) pairs; labels shown every label_every bars."""
     items = list(items)
-    pad_l, pad_b, pad_t = 34, 28, 18
-    inner_w, inner_h = width - pad_l - 6, height - pad_b - pad_t
     top = max([v for _, v in items] + [0]) or 1
+    # The axis column fits the largest number (a 5-digit count would start left of the picture).
+    pad_l, pad_b, pad_t = int(max(34, text_width(_num(top)) + 10)), 28, 18
+    inner_w, inner_h = width - pad_l - 6, height - pad_b - pad_t
     step = inner_w / max(len(items), 1)
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
