@@ -123,7 +123,7 @@ def latin_words(html):
     return sorted({w for node in nodes for w in LATIN_WORD.findall(node) if w not in LATIN_OK})
 
 
-HALF_WIDTH_AFTER_CHINESE = re.compile(r"[\u4e00-\u9fff][:;,?!](?:\s|$)")
+HALF_WIDTH_AFTER_CHINESE = re.compile(r"[\u4e00-\u9fff](?:[:;,?!](?:\s|$)| ?\((?=[^)]*[\u4e00-\u9fff]))")
 
 
 def western_punctuation(html):

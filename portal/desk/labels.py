@@ -70,6 +70,16 @@ def colon():
     return "：" if get_locale().language == "zh" else ": "
 
 
+def lp():
+    """An opening parenthesis: full-width on Chinese pages."""
+    return "（" if get_locale().language == "zh" else " ("
+
+
+def rp():
+    """The closing one."""
+    return "）" if get_locale().language == "zh" else ")"
+
+
 def mask_name(name):
     """王小明 -> 王*明, Li -> L*: enough for a guard to recognise, not to identify."""
     if not name:

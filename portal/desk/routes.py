@@ -20,6 +20,8 @@ bp = Blueprint("desk", __name__, url_prefix="/desk")
 # Globals, so imported macros see them too (macros do not get the context processors' names).
 bp.add_app_template_global(labels.label, "label")
 bp.add_app_template_global(labels.colon, "colon")
+bp.add_app_template_global(labels.lp, "lp")
+bp.add_app_template_global(labels.rp, "rp")
 
 
 @bp.context_processor
