@@ -171,11 +171,14 @@ def seed(world):
                                  valid_until=now + timedelta(days=5))
     delivery = world.make_pass(kind="delivery", company="顺丰", valid_until=now + timedelta(minutes=30))
     world.make_pass(host=world.r2, visitor_name="Li", kind="guest")
+    ended = world.make_pass(visitor_name="过期的", kind="service")
     dev_on, _ = world.device(name="正门读头 " + SHORT_LONG)
     dev_off, _ = world.device(name="A栋门禁", kind="door_controller", gates=[])
     lift, _ = world.device(name="A栋电梯", kind="elevator_controller", gates=[])
     with app.test_request_context():
         revoke_pass(gone, by=world.r1, reason="不来了")
+        used.uses = 1  # its one entry is spent: used up
+        ended.valid_from, ended.valid_until = now - timedelta(days=2), now - timedelta(days=1)
         dev_on.status, dev_on.last_seen_at = "online", now
         dev_off.status, dev_off.last_seen_at, dev_off.doors = "offline", now - timedelta(hours=3), [1, 2]
         lift.floors = [1, 12, 18]
@@ -253,11 +256,12 @@ def seed(world):
                                        due_at=now - timedelta(hours=2), notified=[world.manager.id]),
                             Escalation(site_id=site.id, follow_up_id=task.id, kind="follow_up", due_at=now, notified=[])])
         db.session.commit()
-        ids.update(pass_id=live.id, pass_ids=[live.id, used.id, pending.id, gone.id, recurring.id, contractor.id, delivery.id],
+        ids.update(pass_id=live.id, pass_ids=[live.id, used.id, pending.id, gone.id, recurring.id, contractor.id, delivery.id,
+                                              ended.id],
                    device_id=dev_on.id, device_ids=[dev_on.id, dev_off.id, lift.id],
                    complaint_id=complaints["resolved"].id, complaint_ids=[c.id for c in complaints.values()] + [anon.id],
                    photo_id=complaints["new"].photos[0].id, item_id=item.id, walk_in_id=w_pending.id,
                    survey_token=survey.token, survey_tokens=[survey.token, low.token],
-                   links=[("w", w_token), ("i", i_token), ("w", w2_token)], tokens=[p.link_token for p in (live, used, pending, gone, recurring)],
+                   links=[("w", w_token), ("i", i_token), ("w", w2_token)], tokens=[p.link_token for p in (live, used, pending, gone, recurring, ended)],
                    token=live.link_token, slug=site.slug, exception_id=x_open.id)
     return ids
