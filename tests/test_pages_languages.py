@@ -246,3 +246,14 @@ def test_bar_chart_axis_fits_large_numbers():
     svg = str(bars([("12-01", 123456), ("12-02", 5)], "Entries per day"))
     axis_right = float(svg.split('<text x="')[1].split('"')[0])  # the top value, anchored at its end
     assert axis_right - text_width("123456") >= 0
+
+
+def test_units_use_the_buildings_english_name_on_english_pages(client, world):
+    world.bldg_a.name_en = "Block A"
+    db.session.commit()
+    _staff(client, world)
+    assert "Block A 1201" in client.get("/desk/walk-ins").get_data(as_text=True)
+    client.get("/desk/?lang=zh")
+    html = client.get("/desk/walk-ins").get_data(as_text=True)
+    assert "A栋 1201" in html and "Block A" not in html
+    assert world.unit_a.label == "A栋 1201"  # outside a request (CLI, worker): the name as stored
