@@ -257,3 +257,20 @@ def test_units_use_the_buildings_english_name_on_english_pages(client, world):
     html = client.get("/desk/walk-ins").get_data(as_text=True)
     assert "A栋 1201" in html and "Block A" not in html
     assert world.unit_a.label == "A栋 1201"  # outside a request (CLI, worker): the name as stored
+
+
+def test_cli_sets_english_names(app):
+    from portal.devices.models import Device
+    from portal.sites.models import Building, Gate
+
+    def ok(*args):
+        out = app.test_cli_runner().invoke(args=list(args))
+        assert out.exit_code == 0, out.output
+
+    ok("sites", "add", "--slug", "lake", "--name", "湖畔小区")
+    ok("sites", "add-building", "--site", "lake", "--code", "1", "--name", "1号楼", "--name-en", "Block 1")
+    ok("sites", "add-gate", "--site", "lake", "--code", "N", "--name", "北门", "--name-en", "North gate")
+    ok("devices", "add", "--site", "lake", "--name", "北门读头", "--kind", "gate_reader", "--name-en", "North gate reader")
+    assert db.session.scalar(db.select(Building.name_en)) == "Block 1"
+    assert db.session.scalar(db.select(Gate.name_en)) == "North gate"
+    assert db.session.scalar(db.select(Device.name_en)) == "North gate reader"

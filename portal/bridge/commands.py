@@ -84,7 +84,8 @@ def status(as_json, site):
 @click.option("--gate", "gates", multiple=True, help="Gate code it serves (repeatable); none: the whole site.")
 @click.option("--floors", default=None, help="Floors it serves, e.g. 1-18 or 3,5,7.")
 @click.option("--building", default=None, help="Building code it belongs to.")
-def add(site, name, kind, driver, options, gates, floors, building):
+@click.option("--name-en", default=None, help="English name, shown on English pages.")
+def add(site, name, kind, driver, options, gates, floors, building, name_en):
     """Register a device."""
     from portal.devices.operations import add_device
 
@@ -102,6 +103,7 @@ def add(site, name, kind, driver, options, gates, floors, building):
         opts["building"] = building
     try:
         device = add_device(cli_site(site), name, kind, driver, opts)
+        device.name_en = name_en
     except ApiError as exc:
         db.session.rollback()
         _fail(exc)

@@ -49,11 +49,12 @@ def add_site(slug, name, timezone):
 @click.option("--name", required=True)
 @click.option("--lowest", type=int, default=1, show_default=True, help="lowest floor (basements are negative)")
 @click.option("--highest", type=int, default=1, show_default=True)
-def add_building(slug, code, name, lowest, highest):
+@click.option("--name-en", default=None, help="English name, shown on English pages")
+def add_building(slug, code, name, lowest, highest, name_en):
     """A building and its floor range (for lift rights)."""
     if lowest > highest:
         raise click.ClickException("--lowest must not be above --highest")
-    places.add_building(cli_site(slug), code, name, lowest, highest)
+    places.add_building(cli_site(slug), code, name, lowest, highest).name_en = name_en
     db.session.commit()
     click.echo(f"building {code} ({lowest}..{highest}) added")
 
@@ -79,9 +80,10 @@ def add_unit(slug, building, number, floor):
 @click.option("--code", required=True)
 @click.option("--name", required=True)
 @click.option("--kind", type=click.Choice(["pedestrian", "vehicle"]), default="pedestrian", show_default=True)
-def add_gate(slug, code, name, kind):
+@click.option("--name-en", default=None, help="English name, shown on English pages")
+def add_gate(slug, code, name, kind, name_en):
     """An entrance where passes are checked."""
-    places.add_gate(cli_site(slug), code, name, kind=kind)
+    places.add_gate(cli_site(slug), code, name, kind=kind, name_en=name_en)
     db.session.commit()
     click.echo(f"gate {code} added")
 
