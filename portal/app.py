@@ -169,10 +169,11 @@ def register_transaction(app):
     @app.after_request
     def _commit(response):
         keep = g.pop("keep_changes", False)
+        refused = g.pop("refused", False)
         session = db.session()
         if not session.in_transaction():
             return response  # the request never used the session (the gate's reads, static pages): nothing to end
-        if response.status_code < 400 or keep:
+        if (response.status_code < 400 and not refused) or keep:
             try:
                 session.commit()
             except Exception:

@@ -1,7 +1,8 @@
 """API errors and the handlers that turn every failure into a clean response."""
 import logging
+from urllib.parse import urlsplit
 
-from flask import g, jsonify, render_template, request
+from flask import flash, g, jsonify, redirect, render_template, request
 from flask_babel import force_locale, gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -30,6 +31,26 @@ class ValidationFailed(ApiError):
         super().__init__(400, "invalid", "Some fields are invalid.", fields=fields)
 
 
+class Refused(Exception):
+    """An operation declined a request: a stable code, an English msgid, per-field reasons; no HTTP.
+
+    Operations raise it; the API answers it with the status its `kind` maps to (REFUSAL_STATUS) and
+    pages flash it and go back, both in `register_errorhandlers` and both rolled back.
+    """
+
+    def __init__(self, code, message, fields=None, kind="invalid", **params):
+        super().__init__(code)
+        self.code = code
+        self.message = message  # an English msgid, translated on output
+        self.fields = fields or {}  # name -> (code, msgid[, params])
+        self.kind = kind
+        self.params = params
+
+
+# The one place a refusal's kind becomes an HTTP status.
+REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "gone": 410, "too_many": 429}
+
+
 def bilingual(msgid, **params):
     """The same message in English and Chinese, for API bodies and device displays."""
     out = {}
@@ -56,6 +77,17 @@ def _lang():
     return best or "zh"
 
 
+def _same_site_referrer():
+    """The page the refused form came from, only if it is on this site."""
+    ref = request.referrer
+    if not ref:
+        return None
+    parts = urlsplit(ref)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def wants_json():
     """API paths, pass live data and non-HTML clients get JSON errors."""
     path = request.path
@@ -79,6 +111,16 @@ def register_errorhandlers(app):
         for k, v in exc.headers.items():
             resp.headers[k] = v
         return resp
+
+    @app.errorhandler(Refused)
+    def _refused(exc):
+        db.session.rollback()
+        g.refused = True  # the commit hook rolls back a refused page action even though it redirects
+        if wants_json():
+            texts = bilingual(exc.message, **exc.params)
+            return jsonify(error_body(exc.code, texts, exc.fields)), REFUSAL_STATUS.get(exc.kind, 400)
+        flash(gettext(exc.message, **exc.params), "error")
+        return redirect(_same_site_referrer() or request.path)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
