@@ -201,6 +201,9 @@ def table(results):
         for name, what in (("no_desk", "none"), ("with_200_screens", f"200 ({s['streaming']} streaming, "
                                                                      f"{s['refused_429'] + s['refused_503']} polling)")):
             r = f[name]
+            if not r["requests"]:
+                rows.append(f"{label:<11} {what:<31} {'no scan answered in ' + str(ROUNDS * SECONDS) + ' s':>37}")
+                continue
             rows.append(f"{label:<11} {what:<31} {r['rps']:>7.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
                         f" {sum(r['errors'].values()):>6}  {' '.join(f'{x:.0f}' for x in r['rounds_p99_ms'])}")
     return "\n".join(rows)
