@@ -8,7 +8,7 @@ PORT ?= 5000
 PO := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test bench install install-dev translations extract migrate-check clean lint
+.PHONY: run test bench install install-dev translations extract migrate-check clean lint format format-check typecheck
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,28 @@ extract: $(VENV)/.installed
 
 translations: $(MO)
 
+## Ruff with the rules in pyproject.toml, then mypy on the typed packages. (format-check joins once the
+## tree has been formatted.)
 lint: install-dev
 	$(VENV)/bin/ruff check portal access_bridge tests bench
+	$(VENV)/bin/mypy portal/core
+
+## mypy on every package that carries type hints (config in pyproject.toml).
+typecheck: install-dev
+	$(VENV)/bin/mypy portal/core access_bridge
+
+## Rewrite the code in one style (ruff format); format-check only reports what it would change.
+format: install-dev
+	$(VENV)/bin/ruff format portal access_bridge tests bench
+format-check: install-dev
+	$(VENV)/bin/ruff format --check portal access_bridge tests bench
+
+## Models and migrations agree: upgrade an empty SQLite database, then ask Alembic whether autogenerate
+## would write anything (`flask db check` fails if it would).
+migrate-check: install
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	export DATABASE_URL="sqlite:///$$tmp/check.db" INSTANCE_PATH="$$tmp" PORTAL_ENV=development LOG_LEVEL=WARNING && \
+	$(FLASK) db upgrade && $(FLASK) db check
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -38,7 +38,7 @@ RESULTS = ROOT / "bench" / "results" / "bridge_mqtt.json"
 def pct(values, q):
     """The q-th percentile (nearest rank)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def database(tmp):

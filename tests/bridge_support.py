@@ -70,9 +70,8 @@ def subprocess_env(db_url, instance):
     """Environment for a `flask --app wsgi …` child on the test's database with the test's data key."""
     from portal.config import TestConfig
 
-    env = dict(os.environ, DATABASE_URL=db_url, DATA_KEY=TestConfig.DATA_KEY, SECRET_KEY=TestConfig.SECRET_KEY,
-               INSTANCE_PATH=str(instance), PORTAL_ENV="production", LOG_LEVEL="WARNING")
-    return env
+    return dict(os.environ, DATABASE_URL=db_url, DATA_KEY=TestConfig.DATA_KEY, SECRET_KEY=TestConfig.SECRET_KEY,
+                INSTANCE_PATH=str(instance), PORTAL_ENV="production", LOG_LEVEL="WARNING")
 
 
 def flask(*args, env, **kw):

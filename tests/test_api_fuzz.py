@@ -24,10 +24,10 @@ from sqlalchemy import BigInteger, Integer, event
 
 from portal.accounts.operations import create_user
 from portal.core.converters import MAX_ID
-from portal.desk.operations import raise_exception
+from portal.desk.operations import open_exception
 from portal.events.journal import journal
 from portal.extensions import db
-from portal.feedback import surveys
+from portal.feedback import operations as feedback_ops
 
 BASE = "http://portal.test"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 10))  # raise it for a longer hunt; the suite keeps 10
@@ -59,8 +59,8 @@ def _seed(client, world):
     entry = client.post("/api/v1/watchlist", json={"kind": "plate", "plate": "京C99999", "reason": "闹事"},
                         headers=manager).get_json()
     access_event(world, decision="deny", reason="revoked", pass_id=p.id)
-    x = raise_exception(world.site.id, "denied", "fuzz", reason="revoked")
-    survey = surveys.create(world.r1, world.site.id, "visit", pass_=p)
+    x = open_exception(world.site.id, "denied", "fuzz", reason="revoked")
+    survey = feedback_ops.create_survey(world.r1, world.site.id, "visit", pass_=p)
     db.session.commit()
     return {"pass_id": p.id, "device_id": dev["id"], "token_id": tok["id"], "complaint_id": c["id"],
             "photo_id": c["photos"][0]["id"], "task_id": task["id"], "walk_in_id": w["id"], "item_id": item["id"],
@@ -77,7 +77,7 @@ def _callers(client, op, headers):
         return {"device": headers["device"]}
     path = op.path
     for param in op.path_parameters:
-        path = path.replace("{%s}" % param.name, str(MAX_ID))
+        path = path.replace(f"{{{param.name}}}", str(MAX_ID))
     allowed = {}
     for role in ("resident", "guard", "manager", "admin"):
         resp = client.open(path, method=op.method.upper(), headers=headers[role])

@@ -243,6 +243,6 @@ def test_postgres_old_ack_is_ignored(pg_app, pg_world):
     row = rows(device.id)[key]
     assert (row.desired, row.status, row.acked_state) == ("absent", "pending", "present")
     run_bridge(pg_app)
-    assert key not in simulator.device(device.id).keys()
+    assert key not in simulator.device(device.id)
     row = rows(device.id)[key]
     assert (row.status, row.acked_state, row.acked_version) == ("ok", "absent", old + 1)

@@ -172,7 +172,7 @@ def test_batches_over_many_devices_in_one_process():
     probe = Probe(MQTT_URL)
     drivers = [get_driver("mqtt", i, {"url": MQTT_URL, "topic": f"{prefix}/{i}", "timeout": 3}) for i in range(20)]
     try:
-        assert MqttDriver.prime(drivers) == {i: None for i in range(20)}  # user lists of all devices, overlapped
+        assert MqttDriver.prime(drivers) == dict.fromkeys(range(20))  # user lists of all devices, overlapped
         batch = [cred(key=f"V{n}", card=str(5000 + n)) for n in range(10)]
         assert drivers[0].upsert_many(batch) == {c.key: None for c in batch}
         # Publish to every device first, then collect: the acks overlap instead of queueing behind each other.

@@ -157,4 +157,4 @@ def test_reader_offline_then_back_with_the_same_driver(gate):
     assert gate.driver.wait_online(6)
     gate.card(b"after-reconnect")
     assert gate.wait_decisions(1) == [("card", b"after-reconnect", 0)]
-    assert [c["command"] for c in gate.commands(3)][0] == osdp.Command.Output
+    assert gate.commands(3)[0]["command"] == osdp.Command.Output

@@ -20,7 +20,7 @@ def test_replayed_batch_creates_no_duplicates(app, world):
     batch = [ev(1, key=f"V{p.id}"), ev(2, "deny", "expired"), ev(3, key="V999999")]
     first = ingest_events(db.session, dev, batch)
     db.session.commit()
-    again = ingest_events(db.session, dev, batch + [ev(4)])
+    again = ingest_events(db.session, dev, [*batch, ev(4)])
     db.session.commit()
     assert (first.inserted, again.inserted, again.duplicates) == (3, 1, 3)
     rows = events(app, device_id=dev.id)

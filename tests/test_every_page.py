@@ -95,7 +95,7 @@ def walk(world, ids):
                 if resp.status_code >= 500:
                     failures.append(f"{where}: {resp.status_code}")
                     continue
-                if resp.status_code != 200 or endpoint in BINARY or not resp.mimetype == "text/html":
+                if resp.status_code != 200 or endpoint in BINARY or resp.mimetype != "text/html":
                     continue
                 html = resp.get_data(as_text=True)
                 if lang == "zh":

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 def _diff(engine, schema=None):
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_schemas": False})
-        return [d for d in compare_metadata(ctx, db.metadata)]
+        return list(compare_metadata(ctx, db.metadata))
 
 
 def _check(app, engine):

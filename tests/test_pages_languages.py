@@ -154,10 +154,10 @@ def test_board_shows_direction_and_remote_door_and_guard(client, world):
 
 
 def test_take_says_so_and_closed_list_shows_the_note(client, world):
-    from portal.desk.operations import raise_exception
+    from portal.desk.operations import open_exception
 
     with world.app.test_request_context():
-        x = raise_exception(world.site.id, "denied", "k", gate_id=world.gate.id, details={})
+        x = open_exception(world.site.id, "denied", "k", gate_id=world.gate.id, details={})
         db.session.commit()
     _staff(client, world)
     token = csrf_from(client, "/desk/exceptions")
@@ -188,7 +188,7 @@ def test_device_page_names_targets_and_order(client, world):
     assert "<h1>Main gate reader</h1>" in html
     assert "Gates: Main gate, Side gate" in html
     assert "Should be on the device" in html and "Should be removed from the device" in html
-    keys = [k for k in ("p1", "p2", "p9", "p10", "p100")]
+    keys = ["p1", "p2", "p9", "p10", "p100"]
     positions = [html.index(f'data-key="{k}"') for k in keys]
     assert positions == sorted(positions)
     listing = client.get("/devices/").get_data(as_text=True)

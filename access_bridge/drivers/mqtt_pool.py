@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 import uuid
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -20,6 +20,8 @@ from access_bridge.drivers.base import DriverError
 
 Handler = Callable[[str, bytes], None]
 _SUBSCRIBE_CHUNK = 200  # topics per SUBSCRIBE packet when re-subscribing after a reconnect
+# CONNACK reason codes that mean the broker refused our login (MQTT 5 values; paho maps 3.1.1's 4 and 5 onto them).
+LOGIN_REFUSED = {134, 135}  # bad user name or password, not authorized
 
 
 def parse_url(url: str) -> tuple[str, int, bool]:
@@ -47,6 +49,7 @@ class Broker:
         self.url = url
         self.users = 0
         self.connected = threading.Event()
+        self.refused: str | None = None  # why the broker refused our login, until it accepts it
         self._handlers: dict[str, Handler] = {}
         self._subscribed: dict[str, threading.Event] = {}
         self._mids: dict[int, list[str]] = {}
@@ -112,7 +115,9 @@ class Broker:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
+            self.refused = str(reason_code) if reason_code.value in LOGIN_REFUSED else None
             return
+        self.refused = None
         with self._lock:
             topics = list(self._handlers)
             for event in self._subscribed.values():

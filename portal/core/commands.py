@@ -13,7 +13,7 @@ def run(once, only):
     """Run the registered jobs."""
     from portal.core import jobs
 
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method; Flask types current_app as Flask
     if once:
         jobs.run_once(app, only=only or None)
     else:

@@ -4,12 +4,13 @@ import hashlib
 import hmac
 import os
 import secrets
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-_state = {"enc": None, "idx": None}
+_state: dict[str, Any] = {"enc": None, "idx": None}  # enc: AESGCM, idx: bytes, once configured
 _VERSION = b"\x01"
 
 
@@ -57,7 +58,7 @@ def blind_index(kind: str, value: str) -> str:
     """Keyed hash for equality lookups on encrypted values (phones, ID numbers, plates)."""
     if _state["idx"] is None:
         raise KeyMissing("data key not configured")
-    msg = f"{kind}:{value}".encode("utf-8")
+    msg = f"{kind}:{value}".encode()
     return hmac.new(_state["idx"], msg, hashlib.sha256).hexdigest()[:40]
 
 

@@ -1,9 +1,10 @@
 """Periodic background jobs run by `flask --app wsgi worker run` (outbox, surveys, retention)."""
 import logging
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
-JOBS = {}
+JOBS: dict[str, tuple[Callable, float]] = {}
 
 
 def job(name, every_seconds):
@@ -18,7 +19,7 @@ def job(name, every_seconds):
 
 def run_forever(app, only=None, stop=None, tick=0.5):
     """Run registered jobs on their schedule until stop() returns True."""
-    last = {}
+    last: dict[str, float] = {}
     from portal.extensions import db
 
     while not (stop and stop()):

@@ -83,7 +83,7 @@ class _Postgres:
 
 def _backend():
     """This app's backend (made on first use, kept in app.extensions)."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method; Flask types current_app as Flask
     backend = app.extensions.get("ratelimit_db")
     if backend is None:
         from portal.extensions import db

@@ -41,5 +41,5 @@ def hide_server_header():
     def default_headers(self):
         return [h for h in original(self) if not h.lower().startswith("server:")]
 
-    default_headers._portal = True
+    default_headers._portal = True  # type: ignore[attr-defined]  # marks the patch as installed
     wsgi.Response.default_headers = default_headers

@@ -67,4 +67,4 @@ class EncryptedJSON(EncryptedBytes):
         return json.loads(raw)
 
 
-__all__ = ["UTCDateTime", "EncryptedText", "EncryptedBytes", "EncryptedJSON", "JSON", "String"]
+__all__ = ["JSON", "EncryptedBytes", "EncryptedJSON", "EncryptedText", "String", "UTCDateTime"]

@@ -1,11 +1,12 @@
-"""Devices in the JSON API: managers add, edit, remove and retry; the desk reads push status."""
+"""Devices in the JSON API: managers add, edit, remove, retry and hand out API tokens; the desk reads push status."""
 from flask import jsonify, request
 
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.converters import is_id
-from portal.core.errors import ApiError
+from portal.core.errors import ApiError, ValidationFailed
 from portal.core.jsonbody import json_body
+from portal.core.timeutil import utcnow
 from portal.devices import changes, operations, queries
 from portal.devices.models import KINDS, Device
 from portal.extensions import db
@@ -14,12 +15,18 @@ from portal.sites.models import Site
 VIEW_ROLES = ("guard", "manager", "admin")
 MANAGE_ROLES = ("manager", "admin")
 CRED_STATUSES = ("ok", "pending", "failed")
+MAX_GRACE_SECONDS = 7 * 24 * 3600
 DEVICE_BODY = {"type": "object", "properties": {
     "name": {"type": "string", "maxLength": 80}, "kind": {"type": "string", "enum": list(KINDS)},
     "driver": {"type": "string", "example": "mqtt"},
     "options": {"type": "object", "description": "Driver options plus what the device serves: gates (codes), doors, floors, "
                                                  "building (code). Secrets are write-only; \"••• set\" keeps a stored one."},
     "site_id": {"type": "integer", "description": "Only for administrators of every site"}}}
+TOKEN_BODY = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 80},
+    "retire_others": {"type": "boolean", "description": "Rotate: the device's other tokens stop working"},
+    "grace_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE_SECONDS,
+                      "description": "With retire_others: how long the old tokens keep working"}}}
 
 
 def scope_site_id(user):
@@ -133,8 +140,8 @@ def patch_device(device_id):
     data = json_body()
     fixed = [k for k in ("kind", "driver", "site_id") if k in data and data[k] != getattr(device, k)]
     if fixed:
-        raise ApiError(400, "invalid", "Some fields are invalid.", fields={
-            k: ("fixed", "This cannot be changed; remove the device and add it again.") for k in fixed})
+        raise ApiError(400, "invalid", "Some fields are invalid.",
+                       fields=dict.fromkeys(fixed, ("fixed", "This cannot be changed; remove the device and add it again.")))
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise ApiError(400, "invalid", "Some fields are invalid.",
@@ -164,3 +171,71 @@ def retry_device(device_id):
     if key is not None and not (isinstance(key, str) and 0 < len(key) <= 40):
         raise ApiError(400, "invalid", "Some fields are invalid.", fields={"key": ("invalid", "Give a credential key.")})
     return jsonify({"id": device.id, "retried": operations.retry_failed(device, key)})
+
+
+def token_json(row):
+    """What a manager sees of a token: never its value or hash."""
+    def iso(v):
+        return v.isoformat() if v else None
+
+    now = utcnow()
+    live = row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+    return {"id": row.id, "name": row.name, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
+            "revoked_at": iso(row.revoked_at), "last_used_at": iso(row.last_used_at), "live": live}
+
+
+def managed_device(device_id):
+    """A device the calling manager or admin may manage; 404 for other communities' devices."""
+    user = api_user()
+    device = db.session.get(Device, device_id)
+    everywhere = user.role == "admin" and user.site_id is None
+    if device is None or device.status in ("removing", "removed") or not (everywhere or device.site_id == user.site_id):
+        raise ApiError(404, "not_found", "No such device.")
+    return device
+
+
+def _token_request():
+    data = json_body() if request.get_data() else {}
+    fields = {}
+    name = data.get("name")
+    if name is not None and not (isinstance(name, str) and 0 < len(name.strip()) <= 80):
+        fields["name"] = ("invalid", "At most %(max)s characters.", {"max": 80})
+    retire = data.get("retire_others", False)
+    if not isinstance(retire, bool):
+        fields["retire_others"] = ("invalid", "This field must be true or false.")
+    grace = data.get("grace_seconds", 0)
+    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= MAX_GRACE_SECONDS:
+        fields["grace_seconds"] = ("invalid", "A number of seconds from 0 to %(max)s.", {"max": MAX_GRACE_SECONDS})
+    if fields:
+        raise ValidationFailed(fields)
+    return (name.strip() if name else None), retire, grace
+
+
+@api_route("/devices/<int:device_id>/tokens", methods=("POST",), summary="Issue or rotate a device token",
+           tag="devices", body=TOKEN_BODY, responses={"201": {"description": "The new token, shown once"}})
+@api_roles("manager", "admin")
+def device_token_issue(device_id):
+    """A new token for a device; with retire_others the old ones stop (now or after grace_seconds)."""
+    device = managed_device(device_id)
+    name, retire, grace = _token_request()
+    plain, row = operations.issue_token(device, name=name, retire_others=retire, grace_seconds=grace)
+    body = token_json(row) | {"token": plain}
+    return jsonify(body), 201
+
+
+@api_route("/devices/<int:device_id>/tokens", methods=("GET",), summary="List a device's tokens", tag="devices")
+@api_roles("manager", "admin")
+def device_token_list(device_id):
+    """Every token of a device, without values."""
+    device = managed_device(device_id)
+    return jsonify({"items": [token_json(t) for t in queries.all_tokens(device)]})
+
+
+@api_route("/devices/<int:device_id>/tokens/<int:token_id>/revoke", methods=("POST",), summary="Revoke a device token",
+           tag="devices")
+@api_roles("manager", "admin")
+def device_token_revoke(device_id, token_id):
+    """Stop one token at once."""
+    device = managed_device(device_id)
+    row = operations.revoke_token(device, token_id)
+    return jsonify(token_json(row))
