@@ -33,11 +33,14 @@ def _bad(*texts) -> bool:
     return any(isinstance(t, str) and BAD_CHARS.search(t) is not None for t in texts)
 
 
-def bad_input() -> bool:
-    """True when the path, query string, headers we read, form or JSON body carry NUL or a lone surrogate."""
-    if _bad(request.path, request.headers.get("Authorization")) or any(
-            _bad(k, v) for k, v in request.args.items(multi=True)):
-        return True
+def bad_request_line() -> bool:
+    """True when the path, query string or Authorization header carry NUL or a lone surrogate."""
+    return _bad(request.path, request.headers.get("Authorization")) or any(
+        _bad(k, v) for k, v in request.args.items(multi=True))
+
+
+def bad_body() -> bool:
+    """True when the form, a file name or the JSON body carry NUL or a lone surrogate."""
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return any(_bad(k, v) for k, v in request.form.items(multi=True)) or any(
             _bad(k, f.filename) for k, f in request.files.items(multi=True))
@@ -49,12 +52,18 @@ def bad_input() -> bool:
     return False
 
 
-def _refuse_bad_input():
-    if not bad_input():
-        return None
+def _refusal():
     if wants_json():
         return jsonify(error_body("bad_characters", BAD_INPUT_MESSAGE)), 400
     return render_template("errors/error.html", status=400, message=gettext(BAD_INPUT_MESSAGE)), 400
+
+
+def _refuse_bad_request_line():
+    return _refusal() if bad_request_line() else None
+
+
+def _refuse_bad_body():
+    return _refusal() if bad_body() else None
 
 
 def bearer_claimed() -> bool:
@@ -79,8 +88,11 @@ def _refuse_blank_authorization():
 
 def register_security(app):
     """Bad characters refused first; CSRF on every state change except bearer-token API calls; headers everywhere."""
-    # First of all hooks: nothing (session loading, token lookup, CSRF) may read such input before it is refused.
-    app.before_request_funcs.setdefault(None, [])[:0] = [_refuse_bad_input, _refuse_blank_authorization]
+    # First of all hooks: nothing (session loading, token lookup) may read such a path, query or header.
+    app.before_request_funcs.setdefault(None, [])[:0] = [_refuse_bad_request_line, _refuse_blank_authorization]
+    # The body only after the features' per-route upload caps (registered before this) and before CSRF reads
+    # the form: parsing it first would read an oversized upload whole.
+    app.before_request(_refuse_bad_body)
 
     @app.before_request
     def _csrf():
