@@ -1,6 +1,7 @@
 """Helpers for the desk tests: events as the gate and bridge write them, page logins, SSE reading."""
 import json
-import re
+
+from support import csrf, login
 
 from portal.events.operations import record_event
 from portal.extensions import db
@@ -20,18 +21,12 @@ def event(world, commit=True, **fields):
 
 def login_page(client, world, user):
     """Log a user in through the login form (password, and TOTP for staff)."""
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    otp = world.otp(user) if user.is_staff else ""
-    resp = client.post("/login", data={"csrf_token": token, "login": user.login, "password": world.PASSWORD, "otp": otp})
+    resp = login(client, user, world.PASSWORD)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     return client
 
 
-def csrf_from(client, path):
-    """A CSRF token taken from a page the client can see."""
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+csrf_from = csrf  # a CSRF token taken from a page the client can see
 
 
 def read_frames(chunks, count):

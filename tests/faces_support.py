@@ -1,12 +1,12 @@
 """Helpers for the face tests: the test photos, made-up photos, cached detection and page flows."""
 import hashlib
 import io
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from support import csrf_in
 
 DATA = Path(__file__).parent / "data" / "faces"
 _memo = {}
@@ -79,12 +79,7 @@ def memo_faces(monkeypatch):
     return cached
 
 
-def csrf_from(html):
-    """The CSRF token in a rendered form."""
-    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
-        re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, "no csrf token in page"
-    return m.group(1)
+csrf_from = csrf_in  # the CSRF token in a rendered form
 
 
 def face_url(p, suffix=""):

@@ -2,6 +2,7 @@
 
 import io
 
+import support
 from PIL import Image
 
 from portal.accounts.operations import create_user
@@ -72,41 +73,9 @@ def other_site_resident(world):
 def login(client, world, user):
     """Log in through the real login page (staff with their TOTP code); pages then come in English."""
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    page = client.get("/login")
-    token = csrf_from(page.get_data(as_text=True))
-    data = {"login": user.login, "password": world.PASSWORD, "csrf_token": token}
-    if user.is_staff:
-        data["otp"] = world.otp(user)
-    resp = client.post("/login", data=data)
+    resp = support.login(client, user, world.PASSWORD)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
 
 
-def csrf_from(html):
-    """The CSRF token in a rendered form."""
-    marker = 'name="csrf_token"'
-    at = html.index(marker)
-    chunk = html[max(0, at - 200) : at + 200]
-    return chunk.split('value="')[1].split('"')[0]
-
-
-def race(app, n, call):
-    """Run call() in n threads released together, each in its own app context; returns the results."""
-    import threading
-
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def worker(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                results[i] = call()
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+csrf_from = support.csrf_in  # the CSRF token in a rendered form
+race = support.race  # call() in n threads released together

@@ -1,9 +1,9 @@
 """Helpers for the gate tests: calling verify, reading a real QR, typing an oathtool code, moving time."""
 import io
 import subprocess
-import threading
 from datetime import datetime, timezone
 
+import support
 import zxingcpp
 from PIL import Image
 
@@ -72,20 +72,5 @@ def events(**where):
 
 
 def race(app, n, call):
-    """Run call(client) in n threads released at the same instant, each with its own app context."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def worker(i):
-        with app.app_context():
-            client = app.test_client()
-            barrier.wait()
-            results[i] = call(client)
-            db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+    """Run call(client) in n threads released at the same instant, each with its own app context and client."""
+    return support.race(app, n, call, client=True)

@@ -1,13 +1,14 @@
 """A local stand-in for Twilio's REST API that checks what the real client sends."""
 import base64
 import json
-import re
 import secrets
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+import support
 
 SID = "AC" + "1" * 32
 TOKEN = "test-auth-token-0123456789abcdef"  # noqa: S105  (the fake server's only credential)
@@ -100,12 +101,7 @@ def closed_port_url():
 
 def login_page_session(client, login, password):
     """Log in through the form (cookie session), as a resident on the phone would."""
-    page = client.get("/login")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
-    return client.post("/login", data={"csrf_token": token, "login": login, "password": password})
+    return support.login(client, login, password)
 
 
-def page_csrf(client, path):
-    """The CSRF token of a page's forms."""
-    page = client.get(path)
-    return re.search(rb'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.data).group(1).decode()
+page_csrf = support.csrf  # the CSRF token of a page's forms

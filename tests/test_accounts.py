@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 import pyotp
+from support import csrf
 from test_passes_access import _login
 
 from portal.accounts.models import User, UserSession
@@ -76,10 +77,7 @@ def test_logout_kills_server_side_session(client, world):
     assert client.get("/my/").status_code == 200
     with client.session_transaction() as sess:
         stolen = dict(sess)
-    page = client.get("/my/")
-    import re
-
-    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+    token = csrf(client, "/my/")
     client.post("/logout", data={"csrf_token": token})
     assert db.session.scalar(db.select(UserSession)).revoked_at is not None
     with client.session_transaction() as sess:  # replay the old cookie
@@ -97,10 +95,7 @@ def test_staff_idle_timeout(client, world):
 
 
 def test_open_redirect_refused(client, world):
-    import re
-
-    page = client.get("/login")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    token = csrf(client, "/login")
     resp = client.post("/login?next=//evil.example/x", data={"csrf_token": token, "login": "r1", "password": world.PASSWORD})
     assert resp.status_code == 302 and "evil.example" not in resp.headers["Location"]
 

@@ -1,8 +1,8 @@
 """Push status and device management: who may see and change what, and secrets never shown back."""
 import json
-import re
 
 import pytest
+from support import csrf, login
 
 from portal.audit.models import AuditEntry
 from portal.bridge.models import DeviceCredential
@@ -14,16 +14,10 @@ SECRET = "s3cret-Digest-pw"  # noqa: S105  (a test value that must never be show
 
 
 def _login(client, user, world):
-    page = client.get("/login")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
-    data = {"csrf_token": token, "login": user.login, "password": world.PASSWORD}
-    if user.is_staff:
-        data["otp"] = world.otp(user)
-    assert client.post("/login", data=data).status_code == 302
+    assert login(client, user, world.PASSWORD).status_code == 302
 
 
-def _csrf(client, path):
-    return re.search(rb'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', client.get(path).data).group(1).decode()
+_csrf = csrf
 
 
 @pytest.fixture

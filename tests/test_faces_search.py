@@ -1,8 +1,8 @@
 """The desk's 1:N face search: finds the enrolled pass, respects roles and sites, is audited."""
 import io
-import re
 
 import pytest
+from support import csrf, csrf_in
 
 from portal.accounts.operations import create_user
 from portal.audit.models import AuditEntry
@@ -95,13 +95,13 @@ def test_openapi_documents_multipart_search(client):
 
 def test_desk_page_for_guards(client, world, enrolled):
     page = client.get("/login")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    token = csrf_in(page.data)
     resp = client.post("/login", data={"csrf_token": token, "login": "guard1", "password": world.PASSWORD,
                                        "otp": world.otp(world.guard)})
     assert resp.status_code == 302
     page = client.get("/desk/faces/search")
     assert page.status_code == 200
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    token = csrf_in(page.data)
     resp = client.post("/desk/faces/search", data={"csrf_token": token, "photo": (io.BytesIO(photo("obama2.jpg")), "x.jpg")},
                        content_type="multipart/form-data")
     html = resp.get_data(as_text=True)
@@ -110,7 +110,7 @@ def test_desk_page_for_guards(client, world, enrolled):
 
 def test_desk_page_refuses_residents(client, world):
     page = client.get("/login")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    token = csrf_in(page.data)
     client.post("/login", data={"csrf_token": token, "login": "r1", "password": world.PASSWORD})
     assert client.get("/desk/faces/search").status_code == 403
 
@@ -122,11 +122,11 @@ def test_desk_page_refusal_is_worded_for_the_guard_in_their_language(client, wor
     blank = io.BytesIO()
     Image.new("RGB", (320, 240), (128, 128, 128)).save(blank, "JPEG")
     page = client.get("/login")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    token = csrf_in(page.data)
     client.post("/login", data={"csrf_token": token, "login": "guard1", "password": world.PASSWORD,
                                 "otp": world.otp(world.guard)})
     zh = {"Accept-Language": "zh-CN"}
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/desk/faces/search").data).group(1).decode()
+    token = csrf(client, "/desk/faces/search")
     resp = client.post("/desk/faces/search", data={"csrf_token": token, "photo": (io.BytesIO(blank.getvalue()), "x.jpg")},
                        content_type="multipart/form-data", headers=zh)
     html = resp.get_data(as_text=True)

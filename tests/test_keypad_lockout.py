@@ -1,8 +1,7 @@
 """Keypad throttling that keeps guessers out without shutting a keypad: garbage, per-pass guesses, the guard's clear."""
-import re
-
 import pytest
 from gate_support import events, reason, verify
+from support import csrf_in
 
 from portal.audit.models import AuditEntry
 from portal.desk.models import DeskException
@@ -105,7 +104,7 @@ def test_guard_clears_a_keypad_from_the_exceptions_page(world):
     page = client.get("/desk/exceptions").get_data(as_text=True)
     action = f"/desk/keypads/{dev.id}/clear"
     assert f'action="{action}"' in page
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_in(page)
     assert client.post(action).status_code == 403  # no CSRF token
     resp = client.post(action, data={"csrf_token": token})
     assert resp.status_code == 302

@@ -1,25 +1,16 @@
 """A resident reaches only their own units' passes, over every route; CSRF and escaping hold."""
-import re
-
 import pytest
+import support
 
 from portal.extensions import db
 from portal.passes.models import Pass
 
 
 def _login(client, login, password, otp=None):
-    page = client.get("/login")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
-    data = {"csrf_token": token, "login": login, "password": password}
-    if otp:
-        data["otp"] = otp
-    return client.post("/login", data=data)
+    return support.login(client, login, password, otp or None)
 
 
-def _csrf(client, path):
-    page = client.get(path)
-    m = re.search(rb'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.data)
-    return m.group(1).decode()
+_csrf = support.csrf
 
 
 API_ROUTES = [("GET", "/api/v1/passes/{id}", None), ("POST", "/api/v1/passes/{id}/revoke", {}),

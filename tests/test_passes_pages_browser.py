@@ -1,8 +1,7 @@
 """Pass pages in headless Chromium on a 360-px phone: the out-of-date countdown, the share fallback, the invite form."""
-import re
-
 import pytest
 from browser_support import LiveServer, launch, phone_context
+from support import csrf_in
 
 from portal.extensions import db
 from portal.passes.models import Pass
@@ -28,7 +27,7 @@ def _resident_page(browser, base, world, locale="en-US"):
     """A phone page whose context is signed in as resident r1 (the login form posted by the context's requests)."""
     context = phone_context(browser, locale=locale)
     html = context.request.get(f"{base}/login").text()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    token = csrf_in(html)
     context.request.post(f"{base}/login", form={"csrf_token": token, "login": world.r1.login, "password": world.PASSWORD})
     return context, context.new_page()
 

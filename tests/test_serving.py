@@ -10,6 +10,7 @@ from pathlib import Path
 
 import itsdangerous.timed
 import pytest
+from support import csrf_in
 
 from portal.app import create_app
 from portal.config import Config, DevelopmentConfig, TestConfig
@@ -82,7 +83,7 @@ def test_session_cookie_secure_unless_in_development():
 def test_csrf_tokens_expire(app, world, client, monkeypatch):
     assert app.config["WTF_CSRF_TIME_LIMIT"] and Config.WTF_CSRF_TIME_LIMIT <= 24 * 3600
     page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    token = csrf_in(page)
     later = time.time() + app.config["WTF_CSRF_TIME_LIMIT"] + 60
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
     resp = client.post("/login", data={"csrf_token": token, "login": "r1", "password": world.PASSWORD})
