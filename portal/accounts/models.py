@@ -1,4 +1,6 @@
 """Users, residencies, server-side sessions and API tokens."""
+from datetime import datetime
+
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,7 +31,7 @@ class User(Timestamped, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    locked_until: Mapped[object | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     site = relationship("Site")
     residencies = relationship("Residency", back_populates="user", foreign_keys="Residency.user_id")
 
@@ -68,8 +70,8 @@ class Residency(Timestamped, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), nullable=False, index=True)
     relation: Mapped[str] = mapped_column(String(16), nullable=False)
-    starts_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    ends_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user = relationship("User", back_populates="residencies", foreign_keys=[user_id])
     unit = relationship("Unit")
 
@@ -85,10 +87,10 @@ class UserSession(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     sid_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    last_seen_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     ip: Mapped[str | None] = mapped_column(String(64))
-    revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user = relationship("User")
 
 
@@ -103,9 +105,9 @@ class ApiToken(db.Model):
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(80))
     scopes: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    expires_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    last_used_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user = relationship("User")
     device = relationship("Device")

@@ -1,4 +1,6 @@
 """The audit trail: who did what, when and from where."""
+from datetime import datetime
+
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +15,7 @@ class AuditEntry(db.Model):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     actor_kind: Mapped[str] = mapped_column(String(12), nullable=False)  # user|device|system|visitor
     action: Mapped[str] = mapped_column(String(48), nullable=False, index=True)

@@ -1,4 +1,6 @@
 """Tables behind edge decisions and device events: journal receipts and per-device event cursors."""
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,7 +18,7 @@ class EdgeReceipt(db.Model):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("access_events.id", ondelete="SET NULL"))
     pass_id: Mapped[int | None] = mapped_column(Integer)
     double_use: Mapped[bool] = mapped_column(default=False, nullable=False)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
 class DeviceEventCursor(db.Model):
@@ -27,5 +29,5 @@ class DeviceEventCursor(db.Model):
     last_serial: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     ingested: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     lost: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    last_gap_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    last_gap_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)

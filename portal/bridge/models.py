@@ -1,4 +1,6 @@
 """What the bridge knows per device: each credential's desired and acknowledged state, and who works on the device."""
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,9 +36,9 @@ class DeviceCredential(db.Model):
     status: Mapped[str] = mapped_column(String(8), default="pending", nullable=False)  # pending | ok | failed
     last_error: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    next_attempt_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    acked_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
 class BridgeDevice(db.Model):
@@ -45,9 +47,9 @@ class BridgeDevice(db.Model):
     __tablename__ = "bridge_devices"
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[object | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    next_attempt_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(200))
     # Set by `devices resync` and on reconnection: list the device's keys and delete strays.
     audit_keys: Mapped[bool] = mapped_column(default=True, nullable=False)

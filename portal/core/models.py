@@ -1,4 +1,6 @@
 """Mixins shared by models."""
+from datetime import datetime
+
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.timeutil import utcnow
@@ -9,8 +11,8 @@ from portal.extensions import db
 class Timestamped:
     """created_at/updated_at evaluated per row, never at import."""
 
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
 __all__ = ["Timestamped", "db"]

@@ -1,4 +1,6 @@
 """Devices: gate readers, door and elevator controllers, face terminals, barriers."""
+from datetime import datetime
+
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,7 +30,7 @@ class Device(Timestamped, db.Model):
     floors: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
     status: Mapped[str] = mapped_column(String(16), default="pending", nullable=False)
-    last_seen_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     site = relationship("Site")
 
     def serves_gate(self, gate_id):
@@ -48,5 +50,5 @@ class DeviceCommand(Timestamped, db.Model):
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(12), default="queued", nullable=False, index=True)  # queued|done|failed
     error: Mapped[str | None] = mapped_column(String(200))
-    done_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     device = relationship("Device")

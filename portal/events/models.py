@@ -1,4 +1,6 @@
 """Access events: the source for the desk, the reports and the bridge's events."""
+from datetime import datetime
+
 from sqlalchemy import JSON, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,7 +33,7 @@ class AccessEvent(db.Model):
         Index("ix_access_events_pass", "pass_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     site_id: Mapped[int | None] = mapped_column(Integer)
     gate_id: Mapped[int | None] = mapped_column(Integer)
     device_id: Mapped[int | None] = mapped_column(Integer)

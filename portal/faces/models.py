@@ -1,4 +1,6 @@
 """Face consent, templates (apart from identity data), terminal photos and erasure tracking."""
+from datetime import datetime
+
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -31,9 +33,9 @@ class FaceConsent(db.Model):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False, index=True)
     version: Mapped[str] = mapped_column(String(16), nullable=False)  # of the consent text shown
     purpose: Mapped[str] = mapped_column(String(32), nullable=False)
-    given_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     ip_hash: Mapped[str | None] = mapped_column(String(40))
-    withdrawn_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FaceTemplate(db.Model):
@@ -45,7 +47,7 @@ class FaceTemplate(db.Model):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False, index=True)
     consent_id: Mapped[int] = mapped_column(ForeignKey("face_consents.id", ondelete="CASCADE"), nullable=False, index=True)
     encoding: Mapped[bytes] = mapped_column(LargeBinary(512), nullable=False)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
 class FaceImage(db.Model):
@@ -57,7 +59,7 @@ class FaceImage(db.Model):
     width: Mapped[int] = mapped_column(Integer, nullable=False)
     height: Mapped[int] = mapped_column(Integer, nullable=False)
     size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
 class FaceErasure(db.Model):
@@ -74,8 +76,8 @@ class FaceErasure(db.Model):
     pass_version: Mapped[int] = mapped_column(Integer, nullable=False)  # desired state without the face
     device_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)  # face terminals to confirm
     acked_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
-    requested_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    completed_at: Mapped[object | None] = mapped_column(UTCDateTime, index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class FaceIndexStamp(db.Model):

@@ -1,5 +1,7 @@
 """Complaints and suggestions, their thread and photos, follow-up tasks, escalations and surveys."""
 
+from datetime import datetime
+
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
@@ -40,16 +42,16 @@ class Complaint(Timestamped, db.Model):
     status: Mapped[str] = mapped_column(String(12), nullable=False, default="new")
     priority: Mapped[str] = mapped_column(String(8), nullable=False, default="normal")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    due_response_at: Mapped[object] = mapped_column(UTCDateTime, nullable=False)
-    due_resolution_at: Mapped[object] = mapped_column(UTCDateTime, nullable=False)
-    first_response_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    last_response_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    resolved_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    reopened_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    due_response_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    due_resolution_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # Last time the resident opened it: newer answers show as unread in the portal.
-    resident_seen_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    resident_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     site = relationship("Site")
     unit = relationship("Unit")
     author = relationship("User", foreign_keys=[author_id])
@@ -72,7 +74,7 @@ class ComplaintMessage(db.Model):
     internal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     body: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     complaint = relationship("Complaint", back_populates="messages")
     author = relationship("User")
 
@@ -93,7 +95,7 @@ class ComplaintPhoto(db.Model):
     size: Mapped[int] = mapped_column(Integer, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     data: Mapped[bytes] = deferred(mapped_column(EncryptedBytes, nullable=False))
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     complaint = relationship("Complaint", back_populates="photos")
 
 
@@ -109,10 +111,10 @@ class FollowUp(Timestamped, db.Model):
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"), unique=True)
     status: Mapped[str] = mapped_column(String(8), nullable=False, default="open")  # open | done
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    due_at: Mapped[object] = mapped_column(UTCDateTime, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     outcome: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
-    done_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     complaint = relationship("Complaint")
     survey = relationship("Survey", foreign_keys=[survey_id])
@@ -130,9 +132,9 @@ class Escalation(db.Model):
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_follow_ups.id"), index=True)
     kind: Mapped[str] = mapped_column(String(12), nullable=False)  # response | resolution | follow_up
-    due_at: Mapped[object] = mapped_column(UTCDateTime, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     notified: Mapped[list] = mapped_column(JSON, nullable=False, default=list)  # manager user ids
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
 class Survey(db.Model):
@@ -153,9 +155,9 @@ class Survey(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     token: Mapped[str] = mapped_column(EncryptedText, nullable=False)  # kept to show the link in the portal
     locale: Mapped[str] = mapped_column(String(8), nullable=False, default="zh")
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    expires_at: Mapped[object] = mapped_column(UTCDateTime, nullable=False)
-    answered_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     score: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     user = relationship("User")

@@ -1,4 +1,6 @@
 """Outgoing messages: the SMS outbox and its delivery status."""
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,9 +30,9 @@ class Message(Timestamped, db.Model):
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
-    next_attempt_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    sent_at: Mapped[object | None] = mapped_column(UTCDateTime)
-    delivered_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The StatusCallback URL given to the provider, fixed when queued (the worker has no request host).
     callback_url: Mapped[str | None] = mapped_column(String(255))
     pass_ = relationship("Pass")

@@ -1,4 +1,6 @@
 """Visitor passes and the per-site signing keys of their QR tokens."""
+from datetime import datetime
+
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -34,8 +36,8 @@ class Pass(Timestamped, db.Model):
     company: Mapped[str | None] = mapped_column(String(120))
     work_area: Mapped[str | None] = mapped_column(String(120))
     note: Mapped[str | None] = mapped_column(Text)
-    valid_from: Mapped[object] = mapped_column(UTCDateTime, nullable=False)
-    valid_until: Mapped[object] = mapped_column(UTCDateTime, nullable=False, index=True)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="Asia/Shanghai")
     max_entries: Mapped[int | None] = mapped_column(Integer)  # NULL: unlimited inside the window
     uses: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
@@ -44,7 +46,7 @@ class Pass(Timestamped, db.Model):
     gate_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     floors: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
-    revoked_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoke_reason: Mapped[str | None] = mapped_column(String(200))
     # The visitor's link: only a hash is looked up; the encrypted copy lets us resend it.
@@ -56,7 +58,7 @@ class Pass(Timestamped, db.Model):
     last_direction: Mapped[str | None] = mapped_column(String(4))
     notify: Mapped[str] = mapped_column(String(8), default="sms", nullable=False)
     # Set when the visitor's personal data was erased after the retention period.
-    purged_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped on every change the bridge must push (desired-state version).
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     site = relationship("Site")
@@ -87,5 +89,5 @@ class SigningKey(db.Model):
     private_key: Mapped[str] = mapped_column(EncryptedText, nullable=False)
     # active: signs and verifies; verify: verifies only (rotation); retired: neither.
     status: Mapped[str] = mapped_column(String(8), default="active", nullable=False)
-    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    retired_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
