@@ -73,5 +73,14 @@ def test_gate_verification_appears_on_the_desk_within_a_second(live_server):
             assert ("Granted" if decision == "grant" else "Denied") in text and "王小明" not in text
             if decision == "grant":
                 assert "王*明" in text and "QR code" in text and "A栋 1201" in text
+            assert "In" in text  # the direction the reader reported, as the server-rendered rows show it
+            door_dev, _ = world.device("east-door", kind="door_controller")
+            guard = world.token(world.guard)
+            resp = requests.post(f"{base}/api/v1/desk/remote-open", headers=guard, timeout=5,
+                                 json={"device_id": door_dev.id, "door": 2, "reason": "courier with a trolley"})
+            assert resp.status_code == 202, resp.text
+            remote = page.wait_for_selector(f"#events tbody tr[data-id='{resp.json()['event_id']}']", timeout=2000)
+            # A streamed remote open names the device, the door and the guard, like a row rendered by the server.
+            assert all(part in remote.inner_text() for part in ("east-door", "door 2", world.guard.display_name))
         finally:
             browser.close()

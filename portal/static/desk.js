@@ -19,6 +19,16 @@
 
   function label(obj) { return obj ? (obj[lang] || obj.en || "") : ""; }
 
+  function join(parts) { return parts.filter(Boolean).join(" · "); }
+
+  // A remote open says which device and door, and which guard: as the server-rendered rows do.
+  function remoteParts(r) {
+    if (!r) { return []; }
+    var device = lang === "en" && r.device_en ? r.device_en : r.device;
+    var door = r.door === null || r.door === undefined ? "" : table.dataset.door.replace("{n}", r.door);
+    return [device, door, r.guard];
+  }
+
   var newest = 0, newestTs = 0;
   function addRow(ev) {
     if (seen[ev.id]) { return; }
@@ -33,8 +43,8 @@
     cell(tr, ev.visitor || ev.plate || "");
     cell(tr, ev.unit || "");
     cell(tr, label(ev.method_label));
-    cell(tr, label(ev.decision_label), ev.decision);
-    cell(tr, label(ev.reason_label));
+    cell(tr, join([label(ev.decision_label), label(ev.direction_label)]), ev.decision);
+    cell(tr, join([label(ev.reason_label)].concat(remoteParts(ev.remote))));
     var before = body.firstChild;
     while (before && before.dataset && Number(before.dataset.id) > ev.id) { before = before.nextSibling; }
     body.insertBefore(tr, before);
