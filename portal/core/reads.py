@@ -17,7 +17,7 @@ import time
 from sqlalchemy import create_engine, exc, text
 from sqlalchemy.pool import NullPool
 
-from portal.core import sqlite as connections
+from portal.core import connections
 from portal.extensions import db
 
 
@@ -33,7 +33,11 @@ class Readers:
             extra["isolation_level"] = "AUTOCOMMIT"
             # These are key lookups whose best plan never depends on the values: plan once per connection
             # instead of letting the server re-plan (about 0.3 ms) the joined pass select on every call.
-            connect_args["options"] = (connect_args.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
+            # A keyword `options` replaces the URL's own (?options=-csearch_path=…), so carry that over too.
+            url_options = url.query.get("options", "")
+            url_options = " ".join(url_options) if isinstance(url_options, tuple) else url_options
+            given = connect_args.get("options", url_options)
+            connect_args["options"] = (given + " -c plan_cache_mode=force_generic_plan").strip()
         self.engine = None if self.shared else create_engine(url, poolclass=NullPool, connect_args=connect_args, **extra)
         self.local = threading.local()
         self.opened = []
