@@ -19,7 +19,7 @@ from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 # Each feature package may define init_app(app) to add blueprints, commands and hooks.
 FEATURES = ["sites", "accounts", "passes", "notify", "audit", "devices", "events", "watchlist", "faces", "gate", "bridge", "desk",
-            "feedback", "reports", "demo", "api"]
+            "walkins", "feedback", "reports", "demo", "api"]
 
 log = logging.getLogger(__name__)
 

@@ -144,7 +144,7 @@ def seed(world):
     from portal.bridge.models import DeviceCredential
     from portal.core.timeutil import utcnow
     from portal.desk import operations as desk
-    from portal.desk import walkins
+    from portal.walkins import operations as walkins
     from portal.feedback import operations as fb
     from portal.feedback import surveys
     from portal.feedback.models import Escalation, FollowUp
@@ -209,10 +209,10 @@ def seed(world):
         item2, _ = walkins.register_item(world.guard, site, {"direction": "out", "description": "旧冰箱", "quantity": 1,
                                                             "unit_id": world.unit_a.id})
         walkins.decide_item(item2, world.r1, True)
-        x_open = desk.raise_exception(site.id, "denied", "k1", gate_id=world.gate.id, details={})
-        x_taken = desk.raise_exception(site.id, "device_offline", "k2", device_id=dev_off.id, details={})
+        x_open = desk.open_exception(site.id, "denied", "k1", gate_id=world.gate.id, details={})
+        x_taken = desk.open_exception(site.id, "device_offline", "k2", device_id=dev_off.id, details={})
         desk.take_exception(x_taken, world.guard)
-        x_closed = desk.raise_exception(site.id, "watchlist", "k3", gate_id=world.gate.id,
+        x_closed = desk.open_exception(site.id, "watchlist", "k3", gate_id=world.gate.id,
                                         details={"watchlist_names": ["某人"]})
         desk.close_exception(x_closed, world.guard, "police_called", "已报警，派出所已到场")
         desk.start_shift(world.guard, site.id)

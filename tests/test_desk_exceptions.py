@@ -1,7 +1,7 @@
 """Exceptions come from events and device checks, group repeats, and pass through shifts to the next guard."""
 from desk_support import event
 
-from portal.desk import hooks
+from portal.desk import operations
 from portal.desk.models import DeskException
 from portal.extensions import db
 
@@ -64,12 +64,12 @@ def test_device_offline_and_failed_pushes_come_from_the_job(app, world):
     dev.status = "offline"
     db.session.add(DeviceCredential(device_id=dev.id, key="p1", desired="present", status="failed"))
     db.session.commit()
-    hooks.check_devices()
-    hooks.check_devices()  # a second run adds nothing
+    operations.check_devices()
+    operations.check_devices()  # a second run adds nothing
     db.session.commit()
     assert sorted(x.kind for x in _open(world)) == ["device_offline", "push_failed"]
     dev.status = "online"
-    hooks.check_devices()
+    operations.check_devices()
     db.session.commit()
     assert [x.kind for x in _open(world)] == ["push_failed"]
     closed = db.session.scalar(db.select(DeskException).where(DeskException.kind == "device_offline"))

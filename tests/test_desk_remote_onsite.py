@@ -7,7 +7,7 @@ from desk_support import event
 
 from portal.audit.models import AuditEntry
 from portal.core.timeutil import utcnow
-from portal.desk import hooks
+from portal.desk import operations
 from portal.desk.models import DeskException
 from portal.devices.models import DeviceCommand
 from portal.events.models import AccessEvent
@@ -76,9 +76,9 @@ def test_vehicle_overstay_is_flagged_once(client, world):
     event(world, pass_id=p.id, plate="京A12345", method="plate", gate_id=world.car_gate.id)
     cars = client.get("/api/v1/desk/vehicles", headers=world.token(world.guard)).get_json()["items"]
     assert cars[0]["plate"] == "京A12345" and cars[0]["limit_minutes"] == 60 and not cars[0]["overstay"]
-    assert hooks.check_overstays(now=utcnow() + timedelta(minutes=30)) == 0
-    assert hooks.check_overstays(now=utcnow() + timedelta(minutes=61)) == 1
-    assert hooks.check_overstays(now=utcnow() + timedelta(minutes=90)) == 0
+    assert operations.check_overstays(now=utcnow() + timedelta(minutes=30)) == 0
+    assert operations.check_overstays(now=utcnow() + timedelta(minutes=61)) == 1
+    assert operations.check_overstays(now=utcnow() + timedelta(minutes=90)) == 0
     db.session.commit()
     assert db.session.scalars(db.select(DeskException.kind)).all() == ["overstay"]
 

@@ -18,8 +18,8 @@ def _desk_routes():
     out = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        if not view.__module__.startswith(("portal.desk", "portal.watchlist")) or view.__module__ in (
-                "portal.desk.host", "portal.desk.api_host"):
+        if not view.__module__.startswith(("portal.desk", "portal.walkins", "portal.watchlist")) or (
+                rule.rule.startswith(("/host/", "/api/v1/approvals"))):  # the host's (resident) side of walk-ins
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             out.append((method, rule.rule))

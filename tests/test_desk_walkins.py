@@ -7,12 +7,13 @@ from desk_support import csrf_from, login_page
 
 from portal.audit.models import AuditEntry
 from portal.core.timeutil import utcnow
-from portal.desk import walkins
-from portal.desk.models import DeskException, WalkIn
+from portal.desk.models import DeskException
 from portal.events.models import AccessEvent
 from portal.extensions import db
 from portal.notify.models import Message
 from portal.passes.models import Pass
+from portal.walkins import operations as walkins
+from portal.walkins.models import WalkIn
 
 
 def _walk_in(client, world, **over):
@@ -144,7 +145,7 @@ def test_guard_registers_walk_in_from_the_desk_page(client, world):
 
 def test_a_refused_desk_approval_leaves_the_walk_in_pending_on_the_page(client, world):
     """A too-short reason on the desk page is refused and the walk-in can still be approved or refused."""
-    from portal.desk.models import WalkIn
+    from portal.walkins.models import WalkIn
 
     login_page(client, world, world.guard)
     token = csrf_from(client, "/desk/walk-ins")

@@ -6,11 +6,11 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from portal.core.timeutil import utcnow
-from portal.desk.models import ItemMovement, WalkIn
 from portal.events.models import AccessEvent
 from portal.extensions import db
 from portal.passes.models import Pass
 from portal.passes.retention import KEPT, PERSONAL_DATA, PURGED_NAME, retention_job
+from portal.walkins.models import ItemMovement, WalkIn
 
 # Column names that hold, or name, a person's data.
 LOOKS_PERSONAL = re.compile(r"name|phone|id_number|id_idx|plate|carrier|company|work_area|address|email|birth|jpeg|photo",

@@ -88,6 +88,12 @@ def _same_site_referrer():
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+def back_to(url):
+    """Where a refused page action goes back to (browsers send no Referer here); returns the url for the success path."""
+    g.refused_back = url
+    return url
+
+
 def wants_json():
     """API paths, pass live data and non-HTML clients get JSON errors."""
     path = request.path
@@ -120,7 +126,7 @@ def register_errorhandlers(app):
             texts = bilingual(exc.message, **exc.params)
             return jsonify(error_body(exc.code, texts, exc.fields)), REFUSAL_STATUS.get(exc.kind, 400)
         flash(gettext(exc.message, **exc.params), "error")
-        return redirect(_same_site_referrer() or request.path)
+        return redirect(g.get("refused_back") or _same_site_referrer() or request.path)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):

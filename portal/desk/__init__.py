@@ -1,4 +1,4 @@
-"""The security desk: live board, exceptions, shifts, walk-ins, remote open, watchlist pages, roll call."""
+"""The security desk: live board, exceptions, shifts, remote open, watchlist pages, roll call (walk-ins: portal.walkins)."""
 
 
 def init_app(app):
@@ -8,21 +8,19 @@ def init_app(app):
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
-    from portal.core.timeutil import local
+    from portal.core.timeutil import local_text
     from portal.desk import models  # noqa: F401
     from portal.desk.feed import after_commit_publish, notify_before_commit
     from portal.desk.hooks import exception_from_event, register_jobs
     from portal.desk.hooks import install as install_exception_counting
-    from portal.desk.host import bp as host_bp
     from portal.desk.routes import bp
     from portal.events.operations import after_commit, on_event
     from portal.watchlist.routes import bp as watchlist_bp
 
     # auto | redis | postgres | local: how the live feed fans out between worker processes.
     app.config.setdefault("DESK_FEED", os.environ.get("DESK_FEED", "auto"))
-    app.add_template_filter(lambda value, tz: local(value, tz).strftime("%Y-%m-%d %H:%M") if value else "", "desk_time")
+    app.add_template_filter(lambda value, tz: local_text(value, tz) or "", "desk_time")
     app.register_blueprint(bp)
-    app.register_blueprint(host_bp)
     app.register_blueprint(watchlist_bp)
     on_event(exception_from_event)
     install_exception_counting()

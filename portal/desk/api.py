@@ -1,4 +1,4 @@
-"""The security desk's JSON API: events, live stream, exceptions, shifts, walk-ins, remote open, on site, items."""
+"""The security desk's JSON API: events, live stream, exceptions, shifts, remote open, devices, on site."""
 from flask import Response, jsonify, request
 
 from portal.accounts.sessions import api_roles, api_user
@@ -7,13 +7,12 @@ from portal.audit.operations import record
 from portal.core.errors import ApiError
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
-from portal.desk import operations, queries, walkins
+from portal.desk import operations, queries
 from portal.desk.access import DESK_ROLES, desk_site, id_arg, site_object
 from portal.desk.export import on_site_csv
-from portal.desk.models import DeskException, ItemMovement, WalkIn
-from portal.desk.serialize import event_payload, exception_json, item_json, walk_in_json
+from portal.desk.models import DeskException
+from portal.desk.serialize import event_payload, exception_json
 from portal.desk.stream import stream_response
-from portal.extensions import db
 
 TAG = "desk"
 Q = lambda name, typ="string", desc="": {"name": name, "in": "query", "schema": {"type": typ}, "description": desc}  # noqa: E731
@@ -131,56 +130,6 @@ def end_shift():
     return jsonify({"id": shift.id, "ended_at": shift.ended_at.isoformat(), "open_exception_ids": shift.open_exception_ids})
 
 
-WALK_IN_BODY = {"type": "object", "required": ["name", "unit_id"], "properties": {
-    "name": STR, "phone": STR, "id_number": {"type": "string", "description": "GB 11643, checked"}, "plate": STR,
-    "unit_id": INT, "gate_id": INT, "purpose": STR}}
-
-
-@api_route("/desk/walk-ins", methods=("POST",), summary="Register a walk-in; the host is asked by SMS and in the portal",
-           tag=TAG, body=WALK_IN_BODY, responses={"201": {"description": "Created (pending, or refused on a watchlist match)"}})
-@api_roles(*DESK_ROLES)
-def create_walk_in():
-    """Register a visitor with no pass."""
-    w, _ = walkins.register_walk_in(api_user(), desk_site(api_user()), json_body())
-    return jsonify(walk_in_json(w)), 201
-
-
-@api_route("/desk/walk-ins", summary="Walk-ins of the site", tag=TAG, params=[Q("status"), SITE])
-@api_roles(*DESK_ROLES)
-def list_walk_ins():
-    """Walk-ins, newest first."""
-    site = desk_site(api_user())
-    return jsonify({"items": [walk_in_json(w) for w in queries.walk_ins(site.id, request.args.get("status"))]})
-
-
-@api_route("/desk/walk-ins/stats", summary="Share of walk-ins approved by guards (alert above 10%)", tag=TAG,
-           params=[Q("days", "integer"), SITE])
-@api_roles(*DESK_ROLES)
-def walk_in_stats():
-    """Guard-approved share."""
-    days = min(max(request.args.get("days", 30, type=int), 1), 366)
-    return jsonify(queries.walk_in_stats(desk_site(api_user()).id, days=days))
-
-
-@api_route("/desk/walk-ins/<int:walk_in_id>/approve", methods=("POST",), tag=TAG,
-           summary="Approve without the host; needs a written reason (audited)",
-           body={"type": "object", "required": ["reason"], "properties": {"reason": STR}})
-@api_roles(*DESK_ROLES)
-def guard_approve_walk_in(walk_in_id):
-    """Guard approval with a reason."""
-    site = desk_site(api_user())
-    w = walkins.approve_walk_in(site_object(WalkIn, walk_in_id, site), api_user(), by="guard", reason=json_body().get("reason"))
-    return jsonify(walk_in_json(w))
-
-
-@api_route("/desk/walk-ins/<int:walk_in_id>/refuse", methods=("POST",), summary="Refuse a walk-in at the desk", tag=TAG)
-@api_roles(*DESK_ROLES)
-def guard_refuse_walk_in(walk_in_id):
-    """The visitor left or the desk refuses."""
-    site = desk_site(api_user())
-    return jsonify(walk_in_json(walkins.refuse_walk_in(site_object(WalkIn, walk_in_id, site), api_user(), by="guard")))
-
-
 @api_route("/desk/remote-open", methods=("POST",), tag=TAG,
            summary="Open a door, gate or barrier, or call a lift, through the bridge (reason required; never a pass)",
            body={"type": "object", "required": ["device_id"], "properties": {
@@ -206,11 +155,8 @@ def remote_open():
 @api_route("/desk/devices", summary="Devices a guard may open remotely, with their status", tag=TAG, params=[SITE])
 @api_roles(*DESK_ROLES)
 def desk_devices():
-    """Devices of the site."""
-    from portal.devices.models import Device
-
-    site = desk_site(api_user())
-    rows = db.session.scalars(db.select(Device).where(Device.site_id == site.id).order_by(Device.name)).all()
+    """Devices of the site (the same list as the remote-open page)."""
+    rows = queries.devices(desk_site(api_user()).id)
     return jsonify({"items": [{"id": d.id, "name": d.name, "kind": d.kind, "status": d.status, "gate_ids": d.gate_ids,
                                "doors": d.doors} for d in rows]})
 
@@ -252,34 +198,3 @@ def contractors():
     site = desk_site(api_user())
     return jsonify({"contractors": queries.passes_of_kind(site, "contractor"),
                     "deliveries": queries.passes_of_kind(site, "delivery")})
-
-
-ITEM_BODY = {"type": "object", "required": ["unit_id", "direction", "description"], "properties": {
-    "unit_id": INT, "direction": {"type": "string", "enum": ["in", "out"]}, "description": STR, "quantity": INT,
-    "carrier_name": STR, "plate": STR, "gate_id": INT}}
-
-
-@api_route("/desk/items", methods=("POST",), summary="Log items going in or out (物品出入登记); the host approves", tag=TAG,
-           body=ITEM_BODY, responses={"201": {"description": "Created, pending the host"}})
-@api_roles(*DESK_ROLES)
-def create_item():
-    """Register an item movement."""
-    item, _ = walkins.register_item(api_user(), desk_site(api_user()), json_body())
-    return jsonify(item_json(item)), 201
-
-
-@api_route("/desk/items", summary="Item movements of the site", tag=TAG, params=[SITE])
-@api_roles(*DESK_ROLES)
-def list_items():
-    """Item movements, newest first."""
-    return jsonify({"items": [item_json(i) for i in queries.items(desk_site(api_user()).id)]})
-
-
-@api_route("/desk/items/<int:item_id>", summary="One item movement", tag=TAG)
-@api_roles(*DESK_ROLES)
-def get_item(item_id):
-    """An item movement of the site."""
-    return jsonify(item_json(site_object(ItemMovement, item_id, desk_site(api_user()))))
-
-
-from portal.desk import api_host  # noqa: E402,F401  (the host's approval endpoints)

@@ -3,8 +3,6 @@ from flask import flash, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from portal.extensions import db
-
 
 def form_int(name):
     """An integer form field, or None when empty or not a number."""
@@ -19,21 +17,6 @@ def form_text(name):
     """A text form field, None when empty."""
     raw = request.form.get(name)
     return raw if raw and raw.strip() else None
-
-
-def walk_in_data():
-    """Walk-in form -> operation values."""
-    return {"name": form_text("name"), "phone": form_text("phone"), "id_number": form_text("id_number"),
-            "plate": form_text("plate"), "unit_id": form_int("unit_id"), "gate_id": form_int("gate_id"),
-            "purpose": form_text("purpose")}
-
-
-def item_data():
-    """Item-movement form -> operation values."""
-    qty = form_int("quantity")
-    return {"unit_id": form_int("unit_id"), "direction": form_text("direction"), "description": form_text("description"),
-            "quantity": 1 if qty is None else qty, "carrier_name": form_text("carrier_name"), "plate": form_text("plate"),
-            "gate_id": form_int("gate_id")}
 
 
 def watchlist_data():
@@ -52,9 +35,9 @@ FIELD_LABELS = {
 
 
 def error_messages(exc, labels=None):
-    """Translated messages of an ApiError/ValidationFailed, each led by its field's label, for flashing on a page."""
+    """Translated messages of a refusal (or an ApiError), each led by its field's label, for flashing on a page."""
     if not getattr(exc, "fields", None):
-        return [gettext(exc.message)]
+        return [gettext(exc.message, **getattr(exc, "params", {}))]
     labels = FIELD_LABELS if labels is None else labels
     out = []
     for name, f in exc.fields.items():
@@ -63,12 +46,7 @@ def error_messages(exc, labels=None):
     return out
 
 
-def refused(exc):
-    """Show why an action was refused and undo what it wrote before refusing.
-
-    The page then redirects (302), which the request's commit would otherwise make final: a walk-in
-    claimed for a decision must go back to pending when the guard's reason is too short.
-    """
-    db.session.rollback()
+def flash_errors(exc):
+    """Flash a refused form's reasons field by field (the page shows the form again with a 400; the hook rolls back)."""
     for msg in error_messages(exc):
         flash(msg, "error")

@@ -3,9 +3,9 @@ from datetime import timedelta
 
 from sqlalchemy import func
 
-from portal.core.timeutil import local, utcnow
+from portal.core.timeutil import local_text, utcnow
 from portal.core.validators import mask_phone
-from portal.desk.models import DeskException, ItemMovement, Shift, WalkIn
+from portal.desk.models import DeskException, Shift
 from portal.events.models import AccessEvent
 from portal.extensions import db
 from portal.passes.models import Pass
@@ -84,6 +84,29 @@ def gates(site_id):
     return db.session.scalars(db.select(Gate).where(Gate.site_id == site_id).order_by(Gate.id)).all()
 
 
+def devices(site_id):
+    """Devices a guard may open remotely, by name: the site's devices not being removed."""
+    from portal.devices.models import Device
+
+    return db.session.scalars(db.select(Device).where(Device.site_id == site_id,
+                                                      Device.status.notin_(("removing", "removed")))
+                              .order_by(Device.name)).all()
+
+
+def failed_pushes():
+    """(device id, site id, failed credentials) of devices with credential pushes that failed."""
+    try:
+        from portal.bridge.models import DeviceCredential
+    except ImportError:  # the bridge is optional
+        return []
+    from portal.devices.models import Device
+
+    q = (db.select(DeviceCredential.device_id, Device.site_id, db.func.count())
+         .join(Device, Device.id == DeviceCredential.device_id)
+         .where(DeviceCredential.status == "failed").group_by(DeviceCredential.device_id, Device.site_id))
+    return db.session.execute(q).all()
+
+
 def exceptions(site_id, status=None, limit=200):
     """Exceptions of a site: open and taken first, then the newest."""
     q = db.select(DeskException).where(DeskException.site_id == site_id)
@@ -92,11 +115,6 @@ def exceptions(site_id, status=None, limit=200):
     elif status in ("taken", "closed"):
         q = q.where(DeskException.status == status)
     return db.session.scalars(q.order_by(DeskException.id.desc()).limit(limit)).all()
-
-
-def exception_for(site_id, exc_id):
-    """One exception of the site, or None."""
-    return db.session.scalar(db.select(DeskException).where(DeskException.id == exc_id, DeskException.site_id == site_id))
 
 
 def _latest_moves(site_id, cutoff, by, extra=()):
@@ -120,7 +138,7 @@ def on_site(site, now=None, hours=24):
             "building": p.unit.building.name, "building_en": p.unit.building.name_en, "unit": p.unit.label,
             "visitor": p.visitor_name,
             "phone": mask_phone(p.visitor_phone), "kind": p.kind, "company": p.company, "work_area": p.work_area,
-            "plate": ev.plate or p.plate, "entered_at": local(ev.at, site.timezone).strftime("%Y-%m-%d %H:%M"),
+            "plate": ev.plate or p.plate, "entered_at": local_text(ev.at, site.timezone, ),
             "gate": ev.gate.name if ev.gate else None, "pass_id": p.id,
         })
     rows.sort(key=lambda r: (r["building"], r["unit"], r["visitor"]))
@@ -144,7 +162,7 @@ def vehicles_on_site(site, now=None, days=7):
         minutes = int((now - ev.at).total_seconds() // 60)
         cars.append({"plate": ev.plate, "event_id": ev.id, "pass_id": ev.pass_id, "gate_id": ev.gate_id,
                      "unit": ev.pass_.unit.label if ev.pass_ else None,
-                     "entered_at": local(ev.at, site.timezone).strftime("%Y-%m-%d %H:%M"), "minutes": minutes,
+                     "entered_at": local_text(ev.at, site.timezone, ), "minutes": minutes,
                      "limit_minutes": limit, "overstay": minutes > limit})
     return sorted(cars, key=lambda c: -c["minutes"])
 
@@ -164,8 +182,8 @@ def passes_of_kind(site, kind, now=None):
         out.append({"pass_id": p.id, "visitor": p.visitor_name, "company": p.company, "work_area": p.work_area,
                     "unit": p.unit.label, "hours": f"{sched['start']}–{sched['end']}" if sched else None,
                     "days": sched.get("days"), "recurring": bool(sched),
-                    "valid_from": local(p.valid_from, p.timezone).strftime("%Y-%m-%d %H:%M"),
-                    "valid_until": local(p.valid_until, p.timezone).strftime("%Y-%m-%d %H:%M"),
+                    "valid_from": local_text(p.valid_from, p.timezone, ),
+                    "valid_until": local_text(p.valid_until, p.timezone, ),
                     "on_site": p.id in inside})
     return out
 
@@ -182,36 +200,6 @@ def walk_in_stats(site_id, days=30, now=None):
     share = by_guard / total if total else 0.0
     return {"days": days, "total": total, "by_host": counts.get("host", 0), "by_guard": by_guard,
             "guard_share": round(share, 4), "alert": share > GUARD_SHARE_ALERT, "threshold": GUARD_SHARE_ALERT}
-
-
-def walk_ins(site_id, status=None, limit=100):
-    """A site's walk-ins, newest first."""
-    q = db.select(WalkIn).where(WalkIn.site_id == site_id)
-    if status:
-        q = q.where(WalkIn.status == status)
-    return db.session.scalars(q.order_by(WalkIn.id.desc()).limit(limit)).all()
-
-
-def walk_in_for(site_id, walk_in_id):
-    """One walk-in of the site, or None."""
-    return db.session.scalar(db.select(WalkIn).where(WalkIn.id == walk_in_id, WalkIn.site_id == site_id))
-
-
-def items(site_id, limit=100):
-    """A site's item movements, newest first."""
-    return db.session.scalars(db.select(ItemMovement).where(ItemMovement.site_id == site_id)
-                              .order_by(ItemMovement.id.desc()).limit(limit)).all()
-
-
-def pending_for_units(unit_ids):
-    """Walk-ins and item movements a resident's units have to answer."""
-    ids = unit_ids or {-1}
-    now = utcnow()
-    w = db.session.scalars(db.select(WalkIn).where(WalkIn.unit_id.in_(ids), WalkIn.status == "pending",
-                                                   WalkIn.expires_at > now).order_by(WalkIn.id)).all()
-    i = db.session.scalars(db.select(ItemMovement).where(ItemMovement.unit_id.in_(ids), ItemMovement.status == "pending",
-                                                         ItemMovement.expires_at > now).order_by(ItemMovement.id)).all()
-    return w, i
 
 
 def last_handover(site_id):

@@ -1,17 +1,19 @@
-"""Desk pages: live board, stream, exceptions, shift handover, remote open."""
+"""Desk pages: live board, stream, exceptions, shift handover, remote open, who is on site, contractors."""
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError
+from portal.audit.operations import record
+from portal.core.errors import ApiError, Refused, back_to
 from portal.core.timeutil import utcnow
 from portal.desk import labels, operations, queries
 from portal.desk.access import DESK_ROLES, desk_site, site_object
-from portal.desk.forms import form_int, form_text, refused
-from portal.desk.labels import EMERGENCY_LABELS, KIND_LABELS, OUTCOME_LABELS, REQUEST_STATUS_LABELS
+from portal.desk.export import on_site_csv
+from portal.desk.forms import flash_errors, form_int, form_text
+from portal.desk.labels import EMERGENCY_LABELS, KIND_LABELS, OUTCOME_LABELS
 from portal.desk.models import OUTCOMES, DeskException
 from portal.desk.serialize import event_payload
 from portal.desk.stream import stream_response
@@ -27,7 +29,7 @@ bp.add_app_template_global(labels.rp, "rp")
 @bp.context_processor
 def _labels():
     # Stored codes are shown through these tables, never passed to gettext raw.
-    return {"status_labels": REQUEST_STATUS_LABELS, "outcome_labels": OUTCOME_LABELS}
+    return {"outcome_labels": OUTCOME_LABELS}
 
 
 @bp.app_context_processor
@@ -82,26 +84,22 @@ def exceptions():
 @page_roles(*DESK_ROLES)
 def take(exc_id):
     """Take an exception."""
+    back = back_to(url_for("desk.exceptions"))
     x = site_object(DeskException, exc_id, desk_site(current_user))
-    try:
-        operations.take_exception(x, current_user)
-        flash(_("Exception #%(id)s is yours now.", id=x.id), "ok")
-    except ApiError as exc:
-        refused(exc)
-    return redirect(url_for("desk.exceptions"))
+    operations.take_exception(x, current_user)
+    flash(_("Exception #%(id)s is yours now.", id=x.id), "ok")
+    return redirect(back)
 
 
 @bp.post("/exceptions/<int:exc_id>/close")
 @page_roles(*DESK_ROLES)
 def close(exc_id):
     """Close an exception with an outcome."""
+    back = back_to(url_for("desk.exceptions"))
     x = site_object(DeskException, exc_id, desk_site(current_user))
-    try:
-        operations.close_exception(x, current_user, form_text("outcome"), form_text("note"))
-        flash(_("Exception closed."), "ok")
-    except ApiError as exc:
-        refused(exc)
-    return redirect(url_for("desk.exceptions"))
+    operations.close_exception(x, current_user, form_text("outcome"), form_text("note"))
+    flash(_("Exception closed."), "ok")
+    return redirect(back)
 
 
 @bp.post("/keypads/<int:device_id>/clear")
@@ -138,20 +136,10 @@ def shift_start():
 @page_roles(*DESK_ROLES)
 def shift_end():
     """End a shift with handover notes."""
-    try:
-        operations.end_shift(current_user, desk_site(current_user).id, form_text("notes"))
-        flash(_("Shift ended; the next guard sees your notes and the open exceptions."), "ok")
-    except ApiError as exc:
-        refused(exc)
-    return redirect(url_for("desk.shift"))
-
-
-def _devices(site):
-    from portal.devices.models import Device
-    from portal.extensions import db
-
-    return db.session.scalars(db.select(Device).where(Device.site_id == site.id, Device.status.notin_(("removing", "removed")))
-                              .order_by(Device.name)).all()
+    back = back_to(url_for("desk.shift"))
+    operations.end_shift(current_user, desk_site(current_user).id, form_text("notes"))
+    flash(_("Shift ended; the next guard sees your notes and the open exceptions."), "ok")
+    return redirect(back)
 
 
 @bp.route("/remote", methods=["GET", "POST"])
@@ -169,10 +157,38 @@ def remote():
                                    emergency=form_text("emergency"), kind=form_text("kind") or "open")
             flash(_("Command sent to the device."), "ok")
             return redirect(url_for("desk.remote"))
-        except ApiError as exc:
-            refused(exc)
+        except (ApiError, Refused) as exc:  # ApiError: a device not of this site, shown like a refused form
+            flash_errors(exc)
             status = 400
-    return render_template("desk/remote.html", site=site, devices=_devices(site), emergencies=EMERGENCY_LABELS), status
+    return render_template("desk/remote.html", site=site, devices=queries.devices(site.id), emergencies=EMERGENCY_LABELS), status
 
 
-from portal.desk import pages  # noqa: E402,F401  (walk-ins, items, on site, contractors)
+@bp.get("/on-site")
+@page_roles(*DESK_ROLES)
+def on_site():
+    """Roll call by building, printable; vehicles with their parking limit."""
+    site = desk_site(current_user)
+    rows = queries.on_site(site)
+    record("pii.view", "on_site", site.id, site_id=site.id, fields=["name", "phone_masked"], count=len(rows))
+    return render_template("desk/onsite.html", site=site, groups=queries.by_building(rows), total=len(rows),
+                           vehicles=queries.vehicles_on_site(site))
+
+
+@bp.get("/on-site.csv")
+@page_roles(*DESK_ROLES)
+def on_site_csv_page():
+    """Roll call as CSV."""
+    site = desk_site(current_user)
+    rows = queries.on_site(site)
+    record("pii.export", "on_site", site.id, site_id=site.id, count=len(rows))
+    return Response(on_site_csv(rows, labelled=True), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="on-site-{site.slug}.csv"'})
+
+
+@bp.get("/contractors")
+@page_roles(*DESK_ROLES)
+def contractors():
+    """Contractors on site today (company, work area, hours) and couriers' passes."""
+    site = desk_site(current_user)
+    return render_template("desk/contractors.html", site=site, contractors=queries.passes_of_kind(site, "contractor"),
+                           deliveries=queries.passes_of_kind(site, "delivery"))

@@ -1,6 +1,15 @@
 """JSON shapes the desk shows: access events (masked) and exceptions."""
-from portal.core.timeutil import local
-from portal.desk.labels import DECISION_LABELS, KIND_LABELS, METHOD_LABELS, OUTCOME_LABELS, REASON_LABELS, both, mask_name
+from portal.core.timeutil import local_text
+from portal.desk.labels import (
+    DECISION_LABELS,
+    DIRECTION_LABELS,
+    KIND_LABELS,
+    METHOD_LABELS,
+    OUTCOME_LABELS,
+    REASON_LABELS,
+    both,
+    mask_name,
+)
 
 
 def event_payload(ev, tz_name="Asia/Shanghai"):
@@ -15,7 +24,7 @@ def event_payload(ev, tz_name="Asia/Shanghai"):
         "site_id": ev.site_id,
         "at": ev.at.isoformat(),
         "ts": ev.at.timestamp(),
-        "local_time": local(ev.at, tz_name).strftime("%H:%M:%S"),
+        "local_time": local_text(ev.at, tz_name, "%H:%M:%S"),
         "gate": {"id": gate.id, "code": gate.code, "name": gate.name, "name_en": gate.name_en} if gate is not None else None,
         "visitor": mask_name(visitor) if visitor else None,
         "kind": p.kind if p is not None else None,
@@ -28,11 +37,19 @@ def event_payload(ev, tz_name="Asia/Shanghai"):
         "reason": ev.reason,
         "reason_label": both(REASON_LABELS, ev.reason),
         "direction": ev.direction,
+        "direction_label": both(DIRECTION_LABELS, ev.direction) if ev.direction else None,
+        "remote": _remote(details) if ev.method == "remote" else None,
         "approved_by": ev.approved_by,
         "source": ev.source,
         "pass_id": ev.pass_id,
         "flags": sorted(k for k in ("burst", "offline_double_use", "lost_events", "emergency") if details.get(k)),
     }
+
+
+def _remote(details):
+    """Which device and door a guard opened, and who: as recorded with the remote open."""
+    return {"device": details.get("device"), "device_en": details.get("device_en"), "door": details.get("door"),
+            "guard": details.get("guard")}
 
 
 def exception_json(x):
@@ -49,24 +66,3 @@ def exception_json(x):
         "outcome": x.outcome, "outcome_label": both(OUTCOME_LABELS, x.outcome) if x.outcome else None,
         "note": x.note, "details": x.details,
     }
-
-
-def walk_in_json(w):
-    """A walk-in as the desk sees it (phone and ID masked)."""
-    from portal.core.validators import mask_id, mask_phone
-
-    return {"id": w.id, "status": w.status, "visitor": {"name": w.visitor_name, "phone": mask_phone(w.visitor_phone),
-                                                        "id_number": mask_id(w.visitor_id_number) or None, "plate": w.plate},
-            "unit": {"id": w.unit_id, "label": w.unit.label}, "gate_id": w.gate_id, "purpose": w.purpose,
-            "approved_by": w.approved_by, "guard_reason": w.guard_reason, "pass_id": w.pass_id, "event_id": w.event_id,
-            "created_at": w.created_at.isoformat(), "expires_at": w.expires_at.isoformat(),
-            "decided_at": w.decided_at.isoformat() if w.decided_at else None}
-
-
-def item_json(i):
-    """An item movement."""
-    return {"id": i.id, "status": i.status, "direction": i.direction, "description": i.description,
-            "quantity": i.quantity, "carrier_name": i.carrier_name, "plate": i.plate,
-            "unit": {"id": i.unit_id, "label": i.unit.label}, "gate_id": i.gate_id, "approved_by": i.approved_by,
-            "created_at": i.created_at.isoformat(), "expires_at": i.expires_at.isoformat(),
-            "decided_at": i.decided_at.isoformat() if i.decided_at else None}

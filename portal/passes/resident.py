@@ -36,7 +36,7 @@ def nav_counts():
     """Template context: how many walk-ins and deliveries wait for this resident's answer (the nav's Approvals)."""
     if not has_request_context() or not current_user.is_authenticated or current_user.role != "resident":
         return {}
-    from portal.desk.queries import pending_for_units
+    from portal.walkins.queries import pending_for_units
 
     walk_ins, items = pending_for_units(queries.reachable_unit_ids(current_user))
     return {"approvals_waiting": len(walk_ins) + len(items)}

@@ -12,11 +12,11 @@ from sqlalchemy import String, cast, delete, or_, select, update
 from portal.audit.operations import record
 from portal.core.jobs import job
 from portal.core.timeutil import utcnow
-from portal.desk.models import ItemMovement, WalkIn
 from portal.events.models import AccessEvent
 from portal.extensions import db
 from portal.notify.models import Message
 from portal.passes.models import Pass
+from portal.walkins.models import ItemMovement, WalkIn
 
 PURGED_NAME = "—"
 DELETE_ROW = object()  # the whole row goes (SMS texts: the message is the personal data)
@@ -112,7 +112,7 @@ def purge_ended(now=None, batch=500):
 
 def purge_without_pass(now=None, batch=500):
     """Walk-ins and item movements RETENTION_DAYS old, and access events with no pass; returns how many rows."""
-    from portal.desk.walkins import purge_desk_records
+    from portal.walkins.operations import purge_desk_records
 
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])

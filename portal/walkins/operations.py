@@ -1,4 +1,4 @@
-"""Walk-ins and item movements: the guard registers, the host approves from the phone (or it times out)."""
+"""Walk-in and item-movement writes: the guard registers, the host approves from the phone (or it times out)."""
 import secrets
 from datetime import timedelta
 
@@ -6,39 +6,23 @@ from flask import current_app, url_for
 from flask_babel import force_locale, gettext
 from sqlalchemy import update as sa_update
 
-from portal.accounts.models import Residency, User
 from portal.audit.operations import record
 from portal.core import crypto
 from portal.core import validators as v
 from portal.core.converters import is_id
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import Refused
 from portal.core.timeutil import utcnow
-from portal.desk.models import ItemMovement, WalkIn
+from portal.desk.operations import screen_name
 from portal.events.operations import record_event
 from portal.extensions import db
 from portal.notify.operations import queue_sms
 from portal.sites.models import Gate
 from portal.sites.queries import unit_in_site
+from portal.walkins.models import ItemMovement, WalkIn
+from portal.walkins.queries import residents_of
 
 ANSWER_MINUTES = 15
 WALKIN_PASS_HOURS = 2
-
-
-def _field(errors, name, fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except v.FieldError as exc:
-        errors[name] = exc.as_tuple()
-        return None
-
-
-def residents_of(unit, now=None):
-    """Residents living in a unit now, oldest residency first."""
-    now = now or utcnow()
-    q = (db.select(User).join(Residency, Residency.user_id == User.id)
-         .where(Residency.unit_id == unit.id, Residency.starts_at <= now, User.active.is_(True),
-                (Residency.ends_at.is_(None)) | (Residency.ends_at > now)).order_by(Residency.id))
-    return db.session.scalars(q).all()
 
 
 def _unit_and_gate(site_id, data, errors):
@@ -76,15 +60,14 @@ def _notify_hosts(unit, site, msgid, kind, token, **params):
 
 def register_walk_in(guard, site, data):
     """Register a visitor without a pass and ask the host; an exact watchlist match refuses at once."""
-    from portal.desk.hooks import screen_name
     from portal.watchlist.operations import exact_hits
 
     errors = {}
-    name = _field(errors, "name", v.person_name, data.get("name"))
-    phone = _field(errors, "phone", v.phone, data.get("phone"))
-    idn = _field(errors, "id_number", v.id_number, data.get("id_number"))
-    plate = _field(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
-    purpose = _field(errors, "purpose", v.clean_text, data.get("purpose"), max_len=200, required=False)
+    name = v.collect(errors, "name", v.person_name, data.get("name"))
+    phone = v.collect(errors, "phone", v.phone, data.get("phone"))
+    idn = v.collect(errors, "id_number", v.id_number, data.get("id_number"))
+    plate = v.collect(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
+    purpose = v.collect(errors, "purpose", v.clean_text, data.get("purpose"), max_len=200, required=False)
     unit, gate, token = _host_request(site, data, errors)
     w = WalkIn(site_id=site.id, unit_id=unit.id, gate_id=gate.id if gate else None, visitor_name=name,
                visitor_phone=phone, visitor_id_number=idn, plate=plate, purpose=purpose,
@@ -119,17 +102,18 @@ def _host_request(site, data, errors):
     """Unit and gate of a request the host must answer, and the token of its SMS link."""
     unit, gate = _unit_and_gate(site.id, data, errors)
     if errors:
-        raise ValidationFailed(errors)
+        raise Refused("invalid", "Some fields are invalid.", fields=errors)
     if not residents_of(unit):
-        raise ApiError(409, "no_host", "Nobody lives in this unit to approve the visit.")
+        raise Refused("no_host", "Nobody lives in this unit to approve the visit.", kind="conflict")
     return unit, gate, secrets.token_urlsafe(24)
 
 
-def _check_pending(req):
+def _claim_pending(req):
+    """Refuse a request already answered or timed out, else claim it for this decision."""
     if req.status != "pending":
-        raise ApiError(409, "decided", "This request has already been answered.")
+        raise Refused("decided", "This request has already been answered.", kind="conflict")
     if req.expires_at <= utcnow():
-        raise ApiError(409, "expired", "This request has timed out.")
+        raise Refused("expired", "This request has timed out.", kind="conflict")
     # Claim the request with a conditional update: a host's link and a guard racing to answer
     # cannot both issue a pass (the loser sees no pending row once the winner commits).
     model = type(req)
@@ -137,7 +121,7 @@ def _check_pending(req):
         sa_update(model).where(model.id == req.id, model.status == "pending").values(status="deciding")
         .execution_options(synchronize_session=False)).rowcount
     if claimed != 1:
-        raise ApiError(409, "decided", "This request has already been answered.")
+        raise Refused("decided", "This request has already been answered.", kind="conflict")
 
 
 def approve_walk_in(w, user, by="host", reason=None):
@@ -148,15 +132,16 @@ def approve_walk_in(w, user, by="host", reason=None):
         try:
             reason = v.clean_text(reason, max_len=300)
         except v.FieldError as exc:
-            raise ValidationFailed({"reason": exc.as_tuple()}) from None
+            raise Refused("invalid", "Some fields are invalid.", fields={"reason": exc.as_tuple()}) from None
         if len(reason) < 5:
-            raise ValidationFailed({"reason": ("too_short", "Write a reason of at least %(min)s characters.", {"min": 5})})
-    _check_pending(w)
+            raise Refused("invalid", "Some fields are invalid.",
+                          fields={"reason": ("too_short", "Write a reason of at least %(min)s characters.", {"min": 5})})
+    _claim_pending(w)
     if by == "guard":
         w.guard_reason = reason
     host = user if by == "host" and user is not None and user.role == "resident" else (residents_of(w.unit) or [None])[0]
     if host is None:
-        raise ApiError(409, "no_host", "Nobody lives in this unit to approve the visit.")
+        raise Refused("no_host", "Nobody lives in this unit to approve the visit.", kind="conflict")
     now = utcnow()
     site = w.unit.building.site
     p = issue_pass(host, w.unit, dict(
@@ -174,7 +159,7 @@ def approve_walk_in(w, user, by="host", reason=None):
 
 def refuse_walk_in(w, user, by="host"):
     """The host (or the desk, when the visitor leaves) refuses; recorded as a denied walk-in."""
-    _check_pending(w)
+    _claim_pending(w)
     w.status, w.decided_at, w.approved_by = "refused", utcnow(), None
     w.decided_by_id = user.id if user is not None else None
     _walk_in_event(w, user, "deny", "walk_in", outcome=f"refused_by_{by}")
@@ -188,12 +173,12 @@ def register_item(guard, site, data):
     direction = data.get("direction")
     if direction not in ("in", "out"):
         errors["direction"] = ("invalid_direction", "Direction must be in or out.", {})
-    description = _field(errors, "description", v.clean_text, data.get("description"), max_len=300)
+    description = v.collect(errors, "description", v.clean_text, data.get("description"), max_len=300)
     quantity = data.get("quantity", 1)
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 10000:
         errors["quantity"] = ("invalid_quantity", "Quantity must be a number from 1 to 10000.", {})
-    carrier = _field(errors, "carrier_name", v.person_name, data.get("carrier_name"), required=False)
-    plate = _field(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
+    carrier = v.collect(errors, "carrier_name", v.person_name, data.get("carrier_name"), required=False)
+    plate = v.collect(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
     unit, gate, token = _host_request(site, data, errors)
     item = ItemMovement(site_id=site.id, unit_id=unit.id, gate_id=gate.id if gate else None, direction=direction,
                         description=description, quantity=quantity, carrier_name=carrier, plate=plate,
@@ -209,7 +194,7 @@ def register_item(guard, site, data):
 
 def decide_item(item, user, approve):
     """The host approves or refuses an item movement."""
-    _check_pending(item)
+    _claim_pending(item)
     item.status = "approved" if approve else "refused"
     item.approved_by = "host" if approve else None
     item.decided_at, item.decided_by_id = utcnow(), user.id if user is not None else None
@@ -236,24 +221,16 @@ def expire_pending(now=None):
     return expired
 
 
-def by_token(kind, token):
-    """A walk-in ("w") or item movement ("i") by its SMS link token, or None."""
-    model = {"w": WalkIn, "i": ItemMovement}.get(kind)
-    if model is None or not token or len(token) > 64:
-        return None
-    return db.session.scalar(db.select(model).where(model.token_hash == crypto.token_hash(token)))
-
-
 def purge_desk_records(cutoff, batch, walk_in_values, item_values):
     """Retention: erase the visitor of walk-ins and the carrier of item movements created before cutoff.
 
     Walk-ins that led to a pass are erased with that pass (portal.passes.retention); the rest, refused or
-    timed out, here. Rows already erased are not selected again, so the purge can be re-run safely.
+    timed out, here. Rows already erased (their name is the purge's) are not selected again, so the purge
+    can be re-run safely.
     """
-    from portal.passes.retention import PURGED_NAME
-
     walk_ins = db.session.scalars(db.select(WalkIn.id).where(
-        WalkIn.created_at < cutoff, WalkIn.pass_id.is_(None), WalkIn.visitor_name != PURGED_NAME).limit(batch)).all()
+        WalkIn.created_at < cutoff, WalkIn.pass_id.is_(None),
+        WalkIn.visitor_name != walk_in_values["visitor_name"]).limit(batch)).all()
     if walk_ins:
         db.session.execute(sa_update(WalkIn).where(WalkIn.id.in_(walk_ins)).values(**walk_in_values))
     items = db.session.scalars(db.select(ItemMovement.id).where(
