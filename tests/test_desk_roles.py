@@ -40,7 +40,8 @@ def _objects(client, world):
     eid = client.post("/api/v1/watchlist", json={"kind": "person", "name": MARK, "phone": "13900003333"},
                       headers=world.token(world.manager)).get_json()["id"]
     xid = client.get("/api/v1/desk/exceptions", headers=g).get_json()["items"][0]["id"]
-    return {"exc_id": xid, "walk_in_id": wid, "item_id": iid, "entry_id": eid}
+    keypad, _ = world.device("keypad-1", kind="gate_reader")
+    return {"exc_id": xid, "walk_in_id": wid, "item_id": iid, "entry_id": eid, "device_id": keypad.id}
 
 
 def _path(rule, ids):
