@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from portal.core import crypto
-from portal.passes.tokens import load_public
+from portal.passes.qrtext import load_public
 
 KEEP_REPORTED_SECONDS = 7 * 86400  # reported journal rows are kept a week for diagnosis
 

@@ -41,7 +41,7 @@ def app_for(url, keys):
 
 def build(url, keys):
     """Create the schema and a site with LIVE_PASSES unlimited-use passes, a gate reader and a watchlist."""
-    from portal.accounts import tokens
+    from portal.accounts import bearer
     from portal.accounts.operations import create_user
     from portal.core import crypto
     from portal.core.timeutil import utcnow
@@ -63,7 +63,7 @@ def build(url, keys):
                         gate_ids=[gate.id])
         db.session.add(device)
         db.session.flush()
-        plain, _ = tokens.issue_device_token(device, name="bench")
+        plain, _ = bearer.issue_device_token(device, name="bench")
         now = utcnow()
         numbers = random.sample(range(100_000), LIVE_PASSES)
         rows = []
@@ -111,14 +111,14 @@ def settle(url):
 def qr_bodies(url, world, keys, passes=None):
     """Fresh QR texts (valid for this step and the next) for QR_PASSES passes, or for the given (id, …) rows."""
     from portal.passes import keys as site_keys
-    from portal.passes import tokens
+    from portal.passes import qrtext
 
     app = app_for(url, keys)
     with app.app_context():
         kid, private = site_keys.signer(world.site_id)
         now = time.time()
-        step = tokens.current_step(now)
-        bodies = [{"qr": tokens.sign(private, kid, world.site_id, pid, now - 3600, now + 86400, step)}
+        step = qrtext.current_step(now)
+        bodies = [{"qr": qrtext.sign(private, kid, world.site_id, pid, now - 3600, now + 86400, step)}
                   for pid, _, _ in (world.passes[:QR_PASSES] if passes is None else passes)]
         db.session.remove()
     return bodies

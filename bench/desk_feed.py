@@ -63,7 +63,7 @@ def env_for(db_url):
 def seed(db_url):
     """Tables, a site with two gates, and a guard's API token."""
     os.environ.update(env_for(db_url))
-    from portal.accounts import tokens
+    from portal.accounts import bearer
     from portal.accounts.operations import create_user
     from portal.app import create_app
     from portal.extensions import db
@@ -75,7 +75,7 @@ def seed(db_url):
         site = places.create_site("bench", "基准小区")
         gates = [places.add_gate(site, "G1", "正门").id, places.add_gate(site, "G2", "北门").id]
         guard = create_user("bench_guard", "correct horse battery staple", "guard", "保安", site=site)
-        plain, _ = tokens.issue_user_token(guard)
+        plain, _ = bearer.issue_user_token(guard)
         db.session.commit()
         return site.id, gates, plain
 

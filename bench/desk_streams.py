@@ -50,7 +50,7 @@ def build(url):
     """Tables, a site with a gate, its reader's token, one live pass's QR text, and 50 guards' tokens."""
     from datetime import timedelta
 
-    from portal.accounts import tokens
+    from portal.accounts import bearer
     from portal.accounts.operations import create_user
     from portal.core.timeutil import utcnow
     from portal.devices.models import Device
@@ -70,13 +70,13 @@ def build(url):
         device = Device(site_id=site.id, name="gate-1", kind="gate_reader", driver="simulator", options={}, gate_ids=[gate.id])
         db.session.add(device)
         db.session.flush()
-        device_token, _ = tokens.issue_device_token(device)
+        device_token, _ = bearer.issue_device_token(device)
         now = utcnow()
         p = issue_pass(host, unit, dict(visitor_name="访客", visitor_phone=None, visitor_id_number=None, plate=None, kind="guest",
                                         timezone="Asia/Shanghai", valid_from=now - timedelta(minutes=5),
                                         valid_until=now + timedelta(hours=4), schedule=None, max_entries=None,
                                         floors=[12], gate_ids=[], notify="none", company=None, work_area=None, note=None))
-        guards = [tokens.issue_user_token(create_user(f"bench_guard{n}", "correct horse battery staple", "guard", f"保安{n}",
+        guards = [bearer.issue_user_token(create_user(f"bench_guard{n}", "correct horse battery staple", "guard", f"保安{n}",
                                                       site=site))[0] for n in range(GUARDS)]
         db.session.commit()
         return device_token, guards, lambda: {"qr": codes.qr_text(db.session.merge(p))}, app

@@ -28,7 +28,7 @@ def child(unbudgeted):
     """Set up a resident, then file the three bombs once; prints one JSON line."""
     from photo_bombs import zero_png
 
-    from portal.accounts import tokens
+    from portal.accounts import bearer
     from portal.accounts.operations import create_user
     from portal.app import create_app
     from portal.config import TestConfig
@@ -47,7 +47,7 @@ def child(unbudgeted):
         places.move_in(user, unit, "owner")
         db.session.commit()
         with app.test_request_context():
-            plain, _ = tokens.issue_user_token(user)
+            plain, _ = bearer.issue_user_token(user)
             db.session.commit()
     client = app.test_client()
     form = {"kind": "complaint", "category": "parking", "location": "B1", "description": "车位被占"}

@@ -146,7 +146,6 @@ def seed(world):
     from portal.desk import operations as desk
     from portal.walkins import operations as walkins
     from portal.feedback import operations as fb
-    from portal.feedback import surveys
     from portal.feedback.models import Escalation, FollowUp
     from portal.feedback.uploads import clean
     from portal.passes.operations import revoke_pass
@@ -243,9 +242,9 @@ def seed(world):
         anon = fb.file_complaint(world.r2, site, world.unit_b, {"kind": "suggestion", "category": "facilities",
                                                                "location": "", "anonymous": True, "description": "建议"})
         fb.add_note(anon, world.manager, "内部备注")
-        survey = surveys.create(world.r1, site.id, "visit", pass_=used)
-        low = surveys.create(world.r1, site.id, "complaint", complaint=complaints["closed"])
-        surveys.answer(low, 1, "不满意")
+        survey = fb.create_survey(world.r1, site.id, "visit", pass_=used)
+        low = fb.create_survey(world.r1, site.id, "complaint", complaint=complaints["closed"])
+        fb.answer_survey(low, 1, "不满意")
         task = FollowUp(site_id=site.id, kind="visit", complaint_id=complaints["resolved"].id, status="open",
                         due_at=now - timedelta(hours=1))
         done = FollowUp(site_id=site.id, kind="visit", complaint_id=complaints["closed"].id, status="done",

@@ -3,7 +3,7 @@
 import pytest
 from feedback_support import file_json
 
-from portal.core.errors import ApiError
+from portal.core.errors import Refused
 from portal.extensions import db
 from portal.feedback import operations
 from portal.feedback.models import Complaint, FollowUp, Survey
@@ -70,10 +70,10 @@ def test_close_is_refused_without_an_answer(app, world):
     c = _filed(app, world)
     c.status = "resolved"  # forced, as a buggy caller or a data fix might
     db.session.flush()
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(Refused) as exc:
         operations.close(c, world.guard)
     assert exc.value.code == "response_required"
-    with pytest.raises(ApiError):
+    with pytest.raises(Refused):
         operations.follow_up(c, world.guard, "solved", "ok")
     assert c.closed_at is None and c.status == "resolved"
     assert db.session.scalar(db.select(Survey).where(Survey.complaint_id == c.id)) is None

@@ -6,7 +6,7 @@ from feedback_support import csrf_from, file_json, login
 from portal.core.timeutil import utcnow
 from portal.events.operations import record_event
 from portal.extensions import db
-from portal.feedback import surveys
+from portal.feedback import operations as feedback_ops
 from portal.feedback.models import Complaint
 
 
@@ -54,7 +54,7 @@ def test_follow_up_page_masks_the_phone_and_closes_tasks(client, world):
     with world.app.test_request_context():
         record_event(site_id=world.site.id, method="qr", pass_id=p.id, decision="grant", reason="ok", direction="in")
         db.session.commit()
-    s = surveys.scan_ended_passes()[0]
+    s = feedback_ops.scan_ended_passes()[0]
     client.post(f"/api/v1/surveys/{s.token}", json={"score": 1, "comment": "Guest waited an hour"})
     login(client, world, world.manager)
     page = client.get("/team/feedback/follow-ups").get_data(as_text=True)

@@ -8,7 +8,8 @@ from feedback_support import file_json, race
 from portal.core.timeutil import utcnow
 from portal.events.operations import record_event
 from portal.extensions import db
-from portal.feedback import jobs, surveys
+from portal.feedback import jobs
+from portal.feedback import operations as feedback_ops
 from portal.feedback.models import Complaint, Escalation, FollowUp
 from portal.notify.models import Message
 from portal.reports import periods
@@ -31,7 +32,7 @@ def _survey(world):
             at=now - timedelta(hours=2),
         )
         db.session.commit()
-    return surveys.scan_ended_passes()[0]
+    return feedback_ops.scan_ended_passes()[0]
 
 
 def test_racing_answers_count_once(pg_app, pg_world):

@@ -9,7 +9,7 @@ from portal.core.jobs import run_once
 from portal.core.timeutil import utcnow
 from portal.events.operations import record_event
 from portal.extensions import db
-from portal.feedback import surveys
+from portal.feedback import operations as feedback_ops
 from portal.feedback.models import FollowUp, Survey
 from portal.notify.models import Message
 
@@ -92,7 +92,7 @@ def test_whole_loop_visit_ends_low_score_follow_up_closed(app, client, world):
 
 def test_high_score_opens_no_task(client, world):
     _ended_visit(world)
-    made = surveys.scan_ended_passes()
+    made = feedback_ops.scan_ended_passes()
     assert len(made) == 1
     token = made[0].token
     assert client.post(f"/api/v1/surveys/{token}", json={"score": 4}).get_json()["follow_up"] is False
@@ -111,14 +111,14 @@ def test_which_passes_get_a_survey(world):
         record_event(site_id=world.site.id, method="qr", pass_id=exited.id, decision="grant", reason="ok", direction="out")
         db.session.commit()
     ended = _ended_visit(world)
-    got = {s.pass_id for s in surveys.scan_ended_passes()}
+    got = {s.pass_id for s in feedback_ops.scan_ended_passes()}
     assert got == {ended.id, exited.id}
     assert no_entry.id not in got and long_ago.id not in got and still_valid.id not in got
 
 
 def test_expired_link_is_refused(client, world):
     _ended_visit(world)
-    s = surveys.scan_ended_passes()[0]
+    s = feedback_ops.scan_ended_passes()[0]
     s.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     resp = client.post(f"/api/v1/surveys/{s.token}", json={"score": 5})
@@ -130,7 +130,7 @@ def test_expired_link_is_refused(client, world):
 def test_unknown_token_and_bad_scores(client, world):
     assert client.post("/api/v1/surveys/not-a-real-token-at-all", json={"score": 5}).status_code == 404
     _ended_visit(world)
-    token = surveys.scan_ended_passes()[0].token
+    token = feedback_ops.scan_ended_passes()[0].token
     for bad in (0, 6, "five", True, None, 3.5):
         assert client.post(f"/api/v1/surveys/{token}", json={"score": bad}).status_code == 400
     assert client.post(f"/api/v1/surveys/{token}", json={"score": 5, "comment": "x" * 1001}).status_code == 400
@@ -140,7 +140,7 @@ def test_survey_page_in_the_persons_language_with_csrf(client, world):
     world.r1.locale = "en"
     db.session.commit()
     _ended_visit(world)
-    token = surveys.scan_ended_passes()[0].token
+    token = feedback_ops.scan_ended_passes()[0].token
     page = client.get(f"/s/{token}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and '<html lang="en"' in html and "How was your visitor" in html

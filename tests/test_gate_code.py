@@ -5,7 +5,7 @@ from datetime import timedelta
 from gate_support import events, freeze, oathtool_code, race, reason, verify
 
 from portal.core.timeutil import utcnow
-from portal.passes import tokens
+from portal.passes import qrtext
 
 
 def test_oathtool_code_opens_and_replay_is_refused(client, world):
@@ -32,11 +32,11 @@ def test_previous_step_accepted_older_and_replayed_steps_refused(client, world, 
     p = world.make_pass(max_entries=None)
     _, header = world.device("keypad-1")
     now = time.time()
-    step = tokens.current_step(now)
+    step = qrtext.current_step(now)
     freeze(monkeypatch, utcnow())
-    previous = oathtool_code(p, at=(step - 1) * tokens.STEP_SECONDS)
-    two_back = oathtool_code(p, at=(step - 2) * tokens.STEP_SECONDS)
-    current = oathtool_code(p, at=step * tokens.STEP_SECONDS)
+    previous = oathtool_code(p, at=(step - 1) * qrtext.STEP_SECONDS)
+    two_back = oathtool_code(p, at=(step - 2) * qrtext.STEP_SECONDS)
+    current = oathtool_code(p, at=step * qrtext.STEP_SECONDS)
     if two_back[5:] not in (previous[5:], current[5:]):
         assert reason(client, header, code=two_back) == ("deny", "unknown")
     assert reason(client, header, code=previous) == ("grant", "ok")

@@ -8,7 +8,7 @@ from gate_support import events, freeze, qr_from_png, reason, verify
 
 from portal.core.timeutil import utcnow
 from portal.extensions import db
-from portal.passes import codes, keys, tokens
+from portal.passes import codes, keys, qrtext
 from portal.passes.operations import revoke_pass
 
 
@@ -65,7 +65,7 @@ def test_token_signed_with_unknown_key_is_bad_signature(client, world):
     p = world.make_pass()
     _, header = world.device()
     kid, _ = keys.signer(world.site.id)
-    forged = tokens.sign(Ed25519PrivateKey.generate(), kid, world.site.id, p.id, 0, 2**32 - 1, tokens.current_step(time.time()))
+    forged = qrtext.sign(Ed25519PrivateKey.generate(), kid, world.site.id, p.id, 0, 2**32 - 1, qrtext.current_step(time.time()))
     assert reason(client, header, qr=forged) == ("deny", "bad_signature")
 
 
@@ -73,7 +73,7 @@ def test_signed_token_for_missing_pass_is_unknown(client, world):
     _, header = world.device()
     kid, private = keys.signer(world.site.id)
     now = time.time()
-    text = tokens.sign(private, kid, world.site.id, 999_999, now - 60, now + 3600, tokens.current_step(now))
+    text = qrtext.sign(private, kid, world.site.id, 999_999, now - 60, now + 3600, qrtext.current_step(now))
     assert reason(client, header, qr=text) == ("deny", "unknown")
 
 
@@ -81,7 +81,7 @@ def test_old_screenshot_is_stale(client, world, monkeypatch):
     p = world.make_pass()
     _, header = world.device()
     text = codes.qr_text(p)
-    freeze(monkeypatch, utcnow() + timedelta(seconds=3 * tokens.STEP_SECONDS))
+    freeze(monkeypatch, utcnow() + timedelta(seconds=3 * qrtext.STEP_SECONDS))
     assert reason(client, header, qr=text) == ("deny", "stale")
 
 

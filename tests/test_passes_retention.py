@@ -6,7 +6,7 @@ from portal.events.models import AccessEvent
 from portal.extensions import db
 from portal.notify.models import Message
 from portal.passes.models import Pass
-from portal.passes.retention import purge_ended
+from portal.passes.operations import purge_ended
 
 
 def test_purge_after_retention_is_idempotent_and_keeps_events(app, world):

@@ -2,10 +2,10 @@
 import pytest
 from gate_support import events, reason
 
-from portal.passes import codes, tokens
+from portal.passes import codes, qrtext
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-UNUSED_BITS = tokens.TEXT_LEN * 5 - tokens.RAW_LEN * 8  # 700 - 696 = 4
+UNUSED_BITS = qrtext.TEXT_LEN * 5 - qrtext.RAW_LEN * 8  # 700 - 696 = 4
 
 
 def _respellings(text):
@@ -17,10 +17,10 @@ def _respellings(text):
 
 def test_decoder_refuses_nonzero_unused_bits(world):
     text = codes.qr_text(world.make_pass())
-    assert tokens.decode_raw(text)  # the canonical spelling decodes
+    assert qrtext.decode_raw(text)  # the canonical spelling decodes
     for other in _respellings(text):
-        with pytest.raises(tokens.TokenError) as caught:
-            tokens.decode_raw(other)
+        with pytest.raises(qrtext.TokenError) as caught:
+            qrtext.decode_raw(other)
         assert caught.value.reason == "bad_signature"
 
 

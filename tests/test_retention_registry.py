@@ -8,8 +8,9 @@ from sqlalchemy import update
 from portal.core.timeutil import utcnow
 from portal.events.models import AccessEvent
 from portal.extensions import db
+from portal.passes.jobs import retention_job
 from portal.passes.models import Pass
-from portal.passes.retention import KEPT, PERSONAL_DATA, PURGED_NAME, retention_job
+from portal.passes.retention import KEPT, PERSONAL_DATA, PURGED_NAME
 from portal.walkins.models import ItemMovement, WalkIn
 
 # Column names that hold, or name, a person's data.

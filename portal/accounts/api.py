@@ -1,7 +1,7 @@
 """Auth endpoints of the JSON API."""
 from flask import jsonify
 
-from portal.accounts import tokens
+from portal.accounts import bearer
 from portal.accounts.auth import authenticate
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
@@ -23,7 +23,7 @@ def create_token():
     """Log in for the API."""
     data = json_body()
     user = authenticate(data.get("login"), data.get("password"), data.get("otp"))
-    plain, row = tokens.issue_user_token(user)
+    plain, row = bearer.issue_user_token(user)
     record("auth.token", "user", user.id, site_id=user.site_id, actor=user)
     return jsonify({"token": plain, "expires_at": row.expires_at.isoformat(), "role": user.role})
 
@@ -32,9 +32,9 @@ def create_token():
 @api_roles()
 def revoke_token():
     """End this API token."""
-    row = tokens.lookup(tokens.bearer(), "user")
+    row = bearer.lookup(bearer.bearer(), "user")
     if row is not None:
-        tokens.revoke(row)
+        bearer.revoke(row)
     return jsonify({"ok": True})
 
 

@@ -11,6 +11,7 @@ from portal.extensions import db
 
 ROLES = ("resident", "guard", "manager", "admin")
 STAFF_ROLES = ("guard", "manager", "admin")
+MANAGER_ROLES = ("manager", "admin")
 RELATIONS = ("owner", "tenant", "family")
 
 

@@ -6,7 +6,7 @@ from functools import wraps
 from flask import abort, current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 
-from portal.accounts import tokens
+from portal.accounts import bearer
 from portal.accounts.models import User, UserSession
 from portal.core.crypto import token_hash
 from portal.core.errors import ApiError
@@ -76,10 +76,10 @@ def api_user():
     """The user behind a bearer token or the session cookie, or None."""
     if "api_user" in g:
         return g.api_user
-    plain = tokens.bearer()
+    plain = bearer.bearer()
     user = None
     if plain:
-        row = tokens.lookup(plain, "user")
+        row = bearer.lookup(plain, "user")
         user = row.user if row and row.user.active else None
         if user is None:
             raise ApiError(401, "unauthorized", "Log in first.")

@@ -41,7 +41,14 @@ def record(action, object_type, object_id=None, site_id=None, actor=None, **deta
     return entry
 
 
+def record_pii(user, object_type, object_id, site_id, action="view", **details):
+    """Staff were shown ("view") or given ("export") personal data: one "pii.<action>" row; residents are not audited."""
+    if user is None or user.is_staff:
+        return record(f"pii.{action}", object_type, object_id, site_id=site_id, **details)
+    return None
+
+
 def record_pii_view(user, pass_, what):
     """Staff looked at a visitor's personal data."""
-    if user is not None and user.is_staff:
-        record("pii.view", "pass", pass_.id, site_id=pass_.site_id, fields=what)
+    if user is not None:
+        record_pii(user, "pass", pass_.id, pass_.site_id, fields=what)

@@ -24,13 +24,6 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-class ValidationFailed(ApiError):
-    """One or more fields are invalid; each carries its own message."""
-
-    def __init__(self, fields):
-        super().__init__(400, "invalid", "Some fields are invalid.", fields=fields)
-
-
 class Refused(Exception):
     """An operation declined a request: a stable code, an English msgid, per-field reasons; no HTTP.
 
@@ -47,8 +40,30 @@ class Refused(Exception):
         self.params = params
 
 
+class ValidationFailed(Refused, ApiError):
+    """One or more fields are invalid; each carries its own message.
+
+    A refusal of kind "invalid" (pages flash it, the API answers 400); still an ApiError with status 400
+    for views that catch ApiError around validation.
+    """
+
+    def __init__(self, fields):
+        Exception.__init__(self, "invalid")
+        self.code, self.message, self.fields = "invalid", "Some fields are invalid.", fields or {}
+        self.kind, self.params = "invalid", {}
+        self.status, self.headers = 400, {}
+
+
+def field_messages(exc):
+    """A refusal's translated per-field messages (or its message under "_"), for a form or a flash."""
+    if not exc.fields:
+        return {"_": gettext(exc.message, **getattr(exc, "params", {}))}
+    return {k: gettext(v[1], **(v[2] if len(v) > 2 else {})) for k, v in exc.fields.items()}
+
+
 # The one place a refusal's kind becomes an HTTP status.
-REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "gone": 410, "too_many": 429}
+REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "gone": 410, "too_large": 413,
+                  "too_many": 429}
 
 
 def bilingual(msgid, **params):
@@ -125,7 +140,7 @@ def register_errorhandlers(app):
         if wants_json():
             texts = bilingual(exc.message, **exc.params)
             return jsonify(error_body(exc.code, texts, exc.fields)), REFUSAL_STATUS.get(exc.kind, 400)
-        flash(gettext(exc.message, **exc.params), "error")
+        flash("; ".join(field_messages(exc).values()), "error")
         return redirect(g.get("refused_back") or _same_site_referrer() or request.path)
 
     @app.errorhandler(CSRFError)

@@ -46,3 +46,8 @@ def zone(name):
 def local(value, tz_name):
     """A UTC datetime shown in a zone."""
     return as_utc(value).astimezone(zone(tz_name)) if value else None
+
+
+def local_text(value, tz_name, fmt="%Y-%m-%d %H:%M"):
+    """A UTC datetime as text in a zone; None stays None."""
+    return local(value, tz_name).strftime(fmt) if value else None

@@ -24,6 +24,15 @@ class FieldError(ValueError):
         return (self.code, self.message, self.params)
 
 
+def collect(errors, name, fn, *args, **kwargs):
+    """fn(*args, **kwargs), or None with its FieldError recorded under errors[name] (for one ValidationFailed of all fields)."""
+    try:
+        return fn(*args, **kwargs)
+    except FieldError as exc:
+        errors[name] = exc.as_tuple()
+        return None
+
+
 # Bidi overrides and other invisible controls can disguise a name on screens and in logs.
 _FORBIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn"}
 

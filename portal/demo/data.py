@@ -1,7 +1,7 @@
 """Idempotent demo data: one community with people and simulated devices."""
 import base64
 
-from portal.accounts import tokens
+from portal.accounts import bearer
 from portal.accounts.models import ApiToken, Residency, User
 from portal.accounts.operations import create_user
 from portal.core import crypto
@@ -59,7 +59,7 @@ def _device(site, key, name, name_en, kind, serves):
         for old in db.session.scalars(db.select(ApiToken).where(ApiToken.device_id == dev.id, ApiToken.name == "demo",
                                                                  ApiToken.revoked_at.is_(None))):
             old.revoked_at = utcnow()
-        plain, _ = tokens.issue_device_token(dev, name="demo")
+        plain, _ = bearer.issue_device_token(dev, name="demo")
         _keep_token(site, key, plain)
     return {"id": dev.id, "name": name, "kind": kind, "token": plain}
 
@@ -70,7 +70,7 @@ def _kept_token(site, key):
     if not sealed:
         return None
     plain = crypto.decrypt(base64.b64decode(sealed)).decode()
-    return plain if tokens.lookup(plain, "device") is not None else None
+    return plain if bearer.lookup(plain, "device") is not None else None
 
 
 def _keep_token(site, key, plain):

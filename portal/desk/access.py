@@ -1,13 +1,14 @@
 """Who may use the desk, and for which community."""
 from flask import request
 
+from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.core.converters import is_id
 from portal.core.errors import ApiError, ValidationFailed
 from portal.extensions import db
 from portal.sites.models import Site
 
-DESK_ROLES = ("guard", "manager", "admin")
-MANAGE_ROLES = ("manager", "admin")
+DESK_ROLES = STAFF_ROLES
+MANAGE_ROLES = MANAGER_ROLES
 
 
 def desk_site(user):

@@ -1,6 +1,7 @@
 """Devices in the JSON API: managers add, edit, remove, retry and hand out API tokens; the desk reads push status."""
 from flask import jsonify, request
 
+from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.converters import is_id
@@ -12,8 +13,8 @@ from portal.devices.models import KINDS, Device
 from portal.extensions import db
 from portal.sites.models import Site
 
-VIEW_ROLES = ("guard", "manager", "admin")
-MANAGE_ROLES = ("manager", "admin")
+VIEW_ROLES = STAFF_ROLES
+MANAGE_ROLES = MANAGER_ROLES
 CRED_STATUSES = ("ok", "pending", "failed")
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 DEVICE_BODY = {"type": "object", "properties": {

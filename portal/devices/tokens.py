@@ -6,7 +6,7 @@ from functools import cache
 from flask import g
 from sqlalchemy import and_, bindparam
 
-from portal.accounts import tokens as account_tokens
+from portal.accounts import bearer
 from portal.accounts.models import ApiToken
 from portal.audit.operations import record
 from portal.core import reads
@@ -53,8 +53,8 @@ def authenticate():
 
 def bearer_hash():
     """The hash to look the presented device token up by; 401 when no device token was presented."""
-    plain = account_tokens.bearer()
-    prefix = account_tokens.DEVICE_PREFIX + "_"
+    plain = bearer.bearer()
+    prefix = bearer.DEVICE_PREFIX + "_"
     if not plain or len(plain) > 200 or not plain.startswith(prefix):
         raise ApiError(401, "unauthorized", "A valid device token is required.")
     return token_hash(plain)
@@ -162,7 +162,7 @@ def issue(device, name=None, retire_others=False, grace_seconds=0):
     except v.FieldError as exc:
         raise ValidationFailed({"name": exc.as_tuple()}) from None
     old = live_tokens(device) if retire_others else []
-    plain, row = account_tokens.issue_device_token(device, name=name)
+    plain, row = bearer.issue_device_token(device, name=name)
     now = utcnow()
     for t in old:
         if grace_seconds:
@@ -181,7 +181,7 @@ def revoke(device, token_id):
     if row is None or row.device_id != device.id or row.kind != "device":
         raise ApiError(404, "not_found", "No such token.")
     if row.revoked_at is None:
-        account_tokens.revoke(row)
+        bearer.revoke(row)
         record("device.token.revoke", "device", device.id, site_id=device.site_id, token_id=row.id)
     return row
 

@@ -9,8 +9,8 @@ def init_app(app):
     """Load models, register the pages, the upload size guard and the background jobs."""
     from portal.feedback import models  # noqa: F401
     from portal.feedback.jobs import register
-    from portal.feedback.routes import bp, files_bp, survey_bp
-    from portal.feedback.team import bp as team_bp
+    from portal.feedback.routes.resident import bp, files_bp, survey_bp
+    from portal.feedback.routes.staff import bp as team_bp
 
     for blueprint in (bp, files_bp, survey_bp, team_bp):
         app.register_blueprint(blueprint)
@@ -25,9 +25,9 @@ def init_app(app):
 
 def _site_time(value, tz_name, fmt="%Y-%m-%d %H:%M"):
     """A stored UTC time shown in the site's zone."""
-    from portal.core.timeutil import local
+    from portal.core.timeutil import local_text
 
-    return local(value, tz_name).strftime(fmt) if value else ""
+    return local_text(value, tz_name, fmt) or ""
 
 
 def _labels():

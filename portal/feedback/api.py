@@ -2,9 +2,10 @@
 
 from flask import jsonify, request
 
+from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user, get_user
 from portal.api.blueprint import api_route
-from portal.core.errors import ApiError
+from portal.core.errors import Refused
 from portal.core.jsonbody import json_body
 from portal.extensions import db
 from portal.feedback import operations, queries, schema
@@ -13,7 +14,6 @@ from portal.feedback.models import CATEGORIES, OUTCOMES, PRIORITIES
 from portal.feedback.photos import photo_response
 from portal.feedback.serialize import complaint_json, message_json
 
-STAFF = ("guard", "manager", "admin")
 FILING = {
     "type": "object",
     "required": ["category", "description"],
@@ -40,7 +40,7 @@ ERR = {"$ref": "#/components/responses/Error"}
 def _complaint(complaint_id):
     c = queries.get_for(api_user(), complaint_id)
     if c is None:
-        raise ApiError(404, "not_found", "No such feedback.")
+        raise Refused("not_found", "No such feedback.", kind="not_found")
     return c
 
 
@@ -158,7 +158,7 @@ def complaint_photo(complaint_id, photo_id):
     """The re-encoded photo, only for those allowed to see the filing."""
     photo = queries.photo_for(api_user(), photo_id, complaint_id)
     if photo is None:
-        raise ApiError(404, "not_found", "No such photo.")
+        raise Refused("not_found", "No such photo.", kind="not_found")
     return photo_response(photo)
 
 
@@ -176,7 +176,7 @@ def complaint_photo(complaint_id, photo_id):
         },
     },
 )
-@api_roles(*STAFF)
+@api_roles(*STAFF_ROLES)
 def triage_complaint(complaint_id):
     """Triage; the SLA deadlines are recomputed."""
     c = _complaint(complaint_id)
@@ -192,7 +192,7 @@ def triage_complaint(complaint_id):
     tag="feedback",
     body={"type": "object", "required": ["assignee_id"], "properties": {"assignee_id": {"type": "integer"}}},
 )
-@api_roles(*STAFF)
+@api_roles(*STAFF_ROLES)
 def assign_complaint(complaint_id):
     """Assign to a guard or manager of the same site."""
     c = _complaint(complaint_id)
@@ -207,7 +207,7 @@ def assign_complaint(complaint_id):
     tag="feedback",
     body=TEXT,
 )
-@api_roles(*STAFF)
+@api_roles(*STAFF_ROLES)
 def respond_complaint(complaint_id):
     """A visible answer; starts the first-response clock's stop."""
     c = _complaint(complaint_id)
@@ -223,7 +223,7 @@ def respond_complaint(complaint_id):
     body={"type": "object", "properties": {"body": {"type": "string", "maxLength": 4000}}},
     responses={"200": {"description": "OK"}, "409": ERR},
 )
-@api_roles(*STAFF)
+@api_roles(*STAFF_ROLES)
 def resolve_complaint(complaint_id):
     """Resolve; a follow-up visit task opens."""
     c = _complaint(complaint_id)
@@ -241,7 +241,7 @@ def resolve_complaint(complaint_id):
     summary="Record the follow-up visit (回访): solved/unreachable closes, not_solved reopens",
     responses={"200": {"description": "OK"}, "409": ERR},
 )
-@api_roles(*STAFF)
+@api_roles(*STAFF_ROLES)
 def follow_up_complaint(complaint_id):
     """The outcome of the follow-up visit."""
     c = _complaint(complaint_id)
@@ -258,7 +258,7 @@ def follow_up_complaint(complaint_id):
     body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
     responses={"200": {"description": "OK"}, "409": ERR},
 )
-@api_roles(*STAFF)
+@api_roles(*STAFF_ROLES)
 def reopen_complaint(complaint_id):
     """Reopen with a reason."""
     c = _complaint(complaint_id)

@@ -2,16 +2,16 @@
 
 from flask import jsonify, request
 
+from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.core.errors import ApiError
+from portal.core.errors import Refused
 from portal.core.jsonbody import json_body
 from portal.extensions import csrf, limiter
-from portal.feedback import operations, queries, schema, surveys
+from portal.feedback import operations, queries, schema
 from portal.feedback.models import OUTCOMES
 from portal.feedback.serialize import follow_up_json, survey_json
 
-STAFF = ("guard", "manager", "admin")
 ERR = {"$ref": "#/components/responses/Error"}
 OUTCOME = {
     "type": "object",
@@ -26,7 +26,7 @@ OUTCOME = {
     tag="feedback",
     params=[{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "done"]}}],
 )
-@api_roles(*STAFF)
+@api_roles(*STAFF_ROLES)
 def list_follow_ups():
     """Open tasks by default, earliest due first."""
     user = api_user()
@@ -48,22 +48,22 @@ def list_follow_ups():
     body=OUTCOME,
     responses={"200": {"description": "OK"}, "409": ERR},
 )
-@api_roles(*STAFF)
+@api_roles(*STAFF_ROLES)
 def finish_follow_up(task_id):
     """Record the outcome of a follow-up."""
     user = api_user()
     task = queries.follow_up_for(user, task_id)
     if task is None:
-        raise ApiError(404, "not_found", "No such follow-up.")
+        raise Refused("not_found", "No such follow-up.", kind="not_found")
     outcome, note = schema.parse_outcome(json_body())
     operations.complete_task(task, user, outcome, note)
     return jsonify(follow_up_json(task, user))
 
 
 def _survey(token):
-    s = surveys.by_token(token)
+    s = queries.survey_by_token(token)
     if s is None:
-        raise ApiError(404, "not_found", "No such survey.")
+        raise Refused("not_found", "No such survey.", kind="not_found")
     return s
 
 
@@ -101,7 +101,7 @@ def get_survey(token):
 def answer_survey(token):
     """Record the answer; the unguessable token is the credential, so no cookie and no CSRF token."""
     s = _survey(token)
-    surveys.check_open(s)
+    operations.check_survey_open(s)
     score, comment = schema.parse_survey(json_body())
-    task = surveys.answer(s, score, comment)
+    task = operations.answer_survey(s, score, comment)
     return jsonify({**survey_json(s), "follow_up": task is not None})

@@ -8,7 +8,7 @@ from portal.audit.operations import record
 from portal.core.i18n import N_
 from portal.core.timeutil import utcnow
 from portal.extensions import db
-from portal.feedback import notices, queries, sla, surveys
+from portal.feedback import notices, operations, queries, sla
 from portal.feedback.models import OPEN_STATUSES, Complaint, ComplaintMessage, Escalation, FollowUp
 from portal.sites.models import Site
 
@@ -87,6 +87,6 @@ def register():
     @job("feedback_surveys", 300)
     def feedback_surveys(app):
         """Ask hosts about visits that ended."""
-        made = surveys.scan_ended_passes()
+        made = operations.scan_ended_passes()
         if made:
             log.info("sent %d visit surveys", len(made))

@@ -1,12 +1,24 @@
-"""Writes on complaints and suggestions: file, thread, triage, assign, answer, resolve, follow up, reopen."""
+"""Writes on complaints and suggestions (file, thread, triage, assign, answer, resolve, follow up, reopen) and surveys."""
+
+import logging
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from portal.audit.operations import record
-from portal.core.errors import ApiError
+from portal.core import crypto
+from portal.core.errors import Refused
 from portal.core.timeutil import utcnow
 from portal.extensions import db
-from portal.feedback import notices, sla
-from portal.feedback.models import OPEN_STATUSES, Complaint, ComplaintMessage, ComplaintPhoto, FollowUp
+from portal.feedback import notices, queries, sla
+from portal.feedback.models import OPEN_STATUSES, Complaint, ComplaintMessage, ComplaintPhoto, FollowUp, Survey
+from portal.feedback.queries import survey_link
 from portal.feedback.uploads import MAX_PHOTOS
+
+log = logging.getLogger(__name__)
+LOW_SCORE = 2  # a survey score of this or less opens a follow-up task
 
 
 def _event(c, by, action, internal=False, **details):
@@ -26,7 +38,7 @@ def _event(c, by, action, internal=False, **details):
 def file_complaint(author, site, unit, values, photos=()):
     """A resident files a complaint or suggestion, with up to three cleaned photos."""
     if len(photos) > MAX_PHOTOS:
-        raise ApiError(400, "too_many_photos", "At most 3 photos per filing.")
+        raise Refused("too_many_photos", "At most 3 photos per filing.")
     now = utcnow()
     priority = sla.CATEGORY_PRIORITY.get(values["category"], "normal")
     due_response, due_resolution = sla.deadlines(site, values["category"], priority, now)
@@ -69,7 +81,7 @@ def file_complaint(author, site, unit, values, photos=()):
 
 def _require_open(c):
     if c.status not in OPEN_STATUSES:
-        raise ApiError(409, "not_open", "This feedback is resolved or closed; reopen it first.")
+        raise Refused("not_open", "This feedback is resolved or closed; reopen it first.", kind="conflict")
 
 
 def add_resident_message(c, author, body):
@@ -106,8 +118,7 @@ def triage(c, by, priority, category=None):
 def assign(c, by, assignee):
     """Give the filing to a member of the site's team."""
     if assignee is None or not assignee.active or not assignee.is_staff or assignee.site_id != c.site_id:
-        raise ApiError(
-            400,
+        raise Refused(
             "invalid",
             "Some fields are invalid.",
             fields={"assignee_id": ("invalid_assignee", "Choose a member of this site's team.")},
@@ -141,7 +152,7 @@ def resolve(c, by, response=None):
     if response:
         respond(c, by, response)
     if sla.needs_response(c):
-        raise ApiError(409, "response_required", "Answer the resident before resolving or closing.")
+        raise Refused("response_required", "Answer the resident before resolving or closing.", kind="conflict")
     now = utcnow()
     c.status = "resolved"
     c.resolved_at = now
@@ -155,22 +166,20 @@ def resolve(c, by, response=None):
 def close(c, by):
     """Close after the follow-up; never without an answer to the resident."""
     if c.status != "resolved":
-        raise ApiError(409, "not_resolved", "Only resolved feedback can be closed.")
+        raise Refused("not_resolved", "Only resolved feedback can be closed.", kind="conflict")
     if c.first_response_at is None or sla.needs_response(c):
-        raise ApiError(409, "response_required", "Answer the resident before resolving or closing.")
+        raise Refused("response_required", "Answer the resident before resolving or closing.", kind="conflict")
     c.status = "closed"
     c.closed_at = utcnow()
     _event(c, by, "close")
     record("feedback.close", "complaint", c.id, site_id=c.site_id)
-    from portal.feedback import surveys
-
-    surveys.send_complaint_survey(c)
+    send_complaint_survey(c)
 
 
 def reopen(c, by, reason):
     """Back to work: the clocks restart and a fresh answer is needed before resolving again."""
     if c.status not in ("resolved", "closed"):
-        raise ApiError(409, "not_resolved", "Only resolved or closed feedback can be reopened.")
+        raise Refused("not_resolved", "Only resolved or closed feedback can be reopened.", kind="conflict")
     now = utcnow()
     c.status = "in_progress"
     c.reopened_at = now
@@ -193,10 +202,9 @@ def reopen(c, by, reason):
 def follow_up(c, by, outcome, note):
     """Record the follow-up visit (回访): solved or unreachable closes, not solved reopens."""
     if c.status != "resolved":
-        raise ApiError(409, "not_resolved", "The follow-up visit comes after the resolution.")
+        raise Refused("not_resolved", "The follow-up visit comes after the resolution.", kind="conflict")
     if outcome not in ("solved", "not_solved", "unreachable"):
-        raise ApiError(
-            400,
+        raise Refused(
             "invalid",
             "Some fields are invalid.",
             fields={"outcome": ("invalid_choice", "Choose one of the offered values.")},
@@ -230,7 +238,7 @@ def _finish(task, by, outcome, note):
 def complete_task(task, by, outcome, note):
     """Close a follow-up task with its outcome; visits go through follow_up() to move the complaint."""
     if task.status != "open":
-        raise ApiError(409, "task_done", "This follow-up is already done.")
+        raise Refused("task_done", "This follow-up is already done.", kind="conflict")
     if task.kind == "visit" and task.complaint is not None and task.complaint.status == "resolved":
         return follow_up(task.complaint, by, outcome, note)
     _finish(task, by, outcome, note)
@@ -242,3 +250,93 @@ def complete_task(task, by, outcome, note):
 def mark_seen(c):
     """The resident opened the thread: answers so far are no longer new."""
     c.resident_seen_at = utcnow()
+
+
+def create_survey(user, site_id, kind, pass_=None, complaint=None, now=None):
+    """A survey for one person, in their language, with an unguessable link; SMS queued if they have a phone."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(24)
+    s = Survey(
+        site_id=site_id,
+        user_id=user.id,
+        kind=kind,
+        pass_id=pass_.id if pass_ else None,
+        complaint_id=complaint.id if complaint else None,
+        token_hash=crypto.token_hash(token),
+        token=token,
+        locale=user.locale if user.locale in ("zh", "en") else "zh",
+        created_at=now,
+        expires_at=now + timedelta(days=sla.SURVEY_DAYS),
+    )
+    db.session.add(s)
+    db.session.flush()
+    notices.survey(s, survey_link(token))
+    record("survey.send", "survey", s.id, site_id=site_id, kind=kind)
+    return s
+
+
+def send_complaint_survey(c):
+    """Ask the complainant how it went, unless a survey for this filing is still waiting."""
+    now = utcnow()
+    waiting = db.session.scalar(
+        db.select(Survey.id).where(Survey.complaint_id == c.id, Survey.answered_at.is_(None), Survey.expires_at > now)
+    )
+    if waiting is None:
+        return create_survey(c.author, c.site_id, "complaint", complaint=c, now=now)
+    return None
+
+
+def check_survey_open(s, now=None):
+    """Refuse an answered (conflict) or expired (gone) survey."""
+    now = now or utcnow()
+    if s.answered_at is not None:
+        raise Refused("already_answered", "This survey has already been answered. Thank you.", kind="conflict")
+    if now >= s.expires_at:
+        raise Refused("expired", "This survey link has expired.", kind="gone")
+
+
+def answer_survey(s, score, comment):
+    """Record the answer exactly once; a low score opens a follow-up task."""
+    now = utcnow()
+    check_survey_open(s, now)
+    # Conditional update: two racing answers cannot both win.
+    done = db.session.execute(
+        update(Survey)
+        .where(Survey.id == s.id, Survey.answered_at.is_(None), Survey.expires_at > now)
+        .values(answered_at=now, score=score, comment=comment)
+    ).rowcount
+    if done != 1:
+        raise Refused("already_answered", "This survey has already been answered. Thank you.", kind="conflict")
+    db.session.refresh(s)
+    record("survey.answer", "survey", s.id, site_id=s.site_id, score=score)
+    task = None
+    if score <= LOW_SCORE:
+        task = FollowUp(
+            site_id=s.site_id,
+            kind="survey",
+            survey_id=s.id,
+            complaint_id=s.complaint_id,
+            assignee_id=s.complaint.assignee_id if s.complaint else None,
+            due_at=sla.follow_up_due(now),
+        )
+        db.session.add(task)
+        db.session.flush()
+        record("follow_up.open", "follow_up", task.id, site_id=s.site_id, survey_id=s.id, score=score)
+    return task
+
+
+def scan_ended_passes(now=None):
+    """Send one visit survey per ended pass to its host; returns the surveys created. Commits."""
+    now = now or utcnow()
+    made = []
+    for p in queries.ended_passes(now):
+        host = p.host
+        if host is None or not host.active:
+            continue
+        try:
+            with db.session.begin_nested():
+                made.append(create_survey(host, p.site_id, "visit", pass_=p, now=now))
+        except IntegrityError:
+            log.info("survey for pass %s already made by another worker", p.id)
+    db.session.commit()
+    return made

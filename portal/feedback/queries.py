@@ -1,17 +1,20 @@
 """Reading feedback, always through the caller's reach: residents their own, staff their site's."""
 
-from sqlalchemy import false, or_, true
+from datetime import timedelta
 
-from portal.accounts.models import User
+from sqlalchemy import and_, exists, false, or_
+
+from portal.accounts.models import STAFF_ROLES, User
+from portal.accounts.queries import site_condition
+from portal.core import crypto
 from portal.core.timeutil import utcnow
+from portal.events.models import AccessEvent
 from portal.extensions import db
+from portal.feedback import notices
 from portal.feedback.models import OPEN_STATUSES, Complaint, ComplaintPhoto, Escalation, FollowUp, Survey
+from portal.passes.models import Pass
 
-
-def _site_filter(user, column):
-    if user.role == "admin" and user.site_id is None:
-        return true()
-    return column == (user.site_id or -1)
+SURVEY_LOOKBACK = timedelta(days=3)  # passes that ended longer ago are never surveyed (first deploy, long outage)
 
 
 def scoped(user):
@@ -21,7 +24,7 @@ def scoped(user):
         return q.where(Complaint.author_id == user.id)
     if not user.is_staff:
         return q.where(false())
-    return q.where(_site_filter(user, Complaint.site_id))
+    return q.where(site_condition(user, Complaint.site_id))
 
 
 def _valid_id(value):
@@ -86,7 +89,7 @@ def unread(c):
 
 def follow_ups(user, status="open", kind=None):
     """Follow-up tasks of the user's site, the earliest due first."""
-    q = db.select(FollowUp).where(_site_filter(user, FollowUp.site_id))
+    q = db.select(FollowUp).where(site_condition(user, FollowUp.site_id))
     if status:
         q = q.where(FollowUp.status == status)
     if kind:
@@ -98,12 +101,12 @@ def follow_up_for(user, task_id):
     """A follow-up task of the user's site, or None."""
     if not _valid_id(task_id) or not user.is_staff:
         return None
-    return db.session.scalar(db.select(FollowUp).where(FollowUp.id == task_id, _site_filter(user, FollowUp.site_id)))
+    return db.session.scalar(db.select(FollowUp).where(FollowUp.id == task_id, site_condition(user, FollowUp.site_id)))
 
 
 def escalations(user, complaint_id=None, limit=100):
     """Escalations of the user's site, newest first."""
-    q = db.select(Escalation).where(_site_filter(user, Escalation.site_id))
+    q = db.select(Escalation).where(site_condition(user, Escalation.site_id))
     if complaint_id is not None:
         q = q.where(Escalation.complaint_id == complaint_id)
     return db.session.scalars(q.order_by(Escalation.id.desc()).limit(limit)).all()
@@ -126,11 +129,39 @@ def pending_surveys(user):
 
 def team(site_id):
     """Active staff of a site, for assignment."""
-    q = db.select(User).where(User.site_id == site_id, User.active.is_(True), User.role.in_(("guard", "manager", "admin")))
+    q = db.select(User).where(User.site_id == site_id, User.active.is_(True), User.role.in_(STAFF_ROLES))
     return db.session.scalars(q.order_by(User.display_name)).all()
 
 
 def managers(site_id):
     """Active managers of a site: escalations go to them."""
     q = db.select(User).where(User.site_id == site_id, User.active.is_(True), User.role == "manager")
+    return db.session.scalars(q).all()
+
+
+def survey_link(token):
+    """Absolute URL of the survey page."""
+    return notices.absolute("surveys.page", token=token)
+
+
+def survey_by_token(token):
+    """A survey by its link token, or None."""
+    if not token or not isinstance(token, str) or len(token) > 64:
+        return None
+    return db.session.scalar(db.select(Survey).where(Survey.token_hash == crypto.token_hash(token)))
+
+
+def ended_passes(now):
+    """Passes whose visit is over (ended after a granted entry, or the visitor went out) and not yet surveyed."""
+    since = now - SURVEY_LOOKBACK
+    granted = exists().where(AccessEvent.pass_id == Pass.id, AccessEvent.decision == "grant")
+    exited = exists().where(
+        AccessEvent.pass_id == Pass.id, AccessEvent.decision == "grant", AccessEvent.direction == "out", AccessEvent.at > since
+    )
+    surveyed = exists().where(Survey.pass_id == Pass.id)
+    ended = or_(
+        and_(Pass.valid_until <= now, Pass.valid_until > since),
+        and_(Pass.revoked_at.is_not(None), Pass.revoked_at > since, Pass.revoked_at <= now),
+    )
+    q = db.select(Pass).where(or_(ended, exited), granted, ~surveyed).order_by(Pass.id).limit(500)
     return db.session.scalars(q).all()

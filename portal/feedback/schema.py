@@ -11,11 +11,7 @@ MAX_LOCATION = 120
 
 
 def _text(errors, name, value, **kwargs):
-    try:
-        return v.clean_text(value, **kwargs)
-    except v.FieldError as exc:
-        errors[name] = exc.as_tuple()
-        return None
+    return v.collect(errors, name, v.clean_text, value, **kwargs)
 
 
 CHOICE_MESSAGE = N_("Choose one of the offered values.")

@@ -7,7 +7,7 @@ import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from portal.core.errors import ApiError
+from portal.core.errors import ApiError, Refused
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 3
@@ -34,8 +34,8 @@ class CleanPhoto:
         self.sha256 = hashlib.sha256(data).hexdigest()
 
 
-def _refuse(code, message, status=400, **params):
-    raise ApiError(status, code, message, fields={"photos": (code, message, params)})
+def _refuse(code, message, kind="invalid", **params):
+    raise Refused(code, message, fields={"photos": (code, message, params)}, kind=kind, **params)
 
 
 def _open(raw):
@@ -54,7 +54,7 @@ def _open(raw):
             img = Image.open(io.BytesIO(raw))
             _budget(img)
             img.load()
-        except ApiError:
+        except Refused:
             raise
         except (
             UnidentifiedImageError,
@@ -86,7 +86,7 @@ def clean(raw):
     if not raw:
         _refuse("photo_empty", "The photo is empty.")
     if len(raw) > MAX_PHOTO_BYTES:
-        _refuse("photo_too_large", "Each photo may be at most %(mb)s MB.", status=413, mb=MAX_PHOTO_BYTES // (1024 * 1024))
+        _refuse("photo_too_large", "Each photo may be at most %(mb)s MB.", kind="too_large", mb=MAX_PHOTO_BYTES // (1024 * 1024))
     img, fmt = _open(raw)
     # Apply the camera's rotation before the EXIF that carries it is dropped.
     img = ImageOps.exif_transpose(img)

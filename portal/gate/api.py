@@ -15,7 +15,7 @@ from portal.devices.models import Device
 from portal.extensions import csrf, db, limiter
 from portal.gate import decisions, errlog, queries, replica, spool, texts
 from portal.gate.rules import deny
-from portal.passes.tokens import TokenError
+from portal.passes.qrtext import TokenError
 
 log = logging.getLogger(__name__)
 METHODS = ("qr", "code", "plate")

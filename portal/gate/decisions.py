@@ -11,7 +11,7 @@ from portal.core.validators import normalise_plate
 from portal.extensions import db
 from portal.gate import errlog, operations, queries, rules, throttle
 from portal.gate.rules import deny, grant
-from portal.passes import codes, keys, tokens
+from portal.passes import codes, keys, qrtext
 from portal.watchlist import matching
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ def signed_qr(text):
     if known is not None and known[0] is keyset:
         return known[1]
     try:
-        claims = tokens.signed_claims(text, keyset)
-    except tokens.TokenError as exc:
+        claims = qrtext.signed_claims(text, keyset)
+    except qrtext.TokenError as exc:
         return exc
     if not current_app.config.get("GATE_CACHE", True):
         return claims  # GATE_CACHE=0: every scan is checked from scratch
@@ -79,11 +79,11 @@ def decide_qr(device, text, direction, now, prefetched=None):
     prefetched is (signed_qr(text), pass row) when the API read the pass with the device's token.
     """
     signed, row = prefetched if prefetched is not None else (signed_qr(text), _UNREAD)
-    if isinstance(signed, tokens.TokenError):
+    if isinstance(signed, qrtext.TokenError):
         return deny(signed.reason)
     try:
-        tokens.check_claims(signed, now.timestamp(), expected_site=device.site_id)
-    except tokens.TokenError as exc:
+        qrtext.check_claims(signed, now.timestamp(), expected_site=device.site_id)
+    except qrtext.TokenError as exc:
         return deny(exc.reason)
     if row is _UNREAD:
         row = queries.pass_for_qr(signed.pass_id)

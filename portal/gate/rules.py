@@ -7,7 +7,7 @@ from datetime import timedelta
 import pyotp
 
 from portal.core.timeutil import as_utc, zone
-from portal.passes import codes, tokens
+from portal.passes import codes, qrtext
 
 
 @dataclass
@@ -120,7 +120,7 @@ def matching_step(secret, otp, now_ts):
     changes; later steps are never accepted (only server time counts).
     """
     gen = pyotp.TOTP(secret, digits=codes.OTP_DIGITS, interval=tokens.STEP_SECONDS)
-    now_step = tokens.current_step(now_ts)
+    now_step = qrtext.current_step(now_ts)
     found = None
     for step in (now_step, now_step - 1):
         # Compare both steps every time so timing does not tell which one matched.

@@ -1,22 +1,18 @@
 """Pass endpoints of the JSON API: residents' passes, and managers' export and erasure of visitor data."""
 from flask import jsonify, request
 
+from portal.accounts.queries import resident_unit
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.audit.operations import record, record_pii_view
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import Refused, ValidationFailed
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
 from portal.core.validators import FieldError, clean_text
-from portal.events.models import AccessEvent
 from portal.extensions import db
-from portal.notify.models import Message
 from portal.notify.operations import latest_for_pass
 from portal.passes import operations, queries
-from portal.passes.retention import erase_now
 from portal.passes.schema import parse_pass
 from portal.passes.serialize import pass_json
-from portal.sites.models import Unit
 
 PASS_BODY = {"type": "object", "required": ["visitor", "valid_from", "valid_until"], "properties": {
     "visitor": {"type": "object", "required": ["name"], "properties": {
@@ -38,19 +34,8 @@ PASS_BODY = {"type": "object", "required": ["visitor", "valid_from", "valid_unti
 def _pass_or_404(pass_id):
     p = queries.get_for(api_user(), pass_id)
     if p is None:
-        raise ApiError(404, "not_found", "No such pass.")
+        raise Refused("not_found", "No such pass.", kind="not_found")
     return p
-
-
-def resident_unit(user, unit_id):
-    """The unit a resident issues for: the given one if theirs, else their only unit."""
-    units = queries.reachable_unit_ids(user)
-    if unit_id is None and len(units) == 1:
-        unit_id = next(iter(units))
-    if unit_id not in units:
-        raise ApiError(400, "invalid", "Choose one of your units.",
-                       fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
-    return db.session.get(Unit, unit_id)
 
 
 @api_route("/passes", methods=("POST",), summary="Invite a visitor", tag="passes", body=PASS_BODY,
@@ -62,7 +47,7 @@ def create_pass():
     user = api_user()
     unit_id = data.get("unit_id")
     if unit_id is not None and (isinstance(unit_id, bool) or not isinstance(unit_id, int)):
-        raise ApiError(400, "invalid", "Choose one of your units.",
+        raise Refused("invalid", "Choose one of your units.",
                        fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
     unit = resident_unit(user, unit_id)
     values = parse_pass(data, unit, unit.building.site)
@@ -83,10 +68,7 @@ def list_passes():
     status = request.args.get("status") or None
     if status is not None and status not in queries.STATES:
         raise ValidationFailed({"status": ("invalid_status", "One of: %(states)s.", {"states": ", ".join(queries.STATES)})})
-    rows = queries.list_for(user, status=status, limit=limit, offset=offset)
-    if user.is_staff and rows:
-        record("pii.view", "passes", None, site_id=user.site_id, fields=["name", "phone_masked", "plate"],
-               pass_ids=[p.id for p in rows])
+    rows = queries.list_shown(user, status=status, limit=limit, offset=offset)
     return jsonify({"items": [pass_json(p, user) for p in rows]})
 
 
@@ -94,8 +76,9 @@ def list_passes():
 @api_roles()
 def get_pass(pass_id):
     """Pass details."""
-    p = _pass_or_404(pass_id)
-    record_pii_view(api_user(), p, ["name", "phone_masked", "plate"])
+    p = queries.get_shown(api_user(), pass_id)
+    if p is None:
+        raise Refused("not_found", "No such pass.", kind="not_found")
     return jsonify(pass_json(p, api_user(), messages=latest_for_pass(p.id)))
 
 
@@ -121,7 +104,7 @@ def extend_pass(pass_id):
     try:
         until = parse_iso(data.get("valid_until"))
     except (ValueError, TypeError):
-        raise ApiError(400, "invalid", "Some fields are invalid.", fields={"valid_until": (
+        raise Refused("invalid", "Some fields are invalid.", fields={"valid_until": (
             "invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.")}) from None
     operations.extend_pass(p, until)
     return jsonify(pass_json(p, api_user()))
@@ -143,20 +126,7 @@ def resend_pass(pass_id):
 @api_roles("manager", "admin")
 def export_visitor_data(pass_id):
     """The visitor's personal data in full, the SMS sent and every access record; audited."""
-    p = _pass_or_404(pass_id)
-    record("pii.export", "pass", p.id, site_id=p.site_id)
-    events = db.session.scalars(db.select(AccessEvent).where(AccessEvent.pass_id == p.id).order_by(AccessEvent.id)).all()
-    messages = db.session.scalars(db.select(Message).where(Message.pass_id == p.id).order_by(Message.id)).all()
-    return jsonify({
-        "pass_id": p.id,
-        "visitor": {"name": p.visitor_name, "phone": p.visitor_phone, "id_number": p.visitor_id_number, "plate": p.plate,
-                    "company": p.company, "work_area": p.work_area, "note": p.note},
-        "valid_from": p.valid_from.isoformat(), "valid_until": p.valid_until.isoformat(), "purged_at":
-            p.purged_at.isoformat() if p.purged_at else None,
-        "sms": [{"to": m.to, "body": m.body, "status": m.status, "at": m.created_at.isoformat()} for m in messages],
-        "access": [{"at": e.at.isoformat(), "gate_id": e.gate_id, "method": e.method, "decision": e.decision,
-                    "reason": e.reason, "direction": e.direction} for e in events],
-    })
+    return jsonify(queries.visitor_export(api_user(), _pass_or_404(pass_id)))
 
 
 @api_route("/passes/<int:pass_id>/erase", methods=("POST",), tag="privacy",
@@ -170,5 +140,5 @@ def erase_visitor_data(pass_id):
         reason = clean_text(json_body().get("reason"), max_len=200)
     except FieldError as exc:
         raise ValidationFailed({"reason": exc.as_tuple()}) from None
-    erase_now(p, reason)
+    operations.erase_now(p, reason)
     return jsonify({"pass_id": p.id, "status": "erased"})

@@ -3,7 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.extensions import db
-from portal.passes import keys
+from portal.passes import operations
 from portal.passes.models import SigningKey
 from portal.sites.commands import cli_site
 
@@ -22,7 +22,7 @@ def list_keys(slug):
 @click.option("--site", "slug", required=True)
 def rotate_key(slug):
     """Start signing with a new key; older keys keep verifying until retired."""
-    row = keys.rotate(cli_site(slug))
+    row = operations.rotate_keys(cli_site(slug))
     db.session.commit()
     click.echo(f"new key {row.id} signs for {slug}")
 
@@ -31,7 +31,7 @@ def rotate_key(slug):
 @click.argument("kid", type=int)
 def retire_key(kid):
     """Stop accepting passes signed with a key."""
-    if keys.retire(kid) is None:
+    if operations.retire_key(kid) is None:
         raise click.ClickException(f"no key {kid}")
     db.session.commit()
     click.echo(f"key {kid} retired")

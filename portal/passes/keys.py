@@ -1,15 +1,13 @@
-"""Per-site Ed25519 key sets: create, rotate, and a cached public view for verifiers."""
+"""Per-site Ed25519 key sets: the signing key of a site and a cached public view for verifiers (writes: operations)."""
 import threading
 import time
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 
-from portal.core.timeutil import utcnow
 from portal.extensions import db
 from portal.passes.models import SigningKey
-from portal.passes.tokens import load_public
+from portal.passes.qrtext import load_public
 
 _CACHE_TTL = 30.0
 _lock = threading.Lock()
@@ -21,47 +19,6 @@ def _cache():
     if "signing_keys" not in ext:
         ext["signing_keys"] = {"at": 0.0, "keys": {}, "private": {}}
     return ext["signing_keys"]
-
-
-def _raw_private(key):
-    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                             serialization.NoEncryption())
-
-
-def create_key(site, status="active"):
-    """A new key for the site; stored with its private half encrypted."""
-    key = Ed25519PrivateKey.generate()
-    row = SigningKey(site_id=site.id, status=status,
-                     public_key=key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
-                     private_key=_raw_private(key).hex())
-    db.session.add(row)
-    db.session.flush()
-    invalidate()
-    return row
-
-
-def ensure_key(site):
-    """The site's signing key, made on first use."""
-    row = active_key_row(site.id)
-    return row or create_key(site)
-
-
-def rotate(site):
-    """New signing key; the old ones keep verifying until retired, so shown QRs stay valid."""
-    for row in db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == site.id, SigningKey.status == "active")):
-        row.status = "verify"
-    row = create_key(site)
-    return row
-
-
-def retire(kid):
-    """Stop accepting a key altogether."""
-    row = db.session.get(SigningKey, kid)
-    if row is not None:
-        row.status = "retired"
-        row.retired_at = utcnow()
-        invalidate()
-    return row
 
 
 def active_key_row(site_id):

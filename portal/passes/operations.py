@@ -1,19 +1,27 @@
-"""Writes on passes: issue, revoke, extend, resend, consume. Views call these only."""
+"""Writes on passes: issue, revoke, extend, resend; signing keys; erasure and the retention purge. Views call these only."""
 import secrets
+from datetime import timedelta
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app, url_for
 from flask_babel import force_locale, gettext
+from sqlalchemy import String, cast, delete, or_, select, update
 
 from portal.audit.operations import record
 from portal.core import crypto
-from portal.core.errors import ApiError
-from portal.core.timeutil import local, utcnow
+from portal.core.errors import Refused
+from portal.core.timeutil import local_text, utcnow
+from portal.events.models import AccessEvent
 from portal.extensions import db
+from portal.notify.models import Message
 from portal.notify.operations import queue_sms
 from portal.passes import codes, keys
 from portal.passes.labels import schedule_text
-from portal.passes.models import Pass
+from portal.passes.models import Pass, SigningKey
+from portal.passes.retention import PERSONAL_DATA, PERSONAL_DETAILS, SCRUB_DETAILS
 from portal.passes.schema import MAX_WINDOW
+from portal.walkins.models import ItemMovement, WalkIn
 
 
 def link_for(token):
@@ -26,7 +34,7 @@ def link_for(token):
 def issue_pass(host, unit, values):
     """Create a pass for a host's unit from validated values and queue its SMS."""
     site = unit.building.site
-    keys.ensure_key(site)
+    ensure_key(site)
     now = utcnow()
     token = secrets.token_urlsafe(24)
     p = Pass(site_id=site.id, unit_id=unit.id, host_id=host.id, link_hash=crypto.token_hash(token),
@@ -46,8 +54,8 @@ def issue_pass(host, unit, values):
 def sms_text(p):
     """Short bilingual SMS with the link; no codes in the SMS body, they rotate."""
     site = p.site
-    start = local(p.valid_from, p.timezone).strftime("%m-%d %H:%M")
-    end = local(p.valid_until, p.timezone).strftime("%m-%d %H:%M")
+    start = local_text(p.valid_from, p.timezone, "%m-%d %H:%M")
+    end = local_text(p.valid_until, p.timezone, "%m-%d %H:%M")
     url = link_for(p.link_token)
     params = dict(site=site.name, unit=p.unit.label, start=start, end=end, url=url)
     texts = []
@@ -66,14 +74,14 @@ def sms_text(p):
 def send_pass_sms(p, purpose="pass"):
     """Queue the pass link to the visitor's phone."""
     if not p.visitor_phone:
-        raise ApiError(400, "no_phone", "This pass has no phone number to send to.")
+        raise Refused("no_phone", "This pass has no phone number to send to.")
     return queue_sms(p.visitor_phone, sms_text(p), purpose, pass_id=p.id, site_id=p.site_id)
 
 
 def resend_pass(p, by):
     """Send the link again, for example when the first SMS did not arrive."""
     if p.state() in ("revoked", "expired", "used_up"):
-        raise ApiError(409, "pass_not_live", "This pass can no longer be used, so it is not sent again.")
+        raise Refused("pass_not_live", "This pass can no longer be used, so it is not sent again.", kind="conflict")
     msg = send_pass_sms(p, purpose="resend")
     record("pass.resend", "pass", p.id, site_id=p.site_id)
     return msg
@@ -95,13 +103,13 @@ def revoke_pass(p, by=None, reason=None):
 def extend_pass(p, new_until):
     """Move the end of a live pass later."""
     if p.state() in ("revoked", "expired"):
-        raise ApiError(409, "pass_not_live", "Only a pass that has not ended can be extended.")
+        raise Refused("pass_not_live", "Only a pass that has not ended can be extended.", kind="conflict")
     if new_until <= p.valid_until:
-        raise ApiError(400, "invalid", "The new end must be later than the current one.",
-                       fields={"valid_until": ("window_order", "The new end must be later than the current one.")})
+        raise Refused("invalid", "The new end must be later than the current one.",
+                      fields={"valid_until": ("window_order", "The new end must be later than the current one.")})
     if new_until - p.valid_from > MAX_WINDOW:
-        raise ApiError(400, "invalid", "A pass can last at most one year.",
-                       fields={"valid_until": ("window_too_long", "A pass can last at most one year.")})
+        raise Refused("invalid", "A pass can last at most one year.",
+                      fields={"valid_until": ("window_too_long", "A pass can last at most one year.")})
     old = p.valid_until
     p.valid_until = new_until
     p.version += 1
@@ -119,3 +127,105 @@ def revoke_issued_by(user, unit_id=None, reason="host moved out"):
         revoke_pass(p, by=None, reason=reason)
         revoked.append(p)
     return revoked
+
+
+def create_key(site, status="active"):
+    """A new key for the site; stored with its private half encrypted."""
+    key = Ed25519PrivateKey.generate()
+    row = SigningKey(site_id=site.id, status=status,
+                     public_key=key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
+                     private_key=key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                                   serialization.NoEncryption()).hex())
+    db.session.add(row)
+    db.session.flush()
+    keys.invalidate()
+    return row
+
+
+def ensure_key(site):
+    """The site's signing key, made on first use."""
+    row = keys.active_key_row(site.id)
+    return row or create_key(site)
+
+
+def rotate_keys(site):
+    """New signing key; the old ones keep verifying until retired, so shown QRs stay valid."""
+    for row in db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == site.id, SigningKey.status == "active")):
+        row.status = "verify"
+    return create_key(site)
+
+
+def retire_key(kid):
+    """Stop accepting a key altogether."""
+    row = db.session.get(SigningKey, kid)
+    if row is not None:
+        row.status = "retired"
+        row.retired_at = utcnow()
+        keys.invalidate()
+    return row
+
+
+def _values(table):
+    return {col: value for col, value in PERSONAL_DATA[table].items() if value is not SCRUB_DETAILS}
+
+
+def _scrub_events(where):
+    """Access events stay for the reports, without the visitor's plate or name in their details."""
+    rows = db.session.execute(select(AccessEvent.id, AccessEvent.details).where(where)).all()
+    for event_id, details in rows:
+        clean = {k: v for k, v in (details or {}).items() if k not in PERSONAL_DETAILS}
+        db.session.execute(update(AccessEvent).where(AccessEvent.id == event_id)
+                           .values(**_values(AccessEvent.__tablename__), details=clean))
+
+
+def _carries_personal_data():
+    """Events still holding a plate or a personal details key (so a re-run finds nothing)."""
+    text = cast(AccessEvent.details, String)
+    return or_(AccessEvent.plate.is_not(None), *[text.like(f'%"{key}"%') for key in PERSONAL_DETAILS])
+
+
+def _anonymise(ids, now):
+    db.session.execute(update(Pass).where(Pass.id.in_(ids)).values(**_values(Pass.__tablename__), purged_at=now))
+    db.session.execute(delete(Message).where(Message.pass_id.in_(ids)))
+    db.session.execute(update(WalkIn).where(WalkIn.pass_id.in_(ids)).values(**_values(WalkIn.__tablename__)))
+    _scrub_events(AccessEvent.pass_id.in_(ids) & _carries_personal_data())
+
+
+def erase_now(p, reason):
+    """Erasure on request: revoke the pass (devices drop it) and erase the visitor's data at once."""
+    revoke_pass(p, reason="erasure requested")
+    db.session.flush()
+    _anonymise([p.id], utcnow())
+    record("pass.erase", "pass", p.id, site_id=p.site_id, reason=reason)
+    db.session.expire(p)
+    return p
+
+
+def purge_ended(now=None, batch=500):
+    """Anonymise passes that ended RETENTION_DAYS ago; safe to run again. Returns the pass ids."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
+    ended = or_(Pass.valid_until < cutoff, Pass.revoked_at < cutoff)
+    ids = db.session.scalars(db.select(Pass.id).where(ended, Pass.purged_at.is_(None)).limit(batch)).all()
+    if not ids:
+        return []
+    _anonymise(ids, now)
+    record("pass.purge", "pass", None, pass_ids=ids, retention_days=current_app.config["RETENTION_DAYS"])
+    return ids
+
+
+def purge_without_pass(now=None, batch=500):
+    """Walk-ins and item movements RETENTION_DAYS old, and access events with no pass; returns how many rows."""
+    from portal.walkins.operations import purge_desk_records
+
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
+    done = purge_desk_records(cutoff, batch, _values(WalkIn.__tablename__), _values(ItemMovement.__tablename__))
+    event_ids = db.session.scalars(select(AccessEvent.id).where(
+        AccessEvent.pass_id.is_(None), AccessEvent.at < cutoff, _carries_personal_data()).limit(batch)).all()
+    if event_ids:
+        _scrub_events(AccessEvent.id.in_(event_ids))
+    if done or event_ids:
+        record("desk.purge", "walk_in", None, rows=done + len(event_ids),
+               retention_days=current_app.config["RETENTION_DAYS"])
+    return done + len(event_ids)

@@ -1,20 +1,14 @@
 """Reading passes, always through the caller's reach (own units, or own site for staff)."""
 from sqlalchemy import or_
 
-from portal.accounts.models import Residency
+from portal.accounts.queries import reachable_unit_ids, site_condition
+from portal.audit.operations import record_pii
 from portal.core.crypto import token_hash
 from portal.core.timeutil import utcnow
+from portal.events.models import AccessEvent
 from portal.extensions import db
+from portal.notify.models import Message
 from portal.passes.models import Pass
-
-
-def reachable_unit_ids(user):
-    """Units the resident lives in now."""
-    now = utcnow()
-    q = db.select(Residency.unit_id).where(
-        Residency.user_id == user.id, Residency.starts_at <= now,
-        (Residency.ends_at.is_(None)) | (Residency.ends_at > now))
-    return set(db.session.scalars(q))
 
 
 def scoped(user):
@@ -22,9 +16,7 @@ def scoped(user):
     q = db.select(Pass)
     if user.role == "resident":
         return q.where(Pass.unit_id.in_(reachable_unit_ids(user) or {-1}))
-    if user.role == "admin" and user.site_id is None:
-        return q
-    return q.where(Pass.site_id == (user.site_id or -1))
+    return q.where(site_condition(user, Pass.site_id))
 
 
 STATES = ("active", "pending", "used_up", "expired", "revoked")
@@ -72,3 +64,39 @@ def by_link(token):
     if not token or len(token) > 64:
         return None
     return db.session.scalar(db.select(Pass).where(Pass.link_hash == token_hash(token)))
+
+
+SHOWN_FIELDS = ["name", "phone_masked", "plate"]  # what pass_json shows staff of a visitor
+
+
+def list_shown(user, status=None, limit=50, offset=0):
+    """list_for, audited when staff are shown visitors' data."""
+    rows = list_for(user, status=status, limit=limit, offset=offset)
+    if rows:
+        record_pii(user, "passes", None, user.site_id, fields=SHOWN_FIELDS, pass_ids=[p.id for p in rows])
+    return rows
+
+
+def get_shown(user, pass_id):
+    """get_for, audited when staff are shown the visitor's data."""
+    p = get_for(user, pass_id)
+    if p is not None:
+        record_pii(user, "pass", p.id, p.site_id, fields=SHOWN_FIELDS)
+    return p
+
+
+def visitor_export(user, p):
+    """Everything held about the visitor of a pass (data-subject request): personal data, SMS, access records; audited."""
+    record_pii(user, "pass", p.id, p.site_id, action="export")
+    events = db.session.scalars(db.select(AccessEvent).where(AccessEvent.pass_id == p.id).order_by(AccessEvent.id)).all()
+    messages = db.session.scalars(db.select(Message).where(Message.pass_id == p.id).order_by(Message.id)).all()
+    return {
+        "pass_id": p.id,
+        "visitor": {"name": p.visitor_name, "phone": p.visitor_phone, "id_number": p.visitor_id_number, "plate": p.plate,
+                    "company": p.company, "work_area": p.work_area, "note": p.note},
+        "valid_from": p.valid_from.isoformat(), "valid_until": p.valid_until.isoformat(), "purged_at":
+            p.purged_at.isoformat() if p.purged_at else None,
+        "sms": [{"to": m.to, "body": m.body, "status": m.status, "at": m.created_at.isoformat()} for m in messages],
+        "access": [{"at": e.at.isoformat(), "gate_id": e.gate_id, "method": e.method, "decision": e.decision,
+                    "reason": e.reason, "direction": e.direction} for e in events],
+    }

@@ -14,14 +14,6 @@ MAX_ENTRIES = 1000
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-def _collect(errors, name, fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except v.FieldError as exc:
-        errors[name] = exc.as_tuple()
-        return None
-
-
 def parse_schedule(raw):
     """{"days": [1..7], "start": "HH:MM", "end": "HH:MM"}; end before start crosses midnight."""
     if raw in (None, {}, ""):
@@ -114,10 +106,10 @@ def parse_pass(data, unit, site):
     if not isinstance(visitor, dict):
         visitor = {}
         errors["visitor"] = ("required", N_("This field is required."), {})
-    name = _collect(errors, "visitor.name", v.person_name, visitor.get("name"))
-    phone = _collect(errors, "visitor.phone", v.phone, visitor.get("phone"))
-    idn = _collect(errors, "visitor.id_number", v.id_number, visitor.get("id_number"))
-    plate = _collect(errors, "visitor.plate", v.plate, visitor.get("plate"))
+    name = v.collect(errors, "visitor.name", v.person_name, visitor.get("name"))
+    phone = v.collect(errors, "visitor.phone", v.phone, visitor.get("phone"))
+    idn = v.collect(errors, "visitor.id_number", v.id_number, visitor.get("id_number"))
+    plate = v.collect(errors, "visitor.plate", v.plate, visitor.get("plate"))
     kind = data.get("kind", "guest")
     if kind not in KINDS:
         errors["kind"] = ("invalid_kind", N_("Kind must be guest, delivery, contractor or service."), {})
@@ -126,7 +118,7 @@ def parse_pass(data, unit, site):
         errors["timezone"] = ("invalid_timezone", N_("Unknown time zone."), {})
         tz_name = site.timezone
     start, end = _window(data, errors)
-    schedule = _collect(errors, "schedule", parse_schedule, data.get("schedule"))
+    schedule = v.collect(errors, "schedule", parse_schedule, data.get("schedule"))
     entries = _entries(data.get("max_entries", None if schedule else 1), errors)
     floors = _floors(data.get("floors"), unit, errors)
     gates = _gates(data.get("gates"), site, errors)
@@ -135,9 +127,9 @@ def parse_pass(data, unit, site):
         errors["notify"] = ("invalid_notify", N_("Notify must be sms or none."), {})
     elif notify == "sms" and not phone and "visitor.phone" not in errors:
         errors["visitor.phone"] = ("required", N_("A phone number is needed to send the pass by SMS."), {})
-    company = _collect(errors, "company", v.clean_text, data.get("company"), max_len=120, required=False)
-    work_area = _collect(errors, "work_area", v.clean_text, data.get("work_area"), max_len=120, required=False)
-    note = _collect(errors, "note", v.clean_text, data.get("note"), max_len=500, required=False, multiline=True)
+    company = v.collect(errors, "company", v.clean_text, data.get("company"), max_len=120, required=False)
+    work_area = v.collect(errors, "work_area", v.clean_text, data.get("work_area"), max_len=120, required=False)
+    note = v.collect(errors, "note", v.clean_text, data.get("note"), max_len=500, required=False, multiline=True)
     if errors:
         raise ValidationFailed(errors)
     return dict(visitor_name=name, visitor_phone=phone, visitor_id_number=idn, plate=plate, kind=kind,

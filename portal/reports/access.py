@@ -1,10 +1,11 @@
 """Which site a report is about: the manager's own; an all-sites admin names one."""
 
-from portal.core.errors import ApiError
+from portal.accounts.models import MANAGER_ROLES
+from portal.core.errors import Refused
 from portal.extensions import db
 from portal.sites.models import Site
 
-REPORT_ROLES = ("manager", "admin")
+REPORT_ROLES = MANAGER_ROLES
 
 
 def site_for(user, slug=None):
@@ -12,10 +13,10 @@ def site_for(user, slug=None):
     if user.site_id is not None:
         site = db.session.get(Site, user.site_id)
         if slug and site.slug != slug:
-            raise ApiError(404, "not_found", "No such site.")
+            raise Refused("not_found", "No such site.", kind="not_found")
         return site
     q = db.select(Site).order_by(Site.id)
     site = db.session.scalar(q.where(Site.slug == slug)) if slug else db.session.scalar(q)
     if site is None:
-        raise ApiError(404, "not_found", "No such site.")
+        raise Refused("not_found", "No such site.", kind="not_found")
     return site

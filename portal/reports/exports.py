@@ -6,7 +6,7 @@ import io
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.core.timeutil import local
+from portal.core.timeutil import local_text
 from portal.desk.labels import REASON_LABELS
 from portal.extensions import db
 from portal.feedback.forms import CATEGORY_LABELS, KIND_LABELS, PRIORITY_LABELS, STATUS_LABELS
@@ -121,7 +121,7 @@ def complaints_csv(site, period):
     )
 
     def when(value):
-        return local(value, site.timezone).strftime("%Y-%m-%d %H:%M") if value else None
+        return local_text(value, site.timezone)
 
     def hours(a, b):
         return round((b - a).total_seconds() / 3600, 2) if a and b else None

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from portal.core.errors import ApiError
+from portal.core.errors import Refused
 from portal.core.timeutil import UTC, zone
 
 MAX_DAYS = 366 * 2
@@ -66,8 +66,8 @@ def _date(text, name):
     try:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise ApiError(
-            400, "invalid", "Some fields are invalid.", fields={name: ("invalid_date", "Give a date as YYYY-MM-DD.")}
+        raise Refused(
+            "invalid", "Some fields are invalid.", fields={name: ("invalid_date", "Give a date as YYYY-MM-DD.")}
         ) from None
 
 
@@ -77,12 +77,12 @@ def parse(from_text, to_text, tz_name, today=None):
     last = _date(to_text, "to") if to_text else today
     first = _date(from_text, "from") if from_text else last - timedelta(days=29)
     if last < first:
-        raise ApiError(
-            400, "invalid", "Some fields are invalid.", fields={"to": ("period_order", "The end date is before the start date.")}
+        raise Refused(
+            "invalid", "Some fields are invalid.", fields={"to": ("period_order", "The end date is before the start date.")}
         )
     if (last - first).days + 1 > MAX_DAYS:
-        raise ApiError(
-            400, "invalid", "Some fields are invalid.", fields={"from": ("period_too_long", "A report covers at most two years.")}
+        raise Refused(
+            "invalid", "Some fields are invalid.", fields={"from": ("period_too_long", "A report covers at most two years.")}
         )
     return Period(first, last, tz_name)
 
@@ -90,8 +90,7 @@ def parse(from_text, to_text, tz_name, today=None):
 def quarter(year, q, tz_name):
     """Calendar quarter q (1-4) of a year."""
     if not (isinstance(year, int) and 2000 <= year <= 2100 and isinstance(q, int) and 1 <= q <= 4):
-        raise ApiError(
-            400,
+        raise Refused(
             "invalid",
             "Some fields are invalid.",
             fields={"q": ("invalid_quarter", "Give a year and a quarter from 1 to 4.")},

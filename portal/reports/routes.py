@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
 from portal.audit.operations import record
-from portal.core.errors import ApiError
+from portal.core.errors import Refused
 from portal.desk.labels import REASON_LABELS
 from portal.reports import charts, exports, periods
 from portal.reports.access import REPORT_ROLES, site_for
@@ -21,14 +21,14 @@ bp = Blueprint("reports", __name__, url_prefix="/team/reports")
 def _site():
     try:
         return site_for(current_user, request.args.get("site"))
-    except ApiError:
+    except Refused:
         abort(404)
 
 
 def _period(site):
     try:
         return periods.parse(request.args.get("from"), request.args.get("to"), site.timezone)
-    except ApiError as exc:
+    except Refused as exc:
         message = "; ".join(gettext(f[1]) for f in exc.fields.values())
         abort(make_response(render_template("errors/error.html", status=400, message=message), 400))
 
@@ -111,7 +111,7 @@ def quarterly():
         year, q = periods.current_quarter(site.timezone)
     try:
         period = periods.quarter(year, q, site.timezone)
-    except ApiError:
+    except Refused:
         abort(400)
     before = period.first - timedelta(days=1)
     prev_q = (before.month - 1) // 3 + 1

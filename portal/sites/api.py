@@ -6,7 +6,7 @@ from portal.accounts.operations import create_user
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core import validators as v
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import Refused, ValidationFailed
 from portal.core.i18n import N_
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
@@ -21,7 +21,7 @@ def site_keys(slug):
     """The site's key set; several keys verify at once during rotation."""
     site = queries.site_by_slug(slug[:40])
     if site is None:
-        raise ApiError(404, "not_found", "No such site.")
+        raise Refused("not_found", "No such site.", kind="not_found")
     return jsonify(keys.jwks(site.id) | {"site_id": site.id, "token_format": "base32(v1|kid|site|pass|from|until|step|ed25519)"})
 
 
@@ -35,7 +35,7 @@ RESIDENT_BODY = {"type": "object", "required": ["unit_id", "relation"], "propert
 def _site_id():
     user = api_user()
     if user.site_id is None:
-        raise ApiError(400, "site_required", "Act as a manager of one community.")
+        raise Refused("site_required", "Act as a manager of one community.")
     return user.site_id
 
 
@@ -99,8 +99,6 @@ def end_residency(residency_id):
     """Move out now."""
     r = queries.residency_in_site(residency_id, _site_id())
     if r is None:
-        raise ApiError(404, "not_found", "No such resident in this community.")
-    if r.ends_at is not None:
-        raise ApiError(409, "already_ended", "This resident has already moved out.")
+        raise Refused("not_found", "No such resident in this community.", kind="not_found")
     revoked = move_out(r)
     return jsonify(residency_json(r) | {"revoked_passes": [p.id for p in revoked]})

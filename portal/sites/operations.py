@@ -1,5 +1,6 @@
 """Writes on places and residencies."""
 from portal.audit.operations import record
+from portal.core.errors import Refused
 from portal.core.timeutil import utcnow
 from portal.extensions import db
 from portal.sites.models import Building, Gate, Site, Unit
@@ -7,12 +8,12 @@ from portal.sites.models import Building, Gate, Site, Unit
 
 def create_site(slug, name, timezone="Asia/Shanghai", **extra):
     """A new community with its first signing key."""
-    from portal.passes import keys
+    from portal.passes.operations import create_key
 
     site = Site(slug=slug, name=name, timezone=timezone, **extra)
     db.session.add(site)
     db.session.flush()
-    keys.create_key(site)
+    create_key(site)
     record("site.create", "site", site.id, site_id=site.id, slug=slug)
     return site
 
@@ -59,6 +60,8 @@ def move_out(residency, at=None):
     """End a residency and revoke at once every pass the resident issued for that unit."""
     from portal.passes.operations import revoke_issued_by
 
+    if residency.ends_at is not None:
+        raise Refused("already_ended", "This resident has already moved out.", kind="conflict")
     residency.ends_at = at or utcnow()
     revoked = revoke_issued_by(residency.user, unit_id=residency.unit_id, reason="host moved out")
     record("resident.move_out", "user", residency.user_id, site_id=residency.unit.building.site_id,

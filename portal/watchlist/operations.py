@@ -6,19 +6,11 @@ import unicodedata
 from portal.audit.operations import record
 from portal.core import crypto
 from portal.core import validators as v
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import Refused, ValidationFailed
 from portal.extensions import db
 from portal.watchlist.models import WatchlistEntry
 
 NAME_RATIO = 0.85
-
-
-def _field(errors, name, fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except v.FieldError as exc:
-        errors[name] = exc.as_tuple()
-        return None
 
 
 def add_entry(user, site_id, data):
@@ -27,19 +19,19 @@ def add_entry(user, site_id, data):
     kind = data.get("kind")
     if kind not in ("person", "plate"):
         raise ValidationFailed({"kind": ("invalid_kind", "Kind must be person or plate.", {})})
-    reason = _field(errors, "reason", v.clean_text, data.get("reason"), max_len=200, required=False)
+    reason = v.collect(errors, "reason", v.clean_text, data.get("reason"), max_len=200, required=False)
     entry = WatchlistEntry(site_id=site_id, kind=kind, reason=reason, active=True, created_by_id=user.id)
     if kind == "person":
-        entry.name = _field(errors, "name", v.person_name, data.get("name"))
-        idn = _field(errors, "id_number", v.id_number, data.get("id_number"))
-        phone = _field(errors, "phone", v.phone, data.get("phone"))
+        entry.name = v.collect(errors, "name", v.person_name, data.get("name"))
+        idn = v.collect(errors, "id_number", v.id_number, data.get("id_number"))
+        phone = v.collect(errors, "phone", v.phone, data.get("phone"))
         if not idn and not phone and "id_number" not in errors and "phone" not in errors:
             errors["id_number"] = ("required", "Give an ID number or a phone number.", {})
         entry.id_idx = crypto.blind_index("id", idn) if idn else None
         entry.phone_idx = crypto.blind_index("phone", phone) if phone else None
         entry.hint = v.mask_id(idn) if idn else v.mask_phone(phone) if phone else None
     else:
-        entry.plate = _field(errors, "plate", v.plate, data.get("plate"), required=True, allow_unknown=True)
+        entry.plate = v.collect(errors, "plate", v.plate, data.get("plate"), required=True, allow_unknown=True)
         entry.hint = entry.plate
     if errors:
         raise ValidationFailed(errors)
@@ -52,7 +44,7 @@ def add_entry(user, site_id, data):
 def deactivate(user, entry):
     """Take an entry off the list (kept for the record)."""
     if not entry.active:
-        raise ApiError(409, "inactive", "This entry is already inactive.")
+        raise Refused("inactive", "This entry is already inactive.", kind="conflict")
     entry.active = False
     record("watchlist.deactivate", "watchlist", entry.id, site_id=entry.site_id)
     return entry

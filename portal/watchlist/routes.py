@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError
+from portal.core.errors import Refused, back_to
 from portal.desk.access import DESK_ROLES, MANAGE_ROLES, desk_site, site_object
 from portal.desk.forms import error_messages
 from portal.extensions import db
@@ -33,7 +33,7 @@ def add():
     site = desk_site(current_user)
     try:
         operations.add_entry(current_user, site.id, watchlist_data())
-    except ApiError as exc:
+    except Refused as exc:  # the form is shown again with what was typed
         for msg in error_messages(exc):
             flash(msg, "error")
         return index(), 400
@@ -46,10 +46,7 @@ def add():
 def deactivate(entry_id):
     """Deactivate an entry."""
     entry = site_object(WatchlistEntry, entry_id, desk_site(current_user))
-    try:
-        operations.deactivate(current_user, entry)
-        flash(_("Taken off the watchlist."), "ok")
-    except ApiError as exc:
-        for msg in error_messages(exc):
-            flash(msg, "error")
-    return redirect(url_for("watchlist.index"))
+    back = back_to(url_for("watchlist.index"))
+    operations.deactivate(current_user, entry)
+    flash(_("Taken off the watchlist."), "ok")
+    return redirect(back)

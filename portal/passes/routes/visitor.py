@@ -4,7 +4,7 @@ import time
 from flask import Blueprint, Response, abort, jsonify, render_template
 
 from portal.core.timeutil import local, utcnow
-from portal.passes import codes, qr, queries, tokens
+from portal.passes import codes, qr, qrtext, queries
 
 bp = Blueprint("passes", __name__)
 
@@ -39,7 +39,7 @@ def visitor_page(token):
     if _shows_codes(p, state):
         now = time.time()
         ctx.update(qr_text=codes.shown_qr_text(p, now), code=codes.keypad_code(p, now), refresh_at=codes.refresh_at(now),
-                   server_now=int(now), step_seconds=tokens.STEP_SECONDS)
+                   server_now=int(now), step_seconds=qrtext.STEP_SECONDS)
     return render_template("passes/visitor.html", **ctx)
 
 

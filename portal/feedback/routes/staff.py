@@ -4,17 +4,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import get_user, page_roles
-from portal.core.errors import ApiError
+from portal.core.errors import back_to
 from portal.core.timeutil import utcnow
-from portal.extensions import db
 from portal.feedback import operations, queries, schema, sla
 from portal.feedback.forms import AssignForm, MessageForm, OutcomeForm, ReasonForm, TriageForm
 from portal.feedback.models import CATEGORIES
-from portal.feedback.routes import field_messages
 
 bp = Blueprint("team_feedback", __name__, url_prefix="/team/feedback")
-STAFF = ("guard", "manager", "admin")
 
 
 def _item(complaint_id):
@@ -24,24 +22,16 @@ def _item(complaint_id):
     return c
 
 
-def _back(c):
-    return redirect(url_for("team_feedback.show", complaint_id=c.id))
-
-
 def _act(c, fn, ok_message):
-    """Run an operation; its refusal (e.g. no answer yet) is shown, nothing is written."""
-    try:
-        fn()
-    except ApiError as exc:
-        db.session.rollback()
-        flash("; ".join(field_messages(exc).values()), "error")
-    else:
-        flash(ok_message, "ok")
-    return _back(c)
+    """Run an operation and go back to the filing; a refusal (e.g. no answer yet) is flashed there, nothing written."""
+    back = back_to(url_for("team_feedback.show", complaint_id=c.id))
+    fn()
+    flash(ok_message, "ok")
+    return redirect(back)
 
 
 @bp.get("/")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def queue():
     """Open items, earliest deadline first; overdue ones highlighted."""
     status = request.args.get("status", "open")
@@ -53,6 +43,7 @@ def queue():
         rows=rows,
         now=now,
         late={c.id: sla.overdue(c, now) for c in rows},
+        answered={c.id for c in rows if not sla.needs_response(c)},
         escalated=queries.escalated_ids([c.id for c in rows]),
         status=status,
         category=category,
@@ -61,7 +52,7 @@ def queue():
 
 
 @bp.get("/<int:complaint_id>")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def show(complaint_id):
     """One filing: thread, deadlines, escalations and the actions."""
     c = _item(complaint_id)
@@ -85,7 +76,7 @@ def show(complaint_id):
 
 
 @bp.post("/<int:complaint_id>/triage")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def triage(complaint_id):
     """Set priority and category."""
     c = _item(complaint_id)
@@ -93,7 +84,7 @@ def triage(complaint_id):
 
 
 @bp.post("/<int:complaint_id>/assign")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def assign(complaint_id):
     """Assign to a team member."""
     c = _item(complaint_id)
@@ -103,7 +94,7 @@ def assign(complaint_id):
 
 
 @bp.post("/<int:complaint_id>/respond")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def respond(complaint_id):
     """Answer the resident, or add an internal note."""
     c = _item(complaint_id)
@@ -117,7 +108,7 @@ def respond(complaint_id):
 
 
 @bp.post("/<int:complaint_id>/resolve")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def resolve(complaint_id):
     """Resolve; refused while the resident has no answer."""
     c = _item(complaint_id)
@@ -127,7 +118,7 @@ def resolve(complaint_id):
 
 
 @bp.post("/<int:complaint_id>/follow-up")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def follow_up(complaint_id):
     """Record the follow-up visit (回访)."""
     c = _item(complaint_id)
@@ -141,7 +132,7 @@ def follow_up(complaint_id):
 
 
 @bp.post("/<int:complaint_id>/reopen")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def reopen(complaint_id):
     """Reopen with a reason."""
     c = _item(complaint_id)
@@ -149,7 +140,7 @@ def reopen(complaint_id):
 
 
 @bp.get("/follow-ups")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def follow_ups():
     """Open follow-up tasks: visits after a resolution and low survey scores."""
     done = request.args.get("status") == "done"
@@ -164,24 +155,20 @@ def follow_ups():
 
 
 @bp.post("/follow-ups/<int:task_id>/done")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def finish_task(task_id):
     """Close a follow-up task with its outcome."""
     task = queries.follow_up_for(current_user, task_id)
     if task is None:
         abort(404)
-    try:
-        operations.complete_task(task, current_user, *schema.parse_outcome(request.form))
-    except ApiError as exc:
-        db.session.rollback()
-        flash("; ".join(field_messages(exc).values()), "error")
-    else:
-        flash(_("Follow-up recorded."), "ok")
-    return redirect(url_for("team_feedback.follow_ups"))
+    back = back_to(url_for("team_feedback.follow_ups"))
+    operations.complete_task(task, current_user, *schema.parse_outcome(request.form))
+    flash(_("Follow-up recorded."), "ok")
+    return redirect(back)
 
 
 @bp.get("/escalations")
-@page_roles(*STAFF)
+@page_roles(*STAFF_ROLES)
 def escalations():
     """Every escalation of the site, newest first."""
     return render_template("feedback/escalations.html", rows=queries.escalations(current_user, limit=200), tzname=_tzname())

@@ -5,24 +5,18 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.accounts.queries import resident_units
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError
-from portal.extensions import db, limiter
-from portal.feedback import operations, queries, schema, surveys
-from portal.feedback.filing import file_from, resident_units
+from portal.core.errors import REFUSAL_STATUS, Refused, back_to, field_messages
+from portal.extensions import limiter
+from portal.feedback import operations, queries, schema
+from portal.feedback.filing import file_from
 from portal.feedback.forms import FilingForm, MessageForm, SurveyForm
 from portal.feedback.photos import photo_response
 
 bp = Blueprint("feedback", __name__, url_prefix="/my/feedback")
 files_bp = Blueprint("feedback_files", __name__, url_prefix="/feedback")
 survey_bp = Blueprint("surveys", __name__, url_prefix="/s")
-
-
-def field_messages(exc):
-    """Translated per-field messages of an ApiError, for re-rendering a form."""
-    if not exc.fields:
-        return {"_": _(exc.message)}
-    return {k: _(v[1], **(v[2] if len(v) > 2 else {})) for k, v in exc.fields.items()}
 
 
 def _own(complaint_id):
@@ -42,7 +36,7 @@ def index():
         rows=rows,
         surveys=queries.pending_surveys(current_user),
         unread=queries.unread,
-        link=surveys.link,
+        link=queries.survey_link,
     )
 
 
@@ -60,7 +54,7 @@ def new():
         if form.validate():
             try:
                 c = file_from(current_user, request.form.to_dict(), request.files)
-            except ApiError as exc:
+            except Refused as exc:  # the form is shown again with what was typed
                 errors = field_messages(exc)
             else:
                 flash(_("Thank you. The security team will answer you here."), "ok")
@@ -85,12 +79,9 @@ def add_message(complaint_id):
     """Add to my thread."""
     c = _own(complaint_id)
     form = MessageForm()
-    try:
-        operations.add_resident_message(c, current_user, schema.parse_message({"body": form.body.data}))
-    except ApiError as exc:
-        db.session.rollback()  # the redirect would commit whatever the refused action wrote
-        flash("; ".join(field_messages(exc).values()), "error")
-    return redirect(url_for("feedback.show", complaint_id=c.id))
+    back = back_to(url_for("feedback.show", complaint_id=c.id))
+    operations.add_resident_message(c, current_user, schema.parse_message({"body": form.body.data}))
+    return redirect(back)
 
 
 @files_bp.get("/photos/<int:photo_id>")
@@ -104,7 +95,7 @@ def photo(photo_id):
 
 
 def _survey(token):
-    s = surveys.by_token(token)
+    s = queries.survey_by_token(token)
     if s is None:
         abort(404)
     return s
@@ -120,15 +111,15 @@ def page(token):
         form = SurveyForm()
         state, status, error = "open", 200, None
         try:
-            surveys.check_open(s)
-        except ApiError as exc:
-            state, status = exc.code, exc.status
+            operations.check_survey_open(s)
+        except Refused as exc:
+            state, status = exc.code, REFUSAL_STATUS[exc.kind]
         if state == "open" and form.is_submitted():
             try:
                 score, comment = schema.parse_survey({"score": form.score.data, "comment": form.comment.data})
-                surveys.answer(s, score, comment)
-            except ApiError as exc:
-                error, status = "; ".join(field_messages(exc).values()), exc.status
+                operations.answer_survey(s, score, comment)
+            except Refused as exc:  # the survey page shows why, in the survey's language
+                error, status = "; ".join(field_messages(exc).values()), REFUSAL_STATUS[exc.kind]
             else:
                 state = "thanks"
         return render_template("feedback/survey.html", s=s, form=form, state=state, error=error, lang=lang), status

@@ -6,23 +6,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal.accounts.queries import reachable_unit_ids, resident_units
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import ValidationFailed, back_to
 from portal.core.timeutil import utcnow, zone
 from portal.core.validators import mask_phone
-from portal.extensions import db
 from portal.notify.operations import latest_for_pass
 from portal.passes import operations, queries
 from portal.passes.forms import KIND_FIELDS, ExtendForm, PassForm, RevokeForm
 from portal.passes.schema import parse_pass
-from portal.sites.models import Unit
 
 bp = Blueprint("resident", __name__, url_prefix="/my")
-
-
-def _units():
-    ids = queries.reachable_unit_ids(current_user)
-    return db.session.scalars(db.select(Unit).where(Unit.id.in_(ids or {-1}))).all()
 
 
 def _own_pass(pass_id):
@@ -38,7 +32,7 @@ def nav_counts():
         return {}
     from portal.walkins.queries import pending_for_units
 
-    walk_ins, items = pending_for_units(queries.reachable_unit_ids(current_user))
+    walk_ins, items = pending_for_units(reachable_unit_ids(current_user))
     return {"approvals_waiting": len(walk_ins) + len(items)}
 
 
@@ -103,7 +97,7 @@ def _form_data(form, unit):
 @page_roles("resident")
 def new_pass():
     """Invite a visitor from the phone."""
-    units = _units()
+    units = resident_units(current_user)
     if not units:
         abort(403)
     form = PassForm()
@@ -173,14 +167,10 @@ def extend(pass_id):
     else:
         flash(_("Give a new end date and time."), "error")
         return redirect(url_for("resident.show_pass", pass_id=p.id))
-    try:
-        operations.extend_pass(p, new_until)
-    except ApiError as exc:
-        db.session.rollback()  # the redirect would commit whatever the refused action wrote
-        flash(_(exc.message), "error")
-    else:
-        flash(_("Pass extended."), "ok")
-    return redirect(url_for("resident.show_pass", pass_id=p.id))
+    back = back_to(url_for("resident.show_pass", pass_id=p.id))
+    operations.extend_pass(p, new_until)
+    flash(_("Pass extended."), "ok")
+    return redirect(back)
 
 
 @bp.post("/passes/<int:pass_id>/resend")
@@ -188,11 +178,7 @@ def extend(pass_id):
 def resend(pass_id):
     """Send the SMS again."""
     p = _own_pass(pass_id)
-    try:
-        operations.resend_pass(p, current_user)
-    except ApiError as exc:
-        db.session.rollback()  # the redirect would commit whatever the refused action wrote
-        flash(_(exc.message), "error")
-    else:
-        flash(_("The SMS is on its way again."), "ok")
-    return redirect(url_for("resident.show_pass", pass_id=p.id))
+    back = back_to(url_for("resident.show_pass", pass_id=p.id))
+    operations.resend_pass(p, current_user)
+    flash(_("The SMS is on its way again."), "ok")
+    return redirect(back)

@@ -1,0 +1,41 @@
+"""What a user may reach: the site they see and, for a resident, the units they live in."""
+from sqlalchemy import true
+
+from portal.accounts.models import Residency
+from portal.core.errors import Refused
+from portal.core.timeutil import utcnow
+from portal.extensions import db
+from portal.sites.models import Unit
+
+
+def site_condition(user, column):
+    """SQL limiting a site column to what the user sees: everything for an all-sites admin, else their own site."""
+    if user.role == "admin" and user.site_id is None:
+        return true()
+    return column == (user.site_id or -1)
+
+
+def reachable_unit_ids(user):
+    """Units the resident lives in now."""
+    now = utcnow()
+    q = db.select(Residency.unit_id).where(
+        Residency.user_id == user.id, Residency.starts_at <= now,
+        (Residency.ends_at.is_(None)) | (Residency.ends_at > now))
+    return set(db.session.scalars(q))
+
+
+def resident_units(user):
+    """The units the resident lives in now, in id order."""
+    ids = reachable_unit_ids(user)
+    return db.session.scalars(db.select(Unit).where(Unit.id.in_(ids or {-1})).order_by(Unit.id)).all()
+
+
+def resident_unit(user, unit_id, units=None):
+    """The unit a resident acts for: the given one if theirs, else their only one; refused otherwise."""
+    units = resident_units(user) if units is None else units
+    if unit_id is None and len(units) == 1:
+        return units[0]
+    for unit in units:
+        if unit.id == unit_id:
+            return unit
+    raise Refused("invalid", "Choose one of your units.", fields={"unit_id": ("invalid_unit", "Choose one of your units.")})

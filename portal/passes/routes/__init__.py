@@ -1,0 +1,1 @@
+"""The visitor's pass page (visitor.py) and the resident's phone pages (resident.py)."""
