@@ -1,4 +1,4 @@
-"""A burst of parallel denials on PostgreSQL: no deadlock on desk_exceptions, every answer the right reason."""
+"""A burst of parallel denials (PostgreSQL and SQLite): no deadlock on desk_exceptions, every answer the right reason."""
 import random
 import threading
 from collections import Counter
@@ -44,9 +44,11 @@ def _burst(app, calls):
     return answers
 
 
-@pytest.mark.integration
-def test_burst_of_denials_never_deadlocks_postgresql(pg_app, pg_world):
-    world = pg_world
+@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.integration), "sqlite"])
+def test_burst_of_denials_never_deadlocks(request, database):
+    pg = database == "postgresql"
+    app = request.getfixturevalue("pg_app" if pg else "app")
+    world = request.getfixturevalue("pg_world" if pg else "world")
     headers = [h for _, h in (world.device(f"gate-{i}", gates=[world.gate]) for i in range(4))]
     fresh = [world.make_pass(max_entries=1) for _ in range(FRESH)]
     spent = [world.make_pass(max_entries=1) for _ in range(SPENT)]
@@ -59,7 +61,7 @@ def test_burst_of_denials_never_deadlocks_postgresql(pg_app, pg_world):
     deadlocks = []
 
     def count_deadlock(ctx):
-        if type(ctx.original_exception).__name__ == "DeadlockDetected":
+        if type(ctx.original_exception).__name__ == "DeadlockDetected" or "locked" in str(ctx.original_exception):
             deadlocks.append(ctx.statement)
 
     sa_event.listen(db.engine, "handle_error", count_deadlock)
@@ -70,8 +72,8 @@ def test_burst_of_denials_never_deadlocks_postgresql(pg_app, pg_world):
                 return status, data["decision"], data["reason"]
             return run
 
-        answers = _burst(pg_app, [call(n, text) for n, (_, text) in enumerate(scans)])
-        journal.journal(pg_app).flush()
+        answers = _burst(app, [call(n, text) for n, (_, text) in enumerate(scans)])
+        journal.journal(app).flush()
     finally:
         sa_event.remove(db.engine, "handle_error", count_deadlock)
 
