@@ -17,6 +17,8 @@ from sqlalchemy import or_, select, update
 
 from portal.bridge.edge_models import DeviceEventCursor, EdgeReceipt
 from portal.core.timeutil import as_utc, utcnow
+from portal.devices import drivers
+from portal.devices.drivers import Capability
 from portal.events.models import METHODS, REASONS, AccessEvent
 from portal.events.operations import record_event
 from portal.passes.models import Pass
@@ -47,10 +49,7 @@ def _gate_of(device):
 
 def edge_decided(device):
     """True for devices whose decisions the bridge makes itself (OSDP): their events are recorded by the edge."""
-    from access_bridge.drivers.base import REGISTRY, Capability
-
-    cls = REGISTRY.get(device.driver)
-    return cls is not None and Capability.EDGE_DECISION in cls.capabilities
+    return Capability.EDGE_DECISION in drivers.capabilities(device.driver)
 
 
 def last_serial(session, device_id):

@@ -18,9 +18,10 @@ import hmac
 import json
 from functools import lru_cache
 
-from access_bridge.drivers.base import REGISTRY, Capability, Credential
+from access_bridge.drivers.base import Capability, Credential
 from portal.core import crypto
 from portal.core.timeutil import utcnow
+from portal.devices import drivers
 from portal.passes.models import Pass
 from portal.sites.models import Building, Site, Unit
 
@@ -76,9 +77,8 @@ def _face_loader():
 
 
 def capabilities(device) -> Capability:
-    """The capability flags of a device's driver (none when the driver is unknown)."""
-    cls = REGISTRY.get(device.driver)
-    return cls.capabilities if cls else Capability.NONE
+    """The capability flags a device's driver declares (none when the driver is unknown)."""
+    return drivers.capabilities(device.driver)
 
 
 def live_passes(session, site_ids, now=None, pass_ids=None):

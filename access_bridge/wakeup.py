@@ -1,11 +1,8 @@
-"""The wake-up signal from the portal to the bridge.
+"""The bridge's end of the wake-up: LISTEN on PostgreSQL, the portal's datagram socket on SQLite.
 
-On PostgreSQL a transaction that changed a pass (or a device's serving options, or queued a
-remote open) also runs `pg_notify('access_bridge', '')`; PostgreSQL delivers it only when that
-transaction commits, so the bridge never wakes for a change that was rolled back, and there is
-no window between commit and signal. After commit the portal (portal.core.wake) sets an Event in
-its own process and, on SQLite, sends a datagram to the Unix socket the Listener binds beside the
-database, so the bridge wakes within milliseconds; it still polls about once a second as a fallback.
+The portal sends the signal (portal.core.wake: a NOTIFY inside the committing transaction on PostgreSQL,
+a datagram after commit on SQLite, and an in-process Event everywhere); the worker still polls about once
+a second as a fallback.
 """
 from __future__ import annotations
 
@@ -14,71 +11,10 @@ import os
 import socket
 import threading
 
-from sqlalchemy import event, inspect, text
-from sqlalchemy.orm import Session
-
 from portal.core import wake
-from portal.core.wake import local_event, request  # noqa: F401 - the portal's half, re-exported for bridge code
+from portal.core.wake import CHANNEL, local_event
 
 log = logging.getLogger(__name__)
-CHANNEL = "access_bridge"
-DEVICE_FIELDS = ("options", "gate_ids", "doors", "floors", "building_id", "driver", "kind")
-_installed = {"done": False}
-
-def _matters(obj, is_new):
-    from portal.devices.models import Device, DeviceCommand
-    from portal.passes.models import Pass
-
-    if isinstance(obj, Pass):
-        return True
-    if isinstance(obj, DeviceCommand):
-        return is_new
-    if isinstance(obj, Device):
-        if is_new:
-            return True
-        state = inspect(obj)
-        return any(state.attrs[name].history.has_changes() for name in DEVICE_FIELDS)
-    # Face enrolments and their withdrawal change what face terminals should hold.
-    return getattr(obj, "__tablename__", "").startswith("face")
-
-
-def _scan(session):
-    if session.info.get("bridge_wake") or session.info.get("bridge_quiet"):
-        return
-    for obj in session.new:
-        if _matters(obj, True):
-            request(session)
-            return
-    for obj in list(session.dirty) + list(session.deleted):
-        if _matters(obj, False):
-            request(session)
-            return
-
-
-def _after_flush(session, _ctx):
-    _scan(session)
-
-
-def _before_commit(session):
-    _scan(session)
-    if not session.info.get("bridge_wake") or session.info.get("bridge_quiet"):
-        return
-    try:
-        bind = session.get_bind()
-    except Exception:
-        return
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
-
-
-def install():
-    """Hook every ORM session once per process."""
-    if _installed["done"]:
-        return
-    _installed["done"] = True
-    event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "before_commit", _before_commit)
-    wake.install()  # after commit: the in-process Event and, on SQLite, the datagram
 
 
 class Listener:

@@ -26,11 +26,12 @@ from sqlalchemy.exc import IntegrityError
 
 from access_bridge import reconciler as rc
 from access_bridge import state
-from access_bridge.drivers.base import REGISTRY, Capability, DriverError, get_driver
+from access_bridge.drivers.base import Capability, DriverError, get_driver
 from access_bridge.wakeup import Listener
 from portal.audit.models import AuditEntry
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
+from portal.devices import drivers
 from portal.devices.models import Device, DeviceCommand
 from portal.extensions import db
 from portal.passes.models import Pass
@@ -281,10 +282,9 @@ class Worker:
         if self.ingest:
             clock = time.monotonic()
             for device_id in self.claimed:
-                cls = REGISTRY.get(self.slugs.get(device_id, ""))
                 if device_id not in self.last_events:  # spread polls over the interval instead of bursts
                     self.last_events[device_id] = clock - random.uniform(0, self.events_every)
-                if (device_id not in self.inflight and cls is not None and Capability.EVENTS in cls.capabilities
+                if (device_id not in self.inflight and Capability.EVENTS in drivers.capabilities(self.slugs.get(device_id, ""))
                         and clock - self.last_events[device_id] >= self.events_every):
                     ids.add(device_id)
         return ids, due

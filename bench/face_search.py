@@ -1,6 +1,6 @@
 """1:N face search over 100,000 enrolled encodings of one site: time per query (target <= 20 ms).
 
-The index is access_bridge.faces.FaceIndex, the same object the portal caches per site: a float32
+The index is portal.faces.vectors.FaceIndex, the same object the portal caches per site: a float32
 matrix with precomputed squared norms, one matrix-vector product per query. The enrolled set is
 100,000 random encodings scaled like real ones plus the encodings of two real people from the test
 photos; each query is a real photo of one of them (must find the right person first) or a random
@@ -18,7 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from access_bridge.faces import FaceIndex, encode_vector  # noqa: E402
+from portal.faces.vectors import FaceIndex, encode_vector  # noqa: E402
 
 ENROLLED = 100_000
 QUERIES = 300

@@ -29,7 +29,8 @@ def main():
     url = f"sqlite:///{tempfile.mkdtemp(prefix='gate-memory-')}/bench.db"
     world = seed.build(url, gv.KEYS)
     from portal.events import journal
-    from portal.gate import decisions, replica
+    from portal.gate import cache as decision_cache
+    from portal.gate import decisions
 
     app = seed.app_for(url, gv.KEYS)  # the seeding app: same database and keys
     bodies = [json.dumps(b).encode() for b in seed.qr_bodies(url, world, gv.KEYS, passes=world.passes)]
@@ -44,7 +45,7 @@ def main():
         out.close()
 
     scan(bodies[0])
-    cache = replica.replica(app)
+    cache = decision_cache.for_app(app)
     cache.clear()
     decisions._VERIFIED.clear()
     journal.journal(app).flush()

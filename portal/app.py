@@ -112,9 +112,9 @@ def _select_locale():
 
 def register_extensions(app):
     """Bind the bare extension instances."""
-    from portal.core import sqlite, wake
+    from portal.core import connections, wake
 
-    sqlite.install()
+    connections.install()
     wake.install()  # after a commit that changed passes or devices, wake the access bridge
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)

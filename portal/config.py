@@ -30,7 +30,7 @@ class Config:
     # Key for field encryption (ID numbers, phones, pass secrets, device secrets).
     DATA_KEY = os.environ.get("DATA_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url()
-    # No pool_pre_ping (a SELECT 1 round trip per request): portal.core.sqlite pings only connections
+    # No pool_pre_ping (a SELECT 1 round trip per request): portal.core.connections pings only connections
     # idle for a second or more, and a disconnect on a busy one invalidates the pool (gate fails closed).
     SQLALCHEMY_ENGINE_OPTIONS = {}
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
@@ -67,7 +67,7 @@ class Config:
     # How often each worker writes the events of gate decisions that took nothing (portal.events.journal).
     EVENT_JOURNAL_MS = int(os.environ.get("EVENT_JOURNAL_MS", "100"))
     QR_STEP_SECONDS = 30
-    # Each worker's copy of what QR decisions read (portal.gate.replica); STALE_MS bounds, on PostgreSQL,
+    # Each worker's copy of what QR decisions read (portal.gate.cache); STALE_MS bounds, on PostgreSQL,
     # how long after its commit a revocation could still be missed (under load usually by the next scan).
     GATE_CACHE = _bool("GATE_CACHE", True)
     GATE_CACHE_STALE_MS = int(os.environ.get("GATE_CACHE_STALE_MS", "250"))

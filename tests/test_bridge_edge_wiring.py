@@ -1,11 +1,12 @@
 """The bridge worker gives edge-deciding readers (OSDP) a local decider, so a scan is answered."""
+import pytest
 from bridge_support import add_device, fresh_simulators, run_bridge  # noqa: F401
 from edge_support import qr_now
 
-from access_bridge.drivers.base import Capability, Driver, register
+from access_bridge.drivers.base import REGISTRY, Capability, Driver, register
+from portal.devices.drivers import SPECS
 
 
-@register
 class EdgeReader(Driver):
     """A reader that only reports scans and waits for our answer, as OSDP readers do."""
 
@@ -28,6 +29,16 @@ class EdgeReader(Driver):
         return True
 
 
+@pytest.fixture
+def edge_reader():
+    """The fake reader registered for one test only, so other tests see just the real drivers."""
+    register(EdgeReader)
+    yield EdgeReader
+    REGISTRY.pop(EdgeReader.slug, None)
+    SPECS.pop(EdgeReader.slug, None)
+
+
+@pytest.mark.usefixtures("edge_reader")
 def test_worker_attaches_a_decider_to_edge_readers(app, world, tmp_path):
     app.config["EDGE_STORE_PATH"] = str(tmp_path / "edge.db")
     device = add_device(world, "osdp-gate", driver="test-edge-reader", gates=[world.gate.id])

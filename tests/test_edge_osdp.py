@@ -3,11 +3,11 @@ import threading
 
 import pytest
 
-from access_bridge.compact import make_compact
 from access_bridge.edge import EdgeRuntime
 from access_bridge.ingest import ingest_events
 from portal.extensions import db
 from portal.passes import codes
+from portal.passes.compact import make_compact
 from portal.passes.operations import revoke_pass
 from tests.edge_support import OsdpGate, events, portal_down
 

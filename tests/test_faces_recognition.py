@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from access_bridge.faces import FaceIndex, decode_vector, encode_vector
 from portal.faces import imaging
+from portal.faces.vectors import FaceIndex, decode_vector, encode_vector
 from tests import faces_support
 from tests.faces_support import huge_photo, no_face, photo, small_face, two_faces
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from test_gate_reconnect import _kill, named_app  # noqa: F401 - the fixture is used by name
 
 from portal.core import reads
-from portal.devices import tokens as device_tokens
+from portal.devices import api_tokens as device_tokens
 from portal.events import journal
 from portal.extensions import db
 from portal.gate import errlog, spool

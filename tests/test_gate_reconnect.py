@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from portal.app import create_app
 from portal.config import TestConfig
-from portal.core import sqlite as connections
+from portal.core import connections
 from portal.extensions import db
 from portal.passes import codes
 

@@ -1,6 +1,29 @@
 """The layout the README promises: import directions and no cycles."""
 
 
+def test_portal_imports_the_bridge_only_in_the_command_that_starts_it():
+    """access_bridge/ depends on the portal; the portal imports access_bridge only in portal/bridge/commands.py."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    allowed = {Path("portal/bridge/commands.py")}
+    found = []
+    for path in sorted((root / "portal").rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(rel))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            found += [f"{rel}:{node.lineno} {name}" for name in names if name.split(".")[0] == "access_bridge"]
+    assert found == []
+
+
 def _portal_imports():
     """{module: {portal modules it imports}}, from every import in every portal module (top level and in functions)."""
     import ast

@@ -1,31 +1,13 @@
 """The driver contract: a small base class with capability flags, and our own errors."""
 from __future__ import annotations
 
-import enum
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-
-class Capability(enum.Flag):
-    """What a driver can do; the reconciler only asks for what is declared."""
-
-    NONE = 0
-    CARD = enum.auto()  # card / QR number credentials
-    PIN = enum.auto()
-    FACE = enum.auto()
-    PLATE = enum.auto()
-    FLOORS = enum.auto()  # elevator floor rights
-    SCHEDULE = enum.auto()  # device enforces a weekly schedule itself
-    REMOTE_OPEN = enum.auto()
-    EVENTS = enum.auto()  # can report access events with serial numbers
-    EDGE_DECISION = enum.auto()  # the bridge decides locally (OSDP readers)
-    CALL_LIFT = enum.auto()  # elevator controllers: call the car for a visitor (not a door open)
-
-
-#: Desk command kinds (DeviceCommand.kind) and the capability a driver must declare to carry each out.
-COMMANDS: dict[str, Capability] = {"open": Capability.REMOTE_OPEN, "call_lift": Capability.CALL_LIFT}
+# Capabilities and command kinds are declared on the portal's side; drivers import them from here.
+from portal.devices.drivers import COMMANDS, SPECS, Capability, DriverSpec, declare
 
 
 class DriverError(Exception):
@@ -169,8 +151,16 @@ def _each(items, unpack) -> dict[str, DriverError | None]:
 REGISTRY: dict[str, type[Driver]] = {}
 
 
-def register(cls):
-    """Class decorator: make a driver available by its slug."""
+def register(cls: type[Driver]) -> type[Driver]:
+    """Class decorator: make a driver available by its slug, against the portal's spec of that slug.
+
+    A driver the portal does not declare (a test's fake) is declared here from the class.
+    """
+    spec = SPECS.get(cls.slug)
+    if spec is None:
+        declare(DriverSpec(cls.slug, cls.capabilities))
+    elif spec.capabilities != cls.capabilities:
+        raise TypeError(f"driver {cls.slug!r} declares {cls.capabilities} but the portal's spec says {spec.capabilities}")
     REGISTRY[cls.slug] = cls
     return cls
 

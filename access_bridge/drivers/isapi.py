@@ -33,13 +33,9 @@ from access_bridge.drivers.base import (
     DriverError,
     register,
 )
+from portal.devices.drivers import ISAPI
 
-_BASE = Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS
-KIND_CAPABILITIES = {
-    "door": _BASE | Capability.PIN,
-    "face": _BASE | Capability.PIN | Capability.FACE,
-    "elevator": _BASE | Capability.FLOORS | Capability.CALL_LIFT,
-}
+KIND_CAPABILITIES = ISAPI.kinds  # capabilities differ by device family (options["kind"])
 # ResponseStatus.statusCode: 2 busy and 7 reboot required pass with time; 4–6 mean this payload will never do.
 _RETRY_LATER = {2, 7}
 _REJECTED = {4, 5, 6}
@@ -51,8 +47,8 @@ MAX_EVENT_PAGES = 20
 class IsapiDriver(Driver):
     """Hikvision access control over ISAPI."""
 
-    slug = "isapi"
-    capabilities = KIND_CAPABILITIES["face"]
+    slug = ISAPI.slug
+    capabilities = ISAPI.capabilities
     serials_dense = False
 
     def __init__(self, device_id: int, options: dict):

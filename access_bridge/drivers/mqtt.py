@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 
 from access_bridge.drivers import mqtt_pool
 from access_bridge.drivers.base import (
-    Capability,
     Credential,
     CredentialRejected,
+    DeviceAuthFailed,
     DeviceEvent,
     DeviceUnreachable,
     Driver,
@@ -36,6 +36,7 @@ from access_bridge.drivers.base import (
     EventBuffer,
     register,
 )
+from portal.devices.drivers import MQTT
 
 # esp-rfid "access" values → (decision, reason); a known card refused outside its window reads "Denied" before it.
 _ACCESS = {"always": ("grant", "ok"), "admin": ("grant", "ok"), "expired": ("deny", "expired"),
@@ -59,10 +60,7 @@ def access_event(msg: dict) -> DeviceEvent:
     """Map an esp-rfid access message to a DeviceEvent (serial 0 until numbered)."""
     access = str(msg.get("access", "")).lower()
     known = _truthy(msg.get("isKnown"))
-    if access in _ACCESS:
-        decision, reason = _ACCESS[access]
-    else:
-        decision, reason = "deny", ("not_yet_valid" if known else "unknown")
+    decision, reason = _ACCESS.get(access, ("deny", "not_yet_valid" if known else "unknown"))
     try:
         at = datetime.fromtimestamp(int(msg["time"]), UTC)
     except (KeyError, TypeError, ValueError, OverflowError):
@@ -108,8 +106,8 @@ class Pending:
 class MqttDriver(Driver):
     """esp-rfid over MQTT: adduser / deletuid / opendoor / getuserlist with acks."""
 
-    slug = "mqtt"
-    capabilities = Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS
+    slug = MQTT.slug
+    capabilities = MQTT.capabilities
 
     def __init__(self, device_id: int, options: dict):
         super().__init__(device_id, options)
@@ -190,8 +188,8 @@ class MqttDriver(Driver):
         """True when the broker is connected and the device answers a user-list request."""
         try:
             self._list_users()
-        except DeviceUnreachable:
-            return False
+        except (DeviceUnreachable, DeviceAuthFailed):
+            return False  # as ISAPI's: a broker refusing our login is no usable device; pushes say why
         return True
 
     def keys(self) -> set[str]:
@@ -214,6 +212,8 @@ class MqttDriver(Driver):
         """Fail fast when the broker is down, and never send before our reply topic is subscribed."""
         limit = min(self.timeout, 2.0)
         if not self._broker.connected.wait(limit) or not self._subscribed.wait(limit):
+            if self._broker.refused:
+                raise DeviceAuthFailed(f"MQTT broker {self._broker.url} refused our login: {self._broker.refused}")
             raise DeviceUnreachable(f"MQTT broker {self._broker.url} unreachable")
 
     def _send(self, body: dict, kind: str, uid: str | None) -> _Waiter:

@@ -26,13 +26,12 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Callable
 
 import osdp
 
 from access_bridge.drivers.base import (
-    Capability,
     DeviceEvent,
     DeviceUnreachable,
     Driver,
@@ -40,6 +39,7 @@ from access_bridge.drivers.base import (
     EventBuffer,
     register,
 )
+from portal.devices.drivers import OSDP
 
 log = logging.getLogger(__name__)
 Decide = Callable[[str, "bytes | str", int], "tuple[bool, str]"]
@@ -108,8 +108,8 @@ class SocketChannel(osdp.Channel):
 class OsdpDriver(Driver):
     """OSDP control panel for one reader/keypad; decides through on_credential."""
 
-    slug = "osdp"
-    capabilities = Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS
+    slug = OSDP.slug
+    capabilities = OSDP.capabilities
 
     def __init__(self, device_id: int, options: dict, connect: Callable[[], socket.socket] | None = None,
                  on_credential: Decide | None = None):

@@ -14,7 +14,6 @@ from dataclasses import asdict
 from datetime import datetime
 
 from access_bridge.drivers.base import (
-    Capability,
     Credential,
     CredentialRejected,
     DeviceAuthFailed,
@@ -24,9 +23,9 @@ from access_bridge.drivers.base import (
     register,
 )
 from portal.core.timeutil import utcnow
+from portal.devices.drivers import SIMULATOR
 
-ALL = (Capability.CARD | Capability.PIN | Capability.FACE | Capability.PLATE | Capability.FLOORS
-       | Capability.SCHEDULE | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.CALL_LIFT)
+ALL = SIMULATOR.capabilities  # every capability the planner can use
 
 
 class SimDevice:
@@ -70,6 +69,11 @@ class SimDevice:
         """Keys held now."""
         with self.lock:
             return set(self.credentials)
+
+    def __contains__(self, key) -> bool:
+        """True when the device holds a credential with this key now."""
+        with self.lock:
+            return key in self.credentials
 
     def go_offline(self):
         """Stop answering (network cable pulled)."""
@@ -159,8 +163,8 @@ def _record(cred: Credential) -> dict:
 class SimulatorDriver(Driver):
     """Simulated device with every capability; options may set delay, offline, fail_mode, state_file."""
 
-    slug = "simulator"
-    capabilities = ALL
+    slug = SIMULATOR.slug
+    capabilities = SIMULATOR.capabilities
 
     def __init__(self, device_id, options):
         super().__init__(device_id, options)

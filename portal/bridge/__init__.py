@@ -2,8 +2,7 @@
 
 
 def init_app(app):
-    """Load models, install the wake-up hook and register the CLI groups."""
-    from access_bridge import wakeup
+    """Load models and register the CLI groups (the wake-up hook is portal.core.wake, installed with the extensions)."""
     from portal.bridge import models  # noqa: F401
 
     try:  # the edge's tables (event cursors, offline receipts) live beside ours
@@ -12,6 +11,5 @@ def init_app(app):
         pass
     from portal.bridge.commands import bridge_cli, devices_cli
 
-    wakeup.install()
     app.cli.add_command(bridge_cli)
     app.cli.add_command(devices_cli)

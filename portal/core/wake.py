@@ -1,10 +1,11 @@
-"""The portal's half of waking the access bridge: after a commit that changed what devices should hold.
+"""Waking the access bridge after a commit that changed what devices should hold.
 
-Code that changes passes, devices or remote-open commands marks the session (request(session)); after
-that transaction commits, this process sets an in-process Event (tests, single-process setups) and, on
-databases without NOTIFY (SQLite, the embedded default), sends one datagram to the bridge's Unix socket
-beside the database. Nothing listening is fine: the bridge also polls. PostgreSQL's wake-up is a NOTIFY
-sent inside the transaction itself (access_bridge.wakeup). The bridge imports this module, never the reverse.
+A session that changed passes, devices, face enrolments or queued a remote open is marked (request(session),
+or found by the flush hook). On PostgreSQL the transaction itself runs `pg_notify('access_bridge', '')`, which
+PostgreSQL delivers only if it commits, so a rolled-back change never wakes the bridge. After the commit this
+process sets an in-process Event (tests, single-process setups) and, on SQLite, sends one datagram to the
+bridge's Unix socket beside the database. Nothing listening is fine: the bridge also polls. The bridge's
+listener (access_bridge.wakeup) imports this module, never the reverse.
 """
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import socket
 import tempfile
 import threading
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.orm import Session
 
 local_event = threading.Event()
 _installed = {"done": False}
 MAX_UNIX_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on BSD
+CHANNEL = "access_bridge"
+DEVICE_FIELDS = ("options", "gate_ids", "doors", "floors", "building_id", "driver", "kind")
 
 
 def request(session) -> None:
@@ -60,6 +63,51 @@ def _target(session) -> str | None:
     return socket_path(bind.url.render_as_string(hide_password=True), current_app.instance_path)
 
 
+def _matters(obj, is_new):
+    """Whether a changed row changes what some device should hold (by table, so core needs no feature models)."""
+    table = getattr(obj, "__tablename__", "")
+    if table == "passes":
+        return True
+    if table == "device_commands":
+        return is_new
+    if table == "devices":
+        if is_new:
+            return True
+        state = inspect(obj)
+        return any(state.attrs[name].history.has_changes() for name in DEVICE_FIELDS)
+    # Face enrolments and their withdrawal change what face terminals should hold.
+    return table.startswith("face")
+
+
+def _scan(session):
+    if session.info.get("bridge_wake") or session.info.get("bridge_quiet"):
+        return
+    for obj in session.new:
+        if _matters(obj, True):
+            request(session)
+            return
+    for obj in list(session.dirty) + list(session.deleted):
+        if _matters(obj, False):
+            request(session)
+            return
+
+
+def _after_flush(session, _ctx):
+    _scan(session)
+
+
+def _before_commit(session):
+    _scan(session)
+    if not session.info.get("bridge_wake") or session.info.get("bridge_quiet"):
+        return
+    try:
+        bind = session.get_bind()
+    except Exception:
+        return
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
+
+
 def _after_commit(session):
     if not session.info.pop("bridge_wake", False):
         return
@@ -75,5 +123,7 @@ def install() -> None:
     if _installed["done"]:
         return
     _installed["done"] = True
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_soft_rollback", lambda s, prev: s.info.pop("bridge_wake", None))

@@ -3,6 +3,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from portal.audit.operations import record
+from portal.core import wake
 from portal.core.errors import ApiError
 from portal.extensions import db
 
@@ -110,10 +111,8 @@ def update_device(device, name=None, options=None):
                 setattr(device, key, value)
                 changed.append(key)
     if changed:
-        from access_bridge import wakeup
-
         # Option values may be secrets: the audit names what changed, never the values.
         record("device.update", "device", device.id, site_id=device.site_id, changed=sorted(set(changed)),
                option_keys=sorted(device.options or {}))
-        wakeup.request(db.session)
+        wake.request(db.session)
     return changed

@@ -1,10 +1,17 @@
-"""Writes on the device registry: add, remove (wipe first), resync, retry. Callers commit."""
+"""Writes on the device registry: add, remove (wipe first), resync, retry, device API tokens. Callers commit."""
+from datetime import timedelta
+
 from sqlalchemy import select, update
 
+from portal.accounts import tokens as account_tokens
+from portal.accounts.models import ApiToken
 from portal.audit.operations import record
 from portal.bridge.models import BridgeDevice, DeviceCredential
-from portal.core.errors import ApiError
+from portal.core import validators as v
+from portal.core import wake
+from portal.core.errors import ApiError, ValidationFailed
 from portal.core.timeutil import utcnow
+from portal.devices import drivers, queries
 from portal.devices.models import KINDS, Device, DeviceCommand
 from portal.extensions import db
 from portal.sites.models import Building, Gate
@@ -18,9 +25,7 @@ def _invalid(field, msgid, **params):
 
 
 def _wake():
-    from access_bridge import wakeup
-
-    wakeup.request(db.session)
+    wake.request(db.session)
 
 
 def _numbers(values):
@@ -61,14 +66,11 @@ def split_options(site, options):
 
 def add_device(site, name, kind, driver, options=None):
     """Register a device; with no gates, doors, floors or building in options it serves the whole site."""
-    from access_bridge.drivers.base import REGISTRY
-    from access_bridge.worker import load_drivers
-
-    load_drivers()
+    known = drivers.available()
     if kind not in KINDS:
         raise _invalid("kind", "Kind must be one of %(kinds)s.", kinds=", ".join(KINDS))
-    if driver not in REGISTRY:
-        raise _invalid("driver", "Unknown driver %(driver)s; known: %(known)s.", driver=driver, known=", ".join(sorted(REGISTRY)))
+    if driver not in known:
+        raise _invalid("driver", "Unknown driver %(driver)s; known: %(known)s.", driver=driver, known=", ".join(known))
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise _invalid("name", "A name of 1 to 80 characters is required.")
@@ -88,8 +90,6 @@ def add_device(site, name, kind, driver, options=None):
 
 def remove_device(device):
     """Mark a device for wipe: the bridge deletes every credential on it, then marks it removed."""
-    from portal.accounts.models import ApiToken
-
     if device.status in ("removing", "removed"):
         return device
     now = utcnow()
@@ -134,3 +134,37 @@ def retry_failed(device, key=None):
     record("device.retry", "device", device.id, site_id=device.site_id, key=key, rows=result.rowcount)
     _wake()
     return result.rowcount
+
+
+def issue_token(device, name=None, retire_others=False, grace_seconds=0):
+    """A new token for a device; optionally retire its other tokens now or after a grace period.
+
+    A grace period lets the installer reconfigure the reader before the old token stops working.
+    """
+    try:  # a label like every other name: printable Unicode, no control or invisible characters
+        name = v.clean_text(name, max_len=80, required=False)
+    except v.FieldError as exc:
+        raise ValidationFailed({"name": exc.as_tuple()}) from None
+    old = queries.live_tokens(device) if retire_others else []
+    plain, row = account_tokens.issue_device_token(device, name=name)
+    now = utcnow()
+    for t in old:
+        if grace_seconds:
+            until = now + timedelta(seconds=grace_seconds)
+            t.expires_at = min(t.expires_at, until) if t.expires_at else until
+        else:
+            t.revoked_at = now
+    record("device.token.issue", "device", device.id, site_id=device.site_id, token_id=row.id,
+           retired=[t.id for t in old], grace_seconds=grace_seconds)
+    return plain, row
+
+
+def revoke_token(device, token_id):
+    """Revoke one of a device's tokens now; 404 if it is not the device's."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.device_id != device.id or row.kind != "device":
+        raise ApiError(404, "not_found", "No such token.")
+    if row.revoked_at is None:
+        account_tokens.revoke(row)
+        record("device.token.revoke", "device", device.id, site_id=device.site_id, token_id=row.id)
+    return row

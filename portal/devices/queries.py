@@ -1,7 +1,9 @@
 """Reads on the device registry and on what the bridge pushed to each device."""
 from sqlalchemy import func, select
 
+from portal.accounts.models import ApiToken
 from portal.bridge.models import BridgeDevice, DeviceCredential
+from portal.core.timeutil import utcnow
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.sites.models import Site
@@ -74,4 +76,19 @@ def credentials_on(device_id, status=None):
     q = select(DeviceCredential).where(DeviceCredential.device_id == device_id).order_by(DeviceCredential.key)
     if status is not None:
         q = q.where(DeviceCredential.status == status)
+    return list(db.session.scalars(q))
+
+
+def live_tokens(device):
+    """Tokens of a device that still work, newest first."""
+    now = utcnow()
+    q = (db.select(ApiToken).where(ApiToken.device_id == device.id, ApiToken.kind == "device",
+                                   ApiToken.revoked_at.is_(None))
+         .order_by(ApiToken.id.desc()))
+    return [t for t in db.session.scalars(q) if t.expires_at is None or t.expires_at > now]
+
+
+def all_tokens(device):
+    """Every token a device ever had, newest first (for the manager's list)."""
+    q = db.select(ApiToken).where(ApiToken.device_id == device.id, ApiToken.kind == "device").order_by(ApiToken.id.desc())
     return list(db.session.scalars(q))

@@ -9,13 +9,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
-from portal.core.timeutil import local_text
+from portal.core.timeutil import local
 from portal.desk.forms import FIELD_LABELS, error_messages
 from portal.desk.labels import DRIVER_LABELS, label
-from portal.devices import changes, operations, queries
+from portal.devices import changes, drivers, operations, queries
 from portal.devices.api import CRED_STATUSES, event_health
 from portal.devices.forms import KIND_LABELS, DeviceAddForm, DeviceEditForm
 from portal.devices.models import Device
@@ -23,8 +22,8 @@ from portal.extensions import db
 from portal.sites.models import Gate, Site
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
-VIEW_ROLES = STAFF_ROLES
-MANAGE_ROLES = MANAGER_ROLES
+VIEW_ROLES = ("guard", "manager", "admin")
+MANAGE_ROLES = ("manager", "admin")
 DEVICE_FIELDS = FIELD_LABELS | {"name": _l("Device name")}
 
 
@@ -61,14 +60,6 @@ def _flash_error(exc):
         flash(msg, "error")
 
 
-def _drivers():
-    from access_bridge.drivers.base import REGISTRY
-    from access_bridge.worker import load_drivers
-
-    load_drivers()
-    return list(REGISTRY)
-
-
 @bp.get("/")
 @page_roles(*VIEW_ROLES)
 def index():
@@ -76,7 +67,7 @@ def index():
     rows = queries.summaries(_site_id())
     zones = dict(db.session.execute(db.select(Site.slug, Site.timezone)).all())
     # Shown in each device's site's time, as every other page shows times.
-    seen = {r["id"]: local_text(datetime.fromisoformat(r["last_seen_at"]), zones.get(r["site"], "UTC"), "%Y-%m-%d %H:%M:%S")
+    seen = {r["id"]: local(datetime.fromisoformat(r["last_seen_at"]), zones.get(r["site"], "UTC")).strftime("%Y-%m-%d %H:%M:%S")
             for r in rows if r["last_seen_at"]}
     return render_template("devices/list.html", devices=rows, health=event_health([r["id"] for r in rows]), seen=seen,
                            kinds=KIND_LABELS, can_manage=current_user.role in MANAGE_ROLES)
@@ -103,7 +94,7 @@ def show(device_id):
 def add():
     """Add a device."""
     form = DeviceAddForm()
-    form.set_drivers(_drivers())
+    form.set_drivers(drivers.available())
     form.driver.choices = [(c.value, label(DRIVER_LABELS, c.value)) for c in form.driver.choices]
     site = db.session.get(Site, _site_id()) if _site_id() else None
     if site is None:

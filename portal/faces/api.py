@@ -1,11 +1,11 @@
 """Face search for the security desk, in the JSON API."""
 from flask import jsonify, request
 
-from access_bridge.faces import THRESHOLD
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import PATHS, api_route
 from portal.core.errors import ApiError
 from portal.faces import imaging, search
+from portal.faces.vectors import THRESHOLD
 
 RULE = "/faces/search"
 

@@ -4,7 +4,6 @@ import logging
 
 from flask import has_request_context, request
 
-from access_bridge.faces import encode_vector
 from portal.audit.operations import record
 from portal.core import crypto
 from portal.core.errors import ApiError
@@ -13,6 +12,7 @@ from portal.extensions import db
 from portal.faces import imaging, queries
 from portal.faces.erasure import bump_stamp, erase_face
 from portal.faces.models import FaceConsent, FaceImage, FaceTemplate
+from portal.faces.vectors import encode_vector
 
 log = logging.getLogger(__name__)
 

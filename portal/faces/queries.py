@@ -1,9 +1,9 @@
 """Reading face data: consent state of a pass and the cached 1:N index of a site."""
 import threading
 
-from access_bridge.faces import THRESHOLD, FaceIndex
 from portal.extensions import db
 from portal.faces.models import FaceConsent, FaceImage, FaceIndexStamp, FaceTemplate
+from portal.faces.vectors import THRESHOLD, FaceIndex
 
 # (database, site_id) -> (stamp, FaceIndex); rebuilt when the site's stamp moves.
 _cache = {}

@@ -1,10 +1,10 @@
 """The desk's 1:N search: one photo against the enrolled faces of the caller's site, audited."""
-from access_bridge.faces import THRESHOLD
 from portal.audit.operations import record, record_pii_view
 from portal.core.errors import ApiError
 from portal.core.timeutil import local
 from portal.extensions import db
 from portal.faces import operations, queries
+from portal.faces.vectors import THRESHOLD
 from portal.passes.models import Pass
 from portal.sites.models import Site
 

@@ -1,27 +1,25 @@
-"""Gate endpoints: the verify call readers make, and device-token management for managers."""
+"""Gate endpoints: the verify call readers make."""
 import contextlib
 import logging
 import time
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 from sqlalchemy.exc import DBAPIError
 
-from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.errors import ApiError, ValidationFailed
 from portal.core.jsonbody import json_body
-from portal.devices import tokens as device_tokens
-from portal.devices.models import Device
+from portal.devices import api_tokens as device_tokens
 from portal.extensions import csrf, db, limiter
-from portal.gate import decisions, errlog, queries, replica, spool, texts
+from portal.gate import cache as decision_cache
+from portal.gate import decisions, errlog, queries, spool, texts
 from portal.gate.rules import deny
-from portal.passes.qrtext import TokenError
+from portal.passes.tokens import TokenError
 
 log = logging.getLogger(__name__)
 METHODS = ("qr", "code", "plate")
 # A QR text is 140 characters; 64 KiB leaves room for junk (10,000 escaped characters) we must deny, not crash on.
 MAX_VERIFY_BYTES = 64 * 1024
-MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 VERIFY_BODY = {
     "type": "object",
@@ -41,11 +39,6 @@ VERIFY_ANSWER = {"description": "The decision; never a grant unless every check 
         "pass_id": {"type": "integer"}, "floors": {"type": "array", "items": {"type": "integer"}},
         "message": {"type": "object", "properties": {"en": {"type": "string"}, "zh": {"type": "string"}}},
         "display": {"type": "string", "description": "Short line for the reader's screen"}}}}}}
-TOKEN_BODY = {"type": "object", "properties": {
-    "name": {"type": "string", "maxLength": 80},
-    "retire_others": {"type": "boolean", "description": "Rotate: the device's other tokens stop working"},
-    "grace_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE_SECONDS,
-                      "description": "With retire_others: how long the old tokens keep working"}}}
 
 
 def _verify_request():
@@ -73,7 +66,7 @@ def _verify_request():
 def _reconnecting(read):
     """read(); a connection the server dropped (restart) is replaced once, not turned into a 500.
 
-    There is no pool_pre_ping (see portal.core.sqlite): the token select is often the first statement on
+    There is no pool_pre_ping (see portal.core.connections): the token select is often the first statement on
     a connection, and SQLAlchemy has already invalidated the connection when it reports the disconnect.
     """
     try:
@@ -101,7 +94,7 @@ def _device_and_prefetch(method, value, direction):
         return _authenticate(), None
     try:
         # Before the signature: on SQLite, reading the change counter also drops a key set a retirement outdated.
-        cache = replica.fresh(current_app)
+        cache = decision_cache.fresh(current_app)
         signed = decisions.signed_qr(value)  # reads the signing keys when their 30 s cache ran out
         if isinstance(signed, TokenError):
             return _authenticate(), (signed, None)
@@ -168,60 +161,3 @@ def _answer(outcome, method):
     if outcome.pass_id is not None and (outcome.granted or method != "code"):
         body["pass_id"] = outcome.pass_id
     return jsonify(body)
-
-
-def _managed_device(device_id):
-    """A device the calling manager or admin may manage; 404 for other communities' devices."""
-    user = api_user()
-    device = db.session.get(Device, device_id)
-    everywhere = user.role == "admin" and user.site_id is None
-    if device is None or device.status in ("removing", "removed") or not (everywhere or device.site_id == user.site_id):
-        raise ApiError(404, "not_found", "No such device.")
-    return device
-
-
-def _token_request():
-    data = json_body() if request.get_data() else {}
-    fields = {}
-    name = data.get("name")
-    if name is not None and not (isinstance(name, str) and 0 < len(name.strip()) <= 80):
-        fields["name"] = ("invalid", "At most %(max)s characters.", {"max": 80})
-    retire = data.get("retire_others", False)
-    if not isinstance(retire, bool):
-        fields["retire_others"] = ("invalid", "This field must be true or false.")
-    grace = data.get("grace_seconds", 0)
-    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= MAX_GRACE_SECONDS:
-        fields["grace_seconds"] = ("invalid", "A number of seconds from 0 to %(max)s.", {"max": MAX_GRACE_SECONDS})
-    if fields:
-        raise ValidationFailed(fields)
-    return (name.strip() if name else None), retire, grace
-
-
-@api_route("/devices/<int:device_id>/tokens", methods=("POST",), summary="Issue or rotate a device token",
-           tag="devices", body=TOKEN_BODY, responses={"201": {"description": "The new token, shown once"}})
-@api_roles("manager", "admin")
-def device_token_issue(device_id):
-    """A new token for a device; with retire_others the old ones stop (now or after grace_seconds)."""
-    device = _managed_device(device_id)
-    name, retire, grace = _token_request()
-    plain, row = device_tokens.issue(device, name=name, retire_others=retire, grace_seconds=grace)
-    body = device_tokens.token_json(row) | {"token": plain}
-    return jsonify(body), 201
-
-
-@api_route("/devices/<int:device_id>/tokens", methods=("GET",), summary="List a device's tokens", tag="devices")
-@api_roles("manager", "admin")
-def device_token_list(device_id):
-    """Every token of a device, without values."""
-    device = _managed_device(device_id)
-    return jsonify({"items": [device_tokens.token_json(t) for t in device_tokens.all_tokens(device)]})
-
-
-@api_route("/devices/<int:device_id>/tokens/<int:token_id>/revoke", methods=("POST",), summary="Revoke a device token",
-           tag="devices")
-@api_roles("manager", "admin")
-def device_token_revoke(device_id, token_id):
-    """Stop one token at once."""
-    device = _managed_device(device_id)
-    row = device_tokens.revoke(device, token_id)
-    return jsonify(device_tokens.token_json(row))

@@ -4,7 +4,7 @@ from functools import cache
 
 from sqlalchemy import and_, bindparam, case, or_, update
 
-from portal.devices import tokens as device_tokens
+from portal.devices import api_tokens as device_tokens
 from portal.events.journal import Entry, add_from_request, run_writes
 from portal.events.operations import insert_events
 from portal.extensions import db

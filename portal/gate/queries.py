@@ -14,7 +14,7 @@ from sqlalchemy import bindparam
 
 from portal.core import reads
 from portal.core.timeutil import utcnow
-from portal.devices import tokens as device_tokens
+from portal.devices import api_tokens as device_tokens
 from portal.extensions import db
 from portal.passes.models import Pass
 from portal.watchlist import matching
@@ -76,7 +76,7 @@ def device_and_pass(pass_id, cache=None):
 
     401 exactly as device_tokens.authenticate(). Only the rules' columns are read: no unit, building
     or gate row (the event hooks load a gate by id if they need its name). With cache (a usable
-    portal.gate.replica, for a scan without a direction) the row may come from this worker's copy.
+    portal.gate.cache, for a scan without a direction) the row may come from this worker's copy.
     """
     key = (device_tokens.bearer_hash(), pass_id)
     row = cache.get(key) if cache is not None else None

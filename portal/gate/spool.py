@@ -94,7 +94,7 @@ def hand_over():
 
 def drain(app):
     """Resolve every spooled attempt and queue its event in the journal; kept if the database refuses."""
-    from portal.devices.tokens import devices_by_hash
+    from portal.devices.api_tokens import devices_by_hash
     from portal.events.journal import Entry, journal
 
     book = spool(app)

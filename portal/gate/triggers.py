@@ -1,6 +1,6 @@
 """Database triggers that announce every change which could turn a cached QR grant into a denial.
 
-The gate keeps what a QR decision reads in each worker (portal.gate.replica). Triggers, not the
+The gate keeps what a QR decision reads in each worker (portal.gate.cache). Triggers, not the
 application code, say when that copy is out of date, so no write path (a page, the API, the CLI,
 the bridge, a manual UPDATE) can forget to. They fire on what the rules read: a pass's state,
 window, schedule, gates, floors and the identities the watchlist is matched on; any watchlist

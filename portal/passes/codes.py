@@ -11,7 +11,7 @@ import time
 import pyotp
 
 from portal.extensions import db
-from portal.passes import keys, qrtext
+from portal.passes import keys, tokens
 from portal.passes.models import Pass
 
 KEYPAD_NO_DIGITS = 5
@@ -55,14 +55,14 @@ def qr_text(pass_, now_ts=None):
     if signer is None:
         raise RuntimeError("site has no signing key")
     kid, private = signer
-    return qrtext.sign(private, kid, pass_.site_id, pass_.id, pass_.valid_from.timestamp(),
-                       pass_.valid_until.timestamp(), qrtext.current_step(now_ts))
+    return tokens.sign(private, kid, pass_.site_id, pass_.id, pass_.valid_from.timestamp(),
+                       pass_.valid_until.timestamp(), tokens.current_step(now_ts))
 
 
 def refresh_at(now_ts=None):
     """Unix time when the QR and code change next."""
     now_ts = time.time() if now_ts is None else now_ts
-    return (qrtext.current_step(now_ts) + 1) * tokens.STEP_SECONDS
+    return (tokens.current_step(now_ts) + 1) * tokens.STEP_SECONDS
 
 
 def shown_qr_text(pass_, now_ts=None):
@@ -72,7 +72,7 @@ def shown_qr_text(pass_, now_ts=None):
     Site.settings["qr_format"] = "compact" (see docs/edge.md).
     """
     if (pass_.site.settings or {}).get("qr_format") == "compact":
-        from access_bridge.compact import compact_qr_text
+        from portal.passes.compact import compact_qr_text
 
         return compact_qr_text(pass_, time.time() if now_ts is None else now_ts)
     return qr_text(pass_, now_ts)

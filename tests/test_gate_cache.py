@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from portal.core.timeutil import utcnow
 from portal.events import journal
 from portal.extensions import db
-from portal.gate import replica
+from portal.gate import cache as decision_cache
 from portal.passes import codes
 from portal.passes.operations import revoke_pass
 
@@ -52,12 +52,12 @@ def _answer(client, header, text_):
 
 
 def _cached_pass(app, world, client):
-    """(device, header, qr text, pass id, replica) with the pass's row cached and a rescan served from it."""
+    """(device, header, qr text, pass id, decision cache) with the pass's row cached and a rescan served from it."""
     device, header = world.device("reader")
     p = world.make_pass(max_entries=None, plate=PLATE)
     text_ = codes.qr_text(p)
     assert reason(client, header, qr=text_) == ("grant", "ok")
-    cache = replica.replica(app)
+    cache = decision_cache.for_app(app)
     assert _until(cache.usable, 5) is not None  # PostgreSQL: once the listener's first fence is back
     assert reason(client, header, qr=text_) == ("grant", "ok")
     hits = cache.hits
@@ -114,7 +114,7 @@ def test_limited_passes_and_directions_always_read_the_database(app, world, clie
     unlimited = codes.qr_text(world.make_pass(max_entries=None))
     assert reason(client, header, qr=unlimited, direction="in") == ("grant", "ok")
     assert reason(client, header, qr=unlimited, direction="in") == ("deny", "anti_passback")
-    assert replica.replica(app).rows == {}  # none of these rows was kept
+    assert decision_cache.for_app(app).rows == {}  # none of these rows was kept
 
 
 def test_gate_cache_off_reads_every_time(app, world, client):
@@ -123,7 +123,7 @@ def test_gate_cache_off_reads_every_time(app, world, client):
     text_ = codes.qr_text(world.make_pass(max_entries=None))
     assert reason(client, header, qr=text_) == ("grant", "ok")
     assert reason(client, header, qr=text_) == ("grant", "ok")
-    assert replica.replica(app) is None
+    assert decision_cache.for_app(app) is None
 
 
 def _fresh(cache):

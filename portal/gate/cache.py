@@ -1,4 +1,4 @@
-"""What a QR decision reads (device token, device, pass, watchlist hit), kept in each worker.
+"""The decision cache: what a QR decision reads (device token, device, pass, watchlist hit), kept in each worker.
 
 A QR grant of an unlimited pass without a direction takes nothing, so it only needs the joint read
 of portal.gate.queries.device_and_pass. Readers rescan a presented code several times a second and
@@ -38,7 +38,7 @@ _EPOCH_SQL = f"SELECT n FROM {triggers.EPOCH_TABLE} WHERE id = 1"  # noqa: S608 
 _LIVE = weakref.WeakSet()  # every replica of this process, emptied when the process itself commits a change
 
 
-class Replica:
+class DecisionCache:
     """The rows of one app's database in this worker, and whether they may be used right now."""
 
     def __init__(self, app, engine):
@@ -142,23 +142,23 @@ class Replica:
                     self.fresh_as_of = sent
 
 
-def replica(app):
-    """This worker's replica of app's gate rows, or None when GATE_CACHE is off (made after a fork, not before)."""
+def for_app(app):
+    """This worker's decision cache of app's gate rows, or None when GATE_CACHE is off (made after a fork, not before)."""
     found = app.extensions.get("gate_replica")
     if found is None or found[0] != os.getpid():
-        made = Replica(app, db.engine) if app.config.get("GATE_CACHE", True) else None
+        made = DecisionCache(app, db.engine) if app.config.get("GATE_CACHE", True) else None
         found = app.extensions["gate_replica"] = (os.getpid(), made)
     return found[1]
 
 
 def fresh(app):
-    """This worker's replica when its rows may decide now, else None (SQLite: after reading the counter)."""
-    found = replica(app)
+    """This worker's decision cache when its rows may decide now, else None (SQLite: after reading the counter)."""
+    found = for_app(app)
     return found if found is not None and found.usable() else None
 
 
 def stop(app):
-    """Stop the app's replica in this process, if it has one."""
+    """Stop the app's decision cache in this process, if it has one."""
     found = app.extensions.pop("gate_replica", None)
     if found is not None and found[0] == os.getpid() and found[1] is not None:
         found[1].stop()

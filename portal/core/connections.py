@@ -1,4 +1,4 @@
-"""Connection settings: SQLite pragmas (WAL, busy timeout, foreign keys) and a ping for idle pooled connections."""
+"""Database connections: SQLite pragmas (WAL, busy timeout, foreign keys); on every database, a ping for idle ones."""
 import sqlite3
 import time
 

@@ -1,4 +1,4 @@
-"""Device API tokens: issue, rotate, revoke, and the one-query check the gate uses."""
+"""Device API tokens as the gate checks them: the one-query authentication and the spool's lookup by hash."""
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -6,13 +6,11 @@ from functools import cache
 from flask import g
 from sqlalchemy import and_, bindparam
 
-from portal.accounts import bearer
+from portal.accounts import tokens as account_tokens
 from portal.accounts.models import ApiToken
-from portal.audit.operations import record
 from portal.core import reads
-from portal.core import validators as v
 from portal.core.crypto import token_hash
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow
 from portal.devices.models import Device
 from portal.extensions import db
@@ -53,8 +51,8 @@ def authenticate():
 
 def bearer_hash():
     """The hash to look the presented device token up by; 401 when no device token was presented."""
-    plain = bearer.bearer()
-    prefix = bearer.DEVICE_PREFIX + "_"
+    plain = account_tokens.bearer()
+    prefix = account_tokens.DEVICE_PREFIX + "_"
     if not plain or len(plain) > 200 or not plain.startswith(prefix):
         raise ApiError(401, "unauthorized", "A valid device token is required.")
     return token_hash(plain)
@@ -135,63 +133,3 @@ def _auth_statement():
 def _touch_statement():
     t = ApiToken.__table__
     return db.update(t).where(t.c.id == bindparam("token_id")).values(last_used_at=bindparam("now", type_=t.c.last_used_at.type))
-
-
-def live_tokens(device):
-    """Tokens of a device that still work, newest first."""
-    now = utcnow()
-    q = (db.select(ApiToken).where(ApiToken.device_id == device.id, ApiToken.kind == "device",
-                                   ApiToken.revoked_at.is_(None))
-         .order_by(ApiToken.id.desc()))
-    return [t for t in db.session.scalars(q) if t.expires_at is None or t.expires_at > now]
-
-
-def all_tokens(device):
-    """Every token a device ever had, newest first (for the manager's list)."""
-    q = db.select(ApiToken).where(ApiToken.device_id == device.id, ApiToken.kind == "device").order_by(ApiToken.id.desc())
-    return list(db.session.scalars(q))
-
-
-def issue(device, name=None, retire_others=False, grace_seconds=0):
-    """A new token for a device; optionally retire its other tokens now or after a grace period.
-
-    A grace period lets the installer reconfigure the reader before the old token stops working.
-    """
-    try:  # a label like every other name: printable Unicode, no control or invisible characters
-        name = v.clean_text(name, max_len=80, required=False)
-    except v.FieldError as exc:
-        raise ValidationFailed({"name": exc.as_tuple()}) from None
-    old = live_tokens(device) if retire_others else []
-    plain, row = bearer.issue_device_token(device, name=name)
-    now = utcnow()
-    for t in old:
-        if grace_seconds:
-            until = now + timedelta(seconds=grace_seconds)
-            t.expires_at = min(t.expires_at, until) if t.expires_at else until
-        else:
-            t.revoked_at = now
-    record("device.token.issue", "device", device.id, site_id=device.site_id, token_id=row.id,
-           retired=[t.id for t in old], grace_seconds=grace_seconds)
-    return plain, row
-
-
-def revoke(device, token_id):
-    """Revoke one of a device's tokens now; 404 if it is not the device's."""
-    row = db.session.get(ApiToken, token_id)
-    if row is None or row.device_id != device.id or row.kind != "device":
-        raise ApiError(404, "not_found", "No such token.")
-    if row.revoked_at is None:
-        bearer.revoke(row)
-        record("device.token.revoke", "device", device.id, site_id=device.site_id, token_id=row.id)
-    return row
-
-
-def token_json(row):
-    """What a manager sees of a token: never its value or hash."""
-    def iso(v):
-        return v.isoformat() if v else None
-
-    now = utcnow()
-    live = row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
-    return {"id": row.id, "name": row.name, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
-            "revoked_at": iso(row.revoked_at), "last_used_at": iso(row.last_used_at), "live": live}
