@@ -14,6 +14,7 @@ from portal import config as config_module
 from portal.core import crypto
 from portal.core.errors import register_errorhandlers
 from portal.core.i18n import N_
+from portal.core.redact import mask
 from portal.core.security import register_security
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -178,7 +179,7 @@ def register_transaction(app):
                 session.commit()
             except Exception:
                 session.rollback()
-                log.exception("commit failed on %s", request.path)
+                log.exception("commit failed on %s", mask(request.path))
                 raise
         else:
             session.rollback()

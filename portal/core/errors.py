@@ -7,6 +7,7 @@ from flask_babel import force_locale, gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from portal.core.redact import mask
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def register_errorhandlers(app):
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
-        log.warning("csrf failure path=%r", request.path)
+        log.warning("csrf failure path=%r", mask(request.path))
         if wants_json():
             return jsonify(error_body("csrf", "The form expired or was not sent from this site.")), 403
         message = gettext("The form expired or was not sent from this site. Go back, reload and try again.")
@@ -170,7 +171,7 @@ def register_errorhandlers(app):
     def _overflow(exc):
         # SQLite cannot bind integers beyond 64 bits; such input is bad input, not our failure.
         db.session.rollback()
-        log.warning("number out of range on %s", request.path)
+        log.warning("number out of range on %s", mask(request.path))
         if wants_json():
             return jsonify(error_body("out_of_range", "A number in the request is out of range.")), 400
         return render_template("errors/error.html", status=400, message=gettext("A number in the request is out of range.")), 400
@@ -178,7 +179,7 @@ def register_errorhandlers(app):
     @app.errorhandler(Exception)
     def _unexpected(exc):
         db.session.rollback()
-        log.exception("unhandled error on %s", request.path)
+        log.exception("unhandled error on %s", mask(request.path))
         if wants_json():
             return jsonify(error_body("internal", "Something went wrong on our side.")), 500
         return render_template("errors/error.html", status=500, message=gettext("Something went wrong on our side.")), 500

@@ -5,19 +5,12 @@ the access log keeps only a 4-character prefix of any long url-safe run, like th
 (portal.notify.backends.redact). gunicorn names itself in a Server header on every response; that tells
 an attacker which server and version to try, and is dropped.
 """
-import re
-
 from gunicorn.glogging import Logger
 from gunicorn.http import wsgi
 
-# Bearer secrets in links are long url-safe runs (pass tokens, approval and survey tokens).
-_SECRETISH = re.compile(r"[A-Za-z0-9_\-]{16,}")
+from portal.core.redact import mask
+
 _SAFE_ATOMS = {"h", "t", "s", "m", "H", "b", "B", "T", "D", "M", "L", "p"}
-
-
-def mask(text):
-    """text with every long url-safe run cut to its first 4 characters."""
-    return _SECRETISH.sub(lambda m: m.group(0)[:4] + "…", text)
 
 
 class MaskingLogger(Logger):

@@ -1,6 +1,5 @@
 """SMS backends (console, Twilio) and the boundary where vendor errors become our own."""
 import logging
-import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from portal.core.redact import mask
 from portal.core.validators import mask_phone
 
 log = logging.getLogger(__name__)
@@ -80,13 +80,10 @@ INTERNAL = N_("Sending failed on our side; it will be tried again.")
 GAVE_UP = N_("The SMS could not be sent after several attempts.")
 PASS_REVOKED = N_("The pass was revoked before the SMS went out, so it was not sent.")
 
-# Bearer secrets in links (pass tokens) look like long url-safe runs; logs keep only a prefix.
-_SECRETISH = re.compile(r"[A-Za-z0-9_\-]{16,}")
-
 
 def redact(body, limit=120):
     """A loggable form of a message body: secrets truncated, length capped."""
-    text = _SECRETISH.sub(lambda m: m.group(0)[:4] + "…", body or "")
+    text = mask(body)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
