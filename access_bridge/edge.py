@@ -26,7 +26,7 @@ from sqlalchemy import exc as sa_exc
 
 from access_bridge.edge_store import EdgeStore, pass_rec, snapshot
 from portal.gate import rules
-from portal.passes import codes, compact, tokens
+from portal.passes import codes, compact, qrtext
 
 log = logging.getLogger(__name__)
 # Errors that mean "the portal's database is not there", as opposed to a bug.
@@ -113,8 +113,8 @@ class EdgeDecider:
                 claims = compact.verify_compact(data, self._secret, now, expected_site=site_id)
             else:
                 text = bytes(data).decode("ascii") if isinstance(data, (bytes, bytearray, memoryview)) else data
-                claims = tokens.verify(text, self.store.keys, now, expected_site=site_id)
-        except (tokens.TokenError, UnicodeDecodeError) as err:
+                claims = qrtext.verify(text, self.store.keys, now, expected_site=site_id)
+        except (qrtext.TokenError, UnicodeDecodeError) as err:
             raise Deny(getattr(err, "reason", "bad_signature")) from None
         rec = self._pass(claims.pass_id)
         if rec is None:

@@ -21,7 +21,7 @@ os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 
 from access_bridge.edge import EdgeDecider, Link  # noqa: E402
 from access_bridge.edge_store import EdgeStore  # noqa: E402
-from portal.passes import compact, tokens  # noqa: E402
+from portal.passes import compact, qrtext  # noqa: E402
 
 PASSES = 200
 # Short batches: on a busy machine some of them run undisturbed, and the best batch counts.
@@ -98,8 +98,8 @@ def main():
     assert local.decide("card", compacts[0], gate_id)[0]
     assert online.decide("qr", texts[0], gate_id)[0]
 
-    raws = [tokens.decode_raw(t) for t in texts]
-    head = tokens.RAW_LEN - tokens.SIG_LEN
+    raws = [qrtext.decode_raw(t) for t in texts]
+    head = qrtext.RAW_LEN - qrtext.SIG_LEN
     kid = int.from_bytes(raws[0][1:3], "big")
     pub = public[kid][1]
     pairs = [(r[:head], r[head:]) for r in raws]  # (signed bytes, signature)

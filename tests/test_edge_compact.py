@@ -9,7 +9,7 @@ import zxingcpp
 from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 
-from portal.passes import compact, tokens
+from portal.passes import compact, qrtext
 from portal.passes.codes import new_otp_secret
 
 
@@ -35,7 +35,7 @@ def test_fits_osdp_card_data_and_qr_version_4_at_m():
     qr.make(fit=True)
     assert qr.version <= 4
     # The full signed token does not fit there: that is why the compact one exists.
-    assert tokens.TEXT_LEN > 90
+    assert qrtext.TEXT_LEN > 90
 
 
 def test_round_trip_through_a_rendered_and_decoded_qr():
@@ -69,7 +69,7 @@ def test_tampered_token_is_refused(index):
     p, other = FakePass(id=42), FakePass(id=43)
     now = time.time()
     raw, _ = compact.make_compact(p, now)
-    with pytest.raises(tokens.TokenError) as err:
+    with pytest.raises(qrtext.TokenError) as err:
         compact.verify_compact(_flip(raw, index), lookup_for(p, other), now)
     assert err.value.reason in ("bad_signature", "unknown")
 
@@ -79,7 +79,7 @@ def test_token_made_with_another_pass_secret_is_refused():
     forged = FakePass(id=p.id, site_id=p.site_id)  # same ids, attacker's own secret
     now = time.time()
     _, text = compact.make_compact(forged, now)
-    with pytest.raises(tokens.TokenError) as err:
+    with pytest.raises(qrtext.TokenError) as err:
         compact.verify_compact(text, lookup_for(p), now)
     assert err.value.reason == "bad_signature"
 
@@ -87,10 +87,10 @@ def test_token_made_with_another_pass_secret_is_refused():
 def test_old_screenshot_is_stale_and_future_step_refused():
     p = FakePass()
     now = time.time()
-    _, old = compact.make_compact(p, now - 5 * tokens.STEP_SECONDS)
-    _, future = compact.make_compact(p, now + 5 * tokens.STEP_SECONDS)
+    _, old = compact.make_compact(p, now - 5 * qrtext.STEP_SECONDS)
+    _, future = compact.make_compact(p, now + 5 * qrtext.STEP_SECONDS)
     for text, reason in ((old, "stale"), (future, "bad_signature")):
-        with pytest.raises(tokens.TokenError) as err:
+        with pytest.raises(qrtext.TokenError) as err:
             compact.verify_compact(text, lookup_for(p), now)
         assert err.value.reason == reason
 
@@ -99,14 +99,14 @@ def test_unknown_pass_wrong_site_and_garbage():
     p = FakePass()
     now = time.time()
     _, text = compact.make_compact(p, now)
-    with pytest.raises(tokens.TokenError) as err:
+    with pytest.raises(qrtext.TokenError) as err:
         compact.verify_compact(text, lookup_for(), now)
     assert err.value.reason == "unknown"
-    with pytest.raises(tokens.TokenError) as err:
+    with pytest.raises(qrtext.TokenError) as err:
         compact.verify_compact(text, lookup_for(p), now, expected_site=p.site_id + 1)
     assert err.value.reason == "wrong_site"
     for junk in ("", "A" * 44, "0" * 44, "Ａ" * 44, b"\x81" * 26, b"\xff" * 27, "-" + text[1:], None, 12):
-        with pytest.raises(tokens.TokenError):
+        with pytest.raises(qrtext.TokenError):
             compact.verify_compact(junk, lookup_for(p), now)
 
 
@@ -115,11 +115,11 @@ def test_fast_base32_matches_the_standard_decoder():
     import os
 
     for _ in range(200):
-        raw = bytes([tokens.VERSION]) + os.urandom(tokens.RAW_LEN - 1)
+        raw = bytes([qrtext.VERSION]) + os.urandom(qrtext.RAW_LEN - 1)
         text = base64.b32encode(raw).decode().rstrip("=")
-        assert tokens.decode_raw(text) == raw
-        assert tokens.decode_raw(text.lower()) == raw
-    with pytest.raises(tokens.TokenError):
-        tokens.decode_raw(text[:-1] + "1")
-    with pytest.raises(tokens.TokenError):
-        tokens.decode_raw("+" + text[1:])
+        assert qrtext.decode_raw(text) == raw
+        assert qrtext.decode_raw(text.lower()) == raw
+    with pytest.raises(qrtext.TokenError):
+        qrtext.decode_raw(text[:-1] + "1")
+    with pytest.raises(qrtext.TokenError):
+        qrtext.decode_raw("+" + text[1:])

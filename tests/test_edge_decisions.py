@@ -87,7 +87,7 @@ def test_offline_uses_are_reported_once_when_the_link_returns(app, world, tmp_pa
     assert all(e.details.get("offline") and e.at.timestamp() >= t0 - 1 for e in rows)
     assert rows[0].at.timestamp() < time.time()  # the original time, not the report's
     assert fresh(p).uses == 2
-    assert fresh(p).otp_last_step >= codes.tokens.current_step(t0)
+    assert fresh(p).otp_last_step >= codes.qrtext.current_step(t0)
     # A crash after the portal committed but before the store noted it: reporting again adds nothing.
     edge.store._set_meta("reported_upto", 0)
     assert edge.sync()

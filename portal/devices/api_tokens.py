@@ -6,7 +6,7 @@ from functools import cache
 from flask import g
 from sqlalchemy import and_, bindparam
 
-from portal.accounts import tokens as account_tokens
+from portal.accounts import bearer
 from portal.accounts.models import ApiToken
 from portal.core import reads
 from portal.core.crypto import token_hash
@@ -51,8 +51,8 @@ def authenticate():
 
 def bearer_hash():
     """The hash to look the presented device token up by; 401 when no device token was presented."""
-    plain = account_tokens.bearer()
-    prefix = account_tokens.DEVICE_PREFIX + "_"
+    plain = bearer.bearer()
+    prefix = bearer.DEVICE_PREFIX + "_"
     if not plain or len(plain) > 200 or not plain.startswith(prefix):
         raise ApiError(401, "unauthorized", "A valid device token is required.")
     return token_hash(plain)

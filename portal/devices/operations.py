@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from portal.accounts import tokens as account_tokens
+from portal.accounts import bearer
 from portal.accounts.models import ApiToken
 from portal.audit.operations import record
 from portal.bridge.models import BridgeDevice, DeviceCredential
@@ -146,7 +146,7 @@ def issue_token(device, name=None, retire_others=False, grace_seconds=0):
     except v.FieldError as exc:
         raise ValidationFailed({"name": exc.as_tuple()}) from None
     old = queries.live_tokens(device) if retire_others else []
-    plain, row = account_tokens.issue_device_token(device, name=name)
+    plain, row = bearer.issue_device_token(device, name=name)
     now = utcnow()
     for t in old:
         if grace_seconds:
@@ -165,6 +165,6 @@ def revoke_token(device, token_id):
     if row is None or row.device_id != device.id or row.kind != "device":
         raise ApiError(404, "not_found", "No such token.")
     if row.revoked_at is None:
-        account_tokens.revoke(row)
+        bearer.revoke(row)
         record("device.token.revoke", "device", device.id, site_id=device.site_id, token_id=row.id)
     return row

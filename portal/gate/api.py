@@ -14,7 +14,7 @@ from portal.extensions import csrf, db, limiter
 from portal.gate import cache as decision_cache
 from portal.gate import decisions, errlog, queries, spool, texts
 from portal.gate.rules import deny
-from portal.passes.tokens import TokenError
+from portal.passes.qrtext import TokenError
 
 log = logging.getLogger(__name__)
 METHODS = ("qr", "code", "plate")

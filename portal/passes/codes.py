@@ -11,7 +11,7 @@ import time
 import pyotp
 
 from portal.extensions import db
-from portal.passes import keys, tokens
+from portal.passes import keys, qrtext
 from portal.passes.models import Pass
 
 KEYPAD_NO_DIGITS = 5
@@ -39,7 +39,7 @@ def allocate_keypad_no(site_id, now):
 
 def totp(pass_):
     """The pass's TOTP generator."""
-    return pyotp.TOTP(pass_.otp_secret, digits=OTP_DIGITS, interval=tokens.STEP_SECONDS)
+    return pyotp.TOTP(pass_.otp_secret, digits=OTP_DIGITS, interval=qrtext.STEP_SECONDS)
 
 
 def keypad_code(pass_, now_ts=None):
@@ -55,14 +55,14 @@ def qr_text(pass_, now_ts=None):
     if signer is None:
         raise RuntimeError("site has no signing key")
     kid, private = signer
-    return tokens.sign(private, kid, pass_.site_id, pass_.id, pass_.valid_from.timestamp(),
-                       pass_.valid_until.timestamp(), tokens.current_step(now_ts))
+    return qrtext.sign(private, kid, pass_.site_id, pass_.id, pass_.valid_from.timestamp(),
+                       pass_.valid_until.timestamp(), qrtext.current_step(now_ts))
 
 
 def refresh_at(now_ts=None):
     """Unix time when the QR and code change next."""
     now_ts = time.time() if now_ts is None else now_ts
-    return (tokens.current_step(now_ts) + 1) * tokens.STEP_SECONDS
+    return (qrtext.current_step(now_ts) + 1) * qrtext.STEP_SECONDS
 
 
 def shown_qr_text(pass_, now_ts=None):

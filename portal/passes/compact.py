@@ -1,7 +1,7 @@
 """Compact pass token for version-limited QR readers and OSDP's 64-byte card data.
 
 Which reader needs which token:
-  * Full signed token (portal.passes.tokens, 87 bytes, 140 base32 characters, QR version 7 at
+  * Full signed token (portal.passes.qrtext, 87 bytes, 140 base32 characters, QR version 7 at
     error correction M): any reader that decodes QR version 7 or larger and forwards the text
     (HTTP readers calling /api/v1/gate/verify, phone scanners, the desk). Anyone holding the
     site's public key can check it; it needs no per-pass secret.
@@ -15,7 +15,7 @@ Layout (big-endian): version u8 | site id u16 | pass id u32 | step u32 | MAC 16 
 MAC = HMAC-SHA256(K_pass, header)[:16] with K_pass = HKDF-SHA256(otp_secret, salt, info=pass id):
 a per-pass key, so one leaked pass secret forges nothing for other passes. The step is the same
 30-second step as the full token, so a screenshot stops working within a minute.
-Errors use the gate's reason codes via portal.passes.tokens.TokenError.
+Errors use the gate's reason codes via portal.passes.qrtext.TokenError.
 """
 import base64
 import hashlib
@@ -28,7 +28,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from portal.passes.tokens import STEP_SECONDS, STEP_TOLERANCE, TokenError, b32_fixed, current_step
+from portal.passes.qrtext import STEP_SECONDS, STEP_TOLERANCE, TokenError, b32_fixed, current_step
 
 VERSION = 0x81  # distinct from the full token's version byte
 _HEAD = struct.Struct(">BHII")
