@@ -1,11 +1,10 @@
 """Bearer tokens for the API (users) and for devices."""
 from datetime import timedelta
 
-from flask import current_app, g, request
+from flask import current_app, request
 
 from portal.accounts.models import ApiToken
 from portal.core.crypto import new_token, token_hash
-from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow
 from portal.extensions import db
 
@@ -52,15 +51,6 @@ def lookup(plain, kind):
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
     return row
-
-
-def require_device():
-    """The device behind the request's bearer token, or 401."""
-    row = lookup(bearer(), "device")
-    if row is None or row.device is None:
-        raise ApiError(401, "unauthorized", "A valid device token is required.")
-    g.device = row.device
-    return row.device
 
 
 def revoke(row):

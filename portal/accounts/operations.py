@@ -24,14 +24,6 @@ def create_user(login, password, role, display_name, site=None, phone=None, loca
     return user
 
 
-def set_password(user, password):
-    """Change a password and end every other session."""
-    check_new_password(password, user.login)
-    user.password_hash = hash_password(password)
-    end_all_sessions(user)
-    record("user.password", "user", user.id, site_id=user.site_id)
-
-
 def disable(user):
     """Disable an account; its sessions and tokens end at once."""
     user.active = False

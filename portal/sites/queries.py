@@ -9,11 +9,6 @@ def site_by_slug(slug):
     return db.session.scalar(db.select(Site).where(Site.slug == slug))
 
 
-def units_of_site(site_id):
-    """Every unit of a site."""
-    return db.session.scalars(db.select(Unit).join(Building).where(Building.site_id == site_id).order_by(Unit.id)).all()
-
-
 def unit_in_site(unit_id, site_id):
     """A unit if it belongs to the site."""
     if not isinstance(unit_id, int) or isinstance(unit_id, bool) or not 0 < unit_id < 2**31:

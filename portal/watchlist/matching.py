@@ -54,11 +54,6 @@ def match(site_id, id_idx=None, phone_idx=None, plate=None):
     return entries[0] if entries else None
 
 
-def match_pass(p):
-    """The entry a pass's visitor (ID number, phone) or plate is listed under, or None."""
-    return match(p.site_id, id_idx=p.visitor_id_idx, phone_idx=p.visitor_phone_idx, plate=p.plate)
-
-
 def match_plate(site_id, plate):
     """The entry for a normalised plate at a site, or None."""
     return match(site_id, plate=plate) if plate else None
