@@ -1,6 +1,8 @@
 """gunicorn serving wsgi:app as `make run` does (portal.devserver.GUNICORN_ARGS), for bench/desk_streams.py and the tests."""
+import os
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -17,11 +19,39 @@ def free_port():
         return s.getsockname()[1]
 
 
+# What DESK_BENCH_OFF can switch off in the served app, to measure what each part of the desk's load relief is worth.
+VARIANTS = ("memory", "coalesce")
+
+
+def variant_app():
+    """wsgi:app with the parts named in DESK_BENCH_OFF (comma-separated VARIANTS) switched off, as before them."""
+    from portal.desk import feed
+    from wsgi import app
+
+    off = {v for v in os.environ.get("DESK_BENCH_OFF", "").split(",") if v}
+    if off - set(VARIANTS):
+        raise ValueError(f"DESK_BENCH_OFF: unknown {off - set(VARIANTS)}")
+    if "memory" in off:  # every poll reads the table
+        feed.Hub.recent_events = lambda self, *args, **kwargs: None
+    if "coalesce" in off:  # the hub reads, and each stream writes, as soon as an event arrives
+        feed.FLUSH_SECONDS = 0.0
+    if os.environ.get("DESK_BENCH_NICE") == "1":  # tried: the feed's thread at nice 10, so gate threads get the CPU first
+        run = feed.Hub._run
+
+        def niced(self):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            return run(self)
+
+        feed.Hub._run = niced
+    return app
+
+
 def start(env, log_path, port, timeout=60):
     """Start gunicorn on 127.0.0.1:port; returns once the app answers (a loaded machine takes a while to import it)."""
     log = Path(log_path).open("w")  # noqa: SIM115 - the child writes to it until stop()
+    spec = "bench._desk_serve:variant_app()" if env.get("DESK_BENCH_OFF") or env.get("DESK_BENCH_NICE") else "wsgi:app"
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS,  # noqa: S603
-                             "--graceful-timeout", "1", "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                             "--graceful-timeout", "1", spec], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log = log
     deadline = time.monotonic() + timeout
     while True:

@@ -6,6 +6,8 @@ measures POST /api/v1/gate/verify with wrk (4 connections, each scanning every 2
 rounds with no desk open, then three with 200 desk screens: 50 guards x 4 boards asking for
 /api/v1/desk/stream. Accepted streams stay open and read their events; refused ones (JSON 429/503) poll
 /api/v1/desk/events every 10 s, as the board does. Prints a table and writes bench/results/desk_streams.json.
+DESK_STREAMS_BENCH_COMPARE=1 repeats it with the polls' in-memory answers and the quarter-second batching
+switched off (each, and both: the portal before them), every variant on its own server, quiet rounds first.
 Targets: every scan and every poll answered, gate p99 with 200 screens < 500 ms.
 DESK_STREAMS_BENCH_UNCAPPED=1 lifts the stream caps to show what they prevent.
 """
@@ -43,6 +45,9 @@ POLL_SECONDS = int(os.environ.get("DESK_STREAMS_BENCH_POLL", "10"))  # desk.js p
 TARGET_P99_MS = 500.0  # a sixth of the gate's own 3 s fail-closed deadline; the quiet figure is printed beside it
 # DESK_STREAMS_BENCH_UNCAPPED=1: the caps lifted, as before they existed (streams take every thread; scans time out).
 UNCAPPED = os.environ.get("DESK_STREAMS_BENCH_UNCAPPED") == "1"
+# DESK_STREAMS_BENCH_COMPARE=1: also serve with parts of the load relief switched off (bench/_desk_serve.py), each
+# measured quiet and busy on its own server: "memory,coalesce" is the portal before them.
+COMPARE = ["memory,coalesce", "memory", "coalesce"] if os.environ.get("DESK_STREAMS_BENCH_COMPARE") == "1" else []
 RESULTS = ROOT / "bench" / "results" / ("desk_streams_uncapped.json" if UNCAPPED else "desk_streams.json")
 
 
@@ -103,7 +108,7 @@ class Screen(threading.Thread):
         while not self.stop.is_set():
             try:
                 data = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -149,17 +154,16 @@ def _rounds(port, device_token, qr_body, app, workdir):
     return middle | {"rounds_p99_ms": [r["p99_ms"] for r in runs], "requests": sum(r["requests"] for r in runs), "errors": errors}
 
 
-def run_database(label, url, workdir):
-    """Gate figures with no desk open, then with 200 desk screens."""
-    device_token, guards, qr_body, app = build(url)
+def serve_and_measure(label, url, workdir, device_token, guards, qr_body, app, off=""):
+    """One gunicorn (DESK_BENCH_OFF=off, see bench/_desk_serve.py): gate rounds with no desk open, then with 200 screens."""
     port = serve.free_port()
     env = os.environ | KEYS | {"DATABASE_URL": url, "PORTAL_ENV": "production", "LOG_LEVEL": "WARNING",
-                               "INSTANCE_PATH": str(workdir)}
+                               "INSTANCE_PATH": str(workdir), "DESK_BENCH_OFF": off}
     for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "DESK_STREAMS_PER_WORKER", "DESK_STREAMS_PER_USER"):
         env.pop(name, None)  # `make run`'s defaults
     if UNCAPPED:
         env |= {"DESK_STREAMS_PER_WORKER": "1000", "DESK_STREAMS_PER_USER": "1000"}
-    proc = serve.start(env, workdir / f"gunicorn-{label}.log", port)
+    proc = serve.start(env, workdir / f"gunicorn-{label}-{off or 'all'}.log", port)
     stop = threading.Event()
     screens = []
     try:
@@ -193,18 +197,30 @@ def run_database(label, url, workdir):
     return figures
 
 
+def run_database(label, url, workdir):
+    """Gate figures with no desk open, then with 200 desk screens; with COMPARE, again with parts switched off."""
+    device_token, guards, qr_body, app = build(url)
+    figures = serve_and_measure(label, url, workdir, device_token, guards, qr_body, app)
+    if COMPARE:
+        figures["switched_off"] = {off: serve_and_measure(label, url, workdir, device_token, guards, qr_body, app, off)
+                                   for off in COMPARE}
+    return figures
+
+
 def table(results):
     """The figures as a plain-text table."""
-    rows = [f"{'database':<11} {'desk screens':<31} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}  p99s"]
-    for label, f in results.items():
+    rows = [f"{'database':<27} {'desk screens':<31} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}  p99s"]
+    runs = [(label, f) for label, f in results.items()]
+    runs += [(f"{label} off:{off}", g) for label, f in results.items() for off, g in f.get("switched_off", {}).items()]
+    for label, f in runs:
         s = f["screens"]
         for name, what in (("no_desk", "none"), ("with_200_screens", f"200 ({s['streaming']} streaming, "
                                                                      f"{s['refused_429'] + s['refused_503']} polling)")):
             r = f[name]
             if not r["requests"]:
-                rows.append(f"{label:<11} {what:<31} {'no scan answered in ' + str(ROUNDS * SECONDS) + ' s':>37}")
+                rows.append(f"{label:<27} {what:<31} {'no scan answered in ' + str(ROUNDS * SECONDS) + ' s':>37}")
                 continue
-            rows.append(f"{label:<11} {what:<31} {r['rps']:>7.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
+            rows.append(f"{label:<27} {what:<31} {r['rps']:>7.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
                         f" {sum(r['errors'].values()):>6}  {' '.join(f'{x:.0f}' for x in r['rounds_p99_ms'])}")
     return "\n".join(rows)
 

@@ -11,8 +11,8 @@ from portal.desk import operations, queries
 from portal.desk.access import DESK_ROLES, desk_site, id_arg, site_object
 from portal.desk.export import on_site_csv
 from portal.desk.models import DeskException
-from portal.desk.serialize import event_payload, exception_json
-from portal.desk.stream import stream_response
+from portal.desk.serialize import exception_json
+from portal.desk.stream import events_response, stream_response
 
 TAG = "desk"
 Q = lambda name, typ="string", desc="": {"name": name, "in": "query", "schema": {"type": typ}, "description": desc}  # noqa: E731
@@ -38,10 +38,9 @@ def _time_arg(name):
 def desk_events():
     """Filtered events with masked personal data."""
     site = desk_site(api_user())
-    rows = queries.events(site.id, decision=request.args.get("decision"), gate_id=id_arg("gate"),
-                          since=_time_arg("since"), until=_time_arg("until"),
-                          before_id=id_arg("before_id"), limit=request.args.get("limit", 100, type=int))
-    return jsonify({"items": [event_payload(ev, site.timezone) for ev in rows]})
+    return events_response(site, decision=request.args.get("decision"), gate_id=id_arg("gate"),
+                           since=_time_arg("since"), until=_time_arg("until"),
+                           before_id=id_arg("before_id"), limit=request.args.get("limit", 100, type=int))
 
 
 @api_route("/desk/stream", summary="Live events (text/event-stream); honours Last-Event-ID", tag=TAG,

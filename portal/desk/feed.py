@@ -8,6 +8,8 @@ a desk is watching, and the work of showing events falls on the processes that s
 On SQLite (make run) the Hub polls the table instead, and this process's own commits reach its
 streams at once the same way (ids after commit).
 Streams replay from the database after Last-Event-ID, so a reconnect loses nothing.
+Each event is serialised once per process; the newest ones of every site this process streams or
+answers polls for stay in a small buffer (Recent), from which a poll is answered without a query.
 """
 import hashlib
 import json
@@ -33,6 +35,19 @@ REPLAY_LIMIT = 2000
 DRAIN = 100
 # Ids per NOTIFY payload: 600 ids of up to 12 digits stay under the server's 8000-byte limit.
 NOTIFY_IDS = 600
+# The hub reads announced events at most this often, and a stream writes at most this often: one read and
+# one write per quarter second instead of one per commit, however busy the gates (docs/desk-stream.md).
+FLUSH_SECONDS = 0.25
+# Newest events kept per site for polls, and how long after its last poll a site keeps its buffer filled.
+RECENT_PER_SITE = 500
+WATCH_SECONDS = 60
+# An event decided before its buffer started may commit (and be announced) this much later.
+RECENT_MARGIN_SECONDS = 5
+
+
+def encode(item):
+    """An event payload as the stream and the poll send it (compact, UTF-8)."""
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
 
 
 def mode_for(app):
@@ -88,6 +103,29 @@ class Client:
             pass
 
 
+class Recent:
+    """A site's newest events, encoded, and the time after which it holds every one the hub was told of."""
+
+    def __init__(self, floor):
+        self.rows = deque()  # (id, ts, decision, gate id, encoded payload), in arrival order
+        self.floor = floor
+
+    def add(self, item, data):
+        """Keep one event; the oldest leaves, and the buffer then vouches only for events after it."""
+        if len(self.rows) >= RECENT_PER_SITE:
+            self.floor = max(self.floor, self.rows.popleft()[1])
+        self.rows.append((item["id"], item.get("ts") or 0, item.get("decision"), (item.get("gate") or {}).get("id"), data))
+
+    def select(self, since_ts, decision=None, gate_id=None, limit=100):
+        """Encoded events at or after since_ts, newest id first, as the events query orders them; None if not all are here."""
+        if since_ts is None or since_ts <= self.floor:
+            return None
+        rows = [r for r in self.rows if r[1] >= since_ts and (not decision or r[2] == decision)
+                and (not gate_id or r[3] == gate_id)]
+        rows.sort(key=lambda r: r[0], reverse=True)
+        return [r[4] for r in rows[:limit]]
+
+
 class Hub:
     """Per-process dispatcher from the shared channel to this process's streams."""
 
@@ -102,6 +140,9 @@ class Hub:
         self._idle_since = None
         self._seen = deque(maxlen=20000)
         self._seen_set = set()
+        self.recent = {}  # site id -> Recent, only while the listener has run without a break
+        self._watched = {}  # site id -> when a poll last asked (monotonic)
+        self._last_read = 0.0
 
     def subscribe(self, client):
         """Add a stream; returns once the listener is live, so nothing falls between replay and live."""
@@ -112,7 +153,50 @@ class Hub:
                 self._thread = threading.Thread(target=self._run, name="desk-feed", daemon=True)
                 self._thread.start()
         self.ready.wait(timeout=5)
+        if client.site_id is not None:
+            self.watch(client.site_id, poll=False)
         return client
+
+    def watch(self, site_id, poll=True):
+        """A poll or a stream wants this site's events: keep its buffer filled; returns it once it is live, else None.
+
+        Polls never start the listener (streams do: polls happen when the streams are full), but keep it
+        and the buffer going for WATCH_SECONDS after the last. A buffer starts only with a live listener, and vouches
+        for events decided RECENT_MARGIN_SECONDS after that: what committed before it is not in it.
+        """
+        with self.lock:
+            if poll:
+                self._watched[site_id] = time.monotonic()
+            if not self.ready.is_set() or self._thread is None:
+                return None
+            recent = self.recent.get(site_id)
+            if recent is None:
+                recent = self.recent[site_id] = Recent(time.time() + RECENT_MARGIN_SECONDS)
+            return recent
+
+    def recent_events(self, site_id, since_ts, decision=None, gate_id=None, limit=100):
+        """Encoded events of a site from memory (see Recent.select), or None: then the caller reads the table."""
+        recent = self.watch(site_id)
+        if recent is None:
+            return None
+        with self.lock:
+            return recent.select(since_ts, decision, gate_id, limit)
+
+    def _wanted_sites(self):
+        """Sites whose events this process needs (None: every site); called with the lock held."""
+        sites = {c.site_id for c in self.clients}
+        cutoff = time.monotonic() - WATCH_SECONDS
+        for site_id, at in list(self._watched.items()):
+            if at >= cutoff:
+                sites.add(site_id)
+            else:
+                del self._watched[site_id]
+        return sites
+
+    def _forget(self):
+        """The listener broke or stopped: events may have been missed, so no buffer vouches for anything."""
+        with self.lock:
+            self.recent.clear()
 
     def unsubscribe(self, client):
         """Remove a stream."""
@@ -131,7 +215,11 @@ class Hub:
                     self._seen_set.discard(self._seen[0])
                 self._seen.append(eid)
                 self._seen_set.add(eid)
-                fresh.append((item, json.dumps(item, ensure_ascii=False, separators=(",", ":"))))
+                data = encode(item)
+                recent = self.recent.get(item.get("site_id"))
+                if recent is not None:
+                    recent.add(item, data)
+                fresh.append((item, data))
             clients = list(self.clients)
         for item, data in fresh:
             for c in clients:
@@ -142,7 +230,7 @@ class Hub:
         """Read the announced events this process's streams may want, and dispatch their payloads."""
         with self.lock:
             fresh = [i for i in ids if type(i) is int and i not in self._seen_set]
-            sites = {c.site_id for c in self.clients}
+            sites = self._wanted_sites()
         if not fresh or not sites:
             return
         from portal.desk.queries import events_by_id
@@ -153,6 +241,7 @@ class Hub:
             except Exception:
                 # Nothing announced may go missing from a board: its streams end and replay from the table.
                 log.exception("desk feed: announced events could not be read; the streams replay")
+                self._forget()
                 with self.lock:
                     clients = list(self.clients)
                 for c in clients:
@@ -164,7 +253,10 @@ class Hub:
 
     def _keep_running(self):
         with self.lock:
-            if self.clients:
+            wanted = self._wanted_sites()
+            for site_id in [s for s in self.recent if s not in wanted]:
+                del self.recent[site_id]
+            if wanted:
                 self._idle_since = None
                 return True
             now = time.monotonic()
@@ -173,7 +265,12 @@ class Hub:
                 return True
             self._thread = None
             self.ready.clear()
+            self.recent.clear()
             return False
+
+    def _pause(self):
+        """Seconds to wait before the next read, so the hub reads at most every FLUSH_SECONDS."""
+        return max(0.0, self._last_read + FLUSH_SECONDS - time.monotonic())
 
     def _run(self):
         runner = {"redis": self._run_redis, "postgres": self._run_pg}.get(self.mode, self._run_poll)
@@ -184,6 +281,7 @@ class Hub:
             except Exception:
                 log.exception("desk feed listener failed; reconnecting")
                 self.ready.clear()
+                self._forget()
                 time.sleep(0.5)
                 if not self._keep_running():
                     return
@@ -202,14 +300,19 @@ class Hub:
             self.ready.set()
             while self._keep_running():
                 ids, msg = [], ps.get_message(timeout=0.5)
-                # What arrived meanwhile goes into the same read (bounded, so streams never starve).
-                for _ in range(DRAIN):
-                    if msg is None:
-                        break
-                    if msg["type"] == "message":
-                        ids += json.loads(msg["data"])
-                    msg = ps.get_message(timeout=0)
+                if msg is not None:
+                    # What arrives meanwhile goes into the same read (bounded, so streams never starve).
+                    until = time.monotonic() + self._pause()
+                    for _ in range(DRAIN):
+                        if msg is None:
+                            left = until - time.monotonic()
+                            if left <= 0 or (msg := ps.get_message(timeout=left)) is None:
+                                break
+                        if msg["type"] == "message":
+                            ids += json.loads(msg["data"])
+                        msg = ps.get_message(timeout=0)
                 if ids:
+                    self._last_read = time.monotonic()
                     self.deliver(ids)
         finally:
             ps.close()
@@ -227,8 +330,12 @@ class Hub:
             while self._keep_running():
                 ids = [i for note in conn.notifies(timeout=0.5, stop_after=1) for i in json.loads(note.payload)]
                 if ids:
-                    # What arrived meanwhile goes into the same read (timeout=0 polls once).
+                    # What arrives meanwhile goes into the same read (timeout=0 polls once).
+                    pause = self._pause()
+                    if pause:
+                        ids += [i for note in conn.notifies(timeout=pause) for i in json.loads(note.payload)]
                     ids += [i for note in conn.notifies(timeout=0) for i in json.loads(note.payload)]
+                    self._last_read = time.monotonic()
                     self.deliver(ids)
 
     def _run_poll(self):
@@ -319,7 +426,7 @@ def after_commit_publish(ids):
         client.publish(channel(app), json.dumps(list(ids), separators=(",", ":")))
     elif mode == "local":
         hub = app.extensions.get("desk_hub")
-        if hub is not None and hub.clients:
+        if hub is not None and (hub.clients or hub.recent):
             hub.deliver(ids)
 
 
@@ -361,18 +468,22 @@ def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM
         replayed = set()
         for item in replay:
             replayed.add(item["id"])
-            yield f"id: {item['id']}\ndata: {json.dumps(item, ensure_ascii=False, separators=(',', ':'))}\n\n"
+            yield f"id: {item['id']}\ndata: {encode(item)}\n\n"
         if not replay_complete:
             return  # more to replay: the client reconnects from the last id it got
         deadline = time.monotonic() + max_seconds
+        flushed = 0.0
         while time.monotonic() < deadline and not client.overflow:
             try:
                 batch = [client.q.get(timeout=min(HEARTBEAT_SECONDS, max(0.01, deadline - time.monotonic())))]
             except queue.Empty:
                 yield ": ping\n\n"
                 continue
-            # Whatever queued up meanwhile goes out in the same write: fewer syscalls under load.
-            while len(batch) < 200:
+            # Whatever queues up within FLUSH_SECONDS of the last write goes out in the next one: a few
+            # wake-ups and writes a second per stream, not one per event, which the gate's threads would wait on.
+            time.sleep(max(0.0, min(flushed + FLUSH_SECONDS, deadline) - time.monotonic()))
+            flushed = time.monotonic()
+            while len(batch) < 1000:
                 try:
                     batch.append(client.q.get_nowait())
                 except queue.Empty:

@@ -1,7 +1,8 @@
-"""The desk's text/event-stream response, shared by the page and the API route.
+"""The desk's text/event-stream response, shared by the page and the API route, and the events list refused boards poll.
 
 Each open stream holds one of the worker's request threads until it ends, so streams are capped per
 worker process and per user (docs/desk-stream.md): the threads left over always serve the gate.
+A refused board polls the events list, answered from the feed's in-memory buffer when it can be.
 """
 import threading
 from collections import Counter
@@ -87,6 +88,25 @@ def _last_id():
         return None
     # Beyond any row id: PostgreSQL would refuse to bind it to the INTEGER column (a 500).
     return value if 0 <= value <= MAX_ID else None
+
+
+def events_response(site, decision=None, gate_id=None, since=None, until=None, before_id=None, limit=100):
+    """A site's events as JSON, newest first: from this process's buffer when it holds all of them, else from the table.
+
+    A board's poll (the newest since a moment a few seconds ago) is the common case and costs no query;
+    the two paths send the same bytes.
+    """
+    limit = min(max(limit, 1), 500)
+    decision = decision if decision in ("grant", "deny") else None
+    items = None
+    if since is not None and until is None and not before_id:
+        hub = feed.hub_for(current_app._get_current_object())
+        items = hub.recent_events(site.id, since.timestamp(), decision=decision, gate_id=gate_id, limit=limit)
+    if items is None:
+        rows = queries.events(site.id, decision=decision, gate_id=gate_id, since=since, until=until, before_id=before_id,
+                              limit=limit)
+        items = [feed.encode(p) for p in feed.payloads(rows)]
+    return Response('{"items":[' + ",".join(items) + "]}\n", mimetype="application/json")
 
 
 def stream_response(site_id):

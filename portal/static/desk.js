@@ -85,7 +85,7 @@
   // A refused stream (the server caps open streams per worker and per user: 429/503, see
   // docs/desk-stream.md) closes the EventSource for good; the board then polls the events endpoint and
   // tries streaming again later, with jitter so refused boards do not come back all at once.
-  var POLL_MS = 10000;  // 200 polling boards cost the gate no measurable p99 at 10 s (bench/desk_streams.py); at 5 s they did
+  var POLL_MS = 10000;  // bench/desk_streams.py: 192 boards polling every 10 s; at 5 s (for 200 rows) they cost the gate more
   var source = null, pollTimer = null, retryTimer = null;
 
   function poll() {
@@ -99,7 +99,13 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) { setStatus("lost"); return; }
-        data.items.slice().reverse().forEach(addRow);  // oldest first, like the stream
+        data.items.slice().reverse().forEach(function (ev) {  // oldest first, like the stream
+          // Rows the page already showed move the window on too: the next poll asks for the last few
+          // seconds (which the server answers from memory), not for the newest 50 of all time.
+          newest = Math.max(newest, ev.id);
+          newestTs = Math.max(newestTs, ev.ts || 0);
+          addRow(ev);
+        });
         if (!source) { setStatus("polling"); }
       })
       .catch(function () { setStatus("lost"); });
