@@ -12,7 +12,6 @@ import importlib
 import json
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -21,17 +20,16 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, or_, select
 
+from access_bridge import event_polls, leases
 from access_bridge import reconciler as rc
-from access_bridge import state
 from access_bridge.drivers.base import Capability, DriverError, get_driver
+from access_bridge.event_polls import EventPolls
 from access_bridge.wakeup import Listener
 from portal.audit.models import AuditEntry
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
-from portal.devices import drivers
 from portal.devices.models import Device, DeviceCommand
 from portal.extensions import db
 from portal.passes.models import Pass
@@ -52,15 +50,6 @@ def load_drivers():
                 log.warning("driver %s not available: %s", name, exc)
 
 
-def _ingest():
-    """(ingest_events, last_serial) from the edge's ingestion module, or None when it is absent."""
-    try:
-        from access_bridge.ingest import ingest_events, last_serial
-    except ImportError:
-        return None
-    return ingest_events, last_serial
-
-
 def _snapshot(device):
     """What planning needs of a device, kept between steps (ORM rows expire at commit)."""
     return SimpleNamespace(id=device.id, site_id=device.site_id, kind=device.kind, driver=device.driver,
@@ -79,7 +68,8 @@ class Worker:
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="bridge-push")
         self.lease = timedelta(seconds=lease_seconds)
         self.max_devices = max_devices
-        self.plan_every, self.poll, self.events_every = plan_every, poll, events_every
+        self.plan_every, self.poll = plan_every, poll
+        self.events = EventPolls(events_every)
         self.signal = threading.Event()
         self.listener = None
         self.inflight = {}
@@ -87,12 +77,10 @@ class Worker:
         self.slugs = {}
         self.claimed = []
         self.last_claim = self.last_plan = 0.0
-        self.last_events = {}
         self.stamp = self.device_stamp = None
         self.watermark = utcnow()
         self.device_cache = {}
         self.force_plan = True
-        self.ingest = _ingest()
         self.edge = None
         self.edge_stop = threading.Event()
 
@@ -111,10 +99,10 @@ class Worker:
 
     def run_once(self, max_rounds=20):
         """Push until nothing is due or in flight (tests, `bridge run --once`); events are fetched every round."""
-        self.events_every = 0
+        self.events.every = 0
         for _ in range(max_rounds):
             self.step()
-            self.events_every = float("inf")  # events are fetched in the first round only
+            self.events.every = float("inf")  # events are fetched in the first round only
             if self.inflight:
                 wait(list(self.inflight.values()))
                 continue
@@ -152,8 +140,7 @@ class Worker:
         with self.app.app_context():
             try:
                 self._collect(db.session)
-                db.session.execute(update(BridgeDevice).where(BridgeDevice.lease_owner == self.owner)
-                                   .values(lease_owner=None, lease_until=None))
+                leases.release(db.session, self.owner)
                 db.session.commit()
             finally:
                 db.session.remove()
@@ -166,31 +153,7 @@ class Worker:
 
     # -- claiming and planning ------------------------------------------------------------
     def _claim(self, session, now):
-        ids = list(session.scalars(select(Device.id).where(Device.status != "removed")))
-        try:
-            rc.ensure_rows(session, ids)
-            session.commit()
-        except IntegrityError:  # another worker created them at the same moment
-            session.rollback()
-        until = now + self.lease
-        mine = BridgeDevice.lease_owner == self.owner
-        session.execute(update(BridgeDevice).where(mine).values(lease_until=until))
-        held = session.scalar(select(func.count()).select_from(BridgeDevice).where(mine)) or 0
-        room = None if self.max_devices is None else self.max_devices - held
-        if room is None or room > 0:
-            free = select(BridgeDevice.device_id).where(
-                or_(BridgeDevice.lease_owner.is_(None), BridgeDevice.lease_until < now),
-                rc.among(BridgeDevice.device_id, ids)).order_by(BridgeDevice.device_id)
-            if room is not None:
-                free = free.limit(room)
-            # SKIP LOCKED: rows another worker is claiming right now are passed over, not waited for.
-            free = free.with_for_update(skip_locked=True)
-            session.execute(update(BridgeDevice).where(BridgeDevice.device_id.in_(free))
-                            .values(lease_owner=self.owner, lease_until=until)
-                            .execution_options(synchronize_session=False))
-        session.commit()
-        claimed = list(session.scalars(select(BridgeDevice.device_id).join(Device, Device.id == BridgeDevice.device_id)
-                                       .where(mine, Device.status != "removed")))
+        claimed = leases.claim(session, self.owner, self.lease, self.max_devices, now)
         if set(claimed) != set(self.claimed):
             self.force_plan = True
         self.claimed = claimed
@@ -279,14 +242,7 @@ class Worker:
             BridgeDevice, BridgeDevice.device_id == DeviceCommand.device_id).where(mine, DeviceCommand.status == "queued")))
         ids |= set(session.scalars(select(BridgeDevice.device_id).join(Device, Device.id == BridgeDevice.device_id).where(
             mine, or_(BridgeDevice.audit_keys.is_(True), BridgeDevice.failures > 0, Device.status == "pending"))))
-        if self.ingest:
-            clock = time.monotonic()
-            for device_id in self.claimed:
-                if device_id not in self.last_events:  # spread polls over the interval instead of bursts
-                    self.last_events[device_id] = clock - random.uniform(0, self.events_every)
-                if (device_id not in self.inflight and Capability.EVENTS in drivers.capabilities(self.slugs.get(device_id, ""))
-                        and clock - self.last_events[device_id] >= self.events_every):
-                    ids.add(device_id)
+        ids |= self.events.due(self.claimed, self.slugs, self.inflight)
         return ids, due
 
     def _submit(self, session, desired, now):
@@ -312,7 +268,7 @@ class Worker:
             for device_id, key in session.execute(select(DeviceCredential.device_id, DeviceCredential.key).where(
                     rc.among(DeviceCredential.device_id, audit), DeviceCredential.desired == "present")):
                 present.setdefault(device_id, set()).add(key)
-        cursors = self._event_cursors(session, devices, ids)
+        cursors = self.events.cursors(session, devices, ids)
         for device_id in ids:
             device, bd = devices[device_id], bds[device_id]
             job = rc.Job(device_id, probe=bd.failures > 0 or device.status == "pending",
@@ -329,25 +285,6 @@ class Worker:
             future = self.pool.submit(rc.run_job, driver, job)
             future.add_done_callback(lambda _f: self.signal.set())
             self.inflight[device_id] = future
-
-    def _event_cursors(self, session, devices, ids):
-        """device id -> last ingested serial, for devices whose events are due to be fetched."""
-        if not self.ingest:
-            return {}
-        clock = time.monotonic()
-        due = [i for i in ids if Capability.EVENTS in state.capabilities(devices[i])
-               and clock - self.last_events.get(i, 0) >= self.events_every]
-        if not due:
-            return {}
-        for i in due:
-            self.last_events[i] = clock
-        try:
-            from portal.bridge.edge_models import DeviceEventCursor
-        except ImportError:
-            return {i: self.ingest[1](session, i) for i in due}
-        stored = dict(session.execute(select(DeviceEventCursor.device_id, DeviceEventCursor.last_serial)
-                                      .where(rc.among(DeviceEventCursor.device_id, due))).all())
-        return {i: stored.get(i, 0) for i in due}
 
     # -- recording outcomes ------------------------------------------------------------------
     def _collect(self, session):
@@ -390,13 +327,5 @@ class Worker:
             bd.audit_keys = False  # done, or the driver cannot list keys and there is nothing to check
         if out.keys is not None:
             audits[device.id] = out.keys
-        if out.events and self.ingest:
-            self._ingest_events(session, device, bd, out.events)
-
-    def _ingest_events(self, session, device, bd, events):
-        try:
-            with session.begin_nested():
-                self.ingest[0](session, device, events)
+        if out.events and event_polls.record(session, device, out.events):
             self.force_plan = True  # a use may have used a pass up
-        except Exception:
-            log.exception("ingesting %d events from device %s failed", len(events), device.id)

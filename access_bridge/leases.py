@@ -1,0 +1,51 @@
+"""Device leases: each device is pushed to by one bridge worker at a time.
+
+A worker claims devices with a lease row per device (on PostgreSQL taken with SELECT … FOR UPDATE SKIP LOCKED),
+so two workers never push to the same device; a worker that dies loses its leases when they expire.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from access_bridge import reconciler as rc
+from portal.bridge.models import BridgeDevice
+from portal.devices.models import Device
+
+
+def claim(session: Session, owner: str, lease: timedelta, max_devices: int | None, now: datetime) -> list[int]:
+    """Renew our leases, take free or expired ones (up to max_devices in all) and return the devices we hold."""
+    ids = list(session.scalars(select(Device.id).where(Device.status != "removed")))
+    try:
+        rc.ensure_rows(session, ids)
+        session.commit()
+    except IntegrityError:  # another worker created them at the same moment
+        session.rollback()
+    until = now + lease
+    mine = BridgeDevice.lease_owner == owner
+    session.execute(update(BridgeDevice).where(mine).values(lease_until=until))
+    held = session.scalar(select(func.count()).select_from(BridgeDevice).where(mine)) or 0
+    room = None if max_devices is None else max_devices - held
+    if room is None or room > 0:
+        free = select(BridgeDevice.device_id).where(
+            or_(BridgeDevice.lease_owner.is_(None), BridgeDevice.lease_until < now),
+            rc.among(BridgeDevice.device_id, ids)).order_by(BridgeDevice.device_id)
+        if room is not None:
+            free = free.limit(room)
+        # SKIP LOCKED: rows another worker is claiming right now are passed over, not waited for.
+        free = free.with_for_update(skip_locked=True)
+        session.execute(update(BridgeDevice).where(BridgeDevice.device_id.in_(free))
+                        .values(lease_owner=owner, lease_until=until)
+                        .execution_options(synchronize_session=False))
+    session.commit()
+    return list(session.scalars(select(BridgeDevice.device_id).join(Device, Device.id == BridgeDevice.device_id)
+                                .where(mine, Device.status != "removed")))
+
+
+def release(session: Session, owner: str) -> None:
+    """Give up every lease we hold (the caller commits)."""
+    session.execute(update(BridgeDevice).where(BridgeDevice.lease_owner == owner)
+                    .values(lease_owner=None, lease_until=None))
