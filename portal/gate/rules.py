@@ -119,11 +119,11 @@ def matching_step(secret, otp, now_ts):
     The previous step is accepted because a visitor may read the code just before it
     changes; later steps are never accepted (only server time counts).
     """
-    gen = pyotp.TOTP(secret, digits=codes.OTP_DIGITS, interval=tokens.STEP_SECONDS)
+    gen = pyotp.TOTP(secret, digits=codes.OTP_DIGITS, interval=qrtext.STEP_SECONDS)
     now_step = qrtext.current_step(now_ts)
     found = None
     for step in (now_step, now_step - 1):
         # Compare both steps every time so timing does not tell which one matched.
-        if hmac.compare_digest(gen.at(step * tokens.STEP_SECONDS), otp) and found is None:
+        if hmac.compare_digest(gen.at(step * qrtext.STEP_SECONDS), otp) and found is None:
             found = step
     return found
