@@ -19,10 +19,12 @@ import os
 import threading
 import time
 from datetime import datetime, timezone
+from typing import cast
 
 from limits import parse_many, storage, strategies
 from sqlalchemy import case, or_, select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import CursorResult
 
 from access_bridge.edge_store import EdgeStore, pass_rec, snapshot
 from portal.gate import rules
@@ -224,8 +226,9 @@ class EdgeDecider:
             if step:
                 conds.append(Pass.otp_last_step < step)
                 values["otp_last_step"] = step
-            done = db.session.execute(update(Pass).where(*conds).values(**values)
-                                      .execution_options(synchronize_session=False)).rowcount == 1
+            result = db.session.execute(update(Pass).where(*conds).values(**values)
+                                        .execution_options(synchronize_session=False))
+            done = cast(CursorResult, result).rowcount == 1
             if not done:
                 # Someone else spent it, or it changed since the snapshot: re-read and say why.
                 db.session.rollback()

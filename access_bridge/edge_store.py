@@ -231,7 +231,7 @@ class EdgeStore:
             rows = self._db.execute(
                 "SELECT id, at, pass_id, site_id, gate_id, device_id, method, decision, reason, direction, otp_step, consumed"
                 " FROM journal WHERE id > ? ORDER BY id LIMIT ?", (self._reported_upto(), limit)).fetchall()
-        return [JournalRow(*r[:11], bool(r[11])) for r in rows]
+        return [JournalRow(*r[:11], bool(r[11])) for r in rows]  # type: ignore[call-arg]  # the 11 columns, in order
 
     def mark_reported(self, rows: list[JournalRow]):
         """The portal has these rows: the pass counts move from pending to uses, on disk and in memory."""
@@ -244,7 +244,7 @@ class EdgeStore:
                     self._set_meta("reported_upto", upto)
                     db.execute("DELETE FROM journal WHERE id < ? AND at < ?", (upto, rows[-1].at - KEEP_REPORTED_SECONDS))
                 for r in rows:
-                    rec = self.passes.get(r.pass_id)
+                    rec = self.passes.get(r.pass_id) if r.pass_id is not None else None
                     if rec is not None and r.decision == "grant" and r.consumed:
                         rec.pending = max(0, rec.pending - 1)
                         rec.uses += 1

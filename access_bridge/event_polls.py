@@ -49,7 +49,7 @@ class EventPolls:
         for i in due:
             self.last[i] = clock
         stored = dict(session.execute(select(DeviceEventCursor.device_id, DeviceEventCursor.last_serial)
-                                      .where(among(DeviceEventCursor.device_id, due))).all())
+                                      .where(among(DeviceEventCursor.device_id, due))).tuples().all())
         return {i: stored.get(i, 0) for i in due}
 
 

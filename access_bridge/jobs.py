@@ -102,6 +102,6 @@ def _push(driver, ops, out):
             except DriverError as exc:
                 results.append((op, exc))
     out.results.extend(results)
-    for _op, exc in results:
-        if isinstance(exc, (DeviceUnreachable, DeviceAuthFailed)):
-            raise exc
+    for _op, error in results:
+        if isinstance(error, (DeviceUnreachable, DeviceAuthFailed)):
+            raise error

@@ -9,14 +9,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from access_bridge import reconciler as rc
 from portal.bridge.models import BridgeDevice
 from portal.devices.models import Device
 
 
-def claim(session: Session, owner: str, lease: timedelta, max_devices: int | None, now: datetime) -> list[int]:
+def claim(session, owner: str, lease: timedelta, max_devices: int | None, now: datetime) -> list[int]:
     """Renew our leases, take free or expired ones (up to max_devices in all) and return the devices we hold."""
     ids = list(session.scalars(select(Device.id).where(Device.status != "removed")))
     try:
@@ -45,7 +44,7 @@ def claim(session: Session, owner: str, lease: timedelta, max_devices: int | Non
                                 .where(mine, Device.status != "removed")))
 
 
-def release(session: Session, owner: str) -> None:
+def release(session, owner: str) -> None:
     """Give up every lease we hold (the caller commits)."""
     session.execute(update(BridgeDevice).where(BridgeDevice.lease_owner == owner)
                     .values(lease_owner=None, lease_until=None))

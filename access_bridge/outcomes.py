@@ -132,7 +132,7 @@ def _bump(row, desired, now):
 
 def audit_keys(session, held_by_device: dict[int, set], now):
     """Compare the keys devices listed with our rows: delete our strays, re-push what they lost."""
-    all_rows = {}
+    all_rows: dict[int, dict[str, DeviceCredential]] = {}
     for r in session.scalars(select(DeviceCredential).where(among(DeviceCredential.device_id, held_by_device))):
         all_rows.setdefault(r.device_id, {})[r.key] = r
     for device_id, held in held_by_device.items():

@@ -145,8 +145,8 @@ def desired_for_devices(session, devices, now=None, pass_ids=None) -> dict[int, 
     settings = {s.id: s.settings or {} for s in session.query(Site).filter(Site.id.in_(site_ids))}
     building_floors = {b.id: b.floor_range() for b in session.query(Building).filter(Building.site_id.in_(site_ids))}
     load_face = _face_loader() if any(d.kind == "face_terminal" for d in devices) else None
-    faces = {}
-    out = {}
+    faces: dict[int, bytes | None] = {}
+    out: dict[int, dict[str, Credential]] = {}
     for device in devices:
         caps = capabilities(device)
         table = out[device.id] = {}

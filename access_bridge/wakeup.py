@@ -25,9 +25,9 @@ class Listener:
         self.signal = signal
         self.woken = threading.Event()
         self._stop = threading.Event()
-        self._thread = None
-        self._sock = None
-        self.socket_path = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+        self.socket_path: str | None = None
         if engine.dialect.name == "postgresql":
             self._thread = threading.Thread(target=self._listen, name="bridge-listen", daemon=True)
             self._thread.start()
@@ -58,10 +58,9 @@ class Listener:
             return
         sock.settimeout(0.5)
         self._sock, self.socket_path = sock, path
-        threading.Thread(target=self._datagrams, name="bridge-wake-socket", daemon=True).start()
+        threading.Thread(target=self._datagrams, args=(sock,), name="bridge-wake-socket", daemon=True).start()
 
-    def _datagrams(self):
-        sock = self._sock
+    def _datagrams(self, sock: socket.socket) -> None:
         while not self._stop.is_set():
             try:
                 sock.recv(64)
@@ -98,7 +97,7 @@ class Listener:
     def stop(self):
         """Stop listening."""
         self._stop.set()
-        if self._sock is not None:
+        if self._sock is not None and self.socket_path is not None:
             self._sock.close()
             try:
                 os.unlink(self.socket_path)

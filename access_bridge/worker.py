@@ -253,7 +253,7 @@ class Worker:
         bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(rc.among(BridgeDevice.device_id, ids)))}
         ids = [i for i in ids if i in devices and i in bds and devices[i].status != "removed"
                and not (bds[i].next_attempt_at is not None and bds[i].next_attempt_at > now)]  # backing off
-        commands = {}
+        commands: dict[int, list[tuple[int, str, int | None, str | None]]] = {}
         for cmd in session.scalars(select(DeviceCommand).where(rc.among(DeviceCommand.device_id, ids),
                                                                DeviceCommand.status == "queued")):
             if now - cmd.created_at > COMMAND_TTL:
@@ -263,7 +263,7 @@ class Worker:
         due = {i: devices[i] for i in ids if i in due}
         ops = rc.due_ops(session, due, desired, now) if due else {}
         audit = [i for i in ids if bds[i].audit_keys]
-        present = {}
+        present: dict[int, set[str]] = {}
         if audit:
             for device_id, key in session.execute(select(DeviceCredential.device_id, DeviceCredential.key).where(
                     rc.among(DeviceCredential.device_id, audit), DeviceCredential.desired == "present")):
@@ -295,7 +295,8 @@ class Worker:
         ids = [i for i, _ in done]
         devices = rc.devices_by_id(session, ids)
         bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(rc.among(BridgeDevice.device_id, ids)))}
-        acks, audits = [], {}
+        acks: list[tuple[int, int, str]] = []
+        audits: dict[int, set[str]] = {}
         for device_id, future in done:
             del self.inflight[device_id]
             device, bd = devices.get(device_id), bds.get(device_id)

@@ -66,7 +66,7 @@ class Driver:
     """Base class; one subclass per protocol, registered by slug."""
 
     slug: ClassVar[str] = ""
-    capabilities: ClassVar[Capability] = Capability.NONE
+    capabilities: Capability = Capability.NONE  # a driver serving several device families may narrow it per instance
 
     def __init__(self, device_id: int, options: dict):
         self.device_id = device_id

@@ -15,6 +15,7 @@ Options: {"url": "http://host[:port]", "username", "password", "timezone": "Asia
 from __future__ import annotations
 
 import time
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -182,7 +183,7 @@ class IsapiDriver(Driver):
                 return
 
     def _call(self, method: str, path: str, body: dict | None = None, *, files=None, query: bool = True,
-              absent_ok: bool = False, tolerate: set[str] = frozenset()) -> dict | None:
+              absent_ok: bool = False, tolerate: AbstractSet[str] = frozenset()) -> dict | None:
         """One request; returns the JSON answer, or the ResponseStatus of a tolerated error."""
         url = self.base + path + ("?format=json" if query and "?" not in path else "")
         try:

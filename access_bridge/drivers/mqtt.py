@@ -120,9 +120,10 @@ class MqttDriver(Driver):
         self.cmd_topic, self.send_topic = f"{topic}/cmd", f"{topic}/send"
         self._waiting: deque[_Waiter] = deque()
         self._lock = threading.Lock()
-        self._uids: dict[str, str] = {}  # key -> uid on the device
+        self._uids: dict[str, str | None] = {}  # key -> uid on the device
         self._listed = False
         self._events = EventBuffer()
+        self._released = False
         self._broker = mqtt_pool.acquire(url, self.options.get("username"), self.options.get("password"))
         self._subscribed = self._broker.subscribe(self.send_topic, self._on_message)
 
@@ -202,10 +203,10 @@ class MqttDriver(Driver):
 
     def close(self) -> None:
         """Stop listening; the shared connection closes with its last user."""
-        if self._broker is not None:
+        if not self._released:
+            self._released = True
             self._broker.unsubscribe(self.send_topic)
             mqtt_pool.release(self._broker)
-            self._broker = None
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     def _ready(self) -> None:
@@ -239,7 +240,7 @@ class MqttDriver(Driver):
         try:
             self._wait([waiter for _, waiter, _ in batch])
         except DeviceUnreachable as exc:
-            unreachable = exc
+            unreachable: DeviceUnreachable | None = exc
         else:
             unreachable = None
         if unreachable is not None:
@@ -269,7 +270,8 @@ class MqttDriver(Driver):
     @staticmethod
     def prime(drivers: list[MqttDriver]) -> dict[int, DriverError | None]:
         """Read the user lists of many devices at once (one round trip, not one per device); device_id -> error."""
-        started, errors = [], {}
+        started: list[tuple[MqttDriver, _Waiter]] = []
+        errors: dict[int, DriverError | None] = {}
         for driver in drivers:
             try:
                 started.append((driver, driver._send({"cmd": "getuserlist"}, "getuserlist", None)))
@@ -287,7 +289,7 @@ class MqttDriver(Driver):
         waiter = waiter or self._send({"cmd": "getuserlist"}, "getuserlist", None)
         self._wait([waiter])
         users = {str(item.get("user") or item.get("username")): str(item.get("uid")) for item in waiter.items}
-        self._uids = users
+        self._uids = {**users}
         self._listed = True
         return users
 

@@ -60,7 +60,7 @@ class Broker:
         # The bench pushes thousands of QoS-1 messages at once; paho's default window of 20 would serialise them.
         self.client.max_inflight_messages_set(0)
         self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)  # type: ignore[arg-type]  # paho takes float seconds
         if username:
             self.client.username_pw_set(username, password)
         if tls:
@@ -104,7 +104,7 @@ class Broker:
         for start in range(0, len(topics), _SUBSCRIBE_CHUNK):
             chunk = topics[start:start + _SUBSCRIBE_CHUNK]
             rc, mid = self.client.subscribe([(t, 1) for t in chunk])
-            if rc != mqtt.MQTT_ERR_SUCCESS:
+            if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
                 continue  # not connected: _on_connect subscribes again
             with self._lock:
                 # The SUBACK may beat us here: paho's network thread runs on its own.

@@ -161,7 +161,7 @@ class OsdpDriver(Driver):
     def open(self, door: int | None = None, reason: str | None = None) -> None:
         """Pulse the relay now."""
         self.start()
-        if not self._online() or not self._cp.submit_command(self.address, self._relay_command()):
+        if not self._online() or not self._panel().submit_command(self.address, self._relay_command()):
             raise DeviceUnreachable(f"OSDP reader {self.address} is offline")
 
     def health(self) -> bool:
@@ -199,6 +199,12 @@ class OsdpDriver(Driver):
         cp = self._cp
         return cp is not None and cp.is_online(self.address) and cp.is_sc_active(self.address)
 
+    def _panel(self) -> osdp.ControlPanel:
+        cp = self._cp
+        if cp is None:
+            raise DeviceUnreachable(f"OSDP reader {self.address} is not connected")
+        return cp
+
     def _tcp_connect(self) -> socket.socket:
         try:
             host, port = self.options["host"], int(self.options["port"])
@@ -216,22 +222,26 @@ class OsdpDriver(Driver):
 
     def _kick(self) -> None:
         """Restart the peripheral's state machine now instead of after libosdp's long offline wait."""
-        if self._cp.disable_pd(self.address):
+        cp = self._panel()
+        if cp.disable_pd(self.address):
             time.sleep(0.1)
-        self._cp.enable_pd(self.address)
+        cp.enable_pd(self.address)
 
     def _run(self) -> None:
         last_try = time.monotonic()
         while not self._stop.is_set():
+            cp = self._cp
+            if cp is None:
+                return  # closed
             now = time.monotonic()
             if now - last_try > _KICK_EVERY or (not self._channel.up and now - last_try > 0.5):
                 last_try = now
                 if not self._channel.up:
                     if self._reconnect():
                         self._kick()
-                elif not self._cp.is_online(self.address):
+                elif not cp.is_online(self.address):
                     self._kick()
-            event = self._cp.get_event(self.address, timeout=0.05)
+            event = cp.get_event(self.address, timeout=0.05)
             if event is not None:
                 self._handle(event)
             self._expire_typing()
@@ -298,5 +308,5 @@ class OsdpDriver(Driver):
         commands.append({"command": osdp.Command.Buzzer, "reader": reader, "control_code": 2, "on_count": 2,
                          "off_count": 1, "rep_count": 1 if grant else 3})
         for command in commands:
-            if not self._cp.submit_command(self.address, command):
+            if not self._panel().submit_command(self.address, command):
                 log.warning("OSDP reader %s: could not queue command %s", self.device_id, command["command"])
