@@ -33,10 +33,6 @@ class Device(Timestamped, db.Model):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     site = relationship("Site")
 
-    def serves_gate(self, gate_id):
-        """True when the device covers the gate (an empty list covers all)."""
-        return not self.gate_ids or gate_id in self.gate_ids
-
 
 class DeviceCommand(Timestamped, db.Model):
     """A one-off command for the bridge to carry out (remote open), with its outcome."""

@@ -68,11 +68,6 @@ class Throttle:
         self.limiter.clear(self.burst_limit, "gate-any", dev)
         self.limiter.clear(ALERT, "gate-burst", dev)
 
-    def clear_pass(self, pass_id):
-        """Forget one pass's failed codes."""
-        for lim in self.pass_limits:
-            self.limiter.clear(lim, "gate-pass", str(pass_id))
-
 
 def init_app(app):
     """Set defaults and build the app's throttle."""
