@@ -9,6 +9,8 @@ import zxingcpp
 from browser_support import LiveServer, launch, phone_context
 from PIL import Image
 
+from portal.core import timeutil
+
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
@@ -27,19 +29,19 @@ def _live(url):
         return json.loads(resp.read())
 
 
-def test_pass_page_screenshot_decodes_to_live_qr_and_switches_language(app, world):
+def test_pass_page_screenshot_decodes_to_live_qr_and_switches_language(app, world, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     p = world.make_pass(visitor_name="王小明")
+    now = int(time.time())
+    monkeypatch.setattr(timeutil, "now_ts", lambda: now)  # the QR step cannot turn between screenshot and /live
     app.config["SERVER_NAME"] = None
     with LiveServer(app) as srv, sync_playwright() as pw:
         browser = launch(pw)
         try:
             page = phone_context(browser).new_page()
             base = f"{srv.url}/p/{p.link_token}"
-            for _ in range(3):  # retry if the 30-s step turns between screenshot and /live
-                if time.time() % 30 > 26:
-                    time.sleep(4.5)
+            for _ in range(3):  # retry if the screenshot could not be decoded
                 page.goto(base, wait_until="load")  # "load" waits for the QR image
                 _wait_for_qr(page)
                 shot = page.screenshot(full_page=True)

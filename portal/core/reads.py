@@ -55,6 +55,7 @@ class Readers:
         if conn is not None and now - self.local.used > connections.IDLE_PING_SECONDS and not self._alive(conn):
             conn = None
         if conn is None:
+            assert self.engine is not None  # only a shared in-memory database has none, returned above
             conn = self.local.conn = self.engine.connect()
             with self.lock:
                 self.opened.append(conn)
@@ -123,7 +124,7 @@ class Prepared:
         for name, proc in self.binds.items():
             params[name] = proc(params[name])
         if self.order is not None:
-            params = tuple(params[name] for name in self.order)
+            return tuple(params[name] for name in self.order)
         return params
 
     def rows(self, conn, **values):
@@ -151,7 +152,7 @@ def rows(stmt, **values):
     """Run a Prepared form of stmt on this thread's read connection (compiled once per app)."""
     from flask import current_app
 
-    found = readers(current_app._get_current_object())
+    found = readers(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy method; Flask types current_app as Flask
     conn = found.connection()
     prepared = found.prepared.get(stmt)
     if prepared is None:

@@ -6,10 +6,10 @@ probability 0.1 and then matches its code with probability 2/10^6 (current and p
 step are accepted), so at most 2e-7 per try: below the 1e-6 target. See README.
 """
 import secrets
-import time
 
 import pyotp
 
+from portal.core import timeutil
 from portal.extensions import db
 from portal.passes import keys, qrtext
 from portal.passes.models import Pass
@@ -44,13 +44,13 @@ def totp(pass_):
 
 def keypad_code(pass_, now_ts=None):
     """The 11 digits a visitor types now."""
-    now_ts = time.time() if now_ts is None else now_ts
+    now_ts = timeutil.now_ts() if now_ts is None else now_ts
     return pass_.keypad_no + totp(pass_).at(int(now_ts))
 
 
 def qr_text(pass_, now_ts=None):
     """The signed token for the current time step."""
-    now_ts = time.time() if now_ts is None else now_ts
+    now_ts = timeutil.now_ts() if now_ts is None else now_ts
     signer = keys.signer(pass_.site_id)
     if signer is None:
         raise RuntimeError("site has no signing key")
@@ -61,7 +61,7 @@ def qr_text(pass_, now_ts=None):
 
 def refresh_at(now_ts=None):
     """Unix time when the QR and code change next."""
-    now_ts = time.time() if now_ts is None else now_ts
+    now_ts = timeutil.now_ts() if now_ts is None else now_ts
     return (qrtext.current_step(now_ts) + 1) * qrtext.STEP_SECONDS
 
 
@@ -74,5 +74,5 @@ def shown_qr_text(pass_, now_ts=None):
     if (pass_.site.settings or {}).get("qr_format") == "compact":
         from portal.passes.compact import compact_qr_text
 
-        return compact_qr_text(pass_, time.time() if now_ts is None else now_ts)
+        return compact_qr_text(pass_, timeutil.now_ts() if now_ts is None else now_ts)
     return qr_text(pass_, now_ts)

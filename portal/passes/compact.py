@@ -21,13 +21,13 @@ import base64
 import hashlib
 import hmac
 import struct
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from portal.core import timeutil
 from portal.passes.qrtext import STEP_SECONDS, STEP_TOLERANCE, TokenError, b32_fixed, current_step
 
 VERSION = 0x81  # distinct from the full token's version byte
@@ -70,7 +70,7 @@ def build(site_id, pass_id, otp_secret, step):
 
 def make_compact(pass_, now_ts=None):
     """(raw bytes, base32 text) of a pass's compact token valid now."""
-    now_ts = time.time() if now_ts is None else now_ts
+    now_ts = timeutil.now_ts() if now_ts is None else now_ts
     return build(pass_.site_id, pass_.id, pass_.otp_secret, current_step(now_ts))
 
 

@@ -1,8 +1,7 @@
 """The visitor's pass page (no login) and its live data."""
-import time
-
 from flask import Blueprint, Response, abort, jsonify, render_template
 
+from portal.core import timeutil
 from portal.core.timeutil import local, utcnow
 from portal.passes import codes, qr, qrtext, queries
 
@@ -37,7 +36,7 @@ def visitor_page(token):
     ctx = dict(p=p, state=state, token=token, site=p.site, exit_only=exit_only(p, state),
                start=local(p.valid_from, p.timezone), end=local(p.valid_until, p.timezone))
     if _shows_codes(p, state):
-        now = time.time()
+        now = timeutil.now_ts()
         ctx.update(qr_text=codes.shown_qr_text(p, now), code=codes.keypad_code(p, now), refresh_at=codes.refresh_at(now),
                    server_now=int(now), step_seconds=qrtext.STEP_SECONDS)
     return render_template("passes/visitor.html", **ctx)
@@ -50,7 +49,7 @@ def visitor_live(token):
     state = p.state()
     if not _shows_codes(p, state):
         return jsonify({"status": state, "qr": None, "code": None, "refresh_at": None})
-    now = time.time()
+    now = timeutil.now_ts()
     return jsonify({"status": state, "exit_only": exit_only(p, state), "qr": codes.shown_qr_text(p, now),
                     "code": codes.keypad_code(p, now), "refresh_at": codes.refresh_at(now),
                     "server_time": utcnow().isoformat()})
