@@ -20,13 +20,12 @@ def free_port():
 
 
 # What DESK_BENCH_OFF can switch off in the served app, to measure what each part of the desk's load relief is worth.
-VARIANTS = ("memory", "coalesce")
+VARIANTS = ("memory", "coalesce", "direct")
 
 
 def variant_app():
     """wsgi:app with the parts named in DESK_BENCH_OFF (comma-separated VARIANTS) switched off, as before them."""
     from portal.desk import feed
-    from wsgi import app
 
     off = {v for v in os.environ.get("DESK_BENCH_OFF", "").split(",") if v}
     if off - set(VARIANTS):
@@ -35,6 +34,19 @@ def variant_app():
         feed.Hub.recent_events = lambda self, *args, **kwargs: None
     if "coalesce" in off:  # the hub reads, and each stream writes, as soon as an event arrives
         feed.FLUSH_SECONDS = 0.0
+    if "direct" in off:  # SQLite: the committing thread (often a request thread) reads its events for the streams
+        publish = feed.after_commit_publish
+
+        def direct(ids):
+            from flask import current_app
+
+            hub = current_app.extensions.get("desk_hub")
+            if feed.mode_for(current_app) != "local":
+                publish(ids)
+            elif hub is not None and (hub.clients or hub.recent):
+                hub.deliver(ids)
+
+        feed.after_commit_publish = direct  # before the app is made: it registers the listener
     if os.environ.get("DESK_BENCH_NICE") == "1":  # tried: the feed's thread at nice 10, so gate threads get the CPU first
         run = feed.Hub._run
 
@@ -43,6 +55,8 @@ def variant_app():
             return run(self)
 
         feed.Hub._run = niced
+    from wsgi import app
+
     return app
 
 

@@ -6,8 +6,9 @@ measures POST /api/v1/gate/verify with wrk (4 connections, each scanning every 2
 rounds with no desk open, then three with 200 desk screens: 50 guards x 4 boards asking for
 /api/v1/desk/stream. Accepted streams stay open and read their events; refused ones (JSON 429/503) poll
 /api/v1/desk/events every 10 s, as the board does. Prints a table and writes bench/results/desk_streams.json.
-DESK_STREAMS_BENCH_COMPARE=1 repeats it with the polls' in-memory answers and the quarter-second batching
-switched off (each, and both: the portal before them), every variant on its own server, quiet rounds first.
+DESK_STREAMS_BENCH_COMPARE=1 repeats it with the polls' in-memory answers, the quarter-second batching and
+(SQLite) the feed's reads off the committing thread switched off (each, and all: the portal before them), every
+variant on its own server, quiet rounds first.
 Targets: every scan and every poll answered, gate p99 with 200 screens < 500 ms.
 DESK_STREAMS_BENCH_UNCAPPED=1 lifts the stream caps to show what they prevent.
 """
@@ -46,8 +47,9 @@ TARGET_P99_MS = 500.0  # a sixth of the gate's own 3 s fail-closed deadline; the
 # DESK_STREAMS_BENCH_UNCAPPED=1: the caps lifted, as before they existed (streams take every thread; scans time out).
 UNCAPPED = os.environ.get("DESK_STREAMS_BENCH_UNCAPPED") == "1"
 # DESK_STREAMS_BENCH_COMPARE=1: also serve with parts of the load relief switched off (bench/_desk_serve.py), each
-# measured quiet and busy on its own server: "memory,coalesce" is the portal before them.
-COMPARE = ["memory,coalesce", "memory", "coalesce"] if os.environ.get("DESK_STREAMS_BENCH_COMPARE") == "1" else []
+# measured quiet and busy on its own server: "memory,coalesce,direct" is the portal before them.
+COMPARE = (["memory,coalesce,direct", "memory", "coalesce", "direct"] if os.environ.get("DESK_STREAMS_BENCH_COMPARE") == "1"
+           else [])
 RESULTS = ROOT / "bench" / "results" / ("desk_streams_uncapped.json" if UNCAPPED else "desk_streams.json")
 
 

@@ -24,6 +24,14 @@ def live(world, monkeypatch):
     hub.unsubscribe(sub)
 
 
+def _buffered(hub, site_id, ids):
+    """Wait until the hub's thread has put these events in the site's buffer (it reads every quarter second)."""
+    deadline = time.monotonic() + 5
+    while not set(ids) <= {r[0] for r in hub.recent[site_id].rows}:
+        assert time.monotonic() < deadline, "the feed never buffered the events"
+        time.sleep(0.02)
+
+
 def _since(moment):
     return quote(moment.isoformat())
 
@@ -58,6 +66,7 @@ def test_a_poll_within_the_buffer_runs_no_query_and_sends_what_the_table_would(c
     p = world.make_pass(visitor_name="王小明", visitor_phone="+8613812345678")
     ids = [event(world, pass_id=p.id), event(world, decision="deny", reason="expired", pass_id=p.id),
            event(world, gate_id=world.car_gate.id)]
+    _buffered(live, world.site.id, ids)
     h = world.token(world.guard)
     for query in (f"since={_since(start)}&limit=50", f"since={_since(start)}&decision=deny",
                   f"since={_since(start)}&gate={world.car_gate.id}", f"since={_since(start)}&limit=2"):
@@ -89,6 +98,7 @@ def test_an_overflowing_buffer_sends_older_polls_to_the_table(client, world, liv
     monkeypatch.setattr(feed, "RECENT_PER_SITE", 3)
     start = datetime.now(UTC)
     ids = [event(world) for _ in range(5)]
+    _buffered(live, world.site.id, ids[-3:])
     h = world.token(world.guard)
     resp, selects = _poll(client, world, f"since={_since(start)}", h)
     assert selects and [i["id"] for i in resp.get_json()["items"]] == ids[::-1]
@@ -109,6 +119,8 @@ def test_one_sites_buffer_never_answers_another_sites_poll(client, world, live):
         start = datetime.now(UTC)
         mine = event(world)
         theirs = event(world, site_id=world.other_site.id, gate_id=other_gate.id, decision="deny", reason="unknown")
+        _buffered(live, world.other_site.id, [theirs])
+        _buffered(live, world.site.id, [mine])
         assert [r[0] for r in live.recent[world.other_site.id].rows] == [theirs]
         assert [r[0] for r in live.recent[world.site.id].rows] == [mine]
         items = client.get(f"/api/v1/desk/events?since={_since(start)}", headers=world.token(world.guard)).get_json()["items"]

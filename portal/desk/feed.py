@@ -5,8 +5,8 @@ or PostgreSQL LISTEN (PostgreSQL without Redis) and hands each event to the proc
 Writers announce only the ids of the events they committed; a hub with open streams reads those
 rows and builds the board's payloads. So a gate decision pays a few bytes per event whether or not
 a desk is watching, and the work of showing events falls on the processes that show them.
-On SQLite (make run) the Hub polls the table instead, and this process's own commits reach its
-streams at once the same way (ids after commit).
+On SQLite (make run) the Hub polls the table instead, and this process's own commits wake it to read
+at once (ids after commit).
 Streams replay from the database after Last-Event-ID, so a reconnect loses nothing.
 Each event is serialised once per process; the newest ones of every site this process streams or
 answers polls for stay in a small buffer (Recent), from which a poll is answered without a query.
@@ -143,6 +143,7 @@ class Hub:
         self.recent = {}  # site id -> Recent, only while the listener has run without a break
         self._watched = {}  # site id -> when a poll last asked (monotonic)
         self._last_read = 0.0
+        self.wake = threading.Event()  # SQLite: this process committed events; read them now
 
     def subscribe(self, client):
         """Add a stream; returns once the listener is live, so nothing falls between replay and live."""
@@ -346,16 +347,20 @@ class Hub:
             db.session.remove()
         self.ready.set()
         while self._keep_running():
-            time.sleep(0.5)
+            # Woken by this process's commits (after_commit_publish), else every half second for the others'.
+            self.wake.wait(0.5)
+            time.sleep(self._pause())
+            self.wake.clear()
+            self._last_read = time.monotonic()
             with self.app.app_context():
                 try:
-                    rows = db.session.scalars(db.select(AccessEvent).where(AccessEvent.id > high)
-                                              .order_by(AccessEvent.id).limit(500)).all()
-                    if rows:
-                        high = rows[-1].id
-                        self.dispatch(payloads(rows))
+                    ids = db.session.scalars(db.select(AccessEvent.id).where(AccessEvent.id > high)
+                                             .order_by(AccessEvent.id).limit(500)).all()
                 finally:
                     db.session.remove()
+            if ids:
+                high = ids[-1]
+                self.deliver(ids)
 
 
 def hub_for(app):
@@ -413,7 +418,7 @@ _redis_clients = {}
 
 
 def after_commit_publish(ids):
-    """events.after_commit listener: publish the committed ids (Redis), or hand them to this process's streams (local)."""
+    """events.after_commit listener: publish the committed ids (Redis), or wake this process's hub to read them (local)."""
     if not has_app_context():
         return
     app = current_app._get_current_object()
@@ -425,9 +430,11 @@ def after_commit_publish(ids):
         client = _redis_clients.get(url) or _redis_clients.setdefault(url, redis.Redis.from_url(url))
         client.publish(channel(app), json.dumps(list(ids), separators=(",", ":")))
     elif mode == "local":
+        # The hub's thread reads them (at most every FLUSH_SECONDS), not the committing thread: that is
+        # often a request thread that the gate is waiting for.
         hub = app.extensions.get("desk_hub")
-        if hub is not None and (hub.clients or hub.recent):
-            hub.deliver(ids)
+        if hub is not None:
+            hub.wake.set()
 
 
 class _Frames:
