@@ -43,11 +43,11 @@ extract: $(VENV)/.installed
 
 translations: $(MO)
 
-## Ruff with the rules in pyproject.toml, then mypy on the typed packages. (format-check joins once the
-## tree has been formatted.)
+## Ruff with the rules in pyproject.toml, then mypy on the typed packages (portal/core, access_bridge);
+## format-check joins once the tree has been formatted.
 lint: install-dev
 	$(VENV)/bin/ruff check portal access_bridge tests bench
-	$(VENV)/bin/mypy portal/core
+	$(VENV)/bin/mypy portal/core access_bridge
 
 ## mypy on every package that carries type hints (config in pyproject.toml).
 typecheck: install-dev

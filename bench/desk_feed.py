@@ -103,7 +103,7 @@ def client_proc(port, token, n, ready, stop, out):
         while not stop.is_set():
             try:
                 data = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -167,7 +167,7 @@ def pct(values, p):
     """The p-th percentile of sorted values."""
     if not values:
         return None
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def main():

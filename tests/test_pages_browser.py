@@ -48,8 +48,8 @@ def test_language_switch_keeps_the_page_filters(app, world):
 
 
 def test_host_is_asked_before_refusing_but_not_before_letting_in(app, world):
-    from portal.walkins.models import WalkIn
     from portal.extensions import db
+    from portal.walkins.models import WalkIn
 
     api = app.test_client()
     for name in ("快递员", "维修工"):

@@ -1,4 +1,6 @@
 """The desk's own tables: exceptions, shifts and job cursors."""
+from datetime import datetime
+
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,16 +32,16 @@ class DeskException(Timestamped, db.Model):
     count: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     first_event_id: Mapped[int | None] = mapped_column(ForeignKey("access_events.id"))
     last_event_id: Mapped[int | None] = mapped_column(ForeignKey("access_events.id"))
-    last_seen_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     gate_id: Mapped[int | None] = mapped_column(ForeignKey("gates.id"))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     pass_id: Mapped[int | None] = mapped_column(ForeignKey("passes.id"))
     reason: Mapped[str | None] = mapped_column(String(24))
     details: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
     taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    taken_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    closed_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(24))
     note: Mapped[str | None] = mapped_column(Text)
     gate = relationship("Gate")
@@ -55,8 +57,8 @@ class Shift(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False)
     guard_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
-    started_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    ended_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notes: Mapped[str | None] = mapped_column(Text)
     # Exceptions still open when the shift ended, handed to the next guard.
     open_exception_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)

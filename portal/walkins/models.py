@@ -1,4 +1,6 @@
 """Walk-ins and item movements: requests at the gate that a host approves from the phone."""
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -17,10 +19,10 @@ class HostApproval:
     status: Mapped[str] = mapped_column(String(8), default="pending", nullable=False)
     # The SMS link carries a random token; only its hash is stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    expires_at: Mapped[object] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    decided_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by: Mapped[str | None] = mapped_column(String(8))  # host | guard
     guard_reason: Mapped[str | None] = mapped_column(String(300))
 
