@@ -9,9 +9,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
-from portal.core.timeutil import local
+from portal.core.timeutil import local_text
 from portal.desk.forms import FIELD_LABELS, error_messages
 from portal.desk.labels import DRIVER_LABELS, label
 from portal.devices import changes, drivers, operations, queries
@@ -22,8 +23,8 @@ from portal.extensions import db
 from portal.sites.models import Gate, Site
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
-VIEW_ROLES = ("guard", "manager", "admin")
-MANAGE_ROLES = ("manager", "admin")
+VIEW_ROLES = STAFF_ROLES
+MANAGE_ROLES = MANAGER_ROLES
 DEVICE_FIELDS = FIELD_LABELS | {"name": _l("Device name")}
 
 
@@ -67,7 +68,7 @@ def index():
     rows = queries.summaries(_site_id())
     zones = dict(db.session.execute(db.select(Site.slug, Site.timezone)).all())
     # Shown in each device's site's time, as every other page shows times.
-    seen = {r["id"]: local(datetime.fromisoformat(r["last_seen_at"]), zones.get(r["site"], "UTC")).strftime("%Y-%m-%d %H:%M:%S")
+    seen = {r["id"]: local_text(datetime.fromisoformat(r["last_seen_at"]), zones.get(r["site"], "UTC"), "%Y-%m-%d %H:%M:%S")
             for r in rows if r["last_seen_at"]}
     return render_template("devices/list.html", devices=rows, health=event_health([r["id"] for r in rows]), seen=seen,
                            kinds=KIND_LABELS, can_manage=current_user.role in MANAGE_ROLES)
