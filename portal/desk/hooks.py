@@ -1,11 +1,7 @@
 """What turns into desk exceptions: access events (a hook in the writer's transaction) and the periodic jobs.
 
-The hook does not touch desk_exceptions when the event is inserted: it notes the event, and just before
-the transaction commits the noted events update their exceptions, one statement per group, groups in a
-fixed order, each under a lock of its own (PostgreSQL advisory, transaction-scoped). Updating each row
-as its event came made a gate decision lock a token row and then an exception row while a journal batch
-locked them the other way round, and two batches lock the same exceptions in different orders: bursts
-of denials deadlocked (5 in 350 parallel verifies), and `count = count + 1` read in Python lost counts.
+Events are noted when inserted and counted into their exceptions just before commit, in a fixed order
+(docs/desk-exceptions.md says why).
 """
 import hashlib
 import logging
