@@ -1,16 +1,6 @@
 """Decisions at the edge: gates keep deciding from the bridge's local store when the portal is away.
 
-EdgeDecider.decide(kind, data, gate_id, direction) accepts the full signed QR token, the compact
-token (raw OSDP card data or its text) and keypad entries (5-digit pass number + 6-digit TOTP),
-and answers (grant, reason, pass_id) with the gate API's reason codes.
-
-Online, a grant is consumed in the portal's database with one conditional UPDATE (so two gates
-cannot both spend the last entry) and recorded as an AccessEvent (source "bridge"). When the
-database cannot be reached the decider marks the link down for a few seconds, decides from the
-local store, counts the use locally and journals it. sync() reports the journal once the link
-is back - idempotently, with the original times - and flags uses that went past a pass's limit
-because two edges admitted it during the outage (reason "used_up", details.offline_double_use).
-Decisions fail closed: any unexpected error denies with reason "error".
+(docs/edge.md, "Deciding", says how online, offline and sync() differ.)
 """
 from __future__ import annotations
 

@@ -1,13 +1,6 @@
 """The bridge's local store: what gates need to decide while the portal or its database is down.
 
-A small SQLite file owned by one bridge process (default instance/edge-<name>.db) holds the
-public keys, the gates, every unexpired pass (revoked ones too, so a revocation is known and
-not mistaken for an unknown pass) and a journal of decisions made offline. Everything is also
-kept in memory, so a decision costs no disk read; only the journal row is written (WAL,
-synchronous=NORMAL and an exclusive lock: no fsync and no lock traffic per decision, yet a crash
-of the bridge loses nothing). Rows up to the "reported_upto" mark have reached the portal; the
-newest row is never pruned, so row ids (and with them report uids) never repeat.
-Pass secrets are stored encrypted with the data key.
+(docs/edge.md, "The edge store", says why.)
 """
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
 """Events back: device events and the edge's offline decisions become AccessEvents, exactly once.
 
-Device events are keyed by (device, serial number): a replayed batch adds nothing, and a jump in
-serial numbers is reported as lost events (an AccessEvent with reason "error" and
-details.lost_events = [first, last], plus a log line; the desk turns it into an exception).
-Offline decisions of an edge store are keyed by "<store id>-<journal row>" (EdgeReceipt).
-Devices that let the bridge decide (OSDP, Capability.EDGE_DECISION) also report their decisions
-as events; the EdgeDecider has recorded those already, so for them only the cursor moves.
+(docs/edge.md, "Events back", says how.)
 """
 from __future__ import annotations
 

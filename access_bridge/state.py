@@ -1,15 +1,6 @@
 """Desired state: which credential every live pass should have on every device.
 
-Rules (documented in the README's bridge section):
-- a device with no gates serves the whole site; a pass with no gates may use any gate;
-- a device tied to a building serves only passes to units of that building;
-- elevator controllers get the pass's floors (default: the unit's floor) that the device serves;
-- barriers hold only passes with a plate; faces go only to face terminals and only when enrolled;
-- a static PIN is a weaker, non-rotating credential: it is pushed only when the site setting
-  "device_static_pin" is on (the portal's own keypad code rotates every 30 s);
-- names on devices are "Visitor V<id>", never the visitor's name (data minimisation);
-- each credential carries its own window, schedule and remaining uses, so devices expire it
-  themselves while the bridge is down.
+(docs/bridge.md, "Desired state", lists the rules.)
 """
 from __future__ import annotations
 

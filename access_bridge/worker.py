@@ -1,10 +1,6 @@
 """The bridge worker: claims devices, plans, pushes to many devices at once, records the outcome.
 
-One Worker runs a loop on its main thread (all database work) and a thread pool for driver
-calls; each device has at most one job in flight, so operations on one device stay in order
-while many devices are pushed to concurrently. Devices are claimed with a lease row per device
-(on PostgreSQL taken with SELECT … FOR UPDATE SKIP LOCKED), so two workers never push to the
-same device; a worker that dies loses its leases when they expire.
+(docs/bridge.md, "The worker", says how devices are leased and kept in order.)
 """
 from __future__ import annotations
 

@@ -1,16 +1,6 @@
 """Hikvision ISAPI: face terminals, door controllers and elevator controllers, over HTTP with Digest auth.
 
-Options: {"url": "http://host[:port]", "username", "password", "timezone": "Asia/Shanghai", "kind": "door" |
-"face" | "elevator", "fdid": "1", "face_lib": "blackFD", "timeout": 5, "verify": true, "delete_timeout": 10}.
-
-- A credential is a visitor person (employeeNo = Credential.key) with a local-time Valid window, doorRight and
-  RightPlan (doors; floors on elevator controllers), password = PIN and maxOpenDoorTime = max uses; a card number
-  is a card of that person (never edited: deleted and added again); a face is a JPEG of at most 200 KB.
-- revoke() deletes the person with everything attached and polls DeleteProcess until the device says success.
-- keys() lists only visitor persons: residents' records on a shared controller are not ours to reconcile.
-- Events come from AcsEvent searches from a serial number on. Device serials also count non-access records
-  (door open/closed, alarms), so serials_dense is False and lost_serials() reports the real gaps.
-- HTTP and ResponseStatus errors become DeviceUnreachable / DeviceAuthFailed / CredentialRejected / DriverError.
+(docs/bridge.md gives the options and says how credentials, revocations and events map.)
 """
 from __future__ import annotations
 

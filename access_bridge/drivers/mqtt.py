@@ -1,19 +1,6 @@
-"""MQTT door controllers speaking esp-rfid's dialect (devices.md §3).
+"""MQTT door controllers speaking esp-rfid's dialect.
 
-Options: {"url": "mqtt://host:port", "topic": "door/1", "username"?, "password"?, "doorip"?, "timeout"?}.
-Commands go to <topic>/cmd with QoS 1; the device answers on <topic>/send with {"type": <cmd>, ...} acks and
-{"type": "access", ...} events.
-
-- A credential is an esp-rfid user: uid = Credential.card_no (the number the reader sends), user = Credential.key
-  (so events and the user list map back to our keys), validsince/validuntil = epochs of the pass window, so the
-  device expires it by itself. A changed card number is deleted and added again: esp-rfid keys users by uid.
-- Acks carry no request id. An ack is matched to the oldest waiting command of the same type (and the same
-  uid when the device echoes it); QoS 1 on one topic keeps the order.
-- esp-rfid events have no serial numbers: the driver numbers them in the order the broker delivered them,
-  continuing from the after_serial the caller passes to events() (see base.EventBuffer). Events published while
-  the bridge was disconnected are lost to it; that cannot be detected from the numbers.
-- All instances in a process share one connection per broker (mqtt_pool); upsert_many/revoke_many publish a whole
-  batch and then wait for all acks under one deadline.
+(docs/bridge.md gives the options and says how credentials, acks and events map.)
 """
 from __future__ import annotations
 

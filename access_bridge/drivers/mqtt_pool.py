@@ -35,7 +35,7 @@ def parse_url(url: str) -> tuple[str, int, bool]:
 
 
 def _no_delay(client, userdata, sock) -> None:
-    """Send small MQTT packets at once: Nagle plus delayed ACKs add ~40 ms per hop to every ack."""
+    """Send small MQTT packets at once: Nagle plus delayed ACKs would hold back every ack at every hop."""
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):

@@ -1,24 +1,6 @@
 """OSDP readers and keypads at a gate, with the bridge as the control panel (libosdp, secure channel).
 
-Options: {"transport": "tcp", "host", "port", "address": 1, "scbk": "<32 hex digits>", "relay_output": 0,
-"pulse_seconds": 3, "code_length": 11, "keypad_timeout": 5, "card_method": "qr", "log_level": "Error"}.
-Tests pass connect= (a function returning a connected socket) instead of host and port.
-
-- The reader does not decide and neither does this driver: every scan or typed code goes to on_credential(kind,
-  data, reader_no) -> (grant, reason), set by the edge runner. The driver then answers: on a grant it pulses relay
-  output `relay_output` (Output command, temporary on with a timer), shows green and beeps once; on a deny it shows
-  red and beeps three times, and never touches the relay.
-- A scanned QR arrives as raw card data: CardFormat unspecified, at most 64 bytes (OSDP's card-data limit; the
-  ASCII format is deprecated and dropped by readers). So a QR meant for OSDP readers must be a compact token of at
-  most 64 bytes; the bytes are passed through untouched. Longer tokens cannot travel as card data: such a pass is
-  entered on the keypad instead.
-- Typed digits arrive as KeyPress events and are assembled per reader until '#' (or CR), or until code_length
-  digits; '*' (or DEL) clears; a pause longer than keypad_timeout drops a half-typed code.
-- Decisions are reported as DeviceEvents (method qr/card or code) with serials given by the driver, continuing
-  from the caller's after_serial (base.EventBuffer). The scanned bytes themselves are not kept in the event.
-- upsert/revoke do nothing: credentials for edge decisions live in the bridge's local store, not on the reader.
-- The TCP link is re-established by the driver; libosdp would otherwise wait minutes before retrying a peripheral
-  that went offline, so after a reconnect (or while the peripheral stays offline) the driver re-enables it.
+(docs/bridge.md gives the options and says why the driver neither decides nor holds credentials.)
 """
 from __future__ import annotations
 

@@ -1,15 +1,6 @@
-"""A dedicated read connection per thread for hot single-statement reads (the gate's lookups).
+"""A dedicated read connection per thread, outside the pool, for hot single-statement reads (the gate's lookups).
 
-A gate decision that takes nothing only reads. Through the session each request would check a
-connection out of the pool, and on PostgreSQL pay BEGIN and COMMIT round trips around its SELECTs.
-A lone SELECT is already a consistent snapshot, so these reads run on a connection each thread
-keeps open (autocommit on PostgreSQL) outside the pool: no checkout, no transaction, one round
-trip per statement. They see committed rows only, and every write that settles a race re-checks
-its conditions in its own WHERE clause. Being outside the pool, the connection can never make a
-request wait on the pool for its own second connection.
-
-A connection unused for IDLE_PING_SECONDS is pinged first (a server restart overnight); one that
-died mid-use is replaced on the next call (that decision fails closed).
+(docs/gate.md, "Reads", says why.)
 """
 import threading
 import time
@@ -32,7 +23,7 @@ class Readers:
         if url.get_backend_name() == "postgresql":
             extra["isolation_level"] = "AUTOCOMMIT"
             # These are key lookups whose best plan never depends on the values: plan once per connection
-            # instead of letting the server re-plan (about 0.3 ms) the joined pass select on every call.
+            # instead of letting the server re-plan the joined pass select on every call.
             # A keyword `options` replaces the URL's own (?options=-csearch_path=…), so carry that over too.
             url_options = url.query.get("options", "")
             url_options = " ".join(url_options) if isinstance(url_options, tuple) else url_options
@@ -100,8 +91,8 @@ class Prepared:
     """A Core SELECT compiled once for the dialect and run on the DB-API cursor of a read connection.
 
     SQLAlchemy still writes the SQL and converts every bound and returned value (its own type
-    processors: dates, JSON, encrypted columns); only its per-call execution machinery, about
-    40 µs a statement, is skipped. For the gate's hot reads.
+    processors: dates, JSON, encrypted columns); only its per-call execution machinery is
+    skipped. For the gate's hot reads.
     """
 
     def __init__(self, stmt, dialect):

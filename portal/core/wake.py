@@ -1,11 +1,6 @@
-"""Waking the access bridge after a commit that changed what devices should hold.
+"""Waking the access bridge after a commit that changed what devices should hold (docs/bridge.md says how).
 
-A session that changed passes, devices, face enrolments or queued a remote open is marked (request(session),
-or found by the flush hook). On PostgreSQL the transaction itself runs `pg_notify('access_bridge', '')`, which
-PostgreSQL delivers only if it commits, so a rolled-back change never wakes the bridge. After the commit this
-process sets an in-process Event (tests, single-process setups) and, on SQLite, sends one datagram to the
-bridge's Unix socket beside the database. Nothing listening is fine: the bridge also polls. The bridge's
-listener (access_bridge.wakeup) imports this module, never the reverse.
+The bridge's listener (access_bridge.wakeup) imports this module, never the reverse.
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ def events_after(site_id, after_id, decision=None, gate_id=None, limit=2000):
 # Ids are taken at INSERT and become visible at COMMIT, so a transaction that inserted before event L and
 # committed after a board saw L holds ids below L that "after L" never returns. Such late rows are looked
 # for among the LATE_IDS ids below L, decided at most LATE_SECONDS before L: every transaction whose
-# insert-to-commit time plus journal delay (50 ms) stays under that is replayed.
+# insert-to-commit time plus journal delay stays under that is replayed.
 LATE_IDS = 10_000
 LATE_SECONDS = 5
 LATE_LIMIT = 500

@@ -1,19 +1,6 @@
 """Access events that guard nothing, queued per worker process and written in batches.
 
-A gate decision that took nothing (a denial, a grant of an unlimited pass without direction,
-a fail-closed error) has nothing to make durable before it answers: its event only reports.
-Writing each in its own transaction costs an INSERT, the desk's statements and a COMMIT on the
-reader's wait. Queued here, they are written once the batch is EVENT_JOURNAL_MS old, by the next
-request thread that has sent its response (a writer thread covers quiet times), in one
-transaction: the events, the same hooks (desk exceptions), one NOTIFY of their ids, and
-the entries' small follow-up writes (an unlimited pass's use count) grouped per statement.
-Decisions that take an entry or a keypad step never come here: they commit their event with the
-write that settles the race.
-
-Trade-offs: a worker killed with SIGKILL loses the rows of its last EVENT_JOURNAL_MS (a normal
-stop flushes them); while the database is unreachable rows stay queued (up to EVENT_JOURNAL_MAX,
-then the oldest go, counted in the log) and are written when it returns, so the "error" attempts
-of an outage are recorded too.
+(docs/events.md says why, what a batch holds and what it trades away.)
 """
 import atexit
 import collections

@@ -53,7 +53,7 @@ class FaceIndex:
             return []
         q = np.asarray(query, dtype=np.float32).reshape(DIM)
         # einsum runs single-threaded in numpy itself: BLAS's threaded gemv is faster when idle
-        # but waits for busy cores (p99 10x worse on a loaded 2-core box).
+        # but waits for busy cores, which makes the slowest searches far worse on a loaded machine.
         d2 = self.sq_norms - 2.0 * np.einsum("ij,j->i", self.matrix, q) + float(q @ q)
         limit = max(1, min(limit, len(d2)))
         if limit < len(d2):

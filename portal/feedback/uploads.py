@@ -16,8 +16,8 @@ MAX_REQUEST_BYTES = MAX_PHOTOS * MAX_PHOTO_BYTES + 512 * 1024
 MAX_PIXELS = 40_000_000  # larger is a decompression bomb, not a phone photo
 # What one photo may cost once decoded, checked from the header before any pixel is decoded: a JPEG is decoded
 # at a reduced scale (draft) near MAX_SIDE, so a 48-MP phone photo stays cheap; PNG and WebP have no such
-# shortcut, so they are refused above 4096 x 4096 (three all-zero 6300 x 6300 PNGs, 463 kB on the wire, took
-# 20 s and 400 MB of worker memory before this check).
+# shortcut, so they are refused above 4096 x 4096 (three all-zero 6300 x 6300 PNGs, small on the wire, tied up a
+# worker's time and memory before this check).
 MAX_DECODED_PIXELS = 4096 * 4096
 MAX_SIDE = 2560  # stored photos are scaled down to this; enough to read a number plate
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}

@@ -1,23 +1,6 @@
 """The decision cache: what a QR decision reads (device token, device, pass, watchlist hit), kept in each worker.
 
-A QR grant of an unlimited pass without a direction takes nothing, so it only needs the joint read
-of portal.gate.queries.device_and_pass. Readers rescan a presented code several times a second and
-the same visitors pass the same gates all day, so each worker keeps those rows, keyed by token hash
-and pass id. Only rows that can decide alone are kept (unlimited passes); a limited pass, or a scan
-with a direction, reads and writes the database as before.
-
-The database says when the copy is stale (portal.gate.triggers), never the application code:
-- SQLite (one machine): each decision reads the one-row change counter; a new value empties the
-  cache first. Exact: a decision never sees a state older than its own read of the counter.
-- PostgreSQL: a thread in each worker LISTENs for the triggers' NOTIFY and empties the cache on each.
-  It also sends itself a fence NOTIFY every third of GATE_CACHE_STALE_MS. Notifications reach a
-  listener in commit order, so once its fence sent at time T is back, every change committed before
-  T has emptied the cache. The cache answers only while the last fence back is younger than
-  GATE_CACHE_STALE_MS (250 ms): a revocation committed at C never opens a gate after C + 250 ms,
-  and under load the next scan usually sees it (bench/gate_revocation.py). A dropped listener makes
-  the fences stop, so the cache stops answering by itself and decisions read the database until it
-  is back.
-Writes this process commits through the ORM empty its own cache at once (no wait for the NOTIFY).
+The database says when it is stale (portal.gate.triggers); docs/gate.md, "The decision cache", says why and how.
 """
 import logging
 import os

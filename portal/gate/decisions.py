@@ -44,7 +44,7 @@ def _watch_details(outcome, watch_hit):
 
 
 # Texts whose signature checked, with the key set that checked them. A reader decodes a code held under
-# it several times a second, and each read would cost an Ed25519 verification (about 55 µs); a text is
+# it several times a second, and each read would cost an Ed25519 verification; a text is
 # a signed fact, so it is only checked again once the key set was reloaded (every 30 s, or a retirement).
 # The clock checks (step, window) and everything about the pass still run on every scan.
 _VERIFIED = OrderedDict()

@@ -84,7 +84,7 @@ def _advance_statement():
 
 def wrote():
     """True when this decision wrote (took an entry or a keypad step): its event must commit with it."""
-    # A decision that only read never made a session; asking the session would make one (about 40 µs).
+    # A decision that only read never made a session; asking the session would make one.
     return db.session.registry.has() and db.session.info.get(_WROTE, False)
 
 

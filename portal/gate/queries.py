@@ -1,10 +1,6 @@
 """Reads of the gate's hot path: one select per decision brings the pass and its watchlist hit.
 
-Statements are built once and run through portal.core.reads (a per-thread read connection, the
-SQL compiled once per dialect). Rows come back as dicts and become small read-only views holding
-only what the rules check: the unit, visitor and gate names are the desk's business, and its board
-reads them itself from the event ids it is told of. A signed QR reads its device token in the same
-select (device_and_pass).
+Run through portal.core.reads (docs/gate.md, "Reads", says why).
 """
 from datetime import timedelta
 from functools import cache

@@ -1,13 +1,6 @@
 """Attempts the gate could not even attribute to a device (the token lookup failed), kept until it can.
 
-With the database unreachable the device token cannot be checked, so the answer is deny / error and
-the attempt has no site or device yet for the event journal. It is kept here, per worker process,
-with the token's hash. The first verify that authenticates again (the database is back) hands the
-spool over: one select resolves the hashes, and each attempt whose token was
-valid at the time becomes an access event (`error`, details `spooled`) through the event journal,
-which writes it once, in its batch transaction, retrying while the database refuses. Attempts
-with a token that resolves to no usable device are dropped (counted in the log): an unauthenticated
-caller never writes events. Like the journal, the spool is memory: a worker killed with SIGKILL loses it.
+(docs/gate.md, "Failing closed", says why.)
 """
 import collections
 import logging

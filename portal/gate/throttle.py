@@ -1,10 +1,6 @@
 """Keypad throttling per pass and per keypad, in a store every worker shares.
 
-Only failed code entries count, so a busy keypad's visitors are never slowed down by each other.
-An entry can only open a door when its pass number names a live pass, so only such failures
-("guesses") count against the keypad's budget; garbage (no live pass named) raises the desk's burst
-alert but never refuses anyone. The store comes from RATELIMIT_STORAGE_URI (db:// by default,
-redis:// in large deployments); the README's "Keypad arithmetic" follows from these limits.
+Only failed entries naming a live pass count (docs/gate.md, "Keypad codes and the arithmetic", says why).
 """
 from flask import current_app
 from limits import parse_many, storage, strategies

@@ -1,16 +1,6 @@
 """Database triggers that announce every change which could turn a cached QR grant into a denial.
 
-The gate keeps what a QR decision reads in each worker (portal.gate.cache). Triggers, not the
-application code, say when that copy is out of date, so no write path (a page, the API, the CLI,
-the bridge, a manual UPDATE) can forget to. They fire on what the rules read: a pass's state,
-window, schedule, gates, floors and the identities the watchlist is matched on; any watchlist
-change; a device token's hash, kind, expiry or revocation; a device's site, gates, kind or status;
-a signing key's status (emptying also drops the worker's key set, so a retired key stops verifying).
-They stay silent on the counters the gate itself moves on every scan (a pass's uses and last
-direction, a token's last use): the cache never serves a decision that depends on those.
-
-PostgreSQL: a statement trigger sends NOTIFY on CHANNEL, delivered to every worker at commit.
-SQLite (one machine): a row trigger bumps the one-row gate_cache_epoch table that each decision reads.
+PostgreSQL: NOTIFY on CHANNEL; SQLite: the gate_cache_epoch counter (docs/gate.md, "The decision cache", says why).
 """
 from sqlalchemy import Column, Integer, MetaData, Table, event, text
 

@@ -1,11 +1,6 @@
-"""One writer at a time on SQLite, queued in the kernel instead of SQLite's sleeping busy handler.
+"""One writer at a time on SQLite, queued on a flock instead of SQLite's sleeping busy handler; a no-op on PostgreSQL.
 
-SQLite admits one write transaction at a time. A second process that finds the database
-locked retries with sleeps of 1, 2, 5, 10 ... ms, so two gunicorn workers deciding at once
-add milliseconds of idle waiting to each other. Gate decisions therefore take an exclusive
-flock on a file next to the database right before their first write and drop it after the
-commit: a waiting worker wakes the moment the other commits. PostgreSQL needs none of this
-(row locks queue without sleeping), so the lock is a no-op there.
+(docs/gate.md, "Performance", says why.)
 """
 import fcntl
 import os

@@ -1,21 +1,6 @@
 """Compact pass token for version-limited QR readers and OSDP's 64-byte card data.
 
-Which reader needs which token:
-  * Full signed token (portal.passes.qrtext, 87 bytes, 140 base32 characters, QR version 7 at
-    error correction M): any reader that decodes QR version 7 or larger and forwards the text
-    (HTTP readers calling /api/v1/gate/verify, phone scanners, the desk). Anyone holding the
-    site's public key can check it; it needs no per-pass secret.
-  * Compact token (this module, 27 bytes raw, 44 base32 characters, QR version 3 at M): readers
-    limited to QR versions 1-4, and OSDP readers, whose card-data field carries at most 64 bytes
-    (the 44-character text or the 27 raw bytes both fit). It is checked only by a verifier that
-    already holds the pass's secret: the access bridge's edge store (synced every few seconds),
-    or the portal itself.
-
-Layout (big-endian): version u8 | site id u16 | pass id u32 | step u32 | MAC 16 bytes.
-MAC = HMAC-SHA256(K_pass, header)[:16] with K_pass = HKDF-SHA256(otp_secret, salt, info=pass id):
-a per-pass key, so one leaked pass secret forges nothing for other passes. The step is the same
-30-second step as the full token, so a screenshot stops working within a minute.
-Errors use the gate's reason codes via portal.passes.qrtext.TokenError.
+(docs/edge.md, "Which QR a reader needs", gives the layout and says why.)
 """
 import base64
 import hashlib

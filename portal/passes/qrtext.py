@@ -65,7 +65,7 @@ def b32_fixed(text, text_len, raw_len, version):
     text = text.strip().upper()
     if len(text) != text_len or not _B32_TEXT.fullmatch(text):
         raise TokenError("bad_signature")
-    # base64.b32decode is pure Python (about 9 us); one int() over base-32 digits does the same in about 1 us.
+    # base64.b32decode is pure Python; one int() over base-32 digits does the same in a fraction of its time.
     value, unused = int(text.translate(_B32_DIGITS), 32), text_len * 5 - raw_len * 8
     if value & ((1 << unused) - 1):
         # The last character's low bits carry no data and must be zero: otherwise 2**unused spellings
@@ -131,7 +131,7 @@ def check_claims(claims, now_ts, expected_site=None):
 def load_public(raw: bytes) -> VerifyKey:
     """Public key object from its 32 raw bytes.
 
-    Verification runs in libsodium (PyNaCl): about 55 µs against OpenSSL's 110 µs on the gate's
-    hardware, and it is the costliest step of a QR decision. Signing stays with cryptography.
+    Verification runs in libsodium (PyNaCl), faster than OpenSSL on the gate's hardware, and it is the
+    costliest step of a QR decision (docs/gate.md, "Performance"). Signing stays with cryptography.
     """
     return VerifyKey(bytes(raw))

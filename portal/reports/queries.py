@@ -1,16 +1,6 @@
 """KPI arithmetic for one site and one period, compared with the period before.
 
-Definitions (also shown on the page):
-- satisfaction rate: surveys answered in the period with 4 or 5 stars / all surveys answered in the period;
-- complaints: filings of kind "complaint" created in the period (suggestions counted apart);
-  per 100 units = complaints / units of the site x 100;
-- time to first response / to resolution: median over all filings (complaints and suggestions) created in the
-  period that have one, in hours; unanswered ones are counted apart, not as zero;
-- entries: granted access events going in (direction "in" or unknown; exits are not entries);
-  guard-approved = granted with approved_by "guard" (walk-ins the guard let in and guard remote opens);
-  share of walk-ins = guard-approved walk-ins / granted walk-ins; share of entries = guard-approved / entries;
-- denied: every denied attempt, by reason code; visits per day and peak hours use entries, in local time.
-Every ratio with an empty denominator is None ("n/a"), never a division by zero.
+The definitions are in docs/reports.md (a short form is shown on the page).
 """
 
 from collections import Counter
