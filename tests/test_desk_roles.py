@@ -3,6 +3,7 @@ import re
 
 import pytest
 from desk_support import event, login_page
+from support import csrf
 
 from portal.app import create_app
 from portal.config import TestConfig
@@ -56,8 +57,7 @@ def _call(client, method, path, token_header, csrf):
 
 def _session(client, world, user):
     login_page(client, world, user)
-    page = client.get("/host/approvals" if user.role == "resident" else "/desk/shift").get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    return csrf(client, "/host/approvals" if user.role == "resident" else "/desk/shift")
 
 
 def test_every_desk_route_is_listed():
