@@ -144,12 +144,12 @@ def seed(world):
     from portal.bridge.models import DeviceCredential
     from portal.core.timeutil import utcnow
     from portal.desk import operations as desk
-    from portal.walkins import operations as walkins
     from portal.feedback import operations as fb
     from portal.feedback.models import Escalation, FollowUp
     from portal.feedback.uploads import clean
     from portal.passes.operations import revoke_pass
     from portal.sites import operations as places
+    from portal.walkins import operations as walkins
     from portal.watchlist.operations import add_entry
 
     app, now = world.app, utcnow()
