@@ -19,8 +19,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-# What DESK_BENCH_OFF can switch off in the served app, to measure what each part of the desk's load relief is worth.
-VARIANTS = ("memory", "coalesce", "direct")
+# What DESK_BENCH_OFF can switch off in the served app, to measure what each part of the desk's load relief is worth;
+# "+nice" switches on something tried and not kept.
+VARIANTS = ("memory", "coalesce", "direct", "+nice")
 
 
 def variant_app():
@@ -47,7 +48,7 @@ def variant_app():
                 hub.deliver(ids)
 
         feed.after_commit_publish = direct  # before the app is made: it registers the listener
-    if os.environ.get("DESK_BENCH_NICE") == "1":  # tried: the feed's thread at nice 10, so gate threads get the CPU first
+    if "+nice" in off:  # the feed's thread at nice 10, so the OS runs request threads first
         run = feed.Hub._run
 
         def niced(self):
@@ -63,7 +64,7 @@ def variant_app():
 def start(env, log_path, port, timeout=60):
     """Start gunicorn on 127.0.0.1:port; returns once the app answers (a loaded machine takes a while to import it)."""
     log = Path(log_path).open("w")  # noqa: SIM115 - the child writes to it until stop()
-    spec = "bench._desk_serve:variant_app()" if env.get("DESK_BENCH_OFF") or env.get("DESK_BENCH_NICE") else "wsgi:app"
+    spec = "bench._desk_serve:variant_app()" if env.get("DESK_BENCH_OFF") else "wsgi:app"
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS,  # noqa: S603
                              "--graceful-timeout", "1", spec], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log = log

@@ -48,8 +48,9 @@ TARGET_P99_MS = 500.0  # a sixth of the gate's own 3 s fail-closed deadline; the
 UNCAPPED = os.environ.get("DESK_STREAMS_BENCH_UNCAPPED") == "1"
 # DESK_STREAMS_BENCH_COMPARE=1: also serve with parts of the load relief switched off (bench/_desk_serve.py), each
 # measured quiet and busy on its own server: "memory,coalesce,direct" is the portal before them.
-COMPARE = (["memory,coalesce,direct", "memory", "coalesce", "direct"] if os.environ.get("DESK_STREAMS_BENCH_COMPARE") == "1"
-           else [])
+# DESK_STREAMS_BENCH_COMPARE="+nice;memory" (variants separated by ";") compares those instead.
+_compare = os.environ.get("DESK_STREAMS_BENCH_COMPARE", "")
+COMPARE = ["memory,coalesce,direct", "memory", "coalesce", "direct"] if _compare == "1" else [v for v in _compare.split(";") if v]
 RESULTS = ROOT / "bench" / "results" / ("desk_streams_uncapped.json" if UNCAPPED else "desk_streams.json")
 
 
@@ -211,18 +212,19 @@ def run_database(label, url, workdir):
 
 def table(results):
     """The figures as a plain-text table."""
-    rows = [f"{'database':<27} {'desk screens':<31} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}  p99s"]
+    rows = [f"{'database':<41} {'desk screens':<31} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}  p99s"]
     runs = [(label, f) for label, f in results.items()]
-    runs += [(f"{label} off:{off}", g) for label, f in results.items() for off, g in f.get("switched_off", {}).items()]
+    runs += [(f"{label} {'with ' + off[1:] if off.startswith('+') else 'without ' + off}", g)
+             for label, f in results.items() for off, g in f.get("switched_off", {}).items()]
     for label, f in runs:
         s = f["screens"]
         for name, what in (("no_desk", "none"), ("with_200_screens", f"200 ({s['streaming']} streaming, "
                                                                      f"{s['refused_429'] + s['refused_503']} polling)")):
             r = f[name]
             if not r["requests"]:
-                rows.append(f"{label:<27} {what:<31} {'no scan answered in ' + str(ROUNDS * SECONDS) + ' s':>37}")
+                rows.append(f"{label:<41} {what:<31} {'no scan answered in ' + str(ROUNDS * SECONDS) + ' s':>37}")
                 continue
-            rows.append(f"{label:<27} {what:<31} {r['rps']:>7.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
+            rows.append(f"{label:<41} {what:<31} {r['rps']:>7.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
                         f" {sum(r['errors'].values()):>6}  {' '.join(f'{x:.0f}' for x in r['rounds_p99_ms'])}")
     return "\n".join(rows)
 

@@ -166,22 +166,23 @@ class Hub:
         for events decided RECENT_MARGIN_SECONDS after that: what committed before it is not in it.
         """
         with self.lock:
-            if poll:
-                self._watched[site_id] = time.monotonic()
-            if not self.ready.is_set() or self._thread is None:
-                return None
-            recent = self.recent.get(site_id)
-            if recent is None:
-                recent = self.recent[site_id] = Recent(time.time() + RECENT_MARGIN_SECONDS)
-            return recent
+            return self._watch(site_id, poll)
+
+    def _watch(self, site_id, poll):
+        if poll:
+            self._watched[site_id] = time.monotonic()
+        if not self.ready.is_set() or self._thread is None:
+            return None
+        recent = self.recent.get(site_id)
+        if recent is None:
+            recent = self.recent[site_id] = Recent(time.time() + RECENT_MARGIN_SECONDS)
+        return recent
 
     def recent_events(self, site_id, since_ts, decision=None, gate_id=None, limit=100):
         """Encoded events of a site from memory (see Recent.select), or None: then the caller reads the table."""
-        recent = self.watch(site_id)
-        if recent is None:
-            return None
-        with self.lock:
-            return recent.select(since_ts, decision, gate_id, limit)
+        with self.lock:  # one hold: a buffer the listener's failure empties cannot answer afterwards
+            recent = self._watch(site_id, True)
+            return None if recent is None else recent.select(since_ts, decision, gate_id, limit)
 
     def _wanted_sites(self):
         """Sites whose events this process needs (None: every site); called with the lock held."""
