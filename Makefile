@@ -43,10 +43,10 @@ extract: $(VENV)/.installed
 
 translations: $(MO)
 
-## Ruff with the rules in pyproject.toml, then mypy on the typed packages (portal/core, access_bridge);
-## format-check joins once the tree has been formatted.
+## Ruff's rules (pyproject.toml) and its format, then mypy on the typed packages (portal/core, access_bridge).
 lint: install-dev
 	$(VENV)/bin/ruff check portal access_bridge tests bench
+	$(VENV)/bin/ruff format --check portal access_bridge tests bench
 	$(VENV)/bin/mypy portal/core access_bridge
 
 ## mypy on every package that carries type hints (config in pyproject.toml).

@@ -2,13 +2,14 @@
 
 (docs/edge.md, "Deciding", says how online, offline and sync() differ.)
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import cast
 
 from limits import parse_many, storage, strategies
@@ -36,7 +37,7 @@ class Deny(Exception):
 
 
 def _utc(ts):
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 class Link:
@@ -50,8 +51,7 @@ class Link:
 class EdgeDecider:
     """Decides at one bridge from its EdgeStore, consuming uses online when it can."""
 
-    def __init__(self, app, store: EdgeStore, device_id=None, site_ids=None, retry_seconds=5.0, clock=time.time,
-                 link=None):
+    def __init__(self, app, store: EdgeStore, device_id=None, site_ids=None, retry_seconds=5.0, clock=time.time, link=None):
         self.app = app
         self.store = store
         self.device_id = device_id
@@ -120,7 +120,7 @@ class EdgeDecider:
         entry = rules.keypad_digits(entry)
         if entry is None:
             raise Deny("unknown")
-        number, otp = entry[: codes.KEYPAD_NO_DIGITS], entry[codes.KEYPAD_NO_DIGITS:]
+        number, otp = entry[: codes.KEYPAD_NO_DIGITS], entry[codes.KEYPAD_NO_DIGITS :]
         rec = self._pass_by_keypad(site_id, number)
         if rec is None:
             raise Deny("unknown")
@@ -216,8 +216,7 @@ class EdgeDecider:
             if step:
                 conds.append(Pass.otp_last_step < step)
                 values["otp_last_step"] = step
-            result = db.session.execute(update(Pass).where(*conds).values(**values)
-                                        .execution_options(synchronize_session=False))
+            result = db.session.execute(update(Pass).where(*conds).values(**values).execution_options(synchronize_session=False))
             done = cast(CursorResult, result).rowcount == 1
             if not done:
                 # Someone else spent it, or it changed since the snapshot: re-read and say why.
@@ -246,10 +245,20 @@ class EdgeDecider:
         from portal.extensions import db
 
         try:
-            record_event(at=_utc(now), site_id=site_id, gate_id=gate_id, device_id=self.device_id, method=method,
-                         pass_id=rec.id if rec else None, decision=decision, reason=reason, direction=direction,
-                         latency_ms=round((time.perf_counter() - started) * 1000, 3), source="bridge",
-                         details={"edge": self.store.store_id, **details})
+            record_event(
+                at=_utc(now),
+                site_id=site_id,
+                gate_id=gate_id,
+                device_id=self.device_id,
+                method=method,
+                pass_id=rec.id if rec else None,
+                decision=decision,
+                reason=reason,
+                direction=direction,
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                source="bridge",
+                details={"edge": self.store.store_id, **details},
+            )
             db.session.commit()
         except Exception:
             db.session.rollback()
@@ -271,8 +280,9 @@ class EdgeDecider:
             return self.store.passes.get(pid)
         if not self.online:
             return None
-        return self._fetch(lambda Pass: (Pass.site_id == site_id) & (Pass.keypad_no == number)
-                           & (Pass.valid_until > _utc(self.clock())))
+        return self._fetch(
+            lambda Pass: (Pass.site_id == site_id) & (Pass.keypad_no == number) & (Pass.valid_until > _utc(self.clock()))
+        )
 
     def _fetch(self, where):
         """A pass created after the last snapshot, fetched on demand."""
@@ -283,8 +293,9 @@ class EdgeDecider:
             with self.app.app_context():
                 from portal.watchlist.matching import pass_hit_subquery
 
-                row = db.session.execute(select(Pass, pass_hit_subquery()).where(where(Pass))
-                                         .order_by(Pass.id.desc()).limit(1)).first()
+                row = db.session.execute(
+                    select(Pass, pass_hit_subquery()).where(where(Pass)).order_by(Pass.id.desc()).limit(1)
+                ).first()
                 rec = pass_rec(*row) if row is not None else None
         except LINK_ERRORS as exc:
             self._link_failed(exc)
@@ -351,6 +362,7 @@ class EdgeRuntime:
 
     def start(self, stop: threading.Event):
         """Sync now and then every sync_seconds in a daemon thread until stop is set."""
+
         def loop():
             while True:
                 try:

@@ -2,6 +2,7 @@
 
 (docs/edge.md, "The edge store", says why.)
 """
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -122,15 +123,32 @@ class EdgeStore:
         self.keys = {kid: (site, load_public(pub)) for kid, site, pub in db.execute("SELECT kid, site_id, public_key FROM keys")}
         self.gates = dict(db.execute("SELECT id, site_id FROM gates"))
         passes = {}
-        for row in db.execute("SELECT id, site_id, valid_from, valid_until, timezone, schedule, gate_ids, max_entries, uses, "
-                              "status, otp_secret, keypad_no, otp_last_step, last_direction, version, watch_hit FROM passes"):
-            passes[row[0]] = PassRec(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]) if row[5] else None,
-                                     frozenset(json.loads(row[6])), row[7], row[8], row[9], crypto.decrypt(row[10]).decode(),
-                                     row[11], row[12], row[13], row[14], row[15])
+        for row in db.execute(
+            "SELECT id, site_id, valid_from, valid_until, timezone, schedule, gate_ids, max_entries, uses, "
+            "status, otp_secret, keypad_no, otp_last_step, last_direction, version, watch_hit FROM passes"
+        ):
+            passes[row[0]] = PassRec(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                json.loads(row[5]) if row[5] else None,
+                frozenset(json.loads(row[6])),
+                row[7],
+                row[8],
+                row[9],
+                crypto.decrypt(row[10]).decode(),
+                row[11],
+                row[12],
+                row[13],
+                row[14],
+                row[15],
+            )
         # Unreported offline decisions still count, also after a restart.
         for pid, consumed, step, direction in db.execute(
             "SELECT pass_id, consumed, otp_step, direction FROM journal WHERE id > ? AND decision = 'grant' ORDER BY id",
-            (self._reported_upto(),)
+            (self._reported_upto(),),
         ):
             rec = passes.get(pid)
             if rec is not None:
@@ -189,9 +207,25 @@ class EdgeStore:
             "INSERT OR REPLACE INTO passes (id, site_id, valid_from, valid_until, timezone, schedule, gate_ids, max_entries,"
             " uses, status, otp_secret, keypad_no, otp_last_step, last_direction, version, watch_hit)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (r.id, r.site_id, r.valid_from, r.valid_until, r.timezone, json.dumps(r.schedule) if r.schedule else None,
-             json.dumps(sorted(r.gate_ids)), r.max_entries, r.uses, r.status, crypto.encrypt(r.otp_secret.encode()),
-             r.keypad_no, r.otp_last_step, r.last_direction, r.version, r.watch_hit))
+            (
+                r.id,
+                r.site_id,
+                r.valid_from,
+                r.valid_until,
+                r.timezone,
+                json.dumps(r.schedule) if r.schedule else None,
+                json.dumps(sorted(r.gate_ids)),
+                r.max_entries,
+                r.uses,
+                r.status,
+                crypto.encrypt(r.otp_secret.encode()),
+                r.keypad_no,
+                r.otp_last_step,
+                r.last_direction,
+                r.version,
+                r.watch_hit,
+            ),
+        )
 
     def note_online_use(self, rec: PassRec, direction, otp_step, consumed):
         """The portal counted a use: keep the local copy in step, on disk too (a restart offline must see it)."""
@@ -199,19 +233,32 @@ class EdgeStore:
             rec.uses += consumed
             rec.last_direction = direction or rec.last_direction
             rec.otp_last_step = max(rec.otp_last_step, otp_step or 0)
-            self._db.execute("UPDATE passes SET uses = ?, last_direction = ?, otp_last_step = ? WHERE id = ?",
-                             (rec.uses, rec.last_direction, rec.otp_last_step, rec.id))
+            self._db.execute(
+                "UPDATE passes SET uses = ?, last_direction = ?, otp_last_step = ? WHERE id = ?",
+                (rec.uses, rec.last_direction, rec.otp_last_step, rec.id),
+            )
 
     # -- the offline journal ----------------------------------------------------
-    def journal(self, at, rec, site_id, gate_id, device_id, method, decision, reason, direction=None, otp_step=None,
-                consumed=0):
+    def journal(self, at, rec, site_id, gate_id, device_id, method, decision, reason, direction=None, otp_step=None, consumed=0):
         """Record a decision made offline; a grant also counts against the pass at once."""
         with self.lock:
             self._db.execute(
                 "INSERT INTO journal (at, pass_id, site_id, gate_id, device_id, method, decision, reason, direction, otp_step,"
                 " consumed) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (at, rec.id if rec else None, site_id, gate_id, device_id, method, decision, reason, direction, otp_step,
-                 consumed))
+                (
+                    at,
+                    rec.id if rec else None,
+                    site_id,
+                    gate_id,
+                    device_id,
+                    method,
+                    decision,
+                    reason,
+                    direction,
+                    otp_step,
+                    consumed,
+                ),
+            )
             if rec is not None and decision == "grant":
                 rec.pending += consumed
                 rec.last_direction = direction or rec.last_direction
@@ -223,7 +270,9 @@ class EdgeStore:
         with self.lock:
             rows = self._db.execute(
                 "SELECT id, at, pass_id, site_id, gate_id, device_id, method, decision, reason, direction, otp_step, consumed"
-                " FROM journal WHERE id > ? ORDER BY id LIMIT ?", (self._reported_upto(), limit)).fetchall()
+                " FROM journal WHERE id > ? ORDER BY id LIMIT ?",
+                (self._reported_upto(), limit),
+            ).fetchall()
         return [JournalRow(*r[:11], bool(r[11])) for r in rows]  # type: ignore[call-arg]  # the 11 columns, in order
 
     def mark_reported(self, rows: list[JournalRow]):
@@ -259,9 +308,24 @@ class EdgeStore:
 # -- reading the portal's database (inside an app context of the bridge) --------------------
 def pass_rec(p, watch_hit=None) -> PassRec:
     """The edge's view of a Pass row (and of its watchlist hit)."""
-    return PassRec(p.id, p.site_id, p.valid_from.timestamp(), p.valid_until.timestamp(), p.timezone, p.schedule,
-                   frozenset(p.gate_ids or ()), p.max_entries, p.uses, p.status, p.otp_secret, p.keypad_no,
-                   p.otp_last_step or 0, p.last_direction, p.version, watch_hit)
+    return PassRec(
+        p.id,
+        p.site_id,
+        p.valid_from.timestamp(),
+        p.valid_until.timestamp(),
+        p.timezone,
+        p.schedule,
+        frozenset(p.gate_ids or ()),
+        p.max_entries,
+        p.uses,
+        p.status,
+        p.otp_secret,
+        p.keypad_no,
+        p.otp_last_step or 0,
+        p.last_direction,
+        p.version,
+        watch_hit,
+    )
 
 
 def snapshot(app, site_ids, now_ts):
@@ -274,10 +338,13 @@ def snapshot(app, site_ids, now_ts):
     with app.app_context():
         kq = select(SigningKey.id, SigningKey.site_id, SigningKey.public_key).where(SigningKey.status.in_(("active", "verify")))
         gq = select(Gate.id, Gate.site_id)
-        pq = select(Pass, pass_hit_subquery()).where(Pass.valid_until > datetime.fromtimestamp(now_ts, timezone.utc))
+        pq = select(Pass, pass_hit_subquery()).where(Pass.valid_until > datetime.fromtimestamp(now_ts, UTC))
         if site_ids:
-            kq, gq, pq = (kq.where(SigningKey.site_id.in_(site_ids)), gq.where(Gate.site_id.in_(site_ids)),
-                          pq.where(Pass.site_id.in_(site_ids)))
+            kq, gq, pq = (
+                kq.where(SigningKey.site_id.in_(site_ids)),
+                gq.where(Gate.site_id.in_(site_ids)),
+                pq.where(Pass.site_id.in_(site_ids)),
+            )
         keys = [(kid, site, bytes(raw)) for kid, site, raw in db.session.execute(kq)]
         gates = [tuple(row) for row in db.session.execute(gq)]
         passes = [pass_rec(p, hit) for p, hit in db.session.execute(pq)]

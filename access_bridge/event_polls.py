@@ -1,4 +1,5 @@
 """Access events from devices: when each device is due to be asked, from which serial, and recording what came back."""
+
 from __future__ import annotations
 
 import logging
@@ -34,22 +35,31 @@ class EventPolls:
         for device_id in claimed:
             if device_id not in self.last:  # spread polls over the interval instead of bursts
                 self.last[device_id] = clock - random.uniform(0, self.every)
-            if (device_id not in busy and Capability.EVENTS in drivers.capabilities(slugs.get(device_id, ""))
-                    and clock - self.last[device_id] >= self.every):
+            if (
+                device_id not in busy
+                and Capability.EVENTS in drivers.capabilities(slugs.get(device_id, ""))
+                and clock - self.last[device_id] >= self.every
+            ):
                 out.add(device_id)
         return out
 
     def cursors(self, session: Session, devices: Mapping, ids: Iterable[int]) -> dict[int, int]:
         """device id -> last ingested serial, for the devices among ids whose events are due now (marked asked)."""
         clock = time.monotonic()
-        due = [i for i in ids if Capability.EVENTS in state.capabilities(devices[i])
-               and clock - self.last.get(i, 0) >= self.every]
+        due = [
+            i for i in ids if Capability.EVENTS in state.capabilities(devices[i]) and clock - self.last.get(i, 0) >= self.every
+        ]
         if not due:
             return {}
         for i in due:
             self.last[i] = clock
-        stored = dict(session.execute(select(DeviceEventCursor.device_id, DeviceEventCursor.last_serial)
-                                      .where(among(DeviceEventCursor.device_id, due))).tuples().all())
+        stored = dict(
+            session.execute(
+                select(DeviceEventCursor.device_id, DeviceEventCursor.last_serial).where(among(DeviceEventCursor.device_id, due))
+            )
+            .tuples()
+            .all()
+        )
         return {i: stored.get(i, 0) for i in due}
 
 

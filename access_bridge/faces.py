@@ -1,4 +1,5 @@
 """Faces for the bridge: the terminal JPEG of a pass."""
+
 from __future__ import annotations
 
 

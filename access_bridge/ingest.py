@@ -2,11 +2,12 @@
 
 (docs/edge.md, "Events back", says how.)
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select, update
 
@@ -72,8 +73,13 @@ def ingest_events(session, device, events):
         cursor.last_serial = max(cursor.last_serial, batch[-1].serial)
         result.duplicates = len(batch)
         return result
-    existing = set(session.scalars(select(AccessEvent.device_serial).where(
-        AccessEvent.device_id == device.id, AccessEvent.device_serial.in_([e.serial for e in batch]))))
+    existing = set(
+        session.scalars(
+            select(AccessEvent.device_serial).where(
+                AccessEvent.device_id == device.id, AccessEvent.device_serial.in_([e.serial for e in batch])
+            )
+        )
+    )
     # Before the first batch we cannot know what came earlier, so no gap is reported there.
     expected = batch[0].serial if fresh else cursor.last_serial + 1
     gate_id = _gate_of(device)
@@ -92,11 +98,20 @@ def ingest_events(session, device, events):
         details = {"door": e.door} if e.door is not None else {}
         if reason != e.reason:
             details["device_reason"] = str(e.reason)[:40]
-        record_event(at=as_utc(e.at) or utcnow(), site_id=device.site_id, gate_id=gate_id, device_id=device.id,
-                     device_serial=e.serial, method=e.method if e.method in METHODS else "card",
-                     pass_id=_pass_id(session, device, e.key), decision="grant" if e.decision == "grant" else "deny",
-                     reason=reason, direction=e.direction if e.direction in ("in", "out") else None,
-                     source="device", details=details)
+        record_event(
+            at=as_utc(e.at) or utcnow(),
+            site_id=device.site_id,
+            gate_id=gate_id,
+            device_id=device.id,
+            device_serial=e.serial,
+            method=e.method if e.method in METHODS else "card",
+            pass_id=_pass_id(session, device, e.key),
+            decision="grant" if e.decision == "grant" else "deny",
+            reason=reason,
+            direction=e.direction if e.direction in ("in", "out") else None,
+            source="device",
+            details=details,
+        )
         result.inserted += 1
         expected = max(expected, e.serial + 1)
         cursor.last_serial = max(cursor.last_serial, e.serial)
@@ -106,9 +121,17 @@ def ingest_events(session, device, events):
 
 def _report_gap(device, gate_id, first, last, at):
     log.warning("device %s lost events: serials %d..%d", device.id, first, last)
-    record_event(at=as_utc(at) or utcnow(), site_id=device.site_id, gate_id=gate_id, device_id=device.id, method="card",
-                 decision="deny", reason="error", source="device",
-                 details={"lost_events": [first, last], "count": last - first + 1})
+    record_event(
+        at=as_utc(at) or utcnow(),
+        site_id=device.site_id,
+        gate_id=gate_id,
+        device_id=device.id,
+        method="card",
+        decision="deny",
+        reason="error",
+        source="device",
+        details={"lost_events": [first, last], "count": last - first + 1},
+    )
 
 
 # -- the edge's offline journal ------------------------------------------------------
@@ -129,8 +152,15 @@ def report_journal(app, store, limit=500):
                     counts["skipped"] += 1
                     continue
                 event = _report_row(db.session, store, row)
-                db.session.add(EdgeReceipt(uid=uid, store_id=store.store_id, event_id=event.id, pass_id=event.pass_id,
-                                           double_use=bool(event.details.get("offline_double_use"))))
+                db.session.add(
+                    EdgeReceipt(
+                        uid=uid,
+                        store_id=store.store_id,
+                        event_id=event.id,
+                        pass_id=event.pass_id,
+                        double_use=bool(event.details.get("offline_double_use")),
+                    )
+                )
                 counts["reported"] += 1
                 counts["double_uses"] += int(bool(event.details.get("offline_double_use")))
             db.session.commit()
@@ -139,8 +169,9 @@ def report_journal(app, store, limit=500):
             raise
     store.mark_reported(rows)
     if counts["reported"]:
-        log.info("edge %s reported %d offline decisions (%d double uses)", store.store_id, counts["reported"],
-                 counts["double_uses"])
+        log.info(
+            "edge %s reported %d offline decisions (%d double uses)", store.store_id, counts["reported"], counts["double_uses"]
+        )
     return counts
 
 
@@ -148,7 +179,7 @@ def _report_row(session, store, row):
     from portal.devices.models import Device
     from portal.sites.models import Gate
 
-    at = datetime.fromtimestamp(row.at, timezone.utc)
+    at = datetime.fromtimestamp(row.at, UTC)
     p = session.get(Pass, row.pass_id) if row.pass_id is not None else None
     reason, details = row.reason, {"offline": True, "edge": store.store_id}
     if p is not None and row.decision == "grant":
@@ -159,10 +190,19 @@ def _report_row(session, store, row):
             log.warning("offline double use of pass %d at gate %r", p.id, row.gate_id)
         elif flag == "revoked":
             reason, details["offline_after_revoke"] = "revoked", True
-    return record_event(at=at, site_id=row.site_id, method=row.method, decision=row.decision, reason=reason,
-                        gate_id=row.gate_id if row.gate_id and session.get(Gate, row.gate_id) else None,
-                        device_id=row.device_id if row.device_id and session.get(Device, row.device_id) else None,
-                        pass_id=p.id if p is not None else None, direction=row.direction, source="bridge", details=details)
+    return record_event(
+        at=at,
+        site_id=row.site_id,
+        method=row.method,
+        decision=row.decision,
+        reason=reason,
+        gate_id=row.gate_id if row.gate_id and session.get(Gate, row.gate_id) else None,
+        device_id=row.device_id if row.device_id and session.get(Device, row.device_id) else None,
+        pass_id=p.id if p is not None else None,
+        direction=row.direction,
+        source="bridge",
+        details=details,
+    )
 
 
 def _apply_use(session, p, row, at):
@@ -170,18 +210,28 @@ def _apply_use(session, p, row, at):
     flag = None
     if row.consumed:
         room = or_(Pass.max_entries.is_(None), Pass.uses < Pass.max_entries)
-        within = session.execute(update(Pass).where(Pass.id == p.id, room)
-                                 .values(uses=Pass.uses + 1).execution_options(synchronize_session=False)).rowcount
+        within = session.execute(
+            update(Pass).where(Pass.id == p.id, room).values(uses=Pass.uses + 1).execution_options(synchronize_session=False)
+        ).rowcount
         if not within:
-            session.execute(update(Pass).where(Pass.id == p.id).values(uses=Pass.uses + 1, version=Pass.version + 1)
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                update(Pass)
+                .where(Pass.id == p.id)
+                .values(uses=Pass.uses + 1, version=Pass.version + 1)
+                .execution_options(synchronize_session=False)
+            )
             flag = "used_up"
     if row.direction:
-        session.execute(update(Pass).where(Pass.id == p.id).values(last_direction=row.direction)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Pass).where(Pass.id == p.id).values(last_direction=row.direction).execution_options(synchronize_session=False)
+        )
     if row.otp_step:
-        session.execute(update(Pass).where(Pass.id == p.id, Pass.otp_last_step < row.otp_step)
-                        .values(otp_last_step=row.otp_step).execution_options(synchronize_session=False))
+        session.execute(
+            update(Pass)
+            .where(Pass.id == p.id, Pass.otp_last_step < row.otp_step)
+            .values(otp_last_step=row.otp_step)
+            .execution_options(synchronize_session=False)
+        )
     if flag is None and p.revoked_at is not None and as_utc(p.revoked_at) <= at:
         flag = "revoked"
     return flag

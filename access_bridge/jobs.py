@@ -2,6 +2,7 @@
 
 Driver calls happen here, with no database access; the worker's main thread plans the job and records its Outcome.
 """
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 A worker claims devices with a lease row per device (on PostgreSQL taken with SELECT … FOR UPDATE SKIP LOCKED),
 so two workers never push to the same device; a worker that dies loses its leases when they expire.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -29,22 +30,31 @@ def claim(session, owner: str, lease: timedelta, max_devices: int | None, now: d
     held = session.scalar(select(func.count()).select_from(BridgeDevice).where(mine)) or 0
     room = None if max_devices is None else max_devices - held
     if room is None or room > 0:
-        free = select(BridgeDevice.device_id).where(
-            or_(BridgeDevice.lease_owner.is_(None), BridgeDevice.lease_until < now),
-            rc.among(BridgeDevice.device_id, ids)).order_by(BridgeDevice.device_id)
+        free = (
+            select(BridgeDevice.device_id)
+            .where(or_(BridgeDevice.lease_owner.is_(None), BridgeDevice.lease_until < now), rc.among(BridgeDevice.device_id, ids))
+            .order_by(BridgeDevice.device_id)
+        )
         if room is not None:
             free = free.limit(room)
         # SKIP LOCKED: rows another worker is claiming right now are passed over, not waited for.
         free = free.with_for_update(skip_locked=True)
-        session.execute(update(BridgeDevice).where(BridgeDevice.device_id.in_(free))
-                        .values(lease_owner=owner, lease_until=until)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(BridgeDevice)
+            .where(BridgeDevice.device_id.in_(free))
+            .values(lease_owner=owner, lease_until=until)
+            .execution_options(synchronize_session=False)
+        )
     session.commit()
-    return list(session.scalars(select(BridgeDevice.device_id).join(Device, Device.id == BridgeDevice.device_id)
-                                .where(mine, Device.status != "removed")))
+    return list(
+        session.scalars(
+            select(BridgeDevice.device_id)
+            .join(Device, Device.id == BridgeDevice.device_id)
+            .where(mine, Device.status != "removed")
+        )
+    )
 
 
 def release(session, owner: str) -> None:
     """Give up every lease we hold (the caller commits)."""
-    session.execute(update(BridgeDevice).where(BridgeDevice.lease_owner == owner)
-                    .values(lease_owner=None, lease_until=None))
+    session.execute(update(BridgeDevice).where(BridgeDevice.lease_owner == owner).values(lease_owner=None, lease_until=None))

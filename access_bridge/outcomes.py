@@ -3,10 +3,11 @@
 Acknowledgements are written with a conditional update on the row's generation (desired_version), so an ack for
 an older generation never marks a newer desired state done, and a revoked credential can never be marked present again.
 """
+
 from __future__ import annotations
 
 import random
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from sqlalchemy import bindparam, select, text, update
 
@@ -44,10 +45,19 @@ def record_acks(session, acks, now=None) -> int:
     params = [{"rid": rid, "gen": gen, "held": "absent" if action == "revoke" else "present"} for rid, gen, action in acks]
     session.execute(update(tbl).where(tbl.c.id == bindparam("rid")).values(acked_state=bindparam("held")), params)
     done = session.execute(
-        update(tbl).where(tbl.c.id == bindparam("rid"), tbl.c.desired_version == bindparam("gen"),
-                          tbl.c.desired == bindparam("held"))
-        .values(status="ok", acked_version=bindparam("gen"), acked_at=now, attempts=0, last_error=None,
-                next_attempt_at=None, updated_at=now), params)
+        update(tbl)
+        .where(tbl.c.id == bindparam("rid"), tbl.c.desired_version == bindparam("gen"), tbl.c.desired == bindparam("held"))
+        .values(
+            status="ok",
+            acked_version=bindparam("gen"),
+            acked_at=now,
+            attempts=0,
+            last_error=None,
+            next_attempt_at=None,
+            updated_at=now,
+        ),
+        params,
+    )
     return done.rowcount
 
 
@@ -70,10 +80,16 @@ RETURNING d.desired_version = v.gen AND d.desired = v.held
 def _record_acks_pg(session, acks, now):
     # One statement for a whole batch: a thousand acks in one round trip.
     session.flush()
-    naive = now.astimezone(timezone.utc).replace(tzinfo=None)
-    result = session.execute(_ACKS_PG, {"ids": [a[0] for a in acks], "gens": [a[1] for a in acks],
-                                        "held": ["absent" if a[2] == "revoke" else "present" for a in acks],
-                                        "now": naive})
+    naive = now.astimezone(UTC).replace(tzinfo=None)
+    result = session.execute(
+        _ACKS_PG,
+        {
+            "ids": [a[0] for a in acks],
+            "gens": [a[1] for a in acks],
+            "held": ["absent" if a[2] == "revoke" else "present" for a in acks],
+            "now": naive,
+        },
+    )
     return sum(1 for (done,) in result if done)
 
 
@@ -100,9 +116,11 @@ def device_reached(session, device, bd, now):
     """The device answered: online, backoff cleared; after a failure, re-check what it holds."""
     if bd.failures:
         bd.audit_keys = True
-        session.execute(update(DeviceCredential).where(DeviceCredential.device_id == device.id,
-                                                       DeviceCredential.status != "ok")
-                        .values(next_attempt_at=now))
+        session.execute(
+            update(DeviceCredential)
+            .where(DeviceCredential.device_id == device.id, DeviceCredential.status != "ok")
+            .values(next_attempt_at=now)
+        )
     bd.failures, bd.next_attempt_at, bd.last_error = 0, None, None
     if device.status not in ("removing", "removed", "online"):
         device.status = "online"
@@ -142,9 +160,18 @@ def audit_keys(session, held_by_device: dict[int, set], now):
                 continue  # not ours (a resident's card, an installer's test user): never touch it
             row = rows.get(key)
             if row is None:
-                session.add(DeviceCredential(device_id=device_id, key=key, pass_id=state.pass_id_of(key),
-                                             desired="absent", desired_version=1, acked_state="present",
-                                             status="pending", next_attempt_at=now))
+                session.add(
+                    DeviceCredential(
+                        device_id=device_id,
+                        key=key,
+                        pass_id=state.pass_id_of(key),
+                        desired="absent",
+                        desired_version=1,
+                        acked_state="present",
+                        status="pending",
+                        next_attempt_at=now,
+                    )
+                )
             elif row.desired == "absent" and row.status == "ok":
                 _bump(row, "absent", now)
         for key, row in rows.items():

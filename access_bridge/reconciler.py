@@ -3,6 +3,7 @@
 Planning runs on the worker's main thread. The job a device runs is access_bridge.jobs (no database), and what
 comes back is written by access_bridge.outcomes; their names are re-exported here for callers of the whole cycle.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,9 +29,27 @@ from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
 from portal.devices.models import Device
 
-__all__ = ["BACKOFF_CAP", "Job", "Op", "Outcome", "among", "audit_keys", "backoff", "device_failed", "device_reached",
-           "devices_by_id", "due_filter", "due_ops", "ensure_rows", "finish_removals", "plan", "record_ack",
-           "record_acks", "record_failure", "run_job"]
+__all__ = [
+    "BACKOFF_CAP",
+    "Job",
+    "Op",
+    "Outcome",
+    "among",
+    "audit_keys",
+    "backoff",
+    "device_failed",
+    "device_reached",
+    "devices_by_id",
+    "due_filter",
+    "due_ops",
+    "ensure_rows",
+    "finish_removals",
+    "plan",
+    "record_ack",
+    "record_acks",
+    "record_failure",
+    "run_job",
+]
 log = logging.getLogger(__name__)
 MAX_OPS_PER_JOB = 500
 
@@ -66,8 +85,9 @@ def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Crede
     rows = {(r.device_id, r.key): r for r in session.execute(q)}
     wanted_again = {key for device_id, table in desired.items() for key in table if (device_id, key) not in rows}
     if wanted_again:
-        for r in session.execute(select(*cols).where(among(tbl.c.device_id, ids), among(tbl.c.key, wanted_again),
-                                                     tbl.c.desired == "absent")):
+        for r in session.execute(
+            select(*cols).where(among(tbl.c.device_id, ids), among(tbl.c.key, wanted_again), tbl.c.desired == "absent")
+        ):
             rows[(r.device_id, r.key)] = r
     new, to_present = [], []
     for device_id, table in desired.items():
@@ -75,23 +95,48 @@ def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Crede
             fp = state.fingerprint(cred)
             row = rows.pop((device_id, key), None)
             if row is None:
-                new.append(dict(device_id=device_id, key=key, pass_id=cred.pass_id, pass_version=cred.version,
-                                desired="present", desired_version=1, acked_version=0, fingerprint=fp,
-                                status="pending", attempts=0, next_attempt_at=now, updated_at=now))
+                new.append(
+                    dict(
+                        device_id=device_id,
+                        key=key,
+                        pass_id=cred.pass_id,
+                        pass_version=cred.version,
+                        desired="present",
+                        desired_version=1,
+                        acked_version=0,
+                        fingerprint=fp,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        updated_at=now,
+                    )
+                )
             elif row.desired != "present" or row.fingerprint != fp:
                 to_present.append({"rid": row.id, "fp": fp, "pv": cred.version})
     # Whatever is left was desired once and is no longer: revoked, expired, used up or moved.
     to_absent = [row.id for row in rows.values() if row.desired == "present"]
     session.flush()
-    bump = dict(desired_version=tbl.c.desired_version + 1, status="pending", attempts=0, last_error=None,
-                next_attempt_at=now, updated_at=now)
+    bump = dict(
+        desired_version=tbl.c.desired_version + 1,
+        status="pending",
+        attempts=0,
+        last_error=None,
+        next_attempt_at=now,
+        updated_at=now,
+    )
     if to_absent:
-        session.execute(update(tbl).where(among(tbl.c.id, to_absent), tbl.c.desired == "present")
-                        .values(desired="absent", fingerprint=None, **bump))
+        session.execute(
+            update(tbl)
+            .where(among(tbl.c.id, to_absent), tbl.c.desired == "present")
+            .values(desired="absent", fingerprint=None, **bump)
+        )
     if to_present:
-        session.execute(update(tbl).where(tbl.c.id == bindparam("rid"))
-                        .values(desired="present", fingerprint=bindparam("fp"), pass_version=bindparam("pv"), **bump),
-                        to_present)
+        session.execute(
+            update(tbl)
+            .where(tbl.c.id == bindparam("rid"))
+            .values(desired="present", fingerprint=bindparam("fp"), pass_version=bindparam("pv"), **bump),
+            to_present,
+        )
     if new:
         # Small pages keep each INSERT's text short enough for the driver to cache its parsing.
         session.execute(insert(tbl).execution_options(insertmanyvalues_page_size=50), new)
@@ -105,15 +150,22 @@ def due_ops(session, devices, desired, now, limit=MAX_OPS_PER_JOB) -> dict[int, 
     computed here, from the database as it is now, so a pass revoked meanwhile is not pushed.
     """
     rows = session.execute(
-        select(DeviceCredential.id, DeviceCredential.device_id, DeviceCredential.key, DeviceCredential.desired,
-               DeviceCredential.desired_version)
+        select(
+            DeviceCredential.id,
+            DeviceCredential.device_id,
+            DeviceCredential.key,
+            DeviceCredential.desired,
+            DeviceCredential.desired_version,
+        )
         .where(among(DeviceCredential.device_id, devices), due_filter(now))
-        .order_by(DeviceCredential.device_id, (DeviceCredential.desired == "present").asc(), DeviceCredential.id)).all()
+        .order_by(DeviceCredential.device_id, (DeviceCredential.desired == "present").asc(), DeviceCredential.id)
+    ).all()
     desired = dict(desired or {})
     need = {(d, k) for _, d, k, want, _ in rows if want == "present" and k not in desired.get(d, {})}
     if need:
-        extra = state.desired_for_devices(session, [devices[d] for d in {d for d, _ in need}], now,
-                                          {state.pass_id_of(k) for _, k in need})
+        extra = state.desired_for_devices(
+            session, [devices[d] for d in {d for d, _ in need}], now, {state.pass_id_of(k) for _, k in need}
+        )
         for device_id, table in extra.items():
             desired[device_id] = {**desired.get(device_id, {}), **table}
     out: dict[int, list[Op]] = {}
@@ -133,9 +185,13 @@ def finish_removals(session, devices, now):
     for d in devices:
         if d.status != "removing":
             continue
-        left = session.scalar(select(DeviceCredential.id).where(
-            DeviceCredential.device_id == d.id,
-            or_(DeviceCredential.desired == "present", DeviceCredential.status != "ok")).limit(1))
+        left = session.scalar(
+            select(DeviceCredential.id)
+            .where(
+                DeviceCredential.device_id == d.id, or_(DeviceCredential.desired == "present", DeviceCredential.status != "ok")
+            )
+            .limit(1)
+        )
         if left is None:
             d.status = "removed"
             log.info("device %s wiped and removed", d.id)

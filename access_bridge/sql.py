@@ -1,4 +1,5 @@
 """SQL helpers the bridge's queries share."""
+
 from __future__ import annotations
 
 from flask import has_app_context

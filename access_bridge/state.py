@@ -2,6 +2,7 @@
 
 (docs/bridge.md, "Desired state", lists the rules.)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,7 +57,7 @@ def card_number(pass_id: int) -> str:
 def static_pin(p: Pass) -> str:
     """An 8-digit PIN derived from the pass's secret; only used where the site allows static PINs."""
     digest = hmac.new(p.otp_secret.encode(), b"device-static-pin", hashlib.sha256).digest()
-    return f"{int.from_bytes(digest[:8], 'big') % 10 ** 8:08d}"
+    return f"{int.from_bytes(digest[:8], 'big') % 10**8:08d}"
 
 
 def _face_loader():
@@ -75,8 +76,11 @@ def capabilities(device) -> Capability:
 def live_passes(session, site_ids, now=None, pass_ids=None):
     """Live passes of these sites (or only these passes) with their unit's building id and floor."""
     now = now or utcnow()
-    q = (session.query(Pass, Unit.building_id, Unit.floor).join(Unit, Unit.id == Pass.unit_id)
-         .filter(Pass.site_id.in_(list(site_ids)), Pass.status != "revoked", Pass.valid_until > now))
+    q = (
+        session.query(Pass, Unit.building_id, Unit.floor)
+        .join(Unit, Unit.id == Pass.unit_id)
+        .filter(Pass.site_id.in_(list(site_ids)), Pass.status != "revoked", Pass.valid_until > now)
+    )
     if pass_ids is not None:
         q = q.filter(Pass.id.in_(list(pass_ids)))
     return [(p, b, f) for p, b, f in q if p.state(now) in LIVE_STATES]
@@ -102,13 +106,19 @@ def credential_for(device, p, floors, caps, site_settings, face=None) -> Credent
     """The credential one pass should have on one device; None when nothing usable would be on it."""
     schedule = dict(p.schedule, timezone=p.timezone) if p.schedule else None
     cred = Credential(
-        key=key_for(p.id), pass_id=p.id, version=p.version, name=f"Visitor {key_for(p.id)}",
-        valid_from=p.valid_from, valid_until=p.valid_until,
+        key=key_for(p.id),
+        pass_id=p.id,
+        version=p.version,
+        name=f"Visitor {key_for(p.id)}",
+        valid_from=p.valid_from,
+        valid_until=p.valid_until,
         card_no=card_number(p.id) if Capability.CARD in caps else None,
         pin=static_pin(p) if Capability.PIN in caps and site_settings.get(PIN_SETTING) else None,
         face_jpeg=face if device.kind == "face_terminal" and Capability.FACE in caps else None,
         plate=p.plate if device.kind == "barrier" and Capability.PLATE in caps else None,
-        floors=floors, doors=list(device.doors or []), schedule=schedule,
+        floors=floors,
+        doors=list(device.doors or []),
+        schedule=schedule,
         max_uses=None if p.max_entries is None else max(p.max_entries - p.uses, 0),
     )
     if not (cred.card_no or cred.pin or cred.face_jpeg or cred.plate):
@@ -120,9 +130,25 @@ def fingerprint(cred: Credential) -> str:
     """A hash of everything a device would store, so any change is pushed again."""
     face = hashlib.sha256(cred.face_jpeg).hexdigest() if cred.face_jpeg else ""
     schedule = json.dumps(cred.schedule, sort_keys=True) if cred.schedule else ""
-    text = "|".join(str(x) for x in (cred.key, cred.pass_id, cred.version, cred.name, cred.valid_from.isoformat(),
-                                      cred.valid_until.isoformat(), cred.card_no, cred.pin, face, cred.plate,
-                                      cred.floors, cred.doors, schedule, cred.max_uses))
+    text = "|".join(
+        str(x)
+        for x in (
+            cred.key,
+            cred.pass_id,
+            cred.version,
+            cred.name,
+            cred.valid_from.isoformat(),
+            cred.valid_until.isoformat(),
+            cred.card_no,
+            cred.pin,
+            face,
+            cred.plate,
+            cred.floors,
+            cred.doors,
+            schedule,
+            cred.max_uses,
+        )
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -4,6 +4,7 @@ The portal sends the signal (portal.core.wake: a NOTIFY inside the committing tr
 a datagram after commit on SQLite, and an in-process Event everywhere); the worker still polls about once
 a second as a fallback.
 """
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 Many QR readers with a Wiegand output send only the low 24 or 32 bits of a numeric QR text, so a pass meant
 for them needs a numeric card number that fits those bits and is unique among live passes (devices.md §4).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -2,6 +2,7 @@
 
 (docs/bridge.md, "The worker", says how devices are leased and kept in order.)
 """
+
 from __future__ import annotations
 
 import importlib
@@ -48,16 +49,25 @@ def load_drivers():
 
 def _snapshot(device):
     """What planning needs of a device, kept between steps (ORM rows expire at commit)."""
-    return SimpleNamespace(id=device.id, site_id=device.site_id, kind=device.kind, driver=device.driver,
-                           gate_ids=list(device.gate_ids or []), doors=list(device.doors or []),
-                           floors=list(device.floors or []), building_id=device.building_id, status=device.status)
+    return SimpleNamespace(
+        id=device.id,
+        site_id=device.site_id,
+        kind=device.kind,
+        driver=device.driver,
+        gate_ids=list(device.gate_ids or []),
+        doors=list(device.doors or []),
+        floors=list(device.floors or []),
+        building_id=device.building_id,
+        status=device.status,
+    )
 
 
 class Worker:
     """One bridge process (or thread, in tests)."""
 
-    def __init__(self, app, owner=None, threads=64, lease_seconds=30, max_devices=None, plan_every=15.0,
-                 poll=1.0, events_every=5.0):
+    def __init__(
+        self, app, owner=None, threads=64, lease_seconds=30, max_devices=None, plan_every=15.0, poll=1.0, events_every=5.0
+    ):
         load_drivers()
         self.app = app
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -158,8 +168,7 @@ class Worker:
     def _plan(self, session, now):
         """Plan everything (periodically, when devices changed) or only the passes changed since the last plan."""
         device_stamp = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.object_type == "device"))
-        full = (self.force_plan or time.monotonic() - self.last_plan > self.plan_every
-                or device_stamp != self.device_stamp)
+        full = self.force_plan or time.monotonic() - self.last_plan > self.plan_every or device_stamp != self.device_stamp
         if full:
             devices = rc.devices_by_id(session, self.claimed, with_options=True)
             self._refresh_drivers(devices)
@@ -194,8 +203,14 @@ class Worker:
     def _due_now(self):
         with self.app.app_context():
             try:
-                return db.session.scalar(select(DeviceCredential.id).where(
-                    rc.among(DeviceCredential.device_id, self.claimed), rc.due_filter(utcnow())).limit(1)) is not None
+                return (
+                    db.session.scalar(
+                        select(DeviceCredential.id)
+                        .where(rc.among(DeviceCredential.device_id, self.claimed), rc.due_filter(utcnow()))
+                        .limit(1)
+                    )
+                    is not None
+                )
             finally:
                 db.session.remove()
 
@@ -231,13 +246,29 @@ class Worker:
     def _candidates(self, session, now):
         """Claimed devices with something to do: due pushes, queued commands, a probe, a key audit, events."""
         mine = and_(BridgeDevice.lease_owner == self.owner, rc.among(BridgeDevice.device_id, self.inflight, negate=True))
-        ids = set(session.scalars(select(DeviceCredential.device_id).join(
-            BridgeDevice, BridgeDevice.device_id == DeviceCredential.device_id).where(mine, rc.due_filter(now)).distinct()))
+        ids = set(
+            session.scalars(
+                select(DeviceCredential.device_id)
+                .join(BridgeDevice, BridgeDevice.device_id == DeviceCredential.device_id)
+                .where(mine, rc.due_filter(now))
+                .distinct()
+            )
+        )
         due = set(ids)
-        ids |= set(session.scalars(select(DeviceCommand.device_id).join(
-            BridgeDevice, BridgeDevice.device_id == DeviceCommand.device_id).where(mine, DeviceCommand.status == "queued")))
-        ids |= set(session.scalars(select(BridgeDevice.device_id).join(Device, Device.id == BridgeDevice.device_id).where(
-            mine, or_(BridgeDevice.audit_keys.is_(True), BridgeDevice.failures > 0, Device.status == "pending"))))
+        ids |= set(
+            session.scalars(
+                select(DeviceCommand.device_id)
+                .join(BridgeDevice, BridgeDevice.device_id == DeviceCommand.device_id)
+                .where(mine, DeviceCommand.status == "queued")
+            )
+        )
+        ids |= set(
+            session.scalars(
+                select(BridgeDevice.device_id)
+                .join(Device, Device.id == BridgeDevice.device_id)
+                .where(mine, or_(BridgeDevice.audit_keys.is_(True), BridgeDevice.failures > 0, Device.status == "pending"))
+            )
+        )
         ids |= self.events.due(self.claimed, self.slugs, self.inflight)
         return ids, due
 
@@ -247,11 +278,18 @@ class Worker:
             return
         devices = rc.devices_by_id(session, ids)
         bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(rc.among(BridgeDevice.device_id, ids)))}
-        ids = [i for i in ids if i in devices and i in bds and devices[i].status != "removed"
-               and not (bds[i].next_attempt_at is not None and bds[i].next_attempt_at > now)]  # backing off
+        ids = [
+            i
+            for i in ids
+            if i in devices
+            and i in bds
+            and devices[i].status != "removed"
+            and not (bds[i].next_attempt_at is not None and bds[i].next_attempt_at > now)
+        ]  # backing off
         commands: dict[int, list[tuple[int, str, int | None, str | None]]] = {}
-        for cmd in session.scalars(select(DeviceCommand).where(rc.among(DeviceCommand.device_id, ids),
-                                                               DeviceCommand.status == "queued")):
+        for cmd in session.scalars(
+            select(DeviceCommand).where(rc.among(DeviceCommand.device_id, ids), DeviceCommand.status == "queued")
+        ):
             if now - cmd.created_at > COMMAND_TTL:
                 cmd.status, cmd.error, cmd.done_at = "failed", "expired before the device could be reached", now
             else:
@@ -261,16 +299,24 @@ class Worker:
         audit = [i for i in ids if bds[i].audit_keys]
         present: dict[int, set[str]] = {}
         if audit:
-            for device_id, key in session.execute(select(DeviceCredential.device_id, DeviceCredential.key).where(
-                    rc.among(DeviceCredential.device_id, audit), DeviceCredential.desired == "present")):
+            for device_id, key in session.execute(
+                select(DeviceCredential.device_id, DeviceCredential.key).where(
+                    rc.among(DeviceCredential.device_id, audit), DeviceCredential.desired == "present"
+                )
+            ):
                 present.setdefault(device_id, set()).add(key)
         cursors = self.events.cursors(session, devices, ids)
         for device_id in ids:
             device, bd = devices[device_id], bds[device_id]
-            job = rc.Job(device_id, probe=bd.failures > 0 or device.status == "pending",
-                         commands=commands.get(device_id, []), ops=ops.get(device_id, []),
-                         audit_keys=bd.audit_keys, desired_keys=present.get(device_id, set()),
-                         event_after=cursors.get(device_id))
+            job = rc.Job(
+                device_id,
+                probe=bd.failures > 0 or device.status == "pending",
+                commands=commands.get(device_id, []),
+                ops=ops.get(device_id, []),
+                audit_keys=bd.audit_keys,
+                desired_keys=present.get(device_id, set()),
+                event_after=cursors.get(device_id),
+            )
             if not (job.probe or job.commands or job.ops or job.audit_keys or job.event_after is not None):
                 continue
             try:

@@ -1,4 +1,5 @@
 """gunicorn serving wsgi:app as `make run` does (portal.devserver.GUNICORN_ARGS), for bench/desk_streams.py and the tests."""
+
 import os
 import socket
 import subprocess
@@ -65,13 +66,26 @@ def start(env, log_path, port, timeout=60):
     """Start gunicorn on 127.0.0.1:port; returns once the app answers (a loaded machine takes a while to import it)."""
     log = Path(log_path).open("w")  # noqa: SIM115 - the child writes to it until stop()
     spec = "bench._desk_serve:variant_app()" if env.get("DESK_BENCH_OFF") else "wsgi:app"
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS,  # noqa: S603
-                             "--graceful-timeout", "1", spec], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            *GUNICORN_ARGS,
+            "--graceful-timeout",
+            "1",
+            spec,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     proc.log = log
     deadline = time.monotonic() + timeout
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1).read()  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1).read()
             return proc
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:

@@ -1,4 +1,5 @@
 """Data for bench/gate_verify.py: a demo-like site with many live passes, and the bodies wrk sends."""
+
 import contextlib
 import os
 import random
@@ -59,8 +60,9 @@ def build(url, keys):
         gate = places.add_gate(site, "MAIN", "正门")
         host = create_user("bench-host", "correct horse battery staple", "resident", "住户")
         places.move_in(host, units[0], "owner")
-        device = Device(site_id=site.id, name="Main gate reader", kind="gate_reader", driver="simulator", options={},
-                        gate_ids=[gate.id])
+        device = Device(
+            site_id=site.id, name="Main gate reader", kind="gate_reader", driver="simulator", options={}, gate_ids=[gate.id]
+        )
         db.session.add(device)
         db.session.flush()
         plain, _ = bearer.issue_device_token(device, name="bench")
@@ -71,16 +73,35 @@ def build(url, keys):
             unit = units[i % len(units)]
             phone = f"+86138{i:08d}"
             link = secrets.token_urlsafe(24)
-            rows.append(Pass(site_id=site.id, unit_id=unit.id, host_id=host.id, kind="guest", visitor_name=f"访客{i}",
-                             visitor_phone=phone, visitor_phone_idx=crypto.blind_index("phone", phone),
-                             valid_from=now - timedelta(hours=1), valid_until=now + timedelta(days=2),
-                             timezone="Asia/Shanghai", max_entries=None, floors=[unit.floor], gate_ids=[],
-                             link_hash=crypto.token_hash(link), link_token=link, otp_secret=pyotp.random_base32(32),
-                             keypad_no=f"{number:05d}", notify="none"))
+            rows.append(
+                Pass(
+                    site_id=site.id,
+                    unit_id=unit.id,
+                    host_id=host.id,
+                    kind="guest",
+                    visitor_name=f"访客{i}",
+                    visitor_phone=phone,
+                    visitor_phone_idx=crypto.blind_index("phone", phone),
+                    valid_from=now - timedelta(hours=1),
+                    valid_until=now + timedelta(days=2),
+                    timezone="Asia/Shanghai",
+                    max_entries=None,
+                    floors=[unit.floor],
+                    gate_ids=[],
+                    link_hash=crypto.token_hash(link),
+                    link_token=link,
+                    otp_secret=pyotp.random_base32(32),
+                    keypad_no=f"{number:05d}",
+                    notify="none",
+                )
+            )
         db.session.add_all(rows)
         for i in range(WATCHLIST):
-            db.session.add(WatchlistEntry(site_id=site.id, kind="person", active=True,
-                                          phone_idx=crypto.blind_index("phone", f"+86139{i:08d}")))
+            db.session.add(
+                WatchlistEntry(
+                    site_id=site.id, kind="person", active=True, phone_idx=crypto.blind_index("phone", f"+86139{i:08d}")
+                )
+            )
         db.session.commit()
         world = World(plain, site.id, [(p.id, p.otp_secret, p.keypad_no) for p in rows], len(rows))
         db.session.remove()
@@ -118,8 +139,10 @@ def qr_bodies(url, world, keys, passes=None):
         kid, private = site_keys.signer(world.site_id)
         now = time.time()
         step = qrtext.current_step(now)
-        bodies = [{"qr": qrtext.sign(private, kid, world.site_id, pid, now - 3600, now + 86400, step)}
-                  for pid, _, _ in (world.passes[:QR_PASSES] if passes is None else passes)]
+        bodies = [
+            {"qr": qrtext.sign(private, kid, world.site_id, pid, now - 3600, now + 86400, step)}
+            for pid, _, _ in (world.passes[:QR_PASSES] if passes is None else passes)
+        ]
         db.session.remove()
     return bodies
 

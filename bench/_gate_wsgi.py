@@ -4,18 +4,19 @@ The bare endpoint goes through the same app, hooks and server settings as /api/v
 so the ratio between the two is the cost of the decision itself. bare-read adds one trivial
 SELECT on the gate's read connection: the share of that cost a database round trip alone takes.
 """
+
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask import jsonify  # noqa: E402
-from sqlalchemy import literal_column, select  # noqa: E402
+from flask import jsonify
+from sqlalchemy import literal_column, select
 
-from portal.app import create_app  # noqa: E402
-from portal.config import Config  # noqa: E402
-from portal.core import reads  # noqa: E402
+from portal.app import create_app
+from portal.config import Config
+from portal.core import reads
 
 app = create_app(Config, SQLALCHEMY_DATABASE_URI=os.environ["BENCH_DATABASE_URL"])
 

@@ -10,6 +10,7 @@ to the moment the worker recorded that device's acknowledgement (acked_at), so i
 wake-up, planning, MQTT round trip and the database write. Targets: revoke p99 <= 1 s,
 create p99 <= 2 s. Writes bench/results/bridge_mqtt.json.
 """
+
 import json
 import os
 import signal
@@ -75,9 +76,16 @@ def build(app, prefix):
     unit = places.add_unit(places.add_building(site, "A", "A", 1, 10), "101", 1)
     host = create_user("bench-host", "correct horse battery staple", "resident", "Host")
     places.move_in(host, unit, "owner")
-    db.session.add_all(Device(site_id=site.id, name=f"door-{i}", kind="door_controller", driver="mqtt",
-                              options={"url": MQTT_URL, "topic": f"{prefix}/{i}", "timeout": 5})
-                       for i in range(DEVICES))
+    db.session.add_all(
+        Device(
+            site_id=site.id,
+            name=f"door-{i}",
+            kind="door_controller",
+            driver="mqtt",
+            options={"url": MQTT_URL, "topic": f"{prefix}/{i}", "timeout": 5},
+        )
+        for i in range(DEVICES)
+    )
     db.session.commit()
     return host, unit
 
@@ -89,10 +97,24 @@ def issue(app, host, unit):
     from portal.passes.operations import issue_pass
 
     now = utcnow()
-    values = dict(visitor_name="V", visitor_phone=None, visitor_id_number=None, plate=None, kind="guest",
-                  timezone="Asia/Shanghai", valid_from=now - timedelta(minutes=1), valid_until=now + timedelta(hours=2),
-                  schedule=None, max_entries=None, floors=[1], gate_ids=[], notify="none", company=None,
-                  work_area=None, note=None)
+    values = dict(
+        visitor_name="V",
+        visitor_phone=None,
+        visitor_id_number=None,
+        plate=None,
+        kind="guest",
+        timezone="Asia/Shanghai",
+        valid_from=now - timedelta(minutes=1),
+        valid_until=now + timedelta(hours=2),
+        schedule=None,
+        max_entries=None,
+        floors=[1],
+        gate_ids=[],
+        notify="none",
+        company=None,
+        work_area=None,
+        note=None,
+    )
     with app.test_request_context():
         p = issue_pass(host, unit, values)
         t0 = time.time()
@@ -122,9 +144,11 @@ def wait_acked(pass_id, desired, t0, timeout=15.0):
 
     deadline = time.monotonic() + timeout
     while True:
-        acked = db.session.scalars(select(DeviceCredential.acked_at).where(
-            DeviceCredential.key == f"V{pass_id}", DeviceCredential.desired == desired,
-            DeviceCredential.status == "ok")).all()
+        acked = db.session.scalars(
+            select(DeviceCredential.acked_at).where(
+                DeviceCredential.key == f"V{pass_id}", DeviceCredential.desired == desired, DeviceCredential.status == "ok"
+            )
+        ).all()
         db.session.rollback()
         if len(acked) >= DEVICES or time.monotonic() > deadline:
             return [a.timestamp() - t0 for a in acked]
@@ -170,23 +194,55 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
     url, engine_opts, dialect, cleanup = database(tmp)
     prefix = f"bench/{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, DATABASE_URL=url, DATA_KEY=TestConfig.DATA_KEY, SECRET_KEY=TestConfig.SECRET_KEY,
-               INSTANCE_PATH=str(tmp), PORTAL_ENV="production", LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        DATA_KEY=TestConfig.DATA_KEY,
+        SECRET_KEY=TestConfig.SECRET_KEY,
+        INSTANCE_PATH=str(tmp),
+        PORTAL_ENV="production",
+        LOG_LEVEL="WARNING",
+    )
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=engine_opts)
     procs = []
     try:
         with app.app_context():
             host, unit = build(app, prefix)
             fake = str(ROOT / "tests" / "fakes" / "esp_rfid_device.py")
-            fleet = subprocess.Popen([sys.executable, fake, "--url",  # noqa: S603
-                                      MQTT_URL, "--prefix", prefix, "--count", str(DEVICES)],
-                                     stdout=subprocess.PIPE, text=True)
+            fleet = subprocess.Popen(
+                [
+                    sys.executable,
+                    fake,
+                    "--url",
+                    MQTT_URL,
+                    "--prefix",
+                    prefix,
+                    "--count",
+                    str(DEVICES),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             procs.append(fleet)
             assert fleet.stdout.readline().strip() == "ready", "esp-rfid fleet did not start"
             started = time.monotonic()
-            worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "bridge", "run",  # noqa: S603
-                                       "--threads",
-                                       str(THREADS), "--poll", "0.2"], cwd=ROOT, env=env)
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "flask",
+                    "--app",
+                    "wsgi",
+                    "bridge",
+                    "run",
+                    "--threads",
+                    str(THREADS),
+                    "--poll",
+                    "0.2",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
             procs.append(worker)
             assert wait_online(), "the bridge did not reach every device"
             warmup = time.monotonic() - started
@@ -217,21 +273,35 @@ def main():
             db.engine.dispose()
         cleanup()
 
-    out = {"devices": DEVICES, "trials": TRIALS, "threads": THREADS, "database": dialect, "broker": MQTT_URL,
-           "warmup_seconds": round(warmup, 2), "results": {}}
+    out = {
+        "devices": DEVICES,
+        "trials": TRIALS,
+        "threads": THREADS,
+        "database": dialect,
+        "broker": MQTT_URL,
+        "warmup_seconds": round(warmup, 2),
+        "results": {},
+    }
     print(f"\n{DEVICES} esp-rfid devices over MQTT, {TRIALS} trials, {dialect}; first contact with all took {warmup:.1f} s")
     print(f"{'operation':<10} {'p50 s':>8} {'p99 s':>8} {'max s':>8} {'last ack (worst trial) s':>26} {'target p99':>11}  ok")
     ok_all = True
     for op in ("revoke", "create"):
         lat = figures[op]
-        row = {"p50": round(pct(lat, 50), 3), "p99": round(pct(lat, 99), 3), "max": round(max(lat), 3),
-               "last_ack_per_trial": [round(x, 3) for x in last[op]], "target_p99": TARGETS[op],
-               "samples": len(lat)}
+        row = {
+            "p50": round(pct(lat, 50), 3),
+            "p99": round(pct(lat, 99), 3),
+            "max": round(max(lat), 3),
+            "last_ack_per_trial": [round(x, 3) for x in last[op]],
+            "target_p99": TARGETS[op],
+            "samples": len(lat),
+        }
         row["ok"] = row["p99"] <= TARGETS[op]
         ok_all &= row["ok"]
         out["results"][op] = row
-        print(f"{op:<10} {row['p50']:>8.3f} {row['p99']:>8.3f} {row['max']:>8.3f} {max(last[op]):>26.3f} "
-              f"{TARGETS[op]:>11.1f}  {'yes' if row['ok'] else 'NO'}")
+        print(
+            f"{op:<10} {row['p50']:>8.3f} {row['p99']:>8.3f} {row['max']:>8.3f} {max(last[op]):>26.3f} "
+            f"{TARGETS[op]:>11.1f}  {'yes' if row['ok'] else 'NO'}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out))

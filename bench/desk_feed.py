@@ -7,6 +7,7 @@ transaction each, as the gate does, and notes each event's commit time. Latency 
 read the frame - commit time (same machine clock). Every client must receive every event.
 Prints a table and writes bench/results/desk_feed.json. Targets: p99 <= 1 s, nothing lost.
 """
+
 import json
 import multiprocessing as mp
 import os
@@ -96,8 +97,10 @@ def client_proc(port, token, n, ready, stop, out):
         else:
             ready.put(0)
             return
-        sock.sendall(f"GET /api/v1/desk/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-                     "Accept: text/event-stream\r\n\r\n".encode())
+        sock.sendall(
+            f"GET /api/v1/desk/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
         sock.settimeout(0.5)
         buf, announced = b"", False
         while not stop.is_set():
@@ -116,8 +119,8 @@ def client_proc(port, token, n, ready, stop, out):
                 announced = True
             cut = buf.rfind(b"\n\n")
             if cut >= 0:
-                received[i].extend((int(m), now) for m in ID_RE.findall(buf[:cut + 1]))
-                buf = buf[cut + 2:]
+                received[i].extend((int(m), now) for m in ID_RE.findall(buf[: cut + 1]))
+                buf = buf[cut + 2 :]
         sock.close()
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
@@ -148,9 +151,16 @@ def injector(db_url, site_id, gates, rate, seconds, out, threads=8):
                 if delay > 0:
                     time.sleep(delay)
                 deny = i % 5 == 0
-                ev = record_event(site_id=site_id, gate_id=gates[i % 2], method="qr" if i % 3 else "code",
-                                  decision="deny" if deny else "grant", reason="expired" if deny else "ok",
-                                  direction="in", source="api", details={"bench": i})
+                ev = record_event(
+                    site_id=site_id,
+                    gate_id=gates[i % 2],
+                    method="qr" if i % 3 else "code",
+                    decision="deny" if deny else "grant",
+                    reason="expired" if deny else "ok",
+                    direction="in",
+                    source="api",
+                    details={"bench": i},
+                )
                 eid = ev.id
                 db.session.commit()
                 committed.append((eid, time.time()))
@@ -191,10 +201,28 @@ def main():
         # Each open stream holds a worker thread, and which worker accepts a connection is a race: with
         # fewer threads than streams, one worker can take more streams than it has threads, and the rest
         # wait unserved until the first ones reach MAX_STREAM_SECONDS. So: a thread per stream, and spares.
-        proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", WORKERS, "--worker-class", "gthread",  # noqa: S603
-                                 "--threads", str(CLIENTS + 14), "--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}",
-                                 "--log-level", "warning", "wsgi:app"],
-                                cwd=ROOT, env=env_for(db_url), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "--workers",
+                WORKERS,
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(CLIENTS + 14),
+                "--graceful-timeout",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env_for(db_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         for _ in range(100):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
@@ -245,20 +273,35 @@ def main():
         latencies.extend(seen[eid] - commit_at[eid] for eid in commit_at if eid in seen)
     latencies.sort()
     result = {
-        "database": "postgresql", "feed": FEED, "gunicorn_workers": int(WORKERS), "worker_class": "gthread",
-        "connections": len(streams), "target_rate": RATE, "events": len(committed),
-        "achieved_rate": round(len(committed) / elapsed, 1), "seconds": round(elapsed, 2),
-        "deliveries": len(latencies), "expected_deliveries": len(committed) * len(streams), "lost": lost, "duplicates": dupes,
-        "latency_ms": {k: round(pct(latencies, p) * 1000, 1) if latencies else None
-                       for k, p in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))},
+        "database": "postgresql",
+        "feed": FEED,
+        "gunicorn_workers": int(WORKERS),
+        "worker_class": "gthread",
+        "connections": len(streams),
+        "target_rate": RATE,
+        "events": len(committed),
+        "achieved_rate": round(len(committed) / elapsed, 1),
+        "seconds": round(elapsed, 2),
+        "deliveries": len(latencies),
+        "expected_deliveries": len(committed) * len(streams),
+        "lost": lost,
+        "duplicates": dupes,
+        "latency_ms": {
+            k: round(pct(latencies, p) * 1000, 1) if latencies else None
+            for k, p in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))
+        },
         "target": {"p99_ms": TARGET_P99_S * 1000, "lost": 0},
     }
     result["pass"] = bool(latencies) and lost == 0 and result["latency_ms"]["p99"] <= TARGET_P99_S * 1000
-    print(f"{'feed':<10}{'conns':>6}{'events':>8}{'rate/s':>8}{'delivered':>11}{'lost':>6}{'p50 ms':>8}{'p95 ms':>8}"
-          f"{'p99 ms':>8}{'max ms':>8}  pass")
+    print(
+        f"{'feed':<10}{'conns':>6}{'events':>8}{'rate/s':>8}{'delivered':>11}{'lost':>6}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'p99 ms':>8}{'max ms':>8}  pass"
+    )
     lat = result["latency_ms"]
-    print(f"{FEED:<10}{result['connections']:>6}{result['events']:>8}{result['achieved_rate']:>8}{result['deliveries']:>11}"
-          f"{lost:>6}{lat['p50']:>8}{lat['p95']:>8}{lat['p99']:>8}{lat['max']:>8}  {result['pass']}")
+    print(
+        f"{FEED:<10}{result['connections']:>6}{result['events']:>8}{result['achieved_rate']:>8}{result['deliveries']:>11}"
+        f"{lost:>6}{lat['p50']:>8}{lat['p95']:>8}{lat['p99']:>8}{lat['max']:>8}  {result['pass']}"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     previous = previous if isinstance(previous, dict) and "runs" in previous else {"runs": {}}

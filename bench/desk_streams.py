@@ -12,6 +12,7 @@ variant on its own server, quiet rounds first.
 Targets: every scan and every poll answered, gate p99 with 200 screens < 500 ms.
 DESK_STREAMS_BENCH_UNCAPPED=1 lifts the stream caps to show what they prevent.
 """
+
 import json
 import os
 import random
@@ -80,12 +81,34 @@ def build(url):
         db.session.flush()
         device_token, _ = bearer.issue_device_token(device)
         now = utcnow()
-        p = issue_pass(host, unit, dict(visitor_name="访客", visitor_phone=None, visitor_id_number=None, plate=None, kind="guest",
-                                        timezone="Asia/Shanghai", valid_from=now - timedelta(minutes=5),
-                                        valid_until=now + timedelta(hours=4), schedule=None, max_entries=None,
-                                        floors=[12], gate_ids=[], notify="none", company=None, work_area=None, note=None))
-        guards = [bearer.issue_user_token(create_user(f"bench_guard{n}", "correct horse battery staple", "guard", f"保安{n}",
-                                                      site=site))[0] for n in range(GUARDS)]
+        p = issue_pass(
+            host,
+            unit,
+            dict(
+                visitor_name="访客",
+                visitor_phone=None,
+                visitor_id_number=None,
+                plate=None,
+                kind="guest",
+                timezone="Asia/Shanghai",
+                valid_from=now - timedelta(minutes=5),
+                valid_until=now + timedelta(hours=4),
+                schedule=None,
+                max_entries=None,
+                floors=[12],
+                gate_ids=[],
+                notify="none",
+                company=None,
+                work_area=None,
+                note=None,
+            ),
+        )
+        guards = [
+            bearer.issue_user_token(
+                create_user(f"bench_guard{n}", "correct horse battery staple", "guard", f"保安{n}", site=site)
+            )[0]
+            for n in range(GUARDS)
+        ]
         db.session.commit()
         return device_token, guards, lambda: {"qr": codes.qr_text(db.session.merge(p))}, app
 
@@ -100,8 +123,10 @@ class Screen(threading.Thread):
 
     def _request(self, path, accept):
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.token}\r\nAccept: {accept}\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.token}\r\nAccept: {accept}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
         return sock
 
     def run(self):
@@ -160,8 +185,17 @@ def _rounds(port, device_token, qr_body, app, workdir):
 def serve_and_measure(label, url, workdir, device_token, guards, qr_body, app, off=""):
     """One gunicorn (DESK_BENCH_OFF=off, see bench/_desk_serve.py): gate rounds with no desk open, then with 200 screens."""
     port = serve.free_port()
-    env = os.environ | KEYS | {"DATABASE_URL": url, "PORTAL_ENV": "production", "LOG_LEVEL": "WARNING",
-                               "INSTANCE_PATH": str(workdir), "DESK_BENCH_OFF": off}
+    env = (
+        os.environ
+        | KEYS
+        | {
+            "DATABASE_URL": url,
+            "PORTAL_ENV": "production",
+            "LOG_LEVEL": "WARNING",
+            "INSTANCE_PATH": str(workdir),
+            "DESK_BENCH_OFF": off,
+        }
+    )
     for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "DESK_STREAMS_PER_WORKER", "DESK_STREAMS_PER_USER"):
         env.pop(name, None)  # `make run`'s defaults
     if UNCAPPED:
@@ -189,11 +223,18 @@ def serve_and_measure(label, url, workdir, device_token, guards, qr_body, app, o
         serve.stop(proc)
     statuses = [s.status for s in screens]
     figures = {
-        "no_desk": quiet, "with_200_screens": busy,
-        "screens": {"asked": len(screens), "streaming": statuses.count(200), "refused_429": statuses.count(429),
-                    "refused_503": statuses.count(503), "no_answer": statuses.count(None),
-                    "frames_on_open_streams": sum(s.frames for s in screens if s.status == 200),
-                    "polls": sum(s.polls for s in screens), "poll_failures": sum(s.poll_failures for s in screens)},
+        "no_desk": quiet,
+        "with_200_screens": busy,
+        "screens": {
+            "asked": len(screens),
+            "streaming": statuses.count(200),
+            "refused_429": statuses.count(429),
+            "refused_503": statuses.count(503),
+            "no_answer": statuses.count(None),
+            "frames_on_open_streams": sum(s.frames for s in screens if s.status == 200),
+            "polls": sum(s.polls for s in screens),
+            "poll_failures": sum(s.poll_failures for s in screens),
+        },
     }
     errors = sum(busy["errors"].values()) + figures["screens"]["no_answer"] + figures["screens"]["poll_failures"]
     figures["meets_targets"] = errors == 0 and busy["requests"] > 0 and busy["p99_ms"] < TARGET_P99_MS
@@ -205,8 +246,9 @@ def run_database(label, url, workdir):
     device_token, guards, qr_body, app = build(url)
     figures = serve_and_measure(label, url, workdir, device_token, guards, qr_body, app)
     if COMPARE:
-        figures["switched_off"] = {off: serve_and_measure(label, url, workdir, device_token, guards, qr_body, app, off)
-                                   for off in COMPARE}
+        figures["switched_off"] = {
+            off: serve_and_measure(label, url, workdir, device_token, guards, qr_body, app, off) for off in COMPARE
+        }
     return figures
 
 
@@ -214,18 +256,25 @@ def table(results):
     """The figures as a plain-text table."""
     rows = [f"{'database':<41} {'desk screens':<31} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}  p99s"]
     runs = [(label, f) for label, f in results.items()]
-    runs += [(f"{label} {'with ' + off[1:] if off.startswith('+') else 'without ' + off}", g)
-             for label, f in results.items() for off, g in f.get("switched_off", {}).items()]
+    runs += [
+        (f"{label} {'with ' + off[1:] if off.startswith('+') else 'without ' + off}", g)
+        for label, f in results.items()
+        for off, g in f.get("switched_off", {}).items()
+    ]
     for label, f in runs:
         s = f["screens"]
-        for name, what in (("no_desk", "none"), ("with_200_screens", f"200 ({s['streaming']} streaming, "
-                                                                     f"{s['refused_429'] + s['refused_503']} polling)")):
+        for name, what in (
+            ("no_desk", "none"),
+            ("with_200_screens", f"200 ({s['streaming']} streaming, {s['refused_429'] + s['refused_503']} polling)"),
+        ):
             r = f[name]
             if not r["requests"]:
                 rows.append(f"{label:<41} {what:<31} {'no scan answered in ' + str(ROUNDS * SECONDS) + ' s':>37}")
                 continue
-            rows.append(f"{label:<41} {what:<31} {r['rps']:>7.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
-                        f" {sum(r['errors'].values()):>6}  {' '.join(f'{x:.0f}' for x in r['rounds_p99_ms'])}")
+            rows.append(
+                f"{label:<41} {what:<31} {r['rps']:>7.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
+                f" {sum(r['errors'].values()):>6}  {' '.join(f'{x:.0f}' for x in r['rounds_p99_ms'])}"
+            )
     return "\n".join(rows)
 
 
@@ -240,12 +289,19 @@ def main():
         with seed.pg_database(pg) as url:
             results["postgresql"] = run_database("postgresql", url, workdir)
     print(table(results))
-    report = {"benchmark": "desk_streams", "server": "gunicorn " + " ".join(GUNICORN_ARGS), "screens": GUARDS * BOARDS,
-              "caps": not UNCAPPED,
-              "seconds": SECONDS, "rounds": ROUNDS,
-              "client": "wrk -t1 -c4, 25 ms between a connection's scans (one QR pass rescanned)", "cpus": os.cpu_count(),
-              "target": {"gate_p99_ms": TARGET_P99_MS, "errors": 0}, "results": results,
-              "meets_targets": all(r["meets_targets"] for r in results.values())}
+    report = {
+        "benchmark": "desk_streams",
+        "server": "gunicorn " + " ".join(GUNICORN_ARGS),
+        "screens": GUARDS * BOARDS,
+        "caps": not UNCAPPED,
+        "seconds": SECONDS,
+        "rounds": ROUNDS,
+        "client": "wrk -t1 -c4, 25 ms between a connection's scans (one QR pass rescanned)",
+        "cpus": os.cpu_count(),
+        "target": {"gate_p99_ms": TARGET_P99_MS, "errors": 0},
+        "results": results,
+        "meets_targets": all(r["meets_targets"] for r in results.values()),
+    }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "results"}, ensure_ascii=False))

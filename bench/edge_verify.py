@@ -7,6 +7,7 @@ The bare loop is the same Ed25519 verify (libsodium via PyNaCl, as the edge uses
 of bare. The compact token (HMAC) and the online path (use consumed in the portal's database,
 AccessEvent written) are measured for information. Writes bench/results/edge_verify.json.
 """
+
 import json
 import os
 import sys
@@ -46,10 +47,24 @@ def build_world(app):
     host = create_user("bench-host", "correct horse battery staple", "resident", "Host")
     places.move_in(host, unit, "owner")
     now = utcnow()
-    values = dict(visitor_name="V", visitor_phone=None, visitor_id_number=None, plate=None, kind="guest",
-                  timezone="Asia/Shanghai", valid_from=now - timedelta(minutes=5), valid_until=now + timedelta(hours=4),
-                  schedule=None, max_entries=None, floors=[1], gate_ids=[], notify="none", company=None,
-                  work_area=None, note=None)
+    values = dict(
+        visitor_name="V",
+        visitor_phone=None,
+        visitor_id_number=None,
+        plate=None,
+        kind="guest",
+        timezone="Asia/Shanghai",
+        valid_from=now - timedelta(minutes=5),
+        valid_until=now + timedelta(hours=4),
+        schedule=None,
+        max_entries=None,
+        floors=[1],
+        gate_ids=[],
+        notify="none",
+        company=None,
+        work_area=None,
+        note=None,
+    )
     with app.test_request_context():
         passes = [issue_pass(host, unit, dict(values)) for _ in range(PASSES)]
         db.session.commit()
@@ -123,15 +138,22 @@ def main():
         cursor["at"] = (cursor["at"] + BATCH) % PASSES
         return range(cursor["at"], cursor["at"] + BATCH)
 
-    full = best_rates({"bare_ed25519": lambda i: bare(pairs[i % PASSES]),
-                       "edge_full_token": lambda i: edge_full(texts[i % PASSES])}, rotate)
+    full = best_rates(
+        {"bare_ed25519": lambda i: bare(pairs[i % PASSES]), "edge_full_token": lambda i: edge_full(texts[i % PASSES])}, rotate
+    )
     results = dict(full)
     results.update(best_rates({"edge_compact_token": lambda i: edge_compact(compacts[i % PASSES])}, rotate, 1.0))
     results.update(best_rates({"edge_online_full_token": lambda i: edge_online(texts[i % 10])}, lambda: range(10), 1.0))
     ratio = results["edge_full_token"] / results["bare_ed25519"]
-    out = {"ops_per_second": {k: round(v, 1) for k, v in results.items()},
-           "edge_vs_bare": round(ratio, 3), "target": TARGET, "passes": PASSES, "pass": ratio >= TARGET,
-           "method": f"best of interleaved {BATCH}-op batches over {SECONDS:.0f} s", "python": sys.version.split()[0]}
+    out = {
+        "ops_per_second": {k: round(v, 1) for k, v in results.items()},
+        "edge_vs_bare": round(ratio, 3),
+        "target": TARGET,
+        "passes": PASSES,
+        "pass": ratio >= TARGET,
+        "method": f"best of interleaved {BATCH}-op batches over {SECONDS:.0f} s",
+        "python": sys.version.split()[0],
+    }
     print(f"{'path':28} {'ops/s':>10} {'us/op':>8}")
     for name, value in results.items():
         print(f"{name:28} {value:10.0f} {1e6 / value:8.1f}")

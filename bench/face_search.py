@@ -7,6 +7,7 @@ photos; each query is a real photo of one of them (must find the right person fi
 probe. face_recognition.face_distance (float64, subtracting every row) is timed for comparison.
 Writes bench/results/face_search.json.
 """
+
 import json
 import platform
 import sys
@@ -47,8 +48,13 @@ def random_encodings(n, norm, rng):
 def percentiles(samples_ms):
     """p50/p95/p99/mean/max of a list of milliseconds."""
     a = np.asarray(samples_ms)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-            "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "max": float(a.max())}
+    return {
+        "p50": float(np.percentile(a, 50)),
+        "p95": float(np.percentile(a, 95)),
+        "p99": float(np.percentile(a, 99)),
+        "mean": float(a.mean()),
+        "max": float(a.max()),
+    }
 
 
 def portal_path_times(index, queries):
@@ -123,20 +129,29 @@ def main():
 
     real_queries = len(range(0, QUERIES, 3))
     result = {
-        "enrolled": len(index), "queries": QUERIES, "real_photo_queries": real_queries,
-        "real_photo_found_first": correct, "index_build_ms": round(build_ms, 1),
+        "enrolled": len(index),
+        "queries": QUERIES,
+        "real_photo_queries": real_queries,
+        "real_photo_found_first": correct,
+        "index_build_ms": round(build_ms, 1),
         "float32_matrix_ms": {k: round(v, 3) for k, v in stats.items()},
         "portal_search_ms": {k: round(v, 3) for k, v in portal.items()},
         "face_distance_float64_ms": {k: round(v, 3) for k, v in base.items()},
         "target_ms": TARGET_MS,
         "meets_target": max(stats["p99"], portal["p99"]) <= TARGET_MS and correct == real_queries,
-        "machine": {"python": platform.python_version(), "numpy": np.__version__,
-                    "cpu": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "cpu": platform.processor() or platform.machine(),
+        },
     }
     print(f"1:N face search, {len(index):,} encodings of one site, {QUERIES} queries")
     print(f"{'method':<38}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
-    rows = (("FaceIndex.search (float32 + norms)", stats), ("portal search (stamp check + index)", portal),
-            ("face_distance float64 (baseline)", base))
+    rows = (
+        ("FaceIndex.search (float32 + norms)", stats),
+        ("portal search (stamp check + index)", portal),
+        ("face_distance float64 (baseline)", base),
+    )
     for label, s in rows:
         print(f"{label:<38}{s['p50']:>9.2f}{s['p95']:>9.2f}{s['p99']:>9.2f}{s['mean']:>9.2f}")
     print(f"index build from stored bytes: {build_ms:.1f} ms; real photo found first: {correct}/{real_queries}")

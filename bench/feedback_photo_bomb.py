@@ -5,6 +5,7 @@ request took and how far it raised the process's peak memory (ru_maxrss). Before
 portal.feedback.uploads this took 20 s and 400 MB; BENCH_PHOTO_UNBUDGETED=1 also measures the request with the
 budget lifted, for comparison. Prints the figures and writes bench/results/feedback_photo_bomb.json.
 """
+
 import json
 import os
 import resource
@@ -56,18 +57,29 @@ def child(unbudgeted):
 
     def post(raws):
         data = dict(form, photos=[(io.BytesIO(raw), f"{i}.png") for i, raw in enumerate(raws)])
-        return client.post("/api/v1/complaints", data=data, content_type="multipart/form-data",
-                           headers={"Authorization": f"Bearer {plain}"})
+        return client.post(
+            "/api/v1/complaints", data=data, content_type="multipart/form-data", headers={"Authorization": f"Bearer {plain}"}
+        )
 
     warm = post([zero_png(64, 64)])  # imports, PIL plugins, first query: not the bombs' cost
     before = _peak_mb()
     start = time.perf_counter()
     resp = post(bombs)
     seconds = time.perf_counter() - start
-    print(json.dumps({"unbudgeted": unbudgeted, "status": resp.status_code, "warm_status": warm.status_code,
-                      "wire_kb": round(sum(map(len, bombs)) / 1000), "seconds": round(seconds, 3),
-                      "peak_rise_mb": round(_peak_mb() - before, 1), "peak_mb": round(_peak_mb(), 1),
-                      "code": ((resp.get_json() or {}).get("error") or {}).get("fields", {}).get("photos", {}).get("code")}))
+    print(
+        json.dumps(
+            {
+                "unbudgeted": unbudgeted,
+                "status": resp.status_code,
+                "warm_status": warm.status_code,
+                "wire_kb": round(sum(map(len, bombs)) / 1000),
+                "seconds": round(seconds, 3),
+                "peak_rise_mb": round(_peak_mb() - before, 1),
+                "peak_mb": round(_peak_mb(), 1),
+                "code": ((resp.get_json() or {}).get("error") or {}).get("fields", {}).get("photos", {}).get("code"),
+            }
+        )
+    )
 
 
 def main():
@@ -75,13 +87,20 @@ def main():
     runs = [False] + ([True] if os.environ.get("BENCH_PHOTO_UNBUDGETED") == "1" else [])
     results = []
     for unbudgeted in runs:
-        out = subprocess.run([sys.executable, __file__, "--child", "1" if unbudgeted else "0"],  # noqa: S603
-                             cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", "1" if unbudgeted else "0"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{'budget':<10} {'status':>6} {'on the wire':>12} {'time':>8} {'peak rise':>10}")
     for r in results:
-        print(f"{'lifted' if r['unbudgeted'] else 'on':<10} {r['status']:>6} {r['wire_kb']:>9} kB {r['seconds']:>6.2f} s "
-              f"{r['peak_rise_mb']:>7.1f} MB")
+        print(
+            f"{'lifted' if r['unbudgeted'] else 'on':<10} {r['status']:>6} {r['wire_kb']:>9} kB {r['seconds']:>6.2f} s "
+            f"{r['peak_rise_mb']:>7.1f} MB"
+        )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -4,6 +4,7 @@ Seeds the bench site, scans the QR text of each of its 10,000 live passes once t
 (filling the cache up to GATE_CACHE_MAX and the verified texts up to their cap) and reports what
 tracemalloc saw allocated meanwhile. Prints the figures and writes bench/results/gate_cache_memory.json.
 """
+
 import io
 import json
 import os
@@ -36,10 +37,19 @@ def main():
     bodies = [json.dumps(b).encode() for b in seed.qr_bodies(url, world, gv.KEYS, passes=world.passes)]
 
     def scan(body):
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/gate/verify", "SERVER_NAME": "127.0.0.1",
-                   "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-                   "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "CONTENT_LENGTH": str(len(body)),
-                   "CONTENT_TYPE": "application/json", "HTTP_AUTHORIZATION": f"Bearer {world.token}"}
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/api/v1/gate/verify",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/json",
+            "HTTP_AUTHORIZATION": f"Bearer {world.token}",
+        }
         out = app(environ, lambda *args: None)
         b"".join(out)
         out.close()
@@ -56,10 +66,16 @@ def main():
     journal.journal(app).flush()  # the queued events are not the cache's
     after = tracemalloc.take_snapshot()
     held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    figures = {"rows": len(cache.rows), "verified_texts": len(decisions._VERIFIED), "mb": round(held / 1e6, 1),
-               "bytes_per_row": round(held / max(len(cache.rows), 1))}
-    print(f"cache full: {figures['rows']} rows and {figures['verified_texts']} verified texts hold "
-          f"{figures['mb']} MB ({figures['bytes_per_row']} bytes a row)")
+    figures = {
+        "rows": len(cache.rows),
+        "verified_texts": len(decisions._VERIFIED),
+        "mb": round(held / 1e6, 1),
+        "bytes_per_row": round(held / max(len(cache.rows), 1)),
+    }
+    print(
+        f"cache full: {figures['rows']} rows and {figures['verified_texts']} verified texts hold "
+        f"{figures['mb']} MB ({figures['bytes_per_row']} bytes a row)"
+    )
     RESULTS.write_text(json.dumps({"benchmark": "gate_cache_memory", "results": figures}, indent=2) + "\n")
     print(f"written to {RESULTS.relative_to(ROOT)}")
 

@@ -7,6 +7,7 @@ requests served. On a machine where every core is busy the throughput ratio is t
 totals, so this shows which side a change has to shrink. Prints a table and writes
 bench/results/gate_cpu.json.
 """
+
 import json
 import os
 import resource
@@ -38,8 +39,8 @@ def _processes():
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue  # it ended meanwhile
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
         found[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / TICK)
     return found
 
@@ -72,8 +73,7 @@ def measure(label, url, workdir):
             after, wrk_after = _by_class(proc.pid), _wrk_cpu()
             per = {k: round((after[k] - before[k]) / run["requests"] * 1e6) for k in after}
             per["wrk"] = round((wrk_after - wrk_before) / run["requests"] * 1e6)
-            figures[name] = {"rps": run["rps"], "p99_ms": run["p99_ms"], "cpu_us_per_request": per,
-                             "total_us": sum(per.values())}
+            figures[name] = {"rps": run["rps"], "p99_ms": run["p99_ms"], "cpu_us_per_request": per, "total_us": sum(per.values())}
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -88,11 +88,13 @@ def main():
     for label, figures in results.items():
         for name, f in figures.items():
             c = f["cpu_us_per_request"]
-            print(f"{label:<11} {name:<9} {f['rps']:>7.0f} {c['gunicorn']:>9} {c['postgres']:>9} {c['wrk']:>5} "
-                  f"{f['total_us']:>6}")
+            print(
+                f"{label:<11} {name:<9} {f['rps']:>7.0f} {c['gunicorn']:>9} {c['postgres']:>9} {c['wrk']:>5} {f['total_us']:>6}"
+            )
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "gate_cpu", "seconds": SECONDS, "cpus": os.cpu_count(),
-                                   "results": results}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps({"benchmark": "gate_cpu", "seconds": SECONDS, "cpus": os.cpu_count(), "results": results}, indent=2) + "\n"
+    )
     print(f"written to {RESULTS.relative_to(ROOT)}")
 
 

@@ -8,6 +8,7 @@ over and over for a second. The figure per pass is the time from the revocation'
 scan that was still granted (0 if none was). Target: never above GATE_CACHE_STALE_MS (250 ms).
 Prints the figures and writes bench/results/gate_revocation.json.
 """
+
 import json
 import os
 import statistics
@@ -36,9 +37,12 @@ RESULTS = ROOT / "bench" / "results" / "gate_revocation.json"
 
 def scan(port, token, body):
     """One verify call; returns (decision, reason)."""
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/gate/verify", data=json.dumps(body).encode(),
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - our own server on 127.0.0.1
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/gate/verify",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
         data = json.load(resp)
     return data["decision"], data["reason"]
 
@@ -73,10 +77,22 @@ def run(label, url, workdir):
         script.write_text(gv.LUA)
         seconds = int(REVOCATIONS * (WATCH_SECONDS + 1.5) + 10)
         env = os.environ | {"BENCH_BODIES": str(bodies_file), "BENCH_PATH": "/api/v1/gate/verify", "BENCH_TOKEN": world.token}
-        load = subprocess.Popen(["/usr/bin/wrk", "-t1", f"-c{gv.CONNECTIONS}", f"-d{seconds}s", "-s", str(script),  # noqa: S603
-                                 f"http://127.0.0.1:{port}"], env=env, stdout=subprocess.PIPE, text=True)
+        load = subprocess.Popen(
+            [
+                "/usr/bin/wrk",
+                "-t1",
+                f"-c{gv.CONNECTIONS}",
+                f"-d{seconds}s",
+                "-s",
+                str(script),
+                f"http://127.0.0.1:{port}",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(2)
-        targets = world.passes[seed.QR_PASSES:seed.QR_PASSES + REVOCATIONS]
+        targets = world.passes[seed.QR_PASSES : seed.QR_PASSES + REVOCATIONS]
         samples, scans = [], 0
         for row in targets:
             body = seed.qr_bodies(url, world, gv.KEYS, passes=[row])[0]  # signed for the current step
@@ -91,11 +107,16 @@ def run(label, url, workdir):
         proc.terminate()
         proc.wait(timeout=15)
     samples.sort()
-    return {"revocations": len(samples), "scans_after_commit": scans,
-            "granted_after_commit": sum(1 for ms in samples if ms > 0),
-            "p50_ms": round(statistics.median(samples), 2),
-            "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 2),
-            "max_ms": round(samples[-1], 2), "bound_ms": BOUND_MS, "within_bound": samples[-1] <= BOUND_MS}
+    return {
+        "revocations": len(samples),
+        "scans_after_commit": scans,
+        "granted_after_commit": sum(1 for ms in samples if ms > 0),
+        "p50_ms": round(statistics.median(samples), 2),
+        "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 2),
+        "max_ms": round(samples[-1], 2),
+        "bound_ms": BOUND_MS,
+        "within_bound": samples[-1] <= BOUND_MS,
+    }
 
 
 def main():
@@ -107,10 +128,17 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="gate-revocation-"))
     with seed.pg_database(pg) as url:
         figures = run("postgresql", url, workdir)
-    print(f"revocations {figures['revocations']}, still granted after commit in {figures['granted_after_commit']}: "
-          f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms (bound {BOUND_MS} ms)")
-    report = {"benchmark": "gate_revocation", "connections": gv.CONNECTIONS, "server": "gunicorn " + " ".join(gv.GUNICORN),
-              "load": "wrk rescanning 2,000 passes throughout", "results": figures}
+    print(
+        f"revocations {figures['revocations']}, still granted after commit in {figures['granted_after_commit']}: "
+        f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms (bound {BOUND_MS} ms)"
+    )
+    report = {
+        "benchmark": "gate_revocation",
+        "connections": gv.CONNECTIONS,
+        "server": "gunicorn " + " ".join(gv.GUNICORN),
+        "load": "wrk rescanning 2,000 passes throughout",
+        "results": figures,
+    }
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(figures))
     print(f"written to {RESULTS.relative_to(ROOT)}")

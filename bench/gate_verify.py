@@ -8,6 +8,7 @@ endpoint returning constant JSON on the same server (and the same after one triv
 bare_read: the part of any database-backed answer that is the round trip). Prints a table and
 writes bench/results/gate_verify.json. Targets: QR >= 60 % of bare throughput, QR p99 < 25 ms.
 """
+
 import json
 import os
 import shutil
@@ -32,8 +33,16 @@ ROUNDS = int(os.environ.get("GATE_BENCH_ROUNDS", "5"))
 CONNECTIONS = 16
 # Three sync workers on two cores: one more than the cores fills PostgreSQL round trips and the keypad's
 # synchronous commits; four lost throughput to switching between processes (figures in docs/gate.md).
-GUNICORN = ["--workers", os.environ.get("GATE_BENCH_WORKERS", "3"), "--worker-class", "sync",
-            "--backlog", "2048", "--log-level", "warning"]
+GUNICORN = [
+    "--workers",
+    os.environ.get("GATE_BENCH_WORKERS", "3"),
+    "--worker-class",
+    "sync",
+    "--backlog",
+    "2048",
+    "--log-level",
+    "warning",
+]
 TARGET_RATIO, TARGET_P99_MS = 0.60, 25.0
 # GATE_BENCH_CACHE=0 serves with GATE_CACHE=0: every scan verifies its signature and reads its rows, as a
 # pass's first scan in a worker does (the default replays 2,000 passes, so rescans dominate).
@@ -80,11 +89,28 @@ def free_port():
 
 def serve(url, port, log_path):
     """gunicorn with the bench wsgi module; waits until the bare endpoint answers."""
-    env = os.environ | KEYS | {"BENCH_DATABASE_URL": url, "PORTAL_ENV": "production", "LOG_LEVEL": "WARNING",
-                               "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_PER_WORKER": "1", "GATE_CACHE": CACHE}
-    cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
-           "--pythonpath", str(ROOT / "bench"), "_gate_wsgi:app"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)  # noqa: S603
+    env = (
+        os.environ
+        | KEYS
+        | {
+            "BENCH_DATABASE_URL": url,
+            "PORTAL_ENV": "production",
+            "LOG_LEVEL": "WARNING",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "RATELIMIT_PER_WORKER": "1",
+            "GATE_CACHE": CACHE,
+        }
+    )
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        *GUNICORN,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--pythonpath",
+        str(ROOT / "bench"),
+        "_gate_wsgi:app",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -105,14 +131,18 @@ def wrk(port, path, token, bodies, seconds, workdir):
     script = workdir / "gate.lua"
     script.write_text(LUA)
     env = os.environ | {"BENCH_BODIES": str(body_file), "BENCH_PATH": path, "BENCH_TOKEN": token}
-    cmd = ["/usr/bin/wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
-           f"http://127.0.0.1:{port}"]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    cmd = ["/usr/bin/wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON "))
-    raw = json.loads(line[len("BENCH_JSON "):])
-    return {"rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1), "p50_ms": raw["p50_us"] / 1000,
-            "p99_ms": raw["p99_us"] / 1000, "max_ms": raw["max_us"] / 1000, "requests": raw["requests"],
-            "errors": {k: v for k, v in raw["errors"].items() if v}}
+    raw = json.loads(line[len("BENCH_JSON ") :])
+    return {
+        "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "max_ms": raw["max_us"] / 1000,
+        "requests": raw["requests"],
+        "errors": {k: v for k, v in raw["errors"].items() if v},
+    }
 
 
 def _median(values):
@@ -121,10 +151,15 @@ def _median(values):
 
 def _summary(runs):
     """Median figures of one scenario over the rounds, with each round's req/s."""
-    return {"rps": round(_median([r["rps"] for r in runs]), 1), "p50_ms": _median([r["p50_ms"] for r in runs]),
-            "p99_ms": _median([r["p99_ms"] for r in runs]), "max_ms": max(r["max_ms"] for r in runs),
-            "requests": sum(r["requests"] for r in runs), "rounds_rps": [r["rps"] for r in runs],
-            "errors": {k: sum(r["errors"].get(k, 0) for r in runs) for k in {k for r in runs for k in r["errors"]}}}
+    return {
+        "rps": round(_median([r["rps"] for r in runs]), 1),
+        "p50_ms": _median([r["p50_ms"] for r in runs]),
+        "p99_ms": _median([r["p99_ms"] for r in runs]),
+        "max_ms": max(r["max_ms"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "rounds_rps": [r["rps"] for r in runs],
+        "errors": {k: sum(r["errors"].get(k, 0) for r in runs) for k in {k for r in runs for k in r["errors"]}},
+    }
 
 
 def serve_seeded(label, url, workdir):
@@ -172,9 +207,13 @@ def run_database(label, url, workdir):
     try:
         for _ in range(ROUNDS):
             bodies = seed.qr_bodies(url, world, KEYS)  # signed for the current 30 s step
-            rounds.append({"bare": wrk(port, "/bench/bare", world.token, [{"qr": "x"}], SECONDS, workdir),
-                           "bare_read": wrk(port, "/bench/bare-read", world.token, [{"qr": "x"}], SECONDS, workdir),
-                           "qr": wrk(port, "/api/v1/gate/verify", world.token, bodies, SECONDS, workdir)})
+            rounds.append(
+                {
+                    "bare": wrk(port, "/bench/bare", world.token, [{"qr": "x"}], SECONDS, workdir),
+                    "bare_read": wrk(port, "/bench/bare-read", world.token, [{"qr": "x"}], SECONDS, workdir),
+                    "qr": wrk(port, "/api/v1/gate/verify", world.token, bodies, SECONDS, workdir),
+                }
+            )
         mark = seed.last_event_id(url, KEYS)
         code = wrk(port, "/api/v1/gate/verify", world.token, seed.code_bodies(url, world, KEYS), SECONDS, workdir)
         code["outcomes"] = seed.outcomes_since(url, KEYS, mark)
@@ -209,11 +248,19 @@ def main():
     """Run SQLite, and PostgreSQL when DATABASE_URL points at it; print and save the figures."""
     results = each_database(run_database, "gate-bench-")
     print(table(results))
-    report = {"benchmark": "gate_verify", "connections": CONNECTIONS, "seconds": SECONDS, "rounds": ROUNDS,
-              "cpus": os.cpu_count(), "gate_cache": CACHE != "0",
-              "server": "gunicorn " + " ".join(GUNICORN), "client": "wrk -t1 (Lua script, bodies rotated per request)",
-              "targets": {"qr_vs_bare": TARGET_RATIO, "qr_p99_ms": TARGET_P99_MS}, "results": results,
-              "meets_targets": all(r["meets_targets"] for r in results.values())}
+    report = {
+        "benchmark": "gate_verify",
+        "connections": CONNECTIONS,
+        "seconds": SECONDS,
+        "rounds": ROUNDS,
+        "cpus": os.cpu_count(),
+        "gate_cache": CACHE != "0",
+        "server": "gunicorn " + " ".join(GUNICORN),
+        "client": "wrk -t1 (Lua script, bodies rotated per request)",
+        "targets": {"qr_vs_bare": TARGET_RATIO, "qr_p99_ms": TARGET_P99_MS},
+        "results": results,
+        "meets_targets": all(r["meets_targets"] for r in results.values()),
+    }
     RESULTS.parent.mkdir(exist_ok=True)
     results_file = RESULTS if CACHE != "0" else RESULTS.with_name("gate_verify_nocache.json")
     results_file.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

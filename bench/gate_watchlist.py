@@ -6,6 +6,7 @@ watchlist probe is an index lookup per identity column, so the figures should no
 list's length. SQLite always; PostgreSQL too when DATABASE_URL points at it. Writes
 bench/results/gate_watchlist.json.
 """
+
 import contextlib
 import json
 import os
@@ -64,8 +65,10 @@ def main():
     for label, row in results.items():
         print(f"{label:<11} " + " ".join(f"{row[str(s)]:>14.1f}" for s in SIZES))
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "gate_watchlist", "reads": READS, "unit": "microseconds per read",
-                                   "results": results}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps({"benchmark": "gate_watchlist", "reads": READS, "unit": "microseconds per read", "results": results}, indent=2)
+        + "\n"
+    )
     print(f"written to {RESULTS.relative_to(ROOT)}")
 
 

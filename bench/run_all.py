@@ -1,4 +1,5 @@
 """`make bench`: run every benchmark in bench/ in turn; each prints its own table and writes bench/results/."""
+
 import subprocess
 import sys
 from pathlib import Path

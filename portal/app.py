@@ -1,4 +1,5 @@
 """Application factory, built from named steps."""
+
 import importlib
 import json
 import logging
@@ -19,16 +20,37 @@ from portal.core.security import register_security
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 # Each feature package may define init_app(app) to add blueprints, commands and hooks.
-FEATURES = ["sites", "accounts", "passes", "notify", "audit", "devices", "events", "watchlist", "faces", "gate", "bridge", "desk",
-            "walkins", "feedback", "reports", "demo", "api"]
+FEATURES = [
+    "sites",
+    "accounts",
+    "passes",
+    "notify",
+    "audit",
+    "devices",
+    "events",
+    "watchlist",
+    "faces",
+    "gate",
+    "bridge",
+    "desk",
+    "walkins",
+    "feedback",
+    "reports",
+    "demo",
+    "api",
+]
 
 log = logging.getLogger(__name__)
 
 
 def create_app(config=None, **overrides):
     """Build the portal application; overrides win over the config object."""
-    app = Flask(__name__, template_folder=str(config_module.BASE_DIR / "templates"),
-                instance_path=str(config_module.INSTANCE_DIR), instance_relative_config=False)
+    app = Flask(
+        __name__,
+        template_folder=str(config_module.BASE_DIR / "templates"),
+        instance_path=str(config_module.INSTANCE_DIR),
+        instance_relative_config=False,
+    )
     from portal.core.converters import BoundedInt
 
     app.url_map.converters["int"] = BoundedInt
@@ -128,8 +150,11 @@ def register_extensions(app):
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in core.security, see there
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale,
-                   default_translation_directories=str(config_module.BASE_DIR / "portal" / "translations"))
+    babel.init_app(
+        app,
+        locale_selector=_select_locale,
+        default_translation_directories=str(config_module.BASE_DIR / "portal" / "translations"),
+    )
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["lang_url"] = _lang_url
     app.jinja_env.globals["named"] = _named

@@ -1,4 +1,5 @@
 """Configuration objects, read from the environment."""
+
 import os
 from pathlib import Path
 
@@ -17,9 +18,9 @@ def _database_url():
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
     # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants psycopg 3.
     if url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url[len("postgres://"):]
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
     elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 

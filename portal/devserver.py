@@ -3,6 +3,7 @@
 Runs gunicorn (threaded, so the desk's live feed streams) plus `flask bridge run` and
 `flask worker run` as child processes, prints the URL and demo logins, and stops them all on Ctrl-C.
 """
+
 import json
 import os
 import signal
@@ -22,8 +23,13 @@ GUNICORN_ARGS = ["--workers", "2", "--threads", "8", "--worker-class", "gthread"
 
 def _demo_logins():
     # The virtualenv's own executables with fixed arguments (S603).
-    out = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "demo"],  # noqa: S603
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(  # noqa: S603
+        [str(BIN / "flask"), "--app", "wsgi", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -47,8 +53,21 @@ def main():
     env = dict(os.environ, PORTAL_ENV=os.environ.get("PORTAL_ENV", "development"))
     os.environ.update(env)
     demo = _demo_logins()
-    procs = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS,  # noqa: S603
-                               "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env)]
+    procs = [
+        subprocess.Popen(  # noqa: S603
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                *GUNICORN_ARGS,
+                "--access-logfile",
+                "-",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+    ]
     for name in ("bridge", "worker"):
         procs.append(subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", name, "run"], cwd=ROOT, env=env))  # noqa: S603
     base = f"http://127.0.0.1:{port}"

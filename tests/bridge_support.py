@@ -1,4 +1,5 @@
 """Helpers for the bridge tests: simulated devices, a one-shot bridge run, convergence checks."""
+
 import os
 import subprocess
 import sys
@@ -49,9 +50,11 @@ def run_bridge(app, **kw):
 def skip_backoff(device_id):
     """Pretend the backoff delay has passed for a device and its credentials."""
     db.session.execute(update(BridgeDevice).where(BridgeDevice.device_id == device_id).values(next_attempt_at=None))
-    db.session.execute(update(DeviceCredential).where(DeviceCredential.device_id == device_id,
-                                                      DeviceCredential.status != "ok")
-                       .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    db.session.execute(
+        update(DeviceCredential)
+        .where(DeviceCredential.device_id == device_id, DeviceCredential.status != "ok")
+        .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+    )
     db.session.commit()
 
 
@@ -70,11 +73,18 @@ def subprocess_env(db_url, instance):
     """Environment for a `flask --app wsgi …` child on the test's database with the test's data key."""
     from portal.config import TestConfig
 
-    return dict(os.environ, DATABASE_URL=db_url, DATA_KEY=TestConfig.DATA_KEY, SECRET_KEY=TestConfig.SECRET_KEY,
-                INSTANCE_PATH=str(instance), PORTAL_ENV="production", LOG_LEVEL="WARNING")
+    return dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        DATA_KEY=TestConfig.DATA_KEY,
+        SECRET_KEY=TestConfig.SECRET_KEY,
+        INSTANCE_PATH=str(instance),
+        PORTAL_ENV="production",
+        LOG_LEVEL="WARNING",
+    )
 
 
 def flask(*args, env, **kw):
     """Start `flask --app wsgi ARGS` as a child process."""
     cmd = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, **kw)  # noqa: S603
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, **kw)

@@ -1,4 +1,5 @@
 """A live server and a headless Chromium for browser tests (Debian chromium, Playwright's Python API)."""
+
 import contextlib
 import os
 import shutil
@@ -8,8 +9,15 @@ from conftest import skip_unless
 from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 class LiveServer:
@@ -36,8 +44,9 @@ def launch(playwright):
 
 def phone_context(browser, locale="zh-CN"):
     """A 360-px-wide phone."""
-    return browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=3, is_mobile=True,
-                               has_touch=True, locale=locale)
+    return browser.new_context(
+        viewport={"width": 360, "height": 780}, device_scale_factor=3, is_mobile=True, has_touch=True, locale=locale
+    )
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 """Shared fixtures: an app per test on its own database, and factories for the world in it."""
+
 import os
 import shutil
 import uuid
@@ -6,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
+
 
 def _compile_translations():
     """Compile the Chinese catalogue when it is newer than the .mo (make does this too)."""
@@ -98,7 +100,7 @@ def pg_url():
     url = PG_URL
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -189,8 +191,14 @@ def pg_schema():
 def pg_app(pg_schema):
     """An app on PostgreSQL, inside its own schema."""
     application = create_app(
-        TestConfig, SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test",
-        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={pg_schema}"}, "pool_size": 30, "max_overflow": 10},
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=pg_url(),
+        SERVER_NAME="portal.test",
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "connect_args": {"options": f"-csearch_path={pg_schema}"},
+            "pool_size": 30,
+            "max_overflow": 10,
+        },
     )
     with application.app_context():
         db.create_all()
@@ -296,8 +304,14 @@ class World:
         from portal.devices.models import Device
 
         site = site or self.site
-        dev = Device(site_id=site.id, name=name, kind=kind, driver="simulator", options={},
-                     gate_ids=[g.id for g in (gates if gates is not None else [self.gate])])
+        dev = Device(
+            site_id=site.id,
+            name=name,
+            kind=kind,
+            driver="simulator",
+            options={},
+            gate_ids=[g.id for g in (gates if gates is not None else [self.gate])],
+        )
         db.session.add(dev)
         db.session.flush()
         plain, _ = bearer.issue_device_token(dev)
@@ -312,10 +326,24 @@ class World:
         host = host or self.r1
         unit = unit or (self.unit_a if host is self.r1 else self.unit_b)
         now = utcnow()
-        base = dict(visitor_name="访客", visitor_phone=None, visitor_id_number=None, plate=None, kind="guest",
-                    timezone="Asia/Shanghai", valid_from=now - timedelta(minutes=5), valid_until=now + timedelta(hours=4),
-                    schedule=None, max_entries=None, floors=[unit.floor], gate_ids=[], notify="none",
-                    company=None, work_area=None, note=None)
+        base = dict(
+            visitor_name="访客",
+            visitor_phone=None,
+            visitor_id_number=None,
+            plate=None,
+            kind="guest",
+            timezone="Asia/Shanghai",
+            valid_from=now - timedelta(minutes=5),
+            valid_until=now + timedelta(hours=4),
+            schedule=None,
+            max_entries=None,
+            floors=[unit.floor],
+            gate_ids=[],
+            notify="none",
+            company=None,
+            work_area=None,
+            note=None,
+        )
         base.update(values)
         with self.app.test_request_context():
             p = issue_pass(host, unit, base)
@@ -341,8 +369,12 @@ def pass_body(**over):
     from portal.core.timeutil import utcnow
 
     now = utcnow()
-    body = {"visitor": {"name": "王小明", "phone": "+8613812345678"}, "kind": "guest",
-            "valid_from": (now - timedelta(minutes=1)).isoformat(), "valid_until": (now + timedelta(hours=3)).isoformat(),
-            "notify": "sms"}
+    body = {
+        "visitor": {"name": "王小明", "phone": "+8613812345678"},
+        "kind": "guest",
+        "valid_from": (now - timedelta(minutes=1)).isoformat(),
+        "valid_until": (now + timedelta(hours=3)).isoformat(),
+        "notify": "sms",
+    }
     body.update(over)
     return body

@@ -1,4 +1,5 @@
 """Helpers for the desk tests: events as the gate and bridge write them, page logins, SSE reading."""
+
 import json
 
 from support import csrf, login
@@ -9,8 +10,9 @@ from portal.extensions import db
 
 def event(world, commit=True, **fields):
     """Record an access event through the shared operation (as gate and bridge do) and commit."""
-    base = dict(site_id=world.site.id, gate_id=world.gate.id, method="qr", decision="grant", reason="ok",
-                direction="in", source="api")
+    base = dict(
+        site_id=world.site.id, gate_id=world.gate.id, method="qr", decision="grant", reason="ok", direction="in", source="api"
+    )
     base.update(fields)
     with world.app.test_request_context():
         ev = record_event(**base)

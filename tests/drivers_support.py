@@ -1,4 +1,5 @@
 """Helpers for the driver tests: a private Mosquitto, the esp-rfid device process, and an MQTT probe."""
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,11 @@ class PrivateBroker:
 
     def start(self) -> None:
         """Start and wait until it accepts connections."""
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL,  # noqa: S603
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_port(self.port, True)
 
     def stop(self) -> None:
@@ -81,8 +85,11 @@ class DeviceProcess:
     """tests/fakes/esp_rfid_device.py as a subprocess."""
 
     def __init__(self, url: str, *args: str):
-        self.proc = subprocess.Popen([sys.executable, str(FAKES / "esp_rfid_device.py"), "--url", url, *args],  # noqa: S603
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(FAKES / "esp_rfid_device.py"), "--url", url, *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
             self.stop()

@@ -1,4 +1,5 @@
 """Helpers for the edge tests: deciders on local stores, and a portal database that goes away."""
+
 import contextlib
 import time
 
@@ -69,13 +70,18 @@ class OsdpGate:
         self.osdp = osdp
         self.key = osdp.KeyStore.gen_key()
         self.channel = SocketChannel()
-        caps = osdp.PDCapabilities([(osdp.Capability.OutputControl, 1, 1), (osdp.Capability.LEDControl, 1, 1),
-                                    (osdp.Capability.AudibleControl, 1, 1)])
-        self.pd = osdp.PeripheralDevice(osdp.PDInfo(1, self.channel, scbk=self.key, flags=[osdp.LibFlag.EnforceSecure]),
-                                        caps, log_level=osdp.LogLevel.Emergency)
+        caps = osdp.PDCapabilities(
+            [(osdp.Capability.OutputControl, 1, 1), (osdp.Capability.LEDControl, 1, 1), (osdp.Capability.AudibleControl, 1, 1)]
+        )
+        self.pd = osdp.PeripheralDevice(
+            osdp.PDInfo(1, self.channel, scbk=self.key, flags=[osdp.LibFlag.EnforceSecure]),
+            caps,
+            log_level=osdp.LogLevel.Emergency,
+        )
         self.pd.start()
-        self.driver = OsdpDriver(device_id, {"scbk": self.key.hex(), "address": 1, "log_level": "Emergency"},
-                                 connect=self._connect)
+        self.driver = OsdpDriver(
+            device_id, {"scbk": self.key.hex(), "address": 1, "log_level": "Emergency"}, connect=self._connect
+        )
 
     def _connect(self):
         import socket
@@ -87,8 +93,16 @@ class OsdpGate:
 
     def scan(self, data: bytes):
         """A QR read, as raw card data."""
-        self.pd.submit_event({"event": self.osdp.Event.CardRead, "reader_no": 0, "direction": 0,
-                              "format": self.osdp.CardFormat.Unspecified, "length": 8 * len(data), "data": data})
+        self.pd.submit_event(
+            {
+                "event": self.osdp.Event.CardRead,
+                "reader_no": 0,
+                "direction": 0,
+                "format": self.osdp.CardFormat.Unspecified,
+                "length": 8 * len(data),
+                "data": data,
+            }
+        )
 
     def type(self, digits: str):
         """Key presses ending with '#'."""

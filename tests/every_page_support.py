@@ -1,4 +1,5 @@
 """A community holding every state the pages can show, and the checks every page must pass."""
+
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -16,12 +17,63 @@ LONG = ("王" * 60 + "🙂🚪" + "\u200f" + "שלום" + "\u200e" + "Ωλ" * 4 
 SHORT_LONG = LONG[:60]
 NAME = LONG[:64]  # as long as a visitor's name may be
 # Stored codes that must never be the whole text of a cell on an English page (a label belongs there).
-RAW_CODES = {"active", "revoked", "queued", "guest", "closed", "live", "awaiting_host", "open", "taken", "pending",
-             "done", "failed", "present", "absent", "ok", "used_up", "expired", "contractor", "delivery", "cleaner",
-             "grant", "deny", "in", "out", "new", "triaged", "in_progress", "resolved", "approved", "refused",
-             "online", "offline", "removing", "simulator", "gate_reader", "door_controller", "elevator_controller",
-             "face_terminal", "barrier", "noise", "security", "complaint", "suggestion", "normal", "high", "urgent",
-             "response", "resolution", "follow_up", "visit", "survey", "walk_in", "remote_open", "qr", "code"}
+RAW_CODES = {
+    "active",
+    "revoked",
+    "queued",
+    "guest",
+    "closed",
+    "live",
+    "awaiting_host",
+    "open",
+    "taken",
+    "pending",
+    "done",
+    "failed",
+    "present",
+    "absent",
+    "ok",
+    "used_up",
+    "expired",
+    "contractor",
+    "delivery",
+    "cleaner",
+    "grant",
+    "deny",
+    "in",
+    "out",
+    "new",
+    "triaged",
+    "in_progress",
+    "resolved",
+    "approved",
+    "refused",
+    "online",
+    "offline",
+    "removing",
+    "simulator",
+    "gate_reader",
+    "door_controller",
+    "elevator_controller",
+    "face_terminal",
+    "barrier",
+    "noise",
+    "security",
+    "complaint",
+    "suggestion",
+    "normal",
+    "high",
+    "urgent",
+    "response",
+    "resolution",
+    "follow_up",
+    "visit",
+    "survey",
+    "walk_in",
+    "remote_open",
+    "qr",
+    "code",
+}
 
 
 class _Text(HTMLParser):
@@ -69,8 +121,11 @@ def page_text(html):
 
 def _english_sentences():
     """Msgids whose Chinese differs from them, as (msgid, pattern) to look for on a Chinese page."""
-    zh = {m.id: m.string for m in read_po((ROOT / "portal/translations/zh/LC_MESSAGES/messages.po").open("rb"), locale="zh")
-          if m.id and isinstance(m.id, str)}
+    zh = {
+        m.id: m.string
+        for m in read_po((ROOT / "portal/translations/zh/LC_MESSAGES/messages.po").open("rb"), locale="zh")
+        if m.id and isinstance(m.id, str)
+    }
     out = []
     for m in read_po((ROOT / "portal/translations/messages.pot").open("rb")):
         msgid = m.id
@@ -110,8 +165,28 @@ def untranslated(html):
 
 
 # Latin words a Chinese page may show: names of things, file formats, the language switch, seeded data.
-LATIN_OK = {"English", "CSV", "JSON", "PIN", "SMS", "API", "TOTP", "QR", "MQTT", "OSDP", "ISAPI", "Asia", "Shanghai",
-            "UTC", "Li", "PNG", "JPEG", "WebP", "PDF", "KPI"}
+LATIN_OK = {
+    "English",
+    "CSV",
+    "JSON",
+    "PIN",
+    "SMS",
+    "API",
+    "TOTP",
+    "QR",
+    "MQTT",
+    "OSDP",
+    "ISAPI",
+    "Asia",
+    "Shanghai",
+    "UTC",
+    "Li",
+    "PNG",
+    "JPEG",
+    "WebP",
+    "PDF",
+    "KPI",
+}
 LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_@.-])[A-Za-z]{3,}(?![A-Za-z0-9_@-])")
 
 
@@ -163,11 +238,12 @@ def seed(world):
     used = world.make_pass(visitor_name="用完了", max_entries=1)
     pending = world.make_pass(valid_from=now + timedelta(days=1), valid_until=now + timedelta(days=2))
     gone = world.make_pass(visitor_name="撤销的")
-    recurring = world.make_pass(visitor_name="保洁",
-                                schedule={"days": [1, 3, 5], "start": "08:00", "end": "12:00"},
-                                valid_until=now + timedelta(days=30))
-    contractor = world.make_pass(kind="contractor", company="装修公司" + SHORT_LONG, work_area="A栋 1201",
-                                 valid_until=now + timedelta(days=5))
+    recurring = world.make_pass(
+        visitor_name="保洁", schedule={"days": [1, 3, 5], "start": "08:00", "end": "12:00"}, valid_until=now + timedelta(days=30)
+    )
+    contractor = world.make_pass(
+        kind="contractor", company="装修公司" + SHORT_LONG, work_area="A栋 1201", valid_until=now + timedelta(days=5)
+    )
     delivery = world.make_pass(kind="delivery", company="顺丰", valid_until=now + timedelta(minutes=30))
     world.make_pass(host=world.r2, visitor_name="Li", kind="guest")
     ended = world.make_pass(visitor_name="过期的", kind="service")
@@ -181,11 +257,21 @@ def seed(world):
         dev_on.status, dev_on.last_seen_at = "online", now
         dev_off.status, dev_off.last_seen_at, dev_off.doors = "offline", now - timedelta(hours=3), [1, 2]
         lift.floors = [1, 12, 18]
-        for n, (desired, status) in enumerate([("present", "ok"), ("present", "pending"), ("absent", "failed"),
-                                               ("absent", "ok"), ("present", "failed")]):
-            db.session.add(DeviceCredential(device_id=dev_on.id, key=f"p{10 - n}", pass_id=live.id, desired=desired,
-                                            status=status, attempts=n, last_error="设备超时" if status == "failed" else None,
-                                            next_attempt_at=now))
+        for n, (desired, status) in enumerate(
+            [("present", "ok"), ("present", "pending"), ("absent", "failed"), ("absent", "ok"), ("present", "failed")]
+        ):
+            db.session.add(
+                DeviceCredential(
+                    device_id=dev_on.id,
+                    key=f"p{10 - n}",
+                    pass_id=live.id,
+                    desired=desired,
+                    status=status,
+                    attempts=n,
+                    last_error="设备超时" if status == "failed" else None,
+                    next_attempt_at=now,
+                )
+            )
         db.session.commit()
     # Entries: the used-up pass entered, a walk-in majority approved by guards, denials, a remote open.
     event(world, pass_id=used.id, method="qr")
@@ -197,22 +283,26 @@ def seed(world):
     event(world, method="remote", reason="remote_open", device_id=dev_off.id, actor_id=world.guard.id)
     with app.test_request_context():
         site = world.site
-        w_pending, w_token = walkins.register_walk_in(world.guard, site, {"name": ("王" * 50 + "🙂" + "长" * 13), "phone": "13812345678",
-                                                                         "unit_id": world.unit_a.id, "purpose": "送东西"})
+        w_pending, w_token = walkins.register_walk_in(
+            world.guard,
+            site,
+            {"name": ("王" * 50 + "🙂" + "长" * 13), "phone": "13812345678", "unit_id": world.unit_a.id, "purpose": "送东西"},
+        )
         w2, w2_token = walkins.register_walk_in(world.guard, site, {"name": "张三", "unit_id": world.unit_a.id})
         walkins.approve_walk_in(w2, world.guard, by="guard", reason="业主电话同意")
         w3, _ = walkins.register_walk_in(world.guard, site, {"name": "李四", "unit_id": world.unit_a.id})
         walkins.refuse_walk_in(w3, world.r1, by="host")
-        item, i_token = walkins.register_item(world.guard, site, {"direction": "in", "description": "沙发" + SHORT_LONG,
-                                                                 "quantity": 2, "unit_id": world.unit_a.id})
-        item2, _ = walkins.register_item(world.guard, site, {"direction": "out", "description": "旧冰箱", "quantity": 1,
-                                                            "unit_id": world.unit_a.id})
+        item, i_token = walkins.register_item(
+            world.guard, site, {"direction": "in", "description": "沙发" + SHORT_LONG, "quantity": 2, "unit_id": world.unit_a.id}
+        )
+        item2, _ = walkins.register_item(
+            world.guard, site, {"direction": "out", "description": "旧冰箱", "quantity": 1, "unit_id": world.unit_a.id}
+        )
         walkins.decide_item(item2, world.r1, True)
         x_open = desk.open_exception(site.id, "denied", "k1", gate_id=world.gate.id, details={})
         x_taken = desk.open_exception(site.id, "device_offline", "k2", device_id=dev_off.id, details={})
         desk.take_exception(x_taken, world.guard)
-        x_closed = desk.open_exception(site.id, "watchlist", "k3", gate_id=world.gate.id,
-                                        details={"watchlist_names": ["某人"]})
+        x_closed = desk.open_exception(site.id, "watchlist", "k3", gate_id=world.gate.id, details={"watchlist_names": ["某人"]})
         desk.close_exception(x_closed, world.guard, "police_called", "已报警，派出所已到场")
         desk.start_shift(world.guard, site.id)
         desk.end_shift(world.guard, site.id, "交接：" + "注意" * 110)
@@ -224,9 +314,19 @@ def seed(world):
         photo = clean(png_bytes())
         complaints = {}
         for status in ("new", "triaged", "in_progress", "resolved", "closed", "reopened"):
-            c = fb.file_complaint(world.r1, site, world.unit_a, {
-                "kind": "complaint", "category": "noise", "location": "A栋" + SHORT_LONG, "anonymous": False,
-                "description": LONG}, photos=[photo])
+            c = fb.file_complaint(
+                world.r1,
+                site,
+                world.unit_a,
+                {
+                    "kind": "complaint",
+                    "category": "noise",
+                    "location": "A栋" + SHORT_LONG,
+                    "anonymous": False,
+                    "description": LONG,
+                },
+                photos=[photo],
+            )
             complaints[status] = c
             if status != "new":
                 fb.triage(c, world.manager, "high")
@@ -239,28 +339,61 @@ def seed(world):
                 fb.close(c, world.manager)
             if status == "reopened":
                 fb.reopen(c, world.r1, "还是很吵")
-        anon = fb.file_complaint(world.r2, site, world.unit_b, {"kind": "suggestion", "category": "facilities",
-                                                               "location": "", "anonymous": True, "description": "建议"})
+        anon = fb.file_complaint(
+            world.r2,
+            site,
+            world.unit_b,
+            {"kind": "suggestion", "category": "facilities", "location": "", "anonymous": True, "description": "建议"},
+        )
         fb.add_note(anon, world.manager, "内部备注")
         survey = fb.create_survey(world.r1, site.id, "visit", pass_=used)
         low = fb.create_survey(world.r1, site.id, "complaint", complaint=complaints["closed"])
         fb.answer_survey(low, 1, "不满意")
-        task = FollowUp(site_id=site.id, kind="visit", complaint_id=complaints["resolved"].id, status="open",
-                        due_at=now - timedelta(hours=1))
-        done = FollowUp(site_id=site.id, kind="visit", complaint_id=complaints["closed"].id, status="done",
-                        due_at=now - timedelta(days=1), outcome="solved", note="已解决", done_at=now, done_by_id=world.manager.id)
+        task = FollowUp(
+            site_id=site.id, kind="visit", complaint_id=complaints["resolved"].id, status="open", due_at=now - timedelta(hours=1)
+        )
+        done = FollowUp(
+            site_id=site.id,
+            kind="visit",
+            complaint_id=complaints["closed"].id,
+            status="done",
+            due_at=now - timedelta(days=1),
+            outcome="solved",
+            note="已解决",
+            done_at=now,
+            done_by_id=world.manager.id,
+        )
         db.session.add_all([task, done])
         db.session.flush()
-        db.session.add_all([Escalation(site_id=site.id, complaint_id=complaints["new"].id, kind="response",
-                                       due_at=now - timedelta(hours=2), notified=[world.manager.id]),
-                            Escalation(site_id=site.id, follow_up_id=task.id, kind="follow_up", due_at=now, notified=[])])
+        db.session.add_all(
+            [
+                Escalation(
+                    site_id=site.id,
+                    complaint_id=complaints["new"].id,
+                    kind="response",
+                    due_at=now - timedelta(hours=2),
+                    notified=[world.manager.id],
+                ),
+                Escalation(site_id=site.id, follow_up_id=task.id, kind="follow_up", due_at=now, notified=[]),
+            ]
+        )
         db.session.commit()
-        ids.update(pass_id=live.id, pass_ids=[live.id, used.id, pending.id, gone.id, recurring.id, contractor.id, delivery.id,
-                                              ended.id],
-                   device_id=dev_on.id, device_ids=[dev_on.id, dev_off.id, lift.id],
-                   complaint_id=complaints["resolved"].id, complaint_ids=[c.id for c in complaints.values()] + [anon.id],
-                   photo_id=complaints["new"].photos[0].id, item_id=item.id, walk_in_id=w_pending.id,
-                   survey_token=survey.token, survey_tokens=[survey.token, low.token],
-                   links=[("w", w_token), ("i", i_token), ("w", w2_token)], tokens=[p.link_token for p in (live, used, pending, gone, recurring, ended)],
-                   token=live.link_token, slug=site.slug, exception_id=x_open.id)
+        ids.update(
+            pass_id=live.id,
+            pass_ids=[live.id, used.id, pending.id, gone.id, recurring.id, contractor.id, delivery.id, ended.id],
+            device_id=dev_on.id,
+            device_ids=[dev_on.id, dev_off.id, lift.id],
+            complaint_id=complaints["resolved"].id,
+            complaint_ids=[c.id for c in complaints.values()] + [anon.id],
+            photo_id=complaints["new"].photos[0].id,
+            item_id=item.id,
+            walk_in_id=w_pending.id,
+            survey_token=survey.token,
+            survey_tokens=[survey.token, low.token],
+            links=[("w", w_token), ("i", i_token), ("w", w2_token)],
+            tokens=[p.link_token for p in (live, used, pending, gone, recurring, ended)],
+            token=live.link_token,
+            slug=site.slug,
+            exception_id=x_open.id,
+        )
     return ids

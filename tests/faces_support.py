@@ -1,4 +1,5 @@
 """Helpers for the face tests: the test photos, made-up photos, cached detection and page flows."""
+
 import hashlib
 import io
 from pathlib import Path
@@ -96,8 +97,11 @@ def consent(client, p):
 def upload(client, p, data, filename="selfie.jpg"):
     """Upload a selfie through the page's form."""
     token = csrf_from(client.get(face_url(p)).get_data(as_text=True))
-    return client.post(face_url(p, "/photo"), data={"csrf_token": token, "photo": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    return client.post(
+        face_url(p, "/photo"),
+        data={"csrf_token": token, "photo": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 def enrol(client, p, data):

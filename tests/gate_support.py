@@ -1,7 +1,8 @@
 """Helpers for the gate tests: calling verify, reading a real QR, typing an oathtool code, moving time."""
+
 import io
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import support
 import zxingcpp
@@ -43,14 +44,14 @@ def oathtool_code(p, at=None):
     args = [OATHTOOL, "--totp", "-b", p.otp_secret]
     if at is not None:
         args += ["-N", f"@{int(at)}"]
-    otp = subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()  # noqa: S603
+    otp = subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
     assert len(otp) == codes.OTP_DIGITS
     return p.keypad_no + otp
 
 
 def freeze(monkeypatch, when):
     """Make every gate decision see `when` (aware datetime) as now."""
-    fixed = when.astimezone(timezone.utc)
+    fixed = when.astimezone(UTC)
     monkeypatch.setattr(decisions, "clock", lambda: fixed)
     return fixed
 

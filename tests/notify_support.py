@@ -1,4 +1,5 @@
 """A local stand-in for Twilio's REST API that checks what the real client sends."""
+
 import base64
 import json
 import secrets
@@ -11,7 +12,7 @@ from urllib.parse import parse_qs
 import support
 
 SID = "AC" + "1" * 32
-TOKEN = "test-auth-token-0123456789abcdef"  # noqa: S105  (the fake server's only credential)
+TOKEN = "test-auth-token-0123456789abcdef"
 FROM = "+15005550006"
 
 
@@ -63,8 +64,14 @@ class FakeTwilio:
             sid = "SM" + secrets.token_hex(16)
             with self.lock:
                 self.sids.append(sid)
-            payload = {"sid": sid, "status": "queued", "to": form.get("To"),
-                       "from": form.get("From"), "body": form.get("Body"), "account_sid": self.sid}
+            payload = {
+                "sid": sid,
+                "status": "queued",
+                "to": form.get("To"),
+                "from": form.get("From"),
+                "body": form.get("Body"),
+                "account_sid": self.sid,
+            }
         else:
             payload = {"code": code, "message": f"error {code}", "more_info": "", "status": status}
         data = json.dumps(payload).encode()
@@ -85,9 +92,16 @@ class FakeTwilio:
 
 def use_twilio(app, base_url, **over):
     """Switch an app to the Twilio backend pointed at a local server."""
-    settings = dict(SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID=SID, TWILIO_AUTH_TOKEN=TOKEN, TWILIO_FROM=FROM,
-                    TWILIO_MESSAGING_SERVICE_SID=None, TWILIO_API_BASE=base_url, SMS_TIMEOUT_SECONDS=3,
-                    PUBLIC_BASE_URL="https://portal.example.cn")
+    settings = dict(
+        SMS_BACKEND="twilio",
+        TWILIO_ACCOUNT_SID=SID,
+        TWILIO_AUTH_TOKEN=TOKEN,
+        TWILIO_FROM=FROM,
+        TWILIO_MESSAGING_SERVICE_SID=None,
+        TWILIO_API_BASE=base_url,
+        SMS_TIMEOUT_SECONDS=3,
+        PUBLIC_BASE_URL="https://portal.example.cn",
+    )
     app.config.update(settings | over)
 
 

@@ -1,4 +1,5 @@
 """Small files that decode to huge images: all-zero PNGs written row by row, never held whole in memory."""
+
 import struct
 import zlib
 

@@ -1,4 +1,5 @@
 """Helpers every test file shares: the CSRF token of a page, logging in through the form, racing threads."""
+
 import re
 import threading
 

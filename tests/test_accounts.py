@@ -1,4 +1,5 @@
 """Login, second factor, throttling, sessions, move-out and the audit trail."""
+
 from datetime import timedelta
 
 import pyotp
@@ -118,8 +119,9 @@ def test_move_out_revokes_everything_issued_at_once(client, world):
 def test_audit_records_who_what_when_where(client, world):
     from conftest import pass_body
 
-    resp = client.post("/api/v1/passes", json=pass_body(), headers=world.token(world.r1),
-                       environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    resp = client.post(
+        "/api/v1/passes", json=pass_body(), headers=world.token(world.r1), environ_base={"REMOTE_ADDR": "10.1.2.3"}
+    )
     pid = resp.get_json()["id"]
     client.post(f"/api/v1/passes/{pid}/revoke", headers=world.token(world.r1))
     client.get(f"/api/v1/passes/{pid}", headers=world.token(world.manager))
@@ -147,7 +149,9 @@ def test_server_database_without_keys_refuses_to_start():
     from portal.config import Config
 
     with pytest.raises(RuntimeError, match="DATA_KEY"):
-        create_app(Config, SECRET_KEY="x" * 32, DATA_KEY=None, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+        create_app(
+            Config, SECRET_KEY="x" * 32, DATA_KEY=None, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none"
+        )
 
 
 def test_language_picked_on_the_login_page_survives_logging_in(client, world):

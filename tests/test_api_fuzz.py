@@ -8,6 +8,7 @@ or a gate grant. Derandomized and bounded: the same cases on every run, in well 
 SQLite binds any 64-bit integer; PostgreSQL refuses one beyond 32 bits for an INTEGER column, and that
 is a 500. The fuzzed app refuses such binds the same way, so the cases that would fail there fail here.
 """
+
 import hashlib
 import os
 import sqlite3
@@ -31,41 +32,78 @@ from portal.feedback import operations as feedback_ops
 
 BASE = "http://portal.test"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 10))  # raise it for a longer hunt; the suite keeps 10
-SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=EXAMPLES, print_blob=False,
-                    phases=[Phase.generate],  # no shrinking: problems are collected, not raised
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+SETTINGS = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=EXAMPLES,
+    print_blob=False,
+    phases=[Phase.generate],  # no shrinking: problems are collected, not raised
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 # Server-sent events: the answer never ends, so there is nothing to check (tests/test_desk_feed.py covers it).
 SKIP = {("GET", "/api/v1/desk/stream")}
 # Rows a refused request must leave exactly as they were.
-KEPT = ("sites", "buildings", "units", "gates", "residencies", "passes", "messages", "devices", "device_commands", "watchlist",
-        "walk_ins", "item_movements", "desk_exceptions", "desk_shifts", "complaints", "complaint_messages", "surveys",
-        "feedback_follow_ups")
+KEPT = (
+    "sites",
+    "buildings",
+    "units",
+    "gates",
+    "residencies",
+    "passes",
+    "messages",
+    "devices",
+    "device_commands",
+    "watchlist",
+    "walk_ins",
+    "item_movements",
+    "desk_exceptions",
+    "desk_shifts",
+    "complaints",
+    "complaint_messages",
+    "surveys",
+    "feedback_follow_ups",
+)
 
 
 def _seed(client, world):
     """One of everything an id in a path can name, so fuzzed bodies reach real objects; returns the path values."""
     r1, guard, manager = (world.token(u) for u in (world.r1, world.guard, world.manager))
     p = world.make_pass(plate="沪B54321", visitor_phone="+8613812345678")
-    dev = client.post("/api/v1/devices", json={"name": "lobby", "kind": "door_controller", "driver": "simulator"},
-                      headers=manager).get_json()
+    dev = client.post(
+        "/api/v1/devices", json={"name": "lobby", "kind": "door_controller", "driver": "simulator"}, headers=manager
+    ).get_json()
     tok = client.post(f"/api/v1/devices/{dev['id']}/tokens", json={}, headers=manager).get_json()
     c = file_multipart(client, r1, [("door.png", png_bytes())]).get_json()
     done = client.post("/api/v1/complaints", json={"category": "noise", "description": "电梯异响"}, headers=r1).get_json()
     client.post(f"/api/v1/complaints/{done['id']}/resolve", json={"body": "已修好"}, headers=manager)
     task = client.get("/api/v1/follow-ups", headers=manager).get_json()["items"][0]
     w = client.post("/api/v1/desk/walk-ins", json={"name": "快递员", "unit_id": world.unit_a.id}, headers=guard).get_json()
-    item = client.post("/api/v1/desk/items", json={"unit_id": world.unit_a.id, "direction": "out", "description": "沙发"},
-                       headers=guard).get_json()
-    entry = client.post("/api/v1/watchlist", json={"kind": "plate", "plate": "京C99999", "reason": "闹事"},
-                        headers=manager).get_json()
+    item = client.post(
+        "/api/v1/desk/items", json={"unit_id": world.unit_a.id, "direction": "out", "description": "沙发"}, headers=guard
+    ).get_json()
+    entry = client.post(
+        "/api/v1/watchlist", json={"kind": "plate", "plate": "京C99999", "reason": "闹事"}, headers=manager
+    ).get_json()
     access_event(world, decision="deny", reason="revoked", pass_id=p.id)
     x = open_exception(world.site.id, "denied", "fuzz", reason="revoked")
     survey = feedback_ops.create_survey(world.r1, world.site.id, "visit", pass_=p)
     db.session.commit()
-    return {"pass_id": p.id, "device_id": dev["id"], "token_id": tok["id"], "complaint_id": c["id"],
-            "photo_id": c["photos"][0]["id"], "task_id": task["id"], "walk_in_id": w["id"], "item_id": item["id"],
-            "entry_id": entry["id"], "exc_id": x.id, "residency_id": world.r2.current_residencies()[0].id,
-            "slug": world.site.slug, "token": survey.token}
+    return {
+        "pass_id": p.id,
+        "device_id": dev["id"],
+        "token_id": tok["id"],
+        "complaint_id": c["id"],
+        "photo_id": c["photos"][0]["id"],
+        "task_id": task["id"],
+        "walk_in_id": w["id"],
+        "item_id": item["id"],
+        "entry_id": entry["id"],
+        "exc_id": x.id,
+        "residency_id": world.r2.current_residencies()[0].id,
+        "slug": world.site.slug,
+        "token": survey.token,
+    }
 
 
 def _callers(client, op, headers):
@@ -99,8 +137,13 @@ def _bind_like_postgresql(engine):
         for params in (context.compiled_parameters or []) if compiled is not None else []:
             for name, value in params.items():
                 bind = compiled.binds.get(name)
-                if (bind is not None and isinstance(bind.type, Integer) and not isinstance(bind.type, BigInteger)
-                        and isinstance(value, int) and not -MAX_ID - 1 <= value <= MAX_ID):
+                if (
+                    bind is not None
+                    and isinstance(bind.type, Integer)
+                    and not isinstance(bind.type, BigInteger)
+                    and isinstance(value, int)
+                    and not -MAX_ID - 1 <= value <= MAX_ID
+                ):
                     raise IntegerOutOfRange(f"{name}={value}")
 
 
@@ -188,14 +231,26 @@ def test_no_input_gets_a_server_error(app, client, world):
         pinned = {p.name: paths[p.name] for p in op.path_parameters}
         restore()
         # Roles mostly differ in what they may see, not in how a body is read: a few more cases for each extra one.
-        _fuzz(op, op.as_strategy(GenerationMode.POSITIVE, path_parameters=pinned), callers, failures, label,
-              EXAMPLES * (len(callers) + 1) // 2)
+        _fuzz(
+            op,
+            op.as_strategy(GenerationMode.POSITIVE, path_parameters=pinned),
+            callers,
+            failures,
+            label,
+            EXAMPLES * (len(callers) + 1) // 2,
+        )
         # A malformed body or query at a real object; then malformed ids too, which mostly meet the router's 404.
-        for fixed, examples in ([(pinned, EXAMPLES), ({}, EXAMPLES // 2)] if pinned else [({}, EXAMPLES)]):
+        for fixed, examples in [(pinned, EXAMPLES), ({}, EXAMPLES // 2)] if pinned else [({}, EXAMPLES)]:
             if _breakable(op, fixed):
                 restore()
-                _fuzz(op, op.as_strategy(GenerationMode.NEGATIVE, path_parameters=fixed), callers, failures,
-                      f"{label}, malformed{' ids' if pinned and not fixed else ''}", examples)
+                _fuzz(
+                    op,
+                    op.as_strategy(GenerationMode.NEGATIVE, path_parameters=fixed),
+                    callers,
+                    failures,
+                    f"{label}, malformed{' ids' if pinned and not fixed else ''}",
+                    examples,
+                )
         ran.append(label)
     assert not failures, "\n\n".join(f"{label}: {why}" for label, why in failures.items())
     assert len(ran) + len(SKIP) == sum(1 for _ in schema.get_all_operations())

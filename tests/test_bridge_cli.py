@@ -1,4 +1,5 @@
 """The command line: devices add|list|remove|resync and bridge run --once|status."""
+
 import json
 
 from bridge_support import fresh_simulators  # noqa: F401
@@ -15,8 +16,22 @@ def cli(app, *args):
 
 
 def add(app, name, *extra, kind="gate_reader", options="{}"):
-    return cli(app, "devices", "add", "--site", "sunny", "--name", name, "--kind", kind, "--driver", "simulator",
-               "--options", options, *extra)
+    return cli(
+        app,
+        "devices",
+        "add",
+        "--site",
+        "sunny",
+        "--name",
+        name,
+        "--kind",
+        kind,
+        "--driver",
+        "simulator",
+        "--options",
+        options,
+        *extra,
+    )
 
 
 def test_add_list_and_status(app, world):
@@ -57,10 +72,12 @@ def test_whole_site_device_has_no_narrower_option(app, world):
 
 
 def test_bad_input_is_refused_with_a_reason(app, world):
-    cases = [(("x",), {"kind": "toaster"}, "Kind must be one of"),
-             (("x",), {"options": '{"gates": ["NOPE"]}'}, "Unknown gate"),
-             (("x",), {"options": "not json"}, "not JSON"),
-             (("x",), {"options": "[1]"}, "JSON object")]
+    cases = [
+        (("x",), {"kind": "toaster"}, "Kind must be one of"),
+        (("x",), {"options": '{"gates": ["NOPE"]}'}, "Unknown gate"),
+        (("x",), {"options": "not json"}, "not JSON"),
+        (("x",), {"options": "[1]"}, "JSON object"),
+    ]
     for (name,), kw, message in cases:
         r = add(app, name, **kw)
         assert r.exit_code != 0 and message in r.output, (kw, r.output)

@@ -3,6 +3,7 @@
 Every driver against every command kind (carried out as that kind when declared, refused otherwise) is in
 tests/test_drivers_contract.py.
 """
+
 from __future__ import annotations
 
 from fakes.isapi_fake import FakeIsapiDevice

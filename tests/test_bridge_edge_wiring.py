@@ -1,4 +1,5 @@
 """The bridge worker gives edge-deciding readers (OSDP) a local decider, so a scan is answered."""
+
 import pytest
 from bridge_support import add_device, fresh_simulators, run_bridge  # noqa: F401
 from edge_support import qr_now

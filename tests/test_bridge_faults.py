@@ -2,6 +2,7 @@
 
 Each time the device must converge to the desired state with no revoked credential left on it.
 """
+
 import signal
 import time
 
@@ -61,8 +62,9 @@ def test_bridge_killed_mid_push_converges_and_revoked_stays_revoked(app, world, 
 
     second = flask("bridge", "run", "--poll", "0.2", env=env)
     try:
-        assert _wait(lambda: set(simulator.read_state_file(state_file)) == want, timeout=20), \
+        assert _wait(lambda: set(simulator.read_state_file(state_file)) == want, timeout=20), (
             set(simulator.read_state_file(state_file)) ^ want
+        )
         second.send_signal(signal.SIGINT)  # Ctrl-C: finishes what is in flight, releases its leases
         assert second.wait(10) == 0
     finally:
@@ -130,8 +132,7 @@ def test_mqtt_broker_restart_mid_life(app, world, tmp_path):
     topic = unique_topic("bridge")
     fake = DeviceProcess(broker.url, "--topic", topic)
     try:
-        device = add_device(world, "door", kind="door_controller", driver="mqtt", url=broker.url, topic=topic,
-                            timeout=0.5)
+        device = add_device(world, "door", kind="door_controller", driver="mqtt", url=broker.url, topic=topic, timeout=0.5)
         keep, gone = world.make_pass(), world.make_pass()
         run_bridge(app)
         broker.stop()
@@ -150,6 +151,7 @@ def test_mqtt_broker_restart_mid_life(app, world, tmp_path):
                     return _users(probe, topic) == expected_keys(keep)
                 except AssertionError:  # the fake has not reconnected yet
                     return False
+
             assert _wait(converged, timeout=15, every=0.2)
         finally:
             probe.close()

@@ -1,4 +1,5 @@
 """A Hikvision terminal (the ISAPI protocol fake) goes off the network and comes back: it converges."""
+
 import pytest
 from bridge_support import add_device, expected_keys, fresh_simulators, rows, run_bridge, skip_backoff  # noqa: F401
 from fakes.isapi_fake import FakeIsapiDevice
@@ -17,9 +18,18 @@ def terminal():
 
 
 def test_isapi_terminal_unreachable_then_back_converges(app, world, terminal):
-    device = add_device(world, "lobby-face", kind="face_terminal", driver="isapi", url=terminal.url,
-                        username="admin", password="Hik12345", timezone="Asia/Shanghai",
-                        timeout=0.5, poll_interval=0.01)
+    device = add_device(
+        world,
+        "lobby-face",
+        kind="face_terminal",
+        driver="isapi",
+        url=terminal.url,
+        username="admin",
+        password="Hik12345",
+        timezone="Asia/Shanghai",
+        timeout=0.5,
+        poll_interval=0.01,
+    )
     keep, gone = world.make_pass(), world.make_pass()
     run_bridge(app)
     assert set(terminal.persons) == expected_keys(keep, gone)

@@ -1,4 +1,5 @@
 """Reconciliation against simulated devices: push, revoke first, retry, offline and back, versioned acks."""
+
 from bridge_support import add_device, expected_keys, fresh_simulators, rows, run_bridge, skip_backoff  # noqa: F401
 from sqlalchemy import select
 
@@ -128,8 +129,7 @@ def test_remote_open_is_carried_out_once_and_stale_ones_are_dropped(app, world):
 
     device = add_device(world, "gate")
     fresh = DeviceCommand(device_id=device.id, kind="open", door=1, reason="courier")
-    stale = DeviceCommand(device_id=device.id, kind="open", door=2, reason="old",
-                          created_at=utcnow() - timedelta(minutes=5))
+    stale = DeviceCommand(device_id=device.id, kind="open", door=2, reason="old", created_at=utcnow() - timedelta(minutes=5))
     db.session.add_all([fresh, stale])
     db.session.commit()
     run_bridge(app)

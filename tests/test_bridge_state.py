@@ -1,4 +1,5 @@
 """Desired state: which credential each live pass gets on which device."""
+
 from datetime import timedelta
 
 from bridge_support import add_device, expected_keys, fresh_simulators  # noqa: F401
@@ -78,7 +79,7 @@ def test_barrier_holds_plates_and_only_passes_with_one(world):
 def test_card_numbers_are_unique_32_bit_and_stable():
     numbers = [int(state.card_number(i)) for i in range(1, 5001)]
     assert len(set(numbers)) == len(numbers)
-    assert all(0 < n < 2 ** 32 for n in numbers)
+    assert all(0 < n < 2**32 for n in numbers)
     assert numbers != sorted(numbers)  # not the pass id in disguise
     state.card_number.cache_clear()
     assert int(state.card_number(1)) == numbers[0]

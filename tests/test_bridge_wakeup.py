@@ -1,4 +1,5 @@
 """On SQLite the portal wakes a running bridge after commit (a datagram), so a revocation reaches a device in < 100 ms."""
+
 from __future__ import annotations
 
 import json
@@ -79,9 +80,11 @@ def test_revocation_through_the_portal_reaches_a_running_bridge_within_100ms(app
             assert _wait(lambda key=f"V{p.id}": _gone(state, key), 3), f"V{p.id} never revoked"
             seen = time.monotonic()
             figures.append((seen - start, seen - answered))
-        print("revoke -> device (ms, from request / from response):",
-              ", ".join(f"{a * 1000:.0f}/{b * 1000:.0f}" for a, b in figures),
-              f"max {max(b for _, b in figures) * 1000:.0f} ms after the response")
+        print(
+            "revoke -> device (ms, from request / from response):",
+            ", ".join(f"{a * 1000:.0f}/{b * 1000:.0f}" for a, b in figures),
+            f"max {max(b for _, b in figures) * 1000:.0f} ms after the response",
+        )
         after = sorted(b for _, b in figures)
         if os.getloadavg()[0] < (os.cpu_count() or 1):
             assert after[-1] < BOUND

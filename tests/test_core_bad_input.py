@@ -1,5 +1,6 @@
 """NUL bytes and lone surrogates answer 400 everywhere (no login needed to try), on SQLite and PostgreSQL;
 a blank bearer header is a 401, never a CSRF-free call on the session cookie."""
+
 import pytest
 from desk_support import csrf_from, login_page
 
@@ -54,8 +55,9 @@ def test_bad_characters_answer_400_on_every_endpoint(env):
 
 
 def test_paired_surrogates_and_ordinary_text_still_pass(app, world, client):
-    resp = client.post("/api/v1/auth/token", data=b'{"login": "\\ud83d\\ude00", "password": "x"}',
-                       content_type="application/json")
+    resp = client.post(
+        "/api/v1/auth/token", data=b'{"login": "\\ud83d\\ude00", "password": "x"}', content_type="application/json"
+    )
     assert resp.status_code == 401  # an emoji login is just a wrong login
     assert client.get("/api/v1/sites/sunny/keys").status_code == 200
 

@@ -1,4 +1,5 @@
 """A guard's desk page in headless Chromium shows a gate verification made through the API within a second."""
+
 import os
 import shutil
 import threading
@@ -13,8 +14,15 @@ from portal.config import TestConfig
 from portal.extensions import db
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -62,7 +70,9 @@ def test_gate_verification_appears_on_the_desk_within_a_second(live_server):
             page.wait_for_selector("#live-status.live", timeout=5000)
             assert page.locator("#events tbody tr").count() == 0
             started = time.monotonic()
-            resp = requests.post(f"{base}/api/v1/gate/verify", json={"qr": qr, "direction": "in"}, headers=device_header, timeout=5)
+            resp = requests.post(
+                f"{base}/api/v1/gate/verify", json={"qr": qr, "direction": "in"}, headers=device_header, timeout=5
+            )
             assert resp.status_code == 200, resp.text
             decision = resp.json()["decision"]
             row = page.wait_for_selector("#events tbody tr[data-id]", timeout=1000)
@@ -76,8 +86,12 @@ def test_gate_verification_appears_on_the_desk_within_a_second(live_server):
             assert "In" in text  # the direction the reader reported, as the server-rendered rows show it
             door_dev, _ = world.device("east-door", kind="door_controller")
             guard = world.token(world.guard)
-            resp = requests.post(f"{base}/api/v1/desk/remote-open", headers=guard, timeout=5,
-                                 json={"device_id": door_dev.id, "door": 2, "reason": "courier with a trolley"})
+            resp = requests.post(
+                f"{base}/api/v1/desk/remote-open",
+                headers=guard,
+                timeout=5,
+                json={"device_id": door_dev.id, "door": 2, "reason": "courier with a trolley"},
+            )
             assert resp.status_code == 202, resp.text
             remote = page.wait_for_selector(f"#events tbody tr[data-id='{resp.json()['event_id']}']", timeout=2000)
             # A streamed remote open names the device, the door and the guard, like a row rendered by the server.

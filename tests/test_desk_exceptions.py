@@ -1,4 +1,5 @@
 """Exceptions come from events and device checks, group repeats, and pass through shifts to the next guard."""
+
 from desk_support import event
 
 from portal.desk import operations
@@ -7,8 +8,11 @@ from portal.extensions import db
 
 
 def _open(world):
-    return db.session.scalars(db.select(DeskException).where(DeskException.site_id == world.site.id,
-                                                             DeskException.status != "closed").order_by(DeskException.id)).all()
+    return db.session.scalars(
+        db.select(DeskException)
+        .where(DeskException.site_id == world.site.id, DeskException.status != "closed")
+        .order_by(DeskException.id)
+    ).all()
 
 
 def test_each_kind_of_trouble_opens_an_exception(world):
@@ -35,8 +39,11 @@ def test_repeated_denials_at_a_gate_group_into_one(world):
     event(world, decision="deny", reason="expired", gate_id=world.car_gate.id)
     event(world, decision="deny", reason="bad_signature")
     rows = _open(world)
-    assert [(x.kind, x.reason, x.count) for x in rows] == [("denied", "expired", 5), ("denied", "expired", 1),
-                                                          ("denied", "bad_signature", 1)]
+    assert [(x.kind, x.reason, x.count) for x in rows] == [
+        ("denied", "expired", 5),
+        ("denied", "expired", 1),
+        ("denied", "bad_signature", 1),
+    ]
 
 
 def test_take_and_close_with_outcome(client, world):
@@ -48,8 +55,9 @@ def test_take_and_close_with_outcome(client, world):
     taken = client.post(f"/api/v1/desk/exceptions/{xid}/take", headers=h).get_json()
     assert taken["status"] == "taken" and taken["taken_by"] == "王师傅"
     assert client.post(f"/api/v1/desk/exceptions/{xid}/close", json={"outcome": "nonsense"}, headers=h).status_code == 400
-    closed = client.post(f"/api/v1/desk/exceptions/{xid}/close", json={"outcome": "visitor_turned_away", "note": "told to call host"},
-                         headers=h).get_json()
+    closed = client.post(
+        f"/api/v1/desk/exceptions/{xid}/close", json={"outcome": "visitor_turned_away", "note": "told to call host"}, headers=h
+    ).get_json()
     assert closed["status"] == "closed" and closed["outcome"] == "visitor_turned_away"
     assert client.get("/api/v1/desk/exceptions?status=open", headers=h).get_json()["items"] == []
     # A new denial after closing opens a fresh exception instead of reviving the closed one.

@@ -1,4 +1,5 @@
 """The live feed: payloads are masked, streams replay after Last-Event-ID, and fan out across processes."""
+
 import json
 import os
 import threading
@@ -112,8 +113,12 @@ def test_fanout_over_postgres_listen_notify(pg_world, pg_app):
     assert feed.mode_for(pg_app) == "postgres"
 
     def make():
-        return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=pg_app.config["SQLALCHEMY_DATABASE_URI"],
-                          SQLALCHEMY_ENGINE_OPTIONS=pg_app.config["SQLALCHEMY_ENGINE_OPTIONS"], DESK_FEED="postgres")
+        return create_app(
+            TestConfig,
+            SQLALCHEMY_DATABASE_URI=pg_app.config["SQLALCHEMY_DATABASE_URI"],
+            SQLALCHEMY_ENGINE_OPTIONS=pg_app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            DESK_FEED="postgres",
+        )
 
     _fanout_roundtrip(make, pg_world)
 
@@ -132,8 +137,12 @@ def test_fanout_over_redis(tmp_path, world, app):
     app.config.update(REDIS_URL=url, DESK_CHANNEL=f"desk_test_{os.getpid()}_{id(app)}")
 
     def make():
-        return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=url,
-                          DESK_CHANNEL=app.config["DESK_CHANNEL"])
+        return create_app(
+            TestConfig,
+            SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+            REDIS_URL=url,
+            DESK_CHANNEL=app.config["DESK_CHANNEL"],
+        )
 
     _fanout_roundtrip(make, world)
 
@@ -153,8 +162,13 @@ def test_local_mode_polls_events_written_by_other_processes(app, world):
 
         def other():
             with app.app_context():
-                db.session.execute(text("INSERT INTO access_events (at, site_id, method, decision, reason, source, details) "
-                                        "VALUES (CURRENT_TIMESTAMP, :s, 'qr', 'deny', 'unknown', 'bridge', '{}')"), {"s": world.site.id})
+                db.session.execute(
+                    text(
+                        "INSERT INTO access_events (at, site_id, method, decision, reason, source, details) "
+                        "VALUES (CURRENT_TIMESTAMP, :s, 'qr', 'deny', 'unknown', 'bridge', '{}')"
+                    ),
+                    {"s": world.site.id},
+                )
                 db.session.commit()
                 done.set()
 
@@ -199,16 +213,18 @@ def _late_commit_replayed(world, client, open_late_insert):
     headers = world.token(world.guard) | {"Last-Event-ID": str(seen)}
     resp = client.get("/api/v1/desk/stream", headers=headers, buffered=False)
     chunks = iter(resp.response)
-    (frame_id, item), = read_frames(chunks, 1)
+    ((frame_id, item),) = read_frames(chunks, 1)
     assert frame_id == item["id"] == late and item["reason"] == "unknown"
     newer = event(world, decision="deny", reason="revoked")
-    (frame_id, item), = read_frames(chunks, 1)
+    ((frame_id, item),) = read_frames(chunks, 1)
     assert frame_id == newer and item["reason"] == "revoked"
     resp.close()
 
 
-_LATE_SQL = ("INSERT INTO access_events (at, site_id, method, decision, reason, source, details) "
-             "VALUES (:at, :s, 'qr', 'deny', 'unknown', 'bridge', '{}') RETURNING id")
+_LATE_SQL = (
+    "INSERT INTO access_events (at, site_id, method, decision, reason, source, details) "
+    "VALUES (:at, :s, 'qr', 'deny', 'unknown', 'bridge', '{}') RETURNING id"
+)
 
 
 @pytest.mark.integration
@@ -245,8 +261,10 @@ def test_late_rows_are_replayed_within_their_window_on_sqlite(client, world):
         def commit():
             with world.app.app_context():
                 db.session.execute(text("DELETE FROM access_events WHERE id = :i"), {"i": gap})
-                db.session.execute(text(_LATE_SQL.replace("(at,", "(id, at,").replace("VALUES (", "VALUES (:i, ")),
-                                   {"i": gap, "at": utcnow(), "s": world.site.id})
+                db.session.execute(
+                    text(_LATE_SQL.replace("(at,", "(id, at,").replace("VALUES (", "VALUES (:i, ")),
+                    {"i": gap, "at": utcnow(), "s": world.site.id},
+                )
                 db.session.commit()
 
         return commit, gap

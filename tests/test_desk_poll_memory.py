@@ -1,4 +1,5 @@
 """Refused boards' polls are answered from the feed's in-memory buffer: no query, the same bytes, masked, per site."""
+
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -64,12 +65,19 @@ def _poll(client, world, query, headers=None):
 def test_a_poll_within_the_buffer_runs_no_query_and_sends_what_the_table_would(client, world, live):
     start = datetime.now(UTC)
     p = world.make_pass(visitor_name="王小明", visitor_phone="+8613812345678")
-    ids = [event(world, pass_id=p.id), event(world, decision="deny", reason="expired", pass_id=p.id),
-           event(world, gate_id=world.car_gate.id)]
+    ids = [
+        event(world, pass_id=p.id),
+        event(world, decision="deny", reason="expired", pass_id=p.id),
+        event(world, gate_id=world.car_gate.id),
+    ]
     _buffered(live, world.site.id, ids)
     h = world.token(world.guard)
-    for query in (f"since={_since(start)}&limit=50", f"since={_since(start)}&decision=deny",
-                  f"since={_since(start)}&gate={world.car_gate.id}", f"since={_since(start)}&limit=2"):
+    for query in (
+        f"since={_since(start)}&limit=50",
+        f"since={_since(start)}&decision=deny",
+        f"since={_since(start)}&gate={world.car_gate.id}",
+        f"since={_since(start)}&limit=2",
+    ):
         resp, selects = _poll(client, world, query, h)
         assert resp.status_code == 200 and selects == [], query
         # The same poll with an `until` (far away) is answered from the table: the very same bytes.

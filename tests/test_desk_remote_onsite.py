@@ -1,4 +1,5 @@
 """Remote open, who is on site (roll call, CSV), vehicles and overstays, contractors and deliveries."""
+
 import csv
 import io
 from datetime import timedelta
@@ -26,7 +27,13 @@ def test_remote_open_queues_a_command_records_and_audits_but_never_a_pass(client
     cmd = db.session.get(DeviceCommand, body["command_id"])
     assert (cmd.kind, cmd.door, cmd.status, cmd.requested_by_id) == ("open", 1, "queued", world.guard.id)
     ev = db.session.get(AccessEvent, body["event_id"])
-    assert (ev.method, ev.reason, ev.approved_by, ev.actor_id, ev.gate_id) == ("remote", "remote_open", "guard", world.guard.id, world.gate.id)
+    assert (ev.method, ev.reason, ev.approved_by, ev.actor_id, ev.gate_id) == (
+        "remote",
+        "remote_open",
+        "guard",
+        world.guard.id,
+        world.gate.id,
+    )
     audit = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "desk.remote_open")).one()
     assert audit.details["reason"] == "业主忘带卡" and audit.actor_id == world.guard.id
     assert db.session.scalar(db.select(db.func.count()).select_from(Pass)) == passes_before
@@ -34,10 +41,14 @@ def test_remote_open_queues_a_command_records_and_audits_but_never_a_pass(client
 
 def test_emergency_open_is_one_tap_with_its_category(client, world):
     dev, _ = world.device("barrier", kind="barrier", gates=[world.car_gate])
-    resp = client.post("/api/v1/desk/remote-open", json={"device_id": dev.id, "emergency": "ambulance"}, headers=world.token(world.guard))
+    resp = client.post(
+        "/api/v1/desk/remote-open", json={"device_id": dev.id, "emergency": "ambulance"}, headers=world.token(world.guard)
+    )
     ev = db.session.get(AccessEvent, resp.get_json()["event_id"])
     assert ev.details["emergency"] == "ambulance" and ev.gate_id == world.car_gate.id
-    bad = client.post("/api/v1/desk/remote-open", json={"device_id": dev.id, "emergency": "pizza"}, headers=world.token(world.guard))
+    bad = client.post(
+        "/api/v1/desk/remote-open", json={"device_id": dev.id, "emergency": "pizza"}, headers=world.token(world.guard)
+    )
     assert bad.status_code == 400
 
 
@@ -49,7 +60,7 @@ def test_remote_open_of_another_sites_device_is_not_found(client, world):
 
 
 def test_on_site_roll_call_by_building_with_safe_csv(client, world):
-    inside = world.make_pass(visitor_name="=HYPERLINK(\"http://x\")", kind="contractor", company="+装修队", work_area="A栋12层")
+    inside = world.make_pass(visitor_name='=HYPERLINK("http://x")', kind="contractor", company="+装修队", work_area="A栋12层")
     left = world.make_pass(visitor_name="已离开")
     other = world.make_pass(host=world.r2, visitor_name="B栋访客")
     event(world, pass_id=inside.id, direction="in")
@@ -61,11 +72,13 @@ def test_on_site_roll_call_by_building_with_safe_csv(client, world):
     data = client.get("/api/v1/desk/on-site", headers=h).get_json()
     assert data["total"] == 2
     assert [(b["building"], [p["visitor"] for p in b["people"]]) for b in data["buildings"]] == [
-        ("A栋", ['=HYPERLINK("http://x")']), ("B栋", ["B栋访客"])]
+        ("A栋", ['=HYPERLINK("http://x")']),
+        ("B栋", ["B栋访客"]),
+    ]
     text = client.get("/api/v1/desk/on-site.csv", headers=h).get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0][:3] == ["building", "unit", "visitor"]
-    assert rows[1][2] == "'=HYPERLINK(\"http://x\")" and rows[1][5] == "'+装修队"
+    assert rows[1][2] == '\'=HYPERLINK("http://x")' and rows[1][5] == "'+装修队"
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
 
@@ -85,14 +98,25 @@ def test_vehicle_overstay_is_flagged_once(client, world):
 
 def test_desk_sees_contractors_and_recurring_courier_passes(client, world):
     now = utcnow()
-    c = world.make_pass(visitor_name="李师傅", kind="contractor", company="安居装修", work_area="A栋1201",
-                        schedule={"days": [1, 2, 3, 4, 5, 6, 7], "start": "08:00", "end": "18:00"}, valid_until=now + timedelta(days=20))
-    world.make_pass(visitor_name="顺丰小哥", kind="delivery", schedule={"days": [1, 3, 5], "start": "09:00", "end": "12:00"},
-                    valid_until=now + timedelta(days=60))
+    c = world.make_pass(
+        visitor_name="李师傅",
+        kind="contractor",
+        company="安居装修",
+        work_area="A栋1201",
+        schedule={"days": [1, 2, 3, 4, 5, 6, 7], "start": "08:00", "end": "18:00"},
+        valid_until=now + timedelta(days=20),
+    )
+    world.make_pass(
+        visitor_name="顺丰小哥",
+        kind="delivery",
+        schedule={"days": [1, 3, 5], "start": "09:00", "end": "12:00"},
+        valid_until=now + timedelta(days=60),
+    )
     event(world, pass_id=c.id)
     data = client.get("/api/v1/desk/contractors", headers=world.token(world.guard)).get_json()
     assert [(x["visitor"], x["company"], x["work_area"], x["hours"], x["on_site"]) for x in data["contractors"]] == [
-        ("李师傅", "安居装修", "A栋1201", "08:00–18:00", True)]
+        ("李师傅", "安居装修", "A栋1201", "08:00–18:00", True)
+    ]
     assert [(x["visitor"], x["recurring"], x["days"]) for x in data["deliveries"]] == [("顺丰小哥", True, [1, 3, 5])]
 
 

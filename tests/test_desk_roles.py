@@ -1,4 +1,5 @@
 """Role checks over every desk and watchlist route: residents 403, guards read but do not manage, other sites see nothing."""
+
 import re
 
 import pytest
@@ -10,8 +11,12 @@ from portal.config import TestConfig
 from portal.extensions import db
 
 MARK = "独特标记"
-MANAGE = {("POST", "/api/v1/watchlist"), ("POST", "/api/v1/watchlist/<int:entry_id>/deactivate"),
-          ("POST", "/watchlist/"), ("POST", "/watchlist/<int:entry_id>/deactivate")}
+MANAGE = {
+    ("POST", "/api/v1/watchlist"),
+    ("POST", "/api/v1/watchlist/<int:entry_id>/deactivate"),
+    ("POST", "/watchlist/"),
+    ("POST", "/watchlist/<int:entry_id>/deactivate"),
+}
 
 
 def _desk_routes():
@@ -20,7 +25,8 @@ def _desk_routes():
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
         if not view.__module__.startswith(("portal.desk", "portal.walkins", "portal.watchlist")) or (
-                rule.rule.startswith(("/host/", "/api/v1/approvals"))):  # the host's (resident) side of walk-ins
+            rule.rule.startswith(("/host/", "/api/v1/approvals"))
+        ):  # the host's (resident) side of walk-ins
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             out.append((method, rule.rule))
@@ -36,10 +42,12 @@ def _objects(client, world):
     pid = world.make_pass(visitor_name=MARK).id
     event(world, pass_id=pid, decision="deny", reason="expired")
     wid = client.post("/api/v1/desk/walk-ins", json={"name": MARK, "unit_id": world.unit_a.id}, headers=g).get_json()["id"]
-    iid = client.post("/api/v1/desk/items", json={"name": MARK, "unit_id": world.unit_a.id, "direction": "in", "description": MARK},
-                      headers=g).get_json()["id"]
-    eid = client.post("/api/v1/watchlist", json={"kind": "person", "name": MARK, "phone": "13900003333"},
-                      headers=world.token(world.manager)).get_json()["id"]
+    iid = client.post(
+        "/api/v1/desk/items", json={"name": MARK, "unit_id": world.unit_a.id, "direction": "in", "description": MARK}, headers=g
+    ).get_json()["id"]
+    eid = client.post(
+        "/api/v1/watchlist", json={"kind": "person", "name": MARK, "phone": "13900003333"}, headers=world.token(world.manager)
+    ).get_json()["id"]
     xid = client.get("/api/v1/desk/exceptions", headers=g).get_json()["items"][0]["id"]
     keypad, _ = world.device("keypad-1", kind="gate_reader")
     return {"exc_id": xid, "walk_in_id": wid, "item_id": iid, "entry_id": eid, "device_id": keypad.id}

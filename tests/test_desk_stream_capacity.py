@@ -5,6 +5,7 @@ a free port, opens 40 streams, and checks that POST /api/v1/gate/verify still an
 caps answer with JSON errors, and that an accepted stream still delivers the gate's events. In Chromium,
 a board whose stream is refused falls back to polling and still shows the gate's decisions.
 """
+
 import json
 import os
 import socket
@@ -66,9 +67,15 @@ def served(request, tmp_path):
         world = request.getfixturevalue("world")
         url = world.app.config["SQLALCHEMY_DATABASE_URI"]
     port = serve.free_port()
-    env = os.environ | {"DATABASE_URL": url, "SECRET_KEY": TestConfig.SECRET_KEY, "DATA_KEY": TestConfig.DATA_KEY,
-                        "PORTAL_ENV": "production", "INSTANCE_PATH": str(tmp_path), "LOG_LEVEL": "WARNING",
-                        "DESK_FEED": "auto"}
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "SECRET_KEY": TestConfig.SECRET_KEY,
+        "DATA_KEY": TestConfig.DATA_KEY,
+        "PORTAL_ENV": "production",
+        "INSTANCE_PATH": str(tmp_path),
+        "LOG_LEVEL": "WARNING",
+        "DESK_FEED": "auto",
+    }
     for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI"):  # the server's own defaults, as with `make run`
         env.pop(name, None)
     proc = serve.start(env, tmp_path / "gunicorn.log", port)
@@ -86,8 +93,10 @@ def _open_streams(port, tokens, wait=3.0):
     socks = []
     for token in tokens:
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(f"GET /api/v1/desk/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-                  "Accept: text/event-stream\r\nAccept-Language: en\r\n\r\n".encode())
+        s.sendall(
+            f"GET /api/v1/desk/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "Accept: text/event-stream\r\nAccept-Language: en\r\n\r\n".encode()
+        )
         socks.append(s)
     deadline = time.monotonic() + wait
     answers = []
@@ -108,7 +117,9 @@ def _open_streams(port, tokens, wait=3.0):
 
 def _body_complete(buf):
     head, _, body = buf.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), None)
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), None
+    )
     return length is not None and len(body) >= length
 
 
@@ -127,8 +138,12 @@ def _header(buf, name):
 
 def _gate_verify(port, device_token, body):
     """One gate decision; (seconds, decision) or (seconds, None) when it did not answer in time."""
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/gate/verify", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Authorization": f"Bearer {device_token}", "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/gate/verify",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {device_token}", "Content-Type": "application/json"},
+    )
     t0 = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=GATE_DEADLINE_S) as resp:  # noqa: S310
@@ -192,7 +207,9 @@ def test_forty_streams_from_one_guard_token_leave_the_gate_answering_at_once(ser
         refused = next(buf for _, buf in answers if _status(buf) == 429)
         assert _header(refused, "Content-Type").startswith("application/json") and _header(refused, "Retry-After") == "30"
         error = json.loads(refused.partition(b"\r\n\r\n")[2])["error"]
-        assert error["code"] == "too_many_streams" and error["messages"]["zh"] and error["messages"]["en"] != error["messages"]["zh"]
+        assert (
+            error["code"] == "too_many_streams" and error["messages"]["zh"] and error["messages"]["en"] != error["messages"]["zh"]
+        )
         # An accepted stream still delivers the gate's events (those just recorded, or replayed ones).
         live = next(sock for sock, buf in answers if _status(buf) == 200)
         assert _read_until_event(live), "no event arrived on an accepted stream"

@@ -1,4 +1,5 @@
 """Walk-ins and items: the host answers by SMS link or in the portal; guards need a reason; timeouts are recorded."""
+
 import re
 from datetime import timedelta
 
@@ -17,8 +18,15 @@ from portal.walkins.models import WalkIn
 
 
 def _walk_in(client, world, **over):
-    body = {"name": "赵六", "phone": "13900001111", "id_number": "11010519491231002x", "plate": "京A12345",
-            "unit_id": world.unit_a.id, "gate_id": world.gate.id, "purpose": "送文件"}
+    body = {
+        "name": "赵六",
+        "phone": "13900001111",
+        "id_number": "11010519491231002x",
+        "plate": "京A12345",
+        "unit_id": world.unit_a.id,
+        "gate_id": world.gate.id,
+        "purpose": "送文件",
+    }
     body.update(over)
     return client.post("/api/v1/desk/walk-ins", json=body, headers=world.token(world.guard))
 
@@ -85,8 +93,11 @@ def test_guard_approval_needs_a_written_reason_and_counts_in_the_share(client, w
 
 def test_unanswered_walk_ins_and_items_time_out(client, world):
     wid = _walk_in(client, world).get_json()["id"]
-    iid = client.post("/api/v1/desk/items", json={"unit_id": world.unit_a.id, "direction": "in", "description": "瓷砖 20 箱"},
-                      headers=world.token(world.guard)).get_json()["id"]
+    iid = client.post(
+        "/api/v1/desk/items",
+        json={"unit_id": world.unit_a.id, "direction": "in", "description": "瓷砖 20 箱"},
+        headers=world.token(world.guard),
+    ).get_json()["id"]
     stuck = _walk_in(client, world).get_json()["id"]
     db.session.get(WalkIn, stuck).status = "deciding"  # a refused claim an earlier release committed
     db.session.commit()
@@ -103,7 +114,9 @@ def test_unanswered_walk_ins_and_items_time_out(client, world):
 def test_watchlist_exact_match_refuses_and_fuzzy_name_is_flagged(client, world):
     m = world.token(world.manager)
     client.post("/api/v1/watchlist", json={"kind": "person", "name": "钱七", "phone": "13900002222"}, headers=m)
-    client.post("/api/v1/watchlist", json={"kind": "person", "name": "Zhang Sanfeng", "id_number": "11010519491231002X"}, headers=m)
+    client.post(
+        "/api/v1/watchlist", json={"kind": "person", "name": "Zhang Sanfeng", "id_number": "11010519491231002X"}, headers=m
+    )
     refused = _walk_in(client, world, name="路人", phone="139 0000 2222", id_number=None).get_json()
     assert refused["status"] == "refused"
     flagged = _walk_in(client, world, name="zhang  sanfeng", phone=None, id_number=None, plate=None).get_json()
@@ -121,9 +134,11 @@ def test_walk_in_validation(client, world):
 
 
 def test_items_host_approves_from_the_portal_page(client, world):
-    iid = client.post("/api/v1/desk/items", json={"unit_id": world.unit_b.id, "direction": "out", "description": "旧沙发",
-                                                  "quantity": 1, "carrier_name": "搬家公司"},
-                      headers=world.token(world.guard)).get_json()["id"]
+    iid = client.post(
+        "/api/v1/desk/items",
+        json={"unit_id": world.unit_b.id, "direction": "out", "description": "旧沙发", "quantity": 1, "carrier_name": "搬家公司"},
+        headers=world.token(world.guard),
+    ).get_json()["id"]
     login_page(client, world, world.r2)
     page = client.get("/host/approvals")
     assert "旧沙发" in page.get_data(as_text=True)
@@ -166,8 +181,11 @@ def test_desk_form_errors_name_the_field_as_the_form_does(client, world):
     """A bad phone on the walk-in page reads "电话: …", not the raw field name."""
     login_page(client, world, world.guard)
     token = csrf_from(client, "/desk/walk-ins")
-    resp = client.post("/desk/walk-ins", headers={"Accept-Language": "zh-CN"},
-                       data={"csrf_token": token, "name": "赵六", "phone": "123", "unit_id": str(world.unit_a.id)})
+    resp = client.post(
+        "/desk/walk-ins",
+        headers={"Accept-Language": "zh-CN"},
+        data={"csrf_token": token, "name": "赵六", "phone": "123", "unit_id": str(world.unit_a.id)},
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "电话: " in html and "phone:" not in html
 

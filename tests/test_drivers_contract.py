@@ -7,6 +7,7 @@ libosdp's own peripheral device. Refused logins are DeviceAuthFailed where the p
 MQTT CONNACK, the simulator); a wrong OSDP key never brings the secure channel up, which the reader cannot
 tell from a pulled cable, so there it is DeviceUnreachable.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,22 +37,28 @@ from access_bridge.drivers.simulator import reset as sim_reset
 from portal.devices.drivers import COMMANDS, SPECS
 from portal.events.models import REASONS
 
-VARIANTS = [("simulator", None), ("mqtt", None), ("osdp", None),
-            ("isapi", "door"), ("isapi", "face"), ("isapi", "elevator")]
+VARIANTS = [("simulator", None), ("mqtt", None), ("osdp", None), ("isapi", "door"), ("isapi", "face"), ("isapi", "elevator")]
 IDS = [slug if variant is None else f"{slug}-{variant}" for slug, variant in VARIANTS]
 HOLDS = Capability.CARD | Capability.PIN | Capability.FACE | Capability.PLATE  # what makes a credential worth pushing
 NOW = datetime.now(UTC).replace(microsecond=0)
 CARD = "12345678"
-ISAPI_LOGIN = {"username": "admin", "password": "Hik12345", "timezone": "Asia/Shanghai", "timeout": 1,
-               "poll_interval": 0.01}
+ISAPI_LOGIN = {"username": "admin", "password": "Hik12345", "timezone": "Asia/Shanghai", "timeout": 1, "poll_interval": 0.01}
 
 
 def cred(caps: Capability) -> Credential:
     """The credential the planner would hand this driver for pass 42."""
-    return Credential(key="V42", pass_id=42, version=1, name="Visitor V42", valid_from=NOW - timedelta(hours=1),
-                      valid_until=NOW + timedelta(hours=8), card_no=CARD if Capability.CARD in caps else None,
-                      pin="48291337" if Capability.PIN in caps else None,
-                      floors=[3] if Capability.FLOORS in caps else [], doors=[1])
+    return Credential(
+        key="V42",
+        pass_id=42,
+        version=1,
+        name="Visitor V42",
+        valid_from=NOW - timedelta(hours=1),
+        valid_until=NOW + timedelta(hours=8),
+        card_no=CARD if Capability.CARD in caps else None,
+        pin="48291337" if Capability.PIN in caps else None,
+        floors=[3] if Capability.FLOORS in caps else [],
+        doors=[1],
+    )
 
 
 def wait_for(predicate, timeout=3.0):
@@ -92,8 +99,9 @@ def simulator_peer(_variant):
         yield other
 
     try:
-        yield Peer(driver, sim.keys, lambda: [("open", d) for d in sim.opened] + [("call_lift", d) for d in sim.lift_calls],
-                   emit, broken)
+        yield Peer(
+            driver, sim.keys, lambda: [("open", d) for d in sim.opened] + [("call_lift", d) for d in sim.lift_calls], emit, broken
+        )
     finally:
         sim_reset()
 
@@ -119,8 +127,9 @@ def isapi_peer(variant):
             other.close()
 
     try:
-        yield Peer(driver, lambda: set(fake.persons), lambda: [(kinds.get(cmd, cmd), door) for door, cmd in fake.opened],
-                   emit, broken)
+        yield Peer(
+            driver, lambda: set(fake.persons), lambda: [(kinds.get(cmd, cmd), door) for door, cmd in fake.opened], emit, broken
+        )
     finally:
         driver.close()
         fake.stop()
@@ -132,8 +141,7 @@ def login_refusing_broker(tmp_path):
     skip_unless(MOSQUITTO, "mosquitto is not installed")
     port = free_port()
     passwd = tmp_path / "passwd"
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "bridge", "right-password"], check=True,
-                   capture_output=True)
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "bridge", "right-password"], check=True, capture_output=True)
     passwd.chmod(0o600)
     config = tmp_path / "mosquitto.conf"
     # As root, Mosquitto would drop to its own user, who cannot read a file under tmp_path.
@@ -169,8 +177,11 @@ def mqtt_peer(_variant, tmp_path):
             if how == "unreachable":
                 options = {"url": f"mqtt://127.0.0.1:{free_port()}"}
             else:
-                options = {"url": stack.enter_context(login_refusing_broker(tmp_path)), "username": "bridge",
-                           "password": "wrong-password"}
+                options = {
+                    "url": stack.enter_context(login_refusing_broker(tmp_path)),
+                    "username": "bridge",
+                    "password": "wrong-password",
+                }
             other = get_driver("mqtt", 9306, {**options, "topic": unique_topic("contract"), "timeout": 1})
             stack.callback(other.close)
             yield other
@@ -209,9 +220,13 @@ def osdp_peer(_variant):
         finally:
             other.close()
 
-    peer = Peer(gate.driver, lambda: None,
-                lambda: [("open", c.get("output_no")) for c in gate.commands(1, window=0.5)
-                         if c["command"] == osdp.Command.Output], emit, broken)
+    peer = Peer(
+        gate.driver,
+        lambda: None,
+        lambda: [("open", c.get("output_no")) for c in gate.commands(1, window=0.5) if c["command"] == osdp.Command.Output],
+        emit,
+        broken,
+    )
     peer.auth_error = DeviceUnreachable
     try:
         yield peer
@@ -252,8 +267,16 @@ def test_add_list_revoke(peer):
     if not caps & HOLDS:
         # Nothing worth pushing: the planner makes no credential for such a device, so nothing is sent.
         device = SimpleNamespace(kind="gate_reader", doors=[])
-        pass_ = SimpleNamespace(id=42, version=1, valid_from=NOW, valid_until=NOW + timedelta(hours=1), schedule=None,
-                                plate=None, max_entries=None, uses=0)
+        pass_ = SimpleNamespace(
+            id=42,
+            version=1,
+            valid_from=NOW,
+            valid_until=NOW + timedelta(hours=1),
+            schedule=None,
+            plate=None,
+            max_entries=None,
+            uses=0,
+        )
         assert state.credential_for(device, pass_, [], caps, {}) is None
         assert peer.driver.keys() is None
         return
@@ -297,8 +320,12 @@ def test_events(peer):
 def _attempt(driver, probe=True):
     """What the bridge does with a device: probe it (new or failing devices), then push or command what it supports."""
     caps = driver.capabilities
-    job = rc.Job(1, probe=probe, commands=[(1, "open", 1, "test")] if Capability.REMOTE_OPEN in caps else [],
-                 ops=[rc.Op(1, 1, "V42", "upsert", cred(caps))] if caps & HOLDS else [])
+    job = rc.Job(
+        1,
+        probe=probe,
+        commands=[(1, "open", 1, "test")] if Capability.REMOTE_OPEN in caps else [],
+        ops=[rc.Op(1, 1, "V42", "upsert", cred(caps))] if caps & HOLDS else [],
+    )
     return rc.run_job(driver, job)
 
 

@@ -1,4 +1,5 @@
 """The Hikvision ISAPI driver against a Digest-authenticated protocol fake that enforces the documented shapes."""
+
 from __future__ import annotations
 
 import io
@@ -37,8 +38,17 @@ def jpeg(size=(64, 64), quality=85) -> bytes:
 
 def cred(**over) -> Credential:
     """A visitor credential for pass 42."""
-    values = dict(key="V-42", pass_id=42, version=1, name="Visitor", valid_from=START, valid_until=END,
-                  card_no="12345678", pin="482913", doors=[1, 2])
+    values = dict(
+        key="V-42",
+        pass_id=42,
+        version=1,
+        name="Visitor",
+        valid_from=START,
+        valid_until=END,
+        card_no="12345678",
+        pin="482913",
+        doors=[1, 2],
+    )
     values.update(over)
     return Credential(**values)
 
@@ -53,8 +63,15 @@ def fake():
 
 def driver_for(device, **options):
     """An isapi driver pointed at the fake."""
-    base = {"url": device.url, "username": "admin", "password": "Hik12345", "timezone": "Asia/Shanghai",
-            "kind": "face", "timeout": 1, "poll_interval": 0.01}
+    base = {
+        "url": device.url,
+        "username": "admin",
+        "password": "Hik12345",
+        "timezone": "Asia/Shanghai",
+        "kind": "face",
+        "timeout": 1,
+        "poll_interval": 0.01,
+    }
     return get_driver("isapi", 3, {**base, **options})
 
 
@@ -75,17 +92,24 @@ def test_shape_check_rejects_what_a_device_rejects():
     bad = p.person(cred(), SHANGHAI, elevator=False)
     bad["UserInfo"]["Valid"]["beginTime"] = "2026-01-01 08:00"
     bad["UserInfo"]["colour"] = "red"
-    assert problems("userinfo_setup", bad) == ["UserInfo.Valid.beginTime: bad value '2026-01-01 08:00'",
-                                               "UserInfo.colour: unknown field"]
+    assert problems("userinfo_setup", bad) == [
+        "UserInfo.Valid.beginTime: bad value '2026-01-01 08:00'",
+        "UserInfo.colour: unknown field",
+    ]
     assert problems("cardinfo_record", {"CardInfo": {"cardNo": 12345678}}) == [
-        "CardInfo.cardNo: expected str", "CardInfo.employeeNo: missing", "CardInfo.cardType: missing"]
+        "CardInfo.cardNo: expected str",
+        "CardInfo.employeeNo: missing",
+        "CardInfo.cardType: missing",
+    ]
 
 
 def test_events_map_minors_to_our_reasons():
     infos = sample("acsevent_response")["AcsEvent"]["InfoList"]
     events = [p.access_event(info, SHANGHAI) for info in infos]
     assert [(e.serial, e.decision, e.reason, e.method, e.key, e.card_no) for e in events] == [
-        (101, "grant", "ok", "qr", "V-42", "12345678"), (102, "deny", "unknown", "qr", None, "99999999")]
+        (101, "grant", "ok", "qr", "V-42", "12345678"),
+        (102, "deny", "unknown", "qr", None, "99999999"),
+    ]
     assert events[0].at == datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
     assert p.access_event({"major": 5, "minor": 21, "serialNo": 5, "time": "2026-01-01T08:00:00"}, SHANGHAI) is None
 
@@ -95,8 +119,7 @@ def test_fake_demands_digest_auth(fake):
     url = fake.url + "/ISAPI/AccessControl/UserInfo/Count?format=json"
     assert requests.get(url, timeout=2).status_code == 401
     assert requests.get(url, auth=HTTPDigestAuth("admin", "wrong"), timeout=2).status_code == 401
-    assert requests.get(url, auth=HTTPDigestAuth("admin", "Hik12345"), timeout=2).json() == {
-        "UserInfoCount": {"userNumber": 0}}
+    assert requests.get(url, auth=HTTPDigestAuth("admin", "Hik12345"), timeout=2).json() == {"UserInfoCount": {"userNumber": 0}}
 
 
 def test_upsert_puts_person_card_and_face_in_local_time(fake):
@@ -104,8 +127,12 @@ def test_upsert_puts_person_card_and_face_in_local_time(fake):
     face = jpeg()
     driver.upsert(cred(face_jpeg=face))
     person = fake.persons["V-42"]
-    assert person["Valid"] == {"enable": True, "beginTime": "2026-01-01T08:00:00", "endTime": "2026-01-01T20:00:00",
-                               "timeType": "local"}
+    assert person["Valid"] == {
+        "enable": True,
+        "beginTime": "2026-01-01T08:00:00",
+        "endTime": "2026-01-01T20:00:00",
+        "timeType": "local",
+    }
     assert (person["userType"], person["doorRight"], person["password"]) == ("visitor", "1,2", "482913")
     assert fake.cards == {"12345678": {"employeeNo": "V-42", "cardNo": "12345678", "cardType": "normalCard"}}
     assert fake.faces == {"V-42": face}
@@ -129,8 +156,7 @@ def test_elevator_rights_are_floors_and_call_uses_visitor_call_ladder(fake):
     assert Capability.FLOORS in driver.capabilities and Capability.FACE not in driver.capabilities
     driver.upsert(cred(floors=[5, 3], doors=[], pin=None))
     assert fake.persons["V-42"]["doorRight"] == "3,5"
-    assert fake.persons["V-42"]["RightPlan"] == [{"doorNo": 3, "planTemplateNo": "1"},
-                                                 {"doorNo": 5, "planTemplateNo": "1"}]
+    assert fake.persons["V-42"]["RightPlan"] == [{"doorNo": 3, "planTemplateNo": "1"}, {"doorNo": 5, "planTemplateNo": "1"}]
     driver.command("call_lift", 5, reason="visitor")
     driver_for(fake).open(2)
     assert fake.opened == [(5, "visitorCallLadder"), (2, "open")]
@@ -169,7 +195,7 @@ def test_device_content_errors_become_credential_rejected(fake):
 
 
 def test_wrong_password_is_auth_failed(fake):
-    driver = driver_for(fake, password="nope")  # noqa: S106
+    driver = driver_for(fake, password="nope")
     with pytest.raises(DeviceAuthFailed):
         driver.upsert(cred())
     assert driver.health() is False

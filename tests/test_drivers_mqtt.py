@@ -1,4 +1,5 @@
 """The esp-rfid MQTT driver against a device process on a real Mosquitto broker."""
+
 from __future__ import annotations
 
 import time
@@ -17,8 +18,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 def cred(key="V42", card="7F3A9C2E", start=NOW - timedelta(hours=1), end=NOW + timedelta(hours=8), **extra):
     """A credential as the reconciler would hand it over."""
-    return Credential(key=key, pass_id=42, version=1, name="Visitor", valid_from=start, valid_until=end,
-                      card_no=card, **extra)
+    return Credential(key=key, pass_id=42, version=1, name="Visitor", valid_from=start, valid_until=end, card_no=card, **extra)
 
 
 def wait_for(predicate, timeout=3.0):
@@ -32,16 +32,28 @@ def wait_for(predicate, timeout=3.0):
 
 
 # -- no broker needed ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("access", "known", "decision", "reason", "key"), [
-    ("Always", "true", "grant", "ok", "V42"),
-    ("Expired", "true", "deny", "expired", "V42"),
-    ("Disabled", "true", "deny", "revoked", "V42"),
-    ("Denied", "true", "deny", "not_yet_valid", "V42"),
-    ("Denied", "false", "deny", "unknown", None),
-])
+@pytest.mark.parametrize(
+    ("access", "known", "decision", "reason", "key"),
+    [
+        ("Always", "true", "grant", "ok", "V42"),
+        ("Expired", "true", "deny", "expired", "V42"),
+        ("Disabled", "true", "deny", "revoked", "V42"),
+        ("Denied", "true", "deny", "not_yet_valid", "V42"),
+        ("Denied", "false", "deny", "unknown", None),
+    ],
+)
 def test_access_messages_map_to_our_reasons(access, known, decision, reason, key):
-    event = access_event({"type": "access", "time": 1767225600, "isKnown": known, "access": access,
-                          "username": "V42", "uid": "7F3A9C2E", "doorName": "gate"})
+    event = access_event(
+        {
+            "type": "access",
+            "time": 1767225600,
+            "isKnown": known,
+            "access": access,
+            "username": "V42",
+            "uid": "7F3A9C2E",
+            "doorName": "gate",
+        }
+    )
     assert (event.decision, event.reason, event.key, event.card_no) == (decision, reason, key, "7F3A9C2E")
     assert event.at == datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -94,9 +106,15 @@ def test_upsert_puts_the_user_with_its_window_on_the_device(device):
     driver, probe, topic = device
     driver.upsert(cred())
     users = probe.state(topic)["users"]
-    assert users == {"7F3A9C2E": {"uid": "7F3A9C2E", "user": "V42", "acctype": "1",
-                                  "validsince": int((NOW - timedelta(hours=1)).timestamp()),
-                                  "validuntil": int((NOW + timedelta(hours=8)).timestamp())}}
+    assert users == {
+        "7F3A9C2E": {
+            "uid": "7F3A9C2E",
+            "user": "V42",
+            "acctype": "1",
+            "validsince": int((NOW - timedelta(hours=1)).timestamp()),
+            "validuntil": int((NOW + timedelta(hours=8)).timestamp()),
+        }
+    }
     assert driver.keys() == {"V42"}
 
 
@@ -134,7 +152,10 @@ def test_access_events_come_back_with_serials_and_reasons(device):
         probe.control(topic, cmd="swipe", uid=uid)
     events = wait_for(lambda: len(driver.events(100)) == 3 and driver.events(100))
     assert [(e.serial, e.decision, e.reason, e.key, e.card_no) for e in events] == [
-        (101, "grant", "ok", "V1", "1001"), (102, "deny", "expired", "V2", "1002"), (103, "deny", "unknown", None, "9999")]
+        (101, "grant", "ok", "V1", "1001"),
+        (102, "deny", "expired", "V2", "1002"),
+        (103, "deny", "unknown", None, "9999"),
+    ]
     assert driver.events(103) == []
 
 

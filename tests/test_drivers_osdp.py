@@ -1,4 +1,5 @@
 """The OSDP control-panel driver against libosdp's own PeripheralDevice over a socket pair, secure channel on."""
+
 from __future__ import annotations
 
 import socket
@@ -11,8 +12,9 @@ from access_bridge.drivers import get_driver
 from access_bridge.drivers.base import Capability, DeviceUnreachable, DriverError
 from access_bridge.drivers.osdp import OsdpDriver, SocketChannel
 
-CAPS = osdp.PDCapabilities([(osdp.Capability.OutputControl, 1, 1), (osdp.Capability.LEDControl, 1, 1),
-                            (osdp.Capability.AudibleControl, 1, 1)])
+CAPS = osdp.PDCapabilities(
+    [(osdp.Capability.OutputControl, 1, 1), (osdp.Capability.LEDControl, 1, 1), (osdp.Capability.AudibleControl, 1, 1)]
+)
 
 
 class Gate:
@@ -24,8 +26,11 @@ class Gate:
         self.reachable = True
         self.decisions = []
         self.verdict = verdict
-        self.pd = osdp.PeripheralDevice(osdp.PDInfo(1, self.channel, scbk=self.key, flags=[osdp.LibFlag.EnforceSecure]),
-                                        CAPS, log_level=osdp.LogLevel.Emergency)
+        self.pd = osdp.PeripheralDevice(
+            osdp.PDInfo(1, self.channel, scbk=self.key, flags=[osdp.LibFlag.EnforceSecure]),
+            CAPS,
+            log_level=osdp.LogLevel.Emergency,
+        )
         self.pd.start()
         opts = {"scbk": self.key.hex(), "address": 1, "pulse_seconds": 2, "log_level": "Emergency", **options}
         self.driver = OsdpDriver(11, opts, connect=self.connect, on_credential=self.decide)
@@ -52,8 +57,16 @@ class Gate:
         return got
 
     def card(self, data: bytes) -> None:
-        self.pd.submit_event({"event": osdp.Event.CardRead, "reader_no": 0, "direction": 0,
-                              "format": osdp.CardFormat.Unspecified, "length": 8 * len(data), "data": data})
+        self.pd.submit_event(
+            {
+                "event": osdp.Event.CardRead,
+                "reader_no": 0,
+                "direction": 0,
+                "format": osdp.CardFormat.Unspecified,
+                "length": 8 * len(data),
+                "data": data,
+            }
+        )
 
     def keys(self, text: bytes) -> None:
         self.pd.submit_event({"event": osdp.Event.KeyPress, "reader_no": 0, "data": text})
@@ -81,7 +94,8 @@ def gate():
 
 def test_scbk_is_required_and_registered_by_slug():
     assert get_driver("osdp", 1, {"scbk": "00" * 16}).capabilities == (
-        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS)
+        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS
+    )
     with pytest.raises(DriverError):
         get_driver("osdp", 1, {"scbk": "abcd"})
 

@@ -1,4 +1,5 @@
 """Wiegand H10301 26-bit and 34-bit frames, and card numbers for passes."""
+
 import pytest
 
 from access_bridge import wiegand
@@ -21,7 +22,7 @@ def test_h10301_round_trips_with_valid_parity(facility, card):
 def test_flipped_bits_and_bad_input_are_refused():
     good = wiegand.encode_h10301(7, 12345)
     for i in (0, 5, 20, 25):
-        flipped = good[:i] + ("1" if good[i] == "0" else "0") + good[i + 1:]
+        flipped = good[:i] + ("1" if good[i] == "0" else "0") + good[i + 1 :]
         with pytest.raises(ValueError, match="parity"):
             wiegand.decode_h10301(flipped)
     with pytest.raises(ValueError):

@@ -1,4 +1,5 @@
 """The compact pass token: small enough for OSDP card data and QR version 4, and unforgeable."""
+
 import base64
 import io
 import time

@@ -1,4 +1,5 @@
 """Edge decisions: online consumption, and gates that keep working while the portal's database is down."""
+
 import time
 from datetime import timedelta
 
@@ -82,8 +83,11 @@ def test_offline_uses_are_reported_once_when_the_link_returns(app, world, tmp_pa
         assert edge.decide("code", codes.keypad_code(p), world.gate.id) == (False, "replayed", p.id)
     assert edge.sync()
     rows = events(app, pass_id=p.id)
-    assert [(e.decision, e.reason, e.method) for e in rows] == [("grant", "ok", "qr"), ("grant", "ok", "code"),
-                                                               ("deny", "replayed", "code")]
+    assert [(e.decision, e.reason, e.method) for e in rows] == [
+        ("grant", "ok", "qr"),
+        ("grant", "ok", "code"),
+        ("deny", "replayed", "code"),
+    ]
     assert all(e.details.get("offline") and e.at.timestamp() >= t0 - 1 for e in rows)
     assert rows[0].at.timestamp() < time.time()  # the original time, not the report's
     assert fresh(p).uses == 2

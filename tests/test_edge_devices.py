@@ -1,4 +1,5 @@
 """Push status and device management: who may see and change what, and secrets never shown back."""
+
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from portal.devices.changes import SET
 from portal.devices.models import Device
 from portal.extensions import db
 
-SECRET = "s3cret-Digest-pw"  # noqa: S105  (a test value that must never be shown)
+SECRET = "s3cret-Digest-pw"
 
 
 def _login(client, user, world):
@@ -27,11 +28,22 @@ def setup(world):
 
     dev, _ = world.device("lobby-face", "face_terminal")
     dev.driver, dev.options = "simulator", {"url": "http://10.0.0.9", "password": SECRET}
-    db.session.add_all([
-        DeviceCredential(device_id=dev.id, key="V7", pass_id=7, desired="present", status="failed",
-                         last_error="face image rejected: too small", attempts=6),
-        DeviceCredential(device_id=dev.id, key="V8", pass_id=8, desired="present", status="ok", acked_state="present",
-                         acked_version=1)])
+    db.session.add_all(
+        [
+            DeviceCredential(
+                device_id=dev.id,
+                key="V7",
+                pass_id=7,
+                desired="present",
+                status="failed",
+                last_error="face image rejected: too small",
+                attempts=6,
+            ),
+            DeviceCredential(
+                device_id=dev.id, key="V8", pass_id=8, desired="present", status="ok", acked_state="present", acked_version=1
+            ),
+        ]
+    )
     world.other_manager = create_user("other-mgr", world.PASSWORD, "manager", "Other", site=world.other_site)
     db.session.commit()
     return dev
@@ -39,8 +51,9 @@ def setup(world):
 
 def _status(dev_id, key):
     db.session.expire_all()
-    return db.session.scalar(db.select(DeviceCredential.status).where(DeviceCredential.device_id == dev_id,
-                                                                      DeviceCredential.key == key))
+    return db.session.scalar(
+        db.select(DeviceCredential.status).where(DeviceCredential.device_id == dev_id, DeviceCredential.key == key)
+    )
 
 
 def test_resident_gets_403_everywhere(client, world, setup):
@@ -60,8 +73,12 @@ def test_guard_reads_status_but_cannot_change_anything(client, world, setup):
     assert [(c["key"], c["last_error"]) for c in one["credential_list"]] == [("V7", "face image rejected: too small")]
     assert SECRET not in json.dumps(one) and one["options"]["password"] == SET
     url = f"/api/v1/devices/{setup.id}"
-    for method, path, body in [("POST", f"{url}/retry", None), ("PATCH", url, {"name": "x"}), ("DELETE", url, None),
-                               ("POST", "/api/v1/devices", {"name": "x", "kind": "barrier"})]:
+    for method, path, body in [
+        ("POST", f"{url}/retry", None),
+        ("PATCH", url, {"name": "x"}),
+        ("DELETE", url, None),
+        ("POST", "/api/v1/devices", {"name": "x", "kind": "barrier"}),
+    ]:
         assert client.open(path, method=method, json=body, headers=h).status_code == 403
     assert _status(setup.id, "V7") == "failed"
 
@@ -79,15 +96,22 @@ def test_manager_retries_one_credential_or_the_whole_device(client, world, setup
 
 def test_manager_adds_edits_and_removes_with_secrets_kept_but_never_shown(client, world, setup):
     h = world.token(world.manager)
-    body = {"name": "north-door", "kind": "door_controller", "driver": "simulator",
-            "options": {"gates": ["MAIN"], "doors": [1], "password": SECRET}}
+    body = {
+        "name": "north-door",
+        "kind": "door_controller",
+        "driver": "simulator",
+        "options": {"gates": ["MAIN"], "doors": [1], "password": SECRET},
+    }
     created = client.post("/api/v1/devices", json=body, headers=h)
     assert created.status_code == 201, created.get_json()
     dev = created.get_json()
     assert SECRET not in created.get_data(as_text=True)
     assert dev["gate_ids"] == [world.gate.id] and dev["options"] == {"password": "••• set"}
-    patched = client.patch(f"/api/v1/devices/{dev['id']}", headers=h,
-                           json={"name": "north-door-2", "options": {"password": "••• set", "doors": [1, 2]}})  # noqa: S105
+    patched = client.patch(
+        f"/api/v1/devices/{dev['id']}",
+        headers=h,
+        json={"name": "north-door-2", "options": {"password": "••• set", "doors": [1, 2]}},
+    )
     assert patched.status_code == 200, patched.get_json()
     stored = db.session.get(Device, dev["id"])
     db.session.refresh(stored)
@@ -117,8 +141,10 @@ def test_bad_bodies_are_400_not_500(client, world, setup):
 ONE = "/api/v1/devices/{id}"
 
 
-@pytest.mark.parametrize("method,path,body", [("GET", ONE, None), ("PATCH", ONE, {"name": "mine"}), ("DELETE", ONE, None),
-                                              ("POST", ONE + "/retry", None)])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [("GET", ONE, None), ("PATCH", ONE, {"name": "mine"}), ("DELETE", ONE, None), ("POST", ONE + "/retry", None)],
+)
 def test_other_sites_manager_gets_404(client, world, setup, method, path, body):
     h = world.token(world.other_manager)
     assert client.open(path.format(id=setup.id), method=method, json=body, headers=h).status_code == 404
@@ -140,13 +166,17 @@ def test_pages_edit_keeps_the_stored_secret(client, world, setup):
     form = client.get(f"/devices/{setup.id}/edit").get_data(as_text=True)
     assert SECRET not in form and "••• set" in form
     options = json.dumps({"url": "http://10.0.0.10", "password": "••• set"})
-    resp = client.post(f"/devices/{setup.id}/edit", data={"csrf_token": _csrf(client, f"/devices/{setup.id}/edit"),
-                                                          "name": "lobby-face", "options": options})
+    resp = client.post(
+        f"/devices/{setup.id}/edit",
+        data={"csrf_token": _csrf(client, f"/devices/{setup.id}/edit"), "name": "lobby-face", "options": options},
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(Device, setup.id).options == {"url": "http://10.0.0.10", "password": SECRET}
-    bad = client.post(f"/devices/{setup.id}/edit", data={"csrf_token": _csrf(client, f"/devices/{setup.id}/edit"),
-                                                         "name": "lobby-face", "options": "{not json"})
+    bad = client.post(
+        f"/devices/{setup.id}/edit",
+        data={"csrf_token": _csrf(client, f"/devices/{setup.id}/edit"), "name": "lobby-face", "options": "{not json"},
+    )
     assert bad.status_code == 400
 
 
@@ -167,8 +197,13 @@ def test_pages_guard_read_only_resident_403_other_site_404(client, world, setup)
 
 def test_pages_manager_adds_a_device(client, world, setup):
     _login(client, world.manager, world)
-    data = {"csrf_token": _csrf(client, "/devices/new"), "name": "car-barrier", "kind": "barrier", "driver": "simulator",
-            "options": json.dumps({"gates": ["CAR"]})}
+    data = {
+        "csrf_token": _csrf(client, "/devices/new"),
+        "name": "car-barrier",
+        "kind": "barrier",
+        "driver": "simulator",
+        "options": json.dumps({"gates": ["CAR"]}),
+    }
     resp = client.post("/devices/new", data=data)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     dev = db.session.scalar(db.select(Device).where(Device.name == "car-barrier"))

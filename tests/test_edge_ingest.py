@@ -1,4 +1,5 @@
 """Device events back into the access-event table: idempotent, with lost events reported."""
+
 from datetime import timedelta
 
 import portal.bridge.edge_models  # noqa: F401  (tables for create_all)
@@ -10,8 +11,15 @@ from tests.edge_support import events
 
 
 def ev(serial, decision="grant", reason="ok", key=None, method="card", minutes=0):
-    return DeviceEvent(serial=serial, at=utcnow() - timedelta(minutes=60 - minutes), decision=decision, reason=reason,
-                       method=method, key=key, door=1)
+    return DeviceEvent(
+        serial=serial,
+        at=utcnow() - timedelta(minutes=60 - minutes),
+        decision=decision,
+        reason=reason,
+        method=method,
+        key=key,
+        door=1,
+    )
 
 
 def test_replayed_batch_creates_no_duplicates(app, world):
@@ -25,8 +33,11 @@ def test_replayed_batch_creates_no_duplicates(app, world):
     assert (first.inserted, again.inserted, again.duplicates) == (3, 1, 3)
     rows = events(app, device_id=dev.id)
     assert [(e.device_serial, e.decision, e.reason, e.source) for e in rows] == [
-        (1, "grant", "ok", "device"), (2, "deny", "expired", "device"), (3, "grant", "ok", "device"),
-        (4, "grant", "ok", "device")]
+        (1, "grant", "ok", "device"),
+        (2, "deny", "expired", "device"),
+        (3, "grant", "ok", "device"),
+        (4, "grant", "ok", "device"),
+    ]
     assert rows[0].pass_id == p.id and rows[2].pass_id is None  # unknown key: no pass
     assert rows[0].gate_id == world.gate.id and rows[0].site_id == world.site.id
     assert last_serial(db.session, dev.id) == 4

@@ -1,4 +1,5 @@
 """An OSDP gate (libosdp's own reader) keeps deciding through the edge while the portal's database is down."""
+
 import threading
 
 import pytest
@@ -46,8 +47,12 @@ def test_osdp_gate_admits_and_refuses_while_the_database_is_down(app, world, osd
         assert not runtime.main.sync()
     assert runtime.main.sync()
     rows = [(e.pass_id, e.decision, e.reason, e.device_id, e.details.get("offline")) for e in events(app)]
-    assert rows == [(ok.id, "grant", "ok", device.id, True), (gone.id, "deny", "revoked", device.id, True),
-                    (ok.id, "grant", "ok", device.id, True), (ok.id, "deny", "used_up", device.id, True)]
+    assert rows == [
+        (ok.id, "grant", "ok", device.id, True),
+        (gone.id, "deny", "revoked", device.id, True),
+        (ok.id, "grant", "ok", device.id, True),
+        (ok.id, "deny", "used_up", device.id, True),
+    ]
     db.session.expire_all()
     assert db.session.get(type(ok), ok.id).uses == 2
     # The driver's own events for the same decisions are not counted a second time.

@@ -3,6 +3,7 @@
 Fails on a 5xx, on an English catalogue sentence on a Chinese page, and on a raw stored code where an
 English page should show a label. Runs on SQLite, and on PostgreSQL when DATABASE_URL points there.
 """
+
 import itertools
 
 import pytest
@@ -40,10 +41,15 @@ def _values(arg, ids, endpoint):
     if arg == "token":
         survey = endpoint in ("surveys.page", "api.get_survey")
         return ids.get("survey_tokens" if survey else "tokens", ["no-such-token"])
-    one = {"pass_id": ids.get("pass_ids", [1]), "device_id": ids.get("device_ids", [1]),
-           "complaint_id": ids.get("complaint_ids", [1]), "photo_id": [ids.get("photo_id", 1)],
-           "item_id": [ids.get("item_id", 1)], "walk_in_id": [ids.get("walk_in_id", 1)],
-           "slug": [ids.get("slug", "sunny")]}
+    one = {
+        "pass_id": ids.get("pass_ids", [1]),
+        "device_id": ids.get("device_ids", [1]),
+        "complaint_id": ids.get("complaint_ids", [1]),
+        "photo_id": [ids.get("photo_id", 1)],
+        "item_id": [ids.get("item_id", 1)],
+        "walk_in_id": [ids.get("walk_in_id", 1)],
+        "slug": [ids.get("slug", "sunny")],
+    }
     return one.get(arg, [1])
 
 

@@ -1,4 +1,5 @@
 """The visitor's face page: separate consent, selfie enrolment, clear refusals, withdrawal."""
+
 import io
 from datetime import timedelta
 from pathlib import Path
@@ -81,8 +82,9 @@ def test_enrolment_keeps_template_and_encrypted_terminal_jpeg(client, world, mem
     assert 'id="face-status"' in page and 'id="face-withdraw-form"' in page
 
 
-@pytest.mark.parametrize("make, code", [(two_faces, "several_faces"), (no_face, "no_face"),
-                                        (lambda: b"%PDF-1.4 not a photo", "not_image")])
+@pytest.mark.parametrize(
+    "make, code", [(two_faces, "several_faces"), (no_face, "no_face"), (lambda: b"%PDF-1.4 not a photo", "not_image")]
+)
 def test_bad_photos_get_a_clear_error_in_the_page_language(client, world, make, code):
     p = world.make_pass()
     assert consent(client, p).status_code == 302
@@ -116,8 +118,9 @@ def test_too_large_upload_is_cut_off(client, world):
 def test_upload_without_csrf_token_is_refused(client, world):
     p = world.make_pass()
     assert consent(client, p).status_code == 302
-    resp = client.post(face_url(p, "/photo"), data={"photo": (io.BytesIO(photo("obama.jpg")), "a.jpg")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        face_url(p, "/photo"), data={"photo": (io.BytesIO(photo("obama.jpg")), "a.jpg")}, content_type="multipart/form-data"
+    )
     assert resp.status_code == 403 and _count(FaceTemplate) == 0
 
 

@@ -1,4 +1,5 @@
 """Face data on PostgreSQL: enrol, search, withdraw and purge against the real database."""
+
 import pytest
 
 from portal.extensions import db

@@ -1,4 +1,5 @@
 """The faces_purge job: ended passes lose their face data, old records go, terminals confirm erasure."""
+
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,6 @@ from tests.faces_support import enrol_direct, photo
 memo_faces = faces_support.memo_faces  # the fixture, under its own name here
 
 
-
 @pytest.fixture
 def bridge_models():
     """The bridge's per-device credential table (imported before the app creates its tables)."""
@@ -25,8 +25,10 @@ def bridge_models():
 
 
 def _faces(pass_id):
-    return (db.session.query(FaceTemplate).filter_by(pass_id=pass_id).count(),
-            db.session.query(FaceImage).filter_by(pass_id=pass_id).count())
+    return (
+        db.session.query(FaceTemplate).filter_by(pass_id=pass_id).count(),
+        db.session.query(FaceImage).filter_by(pass_id=pass_id).count(),
+    )
 
 
 def test_job_is_registered_every_minute(app):
@@ -85,8 +87,17 @@ def test_terminal_erasure_is_confirmed_by_bridge_acknowledgement(bridge_models, 
     terminal, _ = world.device("face-1", kind="face_terminal", gates=[])
     p = world.make_pass()
     enrol_direct(app, p, photo("obama.jpg"))
-    row = DeviceCredential(device_id=terminal.id, key=f"V{p.id}", pass_id=p.id, pass_version=p.version,
-                           desired="present", desired_version=1, acked_version=1, acked_state="present", status="ok")
+    row = DeviceCredential(
+        device_id=terminal.id,
+        key=f"V{p.id}",
+        pass_id=p.id,
+        pass_version=p.version,
+        desired="present",
+        desired_version=1,
+        acked_version=1,
+        acked_state="present",
+        status="ok",
+    )
     db.session.add(row)
     with app.test_request_context():
         revoke_pass(db.session.get(Pass, p.id), reason="test")
@@ -113,8 +124,17 @@ def test_withdrawal_on_live_pass_waits_for_face_less_push(bridge_models, app, wo
     p = world.make_pass()
     enrol_direct(app, p, photo("obama.jpg"))
     p = db.session.get(Pass, p.id)
-    row = DeviceCredential(device_id=terminal.id, key=f"V{p.id}", pass_id=p.id, pass_version=p.version,
-                           desired="present", desired_version=1, acked_version=1, acked_state="present", status="ok")
+    row = DeviceCredential(
+        device_id=terminal.id,
+        key=f"V{p.id}",
+        pass_id=p.id,
+        pass_version=p.version,
+        desired="present",
+        desired_version=1,
+        acked_version=1,
+        acked_state="present",
+        status="ok",
+    )
     db.session.add(row)
     with app.test_request_context():
         erasure = withdraw(p)

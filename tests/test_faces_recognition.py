@@ -1,4 +1,5 @@
 """face-recognition on real photos: models present, same person matches, others and bad photos refused."""
+
 import io
 import subprocess
 import sys
@@ -20,11 +21,13 @@ MARKER = "FACE-MODELS-LOADED-7f3a"
 def test_face_recognition_models_are_installed():
     """import face_recognition quits with status 0 when its models are missing: check a marker after it."""
     code = f"import face_recognition, face_recognition_models; print({MARKER!r})"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)  # noqa: S603
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert MARKER in done.stdout, (
         "face_recognition quit during import: its models are missing (setuptools>=81 has no pkg_resources?)\n"
-        + done.stdout + done.stderr)
+        + done.stdout
+        + done.stderr
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """The desk's 1:N face search: finds the enrolled pass, respects roles and sites, is audited."""
+
 import io
 
 import pytest
@@ -96,14 +97,18 @@ def test_openapi_documents_multipart_search(client):
 def test_desk_page_for_guards(client, world, enrolled):
     page = client.get("/login")
     token = csrf_in(page.data)
-    resp = client.post("/login", data={"csrf_token": token, "login": "guard1", "password": world.PASSWORD,
-                                       "otp": world.otp(world.guard)})
+    resp = client.post(
+        "/login", data={"csrf_token": token, "login": "guard1", "password": world.PASSWORD, "otp": world.otp(world.guard)}
+    )
     assert resp.status_code == 302
     page = client.get("/desk/faces/search")
     assert page.status_code == 200
     token = csrf_in(page.data)
-    resp = client.post("/desk/faces/search", data={"csrf_token": token, "photo": (io.BytesIO(photo("obama2.jpg")), "x.jpg")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/desk/faces/search",
+        data={"csrf_token": token, "photo": (io.BytesIO(photo("obama2.jpg")), "x.jpg")},
+        content_type="multipart/form-data",
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and 'id="face-results"' in html and "访客甲" in html and "访客乙" not in html
 
@@ -123,12 +128,17 @@ def test_desk_page_refusal_is_worded_for_the_guard_in_their_language(client, wor
     Image.new("RGB", (320, 240), (128, 128, 128)).save(blank, "JPEG")
     page = client.get("/login")
     token = csrf_in(page.data)
-    client.post("/login", data={"csrf_token": token, "login": "guard1", "password": world.PASSWORD,
-                                "otp": world.otp(world.guard)})
+    client.post(
+        "/login", data={"csrf_token": token, "login": "guard1", "password": world.PASSWORD, "otp": world.otp(world.guard)}
+    )
     zh = {"Accept-Language": "zh-CN"}
     token = csrf(client, "/desk/faces/search")
-    resp = client.post("/desk/faces/search", data={"csrf_token": token, "photo": (io.BytesIO(blank.getvalue()), "x.jpg")},
-                       content_type="multipart/form-data", headers=zh)
+    resp = client.post(
+        "/desk/faces/search",
+        data={"csrf_token": token, "photo": (io.BytesIO(blank.getvalue()), "x.jpg")},
+        content_type="multipart/form-data",
+        headers=zh,
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "这张照片里没有找到人脸。请使用清晰的正面照片。" in html
     assert "No face" not in html and "your face" not in html

@@ -1,4 +1,5 @@
 """The phone pages and the team's pages: forms with CSRF, unread answers, the page flow to closing, follow-ups."""
+
 from datetime import timedelta
 
 from feedback_support import csrf_from, file_json, login
@@ -60,8 +61,10 @@ def test_follow_up_page_masks_the_phone_and_closes_tasks(client, world):
     page = client.get("/team/feedback/follow-ups").get_data(as_text=True)
     assert "Guest waited an hour" in page and "+86 138****5678" in page and "13812345678" not in page
     task_id = page.split("/team/feedback/follow-ups/")[1].split("/done")[0]
-    client.post(f"/team/feedback/follow-ups/{task_id}/done",
-                data={"csrf_token": csrf_from(page), "outcome": "contacted", "note": "Apologised."})
+    client.post(
+        f"/team/feedback/follow-ups/{task_id}/done",
+        data={"csrf_token": csrf_from(page), "outcome": "contacted", "note": "Apologised."},
+    )
     assert "Guest waited an hour" not in client.get("/team/feedback/follow-ups").get_data(as_text=True)
     assert "Apologised." in client.get("/team/feedback/follow-ups?status=done").get_data(as_text=True)
 
@@ -70,7 +73,13 @@ def test_ticking_anonymous_on_the_phone_form_hides_the_author_or_says_why_not(cl
     """The checkbox's "y" counts: a suggestion is stored anonymous; a complaint is refused with the reason."""
     login(client, world, world.r1)
     token = csrf_from(client.get("/my/feedback/new").get_data(as_text=True))
-    base = {"csrf_token": token, "unit_id": str(world.unit_a.id), "category": "noise", "description": "楼下装修太吵", "anonymous": "y"}
+    base = {
+        "csrf_token": token,
+        "unit_id": str(world.unit_a.id),
+        "category": "noise",
+        "description": "楼下装修太吵",
+        "anonymous": "y",
+    }
     resp = client.post("/my/feedback/new", data=base | {"kind": "suggestion"}, headers={"Accept-Language": "zh-CN"})
     assert resp.status_code == 302
     c = db.session.scalars(db.select(Complaint).order_by(Complaint.id.desc())).first()

@@ -80,8 +80,17 @@ def test_kpi_month_boundary_on_postgres(pg_app, pg_world):
     from portal.events.models import AccessEvent
 
     for when in ("2026-03-31T16:30:00Z", "2026-04-01T01:00:00Z", "2026-04-01T01:14:59Z"):
-        db.session.add(AccessEvent(site_id=pg_world.site.id, at=parse_iso(when), decision="grant", reason="ok", method="qr",
-                                   direction="in", source="api"))
+        db.session.add(
+            AccessEvent(
+                site_id=pg_world.site.id,
+                at=parse_iso(when),
+                decision="grant",
+                reason="ok",
+                method="qr",
+                direction="in",
+                source="api",
+            )
+        )
     db.session.commit()
     april = kpi(pg_world.site, periods.parse("2026-04-01", "2026-04-30", "Asia/Shanghai"))
     march = kpi(pg_world.site, periods.parse("2026-03-01", "2026-03-31", "Asia/Shanghai"))

@@ -1,4 +1,5 @@
 """A photo's decoded size is budgeted from its header: three all-zero 6300 x 6300 PNGs answer 400 at once."""
+
 import io
 import re
 import time
@@ -29,8 +30,14 @@ def test_three_zero_filled_6300_pngs_are_refused_fast_in_both_languages(client, 
 def test_the_form_shows_the_error_in_the_page_language(client, world):
     login(client, world, world.r1)
     page = client.get("/my/feedback/new")
-    data = {"csrf_token": csrf_from(page.get_data(as_text=True)), "kind": "complaint", "category": "parking",
-            "location": "B1", "description": "车位被占", "photos": [(io.BytesIO(zero_png(6300, 6300)), "x.png")]}
+    data = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "kind": "complaint",
+        "category": "parking",
+        "location": "B1",
+        "description": "车位被占",
+        "photos": [(io.BytesIO(zero_png(6300, 6300)), "x.png")],
+    }
     resp = client.post("/my/feedback/new", data=data, content_type="multipart/form-data")
     html = resp.get_data(as_text=True)
     expected = "像素过多" if re.search(r'<html lang="zh', html) else "too many pixels"

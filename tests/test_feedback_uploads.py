@@ -158,8 +158,11 @@ def test_the_migration_encrypts_existing_photos_and_its_downgrade_restores_them(
     with app.app_context():
         upgrade(revision="3e3bc0fa9573")
         raw = sqlite3.connect(path)  # a photo stored before encryption (foreign keys off: no complaint needed)
-        raw.execute("INSERT INTO complaint_photos (id, complaint_id, content_type, width, height, size, sha256, data, "
-                    "created_at) VALUES (1, 1, 'image/png', 1, 1, ?, 'x', ?, '2026-11-25 00:00:00')", (len(plain), plain))
+        raw.execute(
+            "INSERT INTO complaint_photos (id, complaint_id, content_type, width, height, size, sha256, data, "
+            "created_at) VALUES (1, 1, 'image/png', 1, 1, ?, 'x', ?, '2026-11-25 00:00:00')",
+            (len(plain), plain),
+        )
         raw.commit()
         upgrade()
         stored = raw.execute("SELECT data FROM complaint_photos WHERE id = 1").fetchone()[0]

@@ -4,6 +4,7 @@ Every change below is made the way another worker, the CLI or a manual fix would
 on a separate connection, which the portal's own code never sees. Only the database's triggers can
 tell the cache, so these tests fail if a trigger is missing.
 """
+
 import time
 
 import pytest
@@ -23,16 +24,24 @@ PLATE = "京A12345"
 CHANGES = {
     "pass revoked": ("UPDATE passes SET status = 'revoked' WHERE id = :pass_id", (200, "deny", "revoked")),
     "pass moved to another gate": ("UPDATE passes SET gate_ids = '[999999]' WHERE id = :pass_id", (200, "deny", "wrong_gate")),
-    "pass made single-use and used": ("UPDATE passes SET max_entries = 1, uses = 1 WHERE id = :pass_id",
-                                      (200, "deny", "used_up")),
-    "plate put on the watchlist": ("INSERT INTO watchlist (site_id, kind, plate, active, created_at, updated_at) "
-                                   "SELECT site_id, 'plate', plate, true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM passes WHERE id = :pass_id",
-                                   (200, "deny", "watchlisted")),
-    "device token revoked": ("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP WHERE device_id = :device_id",
-                             (401, None, None)),
+    "pass made single-use and used": (
+        "UPDATE passes SET max_entries = 1, uses = 1 WHERE id = :pass_id",
+        (200, "deny", "used_up"),
+    ),
+    "plate put on the watchlist": (
+        "INSERT INTO watchlist (site_id, kind, plate, active, created_at, updated_at) "
+        "SELECT site_id, 'plate', plate, true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM passes WHERE id = :pass_id",
+        (200, "deny", "watchlisted"),
+    ),
+    "device token revoked": (
+        "UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP WHERE device_id = :device_id",
+        (401, None, None),
+    ),
     "device disabled": ("UPDATE devices SET status = 'disabled' WHERE id = :device_id", (401, None, None)),
-    "signing key retired": ("UPDATE signing_keys SET status = 'retired' "
-                            "WHERE site_id = (SELECT site_id FROM passes WHERE id = :pass_id)", (200, "deny", "bad_signature")),
+    "signing key retired": (
+        "UPDATE signing_keys SET status = 'retired' WHERE site_id = (SELECT site_id FROM passes WHERE id = :pass_id)",
+        (200, "deny", "bad_signature"),
+    ),
 }
 
 
@@ -149,8 +158,11 @@ def test_postgresql_a_lost_listener_stops_the_cache_until_it_is_back(pg_app, pg_
     client = pg_app.test_client()
     _, header, text_, _, cache = _cached_pass(pg_app, pg_world, client)
     assert _fresh(cache)
-    _other_writer(pg_app, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name",
-                  name=cache.application_name)
+    _other_writer(
+        pg_app,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name",
+        name=cache.application_name,
+    )
     # With no fences coming back the cache stops answering by itself; scans read the database meanwhile.
     assert _until(lambda: not cache.usable(), 2) is not None
     hits = cache.hits

@@ -1,4 +1,5 @@
 """Keypad codes: oathtool agrees, each code works once, guesses are throttled and bursts alert the desk."""
+
 import time
 from datetime import timedelta
 

@@ -1,4 +1,5 @@
 """A burst of parallel denials (PostgreSQL and SQLite): no deadlock on desk_exceptions, every answer the right reason."""
+
 import random
 import threading
 from collections import Counter
@@ -66,10 +67,12 @@ def test_burst_of_denials_never_deadlocks(request, database):
 
     sa_event.listen(db.engine, "handle_error", count_deadlock)
     try:
+
         def call(n, text):
             def run(client):
                 status, data = verify(client, headers[n % len(headers)], qr=text)
                 return status, data["decision"], data["reason"]
+
             return run
 
         answers = _burst(app, [call(n, text) for n, (_, text) in enumerate(scans)])

@@ -1,4 +1,5 @@
 """Which gate decisions commit their event before answering, and which hand it to the event journal."""
+
 import subprocess
 import sys
 import textwrap
@@ -42,8 +43,11 @@ def _committed_events(url, pass_id, options=None):
     engine = create_engine(url, **(options or {}))
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT reason FROM access_events WHERE pass_id = :p ORDER BY id"),
-                                {"p": pass_id}).scalars().all()
+            return (
+                conn.execute(text("SELECT reason FROM access_events WHERE pass_id = :p ORDER BY id"), {"p": pass_id})
+                .scalars()
+                .all()
+            )
     finally:
         engine.dispose()
 
@@ -192,8 +196,13 @@ def _check_batch(app, world, monkeypatch):
     _, barrier = world.device("barrier-1", kind="barrier", gates=[world.car_gate])
     assert verify(client, barrier, plate="沪ｂ 99999")[1]["reason"] == "unknown"
     listed = world.make_pass(visitor_phone="+8613812345678")
-    entry = WatchlistEntry(site_id=world.site.id, kind="person", active=True, hint="138****5678",
-                           phone_idx=crypto.blind_index("phone", "+8613812345678"))
+    entry = WatchlistEntry(
+        site_id=world.site.id,
+        kind="person",
+        active=True,
+        hint="138****5678",
+        phone_idx=crypto.blind_index("phone", "+8613812345678"),
+    )
     db.session.add(entry)
     db.session.commit()
     assert verify(client, header, qr=codes.qr_text(listed))[1]["reason"] == "watchlisted"
@@ -201,8 +210,10 @@ def _check_batch(app, world, monkeypatch):
     book.flush()
     written = [(e.pass_id, e.decision, e.reason, e.method, e.plate, e.details) for e in events()]
     assert written == [(p.id, "grant", "ok", "qr", None, {}) for p in sequence] + [
-        (None, "deny", "bad_signature", "qr", None, {}), (None, "deny", "unknown", "plate", "沪B99999", {}),
-        (listed.id, "deny", "watchlisted", "qr", None, {"watchlist_entry_id": entry.id})]
+        (None, "deny", "bad_signature", "qr", None, {}),
+        (None, "deny", "unknown", "plate", "沪B99999", {}),
+        (listed.id, "deny", "watchlisted", "qr", None, {"watchlist_entry_id": entry.id}),
+    ]
     assert all(e.latency_ms is not None for e in events())
     times = [e.at for e in events()]  # the decisions' own times, as aware UTC, in order
     assert times == sorted(times) and started <= times[0] and times[-1] <= utcnow()

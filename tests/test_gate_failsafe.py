@@ -1,4 +1,5 @@
 """Fail closed: bad bodies are 400 JSON, database errors deny, only device tokens may ask."""
+
 import logging
 
 import pytest
@@ -11,13 +12,27 @@ from portal.passes import codes
 URL = "/api/v1/gate/verify"
 
 
-@pytest.mark.parametrize("raw", [
-    b"{not json", b"[1, 2]", b"null", b'"qr"', b"\xff\xfe\x00", b"",
-    b'{"qr": 123}', b'{"qr": ["a"]}', b'{"code": {"x": 1}}', b'{"plate": true}',
-    b'{"qr": "AAAA", "code": "12345123456"}', b'{"direction": "in"}', b"{}",
-    b'{"qr": "AAAA", "direction": "up"}', b'{"qr": "AAAA", "direction": ["in"]}',
-    b'{"qr": "' + b"A" * 70_000 + b'"}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b"null",
+        b'"qr"',
+        b"\xff\xfe\x00",
+        b"",
+        b'{"qr": 123}',
+        b'{"qr": ["a"]}',
+        b'{"code": {"x": 1}}',
+        b'{"plate": true}',
+        b'{"qr": "AAAA", "code": "12345123456"}',
+        b'{"direction": "in"}',
+        b"{}",
+        b'{"qr": "AAAA", "direction": "up"}',
+        b'{"qr": "AAAA", "direction": ["in"]}',
+        b'{"qr": "' + b"A" * 70_000 + b'"}',
+    ],
+)
 def test_malformed_bodies_are_400_json(client, world, raw):
     _, header = world.device()
     resp = client.post(URL, data=raw, headers=header | {"Content-Type": "application/json"})

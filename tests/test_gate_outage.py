@@ -1,4 +1,5 @@
 """Database unreachable: every verify answers 200 deny/error, the log stays short, the attempts are recorded later."""
+
 import contextlib
 import logging
 

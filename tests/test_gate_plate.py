@@ -1,4 +1,5 @@
 """Plates and the watchlist: normalised plates, one car per lift, exact watchlist matches deny."""
+
 import pytest
 from gate_support import events, reason, verify
 
@@ -29,8 +30,11 @@ def test_plate_is_normalised_and_one_car_per_lift(client, world):
     assert reason(client, barrier, plate="京A12345", direction="in") == ("grant", "ok")
     recorded = events(device_id=dev.id)
     assert [(e.method, e.plate, e.direction, e.reason) for e in recorded] == [
-        ("plate", "京A12345", "in", "ok"), ("plate", "京A12345", "in", "anti_passback"),
-        ("plate", "京A12345", "out", "ok"), ("plate", "京A12345", "in", "ok")]
+        ("plate", "京A12345", "in", "ok"),
+        ("plate", "京A12345", "in", "anti_passback"),
+        ("plate", "京A12345", "out", "ok"),
+        ("plate", "京A12345", "in", "ok"),
+    ]
     assert {e.gate_id for e in recorded} == {world.car_gate.id}
 
 
@@ -71,16 +75,19 @@ def test_inactive_or_other_site_entries_do_not_deny(client, world):
     p = world.make_pass(visitor_phone=PHONE)
     entry = _listed(world, phone_idx=crypto.blind_index("phone", PHONE))
     entry.active = False
-    db.session.add(WatchlistEntry(site_id=world.other_site.id, kind="person", active=True,
-                                  phone_idx=crypto.blind_index("phone", PHONE)))
+    db.session.add(
+        WatchlistEntry(site_id=world.other_site.id, kind="person", active=True, phone_idx=crypto.blind_index("phone", PHONE))
+    )
     db.session.commit()
     _, reader = world.device()
     assert reason(client, reader, qr=codes.qr_text(p)) == ("grant", "ok")
 
 
 def _long_watchlist(world, n=2000):
-    db.session.add_all(WatchlistEntry(site_id=world.site.id, kind="person", active=True,
-                                      phone_idx=crypto.blind_index("phone", f"+86139{i:08d}")) for i in range(n))
+    db.session.add_all(
+        WatchlistEntry(site_id=world.site.id, kind="person", active=True, phone_idx=crypto.blind_index("phone", f"+86139{i:08d}"))
+        for i in range(n)
+    )
     db.session.commit()
 
 

@@ -1,4 +1,5 @@
 """QR decisions through POST /api/v1/gate/verify, from a real qr.png to every QR reason code."""
+
 import base64
 import time
 from datetime import timedelta
@@ -36,15 +37,18 @@ def _flip(text, index):
     return base64.b32encode(bytes(raw)).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("mangle", [
-    pytest.param(lambda t: _flip(t, 10), id="flipped-claim-byte"),
-    pytest.param(lambda t: _flip(t, 60), id="flipped-signature-byte"),
-    pytest.param(lambda t: t[:-8], id="truncated"),
-    pytest.param(lambda t: "", id="empty"),
-    pytest.param(lambda t: "Z" * 10_000, id="10kB-garbage"),
-    pytest.param(lambda t: "".join(chr(c) for c in range(1, 2001)) * 5, id="10kB-binary-garbage"),
-    pytest.param(lambda t: t.lower() + "A", id="one-char-too-long"),
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda t: _flip(t, 10), id="flipped-claim-byte"),
+        pytest.param(lambda t: _flip(t, 60), id="flipped-signature-byte"),
+        pytest.param(lambda t: t[:-8], id="truncated"),
+        pytest.param(lambda t: "", id="empty"),
+        pytest.param(lambda t: "Z" * 10_000, id="10kB-garbage"),
+        pytest.param(lambda t: "".join(chr(c) for c in range(1, 2001)) * 5, id="10kB-binary-garbage"),
+        pytest.param(lambda t: t.lower() + "A", id="one-char-too-long"),
+    ],
+)
 def test_damaged_tokens_are_bad_signature(client, world, mangle):
     p = world.make_pass()
     _, header = world.device()

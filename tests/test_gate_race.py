@@ -1,4 +1,5 @@
 """Twenty gates scan the same single-use pass at the same instant: exactly one opens."""
+
 import pytest
 from gate_support import events, race, verify
 

@@ -1,4 +1,5 @@
 """A PostgreSQL restart (server connections killed) never opens a gate and never sticks."""
+
 import time
 import uuid
 
@@ -19,8 +20,9 @@ def named_app(pg_schema):
     """An app whose server connections carry a unique application_name, so the test kills only its own."""
     name = f"gate-reconnect-{uuid.uuid4().hex[:8]}"
     options = {"connect_args": {"options": f"-csearch_path={pg_schema}", "application_name": name}}
-    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test",
-                             SQLALCHEMY_ENGINE_OPTIONS=options)
+    application = create_app(
+        TestConfig, SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test", SQLALCHEMY_ENGINE_OPTIONS=options
+    )
     with application.app_context():
         db.create_all()
         yield application, name
@@ -30,8 +32,9 @@ def named_app(pg_schema):
 def _kill(name):
     engine = create_engine(pg_url())
     with engine.begin() as conn:
-        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                   "WHERE application_name = :n"), {"n": name}).scalar()
+        killed = conn.execute(
+            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :n"), {"n": name}
+        ).scalar()
     engine.dispose()
     return killed
 

@@ -1,4 +1,5 @@
 """Managers issue, rotate and revoke device tokens; tokens are stored hashed and scoped to the site."""
+
 from datetime import timedelta
 
 from gate_support import reason
@@ -57,8 +58,9 @@ def test_revoke_one_token(client, world):
     p = world.make_pass()
     assert client.post("/api/v1/gate/verify", json={"qr": codes.qr_text(p)}, headers=header).status_code == 401
     other, _ = world.device("gate-2")
-    assert client.post(f"/api/v1/devices/{other.id}/tokens/{token_id}/revoke",
-                       headers=world.token(world.manager)).status_code == 404
+    assert (
+        client.post(f"/api/v1/devices/{other.id}/tokens/{token_id}/revoke", headers=world.token(world.manager)).status_code == 404
+    )
 
 
 def test_only_managers_of_the_site(client, world):

@@ -1,4 +1,5 @@
 """Keypad throttling that keeps guessers out without shutting a keypad: garbage, per-pass guesses, the guard's clear."""
+
 import pytest
 from gate_support import events, reason, verify
 from support import csrf_in
@@ -21,8 +22,9 @@ def any_world(request):
     world = request.getfixturevalue("world" if request.param == "sqlite" else "pg_world")
     app = world.app
     defaults = throttle.DEFAULTS
-    app.extensions["gate_throttle"] = throttle.Throttle("db://", defaults["GATE_CODE_DEVICE_LIMIT"],
-                                                        defaults["GATE_CODE_PASS_LIMIT"], defaults["GATE_CODE_BURST"])
+    app.extensions["gate_throttle"] = throttle.Throttle(
+        "db://", defaults["GATE_CODE_DEVICE_LIMIT"], defaults["GATE_CODE_PASS_LIMIT"], defaults["GATE_CODE_BURST"]
+    )
     return world
 
 

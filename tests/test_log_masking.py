@@ -1,4 +1,5 @@
 """The app's own log lines never carry a whole pass link: each would give its reader the live QR."""
+
 import logging
 
 from portal.core.redact import mask

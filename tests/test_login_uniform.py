@@ -1,4 +1,5 @@
 """Logins tell nothing: one answer for any wrong factor, unknown logins throttled like real ones, the lock's own Retry-After."""
+
 import re
 from datetime import timedelta
 
@@ -16,10 +17,13 @@ def _token(client, login, password, otp=None):
 
 
 def test_api_gives_one_answer_for_any_wrong_staff_factor(client, world):
-    answers = [_token(client, "guard1", "not the password"), _token(client, "guard1", world.PASSWORD),
-               _token(client, "guard1", world.PASSWORD, "000000"), _token(client, "nobody", world.PASSWORD, "000000")]
-    assert {(r.status_code, r.get_data(as_text=True)) for r in answers} == {
-        (401, answers[0].get_data(as_text=True))}
+    answers = [
+        _token(client, "guard1", "not the password"),
+        _token(client, "guard1", world.PASSWORD),
+        _token(client, "guard1", world.PASSWORD, "000000"),
+        _token(client, "nobody", world.PASSWORD, "000000"),
+    ]
+    assert {(r.status_code, r.get_data(as_text=True)) for r in answers} == {(401, answers[0].get_data(as_text=True))}
     assert answers[0].get_json()["error"]["code"] == "bad_credentials"
 
 
@@ -47,8 +51,11 @@ def test_unknown_logins_throttle_like_real_ones(app, client, world, store):
     assert [r.get_json() for r in known] == [r.get_json() for r in unknown]
     # The same lock length; the two series run a moment apart, so a value may have crossed a second boundary.
     assert [("Retry-After" in r.headers) for r in known] == [("Retry-After" in r.headers) for r in unknown]
-    waits = [(int(k.headers["Retry-After"]), int(u.headers["Retry-After"])) for k, u in zip(known, unknown, strict=True)
-             if "Retry-After" in k.headers]
+    waits = [
+        (int(k.headers["Retry-After"]), int(u.headers["Retry-After"]))
+        for k, u in zip(known, unknown, strict=True)
+        if "Retry-After" in k.headers
+    ]
     assert waits and all(abs(k - u) <= 1 for k, u in waits), waits
     # Letter case and spaces do not give an unknown login a fresh budget, as they do not for a real one.
     assert _token(client, " Nobody-Here ", "x").status_code == 429

@@ -1,4 +1,5 @@
 """Migrations build the schema from empty on SQLite and PostgreSQL, matching the models."""
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext

@@ -1,4 +1,5 @@
 """The models on the real PostgreSQL: the whole pass path, encryption at rest, constraints."""
+
 import pytest
 from conftest import pass_body
 from sqlalchemy import text

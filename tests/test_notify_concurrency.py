@@ -1,4 +1,5 @@
 """Workers draining one outbox side by side send each message exactly once (PostgreSQL and SQLite)."""
+
 import threading
 import time
 from collections import Counter
@@ -32,6 +33,7 @@ def _drain_with_two_workers(app, world):
                 queue_sms("+8613812345678", f"message {i}", "test", site_id=world.site.id)
             db.session.commit()
         start = threading.Barrier(2)
+
         # Widen the race: linger between picking due rows and marking them, where a double claim would happen.
         def linger(conn, cursor, statement, *args):
             if statement.lstrip().startswith("SELECT messages.id") and "LIMIT" in statement:

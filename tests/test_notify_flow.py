@@ -1,4 +1,5 @@
 """From a resident's invitation to a sent SMS: after commit only, through the worker job and the CLI."""
+
 import logging
 import threading
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """The Twilio backend drives the real client against a local server; vendor errors become ours."""
+
 from datetime import timedelta
 
 import pytest
@@ -112,7 +113,7 @@ def test_connection_refused_is_retried_with_growing_backoff_then_fails(app, worl
 
 
 def test_wrong_credentials_are_not_a_bad_number(app, world, fake_twilio):
-    use_twilio(app, fake_twilio.base_url, TWILIO_AUTH_TOKEN="wrong")  # noqa: S106
+    use_twilio(app, fake_twilio.base_url, TWILIO_AUTH_TOKEN="wrong")
     fake_twilio.reply = (401, 20003)
     _, msg = _queued_pass(world)
     assert send_pending()["retry"] == 1
@@ -123,7 +124,9 @@ def test_wrong_credentials_are_not_a_bad_number(app, world, fake_twilio):
 def test_api_base_keeps_a_path_prefix(monkeypatch):
     seen = []
     monkeypatch.setattr(TwilioHttpClient, "request", lambda self, method, url, *a, **k: seen.append(url))
-    RedirectingHttpClient("http://127.0.0.1:9/gw").request("POST", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?x=1")
+    RedirectingHttpClient("http://127.0.0.1:9/gw").request(
+        "POST", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?x=1"
+    )
     assert seen == ["http://127.0.0.1:9/gw/2010-04-01/Accounts/AC1/Messages.json?x=1"]
 
 

@@ -1,4 +1,5 @@
 """The OpenAPI document covers every API endpoint that exists, with every method."""
+
 import re
 
 

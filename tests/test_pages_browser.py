@@ -1,4 +1,5 @@
 """Resident pages in headless Chromium at phone size: the header fits, revoking asks first, filters survive a language switch."""
+
 import pytest
 from browser_support import phone_page
 

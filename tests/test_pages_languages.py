@@ -1,4 +1,5 @@
 """Staff and visitor pages read naturally in the page's language: labels, errors, names, exports, charts (issue 15)."""
+
 import csv
 import io
 import logging
@@ -24,8 +25,9 @@ def _staff(client, world, user=None, lang="en"):
     return client
 
 
-@pytest.mark.parametrize("lang, title, werkzeug", [("en", "This page does not exist", "Not Found"),
-                                                   ("zh", "页面不存在", "Not Found")])
+@pytest.mark.parametrize(
+    "lang, title, werkzeug", [("en", "This page does not exist", "Not Found"), ("zh", "页面不存在", "Not Found")]
+)
 def test_error_pages_speak_the_page_language(client, lang, title, werkzeug):
     resp = client.get(f"/no-such-page?lang={lang}")
     html = resp.get_data(as_text=True)
@@ -38,9 +40,20 @@ def test_forbidden_page_is_translated(client, world):
     assert "您无权查看此页面" in html and "Forbidden" not in html
 
 
-@pytest.mark.parametrize("path", ["/desk/", "/devices/", "/team/feedback/", "/team/feedback/follow-ups",
-                                  "/team/feedback/escalations", "/team/reports/", "/team/reports/quarterly",
-                                  "/desk/faces/search", "/watchlist/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/desk/",
+        "/devices/",
+        "/team/feedback/",
+        "/team/feedback/follow-ups",
+        "/team/feedback/escalations",
+        "/team/reports/",
+        "/team/reports/quarterly",
+        "/desk/faces/search",
+        "/watchlist/",
+    ],
+)
 def test_staff_pages_share_one_navigation(client, world, path):
     _staff(client, world, world.manager)
     html = client.get(path).get_data(as_text=True)
@@ -93,9 +106,12 @@ def test_report_csvs_use_labels(client, world):
     from portal.feedback import operations as fb
 
     with world.app.test_request_context():
-        c = fb.file_complaint(world.r1, world.site, world.unit_a, {"kind": "complaint", "category": "noise",
-                                                                   "location": "A栋", "anonymous": False,
-                                                                   "description": "吵"})
+        c = fb.file_complaint(
+            world.r1,
+            world.site,
+            world.unit_a,
+            {"kind": "complaint", "category": "noise", "location": "A栋", "anonymous": False, "description": "吵"},
+        )
         fb.triage(c, world.manager, "high")
         db.session.commit()
     _staff(client, world, world.manager)
@@ -123,7 +139,7 @@ def test_devserver_prints_the_url_only_once_the_port_answers():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-        idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # noqa: S603
+        idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
         try:
             assert wait_for_port("127.0.0.1", port, idle, timeout=0.5) is False  # bound, not listening yet
             s.listen()
@@ -131,7 +147,7 @@ def test_devserver_prints_the_url_only_once_the_port_answers():
         finally:
             idle.kill()
             idle.wait()
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     assert wait_for_port("127.0.0.1", port, dead, timeout=5) is False
 
@@ -163,8 +179,7 @@ def test_take_says_so_and_closed_list_shows_the_note(client, world):
     token = csrf_from(client, "/desk/exceptions")
     html = client.post(f"/desk/exceptions/{x.id}/take", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
     assert f"Exception #{x.id} is yours now." in html and "Being handled" in html
-    client.post(f"/desk/exceptions/{x.id}/close", data={"csrf_token": token, "outcome": "false_alarm",
-                                                        "note": "猫碰到了读头"})
+    client.post(f"/desk/exceptions/{x.id}/close", data={"csrf_token": token, "outcome": "false_alarm", "note": "猫碰到了读头"})
     html = client.get("/desk/exceptions?status=closed").get_data(as_text=True)
     assert "猫碰到了读头" in html and "Closed" in html
 
@@ -180,8 +195,11 @@ def test_device_page_names_targets_and_order(client, world):
     world.gate.name_en = "Main gate"
     for key in ("p10", "p9", "p100", "p2"):
         db.session.add(DeviceCredential(device_id=dev.id, key=key, desired="present", status="ok", next_attempt_at=utcnow()))
-    db.session.add(DeviceCredential(device_id=dev.id, key="p1", desired="absent", status="pending",
-                                    next_attempt_at=utcnow() + timedelta(minutes=1)))
+    db.session.add(
+        DeviceCredential(
+            device_id=dev.id, key="p1", desired="absent", status="pending", next_attempt_at=utcnow() + timedelta(minutes=1)
+        )
+    )
     db.session.commit()
     _staff(client, world, world.manager)
     html = client.get(f"/devices/{dev.id}").get_data(as_text=True)
@@ -201,8 +219,9 @@ def test_device_english_name_is_edited_on_the_form(client, world):
     dev, _ = world.device(name="正门读头")
     _staff(client, world, world.manager)
     token = csrf_from(client, f"/devices/{dev.id}/edit")
-    resp = client.post(f"/devices/{dev.id}/edit", data={"csrf_token": token, "name": "正门读头",
-                                                        "name_en": "Main gate reader", "options": "{}"})
+    resp = client.post(
+        f"/devices/{dev.id}/edit", data={"csrf_token": token, "name": "正门读头", "name_en": "Main gate reader", "options": "{}"}
+    )
     assert resp.status_code == 302
     db.session.refresh(dev)
     assert dev.name_en == "Main gate reader"

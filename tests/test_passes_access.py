@@ -1,4 +1,5 @@
 """A resident reaches only their own units' passes, over every route; CSRF and escaping hold."""
+
 import pytest
 import support
 
@@ -13,11 +14,18 @@ def _login(client, login, password, otp=None):
 _csrf = support.csrf
 
 
-API_ROUTES = [("GET", "/api/v1/passes/{id}", None), ("POST", "/api/v1/passes/{id}/revoke", {}),
-              ("POST", "/api/v1/passes/{id}/extend", {"valid_until": "2099-01-01T00:00:00+08:00"}),
-              ("POST", "/api/v1/passes/{id}/resend", None)]
-PAGE_ROUTES = [("GET", "/my/passes/{id}"), ("POST", "/my/passes/{id}/revoke"), ("POST", "/my/passes/{id}/extend"),
-               ("POST", "/my/passes/{id}/resend")]
+API_ROUTES = [
+    ("GET", "/api/v1/passes/{id}", None),
+    ("POST", "/api/v1/passes/{id}/revoke", {}),
+    ("POST", "/api/v1/passes/{id}/extend", {"valid_until": "2099-01-01T00:00:00+08:00"}),
+    ("POST", "/api/v1/passes/{id}/resend", None),
+]
+PAGE_ROUTES = [
+    ("GET", "/my/passes/{id}"),
+    ("POST", "/my/passes/{id}/revoke"),
+    ("POST", "/my/passes/{id}/extend"),
+    ("POST", "/my/passes/{id}/resend"),
+]
 
 
 @pytest.mark.parametrize("method,path,body", API_ROUTES)
@@ -90,17 +98,44 @@ def test_visitor_name_script_is_escaped_on_pass_page(client, world):
 def test_resident_form_creates_pass_and_reports_errors_in_language(client, world):
     assert _login(client, "r1", world.PASSWORD).status_code == 302
     token = _csrf(client, "/my/passes/new")
-    bad = client.post("/my/passes/new?lang=en", data={"csrf_token": token, "unit_id": world.unit_a.id, "visitor_name": "A",
-                                                       "visitor_phone": "123", "kind": "guest",
-                                                       "valid_from": "2030-01-01T10:00", "valid_until": "2030-01-01T12:00"})
+    bad = client.post(
+        "/my/passes/new?lang=en",
+        data={
+            "csrf_token": token,
+            "unit_id": world.unit_a.id,
+            "visitor_name": "A",
+            "visitor_phone": "123",
+            "kind": "guest",
+            "valid_from": "2030-01-01T10:00",
+            "valid_until": "2030-01-01T12:00",
+        },
+    )
     assert bad.status_code == 400 and b"Not a valid phone number" in bad.data
-    bad_zh = client.post("/my/passes/new?lang=zh", data={"csrf_token": token, "unit_id": world.unit_a.id, "visitor_name": "A",
-                                                          "visitor_phone": "123", "kind": "guest",
-                                                          "valid_from": "2030-01-01T10:00", "valid_until": "2030-01-01T12:00"})
+    bad_zh = client.post(
+        "/my/passes/new?lang=zh",
+        data={
+            "csrf_token": token,
+            "unit_id": world.unit_a.id,
+            "visitor_name": "A",
+            "visitor_phone": "123",
+            "kind": "guest",
+            "valid_from": "2030-01-01T10:00",
+            "valid_until": "2030-01-01T12:00",
+        },
+    )
     assert "手机号" in bad_zh.data.decode()
-    ok = client.post("/my/passes/new", data={"csrf_token": token, "unit_id": world.unit_a.id, "visitor_name": "王小明",
-                                             "visitor_phone": "13812345678", "kind": "guest",
-                                             "valid_from": "2030-01-01T10:00", "valid_until": "2030-01-01T12:00"})
+    ok = client.post(
+        "/my/passes/new",
+        data={
+            "csrf_token": token,
+            "unit_id": world.unit_a.id,
+            "visitor_name": "王小明",
+            "visitor_phone": "13812345678",
+            "kind": "guest",
+            "valid_from": "2030-01-01T10:00",
+            "valid_until": "2030-01-01T12:00",
+        },
+    )
     assert ok.status_code == 302
     p = Pass.query.filter_by(visitor_name="王小明").one()
     assert p.valid_from.isoformat() == "2030-01-01T02:00:00+00:00"  # 10:00 in Shanghai
@@ -116,8 +151,17 @@ def test_resident_form_says_what_is_missing_and_where(client, world):
     empty = client.post("/my/passes/new?lang=zh", data=base | {"valid_from": "", "valid_until": "2030-01-01T12:00"})
     html = empty.get_data(as_text=True)
     assert empty.status_code == 400 and "请选择日期和时间。" in html and "时区" not in html
-    bad_time = client.post("/my/passes/new?lang=en", data=base | {"valid_from": "2030-01-01T10:00", "valid_until": "2030-01-02T12:00",
-                                                                  "days": "1", "daily_start": "25:99", "daily_end": "18:00"})
+    bad_time = client.post(
+        "/my/passes/new?lang=en",
+        data=base
+        | {
+            "valid_from": "2030-01-01T10:00",
+            "valid_until": "2030-01-02T12:00",
+            "days": "1",
+            "daily_start": "25:99",
+            "daily_end": "18:00",
+        },
+    )
     html = bad_time.get_data(as_text=True)
     group = re.search(r'<fieldset class="has-error">.*?</fieldset>', html, re.S)
     assert bad_time.status_code == 400 and group and "HH:MM" in group.group(0)
@@ -130,7 +174,7 @@ def test_expired_and_revoked_pages_say_so_in_words(client, world):
 
     gone = world.make_pass(valid_from=utcnow() - timedelta(days=2), valid_until=utcnow() - timedelta(days=1))
     html = client.get(f"/p/{gone.link_token}?lang=en").data.decode()
-    assert "This pass has expired" in html and "id=\"qr\"" not in html
+    assert "This pass has expired" in html and 'id="qr"' not in html
     assert client.get(f"/p/{gone.link_token}/qr.png").status_code == 410
     p = world.make_pass()
     client.post(f"/api/v1/passes/{p.id}/revoke", headers=world.token(world.r1))

@@ -1,4 +1,5 @@
 """Residents create, list, view, revoke, extend and resend passes through the API."""
+
 from datetime import timedelta
 
 from conftest import pass_body
@@ -53,9 +54,17 @@ def test_validation_errors_are_bilingual(client, world):
 
 def test_real_id_checksum_accepted_and_wrong_one_refused(client, world):
     h = world.token(world.r1)
-    ok = client.post("/api/v1/passes", json=pass_body(visitor={"name": "a", "phone": "13812345678", "id_number": "11010519491231002x"}), headers=h)
+    ok = client.post(
+        "/api/v1/passes",
+        json=pass_body(visitor={"name": "a", "phone": "13812345678", "id_number": "11010519491231002x"}),
+        headers=h,
+    )
     assert ok.status_code == 201
-    bad = client.post("/api/v1/passes", json=pass_body(visitor={"name": "a", "phone": "13812345678", "id_number": "110105194912310021"}), headers=h)
+    bad = client.post(
+        "/api/v1/passes",
+        json=pass_body(visitor={"name": "a", "phone": "13812345678", "id_number": "110105194912310021"}),
+        headers=h,
+    )
     assert bad.status_code == 400
 
 
@@ -87,8 +96,9 @@ def test_huge_ids_and_offsets_are_not_500(client, world):
     huge = 2**70
     assert client.get(f"/api/v1/passes/{huge}", headers=h).status_code == 404
     assert client.get(f"/api/v1/passes?offset={huge}", headers=h).status_code == 200
-    resp = client.post("/api/v1/residencies", headers=world.token(world.manager),
-                       json={"unit_id": huge, "relation": "owner", "login": "someone"})
+    resp = client.post(
+        "/api/v1/residencies", headers=world.token(world.manager), json={"unit_id": huge, "relation": "owner", "login": "someone"}
+    )
     assert resp.status_code == 400
     assert client.post(f"/api/v1/residencies/{huge}/end", headers=world.token(world.manager)).status_code == 404
 

@@ -1,4 +1,5 @@
 """The visitor's pass page in headless Chromium at phone size: the QR on screen is the live one."""
+
 import io
 import json
 import time

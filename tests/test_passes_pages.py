@@ -1,5 +1,6 @@
 """The visitor's and the resident's pass pages (issue 15): exit-only passes, out-of-date codes, days and hours,
 the invite form, sharing, extending, list filters and labels, in both languages."""
+
 import html as htmllib
 import re
 from datetime import timedelta
@@ -21,6 +22,7 @@ def _text(resp):
 
 
 # 1. A used-up pass keeps an exit-only credential while the visitor is inside.
+
 
 def test_used_up_pass_keeps_an_exit_only_code_until_the_visitor_leaves(client, world):
     p = world.make_pass(max_entries=1)
@@ -66,9 +68,14 @@ def test_revoked_or_ended_used_up_pass_shows_no_code(client, world):
 
 # 2. The out-of-date warning is on the page (the countdown itself runs in pass.js: tests/test_passes_pages_browser.py).
 
-@pytest.mark.parametrize("lang, words", [("en", ["this code is out of date", "Move to where you have signal",
-                                                  "Trying again in {s} s.", "New code in {s} s."]),
-                                          ("zh", ["此通行码已过期", "把键盘通行码念给保安", "{s} 秒后重试。"])])
+
+@pytest.mark.parametrize(
+    "lang, words",
+    [
+        ("en", ["this code is out of date", "Move to where you have signal", "Trying again in {s} s.", "New code in {s} s."]),
+        ("zh", ["此通行码已过期", "把键盘通行码念给保安", "{s} 秒后重试。"]),
+    ],
+)
 def test_visitor_page_carries_the_out_of_date_warning(client, world, lang, words):
     p = world.make_pass()
     page = _text(client.get(f"/p/{p.link_token}?lang={lang}"))
@@ -79,6 +86,7 @@ def test_visitor_page_carries_the_out_of_date_warning(client, world, lang, words
 
 
 # 3. Days and hours wherever the validity appears.
+
 
 def test_recurring_days_on_visitor_page_resident_pages_and_sms(client, world):
     p = world.make_pass(schedule=MWF, max_entries=None, visitor_phone="+8613812345678", notify="sms")
@@ -92,11 +100,14 @@ def test_recurring_days_on_visitor_page_resident_pages_and_sms(client, world):
     assert "仅限周一、周三、周五 08:00–12:00" in text and "only Mon, Wed, Fri, 08:00–12:00" in text
 
 
-@pytest.mark.parametrize("schedule, en, zh", [
-    ({"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "17:00"}, "Mon–Fri, 09:00–17:00", "周一至周五 09:00–17:00"),
-    ({"days": [5, 6], "start": "22:00", "end": "06:00"}, "Fri, Sat, 22:00–06:00 (next day)", "周五、周六 22:00–次日06:00"),
-    ({"days": [1, 2, 3, 4, 5, 6, 7], "start": "08:00", "end": "20:00"}, "Every day, 08:00–20:00", "每天 08:00–20:00"),
-])
+@pytest.mark.parametrize(
+    "schedule, en, zh",
+    [
+        ({"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "17:00"}, "Mon–Fri, 09:00–17:00", "周一至周五 09:00–17:00"),
+        ({"days": [5, 6], "start": "22:00", "end": "06:00"}, "Fri, Sat, 22:00–06:00 (next day)", "周五、周六 22:00–次日06:00"),
+        ({"days": [1, 2, 3, 4, 5, 6, 7], "start": "08:00", "end": "20:00"}, "Every day, 08:00–20:00", "每天 08:00–20:00"),
+    ],
+)
 def test_schedule_words(app, schedule, en, zh):
     from flask_babel import force_locale
 
@@ -111,6 +122,7 @@ def test_schedule_words(app, schedule, en, zh):
 
 # 4. The invite form: presets, kind groups, single entry by default.
 
+
 def test_invite_form_defaults_to_a_single_entry_guest_pass(client, world):
     login_page(client, world, world.r1)
     page = _text(client.get("/my/passes/new?lang=en"))
@@ -119,8 +131,13 @@ def test_invite_form_defaults_to_a_single_entry_guest_pass(client, world):
     assert 'data-kinds="contractor"' in page  # the work area only for contractors
     for label in ("Guest today, 2 h", "Delivery, 30 min", "Cleaner, weekly"):
         assert label in page
-    base = {"csrf_token": csrf_from(client, "/my/passes/new"), "unit_id": world.unit_a.id, "kind": "guest",
-            "valid_from": "2030-01-01T10:00", "valid_until": "2030-01-01T12:00"}
+    base = {
+        "csrf_token": csrf_from(client, "/my/passes/new"),
+        "unit_id": world.unit_a.id,
+        "kind": "guest",
+        "valid_from": "2030-01-01T10:00",
+        "valid_until": "2030-01-01T12:00",
+    }
     assert client.post("/my/passes/new", data=base | {"visitor_name": "甲"}).status_code == 302
     assert client.post("/my/passes/new", data=base | {"visitor_name": "乙", "max_entries": "1"}).status_code == 302
     assert client.post("/my/passes/new", data=base | {"visitor_name": "丙", "unlimited": "y"}).status_code == 302
@@ -146,13 +163,33 @@ def test_invite_presets_fill_kind_window_entries_and_days(client, world):
 
 # 5. The resident's pass page: everything the pass holds, sharing, +1 h / +1 day.
 
+
 def test_resident_pass_page_shows_everything_and_extends_by_an_hour_or_a_day(client, world):
-    p = world.make_pass(kind="contractor", visitor_phone="+8613812345678", plate="京A12345", company="好家装修",
-                        work_area="厨房", schedule=MWF, notify="sms")
+    p = world.make_pass(
+        kind="contractor",
+        visitor_phone="+8613812345678",
+        plate="京A12345",
+        company="好家装修",
+        work_area="厨房",
+        schedule=MWF,
+        notify="sms",
+    )
     login_page(client, world, world.r1)
     page = _text(client.get(f"/my/passes/{p.id}?lang=en"))
-    for word in ("+86 138****5678", "京A12345", "好家装修", "厨房", "Mon, Wed, Fri, 08:00–12:00", "Contractor",
-                 "Valid now", 'id="share"', f"/p/{p.link_token}\"", "+1 hour", "+1 day", "Waiting to be sent"):
+    for word in (
+        "+86 138****5678",
+        "京A12345",
+        "好家装修",
+        "厨房",
+        "Mon, Wed, Fri, 08:00–12:00",
+        "Contractor",
+        "Valid now",
+        'id="share"',
+        f'/p/{p.link_token}"',
+        "+1 hour",
+        "+1 day",
+        "Waiting to be sent",
+    ):
         assert word in page, word
     assert "13812345678" not in page
     before = p.valid_until
@@ -170,11 +207,13 @@ def test_resident_pass_page_shows_everything_and_extends_by_an_hour_or_a_day(cli
 
 # 6. and 7. The list: filters, kind and window, labels instead of codes; the approvals count.
 
+
 def test_pass_list_filters_and_words(client, world):
     now = utcnow()
     live = world.make_pass(visitor_name="现在")
-    later = world.make_pass(visitor_name="明天", kind="delivery", valid_from=now + timedelta(days=1),
-                            valid_until=now + timedelta(days=1, hours=1))
+    later = world.make_pass(
+        visitor_name="明天", kind="delivery", valid_from=now + timedelta(days=1), valid_until=now + timedelta(days=1, hours=1)
+    )
     ended = world.make_pass(visitor_name="昨天", valid_from=now - timedelta(days=2), valid_until=now - timedelta(days=1))
     login_page(client, world, world.r1)
     page = _text(client.get("/my/?lang=en"))
@@ -192,8 +231,11 @@ def test_pass_list_filters_and_words(client, world):
 def test_approvals_link_counts_waiting_visitors(client, world):
     login_page(client, world, world.r1)
     assert "nav-count" not in _text(client.get("/my/"))
-    resp = client.post("/api/v1/desk/walk-ins", headers=world.token(world.guard), json={
-        "name": "赵六", "phone": "13900001111", "unit_id": world.unit_a.id, "gate_id": world.gate.id, "purpose": "送文件"})
+    resp = client.post(
+        "/api/v1/desk/walk-ins",
+        headers=world.token(world.guard),
+        json={"name": "赵六", "phone": "13900001111", "unit_id": world.unit_a.id, "gate_id": world.gate.id, "purpose": "送文件"},
+    )
     assert resp.status_code in (200, 201), resp.get_json()
     page = _text(client.get("/my/?lang=en"))
     assert re.search(r'id="nav-approvals">Approvals <span class="nav-count"[^>]*>1</span>', page)

@@ -1,4 +1,5 @@
 """Pass pages in headless Chromium on a 360-px phone: the out-of-date countdown, the share fallback, the invite form."""
+
 import pytest
 from browser_support import LiveServer, launch, phone_context
 from support import csrf_in

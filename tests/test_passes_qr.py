@@ -1,4 +1,5 @@
 """The QR and keypad code a visitor shows: signed, rotating, decodable, and checked independently."""
+
 import base64
 import io
 import subprocess
@@ -114,8 +115,12 @@ def test_keypad_code_matches_oathtool(client, world, monkeypatch):
     now = int(time.time())
     monkeypatch.setattr(timeutil, "now_ts", lambda: now)  # the page and oathtool read the same step
     live = client.get(f"/p/{p.link_token}/live").get_json()
-    out = subprocess.run(["oathtool", "--totp", "-b", "-d", "6", "-s", "30s", "-N", f"@{now}", p.otp_secret],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        ["oathtool", "--totp", "-b", "-d", "6", "-s", "30s", "-N", f"@{now}", p.otp_secret],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert live["code"] == p.keypad_no + out
     assert len(live["code"]) == 11 and live["code"].isdigit()
     assert live["refresh_at"] > now

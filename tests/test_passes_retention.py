@@ -1,4 +1,5 @@
 """Visitor data is erased RETENTION_DAYS after the pass ends; access records stay without it."""
+
 from datetime import timedelta
 
 from portal.core.timeutil import utcnow
@@ -11,10 +12,22 @@ from portal.passes.operations import purge_ended
 
 def test_purge_after_retention_is_idempotent_and_keeps_events(app, world):
     now = utcnow()
-    old = world.make_pass(visitor_name="王小明", visitor_phone="+8613812345678", visitor_id_number="11010519491231002X",
-                          plate="京A12345", notify="sms", valid_from=now - timedelta(days=40), valid_until=now - timedelta(days=31))
-    recent = world.make_pass(visitor_name="李雷", visitor_phone="+8613912345678", notify="sms",
-                             valid_from=now - timedelta(days=3), valid_until=now - timedelta(days=2))
+    old = world.make_pass(
+        visitor_name="王小明",
+        visitor_phone="+8613812345678",
+        visitor_id_number="11010519491231002X",
+        plate="京A12345",
+        notify="sms",
+        valid_from=now - timedelta(days=40),
+        valid_until=now - timedelta(days=31),
+    )
+    recent = world.make_pass(
+        visitor_name="李雷",
+        visitor_phone="+8613912345678",
+        notify="sms",
+        valid_from=now - timedelta(days=3),
+        valid_until=now - timedelta(days=2),
+    )
     db.session.add(AccessEvent(site_id=world.site.id, method="qr", pass_id=old.id, decision="grant", reason="ok"))
     db.session.commit()
     with app.test_request_context():

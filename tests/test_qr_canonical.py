@@ -1,4 +1,5 @@
 """Only the canonical base32 spelling of a QR text verifies: the last character's unused bits are zero."""
+
 import pytest
 from gate_support import events, reason
 

@@ -1,4 +1,5 @@
 """The gate's read connections keep the database URL's own options (a deployment's search_path, say)."""
+
 from urllib.parse import quote
 
 from conftest import close_app, pg_url

@@ -1,4 +1,5 @@
 """One refusal path: an operation's Refused becomes a JSON status in the API and a flash on pages, both rolled back."""
+
 import pytest
 
 from portal.core.errors import REFUSAL_STATUS, Refused
@@ -43,8 +44,10 @@ def test_api_answers_the_kind_status_with_both_languages_and_keeps_nothing(refus
 
 def test_page_flashes_goes_back_and_rolls_back(refusing_app):
     client = refusing_app.test_client()
-    resp = client.post("/_test/refuse", headers={"Referer": "http://portal.test/passes/?view=live",
-                                                  "Accept-Language": "en", "Accept": "text/html"})
+    resp = client.post(
+        "/_test/refuse",
+        headers={"Referer": "http://portal.test/passes/?view=live", "Accept-Language": "en", "Accept": "text/html"},
+    )
     assert resp.status_code == 302
     assert resp.headers["Location"].endswith("/passes/?view=live")
     with client.session_transaction() as sess:

@@ -1,4 +1,5 @@
 """Every table that holds a visitor's data is purged on time; personal-looking columns must be declared."""
+
 import json
 import re
 from datetime import timedelta
@@ -14,8 +15,7 @@ from portal.passes.retention import KEPT, PERSONAL_DATA, PURGED_NAME
 from portal.walkins.models import ItemMovement, WalkIn
 
 # Column names that hold, or name, a person's data.
-LOOKS_PERSONAL = re.compile(r"name|phone|id_number|id_idx|plate|carrier|company|work_area|address|email|birth|jpeg|photo",
-                            re.I)
+LOOKS_PERSONAL = re.compile(r"name|phone|id_number|id_idx|plate|carrier|company|work_area|address|email|birth|jpeg|photo", re.I)
 
 
 def _columns():
@@ -26,8 +26,9 @@ def _columns():
 
 
 def test_every_personal_looking_column_is_purged_or_kept_for_a_reason(app):
-    missing = sorted((t, c) for t, c in _columns()
-                     if LOOKS_PERSONAL.search(c) and c not in PERSONAL_DATA.get(t, {}) and (t, c) not in KEPT)
+    missing = sorted(
+        (t, c) for t, c in _columns() if LOOKS_PERSONAL.search(c) and c not in PERSONAL_DATA.get(t, {}) and (t, c) not in KEPT
+    )
     assert missing == [], f"declare these in portal.passes.retention.PERSONAL_DATA or KEPT: {missing}"
     known = set(_columns())
     stale = [(t, c) for t, cols in PERSONAL_DATA.items() for c in cols if (t, c) not in known]
@@ -35,8 +36,15 @@ def test_every_personal_looking_column_is_purged_or_kept_for_a_reason(app):
 
 
 def _walk_in(client, world, **over):
-    body = {"name": "赵六", "phone": "13900001111", "id_number": "11010519491231002x", "plate": "京A12345",
-            "unit_id": world.unit_a.id, "gate_id": world.gate.id, "purpose": "送文件"}
+    body = {
+        "name": "赵六",
+        "phone": "13900001111",
+        "id_number": "11010519491231002x",
+        "plate": "京A12345",
+        "unit_id": world.unit_a.id,
+        "gate_id": world.gate.id,
+        "purpose": "送文件",
+    }
     body.update(over)
     resp = client.post("/api/v1/desk/walk-ins", json=body, headers=world.token(world.guard))
     assert resp.status_code == 201, resp.get_json()
@@ -48,8 +56,11 @@ def _age(model, row_id, days):
 
 
 def _personal_left(row, table):
-    return {c: getattr(row, c) for c, purged in PERSONAL_DATA[table].items()
-            if isinstance(purged, (str, type(None))) and getattr(row, c) not in (None, PURGED_NAME)}
+    return {
+        c: getattr(row, c)
+        for c, purged in PERSONAL_DATA[table].items()
+        if isinstance(purged, (str, type(None))) and getattr(row, c) not in (None, PURGED_NAME)
+    }
 
 
 def test_walk_ins_items_and_their_events_are_purged_after_retention(app, client, world):
@@ -58,9 +69,11 @@ def test_walk_ins_items_and_their_events_are_purged_after_retention(app, client,
     approved = _walk_in(client, world, name="钱七", phone="13900002222", plate="京B54321")
     done = client.post(f"/api/v1/approvals/walk-ins/{approved}/approve", headers=world.token(world.r1)).get_json()
     recent = _walk_in(client, world, name="孙八")
-    item = client.post("/api/v1/desk/items", json={"unit_id": world.unit_a.id, "direction": "in", "description": "沙发",
-                                                   "carrier_name": "周九", "plate": "京C11111"},
-                       headers=world.token(world.guard)).get_json()["id"]
+    item = client.post(
+        "/api/v1/desk/items",
+        json={"unit_id": world.unit_a.id, "direction": "in", "description": "沙发", "carrier_name": "周九", "plate": "京C11111"},
+        headers=world.token(world.guard),
+    ).get_json()["id"]
     old = utcnow() - timedelta(days=45)
     for wid in (refused, approved):
         _age(WalkIn, wid, 45)

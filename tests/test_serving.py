@@ -1,4 +1,5 @@
 """Production serving: pass links masked in gunicorn's access log, no Server header, Secure cookies, CSRF expiry."""
+
 import os
 import re
 import socket
@@ -35,12 +36,32 @@ def gunicorn(tmp_path):
         db.create_all()
         db.engine.dispose()
     port, log = _port(), tmp_path / "access.log"
-    env = dict(os.environ, DATABASE_URL=url, PORTAL_ENV="production", INSTANCE_PATH=str(tmp_path),
-               SECRET_KEY=TestConfig.SECRET_KEY, DATA_KEY=TestConfig.DATA_KEY, LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        PORTAL_ENV="production",
+        INSTANCE_PATH=str(tmp_path),
+        SECRET_KEY=TestConfig.SECRET_KEY,
+        DATA_KEY=TestConfig.DATA_KEY,
+        LOG_LEVEL="WARNING",
+    )
     env.pop("SESSION_COOKIE_SECURE", None)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",  # noqa: S603
-                             "--workers", "1", "--access-logfile", str(log), "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--access-logfile",
+            str(log),
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

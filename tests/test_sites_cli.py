@@ -1,4 +1,5 @@
 """Setting up a community from the shell, and moving a resident out."""
+
 from portal.extensions import db
 from portal.passes.models import Pass
 
@@ -15,10 +16,32 @@ def test_set_up_a_community_and_move_a_resident_out(app):
     ok("sites", "add-building", "--site", "lakeside", "--code", "1", "--name", "1号楼", "--lowest", "-2", "--highest", "30")
     ok("sites", "add-unit", "--site", "lakeside", "--building", "1", "--number", "2501", "--floor", "25")
     ok("sites", "add-gate", "--site", "lakeside", "--code", "N", "--name", "北门")
-    ok("residents", "add", "--login", "wang", "--name", "王芳", "--site", "lakeside", "--unit", "1-2501",
-       input="a long enough phrase\na long enough phrase\n")
-    out = ok("residents", "add", "--login", "desk1", "--name", "门岗", "--role", "guard", "--site", "lakeside",
-             input="guard pass phrase\nguard pass phrase\n")
+    ok(
+        "residents",
+        "add",
+        "--login",
+        "wang",
+        "--name",
+        "王芳",
+        "--site",
+        "lakeside",
+        "--unit",
+        "1-2501",
+        input="a long enough phrase\na long enough phrase\n",
+    )
+    out = ok(
+        "residents",
+        "add",
+        "--login",
+        "desk1",
+        "--name",
+        "门岗",
+        "--role",
+        "guard",
+        "--site",
+        "lakeside",
+        input="guard pass phrase\nguard pass phrase\n",
+    )
     assert "TOTP secret" in out
     weak = run(args=["residents", "add", "--login", "weak", "--name", "x", "--role", "admin"], input="password\npassword\n")
     assert weak.exit_code != 0 and "too common" in weak.output
@@ -27,8 +50,9 @@ def test_set_up_a_community_and_move_a_resident_out(app):
     token = client.post("/api/v1/auth/token", json={"login": "wang", "password": "a long enough phrase"}).get_json()["token"]
     from conftest import pass_body
 
-    pid = client.post("/api/v1/passes", json=pass_body(notify="none", floors=[25, -2]),
-                      headers={"Authorization": f"Bearer {token}"}).get_json()["id"]
+    pid = client.post(
+        "/api/v1/passes", json=pass_body(notify="none", floors=[25, -2]), headers={"Authorization": f"Bearer {token}"}
+    ).get_json()["id"]
     assert "1 pass(es) revoked" in ok("residents", "move-out", "--login", "wang", "--site", "lakeside", "--unit", "1-2501")
     assert db.session.get(Pass, pid).status == "revoked"
     assert run(args=["residents", "move-out", "--login", "wang", "--site", "lakeside", "--unit", "1-2501"]).exit_code != 0

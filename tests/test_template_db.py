@@ -1,4 +1,5 @@
 """The per-test database is a copy of a create_all template: it must be what create_all makes."""
+
 from conftest import TestConfig, close_app, create_app
 from sqlalchemy import create_engine, text
 
@@ -10,8 +11,11 @@ def _schema(url):
     with engine.connect() as conn:
         objects = conn.execute(text("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")).all()
         epoch = conn.execute(text("SELECT id, n FROM gate_cache_epoch")).all()
-        counts = {name: conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar()  # noqa: S608 - names from sqlite_master
-                  for kind, name, _, _ in objects if kind == "table" and not name.startswith("sqlite_")}
+        counts = {
+            name: conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar()  # noqa: S608 - names from sqlite_master
+            for kind, name, _, _ in objects
+            if kind == "table" and not name.startswith("sqlite_")
+        }
     engine.dispose()
     return objects, epoch, counts
 

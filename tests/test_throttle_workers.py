@@ -1,4 +1,5 @@
 """Throttles hold across gunicorn workers (2 workers x 8 threads, as `make run`), on db:// and redis://."""
+
 import http.client
 import json
 import os
@@ -28,13 +29,36 @@ def _free_port():
 
 def _gunicorn(tmp_path, database_url, storage, workers=2, **extra):
     port = _free_port()
-    env = dict(os.environ, **extra, DATABASE_URL=database_url, RATELIMIT_STORAGE_URI=storage, PORTAL_ENV="production",
-               SECRET_KEY=TestConfig.SECRET_KEY, DATA_KEY=TestConfig.DATA_KEY, INSTANCE_PATH=str(tmp_path))
+    env = dict(
+        os.environ,
+        **extra,
+        DATABASE_URL=database_url,
+        RATELIMIT_STORAGE_URI=storage,
+        PORTAL_ENV="production",
+        SECRET_KEY=TestConfig.SECRET_KEY,
+        DATA_KEY=TestConfig.DATA_KEY,
+        INSTANCE_PATH=str(tmp_path),
+    )
     env.pop("RATELIMIT_PER_WORKER", None)
     log = (tmp_path / "gunicorn.log").open("w")
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),  # noqa: S603
-                             "--threads", "8", "--worker-class", "gthread", "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "8",
+            "--worker-class",
+            "gthread",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     return proc, port
 
 
@@ -70,14 +94,16 @@ def _check_limits(world, tmp_path, database_url, storage, **extra):
         reasons = []
         for n in range(30):  # 12 passes take turns: each sees at most 3 guesses, below its own limit of 5
             good = codes.keypad_code(passes[n % 12])
-            status, data = _post(port, "/api/v1/gate/verify", {"code": good[:5] + f"{(int(good[5:]) + 1 + n) % 10**6:06d}"},
-                                 header)
+            status, data = _post(
+                port, "/api/v1/gate/verify", {"code": good[:5] + f"{(int(good[5:]) + 1 + n) % 10**6:06d}"}, header
+            )
             assert status == 200
             reasons.append(data["reason"])
         keypad_minute = int(throttle.DEFAULTS["GATE_CODE_DEVICE_LIMIT"].split("/")[0])
         assert reasons == ["unknown"] * keypad_minute + ["throttled"] * (30 - keypad_minute)
-        statuses = [_post(port, "/api/v1/auth/token", {"login": f"nobody{n}", "password": "wrong password"}, {})[0]
-                    for n in range(35)]
+        statuses = [
+            _post(port, "/api/v1/auth/token", {"login": f"nobody{n}", "password": "wrong password"}, {})[0] for n in range(35)
+        ]
         assert statuses.index(429) + 1 == 31  # "30/minute": the 31st request in a minute is refused
     finally:
         proc.terminate()

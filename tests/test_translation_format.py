@@ -3,6 +3,7 @@
 Jinja's i18n extension (newstyle, as Flask-Babel installs it) always applies `% variables`, even with none,
 so a bare `%` in a template string is a 500; Flask-Babel's `gettext` formats only when given keywords.
 """
+
 import re
 from pathlib import Path
 
@@ -107,7 +108,9 @@ def _guard_majority(world):
         event(world, method="walk_in", reason="walk_in", approved_by=approved_by)
 
 
-@pytest.mark.parametrize("lang, text", [("en", "Above 10%: residents are being bypassed."), ("zh", "超过 10%：业主确认环节被绕过。")])
+@pytest.mark.parametrize(
+    "lang, text", [("en", "Above 10%: residents are being bypassed."), ("zh", "超过 10%：业主确认环节被绕过。")]
+)
 def test_board_in_the_alert_state(client, world, lang, text):
     """Guards approved 2 of 3 walk-ins: the board answers and shows the warning with a single percent sign."""
     _guard_majority(world)

@@ -1,4 +1,5 @@
 """The driver contract: a small base class with capability flags, and our own errors."""
+
 from __future__ import annotations
 
 import threading

@@ -2,6 +2,7 @@
 
 (docs/bridge.md gives the options and says how credentials, revocations and events map.)
 """
+
 from __future__ import annotations
 
 import time
@@ -95,8 +96,7 @@ class IsapiDriver(Driver):
         """Elevator controllers: call the car for a visitor (cmd "visitorCallLadder")."""
         if Capability.CALL_LIFT not in self.capabilities:
             raise DriverError(f"isapi kind {self.kind!r} cannot call a lift")
-        self._call("PUT", f"/ISAPI/AccessControl/RemoteControl/door/{int(door or 1)}", p.remote("visitorCallLadder"),
-                   query=False)
+        self._call("PUT", f"/ISAPI/AccessControl/RemoteControl/door/{int(door or 1)}", p.remote("visitorCallLadder"), query=False)
 
     def health(self) -> bool:
         """True when the device answers an authenticated request."""
@@ -121,8 +121,11 @@ class IsapiDriver(Driver):
         def cond(position):
             return p.acs_event_cond(position, now - self.lookback, now + timedelta(days=1), after_serial + 1, self.zone)
 
-        records = [r for r in self._pages("/ISAPI/AccessControl/AcsEvent", cond, "AcsEvent", "InfoList",
-                                          limit=MAX_EVENT_PAGES) if int(r.get("serialNo", 0)) > after_serial]
+        records = [
+            r
+            for r in self._pages("/ISAPI/AccessControl/AcsEvent", cond, "AcsEvent", "InfoList", limit=MAX_EVENT_PAGES)
+            if int(r.get("serialNo", 0)) > after_serial
+        ]
         records.sort(key=lambda r: int(r["serialNo"]))
         self._lost = _gaps(after_serial, [int(r["serialNo"]) for r in records])
         return [event for event in (p.access_event(r, self.zone) for r in records) if event is not None]
@@ -137,14 +140,19 @@ class IsapiDriver(Driver):
 
     # -- credentials ------------------------------------------------------------------------------------------
     def _sync_card(self, key: str, card_no: str | None) -> None:
-        held = [c["cardNo"] for c in self._pages("/ISAPI/AccessControl/CardInfo/Search",
-                                                 lambda pos: p.card_search(key, pos), "CardInfoSearch", "CardInfo")]
+        held = [
+            c["cardNo"]
+            for c in self._pages(
+                "/ISAPI/AccessControl/CardInfo/Search", lambda pos: p.card_search(key, pos), "CardInfoSearch", "CardInfo"
+            )
+        ]
         stale = [c for c in held if c != card_no]
         if stale:
             self._call("PUT", "/ISAPI/AccessControl/CardInfo/Delete", p.card_delete(stale), absent_ok=True)
         if card_no and card_no not in held:
-            status = self._call("POST", "/ISAPI/AccessControl/CardInfo/Record", p.card_record(key, card_no),
-                                tolerate={"cardNoAlreadyExist"})
+            status = self._call(
+                "POST", "/ISAPI/AccessControl/CardInfo/Record", p.card_record(key, card_no), tolerate={"cardNoAlreadyExist"}
+            )
             if status and status.get("subStatusCode") == "cardNoAlreadyExist":
                 # Left over from an ended pass on this device: card numbers are unique among live passes.
                 self._call("PUT", "/ISAPI/AccessControl/CardInfo/Delete", p.card_delete([card_no]), absent_ok=True)
@@ -153,11 +161,20 @@ class IsapiDriver(Driver):
     def _sync_face(self, key: str, jpeg: bytes | None) -> None:
         fdid, lib = str(self.options.get("fdid", "1")), self.options.get("face_lib", "blackFD")
         if jpeg is None:
-            self._call("PUT", f"/ISAPI/Intelligent/FDLib/FDSearch/Delete?format=json&FDID={fdid}&faceLibType={lib}",
-                       p.face_delete(key), query=False, absent_ok=True)
+            self._call(
+                "PUT",
+                f"/ISAPI/Intelligent/FDLib/FDSearch/Delete?format=json&FDID={fdid}&faceLibType={lib}",
+                p.face_delete(key),
+                query=False,
+                absent_ok=True,
+            )
             return
-        status = self._call("POST", "/ISAPI/Intelligent/FDLib/FaceDataRecord", files=p.face_parts(key, jpeg, fdid, lib),
-                            tolerate={"deviceUserAlreadyExistFace"})
+        status = self._call(
+            "POST",
+            "/ISAPI/Intelligent/FDLib/FaceDataRecord",
+            files=p.face_parts(key, jpeg, fdid, lib),
+            tolerate={"deviceUserAlreadyExistFace"},
+        )
         if status and status.get("subStatusCode") == "deviceUserAlreadyExistFace":
             self._call("PUT", "/ISAPI/Intelligent/FDLib/FDSetUp", files=p.face_parts(key, jpeg, fdid, lib))
 
@@ -172,8 +189,17 @@ class IsapiDriver(Driver):
             if answer.get("responseStatusStrg") != "MORE" or not items:
                 return
 
-    def _call(self, method: str, path: str, body: dict | None = None, *, files=None, query: bool = True,
-              absent_ok: bool = False, tolerate: AbstractSet[str] = frozenset()) -> dict | None:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        *,
+        files=None,
+        query: bool = True,
+        absent_ok: bool = False,
+        tolerate: AbstractSet[str] = frozenset(),
+    ) -> dict | None:
         """One request; returns the JSON answer, or the ResponseStatus of a tolerated error."""
         url = self.base + path + ("?format=json" if query and "?" not in path else "")
         try:

@@ -1,4 +1,5 @@
 """ISAPI request bodies and event mapping for the Hikvision driver (devices.md §1)."""
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,12 @@ def person(cred: Credential, zone: ZoneInfo, elevator: bool, plan_template: str 
         "employeeNo": cred.key,
         "name": (cred.name or "Visitor")[:32],
         "userType": "visitor",
-        "Valid": {"enable": True, "beginTime": local_time(cred.valid_from, zone),
-                  "endTime": local_time(cred.valid_until, zone), "timeType": "local"},
+        "Valid": {
+            "enable": True,
+            "beginTime": local_time(cred.valid_from, zone),
+            "endTime": local_time(cred.valid_until, zone),
+            "timeType": "local",
+        },
         "doorRight": ",".join(str(n) for n in rights),
         "RightPlan": [{"doorNo": n, "planTemplateNo": plan_template} for n in rights],
         "maxOpenDoorTime": cred.max_uses or 0,
@@ -78,8 +83,14 @@ def card_record(key: str, card_no: str) -> dict:
 
 def card_search(key: str, position: int) -> dict:
     """CardInfo/Search condition for one person."""
-    return {"CardInfoSearchCond": {"searchID": search_id(), "searchResultPosition": position, "maxResults": PAGE,
-                                   "EmployeeNoList": [{"employeeNo": key}]}}
+    return {
+        "CardInfoSearchCond": {
+            "searchID": search_id(),
+            "searchResultPosition": position,
+            "maxResults": PAGE,
+            "EmployeeNoList": [{"employeeNo": key}],
+        }
+    }
 
 
 def card_delete(card_nos: list[str]) -> dict:
@@ -90,8 +101,7 @@ def card_delete(card_nos: list[str]) -> dict:
 def face_parts(key: str, jpeg: bytes, fdid: str, lib: str) -> dict:
     """Multipart parts for FaceDataRecord / FDSetUp (requests' files= format)."""
     record = {"faceLibType": lib, "FDID": fdid, "FPID": key}
-    return {"FaceDataRecord": (None, json.dumps(record), "application/json"),
-            "img": ("face.jpg", jpeg, "image/jpeg")}
+    return {"FaceDataRecord": (None, json.dumps(record), "application/json"), "img": ("face.jpg", jpeg, "image/jpeg")}
 
 
 def face_delete(key: str) -> dict:
@@ -106,9 +116,18 @@ def remote(cmd: str) -> dict:
 
 def acs_event_cond(position: int, start: datetime, end: datetime, begin_serial: int, zone: ZoneInfo) -> dict:
     """AcsEvent search for every record from a serial number on (major/minor 0 = all)."""
-    return {"AcsEventCond": {"searchID": search_id(), "searchResultPosition": position, "maxResults": PAGE,
-                             "major": 0, "minor": 0, "startTime": stamp(start, zone), "endTime": stamp(end, zone),
-                             "beginSerialNo": begin_serial}}
+    return {
+        "AcsEventCond": {
+            "searchID": search_id(),
+            "searchResultPosition": position,
+            "maxResults": PAGE,
+            "major": 0,
+            "minor": 0,
+            "startTime": stamp(start, zone),
+            "endTime": stamp(end, zone),
+            "beginSerialNo": begin_serial,
+        }
+    }
 
 
 def parse_time(text: str, zone: ZoneInfo) -> datetime:
@@ -124,6 +143,14 @@ def access_event(info: dict, zone: ZoneInfo) -> DeviceEvent | None:
     decision, reason, method = ACCESS_MINORS[info["minor"]]
     if method == "card" and info.get("cardReaderKind") == QR_READER_KIND:
         method = "qr"
-    return DeviceEvent(serial=int(info["serialNo"]), at=parse_time(info["time"], zone), decision=decision,
-                       reason=reason, method=method, key=info.get("employeeNoString") or None,
-                       card_no=info.get("cardNo") or None, door=info.get("doorNo"), raw=info)
+    return DeviceEvent(
+        serial=int(info["serialNo"]),
+        at=parse_time(info["time"], zone),
+        decision=decision,
+        reason=reason,
+        method=method,
+        key=info.get("employeeNoString") or None,
+        card_no=info.get("cardNo") or None,
+        door=info.get("doorNo"),
+        raw=info,
+    )

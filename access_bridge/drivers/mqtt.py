@@ -2,6 +2,7 @@
 
 (docs/bridge.md gives the options and says how credentials, acks and events map.)
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,7 @@ from access_bridge.drivers.base import (
 from portal.devices.drivers import MQTT
 
 # esp-rfid "access" values → (decision, reason); a known card refused outside its window reads "Denied" before it.
-_ACCESS = {"always": ("grant", "ok"), "admin": ("grant", "ok"), "expired": ("deny", "expired"),
-           "disabled": ("deny", "revoked")}
+_ACCESS = {"always": ("grant", "ok"), "admin": ("grant", "ok"), "expired": ("deny", "expired"), "disabled": ("deny", "revoked")}
 
 
 @dataclass
@@ -53,9 +53,16 @@ def access_event(msg: dict) -> DeviceEvent:
     except (KeyError, TypeError, ValueError, OverflowError):
         at = datetime.now(UTC)
     uid = msg.get("uid")
-    return DeviceEvent(serial=0, at=at, decision=decision, reason=reason, method="card",
-                       key=(msg.get("username") or None) if known else None,
-                       card_no=str(uid) if uid is not None else None, raw=msg)
+    return DeviceEvent(
+        serial=0,
+        at=at,
+        decision=decision,
+        reason=reason,
+        method="card",
+        key=(msg.get("username") or None) if known else None,
+        card_no=str(uid) if uid is not None else None,
+        raw=msg,
+    )
 
 
 class Pending:
@@ -143,9 +150,14 @@ class MqttDriver(Driver):
                 old = self._uids.get(cred.key)
                 if old is not None and old != cred.card_no:
                     pending.add(cred.key, self._send({"cmd": "deletuid", "uid": old}, "deletuid", old), None)
-                body = {"cmd": "adduser", "uid": cred.card_no, "user": cred.key, "acctype": "1",
-                        "validsince": int(cred.valid_from.timestamp()),
-                        "validuntil": int(cred.valid_until.timestamp())}
+                body = {
+                    "cmd": "adduser",
+                    "uid": cred.card_no,
+                    "user": cred.key,
+                    "acctype": "1",
+                    "validsince": int(cred.valid_from.timestamp()),
+                    "validuntil": int(cred.valid_until.timestamp()),
+                }
                 pending.add(cred.key, self._send(body, "adduser", cred.card_no), cred.card_no)
                 pending.sent.add(cred.key)
         except DeviceUnreachable as exc:

@@ -4,6 +4,7 @@ A thousand door controllers behind one broker cost the bridge one TCP connection
 topic it listens on and messages are dispatched to it by topic. The client reconnects by itself and subscribes
 again after every connect (clean sessions: a restarted broker has forgotten them anyway).
 """
+
 from __future__ import annotations
 
 import os
@@ -33,13 +34,13 @@ def parse_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, parts.port or (8883 if tls else 1883), tls
 
 
-
 def _no_delay(client, userdata, sock) -> None:
     """Send small MQTT packets at once: Nagle plus delayed ACKs would hold back every ack at every hop."""
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):
         pass
+
 
 class Broker:
     """A shared connection: topic handlers, SUBACK tracking and a connected flag."""
@@ -102,7 +103,7 @@ class Broker:
 
     def _send_subscribe(self, topics: list[str]) -> None:
         for start in range(0, len(topics), _SUBSCRIBE_CHUNK):
-            chunk = topics[start:start + _SUBSCRIBE_CHUNK]
+            chunk = topics[start : start + _SUBSCRIBE_CHUNK]
             rc, mid = self.client.subscribe([(t, 1) for t in chunk])
             if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
                 continue  # not connected: _on_connect subscribes again

@@ -2,6 +2,7 @@
 
 (docs/bridge.md gives the options and says why the driver neither decides nor holds credentials.)
 """
+
 from __future__ import annotations
 
 import logging
@@ -93,8 +94,13 @@ class OsdpDriver(Driver):
     slug = OSDP.slug
     capabilities = OSDP.capabilities
 
-    def __init__(self, device_id: int, options: dict, connect: Callable[[], socket.socket] | None = None,
-                 on_credential: Decide | None = None):
+    def __init__(
+        self,
+        device_id: int,
+        options: dict,
+        connect: Callable[[], socket.socket] | None = None,
+        on_credential: Decide | None = None,
+    ):
         super().__init__(device_id, options)
         try:
             self.scbk = bytes.fromhex(self.options["scbk"])
@@ -126,8 +132,9 @@ class OsdpDriver(Driver):
                 return
             self._reconnect()
             level = getattr(osdp.LogLevel, str(self.options.get("log_level", "Error")), osdp.LogLevel.Error)
-            info = osdp.PDInfo(self.address, self._channel, scbk=self.scbk,
-                               flags=[osdp.LibFlag.EnforceSecure, osdp.LibFlag.EnableNotification])
+            info = osdp.PDInfo(
+                self.address, self._channel, scbk=self.scbk, flags=[osdp.LibFlag.EnforceSecure, osdp.LibFlag.EnableNotification]
+            )
             self._cp = osdp.ControlPanel([info], log_level=level)
             self._cp.start()
             self._stop.clear()
@@ -273,22 +280,53 @@ class OsdpDriver(Driver):
                 grant, reason = False, "error"
         self._answer(bool(grant), reader)
         method = self.card_method if kind == "card" else "code"
-        self._events.add(DeviceEvent(serial=0, at=datetime.now(UTC), decision="grant" if grant else "deny",
-                                     reason=reason, method=method, door=self.relay,
-                                     raw={"reader_no": reader, "kind": kind, "length": len(data)}))
+        self._events.add(
+            DeviceEvent(
+                serial=0,
+                at=datetime.now(UTC),
+                decision="grant" if grant else "deny",
+                reason=reason,
+                method=method,
+                door=self.relay,
+                raw={"reader_no": reader, "kind": kind, "length": len(data)},
+            )
+        )
 
     def _relay_command(self) -> dict:
-        return {"command": osdp.Command.Output, "output_no": self.relay, "control_code": 5,
-                "timer_count": max(1, round(self.pulse * 10))}
+        return {
+            "command": osdp.Command.Output,
+            "output_no": self.relay,
+            "control_code": 5,
+            "timer_count": max(1, round(self.pulse * 10)),
+        }
 
     def _answer(self, grant: bool, reader: int) -> None:
         commands = [self._relay_command()] if grant else []
         colour = osdp.CommandLEDColor.Green if grant else osdp.CommandLEDColor.Red
-        commands.append({"command": osdp.Command.LED, "reader": reader, "led_number": 0, "control_code": 2,
-                         "on_count": 10, "off_count": 0, "on_color": colour, "off_color": osdp.CommandLEDColor.Black,
-                         "timer_count": 20, "temporary": True})
-        commands.append({"command": osdp.Command.Buzzer, "reader": reader, "control_code": 2, "on_count": 2,
-                         "off_count": 1, "rep_count": 1 if grant else 3})
+        commands.append(
+            {
+                "command": osdp.Command.LED,
+                "reader": reader,
+                "led_number": 0,
+                "control_code": 2,
+                "on_count": 10,
+                "off_count": 0,
+                "on_color": colour,
+                "off_color": osdp.CommandLEDColor.Black,
+                "timer_count": 20,
+                "temporary": True,
+            }
+        )
+        commands.append(
+            {
+                "command": osdp.Command.Buzzer,
+                "reader": reader,
+                "control_code": 2,
+                "on_count": 2,
+                "off_count": 1,
+                "rep_count": 1 if grant else 3,
+            }
+        )
         for command in commands:
             if not self._panel().submit_command(self.address, command):
                 log.warning("OSDP reader %s: could not queue command %s", self.device_id, command["command"])

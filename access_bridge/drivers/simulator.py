@@ -4,6 +4,7 @@ Each device id maps to one SimDevice in REGISTRY, shared by every driver instanc
 process. With the option {"state_file": path} the table is also kept in a JSON file, so a
 device "survives" the bridge process being killed and another process can inspect it.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,16 @@ class SimDevice:
         """Record an access event with the next serial number, as a real controller would."""
         with self.lock:
             self.serial += 1
-            ev = DeviceEvent(serial=self.serial, at=utcnow(), decision=decision, reason=reason, method=method,
-                             key=key, card_no=card_no, door=door)
+            ev = DeviceEvent(
+                serial=self.serial,
+                at=utcnow(),
+                decision=decision,
+                reason=reason,
+                method=method,
+                key=key,
+                card_no=card_no,
+                door=door,
+            )
             self.events.append(ev)
             return ev
 

@@ -1,4 +1,5 @@
 """Auth endpoints of the JSON API."""
+
 from flask import jsonify
 
 from portal.accounts import bearer
@@ -9,14 +10,26 @@ from portal.audit.operations import record
 from portal.core.jsonbody import json_body
 from portal.extensions import csrf, limiter
 
-TOKEN_BODY = {"type": "object", "required": ["login", "password"], "properties": {
-    "login": {"type": "string"}, "password": {"type": "string"},
-    "otp": {"type": "string", "description": "6-digit TOTP; required for staff"}}}
+TOKEN_BODY = {
+    "type": "object",
+    "required": ["login", "password"],
+    "properties": {
+        "login": {"type": "string"},
+        "password": {"type": "string"},
+        "otp": {"type": "string", "description": "6-digit TOTP; required for staff"},
+    },
+}
 
 
-@api_route("/auth/token", methods=("POST",), summary="Exchange credentials for a bearer token", tag="auth",
-           auth="none", body=TOKEN_BODY,
-           responses={"200": {"description": "Token"}, "429": {"description": "Throttled; see Retry-After"}})
+@api_route(
+    "/auth/token",
+    methods=("POST",),
+    summary="Exchange credentials for a bearer token",
+    tag="auth",
+    auth="none",
+    body=TOKEN_BODY,
+    responses={"200": {"description": "Token"}, "429": {"description": "Throttled; see Retry-After"}},
+)
 @csrf.exempt  # no cookie is read or set here; the JSON body carries the credentials
 @limiter.limit("30/minute")
 def create_token():
@@ -43,8 +56,14 @@ def revoke_token():
 def me():
     """The logged-in user and their current units."""
     user = api_user()
-    return jsonify({
-        "id": user.id, "login": user.login, "name": user.display_name, "role": user.role, "site_id": user.site_id,
-        "locale": user.locale,
-        "units": [{"id": r.unit.id, "label": r.unit.label, "relation": r.relation} for r in user.current_residencies()],
-    })
+    return jsonify(
+        {
+            "id": user.id,
+            "login": user.login,
+            "name": user.display_name,
+            "role": user.role,
+            "site_id": user.site_id,
+            "locale": user.locale,
+            "units": [{"id": r.unit.id, "label": r.unit.label, "relation": r.relation} for r in user.current_residencies()],
+        }
+    )

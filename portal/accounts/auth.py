@@ -1,4 +1,5 @@
 """Credential checks: passwords with per-account throttling, TOTP with replay memory."""
+
 import hashlib
 import hmac
 import logging
@@ -43,8 +44,9 @@ class LoginThrottled(ApiError):
     """Too many failures on this account; try again later."""
 
     def __init__(self, retry_after):
-        super().__init__(429, "throttled", "Too many failed attempts. Try again later.",
-                         headers={"Retry-After": str(retry_after)})
+        super().__init__(
+            429, "throttled", "Too many failed attempts. Try again later.", headers={"Retry-After": str(retry_after)}
+        )
         self.keep_changes = True
 
 
@@ -53,7 +55,9 @@ def _record_failure(user):
     failures = user.failed_logins + 1
     lock = _lock_seconds(failures)
     db.session.execute(
-        update(User).where(User.id == user.id).values(
+        update(User)
+        .where(User.id == user.id)
+        .values(
             failed_logins=User.failed_logins + 1,
             locked_until=(now + timedelta(seconds=lock)) if lock else user.locked_until,
         )
@@ -115,8 +119,7 @@ def authenticate(login, password, otp=None):
         raise LoginFailed()
     if user.locked_until and user.locked_until > now:
         raise LoginThrottled(max(1, math.ceil((user.locked_until - now).total_seconds())))
-    if (not verify_password(user.password_hash, password) or not user.active
-            or (user.is_staff and not verify_totp(user, otp))):
+    if not verify_password(user.password_hash, password) or not user.active or (user.is_staff and not verify_totp(user, otp)):
         _record_failure(user)
         raise LoginFailed()
     user.failed_logins = 0

@@ -1,4 +1,5 @@
 """Bearer tokens for the API (users) and for devices."""
+
 from datetime import timedelta
 
 from flask import current_app, request
@@ -15,8 +16,12 @@ DEVICE_PREFIX = "vpd"
 def issue_user_token(user):
     """A short-lived token for a logged-in user; returns (plain token, row)."""
     plain = new_token(USER_PREFIX)
-    row = ApiToken(token_hash=token_hash(plain), kind="user", user_id=user.id,
-                   expires_at=utcnow() + timedelta(hours=current_app.config["API_TOKEN_HOURS"]))
+    row = ApiToken(
+        token_hash=token_hash(plain),
+        kind="user",
+        user_id=user.id,
+        expires_at=utcnow() + timedelta(hours=current_app.config["API_TOKEN_HOURS"]),
+    )
     db.session.add(row)
     db.session.flush()
     return plain, row
@@ -41,9 +46,7 @@ def bearer():
 
 def lookup(plain, kind):
     """The live token row of a kind for a plain token, or None."""
-    if not plain or len(plain) > 200 or not plain.startswith(
-        (USER_PREFIX if kind == "user" else DEVICE_PREFIX) + "_"
-    ):
+    if not plain or len(plain) > 200 or not plain.startswith((USER_PREFIX if kind == "user" else DEVICE_PREFIX) + "_"):
         return None
     row = db.session.scalar(db.select(ApiToken).where(ApiToken.token_hash == token_hash(plain)))
     if row is None or row.kind != kind or row.revoked_at is not None:

@@ -1,4 +1,5 @@
 """Users, residencies, server-side sessions and API tokens."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
@@ -55,6 +56,7 @@ class User(Timestamped, db.Model):
     def get_id(self):
         # flask-login stores the server-side session id, not the user id (see sessions.py).
         from flask import g
+
         return getattr(g, "session_sid", None)
 
     def current_residencies(self, now=None):

@@ -1,4 +1,5 @@
 """Writes on accounts."""
+
 import pyotp
 
 from portal.accounts.models import ROLES, User
@@ -14,8 +15,15 @@ def create_user(login, password, role, display_name, site=None, phone=None, loca
         raise ValueError(f"role must be one of {ROLES}")
     login = login.strip().lower()
     check_new_password(password, login)
-    user = User(login=login, display_name=display_name, role=role, site_id=site.id if site else None,
-                password_hash=hash_password(password), phone=phone, locale=locale)
+    user = User(
+        login=login,
+        display_name=display_name,
+        role=role,
+        site_id=site.id if site else None,
+        password_hash=hash_password(password),
+        phone=phone,
+        locale=locale,
+    )
     if role != "resident":
         user.totp_secret = pyotp.random_base32()
     db.session.add(user)

@@ -1,4 +1,5 @@
 """Password rules (NIST 800-63B 5.1.1.2) and argon2id hashing."""
+
 import os
 from functools import lru_cache
 
@@ -11,8 +12,11 @@ MIN_LEN = 8
 MAX_LEN = 128  # no truncation: argon2 hashes every character
 
 # argon2id with RFC 9106's low-memory profile; the test suite alone may lower the cost.
-_hasher = (PasswordHasher(time_cost=1, memory_cost=8, parallelism=1) if os.environ.get("PORTAL_TEST_FAST_HASH") == "1"
-           else PasswordHasher())
+_hasher = (
+    PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    if os.environ.get("PORTAL_TEST_FAST_HASH") == "1"
+    else PasswordHasher()
+)
 
 
 @lru_cache(maxsize=1)

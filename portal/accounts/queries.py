@@ -1,4 +1,5 @@
 """What a user may reach: the site they see and, for a resident, the units they live in."""
+
 from sqlalchemy import true
 
 from portal.accounts.models import Residency
@@ -19,8 +20,8 @@ def reachable_unit_ids(user):
     """Units the resident lives in now."""
     now = utcnow()
     q = db.select(Residency.unit_id).where(
-        Residency.user_id == user.id, Residency.starts_at <= now,
-        (Residency.ends_at.is_(None)) | (Residency.ends_at > now))
+        Residency.user_id == user.id, Residency.starts_at <= now, (Residency.ends_at.is_(None)) | (Residency.ends_at > now)
+    )
     return set(db.session.scalars(q))
 
 

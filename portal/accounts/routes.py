@@ -1,4 +1,5 @@
 """Login and logout pages."""
+
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -41,8 +42,10 @@ def login():
             g.keep_changes = True  # the failure counter must persist
             status, headers = exc.status, dict(exc.headers or {})
             # One message for any wrong factor: a separate "code needed" would confirm a staff password.
-            flash(_("Too many failed attempts. Try again later.") if exc.status == 429 else
-                  _("Wrong login, password or code."), "error")
+            flash(
+                _("Too many failed attempts. Try again later.") if exc.status == 429 else _("Wrong login, password or code."),
+                "error",
+            )
         else:
             start_session(user)
             record("auth.login", "user", user.id, site_id=user.site_id, actor=user)

@@ -1,4 +1,5 @@
 """Server-side sessions behind flask-login, so logout and disablement take effect at once."""
+
 import secrets
 from datetime import timedelta
 from functools import wraps
@@ -41,12 +42,14 @@ def end_session():
 def end_all_sessions(user):
     """Kill every session and API token of a user (disablement, password change)."""
     now = utcnow()
-    db.session.execute(db.update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-                       .values(revoked_at=now))
+    db.session.execute(
+        db.update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None)).values(revoked_at=now)
+    )
     from portal.accounts.models import ApiToken
 
-    db.session.execute(db.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                       .values(revoked_at=now))
+    db.session.execute(
+        db.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
 
 
 @login_manager.user_loader

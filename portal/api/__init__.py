@@ -1,4 +1,5 @@
 """The JSON API: every feature's api.py adds routes to one blueprint."""
+
 import importlib
 
 from portal.api.blueprint import bp

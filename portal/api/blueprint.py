@@ -1,4 +1,5 @@
 """The /api/v1 blueprint and the registry its OpenAPI document is built from."""
+
 from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -12,8 +13,12 @@ def api_route(rule, methods=("GET",), summary="", tag="", auth="user", body=None
         bp.add_url_rule(rule, view_func=view, methods=list(methods))
         path = rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
         for method in methods:
-            op = {"summary": summary, "tags": [tag] if tag else [], "operationId": f"{view.__name__}_{method.lower()}",
-                  "responses": responses or {"200": {"description": "OK"}}}
+            op = {
+                "summary": summary,
+                "tags": [tag] if tag else [],
+                "operationId": f"{view.__name__}_{method.lower()}",
+                "responses": responses or {"200": {"description": "OK"}},
+            }
             if auth == "user":
                 op["security"] = [{"bearer": []}, {"session": []}]
             elif auth == "device":
@@ -23,8 +28,10 @@ def api_route(rule, methods=("GET",), summary="", tag="", auth="user", body=None
             if body is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
             names = [seg.split(">")[0].split(":")[-1] for seg in rule.split("<")[1:]]
-            parameters = [{"name": n, "in": "path", "required": True,
-                           "schema": {"type": "integer" if f"<int:{n}>" in rule else "string"}} for n in names]
+            parameters = [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "integer" if f"<int:{n}>" in rule else "string"}}
+                for n in names
+            ]
             parameters += params or []
             if parameters:
                 op["parameters"] = parameters

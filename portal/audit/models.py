@@ -1,4 +1,5 @@
 """The audit trail: who did what, when and from where."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String

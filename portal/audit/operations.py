@@ -1,4 +1,5 @@
 """Writing audit entries, inside the caller's transaction."""
+
 from flask import g, has_request_context, request
 
 from portal.audit.models import AuditEntry

@@ -1,4 +1,5 @@
 """Command line: `flask --app wsgi bridge run|status` and `flask --app wsgi devices add|list|remove|resync`."""
+
 import json
 import signal
 import threading
@@ -64,12 +65,15 @@ def status(as_json, site):
     if as_json:
         click.echo(json.dumps({"devices": rows}, ensure_ascii=False))
         return
-    click.echo(f"{'site':<10} {'device':<28} {'kind':<20} {'driver':<10} {'state':<8} "
-               f"{'ok':>5} {'pend':>5} {'fail':>5}  last seen")
+    click.echo(
+        f"{'site':<10} {'device':<28} {'kind':<20} {'driver':<10} {'state':<8} {'ok':>5} {'pend':>5} {'fail':>5}  last seen"
+    )
     for r in rows:
         c = r["credentials"]
-        click.echo(f"{(r['site'] or '')[:10]:<10} {r['name'][:28]:<28} {r['kind']:<20} {r['driver']:<10} {r['sync']:<8} "
-                   f"{c['ok']:>5} {c['pending']:>5} {c['failed']:>5}  {r['last_seen_at'] or '-'}")
+        click.echo(
+            f"{(r['site'] or '')[:10]:<10} {r['name'][:28]:<28} {r['kind']:<20} {r['driver']:<10} {r['sync']:<8} "
+            f"{c['ok']:>5} {c['pending']:>5} {c['failed']:>5}  {r['last_seen_at'] or '-'}"
+        )
         if r["last_error"]:
             click.echo(f"{'':<10} last error: {r['last_error']}")
 
@@ -79,8 +83,9 @@ def status(as_json, site):
 @click.option("--name", required=True)
 @click.option("--kind", required=True, help="gate_reader | door_controller | elevator_controller | face_terminal | barrier")
 @click.option("--driver", default="simulator", show_default=True)
-@click.option("--options", default="{}",
-              help='Driver options as JSON; "gates", "doors", "floors", "building" narrow what it serves.')
+@click.option(
+    "--options", default="{}", help='Driver options as JSON; "gates", "doors", "floors", "building" narrow what it serves.'
+)
 @click.option("--gate", "gates", multiple=True, help="Gate code it serves (repeatable); none: the whole site.")
 @click.option("--floors", default=None, help="Floors it serves, e.g. 1-18 or 3,5,7.")
 @click.option("--building", default=None, help="Building code it belongs to.")
@@ -108,9 +113,21 @@ def add(site, name, kind, driver, options, gates, floors, building, name_en):
         db.session.rollback()
         _fail(exc)
     db.session.commit()
-    click.echo(json.dumps({"id": device.id, "name": device.name, "kind": device.kind, "driver": device.driver,
-                           "gate_ids": device.gate_ids, "floors": device.floors, "doors": device.doors,
-                           "building_id": device.building_id}, ensure_ascii=False))
+    click.echo(
+        json.dumps(
+            {
+                "id": device.id,
+                "name": device.name,
+                "kind": device.kind,
+                "driver": device.driver,
+                "gate_ids": device.gate_ids,
+                "floors": device.floors,
+                "doors": device.doors,
+                "building_id": device.building_id,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 def _floors(text):
@@ -146,8 +163,10 @@ def list_devices(site, as_json):
             serves.append(f"doors {r['doors']}")
         if r["building_id"]:
             serves.append(f"building #{r['building_id']}")
-        click.echo(f"{r['id']:>4} {(r['site'] or '')[:10]:<10} {r['name'][:28]:<28} {r['kind']:<20} {r['driver']:<10} "
-                   f"{r['status']:<8} {', '.join(serves) or 'whole site'}")
+        click.echo(
+            f"{r['id']:>4} {(r['site'] or '')[:10]:<10} {r['name'][:28]:<28} {r['kind']:<20} {r['driver']:<10} "
+            f"{r['status']:<8} {', '.join(serves) or 'whole site'}"
+        )
 
 
 @devices_cli.command("remove")

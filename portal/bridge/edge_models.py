@@ -1,4 +1,5 @@
 """Tables behind edge decisions and device events: journal receipts and per-device event cursors."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String

@@ -1,4 +1,5 @@
 """What the bridge knows per device: each credential's desired and acknowledged state, and who works on the device."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint

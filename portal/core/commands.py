@@ -1,4 +1,5 @@
 """`flask --app wsgi worker run`: the background jobs (outbox, surveys, retention)."""
+
 import click
 from flask import current_app
 from flask.cli import AppGroup

@@ -1,4 +1,5 @@
 """Database connections: SQLite pragmas (WAL, busy timeout, foreign keys); on every database, a ping for idle ones."""
+
 import sqlite3
 import time
 

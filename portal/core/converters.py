@@ -1,4 +1,5 @@
 """URL converters: ids in paths are bounded, so a huge number is a 404, not a database overflow."""
+
 from werkzeug.routing import IntegerConverter
 
 MAX_ID = 2**31 - 1
@@ -13,5 +14,6 @@ class BoundedInt(IntegerConverter):
     """`<int:…>` limited to positive 32-bit ids."""
 
     def __init__(self, url_map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002 (werkzeug's names)
-        super().__init__(url_map, fixed_digits=fixed_digits, min=0 if min is None else min,
-                         max=MAX_ID if max is None else max, signed=signed)
+        super().__init__(
+            url_map, fixed_digits=fixed_digits, min=0 if min is None else min, max=MAX_ID if max is None else max, signed=signed
+        )

@@ -1,4 +1,5 @@
 """Field encryption and blind indexes derived from one data key."""
+
 import base64
 import hashlib
 import hmac

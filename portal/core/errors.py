@@ -1,4 +1,5 @@
 """API errors and the handlers that turn every failure into a clean response."""
+
 import logging
 from urllib.parse import urlsplit
 
@@ -63,8 +64,15 @@ def field_messages(exc):
 
 
 # The one place a refusal's kind becomes an HTTP status.
-REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409, "gone": 410, "too_large": 413,
-                  "too_many": 429}
+REFUSAL_STATUS = {
+    "invalid": 400,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "gone": 410,
+    "too_large": 413,
+    "too_many": 429,
+}
 
 
 def bilingual(msgid, **params):
@@ -82,8 +90,7 @@ def error_body(code, message, fields=None):
     body = {"error": {"code": code, "message": texts.get(_lang(), texts["en"]), "messages": texts}}
     if fields:
         body["error"]["fields"] = {
-            name: {"code": f[0], "messages": bilingual(f[1], **(f[2] if len(f) > 2 else {}))}
-            for name, f in fields.items()
+            name: {"code": f[0], "messages": bilingual(f[1], **(f[2] if len(f) > 2 else {}))} for name, f in fields.items()
         }
     return body
 

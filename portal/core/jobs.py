@@ -1,4 +1,5 @@
 """Periodic background jobs run by `flask --app wsgi worker run` (outbox, surveys, retention)."""
+
 import logging
 import time
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Reading JSON request bodies without ever raising a 500."""
+
 import json
 
 from flask import request

@@ -1,4 +1,5 @@
 """Mixins shared by models."""
+
 from datetime import datetime
 
 from sqlalchemy.orm import Mapped, mapped_column

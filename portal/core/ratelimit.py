@@ -5,6 +5,7 @@ per key). On SQLite they live in a file next to the database (`<db>-limits`), so
 waits for a request's write lock on the app's file. Flask-Limiter and the keypad throttle both
 use it when RATELIMIT_STORAGE_URI is `db://` (the default); `redis://` suits large deployments.
 """
+
 import sqlite3
 import threading
 import time
@@ -73,9 +74,11 @@ class _Postgres:
 
     def run(self, fn, key=None):
         with self.engine.begin() as conn:
+
             def q(sql, params=()):
                 res = conn.exec_driver_sql(sql, tuple(params))
                 return res.fetchall() if res.returns_rows else []
+
             if key is not None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7))"), {"k": key})
             return fn(q)
@@ -134,20 +137,23 @@ class DatabaseStorage(Storage, MovingWindowSupport):
             for _ in range(amount):
                 q("INSERT INTO rate_limit_hits (key, at) VALUES (%s, %s)", (key, now))
             return True
+
         return self._run(fn, key, lambda m: m.acquire_entry(key, limit, expiry, amount))
 
     def get_moving_window(self, key, limit, expiry):
         """(oldest hit in the window, hits in the window)."""
+
         def fn(q):
             now = time.time()
-            oldest, count = q("SELECT min(at), count(*) FROM rate_limit_hits WHERE key = %s AND at > %s",
-                              (key, now - expiry))[0]
+            oldest, count = q("SELECT min(at), count(*) FROM rate_limit_hits WHERE key = %s AND at > %s", (key, now - expiry))[0]
             return (oldest if count else now), count
+
         return self._run(fn, None, lambda m: m.get_moving_window(key, limit, expiry))
 
     # Fixed window: one counter row per key.
     def incr(self, key, expiry, amount=1):
         """Add amount to a counter that expires expiry seconds after its first hit."""
+
         def fn(q):
             now = time.time()
             row = q("SELECT value, expires_at FROM rate_limit_counters WHERE key = %s", (key,))
@@ -157,40 +163,49 @@ class DatabaseStorage(Storage, MovingWindowSupport):
             q("DELETE FROM rate_limit_counters WHERE key = %s", (key,))
             q("INSERT INTO rate_limit_counters (key, value, expires_at) VALUES (%s, %s, %s)", (key, amount, now + expiry))
             return amount
+
         return self._run(fn, key, lambda m: m.incr(key, expiry, amount))
 
     def get(self, key):
         """The counter's value, 0 once expired."""
+
         def fn(q):
             row = q("SELECT value FROM rate_limit_counters WHERE key = %s AND expires_at > %s", (key, time.time()))
             return row[0][0] if row else 0
+
         return self._run(fn, None, lambda m: m.get(key))
 
     def get_expiry(self, key):
         """When the counter expires (now when there is none)."""
+
         def fn(q):
             row = q("SELECT expires_at FROM rate_limit_counters WHERE key = %s", (key,))
             return row[0][0] if row else time.time()
+
         return self._run(fn, None, lambda m: m.get_expiry(key))
 
     def clear(self, key):
         """Forget a key's hits and counter."""
+
         def fn(q):
             q("DELETE FROM rate_limit_hits WHERE key = %s", (key,))
             q("DELETE FROM rate_limit_counters WHERE key = %s", (key,))
+
         return self._run(fn, key, lambda m: m.clear(key))
 
     def check(self):
         """True when the store answers."""
         try:
             self._run(lambda q: q("SELECT 1"), None, lambda m: True)
-        except Exception:  # noqa: BLE001 - a health check reports, it does not raise
+        except Exception:
             return False
         return True
 
     def reset(self):
         """Forget everything."""
+
         def fn(q):
             q("DELETE FROM rate_limit_hits")
             q("DELETE FROM rate_limit_counters")
+
         return self._run(fn, None, lambda m: m.reset())

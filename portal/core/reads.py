@@ -2,6 +2,7 @@
 
 (docs/gate.md, "Reads", says why.)
 """
+
 import threading
 import time
 
@@ -132,8 +133,9 @@ class Prepared:
             gone = conn.dialect.is_disconnect(err, dbapi_conn, cursor)
             if gone:
                 conn.invalidate(err)
-            raise exc.DBAPIError.instance(self.sql, params, err, conn.dialect.loaded_dbapi.Error,
-                                          connection_invalidated=gone, dialect=conn.dialect) from err
+            raise exc.DBAPIError.instance(
+                self.sql, params, err, conn.dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=conn.dialect
+            ) from err
         finally:
             cursor.close()
         return [{k: (p(v) if p is not None else v) for k, p, v in zip(self.keys, self.procs, row, strict=True)} for row in raw]

@@ -1,4 +1,5 @@
 """Link secrets out of logs: a pass, approval or survey link shows what its holder may see to whoever has it."""
+
 import re
 
 # Bearer secrets in links are long url-safe runs (pass tokens, approval and survey tokens).

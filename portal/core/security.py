@@ -1,4 +1,5 @@
 """Security headers on every response, the CSRF policy, and characters no input may carry."""
+
 import re
 
 from flask import jsonify, render_template, request
@@ -14,8 +15,10 @@ BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 _JSON_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 BAD_INPUT_MESSAGE = "The request contains characters that are not allowed."
 
-CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
 
 
 def _has_bad(value) -> bool:
@@ -35,15 +38,15 @@ def _bad(*texts) -> bool:
 
 def bad_request_line() -> bool:
     """True when the path, query string or Authorization header carry NUL or a lone surrogate."""
-    return _bad(request.path, request.headers.get("Authorization")) or any(
-        _bad(k, v) for k, v in request.args.items(multi=True))
+    return _bad(request.path, request.headers.get("Authorization")) or any(_bad(k, v) for k, v in request.args.items(multi=True))
 
 
 def bad_body() -> bool:
     """True when the form, a file name or the JSON body carry NUL or a lone surrogate."""
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return any(_bad(k, v) for k, v in request.form.items(multi=True)) or any(
-            _bad(k, f.filename) for k, f in request.files.items(multi=True))
+            _bad(k, f.filename) for k, f in request.files.items(multi=True)
+        )
     raw = request.get_data(cache=True)
     if raw and _JSON_ESCAPES.search(raw):  # rare: only then decode to tell a lone surrogate from a pair
         from portal.core.jsonbody import json_or_none

@@ -5,6 +5,7 @@ the access log keeps only a 4-character prefix of any long url-safe run, like th
 (portal.notify.backends.redact). gunicorn names itself in a Server header on every response; that tells
 an attacker which server and version to try, and is dropped.
 """
+
 from gunicorn.glogging import Logger
 from gunicorn.http import wsgi
 

@@ -1,9 +1,10 @@
 """Time helpers: everything is stored in UTC and shown in the site's zone."""
+
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def utcnow():

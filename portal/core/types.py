@@ -1,4 +1,5 @@
 """Column types shared by all models."""
+
 import json
 
 from sqlalchemy.types import JSON, DateTime, LargeBinary, String, TypeDecorator

@@ -1,4 +1,5 @@
 """Real-format validation for names, phones, Chinese ID numbers and plates."""
+
 import re
 import unicodedata
 

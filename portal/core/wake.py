@@ -2,6 +2,7 @@
 
 The bridge's listener (access_bridge.wakeup) imports this module, never the reverse.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """The demo CLI command."""
+
 import json
 
 import click

@@ -1,4 +1,5 @@
 """Idempotent demo data: one community with people and simulated devices."""
+
 import base64
 
 from portal.accounts import bearer
@@ -11,15 +12,21 @@ from portal.extensions import db
 from portal.sites import operations as places
 from portal.sites.models import Building, Gate, Site, Unit
 
-RESIDENTS = [("resident1", "Demo-Resident-1-pw", "张伟", "A", "1201", 12, "owner"),
-             ("resident2", "Demo-Resident-2-pw", "Li Na", "B", "0502", 5, "tenant")]
-STAFF = [("guard", "Demo-Guard-pw-2026", "门岗 王师傅", "guard"),
-         ("manager", "Demo-Manager-pw-2026", "Security Manager", "manager")]
+RESIDENTS = [
+    ("resident1", "Demo-Resident-1-pw", "张伟", "A", "1201", 12, "owner"),
+    ("resident2", "Demo-Resident-2-pw", "Li Na", "B", "0502", 5, "tenant"),
+]
+STAFF = [
+    ("guard", "Demo-Guard-pw-2026", "门岗 王师傅", "guard"),
+    ("manager", "Demo-Manager-pw-2026", "Security Manager", "manager"),
+]
 # (key, name, English name, kind, what it serves); earlier demo databases named devices in English only.
-DEVICES = [("gate", "正门读头", "Main gate reader", "gate_reader", {"gates": ["MAIN"]}),
-           ("door", "A栋门禁", "Building A door", "door_controller", {"doors": [1]}),
-           ("elevator", "A栋电梯", "Building A lift", "elevator_controller", {"floors": list(range(1, 19))}),
-           ("face", "大堂人脸终端", "Lobby face terminal", "face_terminal", {})]
+DEVICES = [
+    ("gate", "正门读头", "Main gate reader", "gate_reader", {"gates": ["MAIN"]}),
+    ("door", "A栋门禁", "Building A door", "door_controller", {"doors": [1]}),
+    ("elevator", "A栋电梯", "Building A lift", "elevator_controller", {"floors": list(range(1, 19))}),
+    ("face", "大堂人脸终端", "Lobby face terminal", "face_terminal", {}),
+]
 BUILDINGS_EN = {"A": "Block A", "B": "Block B"}
 
 
@@ -30,9 +37,14 @@ def _one(model, **where):
 def _site():
     site = _one(Site, slug="demo")
     if site is None:
-        site = places.create_site("demo", "阳光花园", name_en="Sunshine Garden", timezone="Asia/Shanghai",
-                                  directions="进正门后左转，A栋在喷泉旁，B栋在其后。",
-                                  directions_en="Turn left after the main gate; block A is by the fountain, block B behind it.")
+        site = places.create_site(
+            "demo",
+            "阳光花园",
+            name_en="Sunshine Garden",
+            timezone="Asia/Shanghai",
+            directions="进正门后左转，A栋在喷泉旁，B栋在其后。",
+            directions_en="Turn left after the main gate; block A is by the fountain, block B behind it.",
+        )
         a = places.add_building(site, "A", "A栋", 1, 18)
         b = places.add_building(site, "B", "B栋", 1, 11)
         places.add_unit(a, "1201", 12)
@@ -49,15 +61,25 @@ def _device(site, key, name, name_en, kind, serves):
     if dev is None:
         gate_ids = [g.id for g in site.gates if g.code in serves.get("gates", [])]
         building = _one(Building, site_id=site.id, code="A") if kind in ("door_controller", "elevator_controller") else None
-        dev = Device(site_id=site.id, name=name, name_en=name_en, kind=kind, driver="simulator", options={}, gate_ids=gate_ids,
-                     doors=serves.get("doors", []), floors=serves.get("floors", []),
-                     building_id=building.id if building else None)
+        dev = Device(
+            site_id=site.id,
+            name=name,
+            name_en=name_en,
+            kind=kind,
+            driver="simulator",
+            options={},
+            gate_ids=gate_ids,
+            doors=serves.get("doors", []),
+            floors=serves.get("floors", []),
+            building_id=building.id if building else None,
+        )
         db.session.add(dev)
         db.session.flush()
     plain = _kept_token(site, key)
     if plain is None:
-        for old in db.session.scalars(db.select(ApiToken).where(ApiToken.device_id == dev.id, ApiToken.name == "demo",
-                                                                 ApiToken.revoked_at.is_(None))):
+        for old in db.session.scalars(
+            db.select(ApiToken).where(ApiToken.device_id == dev.id, ApiToken.name == "demo", ApiToken.revoked_at.is_(None))
+        ):
             old.revoked_at = utcnow()
         plain, _ = bearer.issue_device_token(dev, name="demo")
         _keep_token(site, key, plain)

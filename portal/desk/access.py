@@ -1,4 +1,5 @@
 """Who may use the desk, and for which community."""
+
 from flask import request
 
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES

@@ -11,6 +11,7 @@ Streams replay from the database after Last-Event-ID, so a reconnect loses nothi
 Each event is serialised once per process; the newest ones of every site this process streams or
 answers polls for stay in a small buffer (Recent), from which a poll is answered without a query.
 """
+
 import hashlib
 import json
 import logging
@@ -120,8 +121,9 @@ class Recent:
         """Encoded events at or after since_ts, newest id first, as the events query orders them; None if not all are here."""
         if since_ts is None or since_ts <= self.floor:
             return None
-        rows = [r for r in self.rows if r[1] >= since_ts and (not decision or r[2] == decision)
-                and (not gate_id or r[3] == gate_id)]
+        rows = [
+            r for r in self.rows if r[1] >= since_ts and (not decision or r[2] == decision) and (not gate_id or r[3] == gate_id)
+        ]
         rows.sort(key=lambda r: r[0], reverse=True)
         return [r[4] for r in rows[:limit]]
 
@@ -355,8 +357,9 @@ class Hub:
             self._last_read = time.monotonic()
             with self.app.app_context():
                 try:
-                    ids = db.session.scalars(db.select(AccessEvent.id).where(AccessEvent.id > high)
-                                             .order_by(AccessEvent.id).limit(500)).all()
+                    ids = db.session.scalars(
+                        db.select(AccessEvent.id).where(AccessEvent.id > high).order_by(AccessEvent.id).limit(500)
+                    ).all()
                 finally:
                     db.session.remove()
             if ids:
@@ -409,10 +412,12 @@ def notify_before_commit(session):
     app = current_app._get_current_object()
     if mode_for(app) != "postgres":
         return
-    chunks = [json.dumps(ids[n:n + NOTIFY_IDS], separators=(",", ":")) for n in range(0, len(ids), NOTIFY_IDS)]
+    chunks = [json.dumps(ids[n : n + NOTIFY_IDS], separators=(",", ":")) for n in range(0, len(ids), NOTIFY_IDS)]
     calls = ", ".join(f"pg_notify(:c, :p{n})" for n in range(len(chunks)))
-    session.connection().execute(text(f"SELECT {calls}"),  # noqa: S608 - only placeholders are formatted in
-                                 {"c": channel(app), **{f"p{n}": chunk for n, chunk in enumerate(chunks)}})
+    session.connection().execute(
+        text(f"SELECT {calls}"),
+        {"c": channel(app), **{f"p{n}": chunk for n, chunk in enumerate(chunks)}},
+    )
 
 
 _redis_clients = {}

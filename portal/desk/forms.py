@@ -1,4 +1,5 @@
 """Reading the desk's HTML forms into the plain values the operations validate."""
+
 from flask import flash, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -26,10 +27,24 @@ def watchlist_data():
 
 # The words the forms show next to their inputs: an error names the field as the guard sees it.
 FIELD_LABELS = {
-    "name": _l("Name"), "phone": _l("Phone"), "id_number": _l("ID number"), "plate": _l("Plate"), "unit_id": _l("Unit"),
-    "gate_id": _l("Gate"), "purpose": _l("Purpose"), "reason": _l("Reason"), "description": _l("What"),
-    "quantity": _l("Quantity"), "carrier_name": _l("Carried by"), "direction": _l("Direction"), "kind": _l("Kind"),
-    "outcome": _l("Outcome"), "note": _l("Note"), "notes": _l("Note"), "options": _l("Options"), "gates": _l("Gates"),
+    "name": _l("Name"),
+    "phone": _l("Phone"),
+    "id_number": _l("ID number"),
+    "plate": _l("Plate"),
+    "unit_id": _l("Unit"),
+    "gate_id": _l("Gate"),
+    "purpose": _l("Purpose"),
+    "reason": _l("Reason"),
+    "description": _l("What"),
+    "quantity": _l("Quantity"),
+    "carrier_name": _l("Carried by"),
+    "direction": _l("Direction"),
+    "kind": _l("Kind"),
+    "outcome": _l("Outcome"),
+    "note": _l("Note"),
+    "notes": _l("Note"),
+    "options": _l("Options"),
+    "gates": _l("Gates"),
     "driver": _l("Driver"),
 }
 

@@ -3,6 +3,7 @@
 Events are noted when inserted and counted into their exceptions just before commit, in a fixed order
 (docs/desk-exceptions.md says why).
 """
+
 import hashlib
 import logging
 
@@ -61,8 +62,13 @@ def exception_from_event(ev):
     if kind is None:
         return
     key = _group_key(kind, ev)[:80]
-    fields = dict(reason=ev.reason, gate_id=ev.gate_id, device_id=ev.device_id, pass_id=ev.pass_id,
-                  details={k: ev.details[k] for k in _DETAIL_KEYS if k in (ev.details or {})})
+    fields = dict(
+        reason=ev.reason,
+        gate_id=ev.gate_id,
+        device_id=ev.device_id,
+        pass_id=ev.pass_id,
+        details={k: ev.details[k] for k in _DETAIL_KEYS if k in (ev.details or {})},
+    )
     group = (_lock_id(ev.site_id, key), ev.site_id, key)
     db.session.info.setdefault(_PENDING, {}).setdefault(group, []).append((kind, ev, fields))
 

@@ -1,4 +1,5 @@
 """The desk's own tables: exceptions, shifts and job cursors."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
@@ -10,19 +11,39 @@ from portal.core.types import UTCDateTime
 from portal.extensions import db
 
 # What needs a human; labels live in portal/desk/labels.py.
-EXCEPTION_KINDS = ("denied", "watchlist", "name_match", "anti_passback", "keypad_burst", "device_offline",
-                   "push_failed", "offline_double_use", "lost_events", "overstay")
+EXCEPTION_KINDS = (
+    "denied",
+    "watchlist",
+    "name_match",
+    "anti_passback",
+    "keypad_burst",
+    "device_offline",
+    "push_failed",
+    "offline_double_use",
+    "lost_events",
+    "overstay",
+)
 EXCEPTION_STATES = ("open", "taken", "closed")
-OUTCOMES = ("resolved", "visitor_let_in", "visitor_turned_away", "police_called", "false_alarm", "device_fixed",
-            "escalated", "auto_resolved")
+OUTCOMES = (
+    "resolved",
+    "visitor_let_in",
+    "visitor_turned_away",
+    "police_called",
+    "false_alarm",
+    "device_fixed",
+    "escalated",
+    "auto_resolved",
+)
 
 
 class DeskException(Timestamped, db.Model):
     """Something at a site that needs a guard: taken, acted on, closed with an outcome."""
 
     __tablename__ = "desk_exceptions"
-    __table_args__ = (Index("ix_desk_exceptions_site_status", "site_id", "status"),
-                      Index("ix_desk_exceptions_group", "site_id", "group_key", "status"))
+    __table_args__ = (
+        Index("ix_desk_exceptions_site_status", "site_id", "status"),
+        Index("ix_desk_exceptions_group", "site_id", "group_key", "status"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False)
     kind: Mapped[str] = mapped_column(String(24), nullable=False)

@@ -1,4 +1,5 @@
 """Desk writes: exceptions (from events and periodic checks), shifts and remote opens. They only flush."""
+
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -19,17 +20,26 @@ def open_exception(site_id, kind, group_key, event=None, window=GROUP_WINDOW, **
     """Open an exception, or count a repeat on the open one with the same key (window None: while open)."""
     now = utcnow()
     existing = db.session.scalar(
-        db.select(DeskException).where(DeskException.site_id == site_id, DeskException.group_key == group_key,
-                                       DeskException.status != "closed").order_by(DeskException.id.desc()).limit(1))
+        db.select(DeskException)
+        .where(DeskException.site_id == site_id, DeskException.group_key == group_key, DeskException.status != "closed")
+        .order_by(DeskException.id.desc())
+        .limit(1)
+    )
     if existing is not None and (window is None or now - existing.last_seen_at <= window):
         existing.count += 1
         existing.last_seen_at = now
         if event is not None:
             existing.last_event_id = event.id
         return existing
-    x = DeskException(site_id=site_id, kind=kind, group_key=group_key[:80], last_seen_at=now,
-                      first_event_id=event.id if event is not None else None,
-                      last_event_id=event.id if event is not None else None, **fields)
+    x = DeskException(
+        site_id=site_id,
+        kind=kind,
+        group_key=group_key[:80],
+        last_seen_at=now,
+        first_event_id=event.id if event is not None else None,
+        last_event_id=event.id if event is not None else None,
+        **fields,
+    )
     db.session.add(x)
     db.session.flush()
     return x
@@ -39,11 +49,18 @@ def count_exception_group(session, site_id, group_key, hits):
     """Add a group's noted events to its open exception in one statement, or open one (hits: [(kind, event, fields)])."""
     now, (kind, first, fields), last = utcnow(), hits[0], hits[-1][1]
     t = DeskException.__table__
-    latest = session.execute(select(t.c.id, t.c.last_seen_at).where(
-        t.c.site_id == site_id, t.c.group_key == group_key, t.c.status != "closed").order_by(t.c.id.desc()).limit(1)).first()
+    latest = session.execute(
+        select(t.c.id, t.c.last_seen_at)
+        .where(t.c.site_id == site_id, t.c.group_key == group_key, t.c.status != "closed")
+        .order_by(t.c.id.desc())
+        .limit(1)
+    ).first()
     if latest is not None and now - latest.last_seen_at <= GROUP_WINDOW:
-        session.execute(update(t).where(t.c.id == latest.id).values(
-            count=t.c.count + len(hits), last_seen_at=now, last_event_id=last.id, updated_at=now))
+        session.execute(
+            update(t)
+            .where(t.c.id == latest.id)
+            .values(count=t.c.count + len(hits), last_seen_at=now, last_event_id=last.id, updated_at=now)
+        )
         return
     x = open_exception(site_id, kind, group_key, event=first, window=GROUP_WINDOW, **fields)  # none open: a new one
     x.count, x.last_event_id = len(hits), last.id  # flushed by the commit under way
@@ -57,8 +74,9 @@ def screen_name(site_id, name, anchor, details=None):
     if not hits:
         return None
     info = dict(details or {}, watchlist_ids=[h.id for h in hits], watchlist_names=[h.name for h in hits])
-    return open_exception(site_id, "name_match", f"name_match:{anchor}", window=None, details=info,
-                          pass_id=(details or {}).get("pass_id"))
+    return open_exception(
+        site_id, "name_match", f"name_match:{anchor}", window=None, details=info, pass_id=(details or {}).get("pass_id")
+    )
 
 
 def check_devices(now=None):
@@ -68,19 +86,32 @@ def check_devices(now=None):
     opened = 0
     for dev in db.session.scalars(db.select(Device)):
         key = f"device_offline:{dev.id}"
-        open_x = db.session.scalar(db.select(DeskException).where(
-            DeskException.site_id == dev.site_id, DeskException.group_key == key, DeskException.status != "closed"))
+        open_x = db.session.scalar(
+            db.select(DeskException).where(
+                DeskException.site_id == dev.site_id, DeskException.group_key == key, DeskException.status != "closed"
+            )
+        )
         if dev.status in ("offline", "failed"):
             if open_x is None:
-                open_exception(dev.site_id, "device_offline", key, window=None, device_id=dev.id, reason="error",
-                               details={"status": dev.status})
+                open_exception(
+                    dev.site_id,
+                    "device_offline",
+                    key,
+                    window=None,
+                    device_id=dev.id,
+                    reason="error",
+                    details={"status": dev.status},
+                )
                 opened += 1
         elif open_x is not None and dev.status == "online":
             auto_close(open_x, note="device back online")
     for dev_id, site_id, failed in failed_pushes():
         key = f"push_failed:{dev_id}"
-        x = db.session.scalar(db.select(DeskException).where(
-            DeskException.site_id == site_id, DeskException.group_key == key, DeskException.status != "closed"))
+        x = db.session.scalar(
+            db.select(DeskException).where(
+                DeskException.site_id == site_id, DeskException.group_key == key, DeskException.status != "closed"
+            )
+        )
         if x is None:
             open_exception(site_id, "push_failed", key, window=None, device_id=dev_id, details={"failed": failed})
             opened += 1
@@ -115,12 +146,19 @@ def check_overstays(now=None):
             if not car["overstay"]:
                 continue
             key = f"overstay:{car['event_id']}"
-            seen = db.session.scalar(db.select(DeskException.id).where(DeskException.site_id == site.id,
-                                                                       DeskException.group_key == key).limit(1))
+            seen = db.session.scalar(
+                db.select(DeskException.id).where(DeskException.site_id == site.id, DeskException.group_key == key).limit(1)
+            )
             if seen is None:
-                open_exception(site.id, "overstay", key, window=None,
-                               gate_id=car["gate_id"], pass_id=car["pass_id"],
-                               details={"plate": car["plate"], "limit_minutes": car["limit_minutes"]})
+                open_exception(
+                    site.id,
+                    "overstay",
+                    key,
+                    window=None,
+                    gate_id=car["gate_id"],
+                    pass_id=car["pass_id"],
+                    details={"plate": car["plate"], "limit_minutes": car["limit_minutes"]},
+                )
                 flagged += 1
     return flagged
 
@@ -165,8 +203,12 @@ def auto_close(x, outcome="auto_resolved", note=None):
 
 def current_shift(user, site_id):
     """The user's shift at the site that has not ended, or None."""
-    return db.session.scalar(db.select(Shift).where(Shift.site_id == site_id, Shift.guard_id == user.id,
-                                                    Shift.ended_at.is_(None)).order_by(Shift.id.desc()).limit(1))
+    return db.session.scalar(
+        db.select(Shift)
+        .where(Shift.site_id == site_id, Shift.guard_id == user.id, Shift.ended_at.is_(None))
+        .order_by(Shift.id.desc())
+        .limit(1)
+    )
 
 
 def start_shift(user, site_id):
@@ -189,8 +231,11 @@ def end_shift(user, site_id, notes):
     shift = current_shift(user, site_id)
     if shift is None:
         raise Refused("no_shift", "You have no shift running.", kind="conflict")
-    open_ids = db.session.scalars(db.select(DeskException.id).where(
-        DeskException.site_id == site_id, DeskException.status != "closed").order_by(DeskException.id)).all()
+    open_ids = db.session.scalars(
+        db.select(DeskException.id)
+        .where(DeskException.site_id == site_id, DeskException.status != "closed")
+        .order_by(DeskException.id)
+    ).all()
     shift.ended_at, shift.notes, shift.open_exception_ids = utcnow(), notes, list(open_ids)
     record("desk.shift.end", "desk_shift", shift.id, site_id=site_id, open_exceptions=len(open_ids))
     return shift
@@ -220,18 +265,43 @@ def remote_open(user, device, reason, door=None, gate=None, emergency=None, kind
         from portal.sites.models import Gate
 
         gate = db.session.get(Gate, device.gate_ids[0])
-    cmd = DeviceCommand(device_id=device.id, kind=kind, door=door, reason=reason[:200], requested_by_id=user.id,
-                        status="queued")
+    cmd = DeviceCommand(device_id=device.id, kind=kind, door=door, reason=reason[:200], requested_by_id=user.id, status="queued")
     db.session.add(cmd)
     db.session.flush()
     # What the live board shows of a remote open, kept with the event so a streamed row needs no lookup.
-    details = {"command_id": cmd.id, "reason_text": reason, "device": device.name, "device_en": device.name_en,
-               "door": door, "guard": user.display_name}
+    details = {
+        "command_id": cmd.id,
+        "reason_text": reason,
+        "device": device.name,
+        "device_en": device.name_en,
+        "door": door,
+        "guard": user.display_name,
+    }
     if emergency:
         details["emergency"] = emergency
-    event = record_event(site_id=device.site_id, gate_id=gate.id if gate is not None else None, device_id=device.id,
-                         method="remote", decision="grant", reason="remote_open", source="desk", approved_by="guard",
-                         actor_id=user.id, direction="in", details=details)
-    record("desk.remote_open", "device", device.id, site_id=device.site_id, command_id=cmd.id, event_id=event.id,
-           reason=reason, emergency=emergency, kind=kind, door=door)
+    event = record_event(
+        site_id=device.site_id,
+        gate_id=gate.id if gate is not None else None,
+        device_id=device.id,
+        method="remote",
+        decision="grant",
+        reason="remote_open",
+        source="desk",
+        approved_by="guard",
+        actor_id=user.id,
+        direction="in",
+        details=details,
+    )
+    record(
+        "desk.remote_open",
+        "device",
+        device.id,
+        site_id=device.site_id,
+        command_id=cmd.id,
+        event_id=event.id,
+        reason=reason,
+        emergency=emergency,
+        kind=kind,
+        door=door,
+    )
     return cmd, event

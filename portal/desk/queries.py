@@ -1,4 +1,5 @@
 """Desk reads: events with filters, who is on site, vehicles, contractors and deliveries, walk-in figures."""
+
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -32,8 +33,11 @@ def events(site_id, decision=None, gate_id=None, since=None, until=None, before_
 
 def events_after(site_id, after_id, decision=None, gate_id=None, limit=2000):
     """Events after an id, oldest first: what a reconnecting stream missed."""
-    return db.session.scalars(_filtered(db.select(AccessEvent).where(AccessEvent.id > after_id), site_id, decision, gate_id)
-                              .order_by(AccessEvent.id).limit(limit)).all()
+    return db.session.scalars(
+        _filtered(db.select(AccessEvent).where(AccessEvent.id > after_id), site_id, decision, gate_id)
+        .order_by(AccessEvent.id)
+        .limit(limit)
+    ).all()
 
 
 # Ids are taken at INSERT and become visible at COMMIT, so a transaction that inserted before event L and
@@ -50,8 +54,11 @@ def late_events(site_id, before_id, decision=None, gate_id=None):
     anchor = db.session.scalar(db.select(AccessEvent.at).where(AccessEvent.id == before_id))
     if anchor is None:
         return []
-    q = db.select(AccessEvent).where(AccessEvent.id < before_id, AccessEvent.id > before_id - LATE_IDS,
-                                     AccessEvent.at >= anchor - timedelta(seconds=LATE_SECONDS))
+    q = db.select(AccessEvent).where(
+        AccessEvent.id < before_id,
+        AccessEvent.id > before_id - LATE_IDS,
+        AccessEvent.at >= anchor - timedelta(seconds=LATE_SECONDS),
+    )
     return db.session.scalars(_filtered(q, site_id, decision, gate_id).order_by(AccessEvent.id).limit(LATE_LIMIT)).all()
 
 
@@ -74,8 +81,7 @@ def events_by_id(ids, site_ids=None):
     q = db.select(AccessEvent).where(AccessEvent.id.in_(ids))
     if site_ids is not None:
         q = q.where(AccessEvent.site_id.in_(site_ids))
-    q = q.options(joinedload(AccessEvent.pass_).joinedload(Pass.unit).joinedload(Unit.building),
-                  joinedload(AccessEvent.gate))
+    q = q.options(joinedload(AccessEvent.pass_).joinedload(Pass.unit).joinedload(Unit.building), joinedload(AccessEvent.gate))
     return db.session.scalars(q.order_by(AccessEvent.id)).all()
 
 
@@ -88,9 +94,9 @@ def devices(site_id):
     """Devices a guard may open remotely, by name: the site's devices not being removed."""
     from portal.devices.models import Device
 
-    return db.session.scalars(db.select(Device).where(Device.site_id == site_id,
-                                                      Device.status.notin_(("removing", "removed")))
-                              .order_by(Device.name)).all()
+    return db.session.scalars(
+        db.select(Device).where(Device.site_id == site_id, Device.status.notin_(("removing", "removed"))).order_by(Device.name)
+    ).all()
 
 
 def failed_pushes():
@@ -101,9 +107,12 @@ def failed_pushes():
         return []
     from portal.devices.models import Device
 
-    q = (db.select(DeviceCredential.device_id, Device.site_id, db.func.count())
-         .join(Device, Device.id == DeviceCredential.device_id)
-         .where(DeviceCredential.status == "failed").group_by(DeviceCredential.device_id, Device.site_id))
+    q = (
+        db.select(DeviceCredential.device_id, Device.site_id, db.func.count())
+        .join(Device, Device.id == DeviceCredential.device_id)
+        .where(DeviceCredential.status == "failed")
+        .group_by(DeviceCredential.device_id, Device.site_id)
+    )
     return db.session.execute(q).all()
 
 
@@ -120,11 +129,19 @@ def exceptions(site_id, status=None, limit=200):
 def _latest_moves(site_id, cutoff, by, extra=()):
     """The latest granted in/out per pass (or plate) since cutoff; order by time, then id (replays arrive late)."""
     rank = func.row_number().over(partition_by=by, order_by=(AccessEvent.at.desc(), AccessEvent.id.desc())).label("rk")
-    inner = (db.select(AccessEvent.id.label("eid"), rank)
-             .where(AccessEvent.site_id == site_id, AccessEvent.decision == "grant", by.is_not(None),
-                    AccessEvent.direction.in_(("in", "out")), AccessEvent.at >= cutoff, *extra).subquery())
-    q = (db.select(AccessEvent).join(inner, inner.c.eid == AccessEvent.id)
-         .where(inner.c.rk == 1, AccessEvent.direction == "in"))
+    inner = (
+        db.select(AccessEvent.id.label("eid"), rank)
+        .where(
+            AccessEvent.site_id == site_id,
+            AccessEvent.decision == "grant",
+            by.is_not(None),
+            AccessEvent.direction.in_(("in", "out")),
+            AccessEvent.at >= cutoff,
+            *extra,
+        )
+        .subquery()
+    )
+    q = db.select(AccessEvent).join(inner, inner.c.eid == AccessEvent.id).where(inner.c.rk == 1, AccessEvent.direction == "in")
     return db.session.scalars(q).all()
 
 
@@ -134,13 +151,25 @@ def on_site(site, now=None, hours=24):
     rows = []
     for ev in _latest_moves(site.id, now - timedelta(hours=hours), AccessEvent.pass_id):
         p = ev.pass_
-        rows.append({
-            "building": p.unit.building.name, "building_en": p.unit.building.name_en, "unit": p.unit.label,
-            "visitor": p.visitor_name,
-            "phone": mask_phone(p.visitor_phone), "kind": p.kind, "company": p.company, "work_area": p.work_area,
-            "plate": ev.plate or p.plate, "entered_at": local_text(ev.at, site.timezone, ),
-            "gate": ev.gate.name if ev.gate else None, "pass_id": p.id,
-        })
+        rows.append(
+            {
+                "building": p.unit.building.name,
+                "building_en": p.unit.building.name_en,
+                "unit": p.unit.label,
+                "visitor": p.visitor_name,
+                "phone": mask_phone(p.visitor_phone),
+                "kind": p.kind,
+                "company": p.company,
+                "work_area": p.work_area,
+                "plate": ev.plate or p.plate,
+                "entered_at": local_text(
+                    ev.at,
+                    site.timezone,
+                ),
+                "gate": ev.gate.name if ev.gate else None,
+                "pass_id": p.id,
+            }
+        )
     rows.sort(key=lambda r: (r["building"], r["unit"], r["visitor"]))
     return rows
 
@@ -160,10 +189,22 @@ def vehicles_on_site(site, now=None, days=7):
     cars = []
     for ev in _latest_moves(site.id, now - timedelta(days=days), AccessEvent.plate, extra=(AccessEvent.pass_id.is_not(None),)):
         minutes = int((now - ev.at).total_seconds() // 60)
-        cars.append({"plate": ev.plate, "event_id": ev.id, "pass_id": ev.pass_id, "gate_id": ev.gate_id,
-                     "unit": ev.pass_.unit.label if ev.pass_ else None,
-                     "entered_at": local_text(ev.at, site.timezone, ), "minutes": minutes,
-                     "limit_minutes": limit, "overstay": minutes > limit})
+        cars.append(
+            {
+                "plate": ev.plate,
+                "event_id": ev.id,
+                "pass_id": ev.pass_id,
+                "gate_id": ev.gate_id,
+                "unit": ev.pass_.unit.label if ev.pass_ else None,
+                "entered_at": local_text(
+                    ev.at,
+                    site.timezone,
+                ),
+                "minutes": minutes,
+                "limit_minutes": limit,
+                "overstay": minutes > limit,
+            }
+        )
     return sorted(cars, key=lambda c: -c["minutes"])
 
 
@@ -171,41 +212,79 @@ def passes_of_kind(site, kind, now=None):
     """Live passes of a kind (contractor, delivery) with their hours and whether the person is inside."""
     now = now or utcnow()
     inside = {r["pass_id"] for r in on_site(site, now)}
-    q = (db.select(Pass).where(Pass.site_id == site.id, Pass.kind == kind, Pass.status == "active",
-                               Pass.valid_until > now, Pass.valid_from <= now + timedelta(days=1))
-         .order_by(Pass.valid_until))
+    q = (
+        db.select(Pass)
+        .where(
+            Pass.site_id == site.id,
+            Pass.kind == kind,
+            Pass.status == "active",
+            Pass.valid_until > now,
+            Pass.valid_from <= now + timedelta(days=1),
+        )
+        .order_by(Pass.valid_until)
+    )
     out = []
     for p in db.session.scalars(q):
         if p.state(now) not in ("active", "pending"):
             continue
         sched = p.schedule or {}
-        out.append({"pass_id": p.id, "visitor": p.visitor_name, "company": p.company, "work_area": p.work_area,
-                    "unit": p.unit.label, "hours": f"{sched['start']}–{sched['end']}" if sched else None,
-                    "days": sched.get("days"), "recurring": bool(sched),
-                    "valid_from": local_text(p.valid_from, p.timezone, ),
-                    "valid_until": local_text(p.valid_until, p.timezone, ),
-                    "on_site": p.id in inside})
+        out.append(
+            {
+                "pass_id": p.id,
+                "visitor": p.visitor_name,
+                "company": p.company,
+                "work_area": p.work_area,
+                "unit": p.unit.label,
+                "hours": f"{sched['start']}–{sched['end']}" if sched else None,
+                "days": sched.get("days"),
+                "recurring": bool(sched),
+                "valid_from": local_text(
+                    p.valid_from,
+                    p.timezone,
+                ),
+                "valid_until": local_text(
+                    p.valid_until,
+                    p.timezone,
+                ),
+                "on_site": p.id in inside,
+            }
+        )
     return out
 
 
 def walk_in_stats(site_id, days=30, now=None):
     """Walk-ins let in, and the share the guards approved without the host (above 10% means bypassed residents)."""
     now = now or utcnow()
-    q = (db.select(AccessEvent.approved_by, func.count()).where(
-        AccessEvent.site_id == site_id, AccessEvent.method == "walk_in", AccessEvent.decision == "grant",
-        AccessEvent.at >= now - timedelta(days=days)).group_by(AccessEvent.approved_by))
+    q = (
+        db.select(AccessEvent.approved_by, func.count())
+        .where(
+            AccessEvent.site_id == site_id,
+            AccessEvent.method == "walk_in",
+            AccessEvent.decision == "grant",
+            AccessEvent.at >= now - timedelta(days=days),
+        )
+        .group_by(AccessEvent.approved_by)
+    )
     counts = dict(db.session.execute(q).all())
     total = sum(counts.values())
     by_guard = counts.get("guard", 0)
     share = by_guard / total if total else 0.0
-    return {"days": days, "total": total, "by_host": counts.get("host", 0), "by_guard": by_guard,
-            "guard_share": round(share, 4), "alert": share > GUARD_SHARE_ALERT, "threshold": GUARD_SHARE_ALERT}
+    return {
+        "days": days,
+        "total": total,
+        "by_host": counts.get("host", 0),
+        "by_guard": by_guard,
+        "guard_share": round(share, 4),
+        "alert": share > GUARD_SHARE_ALERT,
+        "threshold": GUARD_SHARE_ALERT,
+    }
 
 
 def last_handover(site_id):
     """The last ended shift at the site (its notes and the exceptions it handed over)."""
-    return db.session.scalar(db.select(Shift).where(Shift.site_id == site_id, Shift.ended_at.is_not(None))
-                             .order_by(Shift.ended_at.desc()).limit(1))
+    return db.session.scalar(
+        db.select(Shift).where(Shift.site_id == site_id, Shift.ended_at.is_not(None)).order_by(Shift.ended_at.desc()).limit(1)
+    )
 
 
 def remote_details(rows):
@@ -217,12 +296,22 @@ def remote_details(rows):
     if not remote:
         return {}
     command_ids = {(ev.details or {}).get("command_id") for ev in remote} - {None}
-    doors = dict(db.session.execute(db.select(DeviceCommand.id, DeviceCommand.door)
-                                    .where(DeviceCommand.id.in_(command_ids))).all()) if command_ids else {}
+    doors = (
+        dict(db.session.execute(db.select(DeviceCommand.id, DeviceCommand.door).where(DeviceCommand.id.in_(command_ids))).all())
+        if command_ids
+        else {}
+    )
     device_ids = {ev.device_id for ev in remote if ev.device_id}
     devices = {d.id: d for d in db.session.scalars(db.select(Device).where(Device.id.in_(device_ids)))} if device_ids else {}
     actor_ids = {ev.actor_id for ev in remote if ev.actor_id}
-    names = (dict(db.session.execute(db.select(User.id, User.display_name).where(User.id.in_(actor_ids))).all())
-             if actor_ids else {})
-    return {ev.id: {"device": devices.get(ev.device_id), "door": doors.get((ev.details or {}).get("command_id")),
-                    "guard": names.get(ev.actor_id)} for ev in remote}
+    names = (
+        dict(db.session.execute(db.select(User.id, User.display_name).where(User.id.in_(actor_ids))).all()) if actor_ids else {}
+    )
+    return {
+        ev.id: {
+            "device": devices.get(ev.device_id),
+            "door": doors.get((ev.details or {}).get("command_id")),
+            "guard": names.get(ev.actor_id),
+        }
+        for ev in remote
+    }

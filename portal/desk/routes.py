@@ -1,4 +1,5 @@
 """Desk pages: live board, stream, exceptions, shift handover, remote open, who is on site, contractors."""
+
 from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -35,9 +36,14 @@ def _labels():
 @bp.app_context_processor
 def _label_tables():
     # Every staff page (desk, devices, feedback, reports) shows codes through the same tables.
-    return {"L_exception": labels.EXCEPTION_STATUS_LABELS, "L_request": labels.REQUEST_STATUS_LABELS,
-            "L_kind": labels.PASS_KIND_LABELS,
-            "L_direction": labels.DIRECTION_LABELS, "L_driver": labels.DRIVER_LABELS, "L_method": labels.METHOD_LABELS}
+    return {
+        "L_exception": labels.EXCEPTION_STATUS_LABELS,
+        "L_request": labels.REQUEST_STATUS_LABELS,
+        "L_kind": labels.PASS_KIND_LABELS,
+        "L_direction": labels.DIRECTION_LABELS,
+        "L_driver": labels.DRIVER_LABELS,
+        "L_method": labels.METHOD_LABELS,
+    }
 
 
 @bp.get("/")
@@ -57,10 +63,20 @@ def board():
     if newest is None:
         newest = (queries.events(site.id, limit=1) or [None])[0]
         newest = newest.id if newest is not None else 0
-    return render_template("desk/board.html", site=site, events=events, gates=queries.gates(site.id), decision=decision,
-                           gate_id=gate_id, hours=hours, last_id=newest, open_exceptions=queries.exceptions(site.id, "open"),
-                           stats=queries.walk_in_stats(site.id), kind_labels=KIND_LABELS,
-                           shift=operations.current_shift(current_user, site.id))
+    return render_template(
+        "desk/board.html",
+        site=site,
+        events=events,
+        gates=queries.gates(site.id),
+        decision=decision,
+        gate_id=gate_id,
+        hours=hours,
+        last_id=newest,
+        open_exceptions=queries.exceptions(site.id, "open"),
+        stats=queries.walk_in_stats(site.id),
+        kind_labels=KIND_LABELS,
+        shift=operations.current_shift(current_user, site.id),
+    )
 
 
 @bp.get("/stream")
@@ -76,8 +92,14 @@ def exceptions():
     """The exception queue."""
     site = desk_site(current_user)
     status = request.args.get("status", "open")
-    return render_template("desk/exceptions.html", site=site, items=queries.exceptions(site.id, status), status=status,
-                           kind_labels=KIND_LABELS, outcomes=[(o, OUTCOME_LABELS[o]) for o in OUTCOMES if o != "auto_resolved"])
+    return render_template(
+        "desk/exceptions.html",
+        site=site,
+        items=queries.exceptions(site.id, status),
+        status=status,
+        kind_labels=KIND_LABELS,
+        outcomes=[(o, OUTCOME_LABELS[o]) for o in OUTCOMES if o != "auto_resolved"],
+    )
 
 
 @bp.post("/exceptions/<int:exc_id>/take")
@@ -119,9 +141,14 @@ def clear_keypad(device_id):
 def shift():
     """Shift and handover: the previous shift's notes and every exception still open."""
     site = desk_site(current_user)
-    return render_template("desk/shift.html", site=site, shift=operations.current_shift(current_user, site.id),
-                           handover=queries.last_handover(site.id), open_exceptions=queries.exceptions(site.id, "open"),
-                           kind_labels=KIND_LABELS)
+    return render_template(
+        "desk/shift.html",
+        site=site,
+        shift=operations.current_shift(current_user, site.id),
+        handover=queries.last_handover(site.id),
+        open_exceptions=queries.exceptions(site.id, "open"),
+        kind_labels=KIND_LABELS,
+    )
 
 
 @bp.post("/shift/start")
@@ -153,8 +180,14 @@ def remote():
     if request.method == "POST":
         try:
             device = site_object(Device, form_int("device_id"), site)
-            operations.remote_open(current_user, device, form_text("reason"), door=form_int("door"),
-                                   emergency=form_text("emergency"), kind=form_text("kind") or "open")
+            operations.remote_open(
+                current_user,
+                device,
+                form_text("reason"),
+                door=form_int("door"),
+                emergency=form_text("emergency"),
+                kind=form_text("kind") or "open",
+            )
             flash(_("Command sent to the device."), "ok")
             return redirect(url_for("desk.remote"))
         except (ApiError, Refused) as exc:  # ApiError: a device not of this site, shown like a refused form
@@ -170,8 +203,9 @@ def on_site():
     site = desk_site(current_user)
     rows = queries.on_site(site)
     record("pii.view", "on_site", site.id, site_id=site.id, fields=["name", "phone_masked"], count=len(rows))
-    return render_template("desk/onsite.html", site=site, groups=queries.by_building(rows), total=len(rows),
-                           vehicles=queries.vehicles_on_site(site))
+    return render_template(
+        "desk/onsite.html", site=site, groups=queries.by_building(rows), total=len(rows), vehicles=queries.vehicles_on_site(site)
+    )
 
 
 @bp.get("/on-site.csv")
@@ -181,8 +215,11 @@ def on_site_csv_page():
     site = desk_site(current_user)
     rows = queries.on_site(site)
     record("pii.export", "on_site", site.id, site_id=site.id, count=len(rows))
-    return Response(on_site_csv(rows, labelled=True), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="on-site-{site.slug}.csv"'})
+    return Response(
+        on_site_csv(rows, labelled=True),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="on-site-{site.slug}.csv"'},
+    )
 
 
 @bp.get("/contractors")
@@ -190,5 +227,9 @@ def on_site_csv_page():
 def contractors():
     """Contractors on site today (company, work area, hours) and couriers' passes."""
     site = desk_site(current_user)
-    return render_template("desk/contractors.html", site=site, contractors=queries.passes_of_kind(site, "contractor"),
-                           deliveries=queries.passes_of_kind(site, "delivery"))
+    return render_template(
+        "desk/contractors.html",
+        site=site,
+        contractors=queries.passes_of_kind(site, "contractor"),
+        deliveries=queries.passes_of_kind(site, "delivery"),
+    )

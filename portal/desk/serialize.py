@@ -1,4 +1,5 @@
 """JSON shapes the desk shows: access events (masked) and exceptions."""
+
 from portal.core.timeutil import local_text
 from portal.desk.labels import (
     DECISION_LABELS,
@@ -48,21 +49,36 @@ def event_payload(ev, tz_name="Asia/Shanghai"):
 
 def _remote(details):
     """Which device and door a guard opened, and who: as recorded with the remote open."""
-    return {"device": details.get("device"), "device_en": details.get("device_en"), "door": details.get("door"),
-            "guard": details.get("guard")}
+    return {
+        "device": details.get("device"),
+        "device_en": details.get("device_en"),
+        "door": details.get("door"),
+        "guard": details.get("guard"),
+    }
 
 
 def exception_json(x):
     """An exception as the desk lists it."""
     return {
-        "id": x.id, "kind": x.kind, "kind_label": both(KIND_LABELS, x.kind), "status": x.status, "count": x.count,
-        "reason": x.reason, "reason_label": both(REASON_LABELS, x.reason) if x.reason else None,
-        "gate": x.gate.name if x.gate is not None else None, "device": x.device.name if x.device is not None else None,
-        "pass_id": x.pass_id, "first_event_id": x.first_event_id, "last_event_id": x.last_event_id,
-        "opened_at": x.created_at.isoformat(), "last_seen_at": x.last_seen_at.isoformat(),
+        "id": x.id,
+        "kind": x.kind,
+        "kind_label": both(KIND_LABELS, x.kind),
+        "status": x.status,
+        "count": x.count,
+        "reason": x.reason,
+        "reason_label": both(REASON_LABELS, x.reason) if x.reason else None,
+        "gate": x.gate.name if x.gate is not None else None,
+        "device": x.device.name if x.device is not None else None,
+        "pass_id": x.pass_id,
+        "first_event_id": x.first_event_id,
+        "last_event_id": x.last_event_id,
+        "opened_at": x.created_at.isoformat(),
+        "last_seen_at": x.last_seen_at.isoformat(),
         "taken_by": x.taken_by.display_name if x.taken_by is not None else None,
         "taken_at": x.taken_at.isoformat() if x.taken_at else None,
         "closed_at": x.closed_at.isoformat() if x.closed_at else None,
-        "outcome": x.outcome, "outcome_label": both(OUTCOME_LABELS, x.outcome) if x.outcome else None,
-        "note": x.note, "details": x.details,
+        "outcome": x.outcome,
+        "outcome_label": both(OUTCOME_LABELS, x.outcome) if x.outcome else None,
+        "note": x.note,
+        "details": x.details,
     }

@@ -4,6 +4,7 @@ Each open stream holds one of the worker's request threads until it ends, so str
 worker process and per user (docs/desk-stream.md): the threads left over always serve the gate.
 A refused board polls the events list, answered from the feed's in-memory buffer when it can be.
 """
+
 import threading
 from collections import Counter
 
@@ -33,12 +34,16 @@ class StreamSlots:
         retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         with self.lock:
             if self.by_user[user_id] >= self.per_user:
-                raise ApiError(429, "too_many_streams",
-                               "Too many live boards are open for this account; this one refreshes every few seconds instead.",
-                               headers=retry)
+                raise ApiError(
+                    429,
+                    "too_many_streams",
+                    "Too many live boards are open for this account; this one refreshes every few seconds instead.",
+                    headers=retry,
+                )
             if self.open >= self.per_worker:
-                raise ApiError(503, "streams_busy", "The live feed is busy; this board refreshes every few seconds instead.",
-                               headers=retry)
+                raise ApiError(
+                    503, "streams_busy", "The live feed is busy; this board refreshes every few seconds instead.", headers=retry
+                )
             self.open += 1
             self.by_user[user_id] += 1
         return _Slot(self, user_id)
@@ -72,8 +77,10 @@ def slots_for(app):
     slots = app.extensions.get("desk_stream_slots")
     if slots is None:
         with _slots_lock:
-            slots = app.extensions.setdefault("desk_stream_slots", StreamSlots(
-                app.config.get("DESK_STREAMS_PER_WORKER", 4), app.config.get("DESK_STREAMS_PER_USER", 2)))
+            slots = app.extensions.setdefault(
+                "desk_stream_slots",
+                StreamSlots(app.config.get("DESK_STREAMS_PER_WORKER", 4), app.config.get("DESK_STREAMS_PER_USER", 2)),
+            )
     return slots
 
 
@@ -103,8 +110,9 @@ def events_response(site, decision=None, gate_id=None, since=None, until=None, b
         hub = feed.hub_for(current_app._get_current_object())
         items = hub.recent_events(site.id, since.timestamp(), decision=decision, gate_id=gate_id, limit=limit)
     if items is None:
-        rows = queries.events(site.id, decision=decision, gate_id=gate_id, since=since, until=until, before_id=before_id,
-                              limit=limit)
+        rows = queries.events(
+            site.id, decision=decision, gate_id=gate_id, since=since, until=until, before_id=before_id, limit=limit
+        )
         items = [feed.encode(p) for p in feed.payloads(rows)]
     return Response('{"items":[' + ",".join(items) + "]}\n", mimetype="application/json")
 

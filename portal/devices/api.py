@@ -1,4 +1,5 @@
 """Devices in the JSON API: managers add, edit, remove, retry and hand out API tokens; the desk reads push status."""
+
 from flask import jsonify, request
 
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
@@ -17,17 +18,33 @@ VIEW_ROLES = STAFF_ROLES
 MANAGE_ROLES = MANAGER_ROLES
 CRED_STATUSES = ("ok", "pending", "failed")
 MAX_GRACE_SECONDS = 7 * 24 * 3600
-DEVICE_BODY = {"type": "object", "properties": {
-    "name": {"type": "string", "maxLength": 80}, "kind": {"type": "string", "enum": list(KINDS)},
-    "driver": {"type": "string", "example": "mqtt"},
-    "options": {"type": "object", "description": "Driver options plus what the device serves: gates (codes), doors, floors, "
-                                                 "building (code). Secrets are write-only; \"••• set\" keeps a stored one."},
-    "site_id": {"type": "integer", "description": "Only for administrators of every site"}}}
-TOKEN_BODY = {"type": "object", "properties": {
-    "name": {"type": "string", "maxLength": 80},
-    "retire_others": {"type": "boolean", "description": "Rotate: the device's other tokens stop working"},
-    "grace_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE_SECONDS,
-                      "description": "With retire_others: how long the old tokens keep working"}}}
+DEVICE_BODY = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 80},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "driver": {"type": "string", "example": "mqtt"},
+        "options": {
+            "type": "object",
+            "description": "Driver options plus what the device serves: gates (codes), doors, floors, "
+            'building (code). Secrets are write-only; "••• set" keeps a stored one.',
+        },
+        "site_id": {"type": "integer", "description": "Only for administrators of every site"},
+    },
+}
+TOKEN_BODY = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 80},
+        "retire_others": {"type": "boolean", "description": "Rotate: the device's other tokens stop working"},
+        "grace_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_GRACE_SECONDS,
+            "description": "With retire_others: how long the old tokens keep working",
+        },
+    },
+}
 
 
 def scope_site_id(user):
@@ -56,8 +73,14 @@ def event_health(device_ids):
     if not device_ids:
         return {}
     rows = db.session.scalars(db.select(DeviceEventCursor).where(DeviceEventCursor.device_id.in_(device_ids)))
-    return {c.device_id: {"last_serial": c.last_serial, "lost": c.lost,
-                          "last_gap_at": c.last_gap_at.isoformat() if c.last_gap_at else None} for c in rows}
+    return {
+        c.device_id: {
+            "last_serial": c.last_serial,
+            "lost": c.lost,
+            "last_gap_at": c.last_gap_at.isoformat() if c.last_gap_at else None,
+        }
+        for c in rows
+    }
 
 
 def device_json(summary, device=None, health=None):
@@ -71,10 +94,18 @@ def device_json(summary, device=None, health=None):
 
 def credential_json(c):
     """One credential's push state on a device."""
-    return {"key": c.key, "pass_id": c.pass_id, "desired": c.desired, "status": c.status, "acked_state": c.acked_state,
-            "last_error": c.last_error, "attempts": c.attempts,
-            "next_attempt_at": c.next_attempt_at.isoformat() if c.next_attempt_at else None,
-            "acked_at": c.acked_at.isoformat() if c.acked_at else None, "updated_at": c.updated_at.isoformat()}
+    return {
+        "key": c.key,
+        "pass_id": c.pass_id,
+        "desired": c.desired,
+        "status": c.status,
+        "acked_state": c.acked_state,
+        "last_error": c.last_error,
+        "attempts": c.attempts,
+        "next_attempt_at": c.next_attempt_at.isoformat() if c.next_attempt_at else None,
+        "acked_at": c.acked_at.isoformat() if c.acked_at else None,
+        "updated_at": c.updated_at.isoformat(),
+    }
 
 
 def one_device(device):
@@ -83,15 +114,23 @@ def one_device(device):
     status = request.args.get("status")
     if status is not None and status not in CRED_STATUSES:
         choices = {"choices": ", ".join(CRED_STATUSES)}
-        raise ApiError(400, "invalid", "Some fields are invalid.",
-                       fields={"status": ("invalid", "Status must be one of %(choices)s.", choices)})
+        raise ApiError(
+            400,
+            "invalid",
+            "Some fields are invalid.",
+            fields={"status": ("invalid", "Status must be one of %(choices)s.", choices)},
+        )
     body = device_json(summary, device, event_health([device.id]).get(device.id))
     body["credential_list"] = [credential_json(c) for c in queries.credentials_on(device.id, status)]
     return body
 
 
-@api_route("/devices", summary="Devices of my community with their push status", tag="devices",
-           params=[{"name": "site_id", "in": "query", "schema": {"type": "integer"}}])
+@api_route(
+    "/devices",
+    summary="Devices of my community with their push status",
+    tag="devices",
+    params=[{"name": "site_id", "in": "query", "schema": {"type": "integer"}}],
+)
 @api_roles(*VIEW_ROLES)
 def list_devices():
     """Every device of the caller's site with credential counts (ok, pending, failed)."""
@@ -100,8 +139,14 @@ def list_devices():
     return jsonify({"items": [device_json(r, health=health.get(r["id"])) for r in rows]})
 
 
-@api_route("/devices", methods=("POST",), summary="Add a device", tag="devices", body=DEVICE_BODY,
-           responses={"201": {"description": "Created"}})
+@api_route(
+    "/devices",
+    methods=("POST",),
+    summary="Add a device",
+    tag="devices",
+    body=DEVICE_BODY,
+    responses={"201": {"description": "Created"}},
+)
 @api_roles(*MANAGE_ROLES)
 def create_device():
     """Register a device; with no gates, doors, floors or building it serves the whole site."""
@@ -117,23 +162,33 @@ def create_device():
             raise ApiError(400, "invalid", "Some fields are invalid.", fields={key: ("required", "This field is required.")})
     options = data.get("options", {})
     if not isinstance(options, dict):
-        raise ApiError(400, "invalid", "Some fields are invalid.",
-                       fields={"options": ("invalid", "Options must be a JSON object.")})
+        raise ApiError(
+            400, "invalid", "Some fields are invalid.", fields={"options": ("invalid", "Options must be a JSON object.")}
+        )
     driver = fields["driver"] if isinstance(fields["driver"], str) else "simulator"
     device = operations.add_device(site, fields["name"], fields["kind"], driver, options)
     return jsonify(one_device(device)), 201
 
 
-@api_route("/devices/<int:device_id>", summary="One device: what it holds, what is pending, what failed and why",
-           tag="devices", params=[{"name": "status", "in": "query", "schema": {"type": "string", "enum": list(CRED_STATUSES)}}])
+@api_route(
+    "/devices/<int:device_id>",
+    summary="One device: what it holds, what is pending, what failed and why",
+    tag="devices",
+    params=[{"name": "status", "in": "query", "schema": {"type": "string", "enum": list(CRED_STATUSES)}}],
+)
 @api_roles(*VIEW_ROLES)
 def get_device(device_id):
     """Device status with its credentials."""
     return jsonify(one_device(visible_device(device_id)))
 
 
-@api_route("/devices/<int:device_id>", methods=("PATCH",), summary="Rename a device or change its options", tag="devices",
-           body=DEVICE_BODY)
+@api_route(
+    "/devices/<int:device_id>",
+    methods=("PATCH",),
+    summary="Rename a device or change its options",
+    tag="devices",
+    body=DEVICE_BODY,
+)
 @api_roles(*MANAGE_ROLES)
 def patch_device(device_id):
     """Name and options (serving keys included); kind and driver are fixed: remove and add instead."""
@@ -141,18 +196,28 @@ def patch_device(device_id):
     data = json_body()
     fixed = [k for k in ("kind", "driver", "site_id") if k in data and data[k] != getattr(device, k)]
     if fixed:
-        raise ApiError(400, "invalid", "Some fields are invalid.",
-                       fields=dict.fromkeys(fixed, ("fixed", "This cannot be changed; remove the device and add it again.")))
+        raise ApiError(
+            400,
+            "invalid",
+            "Some fields are invalid.",
+            fields=dict.fromkeys(fixed, ("fixed", "This cannot be changed; remove the device and add it again.")),
+        )
     name = data.get("name")
     if name is not None and not isinstance(name, str):
-        raise ApiError(400, "invalid", "Some fields are invalid.",
-                       fields={"name": ("invalid", "A name of 1 to 80 characters is required.")})
+        raise ApiError(
+            400, "invalid", "Some fields are invalid.", fields={"name": ("invalid", "A name of 1 to 80 characters is required.")}
+        )
     changes.update_device(device, name=name, options=data.get("options"))
     return jsonify(one_device(device))
 
 
-@api_route("/devices/<int:device_id>", methods=("DELETE",), summary="Remove a device (the bridge wipes it first)",
-           tag="devices", responses={"202": {"description": "Removal under way"}})
+@api_route(
+    "/devices/<int:device_id>",
+    methods=("DELETE",),
+    summary="Remove a device (the bridge wipes it first)",
+    tag="devices",
+    responses={"202": {"description": "Removal under way"}},
+)
 @api_roles(*MANAGE_ROLES)
 def delete_device(device_id):
     """Mark the device for wipe and removal."""
@@ -161,8 +226,13 @@ def delete_device(device_id):
     return jsonify({"id": device.id, "status": device.status}), 202
 
 
-@api_route("/devices/<int:device_id>/retry", methods=("POST",), summary="Retry failed credentials now", tag="devices",
-           body={"type": "object", "properties": {"key": {"type": "string", "description": "One credential, e.g. V42"}}})
+@api_route(
+    "/devices/<int:device_id>/retry",
+    methods=("POST",),
+    summary="Retry failed credentials now",
+    tag="devices",
+    body={"type": "object", "properties": {"key": {"type": "string", "description": "One credential, e.g. V42"}}},
+)
 @api_roles(*MANAGE_ROLES)
 def retry_device(device_id):
     """Reset the backoff of one failed credential or of every failed one on the device."""
@@ -176,13 +246,21 @@ def retry_device(device_id):
 
 def token_json(row):
     """What a manager sees of a token: never its value or hash."""
+
     def iso(v):
         return v.isoformat() if v else None
 
     now = utcnow()
     live = row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
-    return {"id": row.id, "name": row.name, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
-            "revoked_at": iso(row.revoked_at), "last_used_at": iso(row.last_used_at), "live": live}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "created_at": iso(row.created_at),
+        "expires_at": iso(row.expires_at),
+        "revoked_at": iso(row.revoked_at),
+        "last_used_at": iso(row.last_used_at),
+        "live": live,
+    }
 
 
 def managed_device(device_id):
@@ -212,8 +290,14 @@ def _token_request():
     return (name.strip() if name else None), retire, grace
 
 
-@api_route("/devices/<int:device_id>/tokens", methods=("POST",), summary="Issue or rotate a device token",
-           tag="devices", body=TOKEN_BODY, responses={"201": {"description": "The new token, shown once"}})
+@api_route(
+    "/devices/<int:device_id>/tokens",
+    methods=("POST",),
+    summary="Issue or rotate a device token",
+    tag="devices",
+    body=TOKEN_BODY,
+    responses={"201": {"description": "The new token, shown once"}},
+)
 @api_roles("manager", "admin")
 def device_token_issue(device_id):
     """A new token for a device; with retire_others the old ones stop (now or after grace_seconds)."""
@@ -232,8 +316,9 @@ def device_token_list(device_id):
     return jsonify({"items": [token_json(t) for t in queries.all_tokens(device)]})
 
 
-@api_route("/devices/<int:device_id>/tokens/<int:token_id>/revoke", methods=("POST",), summary="Revoke a device token",
-           tag="devices")
+@api_route(
+    "/devices/<int:device_id>/tokens/<int:token_id>/revoke", methods=("POST",), summary="Revoke a device token", tag="devices"
+)
 @api_roles("manager", "admin")
 def device_token_revoke(device_id, token_id):
     """Stop one token at once."""

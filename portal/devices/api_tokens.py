@@ -1,4 +1,5 @@
 """Device API tokens as the gate checks them: the one-query authentication and the spool's lookup by hash."""
+
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -61,12 +62,17 @@ def bearer_hash():
 def device_from_row(row):
     """The DeviceRef for a row of auth_columns() (None: no such token), or 401; noted in g.device."""
     now = utcnow()
-    if row is None or row["revoked_at"] is not None or (row["expires_at"] is not None and row["expires_at"] <= now) \
-            or row["status"] in BLOCKED_STATUSES:
+    if (
+        row is None
+        or row["revoked_at"] is not None
+        or (row["expires_at"] is not None and row["expires_at"] <= now)
+        or row["status"] in BLOCKED_STATUSES
+    ):
         raise ApiError(401, "unauthorized", "A valid device token is required.")
     due = row["last_used_at"] is None or now - row["last_used_at"] > _TOUCH_EVERY
-    device = DeviceRef(row["device_id"], row["site_id"], tuple(row["gate_ids"] or ()), row["kind"], row["status"],
-                       row["token_id"], due)
+    device = DeviceRef(
+        row["device_id"], row["site_id"], tuple(row["gate_ids"] or ()), row["kind"], row["status"], row["token_id"], due
+    )
     g.device = device
     return device
 
@@ -84,8 +90,11 @@ class SpooledDevice:
 
     def valid_at(self, when):
         """True when the token worked at `when` and the device may still be trusted."""
-        return (self.status not in BLOCKED_STATUSES and (self.revoked_at is None or self.revoked_at > when)
-                and (self.expires_at is None or self.expires_at > when))
+        return (
+            self.status not in BLOCKED_STATUSES
+            and (self.revoked_at is None or self.revoked_at > when)
+            and (self.expires_at is None or self.expires_at > when)
+        )
 
 
 def devices_by_hash(hashes):
@@ -94,13 +103,22 @@ def devices_by_hash(hashes):
         return {}
     t = ApiToken.__table__
     source, _ = auth_from()
-    q = db.select(t.c.token_hash, *auth_columns()).select_from(source).where(
-        t.c.token_hash.in_(sorted(hashes)), t.c.kind == "device")
+    q = (
+        db.select(t.c.token_hash, *auth_columns())
+        .select_from(source)
+        .where(t.c.token_hash.in_(sorted(hashes)), t.c.kind == "device")
+    )
     found = {}
     for row in db.session.execute(q).mappings():
         gates = tuple(row["gate_ids"] or ())
-        found[row["token_hash"]] = SpooledDevice(row["device_id"], row["site_id"], gates[0] if len(gates) == 1 else None,
-                                                 row["status"], row["revoked_at"], row["expires_at"])
+        found[row["token_hash"]] = SpooledDevice(
+            row["device_id"],
+            row["site_id"],
+            gates[0] if len(gates) == 1 else None,
+            row["status"],
+            row["revoked_at"],
+            row["expires_at"],
+        )
     return found
 
 
@@ -112,8 +130,17 @@ def touch_write(device, now):
 def auth_columns():
     """The token and device columns device_from_row reads."""
     t, d = ApiToken.__table__, Device.__table__
-    return (t.c.id.label("token_id"), t.c.revoked_at, t.c.expires_at, t.c.last_used_at,
-            d.c.id.label("device_id"), d.c.site_id, d.c.gate_ids, d.c.kind, d.c.status)
+    return (
+        t.c.id.label("token_id"),
+        t.c.revoked_at,
+        t.c.expires_at,
+        t.c.last_used_at,
+        d.c.id.label("device_id"),
+        d.c.site_id,
+        d.c.gate_ids,
+        d.c.kind,
+        d.c.status,
+    )
 
 
 def auth_from():

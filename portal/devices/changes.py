@@ -1,4 +1,5 @@
 """Editing a device from the portal, and showing its driver options without their secrets."""
+
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -86,12 +87,17 @@ def update_device(device, name=None, options=None):
     if name is not None:
         name = name.strip()
         if not name or len(name) > 80:
-            raise ApiError(400, "invalid", "Some fields are invalid.",
-                           fields={"name": ("invalid", "A name of 1 to 80 characters is required.")})
+            raise ApiError(
+                400,
+                "invalid",
+                "Some fields are invalid.",
+                fields={"name": ("invalid", "A name of 1 to 80 characters is required.")},
+            )
         from portal.devices.models import Device
 
-        clash = db.session.scalar(db.select(Device.id).where(Device.site_id == device.site_id, Device.name == name,
-                                                             Device.id != device.id))
+        clash = db.session.scalar(
+            db.select(Device.id).where(Device.site_id == device.site_id, Device.name == name, Device.id != device.id)
+        )
         if clash is not None:
             raise ApiError(409, "exists", "A device with this name already exists at this site.")
         if name != device.name:
@@ -99,8 +105,9 @@ def update_device(device, name=None, options=None):
             changed.append("name")
     if options is not None:
         if not isinstance(options, dict):
-            raise ApiError(400, "invalid", "Some fields are invalid.",
-                           fields={"options": ("invalid", "Options must be a JSON object.")})
+            raise ApiError(
+                400, "invalid", "Some fields are invalid.", fields={"options": ("invalid", "Options must be a JSON object.")}
+            )
         full = merge_secrets(options, device.options or {})
         driver_options, serving = split_options(device.site, full)
         if driver_options != (device.options or {}):
@@ -112,7 +119,13 @@ def update_device(device, name=None, options=None):
                 changed.append(key)
     if changed:
         # Option values may be secrets: the audit names what changed, never the values.
-        record("device.update", "device", device.id, site_id=device.site_id, changed=sorted(set(changed)),
-               option_keys=sorted(device.options or {}))
+        record(
+            "device.update",
+            "device",
+            device.id,
+            site_id=device.site_id,
+            changed=sorted(set(changed)),
+            option_keys=sorted(device.options or {}),
+        )
         wake.request(db.session)
     return changed

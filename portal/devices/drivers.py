@@ -4,6 +4,7 @@ The access bridge's driver classes take their slug and capabilities from the spe
 (access_bridge.drivers.base.register checks it), so the portal's forms and the bridge's planner read
 capabilities from the one place the driver declares them, and the portal never imports the bridge.
 """
+
 from __future__ import annotations
 
 import enum
@@ -81,30 +82,78 @@ _ISAPI_KINDS = {
     "elevator": _ISAPI_BASE | Capability.FLOORS | Capability.CALL_LIFT,
 }
 
-SIMULATOR = declare(DriverSpec(
-    "simulator",
-    Capability.CARD | Capability.PIN | Capability.FACE | Capability.PLATE | Capability.FLOORS | Capability.SCHEDULE
-    | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.CALL_LIFT,
-    options={"delay": "seconds each call takes", "offline": "answer nothing", "fail_mode": "how calls fail",
-             "state_file": "JSON file that keeps the credential table across processes"},
-))
-MQTT = declare(DriverSpec(
-    "mqtt", Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS, requires=("paho.mqtt",),
-    options={"url": "mqtt://host:port", "topic": "the controller's topic, e.g. door/1", "username": "broker user",
-             "password": "broker password", "doorip": "the controller's address in commands", "timeout": "seconds per ack"},
-))
-ISAPI = declare(DriverSpec(
-    "isapi", _ISAPI_KINDS["face"], kinds=_ISAPI_KINDS, requires=("requests",),
-    options={"url": "http://host[:port]", "username": "Digest user", "password": "Digest password",
-             "timezone": "the device's local time zone", "kind": "door | face | elevator", "fdid": "face library id",
-             "face_lib": "face library type", "timeout": "seconds per request", "verify": "check the TLS certificate",
-             "delete_timeout": "seconds to wait for a deletion"},
-))
-OSDP = declare(DriverSpec(
-    "osdp", Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS, requires=("osdp",),
-    options={"transport": "tcp", "host": "reader address", "port": "reader port", "address": "OSDP address",
-             "scbk": "secure channel base key, 32 hex digits", "relay_output": "output that drives the strike",
-             "pulse_seconds": "strike time", "code_length": "digits in a typed code",
-             "keypad_timeout": "seconds before a half-typed code is dropped", "card_method": "qr | card",
-             "log_level": "libosdp log level"},
-))
+SIMULATOR = declare(
+    DriverSpec(
+        "simulator",
+        Capability.CARD
+        | Capability.PIN
+        | Capability.FACE
+        | Capability.PLATE
+        | Capability.FLOORS
+        | Capability.SCHEDULE
+        | Capability.REMOTE_OPEN
+        | Capability.EVENTS
+        | Capability.CALL_LIFT,
+        options={
+            "delay": "seconds each call takes",
+            "offline": "answer nothing",
+            "fail_mode": "how calls fail",
+            "state_file": "JSON file that keeps the credential table across processes",
+        },
+    )
+)
+MQTT = declare(
+    DriverSpec(
+        "mqtt",
+        Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS,
+        requires=("paho.mqtt",),
+        options={
+            "url": "mqtt://host:port",
+            "topic": "the controller's topic, e.g. door/1",
+            "username": "broker user",
+            "password": "broker password",
+            "doorip": "the controller's address in commands",
+            "timeout": "seconds per ack",
+        },
+    )
+)
+ISAPI = declare(
+    DriverSpec(
+        "isapi",
+        _ISAPI_KINDS["face"],
+        kinds=_ISAPI_KINDS,
+        requires=("requests",),
+        options={
+            "url": "http://host[:port]",
+            "username": "Digest user",
+            "password": "Digest password",
+            "timezone": "the device's local time zone",
+            "kind": "door | face | elevator",
+            "fdid": "face library id",
+            "face_lib": "face library type",
+            "timeout": "seconds per request",
+            "verify": "check the TLS certificate",
+            "delete_timeout": "seconds to wait for a deletion",
+        },
+    )
+)
+OSDP = declare(
+    DriverSpec(
+        "osdp",
+        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS,
+        requires=("osdp",),
+        options={
+            "transport": "tcp",
+            "host": "reader address",
+            "port": "reader port",
+            "address": "OSDP address",
+            "scbk": "secure channel base key, 32 hex digits",
+            "relay_output": "output that drives the strike",
+            "pulse_seconds": "strike time",
+            "code_length": "digits in a typed code",
+            "keypad_timeout": "seconds before a half-typed code is dropped",
+            "card_method": "qr | card",
+            "log_level": "libosdp log level",
+        },
+    )
+)

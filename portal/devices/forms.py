@@ -1,4 +1,5 @@
 """Device forms: name, kind, driver and a JSON editor for options."""
+
 import json
 
 from flask_babel import lazy_gettext as _l
@@ -9,9 +10,13 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.devices.models import KINDS
 
-KIND_LABELS = {"gate_reader": _l("Gate QR reader / keypad"), "door_controller": _l("Door controller"),
-               "elevator_controller": _l("Elevator controller"), "face_terminal": _l("Face terminal"),
-               "barrier": _l("Barrier")}
+KIND_LABELS = {
+    "gate_reader": _l("Gate QR reader / keypad"),
+    "door_controller": _l("Door controller"),
+    "elevator_controller": _l("Elevator controller"),
+    "face_terminal": _l("Face terminal"),
+    "barrier": _l("Barrier"),
+}
 MAX_OPTIONS_CHARS = 8000
 
 
@@ -23,7 +28,7 @@ def parse_options(text):
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        raise ValueError(_l("Options must be valid JSON, for example {\"url\": \"mqtt://broker:1883\"}.")) from None
+        raise ValueError(_l('Options must be valid JSON, for example {"url": "mqtt://broker:1883"}.')) from None
     if not isinstance(value, dict):
         raise ValueError(_l("Options must be a JSON object."))
     return value

@@ -1,4 +1,5 @@
 """Devices: gate readers, door and elevator controllers, face terminals, barriers."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint

@@ -1,4 +1,5 @@
 """Writes on the device registry: add, remove (wipe first), resync, retry, device API tokens. Callers commit."""
+
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -41,7 +42,7 @@ def split_options(site, options):
     serving = {k: options.pop(k) for k in SERVING_KEYS if k in options}
     # A string here would otherwise be read letter by letter.
     if not isinstance(serving.get("gates") or [], list):
-        raise _invalid("gates", "Gates must be a list of gate codes, for example [\"MAIN\"].")
+        raise _invalid("gates", 'Gates must be a list of gate codes, for example ["MAIN"].')
     gate_ids = []
     for ref in serving.get("gates") or []:
         match = Gate.id == ref if isinstance(ref, int) else Gate.code == str(ref)
@@ -51,8 +52,9 @@ def split_options(site, options):
         gate_ids.append(gate.id)
     building_id = None
     if serving.get("building") is not None:
-        building = db.session.scalar(select(Building).where(Building.site_id == site.id,
-                                                            Building.code == str(serving["building"])))
+        building = db.session.scalar(
+            select(Building).where(Building.site_id == site.id, Building.code == str(serving["building"]))
+        )
         if building is None:
             raise _invalid("building", "Unknown building %(ref)s at this site.", ref=str(serving["building"]))
         building_id = building.id
@@ -77,13 +79,21 @@ def add_device(site, name, kind, driver, options=None):
     if db.session.scalar(select(Device.id).where(Device.site_id == site.id, Device.name == name)) is not None:
         raise ApiError(409, "exists", "A device with this name already exists at this site.")
     driver_options, serving = split_options(site, options)
-    device = Device(site_id=site.id, name=name, kind=kind, driver=driver, options=driver_options, status="pending",
-                    **serving)
+    device = Device(site_id=site.id, name=name, kind=kind, driver=driver, options=driver_options, status="pending", **serving)
     db.session.add(device)
     db.session.flush()
     # Option values may be secrets: the audit keeps only their names.
-    record("device.add", "device", device.id, site_id=site.id, name=name, kind=kind, driver=driver,
-           option_keys=sorted(driver_options), **{k: v for k, v in serving.items() if v})
+    record(
+        "device.add",
+        "device",
+        device.id,
+        site_id=site.id,
+        name=name,
+        kind=kind,
+        driver=driver,
+        option_keys=sorted(driver_options),
+        **{k: v for k, v in serving.items() if v},
+    )
     _wake()
     return device
 
@@ -97,10 +107,14 @@ def remove_device(device):
     device.status = "removing"
     # Free the name at once so a replacement can be added under it.
     device.name = f"{old_name[:56]} (removed #{device.id})"
-    db.session.execute(update(ApiToken).where(ApiToken.device_id == device.id, ApiToken.revoked_at.is_(None))
-                       .values(revoked_at=now))
-    db.session.execute(update(DeviceCommand).where(DeviceCommand.device_id == device.id, DeviceCommand.status == "queued")
-                       .values(status="failed", error="device removed", done_at=now))
+    db.session.execute(
+        update(ApiToken).where(ApiToken.device_id == device.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    db.session.execute(
+        update(DeviceCommand)
+        .where(DeviceCommand.device_id == device.id, DeviceCommand.status == "queued")
+        .values(status="failed", error="device removed", done_at=now)
+    )
     record("device.remove", "device", device.id, site_id=device.site_id, name=old_name)
     _wake()
     return device
@@ -109,9 +123,11 @@ def remove_device(device):
 def resync_device(device):
     """Forget what the device acknowledged: push everything again and delete strays it can list."""
     now = utcnow()
-    db.session.execute(update(DeviceCredential).where(DeviceCredential.device_id == device.id)
-                       .values(status="pending", acked_version=0, acked_state=None, attempts=0, last_error=None,
-                               next_attempt_at=now))
+    db.session.execute(
+        update(DeviceCredential)
+        .where(DeviceCredential.device_id == device.id)
+        .values(status="pending", acked_version=0, acked_state=None, attempts=0, last_error=None, next_attempt_at=now)
+    )
     bd = db.session.get(BridgeDevice, device.id)
     if bd is None:
         db.session.add(BridgeDevice(device_id=device.id, audit_keys=True))
@@ -154,8 +170,15 @@ def issue_token(device, name=None, retire_others=False, grace_seconds=0):
             t.expires_at = min(t.expires_at, until) if t.expires_at else until
         else:
             t.revoked_at = now
-    record("device.token.issue", "device", device.id, site_id=device.site_id, token_id=row.id,
-           retired=[t.id for t in old], grace_seconds=grace_seconds)
+    record(
+        "device.token.issue",
+        "device",
+        device.id,
+        site_id=device.site_id,
+        token_id=row.id,
+        retired=[t.id for t in old],
+        grace_seconds=grace_seconds,
+    )
     return plain, row
 
 

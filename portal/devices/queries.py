@@ -1,4 +1,5 @@
 """Reads on the device registry and on what the bridge pushed to each device."""
+
 from sqlalchemy import func, select
 
 from portal.accounts.models import ApiToken
@@ -23,8 +24,11 @@ def devices(site_id=None, include_removed=False):
 
 def device_by_name(site_slug, name):
     """A device named at a site (by the site's slug), or None."""
-    return db.session.scalar(select(Device).join(Site, Site.id == Device.site_id)
-                             .where(Site.slug == site_slug, Device.name == name, Device.status.not_in(HIDDEN)))
+    return db.session.scalar(
+        select(Device)
+        .join(Site, Site.id == Device.site_id)
+        .where(Site.slug == site_slug, Device.name == name, Device.status.not_in(HIDDEN))
+    )
 
 
 def credential_counts(device_ids):
@@ -32,9 +36,11 @@ def credential_counts(device_ids):
     out = {i: {"ok": 0, "pending": 0, "failed": 0} for i in device_ids}
     if not device_ids:
         return out
-    rows = db.session.execute(select(DeviceCredential.device_id, DeviceCredential.status, func.count())
-                              .where(DeviceCredential.device_id.in_(device_ids))
-                              .group_by(DeviceCredential.device_id, DeviceCredential.status))
+    rows = db.session.execute(
+        select(DeviceCredential.device_id, DeviceCredential.status, func.count())
+        .where(DeviceCredential.device_id.in_(device_ids))
+        .group_by(DeviceCredential.device_id, DeviceCredential.status)
+    )
     for device_id, status, n in rows:
         out[device_id][status] = n
     return out
@@ -55,19 +61,36 @@ def summaries(site_id=None):
     """Each device with its status, last contact and credential counts (for `bridge status` and the desk)."""
     rows = devices(site_id)
     counts = credential_counts([d.id for d in rows])
-    bridge = {b.device_id: b for b in db.session.scalars(select(BridgeDevice).where(
-        BridgeDevice.device_id.in_([d.id for d in rows])))} if rows else {}
+    bridge = (
+        {b.device_id: b for b in db.session.scalars(select(BridgeDevice).where(BridgeDevice.device_id.in_([d.id for d in rows])))}
+        if rows
+        else {}
+    )
     sites = {s.id: s.slug for s in db.session.scalars(select(Site))}
     out = []
     for d in rows:
         c = counts[d.id]
         b = bridge.get(d.id)
-        out.append({"id": d.id, "site": sites.get(d.site_id), "name": d.name, "name_en": d.name_en, "kind": d.kind,
-                    "driver": d.driver,
-                    "status": d.status, "sync": sync_state(d, c), "credentials": c,
-                    "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
-                    "last_error": b.last_error if b else None, "worker": b.lease_owner if b else None,
-                    "gate_ids": d.gate_ids, "doors": d.doors, "floors": d.floors, "building_id": d.building_id})
+        out.append(
+            {
+                "id": d.id,
+                "site": sites.get(d.site_id),
+                "name": d.name,
+                "name_en": d.name_en,
+                "kind": d.kind,
+                "driver": d.driver,
+                "status": d.status,
+                "sync": sync_state(d, c),
+                "credentials": c,
+                "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
+                "last_error": b.last_error if b else None,
+                "worker": b.lease_owner if b else None,
+                "gate_ids": d.gate_ids,
+                "doors": d.doors,
+                "floors": d.floors,
+                "building_id": d.building_id,
+            }
+        )
     return out
 
 
@@ -82,9 +105,11 @@ def credentials_on(device_id, status=None):
 def live_tokens(device):
     """Tokens of a device that still work, newest first."""
     now = utcnow()
-    q = (db.select(ApiToken).where(ApiToken.device_id == device.id, ApiToken.kind == "device",
-                                   ApiToken.revoked_at.is_(None))
-         .order_by(ApiToken.id.desc()))
+    q = (
+        db.select(ApiToken)
+        .where(ApiToken.device_id == device.id, ApiToken.kind == "device", ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id.desc())
+    )
     return [t for t in db.session.scalars(q) if t.expires_at is None or t.expires_at > now]
 
 

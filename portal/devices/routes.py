@@ -1,4 +1,5 @@
 """Device pages: the desk sees push status; managers add, edit, remove and retry."""
+
 import json
 import re
 from datetime import datetime
@@ -68,10 +69,19 @@ def index():
     rows = queries.summaries(_site_id())
     zones = dict(db.session.execute(db.select(Site.slug, Site.timezone)).all())
     # Shown in each device's site's time, as every other page shows times.
-    seen = {r["id"]: local_text(datetime.fromisoformat(r["last_seen_at"]), zones.get(r["site"], "UTC"), "%Y-%m-%d %H:%M:%S")
-            for r in rows if r["last_seen_at"]}
-    return render_template("devices/list.html", devices=rows, health=event_health([r["id"] for r in rows]), seen=seen,
-                           kinds=KIND_LABELS, can_manage=current_user.role in MANAGE_ROLES)
+    seen = {
+        r["id"]: local_text(datetime.fromisoformat(r["last_seen_at"]), zones.get(r["site"], "UTC"), "%Y-%m-%d %H:%M:%S")
+        for r in rows
+        if r["last_seen_at"]
+    }
+    return render_template(
+        "devices/list.html",
+        devices=rows,
+        health=event_health([r["id"] for r in rows]),
+        seen=seen,
+        kinds=KIND_LABELS,
+        can_manage=current_user.role in MANAGE_ROLES,
+    )
 
 
 @bp.get("/<int:device_id>")
@@ -83,11 +93,20 @@ def show(device_id):
     status = status if status in CRED_STATUSES else None
     summary = next((s for s in queries.summaries(device.site_id) if s["id"] == device.id), None)
     creds = sorted(queries.credentials_on(device.id, status), key=lambda c: _number_order(c.key))
-    return render_template("devices/show.html", device=device, summary=summary, creds=creds[:1000], total=len(creds),
-                           gates=_gates(device),
-                           status=status, statuses=CRED_STATUSES, options=changes.masked(device.options or {}),
-                           health=event_health([device.id]).get(device.id), kinds=KIND_LABELS,
-                           can_manage=current_user.role in MANAGE_ROLES)
+    return render_template(
+        "devices/show.html",
+        device=device,
+        summary=summary,
+        creds=creds[:1000],
+        total=len(creds),
+        gates=_gates(device),
+        status=status,
+        statuses=CRED_STATUSES,
+        options=changes.masked(device.options or {}),
+        health=event_health([device.id]).get(device.id),
+        kinds=KIND_LABELS,
+        can_manage=current_user.role in MANAGE_ROLES,
+    )
 
 
 @bp.route("/new", methods=("GET", "POST"))

@@ -2,6 +2,7 @@
 
 (docs/events.md says why, what a batch holds and what it trades away.)
 """
+
 import atexit
 import collections
 import logging
@@ -111,8 +112,9 @@ class Journal:
             except Exception as exc:
                 self._failed_until = time.monotonic() + RETRY_CAP_SECONDS
                 wait = min(max(wait * 2, RETRY_SECONDS), RETRY_CAP_SECONDS)
-                log.error("event journal write failed (%s); %d waiting, retry in %.1f s", type(exc).__name__,
-                          self.pending(), wait)
+                log.error(
+                    "event journal write failed (%s); %d waiting, retry in %.1f s", type(exc).__name__, self.pending(), wait
+                )
 
     def flush(self):
         """Write everything queued now, in this thread; raises (rows kept) if the database refuses."""

@@ -1,4 +1,5 @@
 """Access events: the source for the desk, the reports and the bridge's events."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, Float, Index, Integer, String, UniqueConstraint
@@ -9,9 +10,26 @@ from portal.core.types import UTCDateTime
 from portal.extensions import db
 
 # One vocabulary everywhere (contracts.md): the gate API, device events, the desk, reports.
-REASONS = ("ok", "expired", "not_yet_valid", "revoked", "used_up", "outside_schedule", "wrong_site", "wrong_gate",
-           "bad_signature", "unknown", "replayed", "throttled", "watchlisted", "anti_passback", "stale", "error",
-           "remote_open", "walk_in")
+REASONS = (
+    "ok",
+    "expired",
+    "not_yet_valid",
+    "revoked",
+    "used_up",
+    "outside_schedule",
+    "wrong_site",
+    "wrong_gate",
+    "bad_signature",
+    "unknown",
+    "replayed",
+    "throttled",
+    "watchlisted",
+    "anti_passback",
+    "stale",
+    "error",
+    "remote_open",
+    "walk_in",
+)
 METHODS = ("qr", "code", "plate", "face", "card", "pin", "remote", "walk_in")
 SOURCES = ("api", "bridge", "device", "desk")
 

@@ -1,4 +1,5 @@
 """Recording access events; other features subscribe to react in the same transaction."""
+
 import json
 from datetime import datetime
 from functools import cache
@@ -117,19 +118,25 @@ class _JsonBatch:
         t = AccessEvent.__table__
         types = [t.c[name].type.dialect_impl(dialect) for name in _COLUMNS]
         # JSON columns go in as JSON values; the others as their bound values (datetimes in ISO form).
-        self.procs = [(name, None if isinstance(t.c[name].type, JSON) else typ.bind_processor(dialect))
-                      for name, typ in zip(_COLUMNS, types, strict=True)]
+        self.procs = [
+            (name, None if isinstance(t.c[name].type, JSON) else typ.bind_processor(dialect))
+            for name, typ in zip(_COLUMNS, types, strict=True)
+        ]
         names = ", ".join(_COLUMNS)
         if dialect.name == "postgresql":
             compile_type = dialect.type_compiler_instance.process
             defs = ", ".join(f"{name} {compile_type(typ)}" for name, typ in zip(_COLUMNS, types, strict=True))
-            self.sql = (f"INSERT INTO {t.name} ({names}) SELECT {names} FROM ROWS FROM "  # noqa: S608 - schema names only
-                        f"(json_to_recordset(%s::json) AS ({defs})) WITH ORDINALITY AS u({names}, ord) ORDER BY ord RETURNING id")
+            self.sql = (
+                f"INSERT INTO {t.name} ({names}) SELECT {names} FROM ROWS FROM "  # noqa: S608 - schema names only
+                f"(json_to_recordset(%s::json) AS ({defs})) WITH ORDINALITY AS u({names}, ord) ORDER BY ord RETURNING id"
+            )
         else:
             # json_extract gives a JSON column its text (objects, arrays) and every other column its plain value.
             values = ", ".join(f"json_extract(value, '$.{name}')" for name in _COLUMNS)
-            self.sql = (f"INSERT INTO {t.name} ({names}) SELECT {values} FROM json_each(?) "  # noqa: S608 - schema names only
-                        f"ORDER BY key RETURNING id")
+            self.sql = (
+                f"INSERT INTO {t.name} ({names}) SELECT {values} FROM json_each(?) "  # noqa: S608 - schema names only
+                f"ORDER BY key RETURNING id"
+            )
 
     def insert(self, conn, rows):
         """The new ids, in the order of rows."""
@@ -171,8 +178,9 @@ def insert_events(entries):
         ids = conn.execute(_insert_statement(), rows).scalars().all()
     # A get per event cost more than the insert; often no hook asks at all (grants, no open desk).
     gates = _BatchGates({row["gate_id"] for row in rows})
-    events = [NewEvent(event_id, row, pass_, gate, gates)
-              for event_id, row, (_, pass_, gate) in zip(ids, rows, entries, strict=True)]
+    events = [
+        NewEvent(event_id, row, pass_, gate, gates) for event_id, row, (_, pass_, gate) in zip(ids, rows, entries, strict=True)
+    ]
     pending = db.session.info.setdefault(NEW_EVENTS, [])
     for event in events:
         for hook in _hooks:

@@ -1,4 +1,5 @@
 """Faces: separate consent, selfie enrolment, terminal photos, purge, and the desk's 1:N search."""
+
 import logging
 
 from flask import request

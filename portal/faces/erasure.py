@@ -1,4 +1,5 @@
 """Erasing face data: from the database at once, from terminals through the bridge, with acknowledgement."""
+
 import logging
 import secrets
 import sys
@@ -26,8 +27,9 @@ def bump_stamp(site_id):
 def face_terminals(p):
     """Ids of the site's face terminals that may hold this pass's face."""
     q = db.select(Device).where(Device.site_id == p.site_id, Device.kind == "face_terminal")
-    return sorted(d.id for d in db.session.scalars(q)
-                  if not (d.gate_ids and p.gate_ids and not set(d.gate_ids) & set(p.gate_ids)))
+    return sorted(
+        d.id for d in db.session.scalars(q) if not (d.gate_ids and p.gate_ids and not set(d.gate_ids) & set(p.gate_ids))
+    )
 
 
 def erase_face(p, reason):
@@ -42,8 +44,15 @@ def erase_face(p, reason):
     # A new version makes the bridge push the credential again without the face (or delete it).
     p.version += 1
     bump_stamp(p.site_id)
-    erasure = FaceErasure(pass_id=p.id, site_id=p.site_id, reason=reason, pass_version=p.version,
-                          device_ids=face_terminals(p), acked_ids=[], requested_at=utcnow())
+    erasure = FaceErasure(
+        pass_id=p.id,
+        site_id=p.site_id,
+        reason=reason,
+        pass_version=p.version,
+        device_ids=face_terminals(p),
+        acked_ids=[],
+        requested_at=utcnow(),
+    )
     if not erasure.device_ids:
         erasure.completed_at = erasure.requested_at
     db.session.add(erasure)
@@ -59,15 +68,20 @@ def _device_done(device_id, pass_id, version):
     if models is None:
         return None
     DeviceCredential = models.DeviceCredential
-    row = db.session.scalar(db.select(DeviceCredential).where(
-        DeviceCredential.device_id == device_id, DeviceCredential.pass_id == pass_id))
+    row = db.session.scalar(
+        db.select(DeviceCredential).where(DeviceCredential.device_id == device_id, DeviceCredential.pass_id == pass_id)
+    )
     if row is None:
         return True  # the bridge never put anything for this pass on the device
     if row.acked_state == "absent":
         return True
     # Still present: fine only once the device acknowledged the face-less version of the pass.
-    return (row.acked_state == "present" and row.status == "ok" and row.acked_version == row.desired_version
-            and row.pass_version >= version)
+    return (
+        row.acked_state == "present"
+        and row.status == "ok"
+        and row.acked_version == row.desired_version
+        and row.pass_version >= version
+    )
 
 
 def check_acknowledgements():
@@ -85,16 +99,23 @@ def check_acknowledgements():
             erasure.acked_ids = sorted(acked)
         if acked >= set(erasure.device_ids):
             erasure.completed_at = utcnow()
-            record("face.erase_confirmed", "pass", erasure.pass_id, site_id=erasure.site_id,
-                   reason=erasure.reason, terminals=erasure.device_ids)
+            record(
+                "face.erase_confirmed",
+                "pass",
+                erasure.pass_id,
+                site_id=erasure.site_id,
+                reason=erasure.reason,
+                terminals=erasure.device_ids,
+            )
             done += 1
     return done
 
 
 def _ended(now):
     """SQL condition: the pass can no longer be used (revoked, expired, used up)."""
-    return ((Pass.status == "revoked") | (Pass.valid_until <= now)
-            | (Pass.max_entries.is_not(None) & (Pass.uses >= Pass.max_entries)))
+    return (
+        (Pass.status == "revoked") | (Pass.valid_until <= now) | (Pass.max_entries.is_not(None) & (Pass.uses >= Pass.max_entries))
+    )
 
 
 def purge(retention_days, now=None):
@@ -102,21 +123,30 @@ def purge(retention_days, now=None):
     now = now or utcnow()
     counts = {"ended": 0, "withdrawn": 0, "consents": 0, "erasures": 0}
     ended = db.session.scalars(db.select(Pass).join(FaceTemplate, FaceTemplate.pass_id == Pass.id).where(_ended(now))).all()
-    ended += db.session.scalars(db.select(Pass).join(FaceImage, FaceImage.pass_id == Pass.id)
-                                .where(_ended(now), Pass.id.not_in([p.id for p in ended] or [-1]))).all()
+    ended += db.session.scalars(
+        db.select(Pass)
+        .join(FaceImage, FaceImage.pass_id == Pass.id)
+        .where(_ended(now), Pass.id.not_in([p.id for p in ended] or [-1]))
+    ).all()
     for p in ended:
         if erase_face(p, "ended") is not None:
             counts["ended"] += 1
     # Templates whose consent was withdrawn by another path (e.g. a direct database fix).
-    orphans = db.session.scalars(db.select(Pass).join(FaceTemplate, FaceTemplate.pass_id == Pass.id)
-                                 .join(FaceConsent, FaceConsent.id == FaceTemplate.consent_id)
-                                 .where(FaceConsent.withdrawn_at.is_not(None))).all()
+    orphans = db.session.scalars(
+        db.select(Pass)
+        .join(FaceTemplate, FaceTemplate.pass_id == Pass.id)
+        .join(FaceConsent, FaceConsent.id == FaceTemplate.consent_id)
+        .where(FaceConsent.withdrawn_at.is_not(None))
+    ).all()
     for p in orphans:
         if erase_face(p, "withdrawn") is not None:
             counts["withdrawn"] += 1
     cutoff = now - timedelta(days=retention_days)
-    old = db.session.scalars(db.select(FaceConsent).join(Pass, Pass.id == FaceConsent.pass_id).where(
-        (Pass.valid_until <= cutoff) | (Pass.revoked_at <= cutoff) | (FaceConsent.withdrawn_at <= cutoff))).all()
+    old = db.session.scalars(
+        db.select(FaceConsent)
+        .join(Pass, Pass.id == FaceConsent.pass_id)
+        .where((Pass.valid_until <= cutoff) | (Pass.revoked_at <= cutoff) | (FaceConsent.withdrawn_at <= cutoff))
+    ).all()
     for consent in old:
         p = db.session.get(Pass, consent.pass_id)
         # Safety net: a template still here past retention goes too (it should have gone at the pass's end).

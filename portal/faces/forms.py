@@ -1,4 +1,5 @@
 """Forms of the face pages: consent (never pre-ticked), selfie upload, withdrawal, desk search."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -9,8 +10,11 @@ from wtforms.validators import DataRequired
 class ConsentForm(FlaskForm):
     """Separate, explicit consent: the box starts empty and must be ticked."""
 
-    agree = BooleanField(_l("I agree that my face is used to open the gates during this pass, as explained above."),
-                         default=False, validators=[DataRequired(message=_l("Tick the box to give your consent."))])
+    agree = BooleanField(
+        _l("I agree that my face is used to open the gates during this pass, as explained above."),
+        default=False,
+        validators=[DataRequired(message=_l("Tick the box to give your consent."))],
+    )
 
 
 class PhotoForm(FlaskForm):

@@ -1,4 +1,5 @@
 """Photos in, encodings and terminal JPEGs out; nothing here touches the database."""
+
 import io
 import logging
 import warnings
@@ -15,7 +16,6 @@ DETECT_SIDE = 800  # HOG's time grows with the pixels; on a full phone photo it 
 MIN_FACE_PX = 80  # on the downscaled photo; smaller faces match poorly on terminals
 TERMINAL_SIDE = 640
 TERMINAL_MAX_BYTES = 200 * 1024  # Hikvision FDLib limit
-
 
 
 def N_(text):
@@ -69,8 +69,14 @@ def load_photo(data, side=DETECT_SIDE):
             im = im.convert("RGB")
     except PhotoRefused:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise PhotoRefused("not_image") from None
     im.thumbnail((side, side), Image.LANCZOS)
     return im

@@ -1,4 +1,5 @@
 """Face consent, templates (apart from identity data), terminal photos and erasure tracking."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String

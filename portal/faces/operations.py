@@ -1,4 +1,5 @@
 """Writes on face data: consent, enrolment, withdrawal. Views call these only; they flush, never commit."""
+
 import hashlib
 import logging
 
@@ -39,8 +40,9 @@ def give_consent(p):
     current = queries.active_consent(p.id)
     if current is not None:
         return current
-    consent = FaceConsent(pass_id=p.id, site_id=p.site_id, version=CONSENT_VERSION, purpose=PURPOSE,
-                          given_at=utcnow(), ip_hash=_ip_hash())
+    consent = FaceConsent(
+        pass_id=p.id, site_id=p.site_id, version=CONSENT_VERSION, purpose=PURPOSE, given_at=utcnow(), ip_hash=_ip_hash()
+    )
     db.session.add(consent)
     db.session.flush()
     record("face.consent", "pass", p.id, site_id=p.site_id, version=CONSENT_VERSION, purpose=PURPOSE)
@@ -86,16 +88,22 @@ def enrol(p, data):
     p.version += 1
     bump_stamp(p.site_id)
     db.session.flush()
-    record("face.enrol", "pass", p.id, site_id=p.site_id, consent_id=consent.id,
-           jpeg_bytes=len(jpeg), photo_sha256=hashlib.sha256(data).hexdigest()[:16])
+    record(
+        "face.enrol",
+        "pass",
+        p.id,
+        site_id=p.site_id,
+        consent_id=consent.id,
+        jpeg_bytes=len(jpeg),
+        photo_sha256=hashlib.sha256(data).hexdigest()[:16],
+    )
     return template
 
 
 def withdraw(p):
     """Withdraw consent: face data goes from the database now and from every terminal via the bridge."""
     now = utcnow()
-    rows = db.session.scalars(db.select(FaceConsent).where(FaceConsent.pass_id == p.id,
-                                                           FaceConsent.withdrawn_at.is_(None))).all()
+    rows = db.session.scalars(db.select(FaceConsent).where(FaceConsent.pass_id == p.id, FaceConsent.withdrawn_at.is_(None))).all()
     for consent in rows:
         consent.withdrawn_at = now
     if rows:

@@ -1,4 +1,5 @@
 """Reading face data: consent state of a pass and the cached 1:N index of a site."""
+
 import threading
 
 from portal.extensions import db
@@ -12,8 +13,12 @@ _lock = threading.Lock()
 
 def active_consent(pass_id):
     """The consent in force for a pass, or None."""
-    return db.session.scalar(db.select(FaceConsent).where(
-        FaceConsent.pass_id == pass_id, FaceConsent.withdrawn_at.is_(None)).order_by(FaceConsent.id.desc()).limit(1))
+    return db.session.scalar(
+        db.select(FaceConsent)
+        .where(FaceConsent.pass_id == pass_id, FaceConsent.withdrawn_at.is_(None))
+        .order_by(FaceConsent.id.desc())
+        .limit(1)
+    )
 
 
 def template_for(pass_id):
@@ -43,8 +48,11 @@ def site_index(site_id):
         hit = _cache.get(key)
         if hit is not None and hit[0] == gen:
             return hit[1]
-        rows = db.session.execute(db.select(FaceTemplate.pass_id, FaceTemplate.encoding)
-                                  .where(FaceTemplate.site_id == site_id).order_by(FaceTemplate.id)).all()
+        rows = db.session.execute(
+            db.select(FaceTemplate.pass_id, FaceTemplate.encoding)
+            .where(FaceTemplate.site_id == site_id)
+            .order_by(FaceTemplate.id)
+        ).all()
         index = FaceIndex.from_rows((pid, bytes(enc)) for pid, enc in rows)
         _cache[key] = (gen, index)
         return index

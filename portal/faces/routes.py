@@ -1,4 +1,5 @@
 """The visitor's face page (consent, selfie, withdrawal) and the desk's face search page."""
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
@@ -25,12 +26,19 @@ def _pass(token):
 
 def _page(p, token, status=200, error=None, **forms):
     consent = queries.active_consent(p.id)
-    ctx = dict(p=p, token=token, site=p.site, state=p.state(), consent=consent,
-               enrolled=operations.has_face(p), error=error,
-               retention_days=current_app.config.get("RETENTION_DAYS", 30),
-               consent_form=forms.get("consent_form") or ConsentForm(formdata=None),
-               photo_form=forms.get("photo_form") or PhotoForm(formdata=None),
-               withdraw_form=WithdrawForm(formdata=None))
+    ctx = dict(
+        p=p,
+        token=token,
+        site=p.site,
+        state=p.state(),
+        consent=consent,
+        enrolled=operations.has_face(p),
+        error=error,
+        retention_days=current_app.config.get("RETENTION_DAYS", 30),
+        consent_form=forms.get("consent_form") or ConsentForm(formdata=None),
+        photo_form=forms.get("photo_form") or PhotoForm(formdata=None),
+        withdraw_form=WithdrawForm(formdata=None),
+    )
     return render_template("faces/enrol.html", **ctx), status
 
 
@@ -75,8 +83,12 @@ def photo(token):
         return _page(p, token, 400, error=_said(exc.message))
     except ApiError as exc:
         return _page(p, token, exc.status, error=_said(exc.message))
-    flash(gettext("Your face is enrolled. Face terminals will recognise you during this pass; "
-                  "the QR code and keypad code still work."), "ok")
+    flash(
+        gettext(
+            "Your face is enrolled. Face terminals will recognise you during this pass; the QR code and keypad code still work."
+        ),
+        "ok",
+    )
     return redirect(url_for("faces.enrol", token=token))
 
 
@@ -111,8 +123,9 @@ def desk_search():
             error, status = [gettext("Choose a photo first.")], 400
         else:
             try:
-                results = face_search.run(current_user, form.photo.data.read(imaging.MAX_UPLOAD_BYTES + 1),
-                                          request.form.get("site_id", type=int))
+                results = face_search.run(
+                    current_user, form.photo.data.read(imaging.MAX_UPLOAD_BYTES + 1), request.form.get("site_id", type=int)
+                )
             except ApiError as exc:
                 # Staff read their own language only; the visitor's pages show both.
                 error, status = [gettext(exc.message)], exc.status

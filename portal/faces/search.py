@@ -1,4 +1,5 @@
 """The desk's 1:N search: one photo against the enrolled faces of the caller's site, audited."""
+
 from portal.audit.operations import record, record_pii_view
 from portal.core.errors import ApiError
 from portal.core.timeutil import local
@@ -33,12 +34,23 @@ def run(user, data, site_id=None):
         if p is None or p.site_id != site_id:
             continue
         record_pii_view(user, p, ["visitor_name", "face_match"])
-        results.append({
-            "pass_id": p.id, "distance": round(distance, 4), "visitor_name": p.visitor_name,
-            "unit": p.unit.label, "status": p.state(),
-            "valid_from": local(p.valid_from, p.timezone).isoformat(),
-            "valid_until": local(p.valid_until, p.timezone).isoformat(),
-        })
-    record("face.search", "site", site_id, site_id=site_id, matches=[r["pass_id"] for r in results],
-           enrolled=len(queries.site_index(site_id)))
+        results.append(
+            {
+                "pass_id": p.id,
+                "distance": round(distance, 4),
+                "visitor_name": p.visitor_name,
+                "unit": p.unit.label,
+                "status": p.state(),
+                "valid_from": local(p.valid_from, p.timezone).isoformat(),
+                "valid_until": local(p.valid_until, p.timezone).isoformat(),
+            }
+        )
+    record(
+        "face.search",
+        "site",
+        site_id,
+        site_id=site_id,
+        matches=[r["pass_id"] for r in results],
+        enrolled=len(queries.site_index(site_id)),
+    )
     return results

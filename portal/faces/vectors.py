@@ -1,4 +1,5 @@
 """Face encodings as stored (float32 bytes), the match threshold, and the 1:N matcher over a site's encodings."""
+
 from __future__ import annotations
 
 import numpy as np

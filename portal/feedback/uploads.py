@@ -77,8 +77,11 @@ def _budget(img):
         img.draft(img.mode if img.mode in ("RGB", "L") else "RGB", target)
     width, height = img.size
     if width * height > MAX_DECODED_PIXELS:
-        _refuse("photo_pixels", "The photo has too many pixels: a PNG or WebP photo may have at most 16 megapixels "
-                "(4096 x 4096). Send a smaller one or a JPEG.")
+        _refuse(
+            "photo_pixels",
+            "The photo has too many pixels: a PNG or WebP photo may have at most 16 megapixels "
+            "(4096 x 4096). Send a smaller one or a JPEG.",
+        )
 
 
 def clean(raw):

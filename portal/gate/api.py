@@ -1,4 +1,5 @@
 """Gate endpoints: the verify call readers make."""
+
 import contextlib
 import logging
 import time
@@ -31,14 +32,25 @@ VERIFY_BODY = {
         "direction": {"type": "string", "enum": ["in", "out"]},
     },
 }
-VERIFY_ANSWER = {"description": "The decision; never a grant unless every check passed",
-                 "content": {"application/json": {"schema": {
-    "type": "object", "required": ["decision", "reason", "floors", "message", "display"], "properties": {
-        "decision": {"type": "string", "enum": ["grant", "deny"]},
-        "reason": {"type": "string", "enum": sorted(texts.TEXTS)},
-        "pass_id": {"type": "integer"}, "floors": {"type": "array", "items": {"type": "integer"}},
-        "message": {"type": "object", "properties": {"en": {"type": "string"}, "zh": {"type": "string"}}},
-        "display": {"type": "string", "description": "Short line for the reader's screen"}}}}}}
+VERIFY_ANSWER = {
+    "description": "The decision; never a grant unless every check passed",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["decision", "reason", "floors", "message", "display"],
+                "properties": {
+                    "decision": {"type": "string", "enum": ["grant", "deny"]},
+                    "reason": {"type": "string", "enum": sorted(texts.TEXTS)},
+                    "pass_id": {"type": "integer"},
+                    "floors": {"type": "array", "items": {"type": "integer"}},
+                    "message": {"type": "object", "properties": {"en": {"type": "string"}, "zh": {"type": "string"}}},
+                    "display": {"type": "string", "description": "Short line for the reader's screen"},
+                },
+            }
+        }
+    },
+}
 
 
 def _verify_request():
@@ -109,8 +121,15 @@ def _device_and_prefetch(method, value, direction):
     return device, (signed, row)
 
 
-@api_route("/gate/verify", methods=("POST",), summary="Decide whether a gate opens", tag="gate", auth="device",
-           body=VERIFY_BODY, responses={"200": VERIFY_ANSWER})
+@api_route(
+    "/gate/verify",
+    methods=("POST",),
+    summary="Decide whether a gate opens",
+    tag="gate",
+    auth="device",
+    body=VERIFY_BODY,
+    responses={"200": VERIFY_ANSWER},
+)
 @csrf.exempt  # devices authenticate with a bearer token only; cookies are never read here
 # Not by client address: a site's readers often share one NAT address, and one busy gate must not
 # throttle the others. Keypad guesses are throttled per device and per pass instead (gate.throttle).
@@ -155,8 +174,13 @@ def _unattributed(exc, method, direction, started):
 
 def _answer(outcome, method):
     message, display = texts.for_reason(outcome.reason)
-    body = {"decision": outcome.decision, "reason": outcome.reason, "floors": outcome.floors,
-            "message": message, "display": display}
+    body = {
+        "decision": outcome.decision,
+        "reason": outcome.reason,
+        "floors": outcome.floors,
+        "message": message,
+        "display": display,
+    }
     # A refused keypad code never names its pass: that would tell a guesser which numbers are live.
     if outcome.pass_id is not None and (outcome.granted or method != "code"):
         body["pass_id"] = outcome.pass_id

@@ -2,6 +2,7 @@
 
 The database says when it is stale (portal.gate.triggers); docs/gate.md, "The decision cache", says why and how.
 """
+
 import logging
 import os
 import threading
@@ -100,16 +101,18 @@ class DecisionCache:
         reconnect = False
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._dsn, **(self._connect_args | {"autocommit": True,
-                                                                       "application_name": self.application_name})) as conn:
+                with psycopg.connect(
+                    self._dsn, **(self._connect_args | {"autocommit": True, "application_name": self.application_name})
+                ) as conn:
                     conn.execute(f"LISTEN {triggers.CHANNEL}")
                     conn.execute(f"LISTEN {self._fence_channel}")
                     self.clear(key_set=reconnect)  # whatever changed while nobody listened
                     reconnect = True
                     self._fences(conn)
             except Exception as exc:
-                errlog.log_failure(log, logging.WARNING, "gate cache listener lost its connection, decisions read the database",
-                                   exc)
+                errlog.log_failure(
+                    log, logging.WARNING, "gate cache listener lost its connection, decisions read the database", exc
+                )
                 self._stop.wait(_RECONNECT_SECONDS)
 
     def _fences(self, conn):
@@ -150,7 +153,8 @@ def stop(app):
 def _changed(session, flush_context, instances):
     # Decided before the flush, while the session still knows what is new, changed or deleted.
     if not session.info.get("gate_cache_dirty") and any(
-            _watched_change(session, obj) for obj in (*session.new, *session.deleted, *session.dirty)):
+        _watched_change(session, obj) for obj in (*session.new, *session.deleted, *session.dirty)
+    ):
         session.info["gate_cache_dirty"] = True
 
 

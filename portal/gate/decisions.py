@@ -1,4 +1,5 @@
 """The three ways in (QR, keypad code, plate) as decision flows; time comes from clock() only."""
+
 import contextlib
 import logging
 import time
@@ -104,7 +105,7 @@ def decide_code(device, text, direction, now):
     digits = rules.keypad_digits(text)
     if digits is None:
         return _failed(gate_throttle, device, None)
-    number, otp = digits[:codes.KEYPAD_NO_DIGITS], digits[codes.KEYPAD_NO_DIGITS:]
+    number, otp = digits[: codes.KEYPAD_NO_DIGITS], digits[codes.KEYPAD_NO_DIGITS :]
     rows = queries.passes_for_keypad(device.site_id, number, now)
     open_rows = [row for row in rows if not gate_throttle.pass_blocked(row[0].id)]
     if rows and not open_rows:

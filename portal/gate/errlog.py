@@ -5,6 +5,7 @@ the log (47,000 traceback lines in a 12 s outage). The first occurrence of a kin
 logged with its code locations on one line; repeats within INTERVAL_SECONDS are only counted, and
 the count goes out with the next line of that kind.
 """
+
 import threading
 import time
 import traceback
@@ -39,8 +40,9 @@ def log_failure(logger, level, what, exc, **ids):
         repeats = state[1] if state is not None else 0
         _state[key] = [now, 0]
     fields = "".join(f" {k}={v}" for k, v in ids.items())
-    logger.log(level, "%s%s error=%s repeats=%d in the last %.0f s at %s", what, fields, key[2], repeats,
-               INTERVAL_SECONDS, where(exc))
+    logger.log(
+        level, "%s%s error=%s repeats=%d in the last %.0f s at %s", what, fields, key[2], repeats, INTERVAL_SECONDS, where(exc)
+    )
     return True
 
 

@@ -1,4 +1,5 @@
 """The gate's own table: the change counter behind the per-worker decision cache on SQLite."""
+
 from portal.extensions import db
 from portal.gate import triggers
 

@@ -1,4 +1,5 @@
 """Writes of a gate decision: conditional updates that settle races, and the access event."""
+
 import json
 from functools import cache
 
@@ -48,8 +49,9 @@ def _consume_statement(direction):
         conds.append(or_(t.c.max_entries.is_(None), t.c.uses < t.c.max_entries))
         values["uses"] = t.c.uses + 1
         # The last entry changes what devices must hold, so the bridge's desired-state version moves.
-        values["version"] = case((and_(t.c.max_entries.isnot(None), t.c.uses + 1 >= t.c.max_entries), t.c.version + 1),
-                                 else_=t.c.version)
+        values["version"] = case(
+            (and_(t.c.max_entries.isnot(None), t.c.uses + 1 >= t.c.max_entries), t.c.version + 1), else_=t.c.version
+        )
     if direction == "in":
         conds.append(or_(t.c.last_direction.is_(None), t.c.last_direction != "in"))
     if direction is not None:
@@ -78,8 +80,11 @@ def advance_step(pass_id, step):
 @cache
 def _advance_statement():
     t = Pass.__table__
-    return update(t).where(t.c.id == bindparam("pass_id"), t.c.otp_last_step < bindparam("step")).values(
-        otp_last_step=bindparam("step"))
+    return (
+        update(t)
+        .where(t.c.id == bindparam("pass_id"), t.c.otp_last_step < bindparam("step"))
+        .values(otp_last_step=bindparam("step"))
+    )
 
 
 def wrote():
@@ -103,10 +108,14 @@ class _CountUses:
     journal's work per event on SQLite.
     """
 
-    PG_SQL = ("UPDATE passes SET uses = passes.uses + u.n FROM (SELECT id, count(*) AS n FROM unnest(%s::integer[]) AS id "
-              "GROUP BY id) AS u WHERE passes.id = u.id")
-    SQLITE_SQL = ("UPDATE passes SET uses = uses + (SELECT count(*) FROM json_each(?1) WHERE value = passes.id) "
-                  "WHERE id IN (SELECT value FROM json_each(?1))")
+    PG_SQL = (
+        "UPDATE passes SET uses = passes.uses + u.n FROM (SELECT id, count(*) AS n FROM unnest(%s::integer[]) AS id "
+        "GROUP BY id) AS u WHERE passes.id = u.id"
+    )
+    SQLITE_SQL = (
+        "UPDATE passes SET uses = uses + (SELECT count(*) FROM json_each(?1) WHERE value = passes.id) "
+        "WHERE id IN (SELECT value FROM json_each(?1))"
+    )
 
     def run_many(self, conn, rows):
         ids = [row["pass_id"] for row in rows]
@@ -129,13 +138,45 @@ def record_attempt(device, method, outcome, direction, now, latency_ms):
     """
     details = dict(outcome.details)
     burst = details.pop("burst_failures", None)
-    common = dict(at=now, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id, method=method,
-                  direction=direction, source="api", plate=outcome.plate)
-    events = [(dict(common, pass_id=outcome.pass_id, decision=outcome.decision, reason=outcome.reason,
-                    latency_ms=round(latency_ms, 3), details=details), outcome.pass_, None)]
+    common = dict(
+        at=now,
+        site_id=device.site_id,
+        gate_id=device.gate_id,
+        device_id=device.id,
+        method=method,
+        direction=direction,
+        source="api",
+        plate=outcome.plate,
+    )
+    events = [
+        (
+            dict(
+                common,
+                pass_id=outcome.pass_id,
+                decision=outcome.decision,
+                reason=outcome.reason,
+                latency_ms=round(latency_ms, 3),
+                details=details,
+            ),
+            outcome.pass_,
+            None,
+        )
+    ]
     if burst is not None:
-        events.append((dict(common, pass_id=None, decision="deny", reason="throttled", latency_ms=None,
-                            details={"burst": True, "failures": burst}), None, None))
+        events.append(
+            (
+                dict(
+                    common,
+                    pass_id=None,
+                    decision="deny",
+                    reason="throttled",
+                    latency_ms=None,
+                    details={"burst": True, "failures": burst},
+                ),
+                None,
+                None,
+            )
+        )
     writes = [device_tokens.touch_write(device, now)] if device.touch_due else []
     if outcome.count_use:
         writes.append((COUNT_USE, {"pass_id": outcome.pass_id}))

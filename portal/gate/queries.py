@@ -2,6 +2,7 @@
 
 Run through portal.core.reads (docs/gate.md, "Reads", says why).
 """
+
 from datetime import timedelta
 from functools import cache
 from types import SimpleNamespace
@@ -20,8 +21,20 @@ RECENT = timedelta(days=1)
 
 
 # What the rules read; other columns (the visitor, encrypted phone and ID, the link) stay unread.
-_QR_PASS_FIELDS = (Pass.id, Pass.site_id, Pass.status, Pass.valid_from, Pass.valid_until, Pass.timezone,
-                   Pass.max_entries, Pass.uses, Pass.schedule, Pass.gate_ids, Pass.floors, Pass.last_direction)
+_QR_PASS_FIELDS = (
+    Pass.id,
+    Pass.site_id,
+    Pass.status,
+    Pass.valid_from,
+    Pass.valid_until,
+    Pass.timezone,
+    Pass.max_entries,
+    Pass.uses,
+    Pass.schedule,
+    Pass.gate_ids,
+    Pass.floors,
+    Pass.last_direction,
+)
 _QR_PASS_NAMES = tuple(c.key for c in _QR_PASS_FIELDS)
 # A QR decision never reads the keypad secret (decrypting it would cost more than the rest of the row).
 _PASS_FIELDS = (*_QR_PASS_FIELDS, Pass.otp_secret, Pass.otp_last_step)
@@ -45,26 +58,39 @@ def _by_id():
 
 @cache
 def _by_keypad():
-    return (_base().where(Pass.site_id == bindparam("site_id"), Pass.keypad_no == bindparam("keypad_no"),
-                          Pass.valid_until > bindparam("since"))
-            .order_by(Pass.valid_until.desc()).limit(5))
+    return (
+        _base()
+        .where(
+            Pass.site_id == bindparam("site_id"), Pass.keypad_no == bindparam("keypad_no"), Pass.valid_until > bindparam("since")
+        )
+        .order_by(Pass.valid_until.desc())
+        .limit(5)
+    )
 
 
 @cache
 def _by_plate():
-    return (_base(plate=True).where(Pass.site_id == bindparam("site_id"), Pass.plate == bindparam("plate"),
-                                    Pass.valid_until > bindparam("since"))
-            .order_by(Pass.valid_until.desc()).limit(10))
+    return (
+        _base(plate=True)
+        .where(Pass.site_id == bindparam("site_id"), Pass.plate == bindparam("plate"), Pass.valid_until > bindparam("since"))
+        .order_by(Pass.valid_until.desc())
+        .limit(10)
+    )
 
 
 @cache
 def _token_and_pass():
     # Pass columns carry a p_ prefix: the device's own site_id and status are read too.
     source, condition = device_tokens.auth_from()
-    return (db.select(*device_tokens.auth_columns(), *(c.label(f"p_{c.key}") for c in _QR_PASS_FIELDS),
-                      matching.pass_hit_subquery().label("watch_hit"))
-            .select_from(source.outerjoin(Pass, Pass.id == bindparam("pass_id")))
-            .where(condition))
+    return (
+        db.select(
+            *device_tokens.auth_columns(),
+            *(c.label(f"p_{c.key}") for c in _QR_PASS_FIELDS),
+            matching.pass_hit_subquery().label("watch_hit"),
+        )
+        .select_from(source.outerjoin(Pass, Pass.id == bindparam("pass_id")))
+        .where(condition)
+    )
 
 
 def device_and_pass(pass_id, cache=None):
@@ -106,6 +132,8 @@ def passes_for_plate(site_id, plate, now):
 
 def pass_counters(pass_id):
     """The fields a failed conditional update depends on, read again (in its transaction) to name the reason."""
-    return db.session.connection().execute(
-        db.select(Pass.status, Pass.uses, Pass.max_entries, Pass.last_direction).where(Pass.id == pass_id)
-    ).first()
+    return (
+        db.session.connection()
+        .execute(db.select(Pass.status, Pass.uses, Pass.max_entries, Pass.last_direction).where(Pass.id == pass_id))
+        .first()
+    )

@@ -1,4 +1,5 @@
 """Pure rules of a gate decision: schedule, gate, pass state, keypad digits and TOTP steps."""
+
 import hmac
 import unicodedata
 from dataclasses import dataclass, field

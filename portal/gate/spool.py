@@ -2,6 +2,7 @@
 
 (docs/gate.md, "Failing closed", says why.)
 """
+
 import collections
 import logging
 import os
@@ -71,8 +72,7 @@ def spool(app=None):
 
 def keep(token_hash, method, direction, started, error):
     """Spool one attempt of the current app (its time is now)."""
-    spool().keep(Attempt(token_hash, method, direction, utcnow(), round((time.perf_counter() - started) * 1000.0, 3),
-                         error))
+    spool().keep(Attempt(token_hash, method, direction, utcnow(), round((time.perf_counter() - started) * 1000.0, 3), error))
 
 
 def hand_over():
@@ -112,13 +112,37 @@ def drain(app):
             device = found.get(a.token_hash)
             if device is None or not device.valid_at(a.at):
                 continue
-            events.add(Entry([(dict(at=a.at, site_id=device.site_id, gate_id=device.gate_id, device_id=device.id,
-                                    method=a.method, direction=a.direction, source="api", plate=None, pass_id=None,
-                                    decision="deny", reason="error", latency_ms=a.latency_ms,
-                                    details={"error": a.error, "spooled": True}), None, None)]))
+            events.add(
+                Entry(
+                    [
+                        (
+                            dict(
+                                at=a.at,
+                                site_id=device.site_id,
+                                gate_id=device.gate_id,
+                                device_id=device.id,
+                                method=a.method,
+                                direction=a.direction,
+                                source="api",
+                                plate=None,
+                                pass_id=None,
+                                decision="deny",
+                                reason="error",
+                                latency_ms=a.latency_ms,
+                                details={"error": a.error, "spooled": True},
+                            ),
+                            None,
+                            None,
+                        )
+                    ]
+                )
+            )
             recorded += 1
-        log.warning("gate spool: %d attempts from the outage recorded, %d without a valid device token dropped",
-                    recorded, len(batch) - recorded)
+        log.warning(
+            "gate spool: %d attempts from the outage recorded, %d without a valid device token dropped",
+            recorded,
+            len(batch) - recorded,
+        )
         return recorded
     finally:
         book.draining.release()

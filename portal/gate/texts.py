@@ -1,4 +1,5 @@
 """What a reader shows for each reason: a sentence in both languages and a short display line."""
+
 from flask import current_app
 
 from portal.core.errors import bilingual

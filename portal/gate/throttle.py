@@ -2,6 +2,7 @@
 
 Only failed entries naming a live pass count (docs/gate.md, "Keypad codes and the arithmetic", says why).
 """
+
 from flask import current_app
 from limits import parse_many, storage, strategies
 
@@ -69,9 +70,12 @@ def init_app(app):
     """Set defaults and build the app's throttle."""
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
-    app.extensions["gate_throttle"] = Throttle(app.config.get("RATELIMIT_STORAGE_URI") or "db://",
-                                               app.config["GATE_CODE_DEVICE_LIMIT"], app.config["GATE_CODE_PASS_LIMIT"],
-                                               app.config["GATE_CODE_BURST"])
+    app.extensions["gate_throttle"] = Throttle(
+        app.config.get("RATELIMIT_STORAGE_URI") or "db://",
+        app.config["GATE_CODE_DEVICE_LIMIT"],
+        app.config["GATE_CODE_PASS_LIMIT"],
+        app.config["GATE_CODE_BURST"],
+    )
 
 
 def current():

@@ -2,6 +2,7 @@
 
 PostgreSQL: NOTIFY on CHANNEL; SQLite: the gate_cache_epoch counter (docs/gate.md, "The decision cache", says why).
 """
+
 from sqlalchemy import Column, Integer, MetaData, Table, event, text
 
 CHANNEL = "gate_cache"
@@ -9,8 +10,20 @@ CHANNEL = "gate_cache"
 # Table -> (columns whose UPDATE matters, or None for any change including INSERT). A change here needs a
 # migration that drops the old triggers and creates the new ones (drop_statements, create_statements).
 WATCHED = {
-    "passes": ("site_id", "status", "valid_from", "valid_until", "timezone", "max_entries", "schedule", "gate_ids",
-               "floors", "visitor_id_idx", "visitor_phone_idx", "plate"),
+    "passes": (
+        "site_id",
+        "status",
+        "valid_from",
+        "valid_until",
+        "timezone",
+        "max_entries",
+        "schedule",
+        "gate_ids",
+        "floors",
+        "visitor_id_idx",
+        "visitor_phone_idx",
+        "plate",
+    ),
     "watchlist": None,
     "api_tokens": ("token_hash", "kind", "device_id", "expires_at", "revoked_at"),
     "devices": ("site_id", "gate_ids", "kind", "status"),
@@ -42,12 +55,16 @@ def create_statements(dialect_name, tables=None):
     """
     watched = {table: WATCHED[table] for table in (tables or WATCHED)}
     if dialect_name == "postgresql":
-        found = [f"CREATE OR REPLACE FUNCTION gate_cache_changed() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                 f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$"]
+        found = [
+            f"CREATE OR REPLACE FUNCTION gate_cache_changed() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$"
+        ]
         for table, columns in watched.items():
             for suffix, clause in _events(columns):
-                found.append(f"CREATE TRIGGER gate_cache_{table}_{suffix} AFTER {clause} ON {table} "
-                             f"FOR EACH STATEMENT EXECUTE FUNCTION gate_cache_changed()")
+                found.append(
+                    f"CREATE TRIGGER gate_cache_{table}_{suffix} AFTER {clause} ON {table} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION gate_cache_changed()"
+                )
         return found
     # Constant table and column names only (WATCHED above): nothing here comes from a request.
     found = [f"INSERT INTO {EPOCH_TABLE} (id, n) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM {EPOCH_TABLE})"]  # noqa: S608
@@ -61,8 +78,11 @@ def create_statements(dialect_name, tables=None):
 def drop_statements(dialect_name, tables=None, function=True):
     """The DDL that removes the triggers of tables (default: all) and, with function, PostgreSQL's function."""
     watched = {table: WATCHED[table] for table in (tables or WATCHED)}
-    found = [f"DROP TRIGGER IF EXISTS gate_cache_{table}_{suffix}" + (f" ON {table}" if dialect_name == "postgresql" else "")
-             for table, columns in watched.items() for suffix, _ in _events(columns)]
+    found = [
+        f"DROP TRIGGER IF EXISTS gate_cache_{table}_{suffix}" + (f" ON {table}" if dialect_name == "postgresql" else "")
+        for table, columns in watched.items()
+        for suffix, _ in _events(columns)
+    ]
     if dialect_name == "postgresql" and function:
         found.append("DROP FUNCTION IF EXISTS gate_cache_changed()")
     return found

@@ -2,6 +2,7 @@
 
 (docs/gate.md, "Performance", says why.)
 """
+
 import fcntl
 import os
 import threading

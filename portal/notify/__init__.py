@@ -1,4 +1,5 @@
 """SMS notifications through an outbox."""
+
 import logging
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,11 @@ def init_app(app):
     backend = app.config.get("SMS_BACKEND") or "console"
     if backend not in BACKENDS:
         log.error("SMS_BACKEND=%r is unknown (use one of %s); the outbox will not send", backend, sorted(BACKENDS))
-    elif backend == "twilio" and not (app.config.get("TWILIO_ACCOUNT_SID") and app.config.get("TWILIO_AUTH_TOKEN")
-                                      and (app.config.get("TWILIO_FROM") or app.config.get("TWILIO_MESSAGING_SERVICE_SID"))):
-        log.error("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
-                  "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+    elif backend == "twilio" and not (
+        app.config.get("TWILIO_ACCOUNT_SID")
+        and app.config.get("TWILIO_AUTH_TOKEN")
+        and (app.config.get("TWILIO_FROM") or app.config.get("TWILIO_MESSAGING_SERVICE_SID"))
+    ):
+        log.error(
+            "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID"
+        )

@@ -1,4 +1,5 @@
 """Twilio's delivery-status callback: signed by Twilio, not by a user, so no session and no CSRF."""
+
 import logging
 
 from flask import current_app, jsonify, request
@@ -30,10 +31,17 @@ def _verified():
     return RequestValidator(token).validate(_public_url(), request.form.to_dict(), signature)
 
 
-@api_route(STATUS_CALLBACK_PATH.removeprefix("/api/v1"), methods=("POST",), tag="sms", auth="none",
-           summary="Twilio delivery status callback (form-encoded, X-Twilio-Signature)",
-           responses={"200": {"description": "Recorded, or nothing to do (unknown or stale report)"},
-                      "403": {"$ref": "#/components/responses/Error"}})
+@api_route(
+    STATUS_CALLBACK_PATH.removeprefix("/api/v1"),
+    methods=("POST",),
+    tag="sms",
+    auth="none",
+    summary="Twilio delivery status callback (form-encoded, X-Twilio-Signature)",
+    responses={
+        "200": {"description": "Recorded, or nothing to do (unknown or stale report)"},
+        "403": {"$ref": "#/components/responses/Error"},
+    },
+)
 @csrf.exempt
 def twilio_status():
     """Record delivered/undelivered/failed; unknown message ids answer 200 so Twilio does not log errors."""

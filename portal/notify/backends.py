@@ -1,4 +1,5 @@
 """SMS backends (console, Twilio) and the boundary where vendor errors become our own."""
+
 import logging
 import secrets
 import threading
@@ -175,8 +176,15 @@ def translate_rest_error(exc):
 BACKENDS = {"console": ConsoleBackend, "twilio": TwilioBackend}
 
 
-SETTINGS = ("SMS_BACKEND", "SMS_TIMEOUT_SECONDS", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
-            "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE")
+SETTINGS = (
+    "SMS_BACKEND",
+    "SMS_TIMEOUT_SECONDS",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "TWILIO_MESSAGING_SERVICE_SID",
+    "TWILIO_API_BASE",
+)
 
 
 def get_backend(app):

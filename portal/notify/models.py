@@ -1,4 +1,5 @@
 """Outgoing messages: the SMS outbox and its delivery status."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text

@@ -1,4 +1,5 @@
 """Queueing messages and recording what the provider tells us; the worker sends after the request's commit."""
+
 from flask import current_app, has_app_context, has_request_context, request
 
 from portal.core.timeutil import utcnow
@@ -10,9 +11,18 @@ STATUS_CALLBACK_PATH = "/api/v1/sms/twilio/status"
 # How far along a message is; a provider report never moves a message backwards.
 RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
 # Twilio's MessageStatus words -> ours (None: nothing to record).
-TWILIO_STATUS = {"accepted": None, "scheduled": None, "queued": None, "sending": None, "sent": "sent",
-                 "delivered": "delivered", "read": "delivered", "undelivered": "undelivered",
-                 "failed": "failed", "canceled": "failed"}
+TWILIO_STATUS = {
+    "accepted": None,
+    "scheduled": None,
+    "queued": None,
+    "sending": None,
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
 
 
 def status_callback_url():
@@ -27,10 +37,18 @@ def status_callback_url():
 
 def queue_sms(to, body, purpose, pass_id=None, site_id=None):
     """Add an SMS to the outbox in the current transaction."""
-    msg = Message(channel="sms", to=to, body=body, purpose=purpose, pass_id=pass_id, site_id=site_id,
-                  status="queued", next_attempt_at=utcnow(),
-                  backend=current_app.config["SMS_BACKEND"] if has_app_context() else None,
-                  callback_url=status_callback_url())
+    msg = Message(
+        channel="sms",
+        to=to,
+        body=body,
+        purpose=purpose,
+        pass_id=pass_id,
+        site_id=site_id,
+        status="queued",
+        next_attempt_at=utcnow(),
+        backend=current_app.config["SMS_BACKEND"] if has_app_context() else None,
+        callback_url=status_callback_url(),
+    )
     db.session.add(msg)
     return msg
 

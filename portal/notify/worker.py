@@ -5,6 +5,7 @@ Claiming is exclusive: PostgreSQL skips rows another worker has locked (FOR UPDA
 SQLite flips queued -> sending with a conditional UPDATE and keeps only the rows it changed.
 A claim is a lease: if a worker dies mid-send, the row is picked up again once the lease expires.
 """
+
 import logging
 import random
 from datetime import timedelta
@@ -37,8 +38,11 @@ def _due(now):
 def claim(limit=20, now=None):
     """Mark up to `limit` due messages as ours (status sending) and commit; returns their ids."""
     now = now or utcnow()
-    claimed = {"status": "sending", "attempts": Message.attempts + 1,
-               "next_attempt_at": now + timedelta(seconds=_setting("SMS_LEASE_SECONDS", 300))}
+    claimed = {
+        "status": "sending",
+        "attempts": Message.attempts + 1,
+        "next_attempt_at": now + timedelta(seconds=_setting("SMS_LEASE_SECONDS", 300)),
+    }
     order = (Message.next_attempt_at, Message.id)
     if db.session.get_bind().dialect.name == "postgresql":
         q = select(Message.id).where(_due(now)).order_by(*order).limit(limit).with_for_update(skip_locked=True)
@@ -52,8 +56,11 @@ def claim(limit=20, now=None):
             candidates = db.session.execute(due).all()
             for mid, seen in candidates:
                 res = db.session.execute(
-                    update(Message).where(Message.id == mid, Message.status == seen, Message.next_attempt_at <= now)
-                    .values(**claimed), execution_options=NO_SYNC)
+                    update(Message)
+                    .where(Message.id == mid, Message.status == seen, Message.next_attempt_at <= now)
+                    .values(**claimed),
+                    execution_options=NO_SYNC,
+                )
                 if res.rowcount == 1:
                     ids.append(mid)
             if ids or not candidates:

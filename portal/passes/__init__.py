@@ -10,8 +10,12 @@ def init_app(app):
     from portal.passes.routes.visitor import bp
 
     app.jinja_env.globals["tz"] = zone
-    app.jinja_env.globals.update(state_label=labels.state_label, kind_label=labels.kind_label,
-                                 schedule_text=labels.schedule_text, sms_label=labels.sms_label)
+    app.jinja_env.globals.update(
+        state_label=labels.state_label,
+        kind_label=labels.kind_label,
+        schedule_text=labels.schedule_text,
+        sms_label=labels.sms_label,
+    )
     app.context_processor(resident.nav_counts)
     from portal.passes.commands import keys_cli
 

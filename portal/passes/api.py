@@ -1,4 +1,5 @@
 """Pass endpoints of the JSON API: residents' passes, and managers' export and erasure of visitor data."""
+
 from flask import jsonify, request
 
 from portal.accounts.queries import resident_unit
@@ -14,21 +15,45 @@ from portal.passes import operations, queries
 from portal.passes.schema import parse_pass
 from portal.passes.serialize import pass_json
 
-PASS_BODY = {"type": "object", "required": ["visitor", "valid_from", "valid_until"], "properties": {
-    "visitor": {"type": "object", "required": ["name"], "properties": {
-        "name": {"type": "string", "maxLength": 64}, "phone": {"type": "string", "description": "E.164 or a mainland mobile"},
-        "id_number": {"type": "string", "description": "GB 11643 resident ID"}, "plate": {"type": "string"}}},
-    "kind": {"type": "string", "enum": ["guest", "delivery", "contractor", "service"]},
-    "unit_id": {"type": "integer", "description": "Needed when the resident has several units"},
-    "valid_from": {"type": "string", "format": "date-time"}, "valid_until": {"type": "string", "format": "date-time"},
-    "timezone": {"type": "string", "example": "Asia/Shanghai"},
-    "max_entries": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["unlimited"]}], "nullable": True},
-    "schedule": {"type": "object", "properties": {
-        "days": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
-        "start": {"type": "string", "example": "08:00"}, "end": {"type": "string", "example": "18:00"}}},
-    "floors": {"type": "array", "items": {"type": "integer"}}, "gates": {"type": "array", "items": {"type": "string"}},
-    "company": {"type": "string"}, "work_area": {"type": "string"}, "note": {"type": "string"},
-    "notify": {"type": "string", "enum": ["sms", "none"]}}}
+PASS_BODY = {
+    "type": "object",
+    "required": ["visitor", "valid_from", "valid_until"],
+    "properties": {
+        "visitor": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "maxLength": 64},
+                "phone": {"type": "string", "description": "E.164 or a mainland mobile"},
+                "id_number": {"type": "string", "description": "GB 11643 resident ID"},
+                "plate": {"type": "string"},
+            },
+        },
+        "kind": {"type": "string", "enum": ["guest", "delivery", "contractor", "service"]},
+        "unit_id": {"type": "integer", "description": "Needed when the resident has several units"},
+        "valid_from": {"type": "string", "format": "date-time"},
+        "valid_until": {"type": "string", "format": "date-time"},
+        "timezone": {"type": "string", "example": "Asia/Shanghai"},
+        "max_entries": {
+            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["unlimited"]}],
+            "nullable": True,
+        },
+        "schedule": {
+            "type": "object",
+            "properties": {
+                "days": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 7}},
+                "start": {"type": "string", "example": "08:00"},
+                "end": {"type": "string", "example": "18:00"},
+            },
+        },
+        "floors": {"type": "array", "items": {"type": "integer"}},
+        "gates": {"type": "array", "items": {"type": "string"}},
+        "company": {"type": "string"},
+        "work_area": {"type": "string"},
+        "note": {"type": "string"},
+        "notify": {"type": "string", "enum": ["sms", "none"]},
+    },
+}
 
 
 def _pass_or_404(pass_id):
@@ -38,8 +63,14 @@ def _pass_or_404(pass_id):
     return p
 
 
-@api_route("/passes", methods=("POST",), summary="Invite a visitor", tag="passes", body=PASS_BODY,
-           responses={"201": {"description": "Created: id, status, pass_url"}})
+@api_route(
+    "/passes",
+    methods=("POST",),
+    summary="Invite a visitor",
+    tag="passes",
+    body=PASS_BODY,
+    responses={"201": {"description": "Created: id, status, pass_url"}},
+)
 @api_roles("resident")
 def create_pass():
     """Create a pass for one of the resident's units."""
@@ -47,18 +78,23 @@ def create_pass():
     user = api_user()
     unit_id = data.get("unit_id")
     if unit_id is not None and (isinstance(unit_id, bool) or not isinstance(unit_id, int)):
-        raise Refused("invalid", "Choose one of your units.",
-                       fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
+        raise Refused("invalid", "Choose one of your units.", fields={"unit_id": ("invalid_unit", "Choose one of your units.")})
     unit = resident_unit(user, unit_id)
     values = parse_pass(data, unit, unit.building.site)
     p = operations.issue_pass(user, unit, values)
     return jsonify(pass_json(p, user)), 201
 
 
-@api_route("/passes", summary="List passes of my units", tag="passes",
-           params=[{"name": "status", "in": "query", "schema": {"type": "string", "enum": list(queries.STATES)}},
-                   {"name": "limit", "in": "query", "schema": {"type": "integer"}},
-                   {"name": "offset", "in": "query", "schema": {"type": "integer"}}])
+@api_route(
+    "/passes",
+    summary="List passes of my units",
+    tag="passes",
+    params=[
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(queries.STATES)}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+    ],
+)
 @api_roles()
 def list_passes():
     """Passes the caller may see, newest first."""
@@ -93,9 +129,17 @@ def revoke_pass(pass_id):
     return jsonify(pass_json(p, api_user()))
 
 
-@api_route("/passes/<int:pass_id>/extend", methods=("POST",), summary="Move the end of a pass later", tag="passes",
-           body={"type": "object", "required": ["valid_until"],
-                 "properties": {"valid_until": {"type": "string", "format": "date-time"}}})
+@api_route(
+    "/passes/<int:pass_id>/extend",
+    methods=("POST",),
+    summary="Move the end of a pass later",
+    tag="passes",
+    body={
+        "type": "object",
+        "required": ["valid_until"],
+        "properties": {"valid_until": {"type": "string", "format": "date-time"}},
+    },
+)
 @api_roles("resident")
 def extend_pass(pass_id):
     """Extend a live pass."""
@@ -104,14 +148,22 @@ def extend_pass(pass_id):
     try:
         until = parse_iso(data.get("valid_until"))
     except (ValueError, TypeError):
-        raise Refused("invalid", "Some fields are invalid.", fields={"valid_until": (
-            "invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.")}) from None
+        raise Refused(
+            "invalid",
+            "Some fields are invalid.",
+            fields={"valid_until": ("invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.")},
+        ) from None
     operations.extend_pass(p, until)
     return jsonify(pass_json(p, api_user()))
 
 
-@api_route("/passes/<int:pass_id>/resend", methods=("POST",), summary="Send the pass SMS again", tag="passes",
-           responses={"202": {"description": "Queued"}})
+@api_route(
+    "/passes/<int:pass_id>/resend",
+    methods=("POST",),
+    summary="Send the pass SMS again",
+    tag="passes",
+    responses={"202": {"description": "Queued"}},
+)
 @api_roles("resident")
 def resend_pass(pass_id):
     """Queue the SMS again."""
@@ -121,17 +173,22 @@ def resend_pass(pass_id):
     return jsonify({"message_id": msg.id, "status": msg.status}), 202
 
 
-@api_route("/passes/<int:pass_id>/export", summary="Everything held about the visitor of a pass (data-subject request)",
-           tag="privacy")
+@api_route(
+    "/passes/<int:pass_id>/export", summary="Everything held about the visitor of a pass (data-subject request)", tag="privacy"
+)
 @api_roles("manager", "admin")
 def export_visitor_data(pass_id):
     """The visitor's personal data in full, the SMS sent and every access record; audited."""
     return jsonify(queries.visitor_export(api_user(), _pass_or_404(pass_id)))
 
 
-@api_route("/passes/<int:pass_id>/erase", methods=("POST",), tag="privacy",
-           summary="Erase the visitor's personal data now (the pass is revoked first)",
-           body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}})
+@api_route(
+    "/passes/<int:pass_id>/erase",
+    methods=("POST",),
+    tag="privacy",
+    summary="Erase the visitor's personal data now (the pass is revoked first)",
+    body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
+)
 @api_roles("manager", "admin")
 def erase_visitor_data(pass_id):
     """Erasure on request; access records stay without personal data."""

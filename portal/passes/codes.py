@@ -5,6 +5,7 @@ passes in a 100,000-number space, a random 11-digit entry names a live pass with
 probability 0.1 and then matches its code with probability 2/10^6 (current and previous
 step are accepted), so at most 2e-7 per try: below the 1e-6 target. See README.
 """
+
 import secrets
 
 import pyotp
@@ -27,10 +28,11 @@ def new_otp_secret():
 def allocate_keypad_no(site_id, now):
     """A random pass number not held by another unexpired pass of the site."""
     for _ in range(50):
-        candidate = f"{secrets.randbelow(10 ** KEYPAD_NO_DIGITS):0{KEYPAD_NO_DIGITS}d}"
+        candidate = f"{secrets.randbelow(10**KEYPAD_NO_DIGITS):0{KEYPAD_NO_DIGITS}d}"
         taken = db.session.scalar(
-            db.select(Pass.id).where(Pass.site_id == site_id, Pass.keypad_no == candidate,
-                                     Pass.status == "active", Pass.valid_until > now).limit(1)
+            db.select(Pass.id)
+            .where(Pass.site_id == site_id, Pass.keypad_no == candidate, Pass.status == "active", Pass.valid_until > now)
+            .limit(1)
         )
         if taken is None:
             return candidate
@@ -55,8 +57,15 @@ def qr_text(pass_, now_ts=None):
     if signer is None:
         raise RuntimeError("site has no signing key")
     kid, private = signer
-    return qrtext.sign(private, kid, pass_.site_id, pass_.id, pass_.valid_from.timestamp(),
-                       pass_.valid_until.timestamp(), qrtext.current_step(now_ts))
+    return qrtext.sign(
+        private,
+        kid,
+        pass_.site_id,
+        pass_.id,
+        pass_.valid_from.timestamp(),
+        pass_.valid_until.timestamp(),
+        qrtext.current_step(now_ts),
+    )
 
 
 def refresh_at(now_ts=None):

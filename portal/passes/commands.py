@@ -1,4 +1,5 @@
 """`flask --app wsgi keys …`: list, rotate and retire a community's signing keys."""
+
 import click
 from flask.cli import AppGroup
 

@@ -2,6 +2,7 @@
 
 (docs/edge.md, "Which QR a reader needs", gives the layout and says why.)
 """
+
 import base64
 import hashlib
 import hmac
@@ -98,7 +99,7 @@ def verify_compact(data, secrets_lookup, now_ts, expected_site=None) -> CompactC
     secrets_lookup(pass_id) gives (site id, otp secret) of a pass the verifier knows, or None.
     """
     raw = decode(data)
-    head, mac = raw[: _HEAD.size], raw[_HEAD.size:]
+    head, mac = raw[: _HEAD.size], raw[_HEAD.size :]
     _, site_id, pass_id, step = _HEAD.unpack(head)
     known = secrets_lookup(pass_id)
     if known is None:

@@ -1,4 +1,5 @@
 """Pass forms for the resident's phone pages; validation rules live in schema.py."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -32,9 +33,12 @@ class PassForm(FlaskForm):
     # A guest pass lets one person in once unless the host says otherwise.
     max_entries = IntegerField(_l("Entries"), default=1, validators=[Optional(), NumberRange(min=1, max=1000)])
     unlimited = BooleanField(_l("Unlimited entries while the pass is valid"))
-    days = SelectMultipleField(_l("Repeat on"), coerce=int, choices=[
-        (1, _l("Mon")), (2, _l("Tue")), (3, _l("Wed")), (4, _l("Thu")), (5, _l("Fri")), (6, _l("Sat")), (7, _l("Sun"))],
-        validators=[Optional()])
+    days = SelectMultipleField(
+        _l("Repeat on"),
+        coerce=int,
+        choices=[(1, _l("Mon")), (2, _l("Tue")), (3, _l("Wed")), (4, _l("Thu")), (5, _l("Fri")), (6, _l("Sat")), (7, _l("Sun"))],
+        validators=[Optional()],
+    )
     daily_start = StringField(_l("Daily from (HH:MM)"))
     daily_end = StringField(_l("Daily until (HH:MM)"))
     floors = SelectMultipleField(_l("Floors"), coerce=int, validators=[Optional()])

@@ -1,4 +1,5 @@
 """Background jobs of passes: the hourly retention purge."""
+
 from portal.core.jobs import job
 from portal.extensions import db
 from portal.passes.operations import purge_ended, purge_without_pass

@@ -1,4 +1,5 @@
 """Per-site Ed25519 key sets: the signing key of a site and a cached public view for verifiers (writes: operations)."""
+
 import threading
 import time
 
@@ -23,8 +24,12 @@ def _cache():
 
 def active_key_row(site_id):
     """The newest key that signs for a site."""
-    q = (db.select(SigningKey).where(SigningKey.site_id == site_id, SigningKey.status == "active")
-         .order_by(SigningKey.id.desc()).limit(1))
+    q = (
+        db.select(SigningKey)
+        .where(SigningKey.site_id == site_id, SigningKey.status == "active")
+        .order_by(SigningKey.id.desc())
+        .limit(1)
+    )
     return db.session.scalar(q)
 
 
@@ -66,10 +71,20 @@ def jwks(site_id):
     """Public keys of a site in JWK form (OKP/Ed25519) for offline verifiers."""
     import base64
 
-    rows = db.session.scalars(db.select(SigningKey).where(SigningKey.site_id == site_id,
-                                                          SigningKey.status.in_(("active", "verify"))))
-    return {"keys": [
-        {"kty": "OKP", "crv": "Ed25519", "kid": str(r.id), "use": "sig", "alg": "EdDSA", "status": r.status,
-         "x": base64.urlsafe_b64encode(bytes(r.public_key)).decode().rstrip("=")}
-        for r in rows
-    ]}
+    rows = db.session.scalars(
+        db.select(SigningKey).where(SigningKey.site_id == site_id, SigningKey.status.in_(("active", "verify")))
+    )
+    return {
+        "keys": [
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "kid": str(r.id),
+                "use": "sig",
+                "alg": "EdDSA",
+                "status": r.status,
+                "x": base64.urlsafe_b64encode(bytes(r.public_key)).decode().rstrip("="),
+            }
+            for r in rows
+        ]
+    }

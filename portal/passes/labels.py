@@ -1,13 +1,24 @@
 """Words for what a pass holds: state and kind labels, recurring days and hours, in the page's language."""
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-STATE_LABELS = {"active": _l("Valid now"), "pending": _l("Not started yet"), "used_up": _l("All entries used"),
-                "expired": _l("Ended"), "revoked": _l("Cancelled")}
-KIND_LABELS = {"guest": _l("Guest"), "delivery": _l("Delivery"), "contractor": _l("Contractor"),
-               "service": _l("Service")}
-SMS_LABELS = {"queued": _l("Waiting to be sent"), "sending": _l("Sending"), "sent": _l("Sent"),
-              "delivered": _l("Delivered"), "failed": _l("Not delivered"), "undelivered": _l("Not delivered")}
+STATE_LABELS = {
+    "active": _l("Valid now"),
+    "pending": _l("Not started yet"),
+    "used_up": _l("All entries used"),
+    "expired": _l("Ended"),
+    "revoked": _l("Cancelled"),
+}
+KIND_LABELS = {"guest": _l("Guest"), "delivery": _l("Delivery"), "contractor": _l("Contractor"), "service": _l("Service")}
+SMS_LABELS = {
+    "queued": _l("Waiting to be sent"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "delivered": _l("Delivered"),
+    "failed": _l("Not delivered"),
+    "undelivered": _l("Not delivered"),
+}
 DAY_NAMES = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
 

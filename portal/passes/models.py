@@ -1,4 +1,5 @@
 """Visitor passes and the per-site signing keys of their QR tokens."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint

@@ -1,4 +1,5 @@
 """Writes on passes: issue, revoke, extend, resend; signing keys; erasure and the retention purge. Views call these only."""
+
 import secrets
 from datetime import timedelta
 
@@ -37,15 +38,30 @@ def issue_pass(host, unit, values):
     ensure_key(site)
     now = utcnow()
     token = secrets.token_urlsafe(24)
-    p = Pass(site_id=site.id, unit_id=unit.id, host_id=host.id, link_hash=crypto.token_hash(token),
-             link_token=token, otp_secret=codes.new_otp_secret(), keypad_no=codes.allocate_keypad_no(site.id, now),
-             **values)
+    p = Pass(
+        site_id=site.id,
+        unit_id=unit.id,
+        host_id=host.id,
+        link_hash=crypto.token_hash(token),
+        link_token=token,
+        otp_secret=codes.new_otp_secret(),
+        keypad_no=codes.allocate_keypad_no(site.id, now),
+        **values,
+    )
     p.visitor_phone_idx = crypto.blind_index("phone", p.visitor_phone) if p.visitor_phone else None
     p.visitor_id_idx = crypto.blind_index("id", p.visitor_id_number) if p.visitor_id_number else None
     db.session.add(p)
     db.session.flush()
-    record("pass.create", "pass", p.id, site_id=site.id, kind=p.kind, unit_id=unit.id,
-           valid_from=p.valid_from.isoformat(), valid_until=p.valid_until.isoformat())
+    record(
+        "pass.create",
+        "pass",
+        p.id,
+        site_id=site.id,
+        kind=p.kind,
+        unit_id=unit.id,
+        valid_from=p.valid_from.isoformat(),
+        valid_until=p.valid_until.isoformat(),
+    )
     if p.notify == "sms" and p.visitor_phone:
         send_pass_sms(p, purpose="pass")
     return p
@@ -62,11 +78,17 @@ def sms_text(p):
     for lang in ("zh", "en"):
         with force_locale(lang):
             if p.schedule:  # a Tuesday visit on a Mon/Wed/Fri pass is refused: the visitor must know the days
-                texts.append(gettext("[%(site)s] You are invited to %(unit)s, %(start)s to %(end)s, only %(when)s. "
-                                     "Your pass: %(url)s", when=schedule_text(p.schedule), **params))
+                texts.append(
+                    gettext(
+                        "[%(site)s] You are invited to %(unit)s, %(start)s to %(end)s, only %(when)s. Your pass: %(url)s",
+                        when=schedule_text(p.schedule),
+                        **params,
+                    )
+                )
             else:
-                texts.append(gettext("[%(site)s] You are invited to %(unit)s, %(start)s to %(end)s. Your pass: %(url)s",
-                                     **params))
+                texts.append(
+                    gettext("[%(site)s] You are invited to %(unit)s, %(start)s to %(end)s. Your pass: %(url)s", **params)
+                )
     zh, en = texts
     return zh if zh == en else f"{zh}\n{en}"
 
@@ -105,11 +127,17 @@ def extend_pass(p, new_until):
     if p.state() in ("revoked", "expired"):
         raise Refused("pass_not_live", "Only a pass that has not ended can be extended.", kind="conflict")
     if new_until <= p.valid_until:
-        raise Refused("invalid", "The new end must be later than the current one.",
-                      fields={"valid_until": ("window_order", "The new end must be later than the current one.")})
+        raise Refused(
+            "invalid",
+            "The new end must be later than the current one.",
+            fields={"valid_until": ("window_order", "The new end must be later than the current one.")},
+        )
     if new_until - p.valid_from > MAX_WINDOW:
-        raise Refused("invalid", "A pass can last at most one year.",
-                      fields={"valid_until": ("window_too_long", "A pass can last at most one year.")})
+        raise Refused(
+            "invalid",
+            "A pass can last at most one year.",
+            fields={"valid_until": ("window_too_long", "A pass can last at most one year.")},
+        )
     old = p.valid_until
     p.valid_until = new_until
     p.version += 1
@@ -132,10 +160,14 @@ def revoke_issued_by(user, unit_id=None, reason="host moved out"):
 def create_key(site, status="active"):
     """A new key for the site; stored with its private half encrypted."""
     key = Ed25519PrivateKey.generate()
-    row = SigningKey(site_id=site.id, status=status,
-                     public_key=key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
-                     private_key=key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                                   serialization.NoEncryption()).hex())
+    row = SigningKey(
+        site_id=site.id,
+        status=status,
+        public_key=key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
+        private_key=key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        ).hex(),
+    )
     db.session.add(row)
     db.session.flush()
     keys.invalidate()
@@ -174,8 +206,9 @@ def _scrub_events(where):
     rows = db.session.execute(select(AccessEvent.id, AccessEvent.details).where(where)).all()
     for event_id, details in rows:
         clean = {k: v for k, v in (details or {}).items() if k not in PERSONAL_DETAILS}
-        db.session.execute(update(AccessEvent).where(AccessEvent.id == event_id)
-                           .values(**_values(AccessEvent.__tablename__), details=clean))
+        db.session.execute(
+            update(AccessEvent).where(AccessEvent.id == event_id).values(**_values(AccessEvent.__tablename__), details=clean)
+        )
 
 
 def _carries_personal_data():
@@ -221,11 +254,13 @@ def purge_without_pass(now=None, batch=500):
     now = now or utcnow()
     cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
     done = purge_desk_records(cutoff, batch, _values(WalkIn.__tablename__), _values(ItemMovement.__tablename__))
-    event_ids = db.session.scalars(select(AccessEvent.id).where(
-        AccessEvent.pass_id.is_(None), AccessEvent.at < cutoff, _carries_personal_data()).limit(batch)).all()
+    event_ids = db.session.scalars(
+        select(AccessEvent.id)
+        .where(AccessEvent.pass_id.is_(None), AccessEvent.at < cutoff, _carries_personal_data())
+        .limit(batch)
+    ).all()
     if event_ids:
         _scrub_events(AccessEvent.id.in_(event_ids))
     if done or event_ids:
-        record("desk.purge", "walk_in", None, rows=done + len(event_ids),
-               retention_days=current_app.config["RETENTION_DAYS"])
+        record("desk.purge", "walk_in", None, rows=done + len(event_ids), retention_days=current_app.config["RETENTION_DAYS"])
     return done + len(event_ids)

@@ -1,4 +1,5 @@
 """QR rendering, at most once per pass and time step."""
+
 import io
 import threading
 from collections import OrderedDict

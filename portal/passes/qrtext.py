@@ -5,6 +5,7 @@ Layout (big-endian, 23 bytes before the 64-byte signature):
 Base32 keeps the text inside the QR alphanumeric set, so 87 bytes become 140
 characters and fit QR version 7 at error correction M.
 """
+
 import base64
 import re
 import struct
@@ -94,7 +95,7 @@ def verify(text, public_keys, now_ts, expected_site=None):
 def signed_claims(text, public_keys):
     """The claims of a token whose signature (by a key of the claimed site) checks; no clock involved."""
     raw = decode_raw(text)
-    head, sig = raw[: _HEAD.size], raw[_HEAD.size:]
+    head, sig = raw[: _HEAD.size], raw[_HEAD.size :]
     kid = int.from_bytes(head[1:3], "big")
     entry = public_keys.get(kid)
     if entry is None:

@@ -1,4 +1,5 @@
 """Reading passes, always through the caller's reach (own units, or own site for staff)."""
+
 from sqlalchemy import or_
 
 from portal.accounts.queries import reachable_unit_ids, site_condition
@@ -36,8 +37,12 @@ def state_condition(state, now):
 
 
 # The resident's list views: ended passes (used up, expired, revoked) leave the default one.
-VIEWS = {"current": ("active", "pending"), "live": ("active",), "upcoming": ("pending",),
-         "past": ("used_up", "expired", "revoked")}
+VIEWS = {
+    "current": ("active", "pending"),
+    "live": ("active",),
+    "upcoming": ("pending",),
+    "past": ("used_up", "expired", "revoked"),
+}
 
 
 def list_for(user, status=None, limit=100, offset=0, states=None):
@@ -92,11 +97,28 @@ def visitor_export(user, p):
     messages = db.session.scalars(db.select(Message).where(Message.pass_id == p.id).order_by(Message.id)).all()
     return {
         "pass_id": p.id,
-        "visitor": {"name": p.visitor_name, "phone": p.visitor_phone, "id_number": p.visitor_id_number, "plate": p.plate,
-                    "company": p.company, "work_area": p.work_area, "note": p.note},
-        "valid_from": p.valid_from.isoformat(), "valid_until": p.valid_until.isoformat(), "purged_at":
-            p.purged_at.isoformat() if p.purged_at else None,
+        "visitor": {
+            "name": p.visitor_name,
+            "phone": p.visitor_phone,
+            "id_number": p.visitor_id_number,
+            "plate": p.plate,
+            "company": p.company,
+            "work_area": p.work_area,
+            "note": p.note,
+        },
+        "valid_from": p.valid_from.isoformat(),
+        "valid_until": p.valid_until.isoformat(),
+        "purged_at": p.purged_at.isoformat() if p.purged_at else None,
         "sms": [{"to": m.to, "body": m.body, "status": m.status, "at": m.created_at.isoformat()} for m in messages],
-        "access": [{"at": e.at.isoformat(), "gate_id": e.gate_id, "method": e.method, "decision": e.decision,
-                    "reason": e.reason, "direction": e.direction} for e in events],
+        "access": [
+            {
+                "at": e.at.isoformat(),
+                "gate_id": e.gate_id,
+                "method": e.method,
+                "decision": e.decision,
+                "reason": e.reason,
+                "direction": e.direction,
+            }
+            for e in events
+        ],
     }

@@ -18,11 +18,26 @@ SCRUB_DETAILS = object()  # drop PERSONAL_DETAILS from a JSON details column
 
 #: table -> column -> what the purge leaves there.
 PERSONAL_DATA = {
-    Pass.__tablename__: {"visitor_name": PURGED_NAME, "visitor_phone": None, "visitor_phone_idx": None,
-                         "visitor_id_number": None, "visitor_id_idx": None, "plate": None, "company": None,
-                         "work_area": None, "note": None, "revoke_reason": None},
-    WalkIn.__tablename__: {"visitor_name": PURGED_NAME, "visitor_phone": None, "visitor_id_number": None,
-                           "plate": None, "purpose": None, "guard_reason": None},
+    Pass.__tablename__: {
+        "visitor_name": PURGED_NAME,
+        "visitor_phone": None,
+        "visitor_phone_idx": None,
+        "visitor_id_number": None,
+        "visitor_id_idx": None,
+        "plate": None,
+        "company": None,
+        "work_area": None,
+        "note": None,
+        "revoke_reason": None,
+    },
+    WalkIn.__tablename__: {
+        "visitor_name": PURGED_NAME,
+        "visitor_phone": None,
+        "visitor_id_number": None,
+        "plate": None,
+        "purpose": None,
+        "guard_reason": None,
+    },
     ItemMovement.__tablename__: {"carrier_name": None, "plate": None, "guard_reason": None},
     AccessEvent.__tablename__: {"plate": None, "details": SCRUB_DETAILS},
     Message.__tablename__: {"body": DELETE_ROW, "purpose": DELETE_ROW},

@@ -1,4 +1,5 @@
 """Turning pass input (JSON or form) into clean values, with per-field errors."""
+
 import re
 from datetime import timedelta
 
@@ -21,8 +22,11 @@ def parse_schedule(raw):
     if not isinstance(raw, dict):
         raise v.FieldError("invalid_schedule", "The schedule needs days, a start and an end time.")
     days = raw.get("days") or [1, 2, 3, 4, 5, 6, 7]
-    if not isinstance(days, list) or not days or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days):
+    if (
+        not isinstance(days, list)
+        or not days
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days)
+    ):
         raise v.FieldError("invalid_schedule", "Days of the week are numbers 1 (Monday) to 7 (Sunday).")
     start, end = raw.get("start"), raw.get("end")
     if not (isinstance(start, str) and _HHMM.match(start) and isinstance(end, str) and _HHMM.match(end)):
@@ -36,14 +40,20 @@ def _window(data, errors):
     try:
         start = parse_iso(data.get("valid_from"))
     except (ValueError, TypeError):
-        errors["valid_from"] = ("invalid_datetime",
-                                N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."), {})
+        errors["valid_from"] = (
+            "invalid_datetime",
+            N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."),
+            {},
+        )
         start = None
     try:
         end = parse_iso(data.get("valid_until"))
     except (ValueError, TypeError):
-        errors["valid_until"] = ("invalid_datetime",
-                                 N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."), {})
+        errors["valid_until"] = (
+            "invalid_datetime",
+            N_("Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00."),
+            {},
+        )
         end = None
     if start and end:
         if end <= start:
@@ -59,8 +69,11 @@ def _entries(raw, errors):
     if raw is None or raw == "unlimited":
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_ENTRIES:
-        errors["max_entries"] = ("invalid_entries", N_("Entries must be a number from 1 to %(max)s, or unlimited."),
-                                 {"max": MAX_ENTRIES})
+        errors["max_entries"] = (
+            "invalid_entries",
+            N_("Entries must be a number from 1 to %(max)s, or unlimited."),
+            {"max": MAX_ENTRIES},
+        )
         return None
     return raw
 
@@ -132,6 +145,21 @@ def parse_pass(data, unit, site):
     note = v.collect(errors, "note", v.clean_text, data.get("note"), max_len=500, required=False, multiline=True)
     if errors:
         raise ValidationFailed(errors)
-    return dict(visitor_name=name, visitor_phone=phone, visitor_id_number=idn, plate=plate, kind=kind,
-                timezone=tz_name, valid_from=start, valid_until=end, schedule=schedule, max_entries=entries,
-                floors=floors, gate_ids=gates, notify=notify, company=company, work_area=work_area, note=note)
+    return dict(
+        visitor_name=name,
+        visitor_phone=phone,
+        visitor_id_number=idn,
+        plate=plate,
+        kind=kind,
+        timezone=tz_name,
+        valid_from=start,
+        valid_until=end,
+        schedule=schedule,
+        max_entries=entries,
+        floors=floors,
+        gate_ids=gates,
+        notify=notify,
+        company=company,
+        work_area=work_area,
+        note=note,
+    )

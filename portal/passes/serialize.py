@@ -1,4 +1,5 @@
 """JSON shapes of passes."""
+
 from portal.core.timeutil import local, utcnow
 from portal.core.validators import mask_id, mask_phone
 from portal.passes.operations import link_for
@@ -38,8 +39,15 @@ def pass_json(p, viewer, messages=None):
         out["pass_url"] = link_for(p.link_token)
     if messages is not None:
         out["messages"] = [
-            {"id": m.id, "purpose": m.purpose, "status": m.status, "error": m.error_code, "error_message": m.error_message,
-             "created_at": m.created_at.isoformat(), "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None}
+            {
+                "id": m.id,
+                "purpose": m.purpose,
+                "status": m.status,
+                "error": m.error_code,
+                "error_message": m.error_message,
+                "created_at": m.created_at.isoformat(),
+                "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None,
+            }
             for m in messages
         ]
     return out

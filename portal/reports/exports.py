@@ -13,26 +13,52 @@ from portal.feedback.forms import CATEGORY_LABELS, KIND_LABELS, PRIORITY_LABELS,
 from portal.feedback.models import Complaint
 
 # Column headings and figure names a manager reads in the page's language (the codes stay in the API).
-SECTIONS = {"satisfaction": _l("Satisfaction"), "complaints": _l("Complaints"), "response": _l("Response"),
-            "entries": _l("Entries"), "complaints_by_month": _l("Complaints per month"),
-            "denied_by_reason": _l("Denied by reason"), "entries_by_day": _l("Entries per day"),
-            "entries_by_hour": _l("Entries by hour")}
-METRICS = {"rate": _l("Satisfied share"), "answered": _l("Surveys answered"), "count": _l("Complaints filed"),
-           "per_100_units": _l("Complaints per 100 units"), "suggestions": _l("Suggestions"),
-           "median_first_response_hours": _l("Median hours to first answer"),
-           "median_resolution_hours": _l("Median hours to resolution"), "unanswered": _l("Not yet answered"),
-           "granted": _l("Entries granted"), "guard_share_of_entries": _l("Share of entries let in by guards"),
-           "guard_share_of_walk_ins": _l("Share of walk-ins approved by guards"), "denied": _l("Entries denied")}
-KPI_HEADER = (_l("Section"), _l("Figure"), _l("Value"), _l("Previous period"), _l("Change"), _l("Target or aim"),
-              _l("Met"))
-COMPLAINT_HEADER = (_l("No."), _l("Filed"), _l("Kind"), _l("Category"), _l("Priority"), _l("Status"), _l("Location"),
-                    _l("Description"), _l("First answer"), _l("Hours to first answer"), _l("Resolved"),
-                    _l("Hours to resolution"), _l("Times reopened"))
+SECTIONS = {
+    "satisfaction": _l("Satisfaction"),
+    "complaints": _l("Complaints"),
+    "response": _l("Response"),
+    "entries": _l("Entries"),
+    "complaints_by_month": _l("Complaints per month"),
+    "denied_by_reason": _l("Denied by reason"),
+    "entries_by_day": _l("Entries per day"),
+    "entries_by_hour": _l("Entries by hour"),
+}
+METRICS = {
+    "rate": _l("Satisfied share"),
+    "answered": _l("Surveys answered"),
+    "count": _l("Complaints filed"),
+    "per_100_units": _l("Complaints per 100 units"),
+    "suggestions": _l("Suggestions"),
+    "median_first_response_hours": _l("Median hours to first answer"),
+    "median_resolution_hours": _l("Median hours to resolution"),
+    "unanswered": _l("Not yet answered"),
+    "granted": _l("Entries granted"),
+    "guard_share_of_entries": _l("Share of entries let in by guards"),
+    "guard_share_of_walk_ins": _l("Share of walk-ins approved by guards"),
+    "denied": _l("Entries denied"),
+}
+KPI_HEADER = (_l("Section"), _l("Figure"), _l("Value"), _l("Previous period"), _l("Change"), _l("Target or aim"), _l("Met"))
+COMPLAINT_HEADER = (
+    _l("No."),
+    _l("Filed"),
+    _l("Kind"),
+    _l("Category"),
+    _l("Priority"),
+    _l("Status"),
+    _l("Location"),
+    _l("Description"),
+    _l("First answer"),
+    _l("Hours to first answer"),
+    _l("Resolved"),
+    _l("Hours to resolution"),
+    _l("Times reopened"),
+)
 
 
 def _label(table, key):
     value = table.get(key)
     return str(value) if value is not None else key
+
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets (OWASP CSV injection).
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
@@ -99,8 +125,10 @@ def kpi_rows(k):
         ("entries", "denied", ent["denied"], None, None, None, None),
     ]
     rows += [("complaints_by_month", m["month"], m["count"], None, None, None, None) for m in com["by_month"]]
-    rows += [("denied_by_reason", _label(REASON_LABELS, reason), n, None, None, None, None)
-             for reason, n in ent["denied_by_reason"].items()]
+    rows += [
+        ("denied_by_reason", _label(REASON_LABELS, reason), n, None, None, None, None)
+        for reason, n in ent["denied_by_reason"].items()
+    ]
     rows += [("entries_by_day", d["date"], d["count"], None, None, None, None) for d in ent["per_day"]]
     rows += [("entries_by_hour", f"{h:02d}", n, None, None, None, None) for h, n in enumerate(ent["by_hour"])]
     return rows

@@ -48,8 +48,9 @@ def chart_set(k):
             label_every=2,
             highlight={f"{h:02d}" for h in ent["peak_hours"]},
         ),
-        "denied": charts.hbars([(str(REASON_LABELS.get(r, r)), n) for r, n in ent["denied_by_reason"].items()],
-                               _("Denied by reason")),
+        "denied": charts.hbars(
+            [(str(REASON_LABELS.get(r, r)), n) for r, n in ent["denied_by_reason"].items()], _("Denied by reason")
+        ),
     }
 
 
@@ -82,8 +83,9 @@ def _export(what, build):
     """Audit an export of the chosen period, then send the CSV."""
     site = _site()
     period = _period(site)
-    record("report.export", "site", site.id, site_id=site.id, what=what,
-           first=period.first.isoformat(), last=period.last.isoformat())
+    record(
+        "report.export", "site", site.id, site_id=site.id, what=what, first=period.first.isoformat(), last=period.last.isoformat()
+    )
     return _csv(build(site, period), f"{what}-{site.slug}-{period.first}-{period.last}.csv")
 
 

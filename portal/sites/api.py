@@ -1,4 +1,5 @@
 """Public key sets of a site for offline verifiers, and managers moving residents in and out."""
+
 from flask import jsonify
 
 from portal.accounts.models import RELATIONS
@@ -15,8 +16,13 @@ from portal.sites import queries
 from portal.sites.operations import move_in, move_out
 
 
-@api_route("/sites/<slug>/keys", summary="Ed25519 public keys that verify this site's passes (JWK set)", tag="sites",
-           auth="none", responses={"200": {"description": "JWK set"}, "404": {"description": "No such site"}})
+@api_route(
+    "/sites/<slug>/keys",
+    summary="Ed25519 public keys that verify this site's passes (JWK set)",
+    tag="sites",
+    auth="none",
+    responses={"200": {"description": "JWK set"}, "404": {"description": "No such site"}},
+)
 def site_keys(slug):
     """The site's key set; several keys verify at once during rotation."""
     site = queries.site_by_slug(slug[:40])
@@ -25,11 +31,19 @@ def site_keys(slug):
     return jsonify(keys.jwks(site.id) | {"site_id": site.id, "token_format": "base32(v1|kid|site|pass|from|until|step|ed25519)"})
 
 
-RESIDENT_BODY = {"type": "object", "required": ["unit_id", "relation"], "properties": {
-    "unit_id": {"type": "integer"}, "relation": {"type": "string", "enum": list(RELATIONS)},
-    "login": {"type": "string", "description": "An existing resident's login, or a new one with password and name"},
-    "password": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"},
-    "starts_at": {"type": "string", "format": "date-time"}}}
+RESIDENT_BODY = {
+    "type": "object",
+    "required": ["unit_id", "relation"],
+    "properties": {
+        "unit_id": {"type": "integer"},
+        "relation": {"type": "string", "enum": list(RELATIONS)},
+        "login": {"type": "string", "description": "An existing resident's login, or a new one with password and name"},
+        "password": {"type": "string"},
+        "name": {"type": "string"},
+        "phone": {"type": "string"},
+        "starts_at": {"type": "string", "format": "date-time"},
+    },
+}
 
 
 def _site_id():
@@ -41,9 +55,14 @@ def _site_id():
 
 def residency_json(r):
     """A residency as managers see it."""
-    return {"id": r.id, "user": {"id": r.user.id, "login": r.user.login, "name": r.user.display_name},
-            "unit": {"id": r.unit.id, "label": r.unit.label}, "relation": r.relation,
-            "starts_at": r.starts_at.isoformat(), "ends_at": r.ends_at.isoformat() if r.ends_at else None}
+    return {
+        "id": r.id,
+        "user": {"id": r.user.id, "login": r.user.login, "name": r.user.display_name},
+        "unit": {"id": r.unit.id, "label": r.unit.label},
+        "relation": r.relation,
+        "starts_at": r.starts_at.isoformat(),
+        "ends_at": r.ends_at.isoformat() if r.ends_at else None,
+    }
 
 
 @api_route("/residencies", summary="Current residents of my community", tag="residents")
@@ -53,8 +72,14 @@ def list_residencies():
     return jsonify({"items": [residency_json(r) for r in queries.residencies_of_site(_site_id())]})
 
 
-@api_route("/residencies", methods=("POST",), summary="Move a resident into a unit (creating the account if new)",
-           tag="residents", body=RESIDENT_BODY, responses={"201": {"description": "Residency"}})
+@api_route(
+    "/residencies",
+    methods=("POST",),
+    summary="Move a resident into a unit (creating the account if new)",
+    tag="residents",
+    body=RESIDENT_BODY,
+    responses={"201": {"description": "Residency"}},
+)
 @api_roles("manager", "admin")
 def create_residency():
     """Move in; a new login needs a password and a name."""
@@ -92,8 +117,12 @@ def create_residency():
     return jsonify(residency_json(r)), 201
 
 
-@api_route("/residencies/<int:residency_id>/end", methods=("POST",), tag="residents",
-           summary="Move a resident out: every pass they issued for the unit is revoked at once")
+@api_route(
+    "/residencies/<int:residency_id>/end",
+    methods=("POST",),
+    tag="residents",
+    summary="Move a resident out: every pass they issued for the unit is revoked at once",
+)
 @api_roles("manager", "admin")
 def end_residency(residency_id):
     """Move out now."""

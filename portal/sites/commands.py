@@ -1,4 +1,5 @@
 """`flask --app wsgi sites …` and `residents …`: set up a community and its people from the shell."""
+
 import click
 from flask.cli import AppGroup
 
@@ -23,8 +24,9 @@ def cli_site(slug):
 
 
 def _unit(site, building_code, number):
-    unit = db.session.scalar(db.select(Unit).join(Building).where(
-        Building.site_id == site.id, Building.code == building_code, Unit.number == number))
+    unit = db.session.scalar(
+        db.select(Unit).join(Building).where(Building.site_id == site.id, Building.code == building_code, Unit.number == number)
+    )
     if unit is None:
         raise click.ClickException(f"no unit {building_code}-{number} at {site.slug}")
     return unit

@@ -1,4 +1,5 @@
 """Communities, buildings, units and gates."""
+
 from flask import has_request_context
 from flask_babel import get_locale
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint

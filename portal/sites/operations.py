@@ -1,4 +1,5 @@
 """Writes on places and residencies."""
+
 from portal.audit.operations import record
 from portal.core.errors import Refused
 from portal.core.timeutil import utcnow
@@ -36,8 +37,7 @@ def add_unit(building, number, floor):
 
 def add_gate(site, code, name, kind="pedestrian", name_en=None, building=None):
     """An entrance."""
-    g = Gate(site_id=site.id, code=code, name=name, kind=kind, name_en=name_en,
-             building_id=building.id if building else None)
+    g = Gate(site_id=site.id, code=code, name=name, kind=kind, name_en=name_en, building_id=building.id if building else None)
     db.session.add(g)
     db.session.flush()
     return g
@@ -64,6 +64,12 @@ def move_out(residency, at=None):
         raise Refused("already_ended", "This resident has already moved out.", kind="conflict")
     residency.ends_at = at or utcnow()
     revoked = revoke_issued_by(residency.user, unit_id=residency.unit_id, reason="host moved out")
-    record("resident.move_out", "user", residency.user_id, site_id=residency.unit.building.site_id,
-           unit_id=residency.unit_id, revoked_passes=[p.id for p in revoked])
+    record(
+        "resident.move_out",
+        "user",
+        residency.user_id,
+        site_id=residency.unit.building.site_id,
+        unit_id=residency.unit_id,
+        revoked_passes=[p.id for p in revoked],
+    )
     return revoked

@@ -1,4 +1,5 @@
 """Reading sites, and residents and units within a manager's reach."""
+
 from portal.accounts.models import Residency, User
 from portal.extensions import db
 from portal.sites.models import Building, Site, Unit
@@ -20,8 +21,13 @@ def residencies_of_site(site_id, current_only=True):
     """Residencies of a site's units, newest first."""
     from portal.core.timeutil import utcnow
 
-    q = (db.select(Residency).join(Unit, Unit.id == Residency.unit_id).join(Building)
-         .where(Building.site_id == site_id).order_by(Residency.id.desc()))
+    q = (
+        db.select(Residency)
+        .join(Unit, Unit.id == Residency.unit_id)
+        .join(Building)
+        .where(Building.site_id == site_id)
+        .order_by(Residency.id.desc())
+    )
     if current_only:
         q = q.where((Residency.ends_at.is_(None)) | (Residency.ends_at > utcnow()))
     return db.session.scalars(q).all()
@@ -29,8 +35,12 @@ def residencies_of_site(site_id, current_only=True):
 
 def residency_in_site(residency_id, site_id):
     """A residency if its unit belongs to the site."""
-    return db.session.scalar(db.select(Residency).join(Unit, Unit.id == Residency.unit_id).join(Building)
-                             .where(Residency.id == residency_id, Building.site_id == site_id))
+    return db.session.scalar(
+        db.select(Residency)
+        .join(Unit, Unit.id == Residency.unit_id)
+        .join(Building)
+        .where(Residency.id == residency_id, Building.site_id == site_id)
+    )
 
 
 def user_by_login(login):
@@ -40,5 +50,13 @@ def user_by_login(login):
 
 def lives_in_site(user_id, site_id):
     """True when the user has (or had) a residency in one of the site's units."""
-    return db.session.scalar(db.select(Residency.id).join(Unit, Unit.id == Residency.unit_id).join(Building)
-                             .where(Residency.user_id == user_id, Building.site_id == site_id).limit(1)) is not None
+    return (
+        db.session.scalar(
+            db.select(Residency.id)
+            .join(Unit, Unit.id == Residency.unit_id)
+            .join(Building)
+            .where(Residency.user_id == user_id, Building.site_id == site_id)
+            .limit(1)
+        )
+        is not None
+    )

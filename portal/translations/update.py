@@ -3,6 +3,7 @@
 Run with `make extract`. Part files (portal/translations/parts/*.po) hold msgid/msgstr pairs kept
 next to each feature's work; messages.po is what Flask-Babel compiles and serves.
 """
+
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,18 @@ KEYWORDS = ["_l", "lazy_gettext", "N_", "FieldError:2", "ApiError:3", "bilingual
 def main():
     """Extract, merge, report what is still untranslated."""
     pot = HERE / "messages.pot"
-    args = [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"), "-o", str(pot),
-            "--no-location", "."]
+    args = [
+        sys.executable,
+        "-m",
+        "babel.messages.frontend",
+        "extract",
+        "-F",
+        str(ROOT / "babel.cfg"),
+        "-o",
+        str(pot),
+        "--no-location",
+        ".",
+    ]
     for k in KEYWORDS:
         args += ["-k", k]
     subprocess.run(args, cwd=ROOT, check=True, capture_output=True)  # noqa: S603 - this interpreter's babel, fixed arguments

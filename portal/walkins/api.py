@@ -1,4 +1,5 @@
 """Walk-ins and item movements in the JSON API: the desk registers and follows them, the host answers from the phone."""
+
 from flask import jsonify, request
 
 from portal.accounts.sessions import api_roles, api_user
@@ -14,13 +15,29 @@ from portal.walkins import operations, queries
 from portal.walkins.models import ItemMovement, WalkIn
 from portal.walkins.serialize import item_json, walk_in_json
 
-WALK_IN_BODY = {"type": "object", "required": ["name", "unit_id"], "properties": {
-    "name": STR, "phone": STR, "id_number": {"type": "string", "description": "GB 11643, checked"}, "plate": STR,
-    "unit_id": INT, "gate_id": INT, "purpose": STR}}
+WALK_IN_BODY = {
+    "type": "object",
+    "required": ["name", "unit_id"],
+    "properties": {
+        "name": STR,
+        "phone": STR,
+        "id_number": {"type": "string", "description": "GB 11643, checked"},
+        "plate": STR,
+        "unit_id": INT,
+        "gate_id": INT,
+        "purpose": STR,
+    },
+}
 
 
-@api_route("/desk/walk-ins", methods=("POST",), summary="Register a walk-in; the host is asked by SMS and in the portal",
-           tag=TAG, body=WALK_IN_BODY, responses={"201": {"description": "Created (pending, or refused on a watchlist match)"}})
+@api_route(
+    "/desk/walk-ins",
+    methods=("POST",),
+    summary="Register a walk-in; the host is asked by SMS and in the portal",
+    tag=TAG,
+    body=WALK_IN_BODY,
+    responses={"201": {"description": "Created (pending, or refused on a watchlist match)"}},
+)
 @api_roles(*DESK_ROLES)
 def create_walk_in():
     """Register a visitor with no pass."""
@@ -36,8 +53,12 @@ def list_walk_ins():
     return jsonify({"items": [walk_in_json(w) for w in queries.walk_ins(site.id, request.args.get("status"))]})
 
 
-@api_route("/desk/walk-ins/stats", summary="Share of walk-ins approved by guards (alert above 10%)", tag=TAG,
-           params=[Q("days", "integer"), SITE])
+@api_route(
+    "/desk/walk-ins/stats",
+    summary="Share of walk-ins approved by guards (alert above 10%)",
+    tag=TAG,
+    params=[Q("days", "integer"), SITE],
+)
 @api_roles(*DESK_ROLES)
 def walk_in_stats():
     """Guard-approved share."""
@@ -45,9 +66,13 @@ def walk_in_stats():
     return jsonify(desk_queries.walk_in_stats(desk_site(api_user()).id, days=days))
 
 
-@api_route("/desk/walk-ins/<int:walk_in_id>/approve", methods=("POST",), tag=TAG,
-           summary="Approve without the host; needs a written reason (audited)",
-           body={"type": "object", "required": ["reason"], "properties": {"reason": STR}})
+@api_route(
+    "/desk/walk-ins/<int:walk_in_id>/approve",
+    methods=("POST",),
+    tag=TAG,
+    summary="Approve without the host; needs a written reason (audited)",
+    body={"type": "object", "required": ["reason"], "properties": {"reason": STR}},
+)
 @api_roles(*DESK_ROLES)
 def guard_approve_walk_in(walk_in_id):
     """Guard approval with a reason."""
@@ -64,13 +89,29 @@ def guard_refuse_walk_in(walk_in_id):
     return jsonify(walk_in_json(operations.refuse_walk_in(site_object(WalkIn, walk_in_id, site), api_user(), by="guard")))
 
 
-ITEM_BODY = {"type": "object", "required": ["unit_id", "direction", "description"], "properties": {
-    "unit_id": INT, "direction": {"type": "string", "enum": ["in", "out"]}, "description": STR, "quantity": INT,
-    "carrier_name": STR, "plate": STR, "gate_id": INT}}
+ITEM_BODY = {
+    "type": "object",
+    "required": ["unit_id", "direction", "description"],
+    "properties": {
+        "unit_id": INT,
+        "direction": {"type": "string", "enum": ["in", "out"]},
+        "description": STR,
+        "quantity": INT,
+        "carrier_name": STR,
+        "plate": STR,
+        "gate_id": INT,
+    },
+}
 
 
-@api_route("/desk/items", methods=("POST",), summary="Log items going in or out (物品出入登记); the host approves", tag=TAG,
-           body=ITEM_BODY, responses={"201": {"description": "Created, pending the host"}})
+@api_route(
+    "/desk/items",
+    methods=("POST",),
+    summary="Log items going in or out (物品出入登记); the host approves",
+    tag=TAG,
+    body=ITEM_BODY,
+    responses={"201": {"description": "Created, pending the host"}},
+)
 @api_roles(*DESK_ROLES)
 def create_item():
     """Register an item movement."""
@@ -122,32 +163,36 @@ def _answer_item(item_id, approve):
     return jsonify(item_json(item))
 
 
-@api_route("/approvals/walk-ins/<int:walk_in_id>/approve", methods=("POST",), summary="Approve a walk-in for my unit",
-           tag="approvals")
+@api_route(
+    "/approvals/walk-ins/<int:walk_in_id>/approve", methods=("POST",), summary="Approve a walk-in for my unit", tag="approvals"
+)
 @api_roles("resident")
 def approve_walk_in(walk_in_id):
     """The host approves; a short single-entry pass is issued."""
     return _answer_walk_in(walk_in_id, True)
 
 
-@api_route("/approvals/walk-ins/<int:walk_in_id>/refuse", methods=("POST",), summary="Refuse a walk-in for my unit",
-           tag="approvals")
+@api_route(
+    "/approvals/walk-ins/<int:walk_in_id>/refuse", methods=("POST",), summary="Refuse a walk-in for my unit", tag="approvals"
+)
 @api_roles("resident")
 def refuse_walk_in(walk_in_id):
     """The host refuses; recorded as a denied walk-in."""
     return _answer_walk_in(walk_in_id, False)
 
 
-@api_route("/approvals/items/<int:item_id>/approve", methods=("POST",), summary="Approve items in or out for my unit",
-           tag="approvals")
+@api_route(
+    "/approvals/items/<int:item_id>/approve", methods=("POST",), summary="Approve items in or out for my unit", tag="approvals"
+)
 @api_roles("resident")
 def approve_item(item_id):
     """The host approves an item movement."""
     return _answer_item(item_id, True)
 
 
-@api_route("/approvals/items/<int:item_id>/refuse", methods=("POST",), summary="Refuse items in or out for my unit",
-           tag="approvals")
+@api_route(
+    "/approvals/items/<int:item_id>/refuse", methods=("POST",), summary="Refuse items in or out for my unit", tag="approvals"
+)
 @api_roles("resident")
 def refuse_item(item_id):
     """The host refuses an item movement."""

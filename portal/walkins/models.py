@@ -1,4 +1,5 @@
 """Walk-ins and item movements: requests at the gate that a host approves from the phone."""
+
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String

@@ -1,4 +1,5 @@
 """Walk-in and item-movement writes: the guard registers, the host approves from the phone (or it times out)."""
+
 import secrets
 from datetime import timedelta
 
@@ -69,10 +70,20 @@ def register_walk_in(guard, site, data):
     plate = v.collect(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
     purpose = v.collect(errors, "purpose", v.clean_text, data.get("purpose"), max_len=200, required=False)
     unit, gate, token = _host_request(site, data, errors)
-    w = WalkIn(site_id=site.id, unit_id=unit.id, gate_id=gate.id if gate else None, visitor_name=name,
-               visitor_phone=phone, visitor_id_number=idn, plate=plate, purpose=purpose,
-               token_hash=crypto.token_hash(token), expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
-               created_by_id=guard.id, status="pending")
+    w = WalkIn(
+        site_id=site.id,
+        unit_id=unit.id,
+        gate_id=gate.id if gate else None,
+        visitor_name=name,
+        visitor_phone=phone,
+        visitor_id_number=idn,
+        plate=plate,
+        purpose=purpose,
+        token_hash=crypto.token_hash(token),
+        expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
+        created_by_id=guard.id,
+        status="pending",
+    )
     db.session.add(w)
     db.session.flush()
     record("desk.walkin.create", "walk_in", w.id, site_id=site.id, unit_id=unit.id)
@@ -81,8 +92,9 @@ def register_walk_in(guard, site, data):
         _walk_in_event(w, guard, "deny", "watchlisted", outcome="watchlisted")
         return w, None
     screen_name(site.id, name, f"walkin:{w.id}", details={"walk_in_id": w.id, "unit": unit.label})
-    _notify_hosts(unit, site, "[%(site)s] %(name)s is at the gate to visit %(unit)s. Approve or refuse: %(url)s",
-                  "w", token, name=name)
+    _notify_hosts(
+        unit, site, "[%(site)s] %(name)s is at the gate to visit %(unit)s. Approve or refuse: %(url)s", "w", token, name=name
+    )
     return w, token
 
 
@@ -90,10 +102,20 @@ def _walk_in_event(w, user, decision, reason, approved_by=None, outcome=None):
     details = {"walk_in_id": w.id, "visitor_name": w.visitor_name, "unit": w.unit.label}
     if outcome:
         details["outcome"] = outcome
-    ev = record_event(site_id=w.site_id, gate_id=w.gate_id, method="walk_in", decision=decision, reason=reason,
-                      direction="in" if decision == "grant" else None, source="desk", approved_by=approved_by,
-                      actor_id=user.id if user is not None else None, pass_id=w.pass_id, plate=w.plate,
-                      details=details)
+    ev = record_event(
+        site_id=w.site_id,
+        gate_id=w.gate_id,
+        method="walk_in",
+        decision=decision,
+        reason=reason,
+        direction="in" if decision == "grant" else None,
+        source="desk",
+        approved_by=approved_by,
+        actor_id=user.id if user is not None else None,
+        pass_id=w.pass_id,
+        plate=w.plate,
+        details=details,
+    )
     w.event_id = ev.id
     return ev
 
@@ -118,8 +140,11 @@ def _claim_pending(req):
     # cannot both issue a pass (the loser sees no pending row once the winner commits).
     model = type(req)
     claimed = db.session.execute(
-        sa_update(model).where(model.id == req.id, model.status == "pending").values(status="deciding")
-        .execution_options(synchronize_session=False)).rowcount
+        sa_update(model)
+        .where(model.id == req.id, model.status == "pending")
+        .values(status="deciding")
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if claimed != 1:
         raise Refused("decided", "This request has already been answered.", kind="conflict")
 
@@ -134,8 +159,11 @@ def approve_walk_in(w, user, by="host", reason=None):
         except v.FieldError as exc:
             raise Refused("invalid", "Some fields are invalid.", fields={"reason": exc.as_tuple()}) from None
         if len(reason) < 5:
-            raise Refused("invalid", "Some fields are invalid.",
-                          fields={"reason": ("too_short", "Write a reason of at least %(min)s characters.", {"min": 5})})
+            raise Refused(
+                "invalid",
+                "Some fields are invalid.",
+                fields={"reason": ("too_short", "Write a reason of at least %(min)s characters.", {"min": 5})},
+            )
     _claim_pending(w)
     if by == "guard":
         w.guard_reason = reason
@@ -144,16 +172,32 @@ def approve_walk_in(w, user, by="host", reason=None):
         raise Refused("no_host", "Nobody lives in this unit to approve the visit.", kind="conflict")
     now = utcnow()
     site = w.unit.building.site
-    p = issue_pass(host, w.unit, dict(
-        visitor_name=w.visitor_name, visitor_phone=w.visitor_phone, visitor_id_number=w.visitor_id_number, plate=w.plate,
-        kind="guest", timezone=site.timezone, valid_from=now, valid_until=now + timedelta(hours=WALKIN_PASS_HOURS),
-        schedule=None, max_entries=1, floors=[w.unit.floor], gate_ids=[], notify="sms" if w.visitor_phone else "none",
-        company=None, work_area=None, note="walk-in"))
+    p = issue_pass(
+        host,
+        w.unit,
+        dict(
+            visitor_name=w.visitor_name,
+            visitor_phone=w.visitor_phone,
+            visitor_id_number=w.visitor_id_number,
+            plate=w.plate,
+            kind="guest",
+            timezone=site.timezone,
+            valid_from=now,
+            valid_until=now + timedelta(hours=WALKIN_PASS_HOURS),
+            schedule=None,
+            max_entries=1,
+            floors=[w.unit.floor],
+            gate_ids=[],
+            notify="sms" if w.visitor_phone else "none",
+            company=None,
+            work_area=None,
+            note="walk-in",
+        ),
+    )
     w.pass_id, w.status, w.approved_by, w.decided_at = p.id, "approved", by, now
     w.decided_by_id = user.id if user is not None else None
     _walk_in_event(w, user, "grant", "walk_in", approved_by=by)
-    record("desk.walkin.approve", "walk_in", w.id, site_id=w.site_id, approved_by=by, pass_id=p.id,
-           reason=w.guard_reason)
+    record("desk.walkin.approve", "walk_in", w.id, site_id=w.site_id, approved_by=by, pass_id=p.id, reason=w.guard_reason)
     return w
 
 
@@ -180,15 +224,31 @@ def register_item(guard, site, data):
     carrier = v.collect(errors, "carrier_name", v.person_name, data.get("carrier_name"), required=False)
     plate = v.collect(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
     unit, gate, token = _host_request(site, data, errors)
-    item = ItemMovement(site_id=site.id, unit_id=unit.id, gate_id=gate.id if gate else None, direction=direction,
-                        description=description, quantity=quantity, carrier_name=carrier, plate=plate,
-                        token_hash=crypto.token_hash(token), expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
-                        created_by_id=guard.id, status="pending")
+    item = ItemMovement(
+        site_id=site.id,
+        unit_id=unit.id,
+        gate_id=gate.id if gate else None,
+        direction=direction,
+        description=description,
+        quantity=quantity,
+        carrier_name=carrier,
+        plate=plate,
+        token_hash=crypto.token_hash(token),
+        expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
+        created_by_id=guard.id,
+        status="pending",
+    )
     db.session.add(item)
     db.session.flush()
     record("desk.item.create", "item_movement", item.id, site_id=site.id, unit_id=unit.id, direction=direction)
-    _notify_hosts(unit, site, "[%(site)s] Items for %(unit)s at the gate (%(what)s). Approve or refuse: %(url)s",
-                  "i", token, what=description[:40])
+    _notify_hosts(
+        unit,
+        site,
+        "[%(site)s] Items for %(unit)s at the gate (%(what)s). Approve or refuse: %(url)s",
+        "i",
+        token,
+        what=description[:40],
+    )
     return item, token
 
 
@@ -213,8 +273,7 @@ def expire_pending(now=None):
         _walk_in_event(w, None, "deny", "expired", outcome="timeout")
         record("desk.walkin.expire", "walk_in", w.id, site_id=w.site_id)
         expired += 1
-    for item in db.session.scalars(db.select(ItemMovement).where(ItemMovement.status.in_(open_),
-                                                                 ItemMovement.expires_at <= now)):
+    for item in db.session.scalars(db.select(ItemMovement).where(ItemMovement.status.in_(open_), ItemMovement.expires_at <= now)):
         item.status, item.decided_at = "expired", now
         record("desk.item.expire", "item_movement", item.id, site_id=item.site_id)
         expired += 1
@@ -228,14 +287,18 @@ def purge_desk_records(cutoff, batch, walk_in_values, item_values):
     timed out, here. Rows already erased (their name is the purge's) are not selected again, so the purge
     can be re-run safely.
     """
-    walk_ins = db.session.scalars(db.select(WalkIn.id).where(
-        WalkIn.created_at < cutoff, WalkIn.pass_id.is_(None),
-        WalkIn.visitor_name != walk_in_values["visitor_name"]).limit(batch)).all()
+    walk_ins = db.session.scalars(
+        db.select(WalkIn.id)
+        .where(WalkIn.created_at < cutoff, WalkIn.pass_id.is_(None), WalkIn.visitor_name != walk_in_values["visitor_name"])
+        .limit(batch)
+    ).all()
     if walk_ins:
         db.session.execute(sa_update(WalkIn).where(WalkIn.id.in_(walk_ins)).values(**walk_in_values))
-    items = db.session.scalars(db.select(ItemMovement.id).where(
-        ItemMovement.created_at < cutoff,
-        (ItemMovement.carrier_name.is_not(None)) | (ItemMovement.plate.is_not(None))).limit(batch)).all()
+    items = db.session.scalars(
+        db.select(ItemMovement.id)
+        .where(ItemMovement.created_at < cutoff, (ItemMovement.carrier_name.is_not(None)) | (ItemMovement.plate.is_not(None)))
+        .limit(batch)
+    ).all()
     if items:
         db.session.execute(sa_update(ItemMovement).where(ItemMovement.id.in_(items)).values(**item_values))
     return len(walk_ins) + len(items)

@@ -1,4 +1,5 @@
 """Walk-in and item-movement reads: the desk's lists, a host's pending requests, the SMS link."""
+
 from portal.accounts.models import Residency, User
 from portal.core import crypto
 from portal.core.timeutil import utcnow
@@ -10,16 +11,25 @@ from portal.walkins.models import ItemMovement, WalkIn
 def residents_of(unit, now=None):
     """Residents living in a unit now, oldest residency first."""
     now = now or utcnow()
-    q = (db.select(User).join(Residency, Residency.user_id == User.id)
-         .where(Residency.unit_id == unit.id, Residency.starts_at <= now, User.active.is_(True),
-                (Residency.ends_at.is_(None)) | (Residency.ends_at > now)).order_by(Residency.id))
+    q = (
+        db.select(User)
+        .join(Residency, Residency.user_id == User.id)
+        .where(
+            Residency.unit_id == unit.id,
+            Residency.starts_at <= now,
+            User.active.is_(True),
+            (Residency.ends_at.is_(None)) | (Residency.ends_at > now),
+        )
+        .order_by(Residency.id)
+    )
     return db.session.scalars(q).all()
 
 
 def units_by_building(site_id):
     """A site's units for the desk's forms, by building code and unit number."""
-    return db.session.scalars(db.select(Unit).join(Building).where(Building.site_id == site_id)
-                              .order_by(Building.code, Unit.number)).all()
+    return db.session.scalars(
+        db.select(Unit).join(Building).where(Building.site_id == site_id).order_by(Building.code, Unit.number)
+    ).all()
 
 
 def walk_ins(site_id, status=None, limit=100):
@@ -32,18 +42,23 @@ def walk_ins(site_id, status=None, limit=100):
 
 def items(site_id, limit=100):
     """A site's item movements, newest first."""
-    return db.session.scalars(db.select(ItemMovement).where(ItemMovement.site_id == site_id)
-                              .order_by(ItemMovement.id.desc()).limit(limit)).all()
+    return db.session.scalars(
+        db.select(ItemMovement).where(ItemMovement.site_id == site_id).order_by(ItemMovement.id.desc()).limit(limit)
+    ).all()
 
 
 def pending_for_units(unit_ids):
     """Walk-ins and item movements a resident's units have to answer."""
     ids = unit_ids or {-1}
     now = utcnow()
-    w = db.session.scalars(db.select(WalkIn).where(WalkIn.unit_id.in_(ids), WalkIn.status == "pending",
-                                                   WalkIn.expires_at > now).order_by(WalkIn.id)).all()
-    i = db.session.scalars(db.select(ItemMovement).where(ItemMovement.unit_id.in_(ids), ItemMovement.status == "pending",
-                                                         ItemMovement.expires_at > now).order_by(ItemMovement.id)).all()
+    w = db.session.scalars(
+        db.select(WalkIn).where(WalkIn.unit_id.in_(ids), WalkIn.status == "pending", WalkIn.expires_at > now).order_by(WalkIn.id)
+    ).all()
+    i = db.session.scalars(
+        db.select(ItemMovement)
+        .where(ItemMovement.unit_id.in_(ids), ItemMovement.status == "pending", ItemMovement.expires_at > now)
+        .order_by(ItemMovement.id)
+    ).all()
     return w, i
 
 

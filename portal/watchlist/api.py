@@ -1,4 +1,5 @@
 """Watchlist API: guards read it, managers maintain it."""
+
 from flask import jsonify, request
 
 from portal.accounts.sessions import api_roles, api_user
@@ -9,13 +10,26 @@ from portal.extensions import db
 from portal.watchlist import operations
 from portal.watchlist.models import WatchlistEntry
 
-BODY = {"type": "object", "required": ["kind"], "properties": {
-    "kind": {"type": "string", "enum": ["person", "plate"]}, "name": {"type": "string"},
-    "id_number": {"type": "string"}, "phone": {"type": "string"}, "plate": {"type": "string"}, "reason": {"type": "string"}}}
+BODY = {
+    "type": "object",
+    "required": ["kind"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["person", "plate"]},
+        "name": {"type": "string"},
+        "id_number": {"type": "string"},
+        "phone": {"type": "string"},
+        "plate": {"type": "string"},
+        "reason": {"type": "string"},
+    },
+}
 
 
-@api_route("/watchlist", summary="The site's watchlist (masked)", tag="watchlist",
-           params=[{"name": "active", "in": "query", "schema": {"type": "boolean"}}])
+@api_route(
+    "/watchlist",
+    summary="The site's watchlist (masked)",
+    tag="watchlist",
+    params=[{"name": "active", "in": "query", "schema": {"type": "boolean"}}],
+)
 @api_roles(*DESK_ROLES)
 def list_watchlist():
     """Entries, newest first; identity shown only as a masked hint."""
@@ -27,8 +41,14 @@ def list_watchlist():
     return jsonify({"items": [operations.entry_json(e) for e in rows]})
 
 
-@api_route("/watchlist", methods=("POST",), summary="Add a person (name with ID number or phone) or a plate", tag="watchlist",
-           body=BODY, responses={"201": {"description": "Created"}})
+@api_route(
+    "/watchlist",
+    methods=("POST",),
+    summary="Add a person (name with ID number or phone) or a plate",
+    tag="watchlist",
+    body=BODY,
+    responses={"201": {"description": "Created"}},
+)
 @api_roles(*MANAGE_ROLES)
 def add_watchlist():
     """Managers add entries."""

@@ -1,4 +1,5 @@
 """Watchlist entries; identity values are kept only as keyed hashes plus a masked hint."""
+
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,9 +14,11 @@ class WatchlistEntry(Timestamped, db.Model):
     # One index per identity column, led by the site: a gate's probe is an index lookup whatever the list's
     # size (portal.watchlist.matching). No (site_id, active) index: SQLite, without statistics, preferred it
     # and then filtered every entry of the site.
-    __table_args__ = (Index("ix_watchlist_site_id_number", "site_id", "id_idx"),
-                      Index("ix_watchlist_site_phone", "site_id", "phone_idx"),
-                      Index("ix_watchlist_site_plate", "site_id", "plate"))
+    __table_args__ = (
+        Index("ix_watchlist_site_id_number", "site_id", "id_idx"),
+        Index("ix_watchlist_site_phone", "site_id", "phone_idx"),
+        Index("ix_watchlist_site_plate", "site_id", "plate"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False)
     kind: Mapped[str] = mapped_column(String(8), nullable=False)  # person | plate

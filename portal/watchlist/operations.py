@@ -1,4 +1,5 @@
 """Managing the watchlist, and the name screening the desk does (exact matches are the gate's job)."""
+
 import difflib
 import re
 import unicodedata
@@ -61,9 +62,14 @@ def name_hits(site_id, name, ratio=NAME_RATIO):
     wanted = normalise_name(name)
     if not wanted:
         return []
-    rows = db.session.scalars(db.select(WatchlistEntry).where(
-        WatchlistEntry.site_id == site_id, WatchlistEntry.active.is_(True), WatchlistEntry.kind == "person",
-        WatchlistEntry.name.is_not(None))).all()
+    rows = db.session.scalars(
+        db.select(WatchlistEntry).where(
+            WatchlistEntry.site_id == site_id,
+            WatchlistEntry.active.is_(True),
+            WatchlistEntry.kind == "person",
+            WatchlistEntry.name.is_not(None),
+        )
+    ).all()
     hits = []
     for entry in rows:
         other = normalise_name(entry.name)
@@ -76,12 +82,23 @@ def exact_hits(site_id, id_number=None, phone=None, plate=None):
     """Active entries matching an ID number, phone or plate exactly (walk-ins are checked like gates)."""
     from portal.watchlist.matching import matching_entries
 
-    return matching_entries(site_id, id_idx=crypto.blind_index("id", id_number) if id_number else None,
-                            phone_idx=crypto.blind_index("phone", phone) if phone else None,
-                            plate=v.normalise_plate(plate) if plate else None)
+    return matching_entries(
+        site_id,
+        id_idx=crypto.blind_index("id", id_number) if id_number else None,
+        phone_idx=crypto.blind_index("phone", phone) if phone else None,
+        plate=v.normalise_plate(plate) if plate else None,
+    )
 
 
 def entry_json(entry):
     """An entry as staff see it: masked hint only."""
-    return {"id": entry.id, "kind": entry.kind, "name": entry.name, "hint": entry.hint, "plate": entry.plate,
-            "reason": entry.reason, "active": entry.active, "created_at": entry.created_at.isoformat()}
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "name": entry.name,
+        "hint": entry.hint,
+        "plate": entry.plate,
+        "reason": entry.reason,
+        "active": entry.active,
+        "created_at": entry.created_at.isoformat(),
+    }

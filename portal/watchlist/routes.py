@@ -1,4 +1,5 @@
 """Watchlist pages: guards view, managers add and deactivate."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -20,10 +21,15 @@ bp = Blueprint("watchlist", __name__, url_prefix="/watchlist")
 def index():
     """The list, masked; managers also get the form."""
     site = desk_site(current_user)
-    rows = db.session.scalars(db.select(WatchlistEntry).where(WatchlistEntry.site_id == site.id)
-                              .order_by(WatchlistEntry.active.desc(), WatchlistEntry.id.desc()).limit(500)).all()
-    return render_template("watchlist/index.html", site=site, entries=rows, can_manage=current_user.role in MANAGE_ROLES,
-                           form=request.form)
+    rows = db.session.scalars(
+        db.select(WatchlistEntry)
+        .where(WatchlistEntry.site_id == site.id)
+        .order_by(WatchlistEntry.active.desc(), WatchlistEntry.id.desc())
+        .limit(500)
+    ).all()
+    return render_template(
+        "watchlist/index.html", site=site, entries=rows, can_manage=current_user.role in MANAGE_ROLES, form=request.form
+    )
 
 
 @bp.post("/")

@@ -13,6 +13,7 @@ Test controls on <topic>/ctl:
   {"cmd": "mute", "on": true}         → stop answering commands (device off the network, broker still up)
 Prints "ready" on stdout once subscribed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,7 @@ def _no_delay(client, userdata, sock) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):
         pass
+
 
 class Device:
     """One controller's state."""
@@ -55,8 +57,13 @@ class Device:
         ack = {"type": cmd, "ip": self.ip, "hostname": self.hostname}
         if cmd == "adduser":
             uid = str(msg["uid"])
-            self.users[uid] = {"uid": uid, "user": msg.get("user", ""), "acctype": str(msg.get("acctype", "1")),
-                               "validsince": int(msg.get("validsince", 0)), "validuntil": int(msg.get("validuntil", 0))}
+            self.users[uid] = {
+                "uid": uid,
+                "user": msg.get("user", ""),
+                "acctype": str(msg.get("acctype", "1")),
+                "validsince": int(msg.get("validsince", 0)),
+                "validuntil": int(msg.get("validuntil", 0)),
+            }
             return [{**ack, "uid": uid}]
         if cmd == "deletuid":
             self.users.pop(str(msg["uid"]), None)

@@ -1,4 +1,5 @@
 """Server side of HTTP Digest authentication (RFC 7616, MD5 and SHA-256, qop=auth) for the ISAPI fake."""
+
 from __future__ import annotations
 
 import hashlib

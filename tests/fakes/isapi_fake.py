@@ -4,6 +4,7 @@ It enforces the payload shapes of tests/fixtures/isapi/ (malformed bodies get HT
 keeps persons, cards and faces, deletes persons asynchronously (DeleteProcess answers "processing" a few times),
 serves AcsEvent searches with serial numbers, records remote opens, and can go down, come back or be slow.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,15 @@ class IsapiError(Exception):
         self.status_code, self.sub, self.http, self.msg = status_code, sub, http, msg
 
 
-STATUS_STRINGS = {1: "OK", 2: "Device Busy", 3: "Device Error", 4: "Invalid Operation", 5: "Invalid XML Format",
-                  6: "Invalid Content", 7: "Reboot Required"}
+STATUS_STRINGS = {
+    1: "OK",
+    2: "Device Busy",
+    3: "Device Error",
+    4: "Invalid Operation",
+    5: "Invalid XML Format",
+    6: "Invalid Content",
+    7: "Reboot Required",
+}
 
 
 class FakeIsapiDevice:
@@ -80,14 +88,30 @@ class FakeIsapiDevice:
             except OSError:
                 pass
 
-    def add_event(self, minor: int, card_no: str | None = None, employee: str | None = None, door: int = 1,
-                  reader_kind: int = 3, at: str = "2026-01-01T08:30:00+08:00", major: int = 5) -> int:
+    def add_event(
+        self,
+        minor: int,
+        card_no: str | None = None,
+        employee: str | None = None,
+        door: int = 1,
+        reader_kind: int = 3,
+        at: str = "2026-01-01T08:30:00+08:00",
+        major: int = 5,
+    ) -> int:
         """Log an event as the device would; returns its serial number."""
         with self._lock:
             serial = self.next_serial
             self.next_serial += 1
-            event = {"major": major, "minor": minor, "time": at, "doorNo": door, "cardReaderKind": reader_kind,
-                     "cardReaderNo": 1, "serialNo": serial, "currentVerifyMode": "card"}
+            event = {
+                "major": major,
+                "minor": minor,
+                "time": at,
+                "doorNo": door,
+                "cardReaderKind": reader_kind,
+                "cardReaderNo": 1,
+                "serialNo": serial,
+                "currentVerifyMode": "card",
+            }
             if card_no:
                 event["cardNo"] = card_no
             if employee:
@@ -117,8 +141,10 @@ class FakeIsapiDevice:
         with self._lock:
             if path.startswith("/ISAPI/AccessControl/RemoteControl/door/") and method == "PUT":
                 return self._remote(path.rsplit("/", 1)[1], body)
-            if (method, path) in (("POST", "/ISAPI/Intelligent/FDLib/FaceDataRecord"),
-                                  ("PUT", "/ISAPI/Intelligent/FDLib/FDSetUp")):
+            if (method, path) in (
+                ("POST", "/ISAPI/Intelligent/FDLib/FaceDataRecord"),
+                ("PUT", "/ISAPI/Intelligent/FDLib/FDSetUp"),
+            ):
                 return self._face(parts, replace=method == "PUT")
             handler = handlers.get((method, path))
             if handler is None:
@@ -223,18 +249,26 @@ class FakeIsapiDevice:
     def _acs_event(self, body):
         self._shape("acsevent_cond", body)
         cond = body["AcsEventCond"]
-        found = [e for e in self.events
-                 if cond["major"] in (0, e["major"]) and cond["minor"] in (0, e["minor"])
-                 and e["serialNo"] >= cond.get("beginSerialNo", 0)]
+        found = [
+            e
+            for e in self.events
+            if cond["major"] in (0, e["major"])
+            and cond["minor"] in (0, e["minor"])
+            and e["serialNo"] >= cond.get("beginSerialNo", 0)
+        ]
         return {"AcsEvent": self._page(cond, found, "InfoList")}
 
     @staticmethod
     def _page(cond: dict, found: list, key: str) -> dict:
         start, size = cond["searchResultPosition"], min(cond["maxResults"], 30)
-        page = found[start:start + size]
+        page = found[start : start + size]
         more = start + len(page) < len(found)
-        answer = {"searchID": cond["searchID"], "responseStatusStrg": "MORE" if more else ("OK" if page else "NO MATCH"),
-                  "numOfMatches": len(page), "totalMatches": len(found)}
+        answer = {
+            "searchID": cond["searchID"],
+            "responseStatusStrg": "MORE" if more else ("OK" if page else "NO MATCH"),
+            "numOfMatches": len(page),
+            "totalMatches": len(found),
+        }
         if page:
             answer[key] = page
         return answer
@@ -251,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
     device: FakeIsapiDevice
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002 - quiet test output
+    def log_message(self, format, *args):
         return
 
     def setup(self):
@@ -273,8 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _status(self, path: str, code: int, sub: str, http: int = 200, msg: str = "", headers=None) -> None:
-        body = {"requestURL": path, "statusCode": code, "statusString": STATUS_STRINGS.get(code, "Error"),
-                "subStatusCode": sub}
+        body = {"requestURL": path, "statusCode": code, "statusString": STATUS_STRINGS.get(code, "Error"), "subStatusCode": sub}
         if code != 1:
             body.update(errorCode=0x60000000 + code, errorMsg=msg or sub)
         self._answer(http, body, headers)

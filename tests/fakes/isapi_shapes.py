@@ -3,6 +3,7 @@
 A body conforms when every field it carries exists in the sample with the same JSON type, the required fields
 are present, and the constrained fields match their patterns. The fake device and the driver tests share this.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,20 +15,36 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "isapi"
 
 LOCAL_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
 REQUIRED = {
-    "userinfo_setup": ["UserInfo.employeeNo", "UserInfo.userType", "UserInfo.Valid.enable", "UserInfo.Valid.beginTime",
-                       "UserInfo.Valid.endTime"],
-    "userinfo_search": ["UserInfoSearchCond.searchID", "UserInfoSearchCond.searchResultPosition",
-                        "UserInfoSearchCond.maxResults"],
+    "userinfo_setup": [
+        "UserInfo.employeeNo",
+        "UserInfo.userType",
+        "UserInfo.Valid.enable",
+        "UserInfo.Valid.beginTime",
+        "UserInfo.Valid.endTime",
+    ],
+    "userinfo_search": [
+        "UserInfoSearchCond.searchID",
+        "UserInfoSearchCond.searchResultPosition",
+        "UserInfoSearchCond.maxResults",
+    ],
     "userinfodetail_delete": ["UserInfoDetail.mode", "UserInfoDetail.EmployeeNoList"],
     "cardinfo_record": ["CardInfo.employeeNo", "CardInfo.cardNo", "CardInfo.cardType"],
-    "cardinfo_search": ["CardInfoSearchCond.searchID", "CardInfoSearchCond.searchResultPosition",
-                        "CardInfoSearchCond.maxResults"],
+    "cardinfo_search": [
+        "CardInfoSearchCond.searchID",
+        "CardInfoSearchCond.searchResultPosition",
+        "CardInfoSearchCond.maxResults",
+    ],
     "cardinfo_delete": ["CardInfoDelCond.CardNoList"],
     "facedatarecord": ["faceLibType", "FDID", "FPID"],
     "fdsearch_delete": ["FPID"],
     "remotecontrol_door": ["RemoteControlDoor.cmd"],
-    "acsevent_cond": ["AcsEventCond.searchID", "AcsEventCond.searchResultPosition", "AcsEventCond.maxResults",
-                      "AcsEventCond.major", "AcsEventCond.minor"],
+    "acsevent_cond": [
+        "AcsEventCond.searchID",
+        "AcsEventCond.searchResultPosition",
+        "AcsEventCond.maxResults",
+        "AcsEventCond.major",
+        "AcsEventCond.minor",
+    ],
 }
 PATTERNS = {
     "UserInfo.employeeNo": r"[A-Za-z0-9_-]{1,32}",

@@ -1,4 +1,5 @@
 """The resident's phone pages: list, invite, view, revoke, extend, resend."""
+
 from datetime import timedelta
 
 from flask import Blueprint, abort, flash, has_request_context, redirect, render_template, request, url_for
@@ -74,13 +75,19 @@ def _apply_preset(form, name, tz):
 def _form_data(form, unit):
     tz = zone(unit.building.site.timezone)
     data = {
-        "visitor": {"name": form.visitor_name.data, "phone": form.visitor_phone.data or None,
-                    "id_number": form.visitor_id_number.data or None, "plate": form.visitor_plate.data or None},
+        "visitor": {
+            "name": form.visitor_name.data,
+            "phone": form.visitor_phone.data or None,
+            "id_number": form.visitor_id_number.data or None,
+            "plate": form.visitor_plate.data or None,
+        },
         "kind": form.kind.data,
         "valid_from": form.valid_from.data.replace(tzinfo=tz).isoformat() if form.valid_from.data else None,
         "valid_until": form.valid_until.data.replace(tzinfo=tz).isoformat() if form.valid_until.data else None,
         "floors": form.floors.data or None,
-        "company": form.company.data, "work_area": form.work_area.data, "note": form.note.data,
+        "company": form.company.data,
+        "work_area": form.work_area.data,
+        "note": form.note.data,
         "notify": "sms" if form.visitor_phone.data else "none",
     }
     if form.unlimited.data:
@@ -124,8 +131,9 @@ def new_pass():
     else:
         _apply_preset(form, request.args.get("preset", "guest"), zone(unit.building.site.timezone))
     status = 400 if field_errors else 200
-    return render_template("passes/new.html", form=form, errors=field_errors, presets=PRESET_LABELS,
-                           kind_fields=KIND_FIELDS), status
+    return render_template(
+        "passes/new.html", form=form, errors=field_errors, presets=PRESET_LABELS, kind_fields=KIND_FIELDS
+    ), status
 
 
 @bp.get("/passes/<int:pass_id>")
@@ -133,10 +141,17 @@ def new_pass():
 def show_pass(pass_id):
     """One pass, with SMS delivery status and actions."""
     p = _own_pass(pass_id)
-    return render_template("passes/show.html", p=p, state=p.state(), messages=latest_for_pass(p.id),
-                           link=operations.link_for(p.link_token), extend_form=ExtendForm(), revoke_form=RevokeForm(),
-                           phone=mask_phone(p.visitor_phone), share_text=_("Your visitor pass for %(unit)s",
-                                                                           unit=p.unit.label))
+    return render_template(
+        "passes/show.html",
+        p=p,
+        state=p.state(),
+        messages=latest_for_pass(p.id),
+        link=operations.link_for(p.link_token),
+        extend_form=ExtendForm(),
+        revoke_form=RevokeForm(),
+        phone=mask_phone(p.visitor_phone),
+        share_text=_("Your visitor pass for %(unit)s", unit=p.unit.label),
+    )
 
 
 @bp.post("/passes/<int:pass_id>/revoke")

@@ -1,4 +1,5 @@
 """The visitor's pass page (no login) and its live data."""
+
 from flask import Blueprint, Response, abort, jsonify, render_template
 
 from portal.core import timeutil
@@ -33,12 +34,24 @@ def visitor_page(token):
     """The page a visitor opens from the SMS."""
     p = _live_pass(token)
     state = p.state()
-    ctx = dict(p=p, state=state, token=token, site=p.site, exit_only=exit_only(p, state),
-               start=local(p.valid_from, p.timezone), end=local(p.valid_until, p.timezone))
+    ctx = dict(
+        p=p,
+        state=state,
+        token=token,
+        site=p.site,
+        exit_only=exit_only(p, state),
+        start=local(p.valid_from, p.timezone),
+        end=local(p.valid_until, p.timezone),
+    )
     if _shows_codes(p, state):
         now = timeutil.now_ts()
-        ctx.update(qr_text=codes.shown_qr_text(p, now), code=codes.keypad_code(p, now), refresh_at=codes.refresh_at(now),
-                   server_now=int(now), step_seconds=qrtext.STEP_SECONDS)
+        ctx.update(
+            qr_text=codes.shown_qr_text(p, now),
+            code=codes.keypad_code(p, now),
+            refresh_at=codes.refresh_at(now),
+            server_now=int(now),
+            step_seconds=qrtext.STEP_SECONDS,
+        )
     return render_template("passes/visitor.html", **ctx)
 
 
@@ -50,9 +63,16 @@ def visitor_live(token):
     if not _shows_codes(p, state):
         return jsonify({"status": state, "qr": None, "code": None, "refresh_at": None})
     now = timeutil.now_ts()
-    return jsonify({"status": state, "exit_only": exit_only(p, state), "qr": codes.shown_qr_text(p, now),
-                    "code": codes.keypad_code(p, now), "refresh_at": codes.refresh_at(now),
-                    "server_time": utcnow().isoformat()})
+    return jsonify(
+        {
+            "status": state,
+            "exit_only": exit_only(p, state),
+            "qr": codes.shown_qr_text(p, now),
+            "code": codes.keypad_code(p, now),
+            "refresh_at": codes.refresh_at(now),
+            "server_time": utcnow().isoformat(),
+        }
+    )
 
 
 @bp.get("/p/<token>/qr.png")

@@ -1,4 +1,5 @@
 """The host's pages: pending walk-ins and items in the portal, and the SMS link (token) page."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user

@@ -1,4 +1,5 @@
 """The desk's walk-in and item pages: register, follow the host's answer, approve or refuse at the desk."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -40,9 +41,15 @@ def walk_ins():
             else:
                 flash(_("The host has been asked to approve."), "ok")
             return redirect(url_for("walkins.walk_ins"))
-    return render_template("walkins/walkins.html", site=site, units=queries.units_by_building(site.id), gates=gates(site.id),
-                           items=queries.walk_ins(site.id, limit=50), stats=walk_in_stats(site.id),
-                           form=request.form), status
+    return render_template(
+        "walkins/walkins.html",
+        site=site,
+        units=queries.units_by_building(site.id),
+        gates=gates(site.id),
+        items=queries.walk_ins(site.id, limit=50),
+        stats=walk_in_stats(site.id),
+        form=request.form,
+    ), status
 
 
 @bp.post("/walk-ins/<int:walk_in_id>/approve")
@@ -80,5 +87,11 @@ def items():
         except Refused as exc:
             flash_errors(exc)
             status = 400
-    return render_template("walkins/items.html", site=site, units=queries.units_by_building(site.id), gates=gates(site.id),
-                           items=queries.items(site.id), form=request.form), status
+    return render_template(
+        "walkins/items.html",
+        site=site,
+        units=queries.units_by_building(site.id),
+        gates=gates(site.id),
+        items=queries.items(site.id),
+        form=request.form,
+    ), status
