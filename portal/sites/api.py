@@ -1,19 +1,19 @@
 """Public key sets of a site for offline verifiers, and managers moving residents in and out."""
 
-from flask import jsonify
+from flask import jsonify, request
 
 from portal.accounts.models import RELATIONS
 from portal.accounts.operations import create_user
 from portal.accounts.sessions import api_roles, api_user
-from portal.api.blueprint import api_route
+from portal.api.blueprint import PATHS, api_route
 from portal.core import validators as v
 from portal.core.errors import Refused, ValidationFailed
 from portal.core.i18n import N_
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
 from portal.passes import keys
-from portal.sites import queries
-from portal.sites.operations import move_in, move_out
+from portal.sites import queries, roll
+from portal.sites.operations import import_roll, move_in, move_out
 
 
 @api_route(
@@ -131,3 +131,76 @@ def end_residency(residency_id):
         raise Refused("not_found", "No such resident in this community.", kind="not_found")
     revoked = move_out(r)
     return jsonify(residency_json(r) | {"revoked_passes": [p.id for p in revoked]})
+
+
+def _flag(name):
+    return (request.args.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def import_site(slug, user):
+    """The site a manager imports into: their own; an admin's any; another community's does not exist (404)."""
+    site = queries.site_by_slug((slug or "")[:40])
+    if site is None or (user.site_id is not None and user.site_id != site.id):
+        raise Refused("not_found", "No such site.", kind="not_found")
+    return site
+
+
+def uploaded_roll():
+    """The roll's bytes from a multipart field `file` or a text/csv body, at most roll.MAX_BYTES."""
+    if (request.content_length or 0) > roll.MAX_BYTES + 64 * 1024:
+        raise Refused("too_large", N_("The roll is too large: at most 2 MB and 20,000 rows."), kind="too_large")
+    if request.mimetype == "multipart/form-data":
+        f = request.files.get("file")
+        if f is None:
+            raise ValidationFailed({"file": ("required", N_("Choose a CSV file."))})
+        return f.read(roll.MAX_BYTES + 1)
+    return request.get_data(cache=False)[: roll.MAX_BYTES + 1]
+
+
+IMPORT_PARAMS = [
+    {"name": n, "in": "query", "required": False, "schema": {"type": "integer", "enum": [0, 1]}, "description": d}
+    for n, d in (
+        ("dry_run", "1: plan only, write nothing; the answer adds `rows`"),
+        ("skip_errors", "1: apply the good rows even when others are in error"),
+        ("create_places", "1: create buildings and units the file names that do not exist"),
+    )
+]
+
+
+@api_route(
+    "/sites/<slug>/residents/import",
+    methods=("POST",),
+    summary="Import the residents' roll (CSV: building,unit,name,phone,relation,move_in); idempotent",
+    tag="residents",
+    params=IMPORT_PARAMS,
+    responses={
+        "200": {
+            "description": (
+                '{"created", "updated", "unchanged", "errors": [{"row", "field", "message": {"en", "zh"}}], '
+                '"applied"; dry runs add "rows"}'
+            )
+        },
+        "403": {"$ref": "#/components/responses/Error"},
+        "404": {"$ref": "#/components/responses/Error"},
+        "413": {"$ref": "#/components/responses/Error"},
+    },
+)
+@api_roles("manager", "admin")
+def import_residents(slug):
+    """Plan the roll row by row; apply it unless it is a dry run or errors remain (without skip_errors)."""
+    user = api_user()
+    site = import_site(slug, user)
+    text = roll.decode(uploaded_roll())
+    plan = roll.plan(site, text, create_places=_flag("create_places"))
+    return jsonify(import_roll(plan, skip_errors=_flag("skip_errors"), dry_run=_flag("dry_run")))
+
+
+PATHS["/api/v1/sites/{slug}/residents/import"]["post"]["requestBody"] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
+        },
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}

@@ -132,3 +132,36 @@ def move_out(login, slug, unit):
     revoked = places.move_out(current[0])
     db.session.commit()
     click.echo(f"{login} moved out of {unit}; {len(revoked)} pass(es) revoked")
+
+
+@residents_cli.command("import")
+@click.option("--site", "slug", required=True)
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="show what would change; write nothing")
+@click.option("--skip-errors", is_flag=True, help="apply the good rows even when others are in error")
+@click.option("--create-places", is_flag=True, help="create buildings and units the file names that do not exist")
+def import_roll(slug, file, dry_run, skip_errors, create_places):
+    """Import the residents' roll (CSV: building,unit,name,phone,relation,move_in); the last line is JSON."""
+    import json
+
+    from portal.core.errors import Refused, bilingual
+    from portal.sites import roll
+
+    site = cli_site(slug)
+    try:
+        result = places.import_roll(
+            roll.plan(site, roll.decode(file.read(roll.MAX_BYTES + 1)), create_places=create_places),
+            skip_errors=skip_errors,
+            dry_run=dry_run,
+        )
+    except Refused as exc:
+        raise click.ClickException(bilingual(exc.message, **exc.params)["en"]) from None
+    for e in result["errors"]:
+        click.echo(f"row {e['row']} {e['field']}: {e['message']['en']} / {e['message']['zh']}", err=True)
+    if result["applied"]:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    click.echo(json.dumps(result, ensure_ascii=False))
+    if result["errors"] and not result["applied"] and not dry_run:
+        raise SystemExit(1)
