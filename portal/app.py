@@ -29,6 +29,7 @@ FEATURES = [
     "devices",
     "events",
     "watchlist",
+    "vehicles",
     "faces",
     "gate",
     "bridge",

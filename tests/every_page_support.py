@@ -224,6 +224,7 @@ def seed(world):
     from portal.feedback.uploads import clean
     from portal.passes.operations import revoke_pass
     from portal.sites import operations as places
+    from portal.vehicles import operations as cars
     from portal.walkins import operations as walkins
     from portal.watchlist.operations import add_entry
 
@@ -310,6 +311,9 @@ def seed(world):
         desk.remote_open(world.guard, dev_off, "快递员", door=1)
         add_entry(world.manager, site.id, {"kind": "person", "name": "黑名单人", "phone": "13900000000", "reason": "偷窃"})
         add_entry(world.manager, site.id, {"kind": "plate", "plate": "沪C00000"})
+        cars.register(world.r1, world.unit_a, "京A12345")  # a resident's car, active and (below) one waiting for approval
+        site.settings = {**(site.settings or {}), "vehicles_need_approval": True}
+        cars.register(world.r2, world.unit_b, "京B54321")
         db.session.commit()
         photo = clean(png_bytes())
         complaints = {}

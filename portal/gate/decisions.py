@@ -11,7 +11,7 @@ from portal.core.timeutil import utcnow
 from portal.core.validators import normalise_plate
 from portal.extensions import db
 from portal.gate import errlog, operations, queries, rules, throttle
-from portal.gate.rules import deny, grant
+from portal.gate.rules import Outcome, deny, grant
 from portal.passes import codes, keys, qrtext
 from portal.watchlist import matching
 
@@ -145,9 +145,21 @@ def decide_plate(device, text, direction, now):
     if listed is not None:
         outcome = deny("watchlisted", watchlist_entry_id=listed.id)
     else:
-        outcome = _plate_outcome(device, plate, direction, now)
+        outcome = _resident_car(device, plate, direction) or _plate_outcome(device, plate, direction, now)
     outcome.plate = plate
     return outcome
+
+
+def _resident_car(device, plate, direction):
+    """A resident's active car registered at the site: one car per lift; None when the plate is no such car."""
+    car = queries.vehicle_for_plate(device.site_id, plate)
+    if car is None or car[1] != "active":
+        return None  # a car waiting for approval gets in only on a visitor's pass
+    details = {"resident_vehicle": True, "vehicle_id": car[0]}
+    reason = operations.move_vehicle(car[0], direction)
+    if reason is None:
+        return Outcome("grant", "ok", details=details)
+    return deny(reason, **details)
 
 
 def _plate_outcome(device, plate, direction, now):

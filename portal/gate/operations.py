@@ -11,6 +11,7 @@ from portal.events.operations import insert_events
 from portal.extensions import db
 from portal.gate import queries, writelock
 from portal.passes.models import Pass
+from portal.vehicles.models import Vehicle
 
 _WROTE = "gate_wrote"
 
@@ -70,6 +71,26 @@ def _why_not(pass_id, direction):
     if direction == "in" and fresh.last_direction == "in":
         return "anti_passback"
     return "error"
+
+
+def move_vehicle(vehicle_id, direction):
+    """Note a resident's car through the lift in ONE conditional UPDATE (no "in" after "in"); None, or why not."""
+    if _begin_write().execute(_vehicle_statement(direction), {"vehicle_id": vehicle_id}).rowcount == 1:
+        return None
+    t = Vehicle.__table__
+    fresh = db.session.connection().execute(db.select(t.c.status).where(t.c.id == vehicle_id)).first()
+    if fresh is None or fresh.status != "active":
+        return "revoked"
+    return "anti_passback"
+
+
+@cache
+def _vehicle_statement(direction):
+    t = Vehicle.__table__
+    conds = [t.c.id == bindparam("vehicle_id"), t.c.status == "active"]
+    if direction == "in":
+        conds.append(or_(t.c.last_direction.is_(None), t.c.last_direction != "in"))
+    return update(t).where(*conds).values(last_direction=direction)
 
 
 def advance_step(pass_id, step):

@@ -14,6 +14,7 @@ from portal.core.timeutil import utcnow
 from portal.devices import api_tokens as device_tokens
 from portal.extensions import db
 from portal.passes.models import Pass
+from portal.vehicles.models import Vehicle
 from portal.watchlist import matching
 
 # Passes that ended a little while ago are still found, so a late visitor hears "expired", not "unknown".
@@ -79,6 +80,13 @@ def _by_plate():
 
 
 @cache
+def _vehicle_by_plate():
+    return db.select(Vehicle.id, Vehicle.status).where(
+        Vehicle.site_id == bindparam("site_id"), Vehicle.plate == bindparam("plate")
+    )
+
+
+@cache
 def _token_and_pass():
     # Pass columns carry a p_ prefix: the device's own site_id and status are read too.
     source, condition = device_tokens.auth_from()
@@ -128,6 +136,15 @@ def passes_for_keypad(site_id, keypad_no, now):
 def passes_for_plate(site_id, plate, now):
     """Rows (pass, watch hit) for a normalised plate, live or nearly so, latest end first."""
     return [_view(row) for row in reads.rows(_by_plate(), site_id=site_id, plate=plate, since=now - RECENT)]
+
+
+def vehicle_for_plate(site_id, plate):
+    """(id, status) of a resident's car registered at the site under a normalised plate, or None.
+
+    Read on every plate decision (never from portal.gate.cache), so a removed car is refused at the next read.
+    """
+    rows = reads.rows(_vehicle_by_plate(), site_id=site_id, plate=plate)
+    return (rows[0]["id"], rows[0]["status"]) if rows else None
 
 
 def pass_counters(pass_id):

@@ -57,13 +57,15 @@ def move_in(user, unit, relation, starts_at=None):
 
 
 def move_out(residency, at=None):
-    """End a residency and revoke at once every pass the resident issued for that unit."""
+    """End a residency and revoke at once every pass the resident issued for that unit (and the unit's cars when it empties)."""
     from portal.passes.operations import revoke_issued_by
+    from portal.vehicles.operations import remove_if_unit_empty
 
     if residency.ends_at is not None:
         raise Refused("already_ended", "This resident has already moved out.", kind="conflict")
     residency.ends_at = at or utcnow()
     revoked = revoke_issued_by(residency.user, unit_id=residency.unit_id, reason="host moved out")
+    plates = remove_if_unit_empty(residency.unit_id, residency.ends_at)  # the last one out takes the cars
     record(
         "resident.move_out",
         "user",
@@ -71,6 +73,7 @@ def move_out(residency, at=None):
         site_id=residency.unit.building.site_id,
         unit_id=residency.unit_id,
         revoked_passes=[p.id for p in revoked],
+        removed_plates=plates,
     )
     return revoked
 
