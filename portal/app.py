@@ -38,6 +38,7 @@ FEATURES = [
     "feedback",
     "reports",
     "demo",
+    "staff",
     "api",
 ]
 

@@ -224,6 +224,7 @@ def seed(world):
     from portal.feedback.uploads import clean
     from portal.passes.operations import revoke_pass
     from portal.sites import operations as places
+    from portal.staff import operations as staff
     from portal.vehicles import operations as cars
     from portal.walkins import operations as walkins
     from portal.watchlist.operations import add_entry
@@ -400,4 +401,13 @@ def seed(world):
             slug=site.slug,
             exception_id=x_open.id,
         )
+        # Staff: one waiting to enrol, one re-enrolling after a reset, one disabled.
+        _, enrol_new = staff.add_member(
+            world.manager, site, {"login": "guard4", "name": "新保安" + "王" * 60, "role": "guard", "phone": "13812345678"}
+        )
+        reset = create_user("guard2", world.PASSWORD, "guard", "二号保安", site=site)
+        gone_guard = create_user("guard3", world.PASSWORD, "guard", "离职保安", site=site)
+        staff.disable_member(world.manager, gone_guard)
+        ids["enrol_tokens"] = [enrol_new, staff.reset_second_factor(world.manager, reset)]
+        db.session.commit()
     return ids

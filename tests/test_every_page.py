@@ -33,7 +33,7 @@ BINARY = {
 # there and waived here until fixed: "有效期:" and "%(days)s, %(hours)s" use Western punctuation on Chinese pages.
 WAIVED: set[tuple[str, str]] = set()  # (endpoint, check) pairs a page is excused from, each with its reason
 # Pages for people without an account (their link is the key): asked by the anonymous client only.
-PUBLIC = ("passes.", "faces.enrol", "surveys.", "api.get_survey", "host.by_link", "api.site_keys", "api.openapi_json")
+PUBLIC = ("passes.", "faces.enrol", "enrol.", "surveys.", "api.get_survey", "host.by_link", "api.site_keys", "api.openapi_json")
 
 
 def _values(arg, ids, endpoint):
@@ -49,6 +49,7 @@ def _values(arg, ids, endpoint):
         "item_id": [ids.get("item_id", 1)],
         "walk_in_id": [ids.get("walk_in_id", 1)],
         "slug": [ids.get("slug", "sunny")],
+        "enrol_token": ids.get("enrol_tokens", ["no-such-token"]),
     }
     return one.get(arg, [1])
 
