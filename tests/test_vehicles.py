@@ -104,6 +104,8 @@ def test_barrier_grants_a_residents_car_one_per_lift_and_marks_the_event(client,
     assert [(e.direction, e.reason) for e in recorded] == [("in", "ok"), ("in", "anti_passback"), ("out", "ok"), ("in", "ok")]
     assert all(e.details == {"resident_vehicle": True, "vehicle_id": car["id"]} for e in recorded)
     assert {e.pass_id for e in recorded} == {None}
+    board = client.get("/api/v1/desk/events", headers=world.token(world.guard))
+    assert board.status_code == 200 and len(board.get_json()["items"]) >= 4
     # Another community's barrier does not know this car.
     assert reason(client, _barrier(world, site=world.other_site), plate=PLATE) == ("deny", "unknown")
 
