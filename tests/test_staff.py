@@ -66,7 +66,9 @@ def test_create_enrol_and_log_in(world, manager_client, app):
     resp, secret = _enrol(anon, body["enrol_url"], code="123456")
     assert resp.status_code == 400  # a wrong code
     resp, secret = _enrol(anon, body["enrol_url"])
-    assert resp.status_code == 302
+    assert resp.status_code == 200
+    codes = re.findall(r"<code>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</code>", resp.get_data(as_text=True))
+    assert len(set(codes)) == 10
     db.session.expire_all()
     assert user.totp_secret == secret
     # Single use.
@@ -77,8 +79,18 @@ def test_create_enrol_and_log_in(world, manager_client, app):
     assert client.get("/desk/").status_code == 200
     listed = manager_client.get("/api/v1/staff", headers=world.token(world.manager)).get_json()["items"]
     row = next(r for r in listed if r["login"] == "newguard")
-    assert row["has_totp"] and row["active"] and row["last_login_at"]
+    assert row["has_totp"] and row["active"] and row["last_login_at"] and row["recovery_codes_left"] == 10
+    # A recovery code stands in for the authenticator once; stored hashed.
+    from portal.accounts.models import RecoveryCode
+
+    assert not db.session.scalar(db.select(RecoveryCode).where(RecoveryCode.code_hash.contains(codes[0].replace("-", ""))))
+    assert login(app.test_client(), "newguard", "a new long passphrase", otp=codes[0]).status_code == 302
+    assert login(app.test_client(), "newguard", "a new long passphrase", otp=codes[0]).status_code == 401
+    assert login(app.test_client(), "newguard", "a new long passphrase", otp=codes[1].upper()).status_code == 302
     assert _audits("staff.create") and _audits("staff.enrol")
+    # A reset forgets the recovery codes with the authenticator.
+    assert manager_client.post(f"/api/v1/staff/{user.id}/reset-totp", headers=world.token(world.manager)).status_code == 200
+    assert login(app.test_client(), "newguard", "a new long passphrase", otp=codes[2]).status_code == 401
 
 
 def test_weak_password_and_bad_input(world, manager_client, app):
@@ -104,7 +116,7 @@ def test_enrolment_with_oathtool(world, manager_client, app):
     secret = re.search(r"<code>([A-Z2-7]{16,})</code>", html).group(1)
     code = subprocess.run(["oathtool", "--totp", "-b", secret], capture_output=True, text=True, check=True).stdout.strip()
     data = {"csrf_token": csrf_in(html), "password": "another long passphrase", "confirm": "another long passphrase", "otp": code}
-    assert client.post(path, data=data).status_code == 302
+    assert client.post(path, data=data).status_code == 200
 
 
 def test_disable_ends_tokens_and_sessions_at_once(world, manager_client, guard_client):
@@ -147,14 +159,14 @@ def test_reset_second_factor(world, manager_client, guard_client, app):
     assert body["has_totp"] is False and body["has_password"] is True and body["enrol_url"]
     assert manager_client.get("/api/v1/me", headers=headers).status_code == 401
     assert guard_client.get("/desk/").status_code == 302
-    old_secret = db.session.get(User, world.guard.id).totp_secret
-    assert old_secret is None
+    assert db.session.get(User, world.guard.id).totp_secret is None
+    assert body["recovery_codes_left"] == 0
     client = app.test_client()
     path = body["enrol_url"].split("portal.test", 1)[-1]
     html = client.get(path).get_data(as_text=True)
     assert 'name="password"' not in html  # the password stays
     secret = re.search(r"<code>([A-Z2-7]{16,})</code>", html).group(1)
-    assert client.post(path, data={"csrf_token": csrf_in(html), "otp": pyotp.TOTP(secret).now()}).status_code == 302
+    assert client.post(path, data={"csrf_token": csrf_in(html), "otp": pyotp.TOTP(secret).now()}).status_code == 200
     assert login(app.test_client(), "guard1", otp=_next_code(secret)).status_code == 302
     assert _audits("staff.reset_totp")
 
@@ -232,8 +244,8 @@ def test_staff_page_add_disable_reset(world, manager_client, app, lang):
 
 
 @pytest.mark.integration
-def test_disable_on_postgresql(pg_world, login_as):
-    manager_client = login_as(pg_world.manager)
+def test_disable_on_postgresql(pg_world):
+    manager_client = pg_world.app.test_client()
     headers = pg_world.token(pg_world.guard)
     mh = pg_world.token(pg_world.manager)
     assert manager_client.post(f"/api/v1/staff/{pg_world.guard.id}/disable", headers=mh).status_code == 200

@@ -16,7 +16,7 @@ TOKEN_BODY = {
     "properties": {
         "login": {"type": "string"},
         "password": {"type": "string"},
-        "otp": {"type": "string", "description": "6-digit TOTP; required for staff"},
+        "otp": {"type": "string", "description": "6-digit TOTP, or a single-use recovery code; required for staff"},
     },
 }
 

@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from portal.accounts.models import User
 from portal.accounts.passwords import verify_password
+from portal.accounts.recovery import use_code
 from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow
 from portal.extensions import db
@@ -119,7 +120,11 @@ def authenticate(login, password, otp=None):
         raise LoginFailed()
     if user.locked_until and user.locked_until > now:
         raise LoginThrottled(max(1, math.ceil((user.locked_until - now).total_seconds())))
-    if not verify_password(user.password_hash, password) or not user.active or (user.is_staff and not verify_totp(user, otp)):
+    if (
+        not verify_password(user.password_hash, password)
+        or not user.active
+        or (user.is_staff and not (verify_totp(user, otp) or (user.totp_secret and use_code(user, otp))))
+    ):
         _record_failure(user)
         raise LoginFailed()
     user.failed_logins = 0

@@ -11,4 +11,4 @@ class LoginForm(FlaskForm):
 
     login = StringField(_l("Login"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
-    otp = StringField(_l("Authenticator code (staff)"), validators=[Length(max=8)])
+    otp = StringField(_l("Authenticator code (staff)"), validators=[Length(max=20)])  # or a recovery code

@@ -3,6 +3,7 @@
 from flask import jsonify, request
 
 from portal.accounts.models import MANAGER_ROLES
+from portal.accounts.recovery import remaining
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.converters import is_id
@@ -51,8 +52,8 @@ def list_staff():
     site_id = request.args.get("site_id", type=int) if user.site_id is None else None
     rows = queries.members(user, site_id)
     ids = [u.id for u in rows]
-    last, pending = queries.last_logins(ids), queries.pending_links(ids)
-    return jsonify({"items": [queries.member_json(u, last.get(u.id), pending.get(u.id)) for u in rows]})
+    last, pending, left = queries.last_logins(ids), queries.pending_links(ids), remaining(ids)
+    return jsonify({"items": [queries.member_json(u, last.get(u.id), pending.get(u.id), left.get(u.id, 0)) for u in rows]})
 
 
 @api_route(

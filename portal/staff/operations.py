@@ -11,6 +11,7 @@ from sqlalchemy import func, update
 from portal.accounts import operations as accounts
 from portal.accounts.models import User
 from portal.accounts.passwords import check_new_password, hash_password
+from portal.accounts.recovery import forget_codes, replace_codes
 from portal.accounts.sessions import end_all_sessions
 from portal.audit.operations import record
 from portal.core import validators
@@ -137,7 +138,7 @@ def _totp_step(secret, code):
 
 
 def complete(link, password, confirm, code):
-    """Set the password (new members) and the confirmed TOTP secret; the link is spent."""
+    """Set the password (new members) and the confirmed TOTP secret; the link is spent; returns (user, recovery codes)."""
     user = link.user
     errors = {}
     if not has_password(user):
@@ -161,7 +162,7 @@ def complete(link, password, confirm, code):
     user.totp_last_step = step  # the confirming code cannot log in a second time
     user.failed_logins = 0
     record("staff.enrol", "user", user.id, site_id=user.site_id, actor=user, purpose=link.purpose)
-    return user
+    return user, replace_codes(user)
 
 
 def _other_active_managers(user):
@@ -200,6 +201,7 @@ def reset_second_factor(actor, user):
     if not user.active:
         raise Refused("disabled", "Enable this person first.", kind="conflict")
     user.totp_secret = None
+    forget_codes(user)
     end_all_sessions(user)
     record("staff.reset_totp", "user", user.id, site_id=user.site_id)
     plain = issue_link(actor, user, "reset")

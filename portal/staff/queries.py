@@ -59,7 +59,7 @@ def pending_links(user_ids):
     return dict(db.session.execute(q).all())
 
 
-def member_json(user, last_login=None, pending=None):
+def member_json(user, last_login=None, pending=None, codes_left=0):
     """One member as the API shows them."""
     return {
         "id": user.id,
@@ -71,5 +71,6 @@ def member_json(user, last_login=None, pending=None):
         "has_password": has_password(user),
         "has_totp": user.totp_secret is not None,
         "enrolment_pending": pending,
+        "recovery_codes_left": codes_left,
         "last_login_at": last_login.isoformat() if last_login else None,
     }

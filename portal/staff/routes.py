@@ -122,7 +122,7 @@ def page(enrol_token):
     status = 200
     if request.method == "POST" and form.validate():
         try:
-            operations.complete(link, form.password.data, form.confirm.data, form.otp.data)
+            user, codes = operations.complete(link, form.password.data, form.confirm.data, form.otp.data)
         except Refused as exc:
             for msg in error_messages(exc, FIELD_LABELS):
                 flash(msg, "error")
@@ -132,8 +132,9 @@ def page(enrol_token):
                 return render_template("staff/enrol_gone.html"), 410, {"Cache-Control": "no-store"}
             status = 400
         else:
-            flash(_("All set. Log in with your password and a code from your authenticator."), "ok")
-            return redirect(url_for("accounts.login"))
+            # Shown once, on this answer only: never stored in the session or in plain text.
+            html = render_template("staff/recovery_codes.html", member=user, codes=codes)
+            return html, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     html = render_template(
         "staff/enrol.html",
         form=form,
