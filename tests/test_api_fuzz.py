@@ -88,8 +88,12 @@ def _seed(client, world):
     access_event(world, decision="deny", reason="revoked", pass_id=p.id)
     x = open_exception(world.site.id, "denied", "fuzz", reason="revoked")
     survey = feedback_ops.create_survey(world.r1, world.site.id, "visit", pass_=p)
+    car = client.post("/api/v1/vehicles", json={"plate": "沪A12345", "unit_id": world.unit_a.id}, headers=r1).get_json()
+    member = create_user("guard9", world.PASSWORD, "guard", "夜班保安", site=world.site)
     db.session.commit()
     return {
+        "vehicle_id": car["id"],
+        "user_id": member.id,
         "pass_id": p.id,
         "device_id": dev["id"],
         "token_id": tok["id"],

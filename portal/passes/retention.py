@@ -48,6 +48,7 @@ KEPT = {
     ("users", "display_name"): "residents' and staff accounts, kept while the account lives",
     ("users", "phone"): "residents' and staff accounts, kept while the account lives",
     ("watchlist", "name"): "a ban outlives any visit; managers remove entries",
+    ("vehicles", "plate"): "a resident's own car, not a visitor's: removed by the household or when the unit moves out",
     ("watchlist", "id_idx"): "keyed hash for the watchlist's exact match",
     ("watchlist", "phone_idx"): "keyed hash for the watchlist's exact match",
     ("watchlist", "plate"): "a ban outlives any visit; managers remove entries",
