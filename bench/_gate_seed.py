@@ -40,6 +40,32 @@ def app_for(url, keys):
     return _apps[url]
 
 
+def guest_values(floors, now=None, **over):
+    """issue_pass values for a guest pass valid from 5 min ago for 4 h, with no visitor details."""
+    from portal.core.timeutil import utcnow
+
+    now = now or utcnow()
+    values = dict(
+        visitor_name="访客",
+        visitor_phone=None,
+        visitor_id_number=None,
+        plate=None,
+        kind="guest",
+        timezone="Asia/Shanghai",
+        valid_from=now - timedelta(minutes=5),
+        valid_until=now + timedelta(hours=4),
+        schedule=None,
+        max_entries=None,
+        floors=floors,
+        gate_ids=[],
+        notify="none",
+        company=None,
+        work_area=None,
+        note=None,
+    )
+    return values | over
+
+
 def build(url, keys):
     """Create the schema and a site with LIVE_PASSES unlimited-use passes, a gate reader and a watchlist."""
     from portal.accounts import bearer

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 
+from bench import _gate_seed as seed  # noqa: E402
+
 DEVICES = int(os.environ.get("BRIDGE_BENCH_DEVICES", "1000"))
 TRIALS = int(os.environ.get("BRIDGE_BENCH_TRIALS", "5"))
 THREADS = int(os.environ.get("BRIDGE_BENCH_THREADS", "64"))
@@ -97,23 +99,8 @@ def issue(app, host, unit):
     from portal.passes.operations import issue_pass
 
     now = utcnow()
-    values = dict(
-        visitor_name="V",
-        visitor_phone=None,
-        visitor_id_number=None,
-        plate=None,
-        kind="guest",
-        timezone="Asia/Shanghai",
-        valid_from=now - timedelta(minutes=1),
-        valid_until=now + timedelta(hours=2),
-        schedule=None,
-        max_entries=None,
-        floors=[1],
-        gate_ids=[],
-        notify="none",
-        company=None,
-        work_area=None,
-        note=None,
+    values = seed.guest_values(
+        [1], now, visitor_name="V", valid_from=now - timedelta(minutes=1), valid_until=now + timedelta(hours=2)
     )
     with app.test_request_context():
         p = issue_pass(host, unit, values)

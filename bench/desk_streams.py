@@ -57,11 +57,9 @@ RESULTS = ROOT / "bench" / "results" / ("desk_streams_uncapped.json" if UNCAPPED
 
 def build(url):
     """Tables, a site with a gate, its reader's token, one live pass's QR text, and 50 guards' tokens."""
-    from datetime import timedelta
 
     from portal.accounts import bearer
     from portal.accounts.operations import create_user
-    from portal.core.timeutil import utcnow
     from portal.devices.models import Device
     from portal.extensions import db
     from portal.passes import codes
@@ -80,29 +78,7 @@ def build(url):
         db.session.add(device)
         db.session.flush()
         device_token, _ = bearer.issue_device_token(device)
-        now = utcnow()
-        p = issue_pass(
-            host,
-            unit,
-            dict(
-                visitor_name="访客",
-                visitor_phone=None,
-                visitor_id_number=None,
-                plate=None,
-                kind="guest",
-                timezone="Asia/Shanghai",
-                valid_from=now - timedelta(minutes=5),
-                valid_until=now + timedelta(hours=4),
-                schedule=None,
-                max_entries=None,
-                floors=[12],
-                gate_ids=[],
-                notify="none",
-                company=None,
-                work_area=None,
-                note=None,
-            ),
-        )
+        p = issue_pass(host, unit, seed.guest_values([12]))
         guards = [
             bearer.issue_user_token(
                 create_user(f"bench_guard{n}", "correct horse battery staple", "guard", f"保安{n}", site=site)

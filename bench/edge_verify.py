@@ -13,7 +13,6 @@ import os
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +21,7 @@ os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 
 from access_bridge.edge import EdgeDecider, Link  # noqa: E402
 from access_bridge.edge_store import EdgeStore  # noqa: E402
+from bench import _gate_seed as seed  # noqa: E402
 from portal.passes import compact, qrtext  # noqa: E402
 
 PASSES = 200
@@ -35,7 +35,6 @@ def build_world(app):
     """A site with a gate and PASSES unlimited passes; returns (gate id, passes)."""
     import portal.bridge.edge_models  # noqa: F401
     from portal.accounts.operations import create_user
-    from portal.core.timeutil import utcnow
     from portal.extensions import db
     from portal.passes.operations import issue_pass
     from portal.sites import operations as places
@@ -46,25 +45,7 @@ def build_world(app):
     gate = places.add_gate(site, "MAIN", "Main")
     host = create_user("bench-host", "correct horse battery staple", "resident", "Host")
     places.move_in(host, unit, "owner")
-    now = utcnow()
-    values = dict(
-        visitor_name="V",
-        visitor_phone=None,
-        visitor_id_number=None,
-        plate=None,
-        kind="guest",
-        timezone="Asia/Shanghai",
-        valid_from=now - timedelta(minutes=5),
-        valid_until=now + timedelta(hours=4),
-        schedule=None,
-        max_entries=None,
-        floors=[1],
-        gate_ids=[],
-        notify="none",
-        company=None,
-        work_area=None,
-        note=None,
-    )
+    values = seed.guest_values([1], visitor_name="V")
     with app.test_request_context():
         passes = [issue_pass(host, unit, dict(values)) for _ in range(PASSES)]
         db.session.commit()

@@ -1,28 +1,17 @@
 """A guard's desk page in headless Chromium shows a gate verification made through the API within a second."""
 
 import os
-import shutil
 import threading
 import time
 
 import pytest
 import requests
+from browser_support import ARGS, CHROMIUM
 from conftest import World, close_app, skip_unless
 
 from portal.app import create_app
 from portal.config import TestConfig
 from portal.extensions import db
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture

@@ -69,20 +69,14 @@ def register_walk_in(guard, site, data):
     idn = v.collect(errors, "id_number", v.id_number, data.get("id_number"))
     plate = v.collect(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
     purpose = v.collect(errors, "purpose", v.clean_text, data.get("purpose"), max_len=200, required=False)
-    unit, gate, token = _host_request(site, data, errors)
+    unit, token, columns = _host_request(site, data, errors, guard)
     w = WalkIn(
-        site_id=site.id,
-        unit_id=unit.id,
-        gate_id=gate.id if gate else None,
+        **columns,
         visitor_name=name,
         visitor_phone=phone,
         visitor_id_number=idn,
         plate=plate,
         purpose=purpose,
-        token_hash=crypto.token_hash(token),
-        expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
-        created_by_id=guard.id,
-        status="pending",
     )
     db.session.add(w)
     db.session.flush()
@@ -120,14 +114,24 @@ def _walk_in_event(w, user, decision, reason, approved_by=None, outcome=None):
     return ev
 
 
-def _host_request(site, data, errors):
-    """Unit and gate of a request the host must answer, and the token of its SMS link."""
+def _host_request(site, data, errors, guard):
+    """A request the host must answer: its unit, the token of its SMS link, and the columns every such row has."""
     unit, gate = _unit_and_gate(site.id, data, errors)
     if errors:
         raise Refused("invalid", "Some fields are invalid.", fields=errors)
     if not residents_of(unit):
         raise Refused("no_host", "Nobody lives in this unit to approve the visit.", kind="conflict")
-    return unit, gate, secrets.token_urlsafe(24)
+    token = secrets.token_urlsafe(24)
+    columns = dict(
+        site_id=site.id,
+        unit_id=unit.id,
+        gate_id=gate.id if gate else None,
+        token_hash=crypto.token_hash(token),
+        expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
+        created_by_id=guard.id,
+        status="pending",
+    )
+    return unit, token, columns
 
 
 def _claim_pending(req):
@@ -223,20 +227,14 @@ def register_item(guard, site, data):
         errors["quantity"] = ("invalid_quantity", "Quantity must be a number from 1 to 10000.", {})
     carrier = v.collect(errors, "carrier_name", v.person_name, data.get("carrier_name"), required=False)
     plate = v.collect(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
-    unit, gate, token = _host_request(site, data, errors)
+    unit, token, columns = _host_request(site, data, errors, guard)
     item = ItemMovement(
-        site_id=site.id,
-        unit_id=unit.id,
-        gate_id=gate.id if gate else None,
+        **columns,
         direction=direction,
         description=description,
         quantity=quantity,
         carrier_name=carrier,
         plate=plate,
-        token_hash=crypto.token_hash(token),
-        expires_at=utcnow() + timedelta(minutes=ANSWER_MINUTES),
-        created_by_id=guard.id,
-        status="pending",
     )
     db.session.add(item)
     db.session.flush()
