@@ -203,6 +203,7 @@ def test_two_workers_never_push_to_the_same_device(pg_app, pg_world):
 
 
 @pytest.mark.integration
+@pytest.mark.serial
 def test_postgres_notify_wakes_the_bridge_on_commit_only(pg_app, pg_world):
     import threading
 

@@ -8,6 +8,7 @@ import random
 import signal
 import time
 
+import pytest
 from bridge_support import add_device, flask, subprocess_env
 
 from access_bridge.drivers import simulator
@@ -58,6 +59,7 @@ def test_socket_path_is_per_database_and_short(tmp_path):
     assert a != b and len(a.encode()) <= wake.MAX_UNIX_PATH
 
 
+@pytest.mark.serial
 def test_revocation_through_the_portal_reaches_a_running_bridge_within_100ms(app, world, client, tmp_path):
     app.instance_path = str(tmp_path)  # the bridge child's INSTANCE_PATH: both find the same socket
     state = tmp_path / "gate.json"

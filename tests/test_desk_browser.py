@@ -13,6 +13,9 @@ from portal.app import create_app
 from portal.config import TestConfig
 from portal.extensions import db
 
+# Asserts wall-clock deadlines: runs alone after the parallel run (see the Makefile's test target).
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture
 def live_server(tmp_path):

@@ -108,6 +108,7 @@ def _fanout_roundtrip(make_app, world):
 
 
 @pytest.mark.integration
+@pytest.mark.serial
 def test_fanout_over_postgres_listen_notify(pg_world, pg_app):
     pg_app.config["DESK_FEED"] = "auto" if not pg_app.config.get("REDIS_URL") else "postgres"
     assert feed.mode_for(pg_app) == "postgres"
@@ -124,6 +125,7 @@ def test_fanout_over_postgres_listen_notify(pg_world, pg_app):
 
 
 @pytest.mark.integration
+@pytest.mark.serial
 def test_fanout_over_redis(tmp_path, world, app):
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     try:

@@ -25,6 +25,9 @@ from portal.app import create_app
 from portal.config import TestConfig
 from portal.extensions import db
 
+# Asserts wall-clock deadlines: runs alone after the parallel run (see the Makefile's test target).
+pytestmark = pytest.mark.serial
+
 STREAMS = 40
 GATE_DEADLINE_S = 2.0  # a gate answers in milliseconds; without the caps it waited for ever (10 s time-outs)
 

@@ -4,6 +4,7 @@ import io
 import re
 import time
 
+import pytest
 from feedback_support import csrf_from, file_multipart, login
 from photo_bombs import zero_png
 from PIL import Image
@@ -11,6 +12,9 @@ from PIL import Image
 from portal.extensions import db
 from portal.feedback import uploads
 from portal.feedback.models import Complaint
+
+# Asserts wall-clock deadlines: runs alone after the parallel run (see the Makefile's test target).
+pytestmark = pytest.mark.serial
 
 
 def test_three_zero_filled_6300_pngs_are_refused_fast_in_both_languages(client, world):

@@ -141,6 +141,7 @@ def _fresh(cache):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("change", sorted(CHANGES))
+@pytest.mark.serial
 def test_postgresql_a_change_by_another_worker_reaches_the_gate_within_the_bound(pg_app, pg_world, change):
     client = pg_app.test_client()
     device, header, text_, pass_id, cache = _cached_pass(pg_app, pg_world, client)

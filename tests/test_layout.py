@@ -91,8 +91,6 @@ ALLOWED_CYCLES = {
     # passes owner: the retention purge in passes/operations.py calls walkins' purge_desk_records, while a walk-in's
     # approval issues a pass; the purge is to move out of passes/operations.py (or walkins registers it).
     ("portal.passes.operations", "portal.walkins.operations"),
-    # core (tooling owner): portal.extensions builds the limiter from ratelimit, which imports the extensions back.
-    ("portal.core.ratelimit", "portal.extensions"),
 }
 
 

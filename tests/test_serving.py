@@ -76,7 +76,7 @@ def gunicorn(tmp_path):
 
 def _get(url):
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - our own test server
+        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - our own test server
             return resp.status, resp.headers
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers

@@ -89,9 +89,8 @@ def _backend():
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method; Flask types current_app as Flask
     backend = app.extensions.get("ratelimit_db")
     if backend is None:
-        from portal.extensions import db
-
-        engine = db.engine
+        # Flask-SQLAlchemy registers itself here; reading it keeps core free of portal.extensions (which imports us).
+        engine = app.extensions["sqlalchemy"].engine
         if engine.dialect.name == "postgresql":
             backend = _Postgres(engine)
         elif engine.url.database and engine.url.database != ":memory:":
