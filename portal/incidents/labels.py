@@ -31,7 +31,7 @@ ACTION_LABELS = {
     "offered": _l("Offered to the nearest guards"),
     "widened": _l("Offered to everyone on shift"),
 }
-SOURCE_LABELS = {"desk": _l("Desk"), "phone": _l("Phone"), "api": _l("API"), "alarm": _l("Door alarm")}
+SOURCE_LABELS = {"desk": _l("Desk"), "phone": _l("Mobile phone"), "api": _l("API"), "alarm": _l("Door alarm")}
 
 
 def labels():
