@@ -43,7 +43,7 @@ def test_unacknowledged_high_incident_goes_to_managers_on_duty_then_up_the_chain
     step1 = escalate_due(now=t0 + timedelta(minutes=5))
     assert [r.step for r in step1] == [1] and step1[0].notified == [world.manager.id]
     assert [m.to for m in _sms()] == ["+8613900000001"]
-    assert "#%d" % inc.id in _sms()[0].body and inc.description not in _sms()[0].body
+    assert f"#{inc.id}" in _sms()[0].body and inc.description not in _sms()[0].body
     assert escalate_due(now=t0 + timedelta(minutes=9)) == []  # step 1 never twice
     step2 = escalate_due(now=t0 + timedelta(minutes=10))
     assert [r.step for r in step2] == [2] and set(step2[0].notified) == {world.manager.id, off_duty.id, admin.id}

@@ -116,7 +116,7 @@ def test_guard_sets_a_post_from_the_shift_page(guard_client, world):
         desk.start_shift(world.guard, world.site.id)
         db.session.commit()
     token = csrf(guard_client, "/desk/shift")
-    assert "building:%d" % world.bldg_a.id in guard_client.get("/desk/shift").get_data(as_text=True)
+    assert f"building:{world.bldg_a.id}" in guard_client.get("/desk/shift").get_data(as_text=True)
     resp = guard_client.post("/desk/shift/post", data={"csrf_token": token, "post": f"building:{world.bldg_a.id}"})
     assert resp.status_code == 302
     from portal.shifts.models import GuardPost
