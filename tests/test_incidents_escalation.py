@@ -130,3 +130,16 @@ def test_offer_to_guards_for_alarms_and_posts_are_checked(client, world):
     assert ok.status_code == 200 and ok.get_json()["building_id"] == world.bldg_b.id
     # Off shift there is no post to set.
     assert client.post("/api/v1/desk/shift/post", json={"kind": "patrol"}, headers=world.token(world.manager)).status_code == 409
+
+
+def test_the_worker_runs_both_jobs(app, client, world):
+    from portal.core.jobs import JOBS, run_once
+
+    assert {"incidents_escalate", "shifts_widen_offers"} <= set(JOBS)
+    world.manager.phone = "+8613900000001"
+    db.session.commit()
+    inc = _log(client, world, severity="high")
+    inc.reported_at = inc.reported_at - timedelta(minutes=6)
+    db.session.commit()
+    run_once(app, only=["incidents_escalate", "shifts_widen_offers"])
+    assert [m.to for m in _sms()] == ["+8613900000001"]

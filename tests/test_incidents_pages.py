@@ -102,6 +102,8 @@ def test_every_handover_is_kept_and_searchable_with_what_happened_on_the_shift(g
     day = (now - timedelta(days=2)).astimezone(zone("Asia/Shanghai")).date()
     assert mid.id in ids(f"from={day}&to={day}")
     assert client.get("/api/v1/desk/handovers?from=someday", headers=headers).status_code == 400
+    assert client.get("/api/v1/desk/handovers?to=9999-12-31", headers=headers).status_code == 400
+    assert guard_client.get("/desk/handovers?to=9999-12-31").status_code == 200  # the page says why and lists all
     one = client.get(f"/api/v1/desk/handovers/{last.id}", headers=headers).get_json()
     assert [i["id"] for i in one["incidents"]] == [inc_id]
     assert [e["id"] for e in one["exceptions"]] == [x.id] and one["exceptions"][0]["handed_over"] is True

@@ -34,9 +34,13 @@ def date_arg(name):
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
-        raise ValidationFailed({name: ("invalid_date", "Give a date as YYYY-MM-DD.")}) from None
+        value = None
+    # Beyond these years a day's bounds overflow; no shift is that old or that far ahead.
+    if value is None or not 2000 <= value.year <= 2100:
+        raise ValidationFailed({name: ("invalid_date", "Give a date as YYYY-MM-DD.")})
+    return value
 
 
 @api_route(
