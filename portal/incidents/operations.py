@@ -209,9 +209,7 @@ def resolve(inc, user, report):
 def assign(inc, by, user_id):
     """Put a guard or manager of the site on the incident (once)."""
     _open(inc)
-    person = (
-        db.session.get(User, user_id) if isinstance(user_id, int) and not isinstance(user_id, bool) and is_id(user_id) else None
-    )
+    person = db.session.get(User, user_id) if is_id(user_id) else None
     if person is None or not person.active or person.role not in STAFF_ROLES or person.site_id != inc.site_id:
         raise ValidationFailed({"user_id": ("invalid_user", "Choose a guard or manager of this community.", {})})
     if any(a.user_id == person.id for a in inc.assignees):

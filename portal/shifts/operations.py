@@ -6,6 +6,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit.operations import record
+from portal.core.converters import is_id
 from portal.core.errors import Refused, ValidationFailed
 from portal.core.timeutil import utcnow
 from portal.desk.operations import current_shift
@@ -25,8 +26,8 @@ def set_post(user, site, kind, building_id=None, gate_id=None):
     errors = {}
     if kind not in POST_KINDS:
         errors["kind"] = ("invalid_choice", "Choose a gate, a building or patrol.", {})
-    building = db.session.get(Building, building_id) if kind == "building" and _id(building_id) else None
-    gate = db.session.get(Gate, gate_id) if kind == "gate" and _id(gate_id) else None
+    building = db.session.get(Building, building_id) if kind == "building" and is_id(building_id) else None
+    gate = db.session.get(Gate, gate_id) if kind == "gate" and is_id(gate_id) else None
     if kind == "building" and (building is None or building.site_id != site.id):
         errors["building_id"] = ("invalid_building", "Choose a building of this community.", {})
     if kind == "gate" and (gate is None or gate.site_id != site.id):
@@ -41,10 +42,6 @@ def set_post(user, site, kind, building_id=None, gate_id=None):
     db.session.flush()
     record("shift.post", "desk_shift", shift.id, site_id=site.id, kind=kind, building_id=post.building_id, gate_id=post.gate_id)
     return post
-
-
-def _id(value):
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 def _offer(site_id, subject, subject_id, building_id, guard_id, wave, now):
