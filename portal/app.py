@@ -35,6 +35,8 @@ FEATURES = [
     "bridge",
     "desk",
     "walkins",
+    "incidents",
+    "shifts",
     "feedback",
     "reports",
     "demo",

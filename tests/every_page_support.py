@@ -410,4 +410,42 @@ def seed(world):
         staff.disable_member(world.manager, gone_guard)
         ids["enrol_tokens"] = [enrol_new, staff.reset_second_factor(world.manager, reset)]
         db.session.commit()
+        ids.update(_incidents(world, site, photo, dev_off))
     return ids
+
+
+def _incidents(world, site, photo, device):
+    """Incidents in every state (escalated, offered, on scene, resolved with a report and a photo) and handovers."""
+    from datetime import timedelta
+
+    from portal.desk import operations as desk
+    from portal.desk.models import Shift
+    from portal.incidents import operations as incidents
+    from portal.incidents.escalation import escalate_due
+    from portal.shifts import operations as shifts
+
+    shifts.set_post(world.guard, site, "building", building_id=world.bldg_a.id)
+    text = SHORT_LONG * 3 + "🙂🚪"  # long, with emoji (the report refuses invisible bidi marks)
+    made = []
+    for kind, severity in (
+        ("lift_entrapment", "critical"),
+        ("suspicious_person", "high"),
+        ("water_leak", "normal"),
+        ("dispute", "low"),
+    ):
+        made.append(
+            incidents.create_incident(
+                site, kind, "A栋" + SHORT_LONG, text, severity, world.guard, building=world.bldg_a, device=device, photos=[photo]
+            )
+        )
+    db.session.commit()
+    escalate_due(now=made[0].reported_at + timedelta(hours=1))
+    incidents.acknowledge(made[1], world.manager, "收到")
+    incidents.on_scene(made[2], world.guard, "已到现场")
+    incidents.assign(made[2], world.manager, world.manager.id)
+    incidents.resolve(made[3], world.guard, "双方已调解。" + text)
+    shifts.widen_offers(now=made[0].reported_at + timedelta(minutes=5))
+    shift_ids = db.session.scalars(db.select(Shift.id).where(Shift.site_id == site.id)).all()
+    desk.end_shift(world.guard, site.id, "夜班交接：" + text)
+    db.session.commit()
+    return {"incident_ids": [i.id for i in made], "shift_ids": shift_ids}

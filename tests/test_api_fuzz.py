@@ -91,8 +91,17 @@ def _seed(client, world):
     survey = feedback_ops.create_survey(world.r1, world.site.id, "visit", pass_=p)
     car = client.post("/api/v1/vehicles", json={"plate": "沪A12345", "unit_id": world.unit_a.id}, headers=r1).get_json()
     member = create_user("guard9", world.PASSWORD, "guard", "夜班保安", site=world.site)
+    incident = client.post(
+        "/api/v1/incidents",
+        json={"kind": "water_leak", "location": "B2车库", "description": "漏水", "severity": "high"},
+        headers=guard,
+    ).get_json()
+    client.post("/api/v1/desk/shift/start", headers=guard)
+    shift = client.post("/api/v1/desk/shift/end", json={"notes": "交接"}, headers=guard).get_json()
     db.session.commit()
     return {
+        "incident_id": incident["id"],
+        "shift_id": shift["id"],
         "vehicle_id": car["id"],
         "user_id": member.id,
         "pass_id": p.id,

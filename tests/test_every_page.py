@@ -22,6 +22,8 @@ BINARY = {
     "passes.visitor_qr": "PNG image",
     "feedback_files.photo": "complaint photo (image)",
     "api.complaint_photo": "complaint photo (image)",
+    "incidents.photo": "incident photo (image)",
+    "api.incident_photo": "incident photo (image)",
     "desk.on_site_csv_page": "CSV",
     "api.on_site_export": "CSV",
     "reports.kpi_csv": "CSV",
@@ -50,6 +52,8 @@ def _values(arg, ids, endpoint):
         "walk_in_id": [ids.get("walk_in_id", 1)],
         "slug": [ids.get("slug", "sunny")],
         "enrol_token": ids.get("enrol_tokens", ["no-such-token"]),
+        "incident_id": ids.get("incident_ids", [1]),
+        "shift_id": ids.get("shift_ids", [1]),
     }
     return one.get(arg, [1])
 

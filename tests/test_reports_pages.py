@@ -86,7 +86,8 @@ def test_quarterly_report(client, world):
     resp = client.get("/team/reports/quarterly?year=2026&q=4")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "2026 Q4" in html and "2026-10-01" in html and "2026-12-31" in html
-    assert "2026 Q3" in html  # compared with the quarter before
+    # Compared with the same quarter a year earlier (#18), not the quarter before.
+    assert "2025 Q4" in html and "2025-10-01" in html and "2026 Q3" not in html
     assert "<svg" in html and "<script" not in html
     assert client.get("/team/reports/quarterly?year=2026&q=5").status_code == 400
     assert client.get("/team/reports/quarterly?year=x&q=1").status_code == 400

@@ -64,4 +64,11 @@ KEPT = {
     ("devices", "name_en"): "a device, not a person",
     ("api_tokens", "name"): "a token's label",
     ("desk_cursors", "name"): "a cursor's label",
+    # Incidents are the security department's own records (事件报告, kept for review and the quarterly report):
+    # descriptions, closing reports and timeline notes may name people, photos show them; staff only, views audited.
+    ("incidents", "description"): "an incident record of the security team, kept for review (复盘) and KPIs",
+    ("incidents", "closing_report"): "an incident record of the security team, kept for review (复盘) and KPIs",
+    ("incident_events", "note"): "an incident record of the security team, kept for review (复盘) and KPIs",
+    ("incident_photos", "data"): "evidence of an incident, encrypted at rest, served to the site's staff only",
+    ("desk_shifts", "notes"): "handover notes (交接班记录), kept and searchable as the shift record",
 }

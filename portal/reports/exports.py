@@ -22,6 +22,8 @@ SECTIONS = {
     "denied_by_reason": _l("Denied by reason"),
     "entries_by_day": _l("Entries per day"),
     "entries_by_hour": _l("Entries by hour"),
+    "incidents": _l("Incident response"),
+    "devices": _l("Devices"),
 }
 METRICS = {
     "rate": _l("Satisfied share"),
@@ -36,6 +38,14 @@ METRICS = {
     "guard_share_of_entries": _l("Share of entries let in by guards"),
     "guard_share_of_walk_ins": _l("Share of walk-ins approved by guards"),
     "denied": _l("Entries denied"),
+    "reported": _l("Incidents reported"),
+    "acknowledge_median": _l("Median minutes to acknowledgement"),
+    "acknowledge_p90": _l("90th percentile minutes to acknowledgement"),
+    "on_scene_median": _l("Median minutes to on scene"),
+    "on_scene_p90": _l("90th percentile minutes to on scene"),
+    "resolve_median": _l("Median minutes to resolution"),
+    "resolve_p90": _l("90th percentile minutes to resolution"),
+    "availability": _l("Availability"),
 }
 KPI_HEADER = (_l("Section"), _l("Figure"), _l("Value"), _l("Previous period"), _l("Change"), _l("Target or aim"), _l("Met"))
 COMPLAINT_HEADER = (
@@ -124,6 +134,23 @@ def kpi_rows(k):
         ("entries", "guard_share_of_walk_ins", ent["guard_share_of_walk_ins"], None, None, None, None),
         ("entries", "denied", ent["denied"], None, None, None, None),
     ]
+    inc, dev = k["incidents"], k["devices"]
+    rows.append(("incidents", "reported", inc["reported"], inc["year_ago_reported"], None, None, None))
+    for stage in ("acknowledge", "on_scene", "resolve"):
+        s = inc[stage]
+        rows.append(
+            (
+                "incidents",
+                f"{stage}_median",
+                s["median_minutes"],
+                s["year_ago"]["median_minutes"],
+                s["change"],
+                inc["aim"],
+                s["aim_met"],
+            )
+        )
+        rows.append(("incidents", f"{stage}_p90", s["p90_minutes"], s["year_ago"]["p90_minutes"], s["p90_change"], None, None))
+    rows.append(("devices", "availability", dev["availability"], None, None, dev["target"], dev["met"]))
     rows += [("complaints_by_month", m["month"], m["count"], None, None, None, None) for m in com["by_month"]]
     rows += [
         ("denied_by_reason", _label(REASON_LABELS, reason), n, None, None, None, None)

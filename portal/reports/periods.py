@@ -39,6 +39,14 @@ class Period:
         """The period of the same length just before this one."""
         return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.tz_name)
 
+    def year_earlier(self):
+        """The same dates a year before (29 February becomes the 28th)."""
+
+        def back(d):
+            return d.replace(year=d.year - 1) if not (d.month == 2 and d.day == 29) else d.replace(year=d.year - 1, day=28)
+
+        return Period(back(self.first), back(self.last), self.tz_name)
+
     def dates(self):
         """Every local date of the period."""
         return [self.first + timedelta(days=i) for i in range(self.days)]

@@ -1,7 +1,5 @@
 """Report pages for managers: the dashboard, CSV exports and the quarterly report."""
 
-from datetime import timedelta
-
 from flask import Blueprint, Response, abort, make_response, render_template, request
 from flask_babel import gettext
 from flask_babel import gettext as _
@@ -115,9 +113,9 @@ def quarterly():
         period = periods.quarter(year, q, site.timezone)
     except Refused:
         abort(400)
-    before = period.first - timedelta(days=1)
-    prev_q = (before.month - 1) // 3 + 1
-    k = kpi(site, period, previous=periods.quarter(before.year, prev_q, site.timezone))
+    q = (period.first.month - 1) // 3 + 1
+    # The same quarter a year earlier: the seed's aims are yearly changes, and seasons differ between quarters.
+    k = kpi(site, period, previous=periods.quarter(period.first.year - 1, q, site.timezone))
     return render_template(
         "reports/quarterly.html",
         k=k,
@@ -125,6 +123,6 @@ def quarterly():
         site=site,
         period=period,
         year=period.first.year,
-        q=(period.first.month - 1) // 3 + 1,
-        prev=(before.year, prev_q),
+        q=q,
+        prev=(period.first.year - 1, q),
     )
