@@ -86,7 +86,7 @@ class _Text(HTMLParser):
         self.nodes, self.cells, self._skip, self._stack = [], [], 0, []
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style", "pre", "textarea"):
+        if tag in ("script", "style", "pre", "textarea", "code"):  # code: identifiers (audit actions, gate codes)
             self._skip += 1
         attrs = dict(attrs)
         for name in ("placeholder", "aria-label", "title", "alt"):
@@ -96,7 +96,7 @@ class _Text(HTMLParser):
             self._stack.append([tag, ""])
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style", "pre", "textarea"):
+        if tag in ("script", "style", "pre", "textarea", "code"):
             self._skip = max(0, self._skip - 1)
         for i in range(len(self._stack) - 1, -1, -1):
             if self._stack[i][0] == tag or (tag == "span" and self._stack[i][0] == "span"):

@@ -11,7 +11,7 @@ from portal.accounts.forms import LoginForm
 from portal.accounts.sessions import end_session, start_session
 from portal.audit.operations import record
 from portal.core.errors import ApiError
-from portal.extensions import limiter
+from portal.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
 
@@ -25,8 +25,15 @@ def _safe_next(target):
 
 
 def home_for(user):
-    """Where a user lands after login."""
-    return url_for("resident.index") if user.role == "resident" else url_for("desk.board")
+    """Where a user lands after login; a manager or admin with no community yet, the console that opens one."""
+    if user.role == "resident":
+        return url_for("resident.index")
+    if user.role in ("manager", "admin") and user.site_id is None:
+        from portal.sites.models import Site
+
+        if user.role == "manager" or db.session.scalar(db.select(Site.id).limit(1)) is None:
+            return url_for("places.index")
+    return url_for("desk.board")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -20,6 +20,7 @@ REASON_LABELS = {
     "anti_passback": _l("Anti-passback"),
     "stale": _l("Stale credential"),
     "error": _l("System error"),
+    "keypad_off": _l("Keypad codes turned off"),
     "remote_open": _l("Opened remotely"),
     "walk_in": _l("Walk-in"),
 }

@@ -27,6 +27,7 @@ REASONS = (
     "anti_passback",
     "stale",
     "error",
+    "keypad_off",
     "remote_open",
     "walk_in",
 )

@@ -13,6 +13,8 @@ from portal.extensions import db
 from portal.gate import errlog, operations, queries, rules, throttle
 from portal.gate.rules import Outcome, deny, grant
 from portal.passes import codes, keys, qrtext
+from portal.sites import settings as site_settings
+from portal.sites.models import Site
 from portal.watchlist import matching
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,8 @@ def decide_code(device, text, direction, now):
     Only wrong codes for a live pass number count as guesses (per keypad and per pass); garbage only
     feeds the desk's burst alert, so mashing a keypad never locks its visitors out (gate.throttle).
     """
+    if not site_settings.value(db.session.get(Site, device.site_id), "keypad_codes"):
+        return deny("keypad_off")  # the manager turned keypad codes off: QR and plates still work
     gate_throttle = throttle.current()
     if gate_throttle.device_blocked(device.id):
         return deny("throttled")  # every entry alike: a blocked keypad does not tell which numbers are live

@@ -28,6 +28,7 @@ TEXTS = {
     "anti_passback": (_l("This pass was already used to enter. Exit first."), _l("Already inside")),
     "stale": (_l("This QR code is out of date. Refresh your pass page."), _l("QR out of date")),
     "error": (_l("The pass cannot be checked right now. Please see the guard."), _l("See the guard")),
+    "keypad_off": (_l("Keypad codes are not accepted here. Please scan your QR code."), _l("Scan your QR")),
 }
 
 

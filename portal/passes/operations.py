@@ -21,7 +21,7 @@ from portal.passes import codes, keys
 from portal.passes.labels import schedule_text
 from portal.passes.models import Pass, SigningKey
 from portal.passes.retention import PERSONAL_DATA, PERSONAL_DETAILS, SCRUB_DETAILS
-from portal.passes.schema import MAX_WINDOW
+from portal.passes.schema import MAX_WINDOW, site_limit
 from portal.walkins.models import ItemMovement, WalkIn
 
 
@@ -138,6 +138,9 @@ def extend_pass(p, new_until):
             "A pass can last at most one year.",
             fields={"valid_until": ("window_too_long", "A pass can last at most one year.")},
         )
+    too_long = site_limit(p.site, p.kind, p.valid_from, new_until)
+    if too_long:
+        raise Refused("invalid", too_long[1], fields={"valid_until": too_long}, **too_long[2])
     old = p.valid_until
     p.valid_until = new_until
     p.version += 1
@@ -235,10 +238,11 @@ def erase_now(p, reason):
 
 
 def purge_ended(now=None, batch=500):
-    """Anonymise passes that ended RETENTION_DAYS ago; safe to run again. Returns the pass ids."""
+    """Anonymise passes that ended their site's retention days ago (RETENTION_DAYS unless the site set its own); re-runnable."""
+    from portal.sites.retention import per_site_cutoff
+
     now = now or utcnow()
-    cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
-    ended = or_(Pass.valid_until < cutoff, Pass.revoked_at < cutoff)
+    ended = per_site_cutoff(Pass.site_id, lambda cutoff: or_(Pass.valid_until < cutoff, Pass.revoked_at < cutoff), now)
     ids = db.session.scalars(db.select(Pass.id).where(ended, Pass.purged_at.is_(None)).limit(batch)).all()
     if not ids:
         return []

@@ -8,6 +8,7 @@ from portal.core.errors import ValidationFailed
 from portal.core.i18n import N_
 from portal.core.timeutil import parse_iso, utcnow, zone
 from portal.passes.models import KINDS
+from portal.sites import settings as site_settings
 from portal.sites.models import Gate
 
 MAX_WINDOW = timedelta(days=366)
@@ -63,6 +64,18 @@ def _window(data, errors):
         elif end <= utcnow():
             errors["valid_until"] = ("window_past", N_("The pass would already have ended."), {})
     return start, end
+
+
+# The message says "this kind": the form shows the kind beside it, and a label inside would not be translated.
+SITE_LIMIT = N_("At this community this kind of pass can last at most %(days)s days.")
+
+
+def site_limit(site, kind, start, end):
+    """The field error when the window is longer than the site allows for this kind, else None."""
+    days = site_settings.pass_max_days(site, kind)
+    if end - start > timedelta(days=days):
+        return ("window_too_long_here", SITE_LIMIT, {"days": days})
+    return None
 
 
 def _entries(raw, errors):
@@ -131,6 +144,10 @@ def parse_pass(data, unit, site):
         errors["timezone"] = ("invalid_timezone", N_("Unknown time zone."), {})
         tz_name = site.timezone
     start, end = _window(data, errors)
+    if start and end and "valid_until" not in errors and kind in KINDS:
+        too_long = site_limit(site, kind, start, end)
+        if too_long:
+            errors["valid_until"] = too_long
     schedule = v.collect(errors, "schedule", parse_schedule, data.get("schedule"))
     entries = _entries(data.get("max_entries", None if schedule else 1), errors)
     floors = _floors(data.get("floors"), unit, errors)

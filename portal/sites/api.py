@@ -139,8 +139,8 @@ def _flag(name):
 
 def import_site(slug, user):
     """The site a manager imports into: their own; an admin's any; another community's does not exist (404)."""
-    site = queries.site_by_slug((slug or "")[:40])
-    if site is None or (user.site_id is not None and user.site_id != site.id):
+    site = queries.managed_site(user, slug)
+    if site is None:
         raise Refused("not_found", "No such site.", kind="not_found")
     return site
 
@@ -204,3 +204,57 @@ PATHS["/api/v1/sites/{slug}/residents/import"]["post"]["requestBody"] = {
         "text/csv": {"schema": {"type": "string"}},
     },
 }
+
+
+SETTINGS_BODY = {
+    "type": "object",
+    "description": "Any of the settings, e.g. {\"retention_days\": 60, \"pass_max_days\": {\"contractor\": 7}}",
+    "properties": {
+        "satisfaction_target": {"type": "number", "minimum": 0.5, "maximum": 1},
+        "feedback_sla": {"type": "object", "description": '{"high": [4, 24], "security/urgent": [0.5, 4]}: hours to answer, to resolve'},
+        "retention_days": {"type": "integer", "minimum": 1, "maximum": 730},
+        "parking_minutes": {"type": "integer", "minimum": 10, "maximum": 10080},
+        "vehicles_per_unit": {"type": "integer", "minimum": 0, "maximum": 20},
+        "pass_max_days": {"type": "object", "description": "days by pass kind (guest, delivery, contractor, service), 1-366"},
+        "vehicles_need_approval": {"type": "boolean"},
+        "contractor_passes_need_approval": {"type": "boolean"},
+        "contractor_approval_days": {"type": "integer", "minimum": 1, "maximum": 366},
+        "keypad_codes": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
+
+
+def _settings_json(site, changed=None):
+    from portal.sites import settings
+
+    body = {"site": site.slug, "settings": settings.current(site)}
+    if changed is not None:
+        body["changed"] = sorted(changed)
+    return body
+
+
+@api_route("/sites/<slug>/settings", summary="A community's settings, defaults filled in", tag="sites")
+@api_roles("manager", "admin")
+def get_settings(slug):
+    """Every setting of the site."""
+    return jsonify(_settings_json(import_site(slug, api_user())))
+
+
+@api_route(
+    "/sites/<slug>/settings",
+    methods=("PATCH",),
+    summary="Change some of a community's settings (validated, each change audited old -> new)",
+    tag="sites",
+    body=SETTINGS_BODY,
+    responses={"404": {"$ref": "#/components/responses/Error"}},
+)
+@api_roles("manager", "admin")
+def patch_settings(slug):
+    """Validate every key given, then store and audit what changed."""
+    from portal.sites import settings
+    from portal.sites.operations import change_settings
+
+    site = import_site(slug, api_user())
+    changed = change_settings(site, settings.parse(json_body()))
+    return jsonify(_settings_json(site, changed))

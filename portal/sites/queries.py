@@ -60,3 +60,13 @@ def lives_in_site(user_id, site_id):
         )
         is not None
     )
+
+
+def managed_site(user, slug):
+    """The community with this slug if the user runs it (an all-sites admin runs every one), else None."""
+    site = site_by_slug((slug or "")[:40])
+    if site is None:
+        return None
+    if user.role == "admin" and user.site_id is None:
+        return site
+    return site if user.site_id == site.id else None
