@@ -409,6 +409,20 @@ def seed(world):
         gone_guard = create_user("guard3", world.PASSWORD, "guard", "离职保安", site=site)
         staff.disable_member(world.manager, gone_guard)
         ids["enrol_tokens"] = [enrol_new, staff.reset_second_factor(world.manager, reset)]
+        # The console: a building and a gate named in both languages, an empty building, changed settings (audited).
+        from portal.sites import settings as site_settings
+
+        tower = places.create_building(
+            site, {"code": "T" + "9" * 19, "name": "塔楼" + SHORT_LONG, "name_en": "Tower " + SHORT_LONG, "lowest_floor": -3, "highest_floor": 60}
+        )
+        places.create_unit(tower, {"number": "B301", "floor": -3})
+        north = places.create_gate(
+            site, {"code": "N1", "name": "北门", "name_en": "North gate", "kind": "vehicle", "building_id": tower.id}
+        )
+        places.change_settings(
+            site, site_settings.parse({"retention_days": 60, "keypad_codes": False, "pass_max_days": {"contractor": 7}})
+        )
+        ids.update(building_ids=[world.bldg_a.id, tower.id], gate_ids=[world.gate.id, north.id])
         db.session.commit()
         ids.update(_incidents(world, site, photo, dev_off))
     return ids

@@ -28,6 +28,7 @@ BINARY = {
     "api.on_site_export": "CSV",
     "reports.kpi_csv": "CSV",
     "reports.complaints_csv": "CSV",
+    "audit.export": "CSV",
 }
 
 
@@ -54,6 +55,8 @@ def _values(arg, ids, endpoint):
         "enrol_token": ids.get("enrol_tokens", ["no-such-token"]),
         "incident_id": ids.get("incident_ids", [1]),
         "shift_id": ids.get("shift_ids", [1]),
+        "building_id": ids.get("building_ids", [1]),
+        "gate_id": ids.get("gate_ids", [1]),
     }
     return one.get(arg, [1])
 
