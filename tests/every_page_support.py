@@ -413,7 +413,14 @@ def seed(world):
         from portal.sites import settings as site_settings
 
         tower = places.create_building(
-            site, {"code": "T" + "9" * 19, "name": "塔楼" + SHORT_LONG, "name_en": "Tower " + SHORT_LONG, "lowest_floor": -3, "highest_floor": 60}
+            site,
+            {
+                "code": "T" + "9" * 19,
+                "name": "塔楼" + SHORT_LONG,
+                "name_en": "Tower " + SHORT_LONG,
+                "lowest_floor": -3,
+                "highest_floor": 60,
+            },
         )
         places.create_unit(tower, {"number": "B301", "floor": -3})
         north = places.create_gate(

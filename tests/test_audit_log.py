@@ -83,7 +83,7 @@ def test_residents_are_named_by_number_only(world, manager_client):
 
 
 def test_csv_export_is_filtered_neutralised_and_audited(world, manager_client):
-    _entry(world, "site.settings", actor=world.manager, note="=HYPERLINK(\"http://evil\")")
+    _entry(world, "site.settings", actor=world.manager, note='=HYPERLINK("http://evil")')
     _entry(world, "gate.update", object_type="gate", object_id="@SUM(1)")
     _entry(world, "site.settings", site=world.other_site)
     resp = manager_client.get(f"{CSV}?action=site.settings&lang=en")

@@ -26,7 +26,13 @@ def test_manager_lands_on_their_community_and_edits_it(world, manager_client):
     resp = _post(
         manager_client,
         f"{BASE}/sunny/",
-        {"name": "阳光花园", "name_en": "Sunny Garden", "timezone": "Asia/Shanghai", "address": "1 Road", "directions": "进门右转"},
+        {
+            "name": "阳光花园",
+            "name_en": "Sunny Garden",
+            "timezone": "Asia/Shanghai",
+            "address": "1 Road",
+            "directions": "进门右转",
+        },
     )
     assert resp.status_code == 302
     site = db.session.get(Site, world.site.id)
@@ -50,15 +56,30 @@ def test_bad_input_is_shown_in_the_page_language(world, manager_client):
 
 
 def test_buildings_units_and_gates(world, manager_client):
-    resp = _post(manager_client, f"{BASE}/sunny/buildings", {"code": "c", "name": "C栋", "name_en": "Block C", "lowest_floor": "-2", "highest_floor": "30"}, f"{BASE}/sunny/")
+    resp = _post(
+        manager_client,
+        f"{BASE}/sunny/buildings",
+        {"code": "c", "name": "C栋", "name_en": "Block C", "lowest_floor": "-2", "highest_floor": "30"},
+        f"{BASE}/sunny/",
+    )
     assert resp.status_code == 302
     b = db.session.scalar(db.select(Building).where(Building.code == "C"))
     assert (b.name_en, b.lowest_floor, b.highest_floor) == ("Block C", -2, 30)
     page = f"{BASE}/sunny/buildings/{b.id}"
     # The same code twice, floors upside down: refused field by field.
-    dup = _post(manager_client, f"{BASE}/sunny/buildings?lang=en", {"code": "C", "name": "x", "lowest_floor": "5", "highest_floor": "1"}, f"{BASE}/sunny/")
+    dup = _post(
+        manager_client,
+        f"{BASE}/sunny/buildings?lang=en",
+        {"code": "C", "name": "x", "lowest_floor": "5", "highest_floor": "1"},
+        f"{BASE}/sunny/",
+    )
     assert dup.status_code == 400 and "cannot be below the lowest" in dup.get_data(as_text=True)
-    dup = _post(manager_client, f"{BASE}/sunny/buildings?lang=en", {"code": "C", "name": "x", "lowest_floor": "1", "highest_floor": "2"}, f"{BASE}/sunny/")
+    dup = _post(
+        manager_client,
+        f"{BASE}/sunny/buildings?lang=en",
+        {"code": "C", "name": "x", "lowest_floor": "1", "highest_floor": "2"},
+        f"{BASE}/sunny/",
+    )
     assert dup.status_code == 400 and "already has a building with this code" in dup.get_data(as_text=True)
     # Units: a floor outside the building is refused; numbers are unique in the building.
     assert _post(manager_client, f"{page}/units", {"number": "3001", "floor": "31"}, page).status_code == 400
@@ -71,14 +92,38 @@ def test_buildings_units_and_gates(world, manager_client):
     shrink = _post(manager_client, f"{page}?lang=en", {"name": "C栋", "lowest_floor": "1", "highest_floor": "20"}, page)
     assert shrink.status_code == 400 and "3002" in shrink.get_data(as_text=True)
     # Gates: add, rename, tie to the building.
-    assert _post(manager_client, f"{BASE}/sunny/gates", {"code": "north", "name": "北门", "name_en": "North gate", "kind": "vehicle", "building_id": str(b.id)}, f"{BASE}/sunny/").status_code == 302
+    assert (
+        _post(
+            manager_client,
+            f"{BASE}/sunny/gates",
+            {"code": "north", "name": "北门", "name_en": "North gate", "kind": "vehicle", "building_id": str(b.id)},
+            f"{BASE}/sunny/",
+        ).status_code
+        == 302
+    )
     g = db.session.scalar(db.select(Gate).where(Gate.code == "NORTH"))
     assert (g.kind, g.building_id, g.name_en) == ("vehicle", b.id, "North gate")
-    other_b = _post(manager_client, f"{BASE}/sunny/gates/{g.id}", {"name": "北门", "kind": "pedestrian", "building_id": "999"}, f"{BASE}/sunny/gates/{g.id}")
+    other_b = _post(
+        manager_client,
+        f"{BASE}/sunny/gates/{g.id}",
+        {"name": "北门", "kind": "pedestrian", "building_id": "999"},
+        f"{BASE}/sunny/gates/{g.id}",
+    )
     assert other_b.status_code == 400
-    assert _post(manager_client, f"{BASE}/sunny/gates/{g.id}", {"name": "北门2", "kind": "pedestrian"}, f"{BASE}/sunny/gates/{g.id}").status_code == 302
+    assert (
+        _post(
+            manager_client, f"{BASE}/sunny/gates/{g.id}", {"name": "北门2", "kind": "pedestrian"}, f"{BASE}/sunny/gates/{g.id}"
+        ).status_code
+        == 302
+    )
     assert db.session.get(Gate, g.id).name == "北门2"
-    assert {e.action for e in db.session.scalars(db.select(AuditEntry))} >= {"building.create", "unit.create", "unit.update", "gate.create", "gate.update"}
+    assert {e.action for e in db.session.scalars(db.select(AuditEntry))} >= {
+        "building.create",
+        "unit.create",
+        "unit.update",
+        "gate.create",
+        "gate.update",
+    }
 
 
 def test_a_building_with_residents_or_history_is_kept(world, manager_client):
@@ -98,7 +143,10 @@ def test_a_building_with_residents_or_history_is_kept(world, manager_client):
         empty = places.add_building(world.site, "Z", "Z栋", 1, 3)
         places.add_unit(empty, "101", 1)
         db.session.commit()
-    assert _post(manager_client, f"{BASE}/sunny/buildings/{empty.id}/delete", {}, f"{BASE}/sunny/buildings/{empty.id}").status_code == 302
+    assert (
+        _post(manager_client, f"{BASE}/sunny/buildings/{empty.id}/delete", {}, f"{BASE}/sunny/buildings/{empty.id}").status_code
+        == 302
+    )
     assert db.session.get(Building, empty.id) is None
     assert _post(manager_client, f"{BASE}/sunny/gates/{world.car_gate.id}", {"delete": "1"}).status_code == 302
     assert db.session.get(Gate, world.car_gate.id) is None
@@ -118,7 +166,14 @@ def test_another_community_does_not_exist_for_a_manager(world, manager_client):
         b = places.add_building(world.other_site, "X", "X栋", 1, 5)
         g = places.add_gate(world.other_site, "X", "X门")
         db.session.commit()
-    for path in ("/other/", "/other/settings", f"/other/buildings/{b.id}", f"/other/gates/{g.id}", f"/sunny/buildings/{b.id}", f"/sunny/gates/{g.id}"):
+    for path in (
+        "/other/",
+        "/other/settings",
+        f"/other/buildings/{b.id}",
+        f"/other/gates/{g.id}",
+        f"/sunny/buildings/{b.id}",
+        f"/sunny/gates/{g.id}",
+    ):
         assert manager_client.get(BASE + path).status_code == 404, path
     token = csrf(manager_client, f"{BASE}/sunny/")
     assert manager_client.post(f"{BASE}/other/", data={"csrf_token": token, "name": "抢"}).status_code == 404
@@ -128,8 +183,9 @@ def test_another_community_does_not_exist_for_a_manager(world, manager_client):
 
 
 def test_from_an_empty_database_an_admin_opens_the_first_community(app, login_as):
-    from portal.accounts.operations import create_user
     from support import PASSWORD
+
+    from portal.accounts.operations import create_user
 
     with app.test_request_context():
         admin = create_user("boss", PASSWORD, "admin", "老板")
@@ -150,8 +206,9 @@ def test_from_an_empty_database_an_admin_opens_the_first_community(app, login_as
 
 
 def test_a_manager_without_a_community_opens_one_and_runs_it(app, login_as):
-    from portal.accounts.operations import create_user
     from support import PASSWORD
+
+    from portal.accounts.operations import create_user
 
     with app.test_request_context():
         manager = create_user("first", PASSWORD, "manager", "第一位经理")

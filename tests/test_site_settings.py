@@ -51,7 +51,15 @@ def test_the_page_shows_todays_values_as_defaults(world, manager_client):
 
 
 def test_saving_changes_only_what_changed_and_audits_old_and_new(world, manager_client):
-    resp = manager_client.post(PAGE, data=_form(manager_client, retention_days="60", vehicles_need_approval="1", **{"pass_max_days.contractor": "7", "sla.high.respond": "2"}))
+    resp = manager_client.post(
+        PAGE,
+        data=_form(
+            manager_client,
+            retention_days="60",
+            vehicles_need_approval="1",
+            **{"pass_max_days.contractor": "7", "sla.high.respond": "2"},
+        ),
+    )
     assert resp.status_code == 302
     now = settings.current(_site())
     assert (now["retention_days"], now["vehicles_need_approval"], now["pass_max_days"]["contractor"]) == (60, True, 7)
@@ -98,7 +106,15 @@ def test_the_api_reads_and_patches_with_field_errors(world, client):
     assert resp.status_code == 200, resp.get_json()
     assert resp.get_json()["changed"] == ["keypad_codes", "pass_max_days"]
     assert resp.get_json()["settings"]["pass_max_days"] == {"guest": 366, "delivery": 1, "contractor": 366, "service": 366}
-    for bad in ({"retention_days": "many"}, {"nope": 1}, {"keypad_codes": "perhaps"}, {"pass_max_days": {"pony": 3}}, {"feedback_sla": {"high": [5]}}, [1], {"satisfaction_target": 2}):
+    for bad in (
+        {"retention_days": "many"},
+        {"nope": 1},
+        {"keypad_codes": "perhaps"},
+        {"pass_max_days": {"pony": 3}},
+        {"feedback_sla": {"high": [5]}},
+        [1],
+        {"satisfaction_target": 2},
+    ):
         r = client.patch(API, json=bad, headers=h)
         assert r.status_code == 400, bad
         assert set(r.get_json()["error"]["messages"]) == {"en", "zh"}

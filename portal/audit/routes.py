@@ -78,9 +78,7 @@ def filters(tz):
 def actor_names(ids):
     """user id -> how the log names them: staff by name and login; a resident only by number (no personal data)."""
     users = db.session.scalars(db.select(User).where(User.id.in_(set(ids) or {-1}))).all()
-    return {
-        u.id: f"{u.display_name} ({u.login})" if u.role in STAFF_ROLES else _("Resident #%(id)s", id=u.id) for u in users
-    }
+    return {u.id: f"{u.display_name} ({u.login})" if u.role in STAFF_ROLES else _("Resident #%(id)s", id=u.id) for u in users}
 
 
 def _actor_text(entry, names):
@@ -164,10 +162,21 @@ def export():
         ),
     )
     filters_used = {k: v for k, v in request.args.items() if k != "lang"}
-    record("audit.export", "site", chosen.id if chosen else None, site_id=chosen.id if chosen else None, rows=len(rows), filters=filters_used)
+    record(
+        "audit.export",
+        "site",
+        chosen.id if chosen else None,
+        site_id=chosen.id if chosen else None,
+        rows=len(rows),
+        filters=filters_used,
+    )
     name = f"audit-{chosen.slug if chosen else 'all'}.csv"
     return Response(
         body,
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
     )

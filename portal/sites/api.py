@@ -208,10 +208,13 @@ PATHS["/api/v1/sites/{slug}/residents/import"]["post"]["requestBody"] = {
 
 SETTINGS_BODY = {
     "type": "object",
-    "description": "Any of the settings, e.g. {\"retention_days\": 60, \"pass_max_days\": {\"contractor\": 7}}",
+    "description": 'Any of the settings, e.g. {"retention_days": 60, "pass_max_days": {"contractor": 7}}',
     "properties": {
         "satisfaction_target": {"type": "number", "minimum": 0.5, "maximum": 1},
-        "feedback_sla": {"type": "object", "description": '{"high": [4, 24], "security/urgent": [0.5, 4]}: hours to answer, to resolve'},
+        "feedback_sla": {
+            "type": "object",
+            "description": '{"high": [4, 24], "security/urgent": [0.5, 4]}: hours to answer, to resolve',
+        },
         "retention_days": {"type": "integer", "minimum": 1, "maximum": 730},
         "parking_minutes": {"type": "integer", "minimum": 10, "maximum": 10080},
         "vehicles_per_unit": {"type": "integer", "minimum": 0, "maximum": 20},

@@ -170,7 +170,9 @@ def update_building(slug, building_id):
     changed, errors = _attempt(lambda: places.update_building(b, schema.parse_building(values, new=False)))
     if errors:
         site = console_site(slug)
-        return _building_page(site, _owned(Building, building_id, site), 400, errors={"building": errors}, values={"building": values})
+        return _building_page(
+            site, _owned(Building, building_id, site), 400, errors={"building": errors}, values={"building": values}
+        )
     flash(_("Saved.") if changed else _("Nothing changed."), "ok")
     return redirect(url_for("places.building", slug=slug, building_id=building_id))
 

@@ -68,9 +68,10 @@ def _referenced_by(table_name, obj_id, skip=()):
         if table.name in skip:
             continue
         for fk in table.foreign_keys:
-            if fk.column.table.name == table_name and db.session.execute(
-                db.select(fk.parent).where(fk.parent == obj_id).limit(1)
-            ).first():
+            if (
+                fk.column.table.name == table_name
+                and db.session.execute(db.select(fk.parent).where(fk.parent == obj_id).limit(1)).first()
+            ):
                 return table.name
     return None
 
@@ -115,7 +116,13 @@ def update_building(building, values):
     outside = [u.number for u in building.units if not (low <= u.floor <= high) or u.floor == 0]
     if outside:
         raise ValidationFailed(
-            {"lowest_floor": ("units_outside", N_("Units %(units)s would be outside the floors."), {"units": ", ".join(outside[:5])})}
+            {
+                "lowest_floor": (
+                    "units_outside",
+                    N_("Units %(units)s would be outside the floors."),
+                    {"units": ", ".join(outside[:5])},
+                )
+            }
         )
     changed = _changes(building, values)
     if changed:

@@ -105,7 +105,14 @@ def _number(raw, s, integer):
 
 def _percent_range(s):
     low, high = round(s.low * 100), round(s.high * 100)
-    raise FieldError("out_of_range", N_("Enter a share from %(low)s%% to %(high)s%% (as a fraction, %(f_low)s to %(f_high)s)."), low=low, high=high, f_low=s.low, f_high=s.high)
+    raise FieldError(
+        "out_of_range",
+        N_("Enter a share from %(low)s%% to %(high)s%% (as a fraction, %(f_low)s to %(f_high)s)."),
+        low=low,
+        high=high,
+        f_low=s.low,
+        f_high=s.high,
+    )
 
 
 def _bool(raw):
