@@ -91,17 +91,19 @@ def _details(entry):
     return json.dumps(entry.details or {}, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _zone(chosen):
-    return chosen.timezone if chosen is not None else "Asia/Shanghai"
+def _request():
+    """(scope, chosen site, its zone, filters, filter errors) of this request."""
+    scope, chosen = _sites()
+    tz = chosen.timezone if chosen is not None else "Asia/Shanghai"
+    f, errors = filters(tz)
+    return scope, chosen, tz, f, errors
 
 
 @bp.get("/")
 @page_roles(*MANAGER_ROLES)
 def index():
     """The filtered entries, a page at a time."""
-    scope, chosen = _sites()
-    tz = _zone(chosen)
-    f, errors = filters(tz)
+    scope, chosen, tz, f, errors = _request()
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 100000))
     rows, more = queries.page_of(queries.search(scope, **f), page)
     names = actor_names([r.actor_id for r in rows if r.actor_id] + ([f["actor"]] if isinstance(f["actor"], int) else []))
@@ -139,9 +141,7 @@ def index():
 @page_roles(*MANAGER_ROLES)
 def export():
     """The filtered entries as CSV (at most 10,000 rows, newest first); the export is itself audited."""
-    scope, chosen = _sites()
-    tz = _zone(chosen)
-    f, _errors = filters(tz)
+    scope, chosen, tz, f, _errors = _request()
     rows = db.session.scalars(queries.search(scope, **f).limit(queries.EXPORT_MAX)).all()
     names = actor_names([r.actor_id for r in rows if r.actor_id])
     sites = {s.id: s.slug for s in db.session.scalars(db.select(Site))}

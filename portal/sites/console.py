@@ -152,6 +152,12 @@ def _building_page(site, b, status=200, **ctx):
     return _page("sites/console/building.html", status, site=site, b=b, **ctx)
 
 
+def _building_again(slug, building_id, status, **ctx):
+    """The building page after a refusal, read again (the rollback expired what was loaded)."""
+    site = console_site(slug)
+    return _building_page(site, _owned(Building, building_id, site), status, **ctx)
+
+
 @bp.get("/<slug>/buildings/<int:building_id>")
 @page_roles(*MANAGER_ROLES)
 def building(slug, building_id):
@@ -169,10 +175,7 @@ def update_building(slug, building_id):
     values = _form(BUILDING_FIELDS[1:])
     changed, errors = _attempt(lambda: places.update_building(b, schema.parse_building(values, new=False)))
     if errors:
-        site = console_site(slug)
-        return _building_page(
-            site, _owned(Building, building_id, site), 400, errors={"building": errors}, values={"building": values}
-        )
+        return _building_again(slug, building_id, 400, errors={"building": errors}, values={"building": values})
     flash(_("Saved.") if changed else _("Nothing changed."), "ok")
     return redirect(url_for("places.building", slug=slug, building_id=building_id))
 
@@ -185,8 +188,7 @@ def delete_building(slug, building_id):
     b = _owned(Building, building_id, site)
     _done, errors = _attempt(places.delete_building, b)
     if errors:
-        site = console_site(slug)
-        return _building_page(site, _owned(Building, building_id, site), 409, errors={"delete": errors})
+        return _building_again(slug, building_id, 409, errors={"delete": errors})
     flash(_("Building removed."), "ok")
     return redirect(url_for("places.site", slug=slug))
 
@@ -200,8 +202,7 @@ def add_unit(slug, building_id):
     values = _form(("number", "floor"))
     _unit, errors = _attempt(lambda: places.create_unit(b, schema.parse_unit(values, b)))
     if errors:
-        site = console_site(slug)
-        return _building_page(site, _owned(Building, building_id, site), 400, errors={"unit": errors}, values={"unit": values})
+        return _building_again(slug, building_id, 400, errors={"unit": errors}, values={"unit": values})
     flash(_("Unit added."), "ok")
     return redirect(url_for("places.building", slug=slug, building_id=building_id) + "#units")
 
@@ -219,8 +220,7 @@ def update_unit(slug, unit_id):
         values = _form(("number", "floor"))
         _done, errors = _attempt(lambda: places.update_unit(unit, schema.parse_unit(values, unit.building)))
     if errors:
-        site = console_site(slug)
-        return _building_page(site, _owned(Building, b_id, site), 400, errors={f"unit-{unit_id}": errors})
+        return _building_again(slug, b_id, 400, errors={f"unit-{unit_id}": errors})
     flash(_("Saved."), "ok")
     return redirect(url_for("places.building", slug=slug, building_id=b_id) + "#units")
 
