@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from conftest import pass_body
 from gate_support import oathtool_code, reason
 from support import csrf
@@ -18,7 +19,7 @@ API = "/api/v1/sites/sunny/settings"
 
 def _form(client, **over):
     """The settings page's fields as they are now, with some changed."""
-    site = db.session.get(Site, 1)
+    site = db.session.scalar(db.select(Site).where(Site.slug == "sunny"))
     now = settings.current(site)
     data = {
         "csrf_token": csrf(client, PAGE),
@@ -41,7 +42,7 @@ def _form(client, **over):
 
 def _site():
     db.session.expire_all()
-    return db.session.get(Site, 1)
+    return db.session.scalar(db.select(Site).where(Site.slug == "sunny"))
 
 
 def test_the_page_shows_todays_values_as_defaults(world, manager_client):
@@ -158,11 +159,27 @@ def test_keypad_codes_off_refuses_codes_but_not_qr(world, client):
 
 
 def test_retention_days_are_per_site(world, app):
+    _purges_by_site(world, app)
+
+
+@pytest.mark.integration
+def test_retention_days_are_per_site_on_postgresql(pg_world, pg_app):
+    _purges_by_site(pg_world, pg_app)
+
+
+def _purges_by_site(world, app):
+    """A pass ended 10 days ago stays under the default 30 days and goes once its site keeps 7."""
     from portal.passes.models import Pass
     from portal.passes.operations import purge_ended
     from portal.sites import operations as places
 
     now = utcnow()
+    kept = world.make_pass(
+        host=world.r1, visitor_name="别处不删", valid_from=now - timedelta(days=11), valid_until=now - timedelta(days=10)
+    )
+    with app.test_request_context():
+        kept.site_id = world.other_site.id  # the other community keeps the default 30 days
+        db.session.commit()
     ended = world.make_pass(visitor_name="十天前", valid_from=now - timedelta(days=11), valid_until=now - timedelta(days=10))
     with app.test_request_context():
         assert purge_ended(now) == []  # the default keeps it 30 days
@@ -171,3 +188,21 @@ def test_retention_days_are_per_site(world, app):
         assert purge_ended(now) == [ended.id]
         db.session.commit()
     assert db.session.get(Pass, ended.id).visitor_name != "十天前"
+    assert db.session.get(Pass, kept.id).visitor_name == "别处不删"
+
+
+def test_names_follow_the_language_in_the_sms_and_on_the_pass_page(world, client):
+    from portal.notify.models import Message
+
+    with world.app.test_request_context():
+        site = db.session.get(Site, world.site.id)
+        site.name_en, site.directions_en = "Sunny Garden", "Turn left at the fountain"
+        world.bldg_a.name_en = "Block A"
+        db.session.commit()
+    p = world.make_pass(visitor_phone="+8613812345678", notify="sms")
+    body = db.session.scalar(db.select(Message.body).where(Message.pass_id == p.id))
+    zh, en = body.split("\n")
+    assert "【阳光花园】" in zh and "A栋 1201" in zh
+    assert "[Sunny Garden]" in en and "Block A 1201" in en
+    page = client.get(f"/p/{p.link_token}?lang=zh").get_data(as_text=True)
+    assert "Turn left at the fountain" in page  # no Chinese directions: the English ones, not nothing

@@ -73,10 +73,12 @@ def sms_text(p):
     start = local_text(p.valid_from, p.timezone, "%m-%d %H:%M")
     end = local_text(p.valid_until, p.timezone, "%m-%d %H:%M")
     url = link_for(p.link_token)
-    params = dict(site=site.name, unit=p.unit.label, start=start, end=end, url=url)
+    params = dict(start=start, end=end, url=url)
     texts = []
     for lang in ("zh", "en"):
+        params["site"] = (site.name_en or site.name) if lang == "en" else site.name  # each half names it in its language
         with force_locale(lang):
+            params["unit"] = p.unit.label  # the building's English name in the English half
             if p.schedule:  # a Tuesday visit on a Mon/Wed/Fri pass is refused: the visitor must know the days
                 texts.append(
                     gettext(
