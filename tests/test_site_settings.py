@@ -154,6 +154,8 @@ def test_keypad_codes_off_refuses_codes_but_not_qr(world, client):
     _, header = world.device("keypad-1")
     client.patch(API, json={"keypad_codes": False}, headers=world.token(world.manager))
     assert reason(client, header, code=oathtool_code(p)) == ("deny", "keypad_off")
+    page = client.get(f"/p/{p.link_token}?lang=en").get_data(as_text=True)
+    assert 'id="code" class="code" aria-live="polite" hidden' in page and "type the code on the keypad" not in page
     client.patch(API, json={"keypad_codes": True}, headers=world.token(world.manager))
     assert reason(client, header, code=oathtool_code(p)) == ("grant", "ok")
 

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template
 from portal.core import timeutil
 from portal.core.timeutil import local, utcnow
 from portal.passes import codes, qr, qrtext, queries
+from portal.sites import settings as site_settings
 
 bp = Blueprint("passes", __name__)
 
@@ -40,6 +41,7 @@ def visitor_page(token):
         token=token,
         site=p.site,
         exit_only=exit_only(p, state),
+        keypad=site_settings.value(p.site, "keypad_codes"),  # off: the code is not shown, the gate refuses it
         start=local(p.valid_from, p.timezone),
         end=local(p.valid_until, p.timezone),
     )
