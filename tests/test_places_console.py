@@ -59,7 +59,7 @@ def test_buildings_units_and_gates(world, manager_client):
     resp = _post(
         manager_client,
         f"{BASE}/sunny/buildings",
-        {"code": "c", "name": "C栋", "name_en": "Block C", "lowest_floor": "-2", "highest_floor": "30"},
+        {"code": "C", "name": "C栋", "name_en": "Block C", "lowest_floor": "-2", "highest_floor": "30"},
         f"{BASE}/sunny/",
     )
     assert resp.status_code == 302
@@ -96,7 +96,7 @@ def test_buildings_units_and_gates(world, manager_client):
         _post(
             manager_client,
             f"{BASE}/sunny/gates",
-            {"code": "north", "name": "北门", "name_en": "North gate", "kind": "vehicle", "building_id": str(b.id)},
+            {"code": "NORTH", "name": "北门", "name_en": "North gate", "kind": "vehicle", "building_id": str(b.id)},
             f"{BASE}/sunny/",
         ).status_code
         == 302

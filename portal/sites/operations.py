@@ -219,6 +219,7 @@ def change_settings(site, values):
     """Store validated settings (sites.settings.parse); audit each change as [old, new]."""
     from portal.sites import settings
 
+    db.session.refresh(site, with_for_update=True)  # two managers saving at once: the second sees the first's keys
     before = settings.current(site)
     stored = dict(site.settings or {})
     changed = {}

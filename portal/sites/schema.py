@@ -44,7 +44,7 @@ def _code(raw):
     raw = raw.strip() if isinstance(raw, str) else raw
     if not isinstance(raw, str) or not CODE.match(raw):
         raise v.FieldError("invalid_code", N_("Letters, digits and hyphens, at most 20."))
-    return raw.upper()
+    return raw  # as typed: the roll import names buildings and units by the same text
 
 
 def _slug(raw):
