@@ -56,3 +56,14 @@ def test_set_up_a_community_and_move_a_resident_out(app):
     assert "1 pass(es) revoked" in ok("residents", "move-out", "--login", "wang", "--site", "lakeside", "--unit", "1-2501")
     assert db.session.get(Pass, pid).status == "revoked"
     assert run(args=["residents", "move-out", "--login", "wang", "--site", "lakeside", "--unit", "1-2501"]).exit_code != 0
+
+
+def test_the_shell_refuses_what_the_console_refuses(app, world):
+    run = app.test_cli_runner().invoke
+    dup = run(args=["sites", "add-building", "--site", "sunny", "--code", "A", "--name", "又一个A栋", "--highest", "5"])
+    assert dup.exit_code != 0 and "already has a building with this code" in dup.output
+    high = run(args=["sites", "add-unit", "--site", "sunny", "--building", "A", "--number", "9901", "--floor", "99"])
+    assert high.exit_code != 0 and "Floors of this building go from 1 to 18." in high.output
+    gate = run(args=["sites", "add-gate", "--site", "sunny", "--code", "MAIN", "--name", "又一个正门"])
+    assert gate.exit_code != 0 and "already has a gate with this code" in gate.output
+    assert run(args=["sites", "add-gate", "--site", "sunny", "--code", "WEST", "--name", "西门"]).exit_code == 0

@@ -8,7 +8,7 @@ from portal.accounts.operations import create_user
 from portal.core.validators import FieldError
 from portal.extensions import db
 from portal.sites import operations as places
-from portal.sites import queries
+from portal.sites import queries, schema
 from portal.sites.models import Building, Unit
 
 sites_cli = AppGroup("sites", help="Communities, buildings, units and gates.")
@@ -45,6 +45,18 @@ def add_site(slug, name, timezone):
     click.echo(f"site {slug} created")
 
 
+def _checked(call, *args):
+    """An operation whose refusal becomes a command-line error naming each field (in English)."""
+    from portal.core.errors import Refused, bilingual
+
+    try:
+        return call(*args)
+    except Refused as exc:
+        fields = exc.fields or {"": (exc.code, exc.message, exc.params)}
+        parts = [f"{name}: {bilingual(f[1], **(f[2] if len(f) > 2 else {}))['en']}".lstrip(": ") for name, f in fields.items()]
+        raise click.ClickException("; ".join(parts)) from None
+
+
 @sites_cli.command("add-building")
 @click.option("--site", "slug", required=True)
 @click.option("--code", required=True)
@@ -53,10 +65,10 @@ def add_site(slug, name, timezone):
 @click.option("--highest", type=int, default=1, show_default=True)
 @click.option("--name-en", default=None, help="English name, shown on English pages")
 def add_building(slug, code, name, lowest, highest, name_en):
-    """A building and its floor range (for lift rights)."""
-    if lowest > highest:
-        raise click.ClickException("--lowest must not be above --highest")
-    places.add_building(cli_site(slug), code, name, lowest, highest).name_en = name_en
+    """A building and its floor range (for lift rights); the code is unique in the community."""
+    site = cli_site(slug)
+    values = {"code": code, "name": name, "name_en": name_en, "lowest_floor": lowest, "highest_floor": highest}
+    _checked(lambda: places.create_building(site, schema.parse_building(values)))
     db.session.commit()
     click.echo(f"building {code} ({lowest}..{highest}) added")
 
@@ -67,12 +79,12 @@ def add_building(slug, code, name, lowest, highest, name_en):
 @click.option("--number", required=True)
 @click.option("--floor", type=int, required=True)
 def add_unit(slug, building, number, floor):
-    """A unit in a building."""
+    """A unit in a building, on one of its floors; the number is unique in the building."""
     site = cli_site(slug)
     b = db.session.scalar(db.select(Building).where(Building.site_id == site.id, Building.code == building))
     if b is None:
         raise click.ClickException(f"no building {building}")
-    places.add_unit(b, number, floor)
+    _checked(lambda: places.create_unit(b, schema.parse_unit({"number": number, "floor": floor}, b)))
     db.session.commit()
     click.echo(f"unit {building}-{number} added")
 
@@ -84,8 +96,10 @@ def add_unit(slug, building, number, floor):
 @click.option("--kind", type=click.Choice(["pedestrian", "vehicle"]), default="pedestrian", show_default=True)
 @click.option("--name-en", default=None, help="English name, shown on English pages")
 def add_gate(slug, code, name, kind, name_en):
-    """An entrance where passes are checked."""
-    places.add_gate(cli_site(slug), code, name, kind=kind, name_en=name_en)
+    """An entrance where passes are checked; the code is unique in the community."""
+    site = cli_site(slug)
+    values = {"code": code, "name": name, "name_en": name_en, "kind": kind}
+    _checked(lambda: places.create_gate(site, schema.parse_gate(values, site)))
     db.session.commit()
     click.echo(f"gate {code} added")
 
