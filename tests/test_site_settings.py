@@ -82,7 +82,7 @@ def test_out_of_range_values_are_refused_in_the_page_language(world, manager_cli
     assert en.status_code == 400
     text = en.get_data(as_text=True)
     assert "Enter a number from 1 to 730." in text and "Enter a number from 1 to 366." in text
-    assert "Resolution cannot be due before the first answer." in text and "50% to 100%" in text
+    assert "Resolution cannot be due before the first answer." in text and "1% to 100%" in text
     zh = manager_client.post(PAGE + "?lang=zh", data=_form(manager_client, retention_days="abc")).get_data(as_text=True)
     assert "请输入数字" in zh
     assert settings.current(_site())["retention_days"] == 30

@@ -210,7 +210,7 @@ SETTINGS_BODY = {
     "type": "object",
     "description": 'Any of the settings, e.g. {"retention_days": 60, "pass_max_days": {"contractor": 7}}',
     "properties": {
-        "satisfaction_target": {"type": "number", "minimum": 0.5, "maximum": 1},
+        "satisfaction_target": {"type": "number", "minimum": 0.01, "maximum": 1},
         "feedback_sla": {
             "type": "object",
             "description": '{"high": [4, 24], "security/urgent": [0.5, 4]}: hours to answer, to resolve',

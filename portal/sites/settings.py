@@ -30,7 +30,7 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("satisfaction_target", "percent", 0.95, 0.5, 1.0),
+    Setting("satisfaction_target", "percent", 0.95, 0.01, 1.0),  # reports accept any share above 0
     Setting("feedback_sla", "sla", None),
     Setting("retention_days", "int", None, 1, 730),
     Setting("parking_minutes", "int", 120, 10, 7 * 24 * 60),
