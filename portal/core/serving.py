@@ -6,6 +6,9 @@ the access log keeps only a 4-character prefix of any long url-safe run, like th
 an attacker which server and version to try, and is dropped.
 """
 
+import json
+import os
+
 from gunicorn.glogging import Logger
 from gunicorn.http import wsgi
 
@@ -20,9 +23,10 @@ class MaskingLogger(Logger):
     def atoms(self, resp, req, environ, request_time):
         """The usual atoms with link secrets masked."""
         atoms = super().atoms(resp, req, environ, request_time)
+        as_json = os.environ.get("LOG_FORMAT", "json") != "text"  # gunicorn.conf.py's JSON access line
         for key, value in atoms.items():
             if key not in _SAFE_ATOMS and isinstance(value, str):
-                atoms[key] = mask(value)
+                atoms[key] = json.dumps(mask(value))[1:-1] if as_json else mask(value)
         return atoms
 
 

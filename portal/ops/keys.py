@@ -70,9 +70,7 @@ def rotate(batch_size=500, max_batches=None, after_batch=None):
         while True:
             if max_batches is not None and result.batches >= max_batches:
                 return result
-            query = select(key_col, _raw(column)).where(
-                column.isnot(None), _prefix(column, len(target)) != target
-            )
+            query = select(key_col, _raw(column)).where(column.isnot(None), _prefix(column, len(target)) != target)
             if last is not None:
                 query = query.where(key_col > last)
             rows = db.session.execute(query.order_by(key_col).limit(batch_size)).all()
