@@ -8,7 +8,7 @@ so a value changed by the portal meanwhile (already under the current key) is ne
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import LargeBinary, func, select, type_coerce, update
+from sqlalchemy import LargeBinary, func, literal_column, select, type_coerce, update
 
 from portal.core import crypto
 from portal.core.types import EncryptedBytes
@@ -28,7 +28,8 @@ def _raw(column):
 
 
 def _prefix(column, n):
-    return func.substr(_raw(column), 1, n, type_=LargeBinary)
+    # Inline numbers: PostgreSQL matches a GROUP BY expression only when its parameters are the same literal text.
+    return func.substr(_raw(column), literal_column("1"), literal_column(str(int(n))), type_=LargeBinary)
 
 
 def usage():
