@@ -90,7 +90,9 @@ def test_metrics_count_gate_decisions_and_their_time(client, world):
     after = client.get("/metrics").get_data(as_text=True)
     total = "portal_gate_decisions_total"
     assert _sample(after, total, decision="grant", reason="ok") - _sample(before, total, decision="grant", reason="ok") == 1
-    assert _sample(after, total, decision="deny", reason="used_up") - _sample(before, total, decision="deny", reason="used_up") == 1
+    assert (
+        _sample(after, total, decision="deny", reason="used_up") - _sample(before, total, decision="deny", reason="used_up") == 1
+    )
     hist = "portal_gate_decision_seconds_count"
     assert _sample(after, hist) - _sample(before, hist) == 3
     assert "# TYPE portal_gate_decision_seconds histogram" in after
@@ -108,7 +110,7 @@ def test_metrics_are_refused_to_other_addresses_without_the_token(app, client):
     outside = {"REMOTE_ADDR": "203.0.113.9"}
     assert client.get("/metrics", environ_base=outside).status_code == 403
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
-    app.config["METRICS_TOKEN"] = "scrape-secret-0123456789"  # noqa: S105 - a test token
+    app.config["METRICS_TOKEN"] = "scrape-secret-0123456789"
     assert client.get("/metrics", environ_base=outside).status_code == 403
     wrong = {"Authorization": "Bearer scrape-secret-wrong"}
     assert client.get("/metrics", environ_base=outside, headers=wrong).status_code == 403
@@ -143,7 +145,13 @@ def test_counters_from_several_worker_processes_add_up(tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     pids = []
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", _CHILD + "print(__import__('os').getpid())"], env=env, check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD + "print(__import__('os').getpid())"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         pids.append(int(done.stdout))
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(tmp_path))
