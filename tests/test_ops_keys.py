@@ -139,12 +139,12 @@ def test_keys_commands_report_rotate_in_steps_and_refuse_an_early_drop(app, worl
     assert status["current"] == 2 and status["ring"] == [1, 2] and set(status["values_per_key"]) == {"1"}
     step = json.loads(runner.invoke(args=["keys", "rotate-data-key", "--batch-size", "2", "--max-batches", "1"]).output)
     assert step["finished"] is False and step["rewritten"] == 2
-    refused = runner.invoke(args=["keys", "drop", "1"])
+    refused = runner.invoke(args=["keys", "drop-data-key", "1"])
     assert refused.exit_code == 1 and "still encrypts" in refused.output
     rest = json.loads(runner.invoke(args=["keys", "rotate-data-key"]).output)
     assert rest["finished"] is True
     assert json.loads(runner.invoke(args=["keys", "status"]).output)["values_per_key"] == {"2": status["values_per_key"]["1"]}
-    dropped = runner.invoke(args=["keys", "drop", "1"])
+    dropped = runner.invoke(args=["keys", "drop-data-key", "1"])
     assert dropped.exit_code == 0 and "DATA_INDEX_KEY" in dropped.output
 
 

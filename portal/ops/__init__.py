@@ -3,10 +3,10 @@
 
 def init_app(app):
     """Register the endpoints and the commands."""
-    from portal.ops.commands import backup_command, keys, restore_command
+    from portal.ops.commands import add_key_commands, backup_command, restore_command
     from portal.ops.routes import bp
 
     app.register_blueprint(bp)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
-    app.cli.add_command(keys)
+    add_key_commands(app.cli)

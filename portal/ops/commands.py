@@ -1,4 +1,4 @@
-"""`flask --app wsgi backup FILE`, `restore FILE`, and `keys status | rotate-data-key | drop`."""
+"""`flask --app wsgi backup FILE`, `restore FILE`, and `keys status | rotate-data-key | drop-data-key`."""
 
 import json
 
@@ -35,10 +35,17 @@ def restore_command(source):
     click.echo(json.dumps({"restored": str(source)}))
 
 
-keys = AppGroup("keys", help="The data key ring: usage per key, rotation, retiring old keys.")
+def add_key_commands(cli):
+    """Put the data key commands beside the signing key commands in `flask keys` (portal.passes.commands)."""
+    group = cli.commands.get("keys")
+    if group is None:
+        group = AppGroup("keys", help="Signing keys and the data key ring.")
+        cli.add_command(group)
+    for command in (status, rotate_data_key, drop_data_key):
+        group.add_command(command)
 
 
-@keys.command("status")
+@click.command("status")
 def status():
     """How many stored values each key encrypts; the current key and the keys in the ring."""
     from portal.core import crypto
@@ -55,7 +62,7 @@ def status():
     )
 
 
-@keys.command("rotate-data-key")
+@click.command("rotate-data-key")
 @click.option("--batch-size", default=500, show_default=True, help="Rows re-encrypted per committed batch.")
 @click.option("--max-batches", type=int, default=None, help="Stop after this many batches (resume by running again).")
 def rotate_data_key(batch_size, max_batches):
@@ -68,9 +75,9 @@ def rotate_data_key(batch_size, max_batches):
     )
 
 
-@keys.command("drop")
+@click.command("drop-data-key")
 @click.argument("key_id", type=int)
-def drop(key_id):
+def drop_data_key(key_id):
     """Check that KEY_ID encrypts nothing any more, then say how to take it out of DATA_OLD_KEYS."""
     ok, why = keyring.can_drop(key_id)
     if not ok:
