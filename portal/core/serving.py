@@ -14,7 +14,8 @@ from gunicorn.http import wsgi
 
 from portal.core.redact import mask
 
-_SAFE_ATOMS = {"h", "t", "s", "m", "H", "b", "B", "T", "D", "M", "L", "p"}
+# The request id is the app's own (portal.core.logs: a sane incoming id or a new one), never a secret.
+_SAFE_ATOMS = {"h", "t", "s", "m", "H", "b", "B", "T", "D", "M", "L", "p", "{x-request-id}o"}
 
 
 class MaskingLogger(Logger):
@@ -26,8 +27,13 @@ class MaskingLogger(Logger):
         as_json = os.environ.get("LOG_FORMAT", "json") != "text"  # gunicorn.conf.py's JSON access line
         for key, value in atoms.items():
             if key not in _SAFE_ATOMS and isinstance(value, str):
-                atoms[key] = json.dumps(mask(value))[1:-1] if as_json else mask(value)
+                atoms[key] = _json_text(mask(value)) if as_json else mask(value)
         return atoms
+
+
+def _json_text(value):
+    """value escaped for a JSON string, except its quotes: gunicorn's SafeAtoms escapes those itself."""
+    return json.dumps(value, ensure_ascii=False)[1:-1].replace('\\"', '"')
 
 
 def hide_server_header():
