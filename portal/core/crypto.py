@@ -97,6 +97,11 @@ def key_id_of(blob: bytes) -> int:
     raise ValueError("unknown ciphertext format")
 
 
+def is_ciphertext(blob: bytes) -> bool:
+    """True when blob starts like a ciphertext of this module (image files never do)."""
+    return blob[:1] in (_LEGACY, _TAGGED)
+
+
 def _aead(key_id: int) -> AESGCM:
     aead = _state["ring"].get(key_id)
     if aead is None:
