@@ -10,9 +10,7 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
-GATE_DECISIONS = Counter(
-    "portal_gate_decisions_total", "Gate decisions answered, by decision and reason", ["decision", "reason"]
-)
+GATE_DECISIONS = Counter("portal_gate_decisions_total", "Gate decisions answered, by decision and reason", ["decision", "reason"])
 GATE_SECONDS = Histogram(
     "portal_gate_decision_seconds",
     "Time from a verify request's arrival in the app to its answer",
