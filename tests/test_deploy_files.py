@@ -162,5 +162,6 @@ def test_gunicorn_with_the_repository_config_sums_workers_and_logs_json(app, wor
         log.close()
     lines = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines() if line.startswith('{"ts"')]
     access = [e for e in lines if e.get("logger") == "access"]
+    assert any(e["logger"] == "gunicorn.error" and "Booting worker" in e["msg"] for e in lines)  # gunicorn's own, JSON too
     assert any(e["request_id"] == "deploy-test-0001" and e["status"] == 200 for e in access)
     assert header["Authorization"].split()[1] not in (tmp_path / "gunicorn.log").read_text()

@@ -21,6 +21,15 @@ _SAFE_ATOMS = {"h", "t", "s", "m", "H", "b", "B", "T", "D", "M", "L", "p", "{x-r
 class MaskingLogger(Logger):
     """gunicorn's logger; every text atom of the access log (request line, path, query, referer, headers) masked."""
 
+    def setup(self, cfg):
+        """gunicorn's own handlers; its error log (boots, worker deaths) as JSON lines like the app's."""
+        super().setup(cfg)
+        if os.environ.get("LOG_FORMAT", "json") != "text":
+            from portal.core.logs import JsonFormatter
+
+            for handler in self.error_log.handlers:
+                handler.setFormatter(JsonFormatter())
+
     def atoms(self, resp, req, environ, request_time):
         """The usual atoms with link secrets masked."""
         atoms = super().atoms(resp, req, environ, request_time)
