@@ -7,6 +7,7 @@ histogram observation; everything read from the database is computed at scrape t
 """
 
 import time
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -19,7 +20,15 @@ GATE_SECONDS = Histogram(
 DESK_STREAMS = Gauge("portal_desk_streams_open", "Security desk live streams open", multiprocess_mode="livesum")
 
 
+# Each (decision, reason) pair's counter, looked up once: labels() validates and locks on every call.
+# The reasons are the gate's fixed vocabulary, so this stays small.
+_children: dict[tuple[str, str], Any] = {}
+
+
 def gate_decision(decision: str, reason: str, started: float) -> None:
     """Count one gate answer and its time since started (time.perf_counter())."""
-    GATE_DECISIONS.labels(decision, reason).inc()
+    child = _children.get((decision, reason))
+    if child is None:
+        child = _children.setdefault((decision, reason), GATE_DECISIONS.labels(decision, reason))
+    child.inc()
     GATE_SECONDS.observe(time.perf_counter() - started)
