@@ -63,7 +63,7 @@ def create_app(config=None, **overrides):
     app.config.update(overrides)
     configure_logging(app)
     register_fresh_g(app)
-    register_proxies(app)
+    register_request_context(app)
     load_secrets(app)
     register_extensions(app)
     register_features(app)
@@ -79,7 +79,7 @@ def _default_config():
     return {"development": config_module.DevelopmentConfig, "test": config_module.TestConfig}.get(env, config_module.Config)
 
 
-def register_proxies(app):
+def register_request_context(app):
     """Request ids on every request, and the client's address from PROXY_COUNT trusted proxies (nginx)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
