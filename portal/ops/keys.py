@@ -15,6 +15,9 @@ from portal.core.types import EncryptedBytes
 from portal.extensions import db
 
 
+PHOTO_BATCH = 20
+
+
 def encrypted_columns():
     """(table, column) for every column stored encrypted, in a stable order."""
     for table in db.metadata.sorted_tables:
@@ -68,13 +71,15 @@ def rotate(batch_size=500, max_batches=None, after_batch=None):
         if len(pk) != 1:
             raise RuntimeError(f"{table.name} needs a single-column primary key to be rotated")
         key_col, last = pk[0], None
+        # Photos (plain EncryptedBytes) are up to a few MB each: fewer of them per batch.
+        size = min(batch_size, PHOTO_BATCH) if type(column.type) is EncryptedBytes else batch_size
         while True:
             if max_batches is not None and result.batches >= max_batches:
                 return result
             query = select(key_col, _raw(column)).where(column.isnot(None), _prefix(column, len(target)) != target)
             if last is not None:
                 query = query.where(key_col > last)
-            rows = db.session.execute(query.order_by(key_col).limit(batch_size)).all()
+            rows = db.session.execute(query.order_by(key_col).limit(size)).all()
             if not rows:
                 break
             for ident, blob in rows:
