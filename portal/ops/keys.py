@@ -14,7 +14,6 @@ from portal.core import crypto
 from portal.core.types import EncryptedBytes
 from portal.extensions import db
 
-
 PHOTO_BATCH = 20
 
 
