@@ -140,7 +140,7 @@ def test_gunicorn_with_the_repository_config_sums_workers_and_logs_json(app, wor
     proc = subprocess.Popen([*args, "--access-logfile", "-", "wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 requests.get(f"{base}/healthz", timeout=5)
