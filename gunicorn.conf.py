@@ -3,6 +3,7 @@ import os
 import shutil
 import tempfile
 
+from portal.core.logs import env_format
 from portal.core.serving import hide_server_header
 
 # Prometheus counters from every worker (portal.core.metrics) go to files in one directory, summed by
@@ -12,7 +13,7 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="porta
 # The access log masks link secrets (a whole /p/<token> shows the live QR); no `Server: gunicorn` header.
 logger_class = "portal.core.serving.MaskingLogger"
 hide_server_header()
-if os.environ.get("LOG_FORMAT", "json") != "text":
+if env_format() != "text":
     # One JSON object per request, with the id the app answered with (portal.core.logs); atoms are masked.
     access_log_format = (
         '{"ts": "%(t)s", "logger": "access", "remote": "%(h)s", "request": "%(r)s", "status": %(s)s, '

@@ -7,6 +7,7 @@ long url-safe runs (pass links, bearer tokens) keep 4 characters and runs of 7 o
 
 import json
 import logging
+import os
 import re
 import sys
 import uuid
@@ -63,6 +64,12 @@ class TextFormatter(logging.Formatter):
         rid = request_id()
         line = scrub(super().format(record))
         return f"{line} [{rid}]" if rid else line
+
+
+def env_format() -> str:
+    """LOG_FORMAT as the environment sets it for gunicorn's own lines: json, or text under PORTAL_ENV=development."""
+    default = "text" if os.environ.get("PORTAL_ENV") == "development" else "json"
+    return os.environ.get("LOG_FORMAT", default)
 
 
 def formatter(kind: str) -> logging.Formatter:

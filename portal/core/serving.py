@@ -7,11 +7,11 @@ an attacker which server and version to try, and is dropped.
 """
 
 import json
-import os
 
 from gunicorn.glogging import Logger
 from gunicorn.http import wsgi
 
+from portal.core.logs import JsonFormatter, env_format
 from portal.core.redact import mask
 
 # The request id is the app's own (portal.core.logs: a sane incoming id or a new one), never a secret.
@@ -24,16 +24,14 @@ class MaskingLogger(Logger):
     def setup(self, cfg):
         """gunicorn's own handlers; its error log (boots, worker deaths) as JSON lines like the app's."""
         super().setup(cfg)
-        if os.environ.get("LOG_FORMAT", "json") != "text":
-            from portal.core.logs import JsonFormatter
-
+        if env_format() != "text":
             for handler in self.error_log.handlers:
                 handler.setFormatter(JsonFormatter())
 
     def atoms(self, resp, req, environ, request_time):
         """The usual atoms with link secrets masked."""
         atoms = super().atoms(resp, req, environ, request_time)
-        as_json = os.environ.get("LOG_FORMAT", "json") != "text"  # gunicorn.conf.py's JSON access line
+        as_json = env_format() != "text"  # gunicorn.conf.py's JSON access line
         for key, value in atoms.items():
             if key not in _SAFE_ATOMS and isinstance(value, str):
                 atoms[key] = _json_text(mask(value)) if as_json else mask(value)
