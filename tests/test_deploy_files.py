@@ -55,7 +55,7 @@ def test_systemd_units_verify(tmp_path):
 
 def test_nginx_site_streams_unbuffered_over_tls_and_passes_the_client_address():
     site = (DEPLOY / "nginx" / "portal.conf").read_text()
-    assert re.search(r"listen 443 ssl;", site) and "ssl_certificate " in site and "return 301 https://" in site
+    assert re.search(r"listen 443 ssl( http2)?;", site) and "ssl_certificate " in site and "return 301 https://" in site
     stream = re.search(r"location ~ \^/\(desk\|api/v1/desk\)/stream\$ \{(.*?)\}", site, re.DOTALL)
     assert stream and "proxy_buffering off;" in stream.group(1)
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in site
