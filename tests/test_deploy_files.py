@@ -65,6 +65,49 @@ def test_nginx_site_streams_unbuffered_over_tls_and_passes_the_client_address():
     assert re.search(r"^PROXY_COUNT=1$", (DEPLOY / "portal.env.example").read_text(), re.MULTILINE)
 
 
+def _self_signed(tmp_path):
+    """A throwaway certificate and key for visit.example.com, so nginx -t can load the site's TLS settings."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "visit.example.com")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (tmp_path / "key.pem").write_bytes(pem)
+
+
+def test_nginx_accepts_the_site(tmp_path):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light; .ci/run does)")
+    _self_signed(tmp_path)
+    site = (DEPLOY / "nginx" / "portal.conf").read_text()
+    site = site.replace("/etc/letsencrypt/live/visit.example.com/fullchain.pem", str(tmp_path / "cert.pem"))
+    site = site.replace("/etc/letsencrypt/live/visit.example.com/privkey.pem", str(tmp_path / "key.pem"))
+    (tmp_path / "site.conf").write_text(site)
+    main = f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n    include {tmp_path}/site.conf;\n}}\n"
+    (tmp_path / "nginx.conf").write_text(main)
+    args = [nginx, "-t", "-q", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")]
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def test_compose_runs_postgres_redis_and_mosquitto_with_the_recommended_settings():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     assert set(compose["services"]) == {"postgres", "redis", "mosquitto"}
