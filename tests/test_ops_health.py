@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 
 import pytest
 from gate_support import reason
@@ -13,6 +14,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from portal.app import create_app
 from portal.config import TestConfig
+from portal.core.timeutil import utcnow
 from portal.ops import metrics as ops_metrics
 
 
@@ -98,12 +100,33 @@ def test_metrics_count_gate_decisions_and_their_time(client, world):
     assert "# TYPE portal_gate_decision_seconds histogram" in after
 
 
-def test_metrics_read_the_bridge_queue_and_devices_from_the_database(client, world):
-    world.device()
+def test_metrics_read_the_bridge_queue_sms_and_job_lag_from_the_database(client, world):
+    from portal.bridge.models import DeviceCredential
+    from portal.extensions import db
+    from portal.notify.models import Message
+
+    device, _ = world.device()
+    long_ago = utcnow() - timedelta(minutes=2)
+    waiting = DeviceCredential(device_id=device.id, key="V1", desired="present", status="pending", updated_at=long_ago)
+    failing = DeviceCredential(device_id=device.id, key="V2", desired="absent", status="failed", updated_at=utcnow())
+    sms = Message(to="+8613812345678", body="hello", purpose="invite", status="queued", next_attempt_at=long_ago)
+    db.session.add_all([waiting, failing, sms])
+    db.session.commit()
     ops_metrics.forget_cache()
     text = client.get("/metrics").get_data(as_text=True)
-    assert "portal_bridge_queue_depth" in text and 'portal_job_lag_seconds{queue="sms_outbox"}' in text
-    assert _sample(text, "portal_devices", state="pending") >= 1
+    assert _sample(text, "portal_bridge_queue_depth") == 1 and _sample(text, "portal_bridge_push_failures") == 1
+    assert 119 < _sample(text, "portal_bridge_oldest_pending_seconds") < 600
+    assert _sample(text, "portal_devices", state="pending") == 1
+    assert _sample(text, "portal_sms_messages", status="queued") == 1
+    assert 119 < _sample(text, "portal_job_lag_seconds", queue="sms_outbox") < 600
+    # Acknowledged and sent: the gauges follow at the next read (they are cached a few seconds between scrapes).
+    waiting.status, sms.status = "ok", "delivered"
+    db.session.commit()
+    ops_metrics.forget_cache()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert _sample(text, "portal_bridge_queue_depth") == 0 and _sample(text, "portal_bridge_oldest_pending_seconds") == 0
+    assert _sample(text, "portal_sms_messages", status="delivered") == 1
+    assert _sample(text, "portal_job_lag_seconds", queue="sms_outbox") == 0
 
 
 def test_metrics_are_refused_to_other_addresses_without_the_token(app, client):
