@@ -41,6 +41,7 @@ FEATURES = [
     "reports",
     "demo",
     "staff",
+    "ops",
     "api",
 ]
 
@@ -62,6 +63,7 @@ def create_app(config=None, **overrides):
     app.config.update(overrides)
     configure_logging(app)
     register_fresh_g(app)
+    register_request_context(app)
     load_secrets(app)
     register_extensions(app)
     register_features(app)
@@ -75,6 +77,19 @@ def create_app(config=None, **overrides):
 def _default_config():
     env = os.environ.get("PORTAL_ENV", "production")
     return {"development": config_module.DevelopmentConfig, "test": config_module.TestConfig}.get(env, config_module.Config)
+
+
+def register_request_context(app):
+    """Request ids on every request, and the client's address from PROXY_COUNT trusted proxies (nginx)."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from portal.core import logs
+
+    logs.register_request_ids(app)  # after register_fresh_g, which empties g first
+    hops = int(app.config.get("PROXY_COUNT") or 0)
+    if hops > 0:
+        # Only as many X-Forwarded-* entries as there are proxies are believed: a client's own are ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_fresh_g(app):
@@ -91,9 +106,10 @@ def register_fresh_g(app):
 
 
 def configure_logging(app):
-    """Plain logging; fields are %r-encoded at call sites so names cannot forge lines."""
-    level = os.environ.get("LOG_LEVEL", "INFO")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """JSON lines with the request id (LOG_FORMAT=text for people); link secrets and phone numbers masked."""
+    from portal.core import logs
+
+    logs.install(app.config.get("LOG_FORMAT", "json"), os.environ.get("LOG_LEVEL", "INFO"))
 
 
 def load_secrets(app):
@@ -118,7 +134,12 @@ def load_secrets(app):
         with os.fdopen(fd, "w") as fh:
             json.dump(stored, fh)
         log.warning("%s not set; using keys kept in %s (set them in production)", ",".join(missing), path)
-    crypto.configure(app.config["DATA_KEY"])
+    crypto.configure(
+        app.config["DATA_KEY"],
+        key_id=int(app.config.get("DATA_KEY_ID") or 1),
+        old_keys=crypto.parse_keys(app.config.get("DATA_OLD_KEYS")),
+        index_key=app.config.get("DATA_INDEX_KEY") or None,
+    )
 
 
 def _select_locale():

@@ -30,6 +30,11 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     # Key for field encryption (ID numbers, phones, pass secrets, device secrets).
     DATA_KEY = os.environ.get("DATA_KEY")
+    # Key rotation (portal.core.crypto, README "Rotating DATA_KEY"): DATA_KEY is key number DATA_KEY_ID; keys
+    # still read are in DATA_OLD_KEYS ("1:<key>,2:<key>"); blind indexes keep DATA_INDEX_KEY (default: key 1).
+    DATA_KEY_ID = int(os.environ.get("DATA_KEY_ID", "1"))
+    DATA_OLD_KEYS = os.environ.get("DATA_OLD_KEYS", "")
+    DATA_INDEX_KEY = os.environ.get("DATA_INDEX_KEY") or None
     SQLALCHEMY_DATABASE_URI = _database_url()
     # No pool_pre_ping (a SELECT 1 round trip per request): portal.core.connections pings only connections
     # idle for a second or more, and a disconnect on a busy one invalidates the pool (gate fails closed).
@@ -78,6 +83,12 @@ class Config:
     # and per user per worker; extra streams get a JSON 503/429 and the board polls instead.
     DESK_STREAMS_PER_WORKER = int(os.environ.get("DESK_STREAMS_PER_WORKER", "4"))
     DESK_STREAMS_PER_USER = int(os.environ.get("DESK_STREAMS_PER_USER", "2"))
+    # /metrics answers loopback only, or anyone sending this bearer token when it is set.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    # How many proxies (nginx, a load balancer) stand in front: their X-Forwarded-For/-Proto are trusted.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    # JSON lines (default) or human-readable text (development).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     # Demo/dev conveniences stay off in production.
     DEMO_MODE = _bool("DEMO_MODE", False)
     TESTING = False
@@ -87,6 +98,7 @@ class DevelopmentConfig(Config):
     """Embedded default used by `make run`: SQLite, console SMS, simulated devices."""
 
     DEMO_MODE = True
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)  # served over http on 127.0.0.1
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

@@ -22,8 +22,8 @@ _BATCH = 50  # photos are up to a few MB each
 
 
 def _encrypted(blob):
-    # JPEG, PNG and WebP files never start with the ciphertext's version byte, so reruns skip done rows.
-    return blob[:1] == crypto._VERSION
+    # JPEG, PNG and WebP files never start with a ciphertext's version byte, so reruns skip done rows.
+    return crypto.is_ciphertext(blob)
 
 
 def _rewrite(change):

@@ -11,6 +11,7 @@ from collections import Counter
 from flask import Response, current_app, request
 
 from portal.accounts.sessions import api_user
+from portal.core import metrics
 from portal.core.converters import MAX_ID
 from portal.core.errors import ApiError
 from portal.desk import feed, queries
@@ -46,12 +47,14 @@ class StreamSlots:
                 )
             self.open += 1
             self.by_user[user_id] += 1
+            metrics.DESK_STREAMS.inc()
         return _Slot(self, user_id)
 
     def _give_back(self, user_id):
         with self.lock:
             self.open -= 1
             self.by_user[user_id] -= 1
+            metrics.DESK_STREAMS.dec()
             if self.by_user[user_id] <= 0:
                 del self.by_user[user_id]
 

@@ -4,25 +4,10 @@ from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-from portal.core import crypto
 from portal.core.timeutil import utcnow
-from portal.core.types import UTCDateTime
+from portal.core.types import EncryptedBytes, UTCDateTime
 from portal.extensions import db
-
-
-class EncryptedBytes(TypeDecorator):
-    """Binary encrypted at rest with the data key (AES-GCM)."""
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        return None if value is None else crypto.encrypt(bytes(value))
-
-    def process_result_value(self, value, dialect):
-        return None if value is None else crypto.decrypt(bytes(value))
 
 
 class FaceConsent(db.Model):

@@ -8,6 +8,7 @@ from flask import current_app, jsonify
 from sqlalchemy.exc import DBAPIError
 
 from portal.api.blueprint import api_route
+from portal.core import metrics
 from portal.core.errors import ApiError, ValidationFailed
 from portal.core.jsonbody import json_body
 from portal.devices import api_tokens as device_tokens
@@ -155,7 +156,7 @@ def gate_verify():
         return _unattributed(exc, method, direction, started)
     outcome = decisions.verify(device, method, value, direction, started, prefetched)
     spool.hand_over()  # attempts of an outage get their device now that tokens are readable
-    return _answer(outcome, method)
+    return _answer(outcome, method, started)
 
 
 def _unattributed(exc, method, direction, started):
@@ -169,10 +170,10 @@ def _unattributed(exc, method, direction, started):
     errlog.log_failure(log, logging.ERROR, "gate token lookup failed closed", exc, method=method or "-")
     if method is not None:
         spool.keep(device_tokens.bearer_hash(), method, direction, started, type(exc).__name__)
-    return _answer(deny("error"), method)
+    return _answer(deny("error"), method, started)
 
 
-def _answer(outcome, method):
+def _answer(outcome, method, started):
     message, display = texts.for_reason(outcome.reason)
     body = {
         "decision": outcome.decision,
@@ -184,4 +185,5 @@ def _answer(outcome, method):
     # A refused keypad code never names its pass: that would tell a guesser which numbers are live.
     if outcome.pass_id is not None and (outcome.granted or method != "code"):
         body["pass_id"] = outcome.pass_id
+    metrics.gate_decision(outcome.decision, outcome.reason, started)
     return jsonify(body)
