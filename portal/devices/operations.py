@@ -191,3 +191,15 @@ def revoke_token(device, token_id):
         bearer.revoke(row)
         record("device.token.revoke", "device", device.id, site_id=device.site_id, token_id=row.id)
     return row
+
+
+def request_check(device, user):
+    """Ask the bridge to run the driver's health check now ("test connection"); the page then polls the command."""
+    cmd = DeviceCommand(
+        device_id=device.id, kind=drivers.HEALTH, reason="connection test", requested_by_id=user.id, status="queued"
+    )
+    db.session.add(cmd)
+    db.session.flush()
+    record("device.check", "device", device.id, site_id=device.site_id, command_id=cmd.id)
+    _wake()
+    return cmd
