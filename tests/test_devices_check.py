@@ -16,6 +16,7 @@ from portal.extensions import db
 
 def _manager(client, world):
     assert login(client, world.manager, world.PASSWORD).status_code == 302
+    client.get("/desk/?lang=en")
 
 
 def _test_connection(client, device):

@@ -175,7 +175,7 @@ MQTT_OPTIONS = (
     Option(
         "topic",
         _l("Topic"),
-        _l("The controller's topic, e.g. door/1; commands go to <topic>/cmd, answers come on <topic>/send."),
+        _l("The controller's topic, e.g. door/1: commands then go to door/1/cmd and answers come on door/1/send."),
         required=True,
         max_len=120,
     ),
