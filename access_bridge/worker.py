@@ -169,9 +169,7 @@ class Worker:
     def _plan(self, session, now):
         """Plan everything (periodically, when devices changed) or only the passes changed since the last plan."""
         # Devices and residents' cars change rarely and are audited: a new audit row on either means a full plan.
-        device_stamp = session.scalar(
-            select(func.max(AuditEntry.id)).where(AuditEntry.object_type.in_(("device", "vehicle")))
-        )
+        device_stamp = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.object_type.in_(("device", "vehicle"))))
         full = self.force_plan or time.monotonic() - self.last_plan > self.plan_every or device_stamp != self.device_stamp
         if full:
             devices = rc.devices_by_id(session, self.claimed, with_options=True)

@@ -81,7 +81,7 @@ def test_without_a_bridge_the_page_says_no_bridge_answered(client, world):
 
 
 def test_isapi_wrong_password_is_an_auth_failure_not_offline(app, client, world):
-    fake = FakeIsapiDevice(password="Hik12345").start()  # noqa: S106
+    fake = FakeIsapiDevice(password="Hik12345").start()
     try:
         opts = {"url": fake.url, "username": "admin", "password": "wrong-pw", "timeout": 1, "kind": "door"}
         device = _isapi(world, "door-isapi", opts)

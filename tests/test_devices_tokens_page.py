@@ -44,9 +44,7 @@ def test_issue_rotate_revoke_from_the_page(client, world):
     second = _issue(client, device, rotate="y")
     assert _verify(client, first) == 401 and _verify(client, second) == 200  # rotation stops the old one at once
     row = re.search(r'data-token="(\d+)"', client.get(f"/devices/{device.id}").get_data(as_text=True)).group(1)
-    resp = client.post(
-        f"/devices/{device.id}/tokens/{row}/revoke", data={"csrf_token": csrf(client, f"/devices/{device.id}")}
-    )
+    resp = client.post(f"/devices/{device.id}/tokens/{row}/revoke", data={"csrf_token": csrf(client, f"/devices/{device.id}")})
     assert resp.status_code == 302 and _verify(client, second) == 401
     actions = db.session.scalars(db.select(AuditEntry.action).where(AuditEntry.object_id == str(device.id))).all()
     assert actions.count("device.token.issue") == 2 and "device.token.revoke" in actions

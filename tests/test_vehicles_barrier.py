@@ -37,7 +37,7 @@ def test_register_pushes_the_plate_and_delete_removes_it(app, world):
     db.session.commit()
     assert rows(barrier.id)[key].desired == "absent"  # planned removal
     run_bridge(app)
-    assert key not in simulator.device(barrier.id).keys()
+    assert key not in simulator.device(barrier.id)
 
 
 def test_a_plan_for_a_few_passes_leaves_residents_cars_alone(app, world):
@@ -53,11 +53,11 @@ def test_moving_out_takes_the_households_plates_off_the_barrier(app, world):
     barrier = add_device(world, "car-barrier", kind="barrier")
     car = _register(world, "沪D44444")
     run_bridge(app)
-    assert f"R{car.id}" in simulator.device(barrier.id).keys()
+    assert f"R{car.id}" in simulator.device(barrier.id)
     move_out(world.r1.current_residencies()[0])
     db.session.commit()
     run_bridge(app)
-    assert f"R{car.id}" not in simulator.device(barrier.id).keys()
+    assert f"R{car.id}" not in simulator.device(barrier.id)
     assert rows(barrier.id)[f"R{car.id}"].desired == "absent"
 
 
@@ -68,12 +68,12 @@ def test_only_approved_cars_are_pushed_and_withdrawal_removes_them(app, world):
     car = _register(world, "沪E55555")
     key = f"R{car.id}"
     run_bridge(app)
-    assert key not in simulator.device(barrier.id).keys()  # waiting for the manager
+    assert key not in simulator.device(barrier.id)  # waiting for the manager
     cars.approve(world.manager, db.session.get(Vehicle, car.id))
     db.session.commit()
     run_bridge(app)
-    assert key in simulator.device(barrier.id).keys()
+    assert key in simulator.device(barrier.id)
     cars.withdraw_approval(world.manager, db.session.get(Vehicle, car.id))
     db.session.commit()
     run_bridge(app)
-    assert key not in simulator.device(barrier.id).keys()
+    assert key not in simulator.device(barrier.id)

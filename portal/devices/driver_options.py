@@ -144,8 +144,8 @@ def clean(declared, submitted, stored=None, strict=True):
     return out
 
 
-def _float(name, label, help, default, lo, hi, **kw):
-    return Option(name, label, help, "float", default=default, min=lo, max=hi, **kw)
+def _float(name, label, hint, default, lo, hi, **kw):
+    return Option(name, label, hint, "float", default=default, min=lo, max=hi, **kw)
 
 
 def _timeout(default=5):
@@ -194,9 +194,7 @@ ISAPI_OPTIONS = (
         schemes=("http", "https"),
     ),
     Option("username", _l("User"), _l("The device's user for Digest login (usually admin)."), default="admin", max_len=80),
-    Option(
-        "password", _l("Password"), _l("Stored encrypted and never shown again."), secret=True, required=True, max_len=120
-    ),
+    Option("password", _l("Password"), _l("Stored encrypted and never shown again."), secret=True, required=True, max_len=120),
     Option(
         "kind",
         _l("Device family"),
@@ -215,13 +213,28 @@ ISAPI_OPTIONS = (
         default="blackFD",
         choices=(("blackFD", "blackFD"), ("staticFD", "staticFD")),
     ),
-    Option("verify", _l("Check the TLS certificate"), _l("Turn off only for a device with a self-signed certificate."), "bool", default=True),
+    Option(
+        "verify",
+        _l("Check the TLS certificate"),
+        _l("Turn off only for a device with a self-signed certificate."),
+        "bool",
+        default=True,
+    ),
     _timeout(),
-    _float("delete_timeout", _l("Deletion time-out (seconds)"), _l("How long to wait for the device to finish a deletion."), 10, 1, 120),
+    _float(
+        "delete_timeout",
+        _l("Deletion time-out (seconds)"),
+        _l("How long to wait for the device to finish a deletion."),
+        10,
+        1,
+        120,
+    ),
 )
 OSDP_OPTIONS = (
     Option("transport", _l("Transport"), _l("How the reader is reached."), "choice", default="tcp", choices=(("tcp", "TCP"),)),
-    Option("host", _l("Reader address"), _l("IP address or name of the reader's serial-to-TCP bridge."), required=True, max_len=120),
+    Option(
+        "host", _l("Reader address"), _l("IP address or name of the reader's serial-to-TCP bridge."), required=True, max_len=120
+    ),
     Option("port", _l("Port"), _l("TCP port of the reader."), "int", required=True, min=1, max=65535),
     Option("address", _l("OSDP address"), _l("The reader's address on its bus."), "int", default=1, min=0, max=126),
     Option(

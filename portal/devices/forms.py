@@ -137,7 +137,13 @@ def _field(opt):
     if opt.type == "bool":
         return BooleanField(label, description=description, default=bool(opt.default))
     if opt.type == "choice":
-        return SelectField(label, description=description, choices=[SelectChoice(v, t) for v, t in opt.choices], default=opt.default, validate_choice=False)
+        return SelectField(
+            label,
+            description=description,
+            choices=[SelectChoice(v, t) for v, t in opt.choices],
+            default=opt.default,
+            validate_choice=False,
+        )
     default = "" if opt.default is None else opt.default
     return StringField(label, description=description, default=default, validators=[Optional()])
 

@@ -16,10 +16,8 @@ from portal.core.errors import ApiError
 from portal.core.timeutil import local_text, utcnow
 from portal.desk.forms import FIELD_LABELS, error_messages
 from portal.desk.labels import DRIVER_LABELS, label
-from portal.devices import changes, drivers, operations, queries
-from portal.devices.api import CRED_STATUSES, event_health
-from portal.devices import forms
-from portal.devices.api import check_json
+from portal.devices import changes, drivers, forms, operations, queries
+from portal.devices.api import CRED_STATUSES, check_json, event_health
 from portal.devices.forms import KIND_LABELS, DeviceAddForm, DeviceEditForm, TokenForm
 from portal.devices.models import Device
 from portal.extensions import db
@@ -127,7 +125,7 @@ def _places(form, site_id):
     buildings = db.session.scalars(db.select(Building).where(Building.site_id == site_id).order_by(Building.code)).all()
 
     def name(x):
-        return f"{(x.name_en if english and x.name_en else x.name)} ({x.code})"
+        return (x.name_en if english and x.name_en else x.name) or x.code
 
     form.set_places([(str(g.id), name(g)) for g in gates], [(str(b.id), name(b)) for b in buildings])
     return {g.id: g.code for g in gates}, {b.id: b.code for b in buildings}
