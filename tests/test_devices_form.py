@@ -126,3 +126,19 @@ def test_device_form_roles(client, world):
     assert login(client, other, world.PASSWORD).status_code == 302
     assert client.get(f"/devices/{dev.id}/edit").status_code == 404
     assert client.get("/devices/new?driver=no-such").status_code == 200  # an unknown driver falls back to the simulator
+
+
+def test_the_api_checks_declared_options_the_same_way(client, world):
+    h = world.token(world.manager)
+    body = {"name": "api-door", "kind": "door_controller", "driver": "mqtt", "options": {"url": "ftp://x", "topic": "d/1"}}
+    bad = client.post("/api/v1/devices", json=body, headers=h)
+    fields = bad.get_json()["error"]["fields"]
+    assert bad.status_code == 400 and fields["url"]["code"] == "invalid" and _device("api-door") is None
+    body["options"] = {"url": "mqtt://b:1883", "topic": "d/1", "timeout": "3", "password": PW}
+    made = client.post("/api/v1/devices", json=body, headers=h)
+    assert made.status_code == 201 and _device("api-door").options["timeout"] == 3.0
+    assert PW not in made.get_data(as_text=True)
+    patch = client.patch(
+        f"/api/v1/devices/{made.get_json()['id']}", json={"options": {"url": "mqtt://b", "topic": ""}}, headers=h
+    )
+    assert patch.status_code == 400 and "topic" in patch.get_json()["error"]["fields"]

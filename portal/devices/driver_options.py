@@ -113,9 +113,9 @@ def _blank(value):
 def clean(declared, submitted, stored=None, strict=True):
     """Typed driver options from submitted values; raises ValidationFailed naming each bad option.
 
-    Secrets left blank (or as "••• set") keep the stored value; names the driver does not declare are
-    refused when strict (the form's JSON editor), and kept from `stored` otherwise (the generated form
-    cannot show them, and nothing stored is lost by saving it).
+    Secrets left blank (or as "••• set") keep the stored value. Names the driver does not declare are
+    refused when strict (the form's JSON editor) and passed through otherwise (the API and the CLI,
+    whose callers may set a driver's rarer settings).
     """
     stored = stored or {}
     by_name = {o.name: o for o in declared}
@@ -139,9 +139,7 @@ def clean(declared, submitted, stored=None, strict=True):
             errors[opt.name] = exc.as_tuple()
     if errors:
         raise ValidationFailed(errors)
-    if not strict:
-        out = {k: val for k, val in stored.items() if k not in by_name} | out
-    return out
+    return out if strict else {k: val for k, val in submitted.items() if k not in by_name} | out
 
 
 def _float(name, label, hint, default, lo, hi, **kw):

@@ -72,7 +72,11 @@ class DeviceEditForm(FlaskForm):
         self.gates.choices = [SelectChoice(v, t) for v, t in gates]
         self.building.choices = [SelectChoice("", _l("Whole site"))] + [SelectChoice(v, t) for v, t in buildings]
 
-    def fill(self, device, editable):
+    def note_secrets(self, stored):
+        """Remember which secrets are stored, so their fields say "leave blank to keep it" and are not required."""
+        self.stored_secrets = {o.name for o in self.declared if o.secret and (stored or {}).get(o.name)}
+
+    def fill(self, device):
         """Start from a stored device: serving columns and options, secrets left blank."""
         self.name.data, self.name_en.data = device.name, device.name_en
         self.gates.data = [str(g) for g in (device.gate_ids or [])]
@@ -83,7 +87,6 @@ class DeviceEditForm(FlaskForm):
             if not opt.secret and opt.name in (device.options or {}):
                 field.data = device.options[opt.name]
         self.options.data = ""
-        self.stored_secrets = {o.name for o in self.declared if o.secret and (device.options or {}).get(o.name)}
 
     def serving(self, gate_codes, building_codes):
         """The serving keys operations.split_options takes, or field errors."""
@@ -114,7 +117,9 @@ class DeviceEditForm(FlaskForm):
             submitted = {}
             for field, opt in self.option_fields():
                 submitted[opt.name] = ("true" if field.data else "false") if opt.type == "bool" else field.data
-            return driver_options.clean(self.declared, submitted, stored, strict=False)
+            kept = {k: val for k, val in (stored or {}).items() if k not in {o.name for o in self.declared}}
+            # Settings the form cannot show (set through the API or the CLI) are kept as they are.
+            return kept | driver_options.clean(self.declared, submitted, stored, strict=True)
         except ValidationFailed as exc:
             messages = field_messages(exc)
             for name, message in messages.items():

@@ -187,10 +187,9 @@ def edit(device_id):
     spec = drivers.SPECS.get(device.driver) or drivers.SIMULATOR
     form = forms.form_for(DeviceEditForm, spec)()
     places = _places(form, device.site_id)
+    form.note_secrets(device.options)
     if request.method == "GET":
-        form.fill(device, changes.editable_options(device))
-    else:
-        form.stored_secrets = {o.name for o in spec.options if o.secret and (device.options or {}).get(o.name)}
+        form.fill(device)
     if form.validate_on_submit():
         options = _submitted_options(form, places, device.options or {})
         if options is not None:
