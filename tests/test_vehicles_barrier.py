@@ -77,3 +77,26 @@ def test_only_approved_cars_are_pushed_and_withdrawal_removes_them(app, world):
     db.session.commit()
     run_bridge(app)
     assert key not in simulator.device(barrier.id)
+
+
+def test_a_new_car_makes_a_running_bridge_plan_at_once(app, world):
+    """Between its periodic full plans the bridge only looks at changed passes; a car's audit row makes it plan all."""
+    from concurrent.futures import wait
+
+    from access_bridge.worker import Worker
+
+    barrier = add_device(world, "car-barrier", kind="barrier")
+    worker = Worker(app, threads=2, plan_every=3600)
+
+    def settle():
+        worker.step()
+        wait(list(worker.inflight.values()))
+        worker.step()  # records what the device answered
+
+    try:
+        settle()
+        car = _register(world, "沪F66666")
+        settle()
+        assert f"R{car.id}" in simulator.device(barrier.id)
+    finally:
+        worker.close()
