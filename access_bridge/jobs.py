@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 
 from access_bridge.drivers.base import Credential, DeviceAuthFailed, DeviceUnreachable, DriverError
+from portal.devices.drivers import HEALTH
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,12 @@ def run_job(driver, job: Job) -> Outcome:
     """Carry out a job against a driver; stops at the first sign the device is unreachable."""
     out = Outcome(job.device_id)
     try:
-        if job.probe and not driver.health():
+        checked = _run_checks(driver, job, out)
+        if job.probe and not checked and not driver.health():
             raise DeviceUnreachable("device did not answer the health check")
         for cmd_id, kind, door, reason in job.commands:
+            if kind == HEALTH:
+                continue
             try:
                 driver.command(kind, door, reason)
                 out.commands.append((cmd_id, None))
@@ -82,6 +86,30 @@ def run_job(driver, job: Job) -> Outcome:
         log.exception("driver %r failed on device %s", type(driver).__name__, job.device_id)
         out.error = DeviceUnreachable(f"driver error: {type(exc).__name__}: {exc}"[:200])
     return out
+
+
+def _run_checks(driver, job, out) -> bool:
+    """Managers' connection tests: one health check answers them all; True when it passed.
+
+    A failure is recorded with its kind ("auth_failed: …", "unreachable: …") and raised, so the device backs off as
+    after any failed contact.
+    """
+    ids = [cmd_id for cmd_id, kind, _door, _reason in job.commands if kind == HEALTH]
+    if not ids:
+        return False
+    try:
+        driver.check()
+    except DeviceAuthFailed as exc:
+        out.commands.extend((i, f"auth_failed: {exc}") for i in ids)
+        raise
+    except DeviceUnreachable as exc:
+        out.commands.extend((i, f"unreachable: {exc}") for i in ids)
+        raise
+    except Exception as exc:  # a bug or an odd answer is still an answer the manager should see
+        out.commands.extend((i, f"error: {type(exc).__name__}: {exc}") for i in ids)
+        raise
+    out.commands.extend((i, None) for i in ids)
+    return True
 
 
 def _push(driver, ops, out):

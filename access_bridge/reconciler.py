@@ -99,7 +99,7 @@ def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Crede
                     dict(
                         device_id=device_id,
                         key=key,
-                        pass_id=cred.pass_id,
+                        pass_id=cred.pass_id or None,
                         pass_version=cred.version,
                         desired="present",
                         desired_version=1,
@@ -164,7 +164,11 @@ def due_ops(session, devices, desired, now, limit=MAX_OPS_PER_JOB) -> dict[int, 
     need = {(d, k) for _, d, k, want, _ in rows if want == "present" and k not in desired.get(d, {})}
     if need:
         extra = state.desired_for_devices(
-            session, [devices[d] for d in {d for d, _ in need}], now, {state.pass_id_of(k) for _, k in need}
+            session,
+            [devices[d] for d in {d for d, _ in need}],
+            now,
+            {state.pass_id_of(k) for _, k in need} - {None},
+            {state.vehicle_id_of(k) for _, k in need} - {None},
         )
         for device_id, table in extra.items():
             desired[device_id] = {**desired.get(device_id, {}), **table}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from access_bridge.drivers.base import Capability, Credential
@@ -16,14 +17,29 @@ from portal.core.timeutil import utcnow
 from portal.devices import drivers
 from portal.passes.models import Pass
 from portal.sites.models import Building, Site, Unit
+from portal.vehicles.models import Vehicle
 
 LIVE_STATES = ("active", "pending")
+# A resident's car has no end date of its own; this is the last day ISAPI-era devices accept.
+RESIDENT_UNTIL = datetime(2037, 12, 31, tzinfo=UTC)
 PIN_SETTING = "device_static_pin"
 
 
 def key_for(pass_id: int) -> str:
     """The stable key of a pass's credential on every device."""
     return f"V{pass_id}"
+
+
+def vehicle_key(vehicle_id: int) -> str:
+    """The stable key of a resident's registered car on every barrier."""
+    return f"R{vehicle_id}"
+
+
+def vehicle_id_of(key: str) -> int | None:
+    """The vehicle id inside a resident car's key, or None."""
+    if key.startswith("R") and key[1:].isdigit():
+        return int(key[1:])
+    return None
 
 
 def pass_id_of(key: str) -> int | None:
@@ -152,8 +168,55 @@ def fingerprint(cred: Credential) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def desired_for_devices(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Credential]]:
-    """device id -> {key: Credential} for every given device (limited to some passes when pass_ids is given)."""
+def live_vehicles(session, site_ids, vehicle_ids=None):
+    """Residents' active (approved) cars of these sites, or only these, with their unit's building id."""
+    q = (
+        session.query(Vehicle, Unit.building_id)
+        .join(Unit, Unit.id == Vehicle.unit_id)
+        .filter(Vehicle.site_id.in_(list(site_ids)), Vehicle.status == "active")
+    )
+    if vehicle_ids is not None:
+        q = q.filter(Vehicle.id.in_(list(vehicle_ids)))
+    return q.all()
+
+
+def vehicle_credential(device, car, building_id, caps) -> Credential | None:
+    """A resident's plate on a barrier that reads plates; None for other devices or another building's barrier."""
+    if device.kind != "barrier" or Capability.PLATE not in caps:
+        return None
+    if device.building_id is not None and device.building_id != building_id:
+        return None
+    return Credential(
+        key=vehicle_key(car.id),
+        pass_id=0,  # no pass: the row's pass_id stays empty
+        version=1,
+        name=f"Resident car {vehicle_key(car.id)}",
+        valid_from=car.approved_at or car.created_at,
+        valid_until=RESIDENT_UNTIL,
+        plate=car.plate,
+        doors=list(device.doors or []),
+    )
+
+
+def _add_vehicles(session, devices, site_ids, out, vehicle_ids):
+    barriers = [d for d in devices if d.kind == "barrier" and Capability.PLATE in capabilities(d)]
+    if not barriers or (vehicle_ids is not None and not vehicle_ids):
+        return
+    cars = live_vehicles(session, site_ids, vehicle_ids)
+    for device in barriers:
+        caps = capabilities(device)
+        for car, building_id in cars:
+            cred = vehicle_credential(device, car, building_id, caps) if car.site_id == device.site_id else None
+            if cred is not None:
+                out.setdefault(device.id, {})[cred.key] = cred
+
+
+def desired_for_devices(session, devices, now=None, pass_ids=None, vehicle_ids=None) -> dict[int, dict[str, Credential]]:
+    """device id -> {key: Credential} for every given device.
+
+    With pass_ids only those passes are looked at, and residents' cars only when vehicle_ids names some;
+    without, every live pass and every active resident's car.
+    """
     now = now or utcnow()
     site_ids = {d.site_id for d in devices}
     if not site_ids:
@@ -181,4 +244,5 @@ def desired_for_devices(session, devices, now=None, pass_ids=None) -> dict[int, 
             cred = credential_for(device, p, floors, caps, settings.get(p.site_id, {}), face)
             if cred is not None:
                 table[cred.key] = cred
+    _add_vehicles(session, devices, site_ids, out, None if pass_ids is None else (vehicle_ids or set()))
     return out

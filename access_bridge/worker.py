@@ -27,6 +27,7 @@ from access_bridge.wakeup import Listener
 from portal.audit.models import AuditEntry
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
+from portal.devices.drivers import HEALTH
 from portal.devices.models import Device, DeviceCommand
 from portal.extensions import db
 from portal.passes.models import Pass
@@ -167,7 +168,8 @@ class Worker:
 
     def _plan(self, session, now):
         """Plan everything (periodically, when devices changed) or only the passes changed since the last plan."""
-        device_stamp = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.object_type == "device"))
+        # Devices and residents' cars change rarely and are audited: a new audit row on either means a full plan.
+        device_stamp = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.object_type.in_(("device", "vehicle"))))
         full = self.force_plan or time.monotonic() - self.last_plan > self.plan_every or device_stamp != self.device_stamp
         if full:
             devices = rc.devices_by_id(session, self.claimed, with_options=True)
@@ -278,14 +280,8 @@ class Worker:
             return
         devices = rc.devices_by_id(session, ids)
         bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(rc.among(BridgeDevice.device_id, ids)))}
-        ids = [
-            i
-            for i in ids
-            if i in devices
-            and i in bds
-            and devices[i].status != "removed"
-            and not (bds[i].next_attempt_at is not None and bds[i].next_attempt_at > now)
-        ]  # backing off
+        ids = [i for i in ids if i in devices and i in bds and devices[i].status != "removed"]
+        waiting = {i for i in ids if bds[i].next_attempt_at is not None and bds[i].next_attempt_at > now}  # backing off
         commands: dict[int, list[tuple[int, str, int | None, str | None]]] = {}
         for cmd in session.scalars(
             select(DeviceCommand).where(rc.among(DeviceCommand.device_id, ids), DeviceCommand.status == "queued")
@@ -294,9 +290,13 @@ class Worker:
                 cmd.status, cmd.error, cmd.done_at = "failed", "expired before the device could be reached", now
             else:
                 commands.setdefault(cmd.device_id, []).append((cmd.id, cmd.kind, cmd.door, cmd.reason))
-        due = {i: devices[i] for i in ids if i in due}
+        # A manager's connection test does not wait out the backoff: it runs now, alone.
+        for i in waiting:
+            commands[i] = [c for c in commands.get(i, []) if c[1] == HEALTH]
+        ids = [i for i in ids if i not in waiting or commands[i]]
+        due = {i: devices[i] for i in ids if i in due and i not in waiting}
+        audit = [i for i in ids if bds[i].audit_keys and i not in waiting]
         ops = rc.due_ops(session, due, desired, now) if due else {}
-        audit = [i for i in ids if bds[i].audit_keys]
         present: dict[int, set[str]] = {}
         if audit:
             for device_id, key in session.execute(
@@ -308,21 +308,28 @@ class Worker:
         cursors = self.events.cursors(session, devices, ids)
         for device_id in ids:
             device, bd = devices[device_id], bds[device_id]
-            job = rc.Job(
-                device_id,
-                probe=bd.failures > 0 or device.status == "pending",
-                commands=commands.get(device_id, []),
-                ops=ops.get(device_id, []),
-                audit_keys=bd.audit_keys,
-                desired_keys=present.get(device_id, set()),
-                event_after=cursors.get(device_id),
-            )
+            if device_id in waiting:
+                job = rc.Job(device_id, commands=commands[device_id])
+            else:
+                job = rc.Job(
+                    device_id,
+                    probe=bd.failures > 0 or device.status == "pending",
+                    commands=commands.get(device_id, []),
+                    ops=ops.get(device_id, []),
+                    audit_keys=bd.audit_keys,
+                    desired_keys=present.get(device_id, set()),
+                    event_after=cursors.get(device_id),
+                )
             if not (job.probe or job.commands or job.ops or job.audit_keys or job.event_after is not None):
                 continue
             try:
                 driver = self._driver(device)
             except DriverError as exc:
                 rc.device_failed(session, device, bd, exc, now)
+                for cmd_id, kind, _door, _reason in job.commands:
+                    if kind == HEALTH:  # options the driver cannot start with: the test says so at once
+                        cmd = session.get(DeviceCommand, cmd_id)
+                        cmd.status, cmd.error, cmd.done_at = "failed", f"error: {exc}"[:200], now
                 continue
             future = self.pool.submit(rc.run_job, driver, job)
             future.add_done_callback(lambda _f: self.signal.set())

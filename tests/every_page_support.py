@@ -382,7 +382,18 @@ def seed(world):
                 Escalation(site_id=site.id, follow_up_id=task.id, kind="follow_up", due_at=now, notified=[]),
             ]
         )
+        # Connection tests: one the bridge answered (the password was refused), one still waiting.
+        from portal.devices.models import DeviceCommand
+
+        checks = [
+            DeviceCommand(
+                device_id=dev_on.id, kind="health", reason="connection test", status="failed", error="auth_failed: HTTP 401"
+            ),
+            DeviceCommand(device_id=dev_on.id, kind="health", reason="connection test", status="queued"),
+        ]
+        db.session.add_all(checks)
         db.session.commit()
+        ids["check_ids"] = [c.id for c in checks]
         ids.update(
             pass_id=live.id,
             pass_ids=[live.id, used.id, pending.id, gone.id, recurring.id, contractor.id, delivery.id, ended.id],

@@ -75,6 +75,7 @@ def _seed(client, world):
         "/api/v1/devices", json={"name": "lobby", "kind": "door_controller", "driver": "simulator"}, headers=manager
     ).get_json()
     tok = client.post(f"/api/v1/devices/{dev['id']}/tokens", json={}, headers=manager).get_json()
+    check = client.post(f"/api/v1/devices/{dev['id']}/check", headers=manager).get_json()
     c = file_multipart(client, r1, [("door.png", png_bytes())]).get_json()
     done = client.post("/api/v1/complaints", json={"category": "noise", "description": "电梯异响"}, headers=r1).get_json()
     client.post(f"/api/v1/complaints/{done['id']}/resolve", json={"body": "已修好"}, headers=manager)
@@ -107,6 +108,7 @@ def _seed(client, world):
         "pass_id": p.id,
         "device_id": dev["id"],
         "token_id": tok["id"],
+        "check_id": check["id"],
         "complaint_id": c["id"],
         "photo_id": c["photos"][0]["id"],
         "task_id": task["id"],

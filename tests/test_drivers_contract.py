@@ -95,6 +95,7 @@ def simulator_peer(_variant):
         if how == "unreachable":
             other.sim.go_offline()
         else:
+            other.sim.come_back()  # one simulated device serves both breakages
             other.sim.fail_mode = "auth"
         yield other
 
@@ -333,6 +334,14 @@ def test_unreachable(peer):
     with peer.broken("unreachable") as driver:
         out = _attempt(driver)
     assert isinstance(out.error, DeviceUnreachable)
+
+
+def test_connection_test_says_why(peer):
+    """The device page's "test connection": a healthy device passes, a refused login is not called offline."""
+    peer.driver.check()
+    for how, error in (("unreachable", DeviceUnreachable), ("auth", peer.auth_error)):
+        with peer.broken(how) as driver, pytest.raises(error):
+            driver.check()
 
 
 def test_login_refused(peer):

@@ -27,7 +27,7 @@ def setup(world):
     from portal.accounts.operations import create_user
 
     dev, _ = world.device("lobby-face", "face_terminal")
-    dev.driver, dev.options = "simulator", {"url": "http://10.0.0.9", "password": SECRET}
+    dev.driver, dev.options = "isapi", {"url": "http://10.0.0.9", "password": SECRET}
     db.session.add_all(
         [
             DeviceCredential(
@@ -164,20 +164,19 @@ def test_pages_manager_sees_failures_and_retries(client, world, setup):
 def test_pages_edit_keeps_the_stored_secret(client, world, setup):
     _login(client, world.manager, world)
     form = client.get(f"/devices/{setup.id}/edit").get_data(as_text=True)
-    assert SECRET not in form and "••• set" in form
-    options = json.dumps({"url": "http://10.0.0.10", "password": "••• set"})
-    resp = client.post(
-        f"/devices/{setup.id}/edit",
-        data={"csrf_token": _csrf(client, f"/devices/{setup.id}/edit"), "name": "lobby-face", "options": options},
-    )
-    assert resp.status_code == 302
+    assert SECRET not in form and 'name="o_password"' in form and "http://10.0.0.9" in form
+    data = {"csrf_token": _csrf(client, f"/devices/{setup.id}/edit"), "name": "lobby-face", "o_url": "http://10.0.0.10"}
+    data |= {"o_password": "", "o_kind": "face", "o_verify": "y", "o_timezone": "Asia/Shanghai"}
+    resp = client.post(f"/devices/{setup.id}/edit", data=data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     db.session.expire_all()
-    assert db.session.get(Device, setup.id).options == {"url": "http://10.0.0.10", "password": SECRET}
+    stored = db.session.get(Device, setup.id).options
+    assert stored["url"] == "http://10.0.0.10" and stored["password"] == SECRET and stored["verify"] is True
     bad = client.post(
         f"/devices/{setup.id}/edit",
         data={"csrf_token": _csrf(client, f"/devices/{setup.id}/edit"), "name": "lobby-face", "options": "{not json"},
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 400 and SECRET not in bad.get_data(as_text=True)
 
 
 def test_pages_guard_read_only_resident_403_other_site_404(client, world, setup):
@@ -202,7 +201,7 @@ def test_pages_manager_adds_a_device(client, world, setup):
         "name": "car-barrier",
         "kind": "barrier",
         "driver": "simulator",
-        "options": json.dumps({"gates": ["CAR"]}),
+        "gates": [str(world.car_gate.id)],
     }
     resp = client.post("/devices/new", data=data)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]

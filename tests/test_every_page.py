@@ -47,6 +47,7 @@ def _values(arg, ids, endpoint):
     one = {
         "pass_id": ids.get("pass_ids", [1]),
         "device_id": ids.get("device_ids", [1]),
+        "check_id": ids.get("check_ids", [1]),
         "complaint_id": ids.get("complaint_ids", [1]),
         "photo_id": [ids.get("photo_id", 1)],
         "item_id": [ids.get("item_id", 1)],

@@ -100,6 +100,11 @@ class Driver:
         """True when the device answers."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """The health check with its reason: raises DeviceAuthFailed or DeviceUnreachable ("test connection")."""
+        if not self.health():
+            raise DeviceUnreachable("the device did not answer the health check")
+
     def events(self, after_serial: int) -> list[DeviceEvent]:
         """Events with serial numbers above after_serial (EVENTS)."""
         return []

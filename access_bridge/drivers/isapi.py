@@ -101,10 +101,14 @@ class IsapiDriver(Driver):
     def health(self) -> bool:
         """True when the device answers an authenticated request."""
         try:
-            self._call("GET", "/ISAPI/AccessControl/UserInfo/Count")
+            self.check()
         except DriverError:
             return False
         return True
+
+    def check(self) -> None:
+        """An authenticated request; a refused login raises DeviceAuthFailed, not DeviceUnreachable."""
+        self._call("GET", "/ISAPI/AccessControl/UserInfo/Count")
 
     def keys(self) -> set[str]:
         """Employee numbers of the visitor persons on the device."""

@@ -192,6 +192,10 @@ class MqttDriver(Driver):
             return False  # as ISAPI's: a broker refusing our login is no usable device; pushes say why
         return True
 
+    def check(self) -> None:
+        """Ask the device for its user list; a broker refusing our login raises DeviceAuthFailed."""
+        self._list_users()
+
     def keys(self) -> set[str]:
         """Keys (esp-rfid user names) on the device, from getuserlist."""
         return set(self._list_users())

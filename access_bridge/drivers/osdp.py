@@ -158,6 +158,11 @@ class OsdpDriver(Driver):
         self.start()
         return self._online()
 
+    def check(self) -> None:
+        """Connect and give the secure channel a moment to come up (about half a second); offline after that is unreachable."""
+        if not self.wait_online(3.0):
+            raise DeviceUnreachable(f"OSDP reader {self.address} did not come online with the secure channel")
+
     def wait_online(self, timeout: float = 5.0) -> bool:
         """Wait until the reader is online with the secure channel up."""
         self.start()

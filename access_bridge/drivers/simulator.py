@@ -203,6 +203,13 @@ class SimulatorDriver(Driver):
         """True unless told to drop off (a device refusing our password still answers)."""
         return not self.sim.offline
 
+    def check(self) -> None:
+        """The connection test says why, as a real device would: unreachable, or our password refused."""
+        if self.sim.offline:
+            raise DeviceUnreachable(f"simulated device {self.device_id} is unreachable")
+        if self.sim.fail_mode == "auth":
+            raise DeviceAuthFailed(f"simulated device {self.device_id} refused our password")
+
     def events(self, after_serial: int) -> list[DeviceEvent]:
         """Events above the serial the bridge has."""
         if self.sim.offline:

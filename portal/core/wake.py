@@ -62,7 +62,7 @@ def _target(session) -> str | None:
 def _matters(obj, is_new):
     """Whether a changed row changes what some device should hold (by table, so core needs no feature models)."""
     table = getattr(obj, "__tablename__", "")
-    if table == "passes":
+    if table in ("passes", "vehicles"):  # residents' cars go to barriers too
         return True
     if table == "device_commands":
         return is_new

@@ -6,7 +6,7 @@ from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.converters import is_id
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import ApiError, ValidationFailed, bilingual
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import utcnow
 from portal.devices import changes, operations, queries
@@ -325,3 +325,37 @@ def device_token_revoke(device_id, token_id):
     device = managed_device(device_id)
     row = operations.revoke_token(device, token_id)
     return jsonify(token_json(row))
+
+
+def check_json(state):
+    """A connection test as the API and the page's poller see it: status, message in both languages, detail."""
+    return state | {"message": bilingual(queries.CHECK_MESSAGES[state["status"]], seconds=state["seconds"])}
+
+
+@api_route(
+    "/devices/<int:device_id>/check",
+    methods=("POST",),
+    summary="Test the connection: the bridge runs the driver's health check",
+    tag="devices",
+    responses={"202": {"description": "Queued; poll the check"}},
+)
+@api_roles(*MANAGE_ROLES)
+def device_check(device_id):
+    """Queue a health check for the bridge; the portal never calls the device itself."""
+    device = managed_device(device_id)
+    cmd = operations.request_check(device, api_user())
+    return jsonify(check_json(queries.check_state(device, cmd.id))), 202
+
+
+@api_route(
+    "/devices/<int:device_id>/checks/<int:check_id>",
+    summary="A connection test's outcome (ok, auth_failed, unreachable, error, queued or timeout)",
+    tag="devices",
+)
+@api_roles(*MANAGE_ROLES)
+def device_check_state(device_id, check_id):
+    """What the bridge answered, or that no bridge answered in time."""
+    state = queries.check_state(managed_device(device_id), check_id)
+    if state is None:
+        raise ApiError(404, "not_found", "No such check.")
+    return jsonify(check_json(state))

@@ -81,7 +81,7 @@ def editable_options(device):
 
 def update_device(device, name=None, options=None):
     """Rename a device and/or replace its options (serving keys included); secrets left as "••• set" are kept."""
-    from portal.devices.operations import split_options
+    from portal.devices.operations import checked_options, split_options
 
     changed = []
     if name is not None:
@@ -110,6 +110,7 @@ def update_device(device, name=None, options=None):
             )
         full = merge_secrets(options, device.options or {})
         driver_options, serving = split_options(device.site, full)
+        driver_options = checked_options(device.driver, driver_options, device.options or {})
         if driver_options != (device.options or {}):
             device.options = driver_options
             changed.append("options")

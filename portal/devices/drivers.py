@@ -11,6 +11,8 @@ import enum
 import importlib.util
 from dataclasses import dataclass, field
 
+from portal.devices import driver_options as opts
+
 
 class Capability(enum.Flag):
     """What a driver can do; the planner only asks for what is declared."""
@@ -30,6 +32,10 @@ class Capability(enum.Flag):
 
 #: Desk command kinds (DeviceCommand.kind) and the capability a driver must declare to carry each out.
 COMMANDS: dict[str, Capability] = {"open": Capability.REMOTE_OPEN, "call_lift": Capability.CALL_LIFT}
+#: A DeviceCommand of this kind is a manager's "test connection": the bridge runs the driver's health check.
+#: When it fails, the command's error starts with one of HEALTH_FAILURES and ": ", so the page can say which.
+HEALTH = "health"
+HEALTH_FAILURES = ("auth_failed", "unreachable", "error")
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,8 @@ class DriverSpec:
 
     slug: str
     capabilities: Capability
-    #: option name -> what it means; the device form's JSON editor takes these keys.
-    options: dict[str, str] = field(default_factory=dict)
+    #: The driver's options (portal.devices.driver_options): the device form is generated from them.
+    options: tuple = ()
     #: Python modules the driver needs; without them the bridge cannot load it and the portal does not offer it.
     requires: tuple[str, ...] = ()
     #: Capabilities by the value of the option "kind", for drivers that serve several device families.
@@ -49,6 +55,10 @@ class DriverSpec:
         """The capabilities of a device with these options (the "kind" option picks a family where there are several)."""
         kind = (options or {}).get("kind")
         return self.kinds.get(kind, self.capabilities) if isinstance(kind, str) else self.capabilities
+
+    def option(self, name: str):
+        """The declared option of this name, or None."""
+        return next((o for o in self.options if o.name == name), None)
 
     def available(self) -> bool:
         """True when every module the driver needs is installed."""
@@ -94,12 +104,7 @@ SIMULATOR = declare(
         | Capability.REMOTE_OPEN
         | Capability.EVENTS
         | Capability.CALL_LIFT,
-        options={
-            "delay": "seconds each call takes",
-            "offline": "answer nothing",
-            "fail_mode": "how calls fail",
-            "state_file": "JSON file that keeps the credential table across processes",
-        },
+        options=opts.SIMULATOR_OPTIONS,
     )
 )
 MQTT = declare(
@@ -107,14 +112,7 @@ MQTT = declare(
         "mqtt",
         Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS,
         requires=("paho.mqtt",),
-        options={
-            "url": "mqtt://host:port",
-            "topic": "the controller's topic, e.g. door/1",
-            "username": "broker user",
-            "password": "broker password",
-            "doorip": "the controller's address in commands",
-            "timeout": "seconds per ack",
-        },
+        options=opts.MQTT_OPTIONS,
     )
 )
 ISAPI = declare(
@@ -123,18 +121,7 @@ ISAPI = declare(
         _ISAPI_KINDS["face"],
         kinds=_ISAPI_KINDS,
         requires=("requests",),
-        options={
-            "url": "http://host[:port]",
-            "username": "Digest user",
-            "password": "Digest password",
-            "timezone": "the device's local time zone",
-            "kind": "door | face | elevator",
-            "fdid": "face library id",
-            "face_lib": "face library type",
-            "timeout": "seconds per request",
-            "verify": "check the TLS certificate",
-            "delete_timeout": "seconds to wait for a deletion",
-        },
+        options=opts.ISAPI_OPTIONS,
     )
 )
 OSDP = declare(
@@ -142,18 +129,6 @@ OSDP = declare(
         "osdp",
         Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS,
         requires=("osdp",),
-        options={
-            "transport": "tcp",
-            "host": "reader address",
-            "port": "reader port",
-            "address": "OSDP address",
-            "scbk": "secure channel base key, 32 hex digits",
-            "relay_output": "output that drives the strike",
-            "pulse_seconds": "strike time",
-            "code_length": "digits in a typed code",
-            "keypad_timeout": "seconds before a half-typed code is dropped",
-            "card_method": "qr | card",
-            "log_level": "libosdp log level",
-        },
+        options=opts.OSDP_OPTIONS,
     )
 )

@@ -12,7 +12,7 @@ from portal.core import validators as v
 from portal.core import wake
 from portal.core.errors import ApiError, ValidationFailed
 from portal.core.timeutil import utcnow
-from portal.devices import drivers, queries
+from portal.devices import driver_options, drivers, queries
 from portal.devices.models import KINDS, Device, DeviceCommand
 from portal.extensions import db
 from portal.sites.models import Building, Gate
@@ -66,6 +66,12 @@ def split_options(site, options):
     return options, dict(gate_ids=sorted(set(gate_ids)), doors=doors, floors=floors, building_id=building_id)
 
 
+def checked_options(driver, options, stored=None):
+    """Driver options checked and typed against the driver's declaration (options it does not declare pass)."""
+    spec = drivers.SPECS.get(driver)
+    return driver_options.clean(spec.options, options, stored, strict=False) if spec is not None else options
+
+
 def add_device(site, name, kind, driver, options=None):
     """Register a device; with no gates, doors, floors or building in options it serves the whole site."""
     known = drivers.available()
@@ -79,6 +85,7 @@ def add_device(site, name, kind, driver, options=None):
     if db.session.scalar(select(Device.id).where(Device.site_id == site.id, Device.name == name)) is not None:
         raise ApiError(409, "exists", "A device with this name already exists at this site.")
     driver_options, serving = split_options(site, options)
+    driver_options = checked_options(driver, driver_options)
     device = Device(site_id=site.id, name=name, kind=kind, driver=driver, options=driver_options, status="pending", **serving)
     db.session.add(device)
     db.session.flush()
@@ -191,3 +198,15 @@ def revoke_token(device, token_id):
         bearer.revoke(row)
         record("device.token.revoke", "device", device.id, site_id=device.site_id, token_id=row.id)
     return row
+
+
+def request_check(device, user):
+    """Ask the bridge to run the driver's health check now ("test connection"); the page then polls the command."""
+    cmd = DeviceCommand(
+        device_id=device.id, kind=drivers.HEALTH, reason="connection test", requested_by_id=user.id, status="queued"
+    )
+    db.session.add(cmd)
+    db.session.flush()
+    record("device.check", "device", device.id, site_id=device.site_id, command_id=cmd.id)
+    _wake()
+    return cmd

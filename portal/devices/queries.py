@@ -1,11 +1,15 @@
 """Reads on the device registry and on what the bridge pushed to each device."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from portal.accounts.models import ApiToken
 from portal.bridge.models import BridgeDevice, DeviceCredential
+from portal.core.i18n import N_
 from portal.core.timeutil import utcnow
-from portal.devices.models import Device
+from portal.devices import drivers
+from portal.devices.models import Device, DeviceCommand
 from portal.extensions import db
 from portal.sites.models import Site
 
@@ -117,3 +121,42 @@ def all_tokens(device):
     """Every token a device ever had, newest first (for the manager's list)."""
     q = db.select(ApiToken).where(ApiToken.device_id == device.id, ApiToken.kind == "device").order_by(ApiToken.id.desc())
     return list(db.session.scalars(q))
+
+
+#: How long a connection test may stay unanswered before the page says no bridge is running.
+CHECK_WAIT = timedelta(seconds=20)
+#: What each outcome of a connection test tells the manager (msgids; pages and the API translate them).
+CHECK_MESSAGES = {
+    "queued": N_("Waiting for the access bridge to test the device…"),
+    "ok": N_("The device answered: the connection works."),
+    "auth_failed": N_("The device refused the user name or password. Correct them and save, then test again."),
+    "unreachable": N_("The device did not answer: check its address, port and network."),
+    "error": N_("The test could not be run; the details say why."),
+    "timeout": N_("No answer from the access bridge within %(seconds)s seconds. Is the bridge running?"),
+}
+
+
+def check_state(device, check_id, now=None):
+    """A connection test's outcome: status (a CHECK_MESSAGES key), the bridge's detail, times; None if not this device's."""
+    cmd = db.session.get(DeviceCommand, check_id) if 0 < check_id < 2**31 else None
+    if cmd is None or cmd.device_id != device.id or cmd.kind != drivers.HEALTH:
+        return None
+    now = now or utcnow()
+    detail = None
+    if cmd.status == "done":
+        status = "ok"
+    elif cmd.status == "queued":
+        status = "timeout" if now - cmd.created_at > CHECK_WAIT else "queued"
+    else:
+        code, _sep, rest = (cmd.error or "").partition(": ")
+        status, detail = (code, rest) if code in drivers.HEALTH_FAILURES else ("error", cmd.error)
+        if cmd.error and cmd.error.startswith("expired before"):
+            status = "timeout"
+    return {
+        "id": cmd.id,
+        "status": status,
+        "detail": detail,
+        "requested_at": cmd.created_at.isoformat(),
+        "done_at": cmd.done_at.isoformat() if cmd.done_at else None,
+        "seconds": int(CHECK_WAIT.total_seconds()),
+    }

@@ -1,6 +1,6 @@
-"""Device pages: the desk sees push status; managers add, edit, remove and retry."""
+"""Device pages: the desk sees push status; managers add, edit, remove, retry, test and hand out tokens."""
 
-import json
+import base64
 import re
 from datetime import datetime
 
@@ -13,15 +13,16 @@ from flask_login import current_user
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
-from portal.core.timeutil import local_text
+from portal.core.timeutil import local_text, utcnow
 from portal.desk.forms import FIELD_LABELS, error_messages
 from portal.desk.labels import DRIVER_LABELS, label
-from portal.devices import changes, drivers, operations, queries
-from portal.devices.api import CRED_STATUSES, event_health
-from portal.devices.forms import KIND_LABELS, DeviceAddForm, DeviceEditForm
+from portal.devices import changes, drivers, forms, operations, queries
+from portal.devices.api import CRED_STATUSES, check_json, event_health
+from portal.devices.forms import KIND_LABELS, DeviceAddForm, DeviceEditForm, TokenForm
 from portal.devices.models import Device
 from portal.extensions import db
-from portal.sites.models import Gate, Site
+from portal.passes import qr
+from portal.sites.models import Building, Gate, Site
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 VIEW_ROLES = STAFF_ROLES
@@ -93,6 +94,10 @@ def show(device_id):
     status = status if status in CRED_STATUSES else None
     summary = next((s for s in queries.summaries(device.site_id) if s["id"] == device.id), None)
     creds = sorted(queries.credentials_on(device.id, status), key=lambda c: _number_order(c.key))
+    can_manage = current_user.role in MANAGE_ROLES
+    check_id = request.args.get("check", type=int)
+    state = queries.check_state(device, check_id) if can_manage and check_id else None
+    check = check_json(state) if state else None
     return render_template(
         "devices/show.html",
         device=device,
@@ -105,54 +110,98 @@ def show(device_id):
         options=changes.masked(device.options or {}),
         health=event_health([device.id]).get(device.id),
         kinds=KIND_LABELS,
-        can_manage=current_user.role in MANAGE_ROLES,
+        can_manage=can_manage,
+        check=check,
+        tokens=queries.all_tokens(device)[:50] if can_manage else [],
+        token_form=TokenForm(formdata=None) if can_manage else None,
+        now=utcnow(),
     )
+
+
+def _places(form, site_id):
+    """Offer the site's gates and buildings; returns ({gate id: code}, {building id: code}) to map choices back."""
+    english = get_locale().language == "en"
+    gates = db.session.scalars(db.select(Gate).where(Gate.site_id == site_id).order_by(Gate.code)).all()
+    buildings = db.session.scalars(db.select(Building).where(Building.site_id == site_id).order_by(Building.code)).all()
+
+    def name(x):
+        return (x.name_en if english and x.name_en else x.name) or x.code
+
+    form.set_places([(str(g.id), name(g)) for g in gates], [(str(b.id), name(b)) for b in buildings])
+    return {g.id: g.code for g in gates}, {b.id: b.code for b in buildings}
+
+
+def _spec(slug):
+    spec = drivers.SPECS.get(slug)
+    return spec if spec is not None and slug in drivers.available() else None
+
+
+def _form_page(form, device, spec, status=200):
+    drivers_offered = [(s, label(DRIVER_LABELS, s)) for s in drivers.available()]
+    html = render_template("devices/form.html", form=form, device=device, spec=spec, drivers=drivers_offered)
+    # Never cached: the page may carry what a manager typed, secrets included.
+    return html, status, {"Cache-Control": "no-store"}
+
+
+def _submitted_options(form, places, stored):
+    """Driver options plus serving keys from a validated form, or None with the errors on the form's fields."""
+    serving = form.serving(*places)
+    options = form.driver_options(stored)
+    if options is None or form.doors.errors or form.floors.errors:
+        return None
+    return serving | options  # the JSON editor's serving keys, when given, win
 
 
 @bp.route("/new", methods=("GET", "POST"))
 @page_roles(*MANAGE_ROLES)
 def add():
-    """Add a device."""
-    form = DeviceAddForm()
-    form.set_drivers(drivers.available())
-    form.driver.choices = [(c.value, label(DRIVER_LABELS, c.value)) for c in form.driver.choices]
+    """Add a device: pick the driver, then fill in the fields it declares."""
     site = db.session.get(Site, _site_id()) if _site_id() else None
     if site is None:
         abort(404)
+    spec = _spec(request.args.get("driver") or request.form.get("driver") or "simulator") or _spec("simulator")
+    if spec is None:
+        abort(404)
+    form = forms.form_for(DeviceAddForm, spec)()
+    places = _places(form, site.id)
     if form.validate_on_submit():
-        try:
-            device = operations.add_device(site, form.name.data, form.kind.data, form.driver.data, form.options.parsed)
-            device.name_en = (form.name_en.data or "").strip() or None
-        except ApiError as exc:
-            _flash_error(exc)
-            return render_template("devices/form.html", form=form, device=None), 400
-        flash(_("Device added; the bridge will bring it up to date."), "ok")
-        return redirect(url_for("devices.show", device_id=device.id))
-    if request.method == "GET":
-        form.options.data = "{}"
-    return render_template("devices/form.html", form=form, device=None), 400 if form.errors else 200
+        options = _submitted_options(form, places, {})
+        if options is not None:
+            try:
+                device = operations.add_device(site, form.name.data, form.kind.data, spec.slug, options)
+                device.name_en = (form.name_en.data or "").strip() or None
+            except ApiError as exc:
+                _flash_error(exc)
+                return _form_page(form, None, spec, 400)
+            flash(_("Device added; the bridge will bring it up to date."), "ok")
+            return redirect(url_for("devices.show", device_id=device.id))
+    failed = request.method == "POST"
+    return _form_page(form, None, spec, 400 if failed else 200)
 
 
 @bp.route("/<int:device_id>/edit", methods=("GET", "POST"))
 @page_roles(*MANAGE_ROLES)
 def edit(device_id):
-    """Rename a device or change its options; stored secrets show as "••• set" and are kept unless replaced."""
+    """Change a device's name, what it serves and its options; secrets are never shown and kept when left blank."""
     device = _device(device_id)
-    form = DeviceEditForm()
-    if form.validate_on_submit():
-        try:
-            changes.update_device(device, name=form.name.data, options=form.options.parsed)
-            device.name_en = (form.name_en.data or "").strip() or None
-        except ApiError as exc:
-            _flash_error(exc)
-            return render_template("devices/form.html", form=form, device=device), 400
-        flash(_("Device saved."), "ok")
-        return redirect(url_for("devices.show", device_id=device.id))
+    spec = drivers.SPECS.get(device.driver) or drivers.SIMULATOR
+    form = forms.form_for(DeviceEditForm, spec)()
+    places = _places(form, device.site_id)
+    form.note_secrets(device.options)
     if request.method == "GET":
-        form.name.data = device.name
-        form.name_en.data = device.name_en
-        form.options.data = json.dumps(changes.editable_options(device), ensure_ascii=False, indent=2)
-    return render_template("devices/form.html", form=form, device=device), 400 if form.errors else 200
+        form.fill(device)
+    if form.validate_on_submit():
+        options = _submitted_options(form, places, device.options or {})
+        if options is not None:
+            try:
+                changes.update_device(device, name=form.name.data, options=options)
+                device.name_en = (form.name_en.data or "").strip() or None
+            except ApiError as exc:
+                _flash_error(exc)
+                return _form_page(form, device, spec, 400)
+            flash(_("Device saved."), "ok")
+            return redirect(url_for("devices.show", device_id=device.id))
+    return _form_page(form, device, spec, 400 if request.method == "POST" else 200)
 
 
 @bp.post("/<int:device_id>/remove")
@@ -174,3 +223,49 @@ def retry(device_id):
     n = operations.retry_failed(device, key)
     flash(_("%(n)s failed credentials will be pushed again now.", n=n), "ok")
     return redirect(url_for("devices.show", device_id=device.id))
+
+
+@bp.post("/<int:device_id>/check")
+@page_roles(*MANAGE_ROLES)
+def check(device_id):
+    """Test the connection through the bridge; the device page shows the answer when it comes."""
+    device = _device(device_id)
+    cmd = operations.request_check(device, current_user)
+    return redirect(url_for("devices.show", device_id=device.id, check=cmd.id, _anchor="check"))
+
+
+@bp.post("/<int:device_id>/tokens")
+@page_roles(*MANAGE_ROLES)
+def issue_token(device_id):
+    """Issue a device token (rotate: the others stop at once) and show it once, with its QR."""
+    device = _device(device_id)
+    form = TokenForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for e in errors:
+                flash(e, "error")
+        return redirect(url_for("devices.show", device_id=device.id, _anchor="tokens"))
+    try:
+        plain, row = operations.issue_token(device, name=form.name.data, retire_others=form.rotate.data)
+    except ApiError as exc:
+        _flash_error(exc)
+        return redirect(url_for("devices.show", device_id=device.id, _anchor="tokens"))
+    qr_src = "data:image/png;base64," + base64.b64encode(qr.png(plain, box_size=6)).decode()
+    html = render_template("devices/token.html", device=device, token=plain, row=row, qr_src=qr_src, rotated=form.rotate.data)
+    # Shown once: never cached, and the token is in no URL.
+    return html, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/<int:device_id>/tokens/<int:token_id>/revoke")
+@page_roles(*MANAGE_ROLES)
+def revoke_token(device_id, token_id):
+    """Stop one device token at once."""
+    device = _device(device_id)
+    if not 0 < token_id < 2**31:
+        abort(404)
+    try:
+        operations.revoke_token(device, token_id)
+    except ApiError:
+        abort(404)
+    flash(_("Token revoked: the device can no longer use it."), "ok")
+    return redirect(url_for("devices.show", device_id=device.id, _anchor="tokens"))

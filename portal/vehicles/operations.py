@@ -50,6 +50,15 @@ def approve(user, car):
     return car
 
 
+def withdraw_approval(user, car):
+    """A manager takes an approval back: the car waits again, and barriers drop its plate."""
+    if car.status != "active":
+        raise Refused("not_active", "This car is not approved.", kind="conflict")
+    car.status, car.approved_by_id, car.approved_at = "pending", None, None
+    record("vehicle.withdraw", "vehicle", car.id, site_id=car.site_id, unit_id=car.unit_id, plate=car.plate, by=user.id)
+    return car
+
+
 def remove(car, reason="removed"):
     """Delete a car: the barrier refuses the plate from the next read (plate decisions use no cache)."""
     record("vehicle.remove", "vehicle", car.id, site_id=car.site_id, unit_id=car.unit_id, plate=car.plate, reason=reason)
