@@ -118,6 +118,9 @@ def _seed(client, world):
         "exc_id": x.id,
         "residency_id": world.r2.current_residencies()[0].id,
         "slug": world.site.slug,
+        "building_id": world.bldg_b.id,
+        "unit_id": world.unit_b.id,
+        "gate_id": world.car_gate.id,
         "token": survey.token,
     }
 

@@ -18,9 +18,7 @@ from portal.sites.models import Building, Gate, Site, Unit
 bp = Blueprint("places", __name__, url_prefix="/team/community")
 
 GATE_KIND_LABELS = {"pedestrian": _l("People"), "vehicle": _l("Cars")}
-SITE_FIELDS = ("slug", "name", "name_en", "timezone", "address", "directions", "directions_en")
-BUILDING_FIELDS = ("code", "name", "name_en", "lowest_floor", "highest_floor")
-GATE_FIELDS = ("code", "name", "name_en", "kind", "building_id")
+SITE_FIELDS, BUILDING_FIELDS, GATE_FIELDS = schema.SITE_FIELDS, schema.BUILDING_FIELDS, schema.GATE_FIELDS
 NO_STORE = {"Cache-Control": "no-store"}
 
 

@@ -10,6 +10,10 @@ from portal.core.i18n import N_
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$")
 GATE_KINDS = ("pedestrian", "vehicle")
+# What a form or a JSON body may name, per kind of place (the code and slug only when it is created).
+SITE_FIELDS = ("slug", "name", "name_en", "timezone", "address", "directions", "directions_en")
+BUILDING_FIELDS = ("code", "name", "name_en", "lowest_floor", "highest_floor")
+GATE_FIELDS = ("code", "name", "name_en", "kind", "building_id")
 LOWEST, HIGHEST = -10, 200  # basements to the tallest towers
 
 
