@@ -27,7 +27,7 @@ def _form(client, **over):
         "retention_days": now["retention_days"],
         "parking_minutes": now["parking_minutes"],
         "vehicles_per_unit": now["vehicles_per_unit"],
-        "contractor_approval_days": now["contractor_approval_days"],
+        "contractor_max_days": now["contractor_max_days"],
     }
     for flag in ("vehicles_need_approval", "contractor_passes_need_approval", "keypad_codes"):
         if now[flag]:

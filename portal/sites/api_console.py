@@ -38,7 +38,7 @@ SETTINGS_BODY = {
         "pass_max_days": {"type": "object", "description": "days by pass kind (guest, delivery, contractor, service), 1-366"},
         "vehicles_need_approval": {"type": "boolean"},
         "contractor_passes_need_approval": {"type": "boolean"},
-        "contractor_approval_days": {"type": "integer", "minimum": 1, "maximum": 366},
+        "contractor_max_days": {"type": "integer", "minimum": 0, "maximum": 366},
         "keypad_codes": {"type": "boolean"},
     },
     "additionalProperties": False,

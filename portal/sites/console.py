@@ -288,7 +288,7 @@ def settings_from_form(form, site):
         data["satisfaction_target"] = float(target) / 100
     except ValueError:
         data["satisfaction_target"] = target
-    for key in ("retention_days", "parking_minutes", "vehicles_per_unit", "contractor_approval_days"):
+    for key in ("retention_days", "parking_minutes", "vehicles_per_unit", "contractor_max_days"):
         data[key] = form.get(key, "")
     for key in ("vehicles_need_approval", "contractor_passes_need_approval", "keypad_codes"):
         data[key] = bool(form.get(key))

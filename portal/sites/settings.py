@@ -37,8 +37,9 @@ SETTINGS = (
     Setting("vehicles_per_unit", "int", 3, 0, 20),
     Setting("pass_max_days", "days_by_kind", None, 1, MAX_PASS_DAYS),
     Setting("vehicles_need_approval", "bool", False),
-    Setting("contractor_passes_need_approval", "bool", False),
-    Setting("contractor_approval_days", "int", 7, 1, MAX_PASS_DAYS),
+    # Read by the contractor permits (issue 19): passes longer than contractor_max_days wait for a manager.
+    Setting("contractor_passes_need_approval", "bool", True),
+    Setting("contractor_max_days", "int", 7, 0, MAX_PASS_DAYS),
     Setting("keypad_codes", "bool", True),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
