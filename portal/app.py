@@ -14,7 +14,7 @@ from flask_login import current_user
 from portal import config as config_module
 from portal.core import crypto
 from portal.core.errors import register_errorhandlers
-from portal.core.i18n import N_
+from portal.core.i18n import N_, local_name
 from portal.core.redact import mask
 from portal.core.security import register_security
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -182,16 +182,7 @@ def register_extensions(app):
     )
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["lang_url"] = _lang_url
-    app.jinja_env.globals["named"] = _named
-
-
-def _named(thing):
-    """A site's, building's or gate's name in the page's language (row or payload dict; English when given)."""
-    if not thing:
-        return ""
-    get = thing.get if isinstance(thing, dict) else lambda key: getattr(thing, key, None)
-    english = get_locale().language == "en" and get("name_en")
-    return english or get("name") or ""
+    app.jinja_env.globals["named"] = local_name
 
 
 def _lang_url(lang):

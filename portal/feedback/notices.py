@@ -3,6 +3,7 @@
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, gettext
 
+from portal.core.i18n import local_name
 from portal.notify.operations import queue_sms
 
 
@@ -31,7 +32,7 @@ def answered(complaint):
     with force_locale(_lang(user)):
         body = gettext(
             "[%(site)s] The security team answered your feedback #%(id)s: %(url)s",
-            site=complaint.site.name,
+            site=local_name(complaint.site),
             id=complaint.id,
             url=url,
         )
@@ -45,10 +46,15 @@ def survey(s, url):
         return None
     with force_locale(s.locale):
         if s.kind == "visit":
-            body = gettext("[%(site)s] How was your visitor's entry? Rate it in one tap: %(url)s", site=s.site.name, url=url)
+            body = gettext(
+                "[%(site)s] How was your visitor's entry? Rate it in one tap: %(url)s", site=local_name(s.site), url=url
+            )
         else:
             body = gettext(
-                "[%(site)s] Your feedback #%(id)s is closed. How did we do? %(url)s", site=s.site.name, id=s.complaint_id, url=url
+                "[%(site)s] Your feedback #%(id)s is closed. How did we do? %(url)s",
+                site=local_name(s.site),
+                id=s.complaint_id,
+                url=url,
             )
     return queue_sms(user.phone, body, "survey", pass_id=s.pass_id, site_id=s.site_id)
 
@@ -66,7 +72,7 @@ def escalated(manager, site, what, item_id, kind):
         }[kind]
         body = gettext(
             "[%(site)s] Overdue: %(what)s #%(id)s, %(label)s. %(url)s",
-            site=site.name,
+            site=local_name(site),
             what=gettext(what),
             id=item_id,
             label=label,

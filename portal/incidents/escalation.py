@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import User
 from portal.audit.operations import record
+from portal.core.i18n import local_name
 from portal.core.timeutil import as_utc, utcnow
 from portal.desk.models import Shift
 from portal.extensions import db
@@ -56,7 +57,7 @@ def _text(user, incident, site, step):
         return gettext(
             "[%(site)s] Incident #%(id)s (%(kind)s, %(severity)s) at %(where)s is not acknowledged after %(n)s min "
             "(step %(step)s). %(url)s",
-            site=site.name,
+            site=local_name(site),
             id=incident.id,
             kind=str(KIND_LABELS[incident.kind]),
             severity=str(SEVERITY_LABELS[incident.severity]),

@@ -12,6 +12,7 @@ from sqlalchemy import String, cast, delete, or_, select, update
 from portal.audit.operations import record
 from portal.core import crypto
 from portal.core.errors import Refused
+from portal.core.i18n import local_name
 from portal.core.timeutil import local_text, utcnow
 from portal.events.models import AccessEvent
 from portal.extensions import db
@@ -76,8 +77,8 @@ def sms_text(p):
     params = dict(start=start, end=end, url=url)
     texts = []
     for lang in ("zh", "en"):
-        params["site"] = (site.name_en or site.name) if lang == "en" else site.name  # each half names it in its language
         with force_locale(lang):
+            params["site"] = local_name(site)  # each half names the community in its own language
             params["unit"] = p.unit.label  # the building's English name in the English half
             if p.schedule:  # a Tuesday visit on a Mon/Wed/Fri pass is refused: the visitor must know the days
                 texts.append(

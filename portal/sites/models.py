@@ -1,10 +1,9 @@
 """Communities, buildings, units and gates."""
 
-from flask import has_request_context
-from flask_babel import get_locale
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.core.i18n import local_name
 from portal.core.models import Timestamped
 from portal.extensions import db
 
@@ -65,10 +64,7 @@ class Unit(Timestamped, db.Model):
     @property
     def label(self):
         """「A栋 1201」; on an English page (or English SMS) the building's English name when it has one."""
-        name = self.building.name
-        if self.building.name_en and has_request_context() and get_locale().language == "en":
-            name = self.building.name_en
-        return f"{name} {self.number}"
+        return f"{local_name(self.building)} {self.number}"
 
 
 class Gate(Timestamped, db.Model):

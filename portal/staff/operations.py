@@ -17,6 +17,7 @@ from portal.audit.operations import record
 from portal.core import validators
 from portal.core.crypto import new_token, token_hash
 from portal.core.errors import Refused, ValidationFailed
+from portal.core.i18n import local_name
 from portal.core.timeutil import utcnow
 from portal.extensions import db
 from portal.notify.operations import queue_sms
@@ -80,7 +81,7 @@ def _send_link(user, site, plain):
     with force_locale(user.locale or "zh"):
         body = gettext(
             "[%(site)s] You were added to the security team. Set your password and authenticator within 72 hours: %(url)s",
-            site=site.name,
+            site=local_name(site),
             url=enrol_url(plain),
         )
     queue_sms(user.phone, body, "staff.enrol", site_id=site.id)

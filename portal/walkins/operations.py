@@ -12,6 +12,7 @@ from portal.core import crypto
 from portal.core import validators as v
 from portal.core.converters import is_id
 from portal.core.errors import Refused
+from portal.core.i18n import local_name
 from portal.core.timeutil import utcnow
 from portal.desk.operations import screen_name
 from portal.events.operations import record_event
@@ -52,7 +53,7 @@ def _notify_hosts(unit, site, msgid, kind, token, **params):
     texts = []
     for lang in ("zh", "en"):
         with force_locale(lang):
-            texts.append(gettext(msgid, site=site.name, unit=unit.label, url=url, **params))
+            texts.append(gettext(msgid, site=local_name(site), unit=unit.label, url=url, **params))
     body = texts[0] if texts[0] == texts[1] else "\n".join(texts)
     for person in residents_of(unit)[:3]:
         if person.phone:
