@@ -208,3 +208,26 @@ def test_names_follow_the_language_in_the_sms_and_on_the_pass_page(world, client
     assert "[Sunny Garden]" in en and "Block A 1201" in en
     page = client.get(f"/p/{p.link_token}?lang=zh").get_data(as_text=True)
     assert "Turn left at the fountain" in page  # no Chinese directions: the English ones, not nothing
+
+
+def test_walk_ins_and_events_without_a_pass_follow_their_sites_retention(world, app):
+    from portal.events.models import AccessEvent
+    from portal.passes.operations import purge_without_pass
+    from portal.passes.retention import PURGED_NAME
+    from portal.sites import operations as places
+    from portal.walkins import operations as walkins
+    from portal.walkins.models import WalkIn
+
+    now = utcnow()
+    with app.test_request_context():
+        w, _ = walkins.register_walk_in(world.guard, world.site, {"name": "十天前的访客", "unit_id": world.unit_a.id})
+        w.created_at = now - timedelta(days=10)
+        stray = AccessEvent(site_id=None, method="plate", decision="deny", reason="unknown", plate="京A99999")
+        stray.at = now - timedelta(days=40)
+        db.session.add(stray)
+        places.change_settings(db.session.get(Site, world.site.id), {"retention_days": 7})
+        db.session.commit()
+        assert purge_without_pass(now) == 2  # the walk-in by its site's 7 days, the siteless event by the default 30
+        db.session.commit()
+    assert db.session.get(WalkIn, w.id).visitor_name == PURGED_NAME
+    assert db.session.get(AccessEvent, stray.id).plate is None

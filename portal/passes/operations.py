@@ -1,7 +1,6 @@
 """Writes on passes: issue, revoke, extend, resend; signing keys; erasure and the retention purge. Views call these only."""
 
 import secrets
-from datetime import timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -255,15 +254,19 @@ def purge_ended(now=None, batch=500):
 
 
 def purge_without_pass(now=None, batch=500):
-    """Walk-ins and item movements RETENTION_DAYS old, and access events with no pass; returns how many rows."""
+    """Walk-ins, item movements and access events with no pass, older than their site's retention days; how many rows."""
+    from portal.sites.retention import per_site_cutoff
     from portal.walkins.operations import purge_desk_records
 
     now = now or utcnow()
-    cutoff = now - timedelta(days=current_app.config["RETENTION_DAYS"])
-    done = purge_desk_records(cutoff, batch, _values(WalkIn.__tablename__), _values(ItemMovement.__tablename__))
+
+    def older(site_column, time_column):
+        return per_site_cutoff(site_column, lambda cutoff: time_column < cutoff, now)
+
+    done = purge_desk_records(older, batch, _values(WalkIn.__tablename__), _values(ItemMovement.__tablename__))
     event_ids = db.session.scalars(
         select(AccessEvent.id)
-        .where(AccessEvent.pass_id.is_(None), AccessEvent.at < cutoff, _carries_personal_data())
+        .where(AccessEvent.pass_id.is_(None), older(AccessEvent.site_id, AccessEvent.at), _carries_personal_data())
         .limit(batch)
     ).all()
     if event_ids:

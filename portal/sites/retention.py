@@ -21,4 +21,5 @@ def per_site_cutoff(site_column, older_than, now):
     if not own:
         return default
     parts = [and_(site_column == site_id, older_than(now - timedelta(days=days))) for site_id, days in own.items()]
-    return or_(and_(site_column.not_in(list(own)), default), *parts)
+    on_default = or_(site_column.is_(None), site_column.not_in(list(own)))  # NULL NOT IN (…) is not true
+    return or_(and_(on_default, default), *parts)

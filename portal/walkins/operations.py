@@ -279,8 +279,10 @@ def expire_pending(now=None):
     return expired
 
 
-def purge_desk_records(cutoff, batch, walk_in_values, item_values):
-    """Retention: erase the visitor of walk-ins and the carrier of item movements created before cutoff.
+def purge_desk_records(older, batch, walk_in_values, item_values):
+    """Retention: erase the visitor of walk-ins and the carrier of item movements older than their site keeps them.
+
+    older(site column, time column) is the SQL condition (portal.sites.retention: each site's own days).
 
     Walk-ins that led to a pass are erased with that pass (portal.passes.retention); the rest, refused or
     timed out, here. Rows already erased (their name is the purge's) are not selected again, so the purge
@@ -288,14 +290,21 @@ def purge_desk_records(cutoff, batch, walk_in_values, item_values):
     """
     walk_ins = db.session.scalars(
         db.select(WalkIn.id)
-        .where(WalkIn.created_at < cutoff, WalkIn.pass_id.is_(None), WalkIn.visitor_name != walk_in_values["visitor_name"])
+        .where(
+            older(WalkIn.site_id, WalkIn.created_at),
+            WalkIn.pass_id.is_(None),
+            WalkIn.visitor_name != walk_in_values["visitor_name"],
+        )
         .limit(batch)
     ).all()
     if walk_ins:
         db.session.execute(sa_update(WalkIn).where(WalkIn.id.in_(walk_ins)).values(**walk_in_values))
     items = db.session.scalars(
         db.select(ItemMovement.id)
-        .where(ItemMovement.created_at < cutoff, (ItemMovement.carrier_name.is_not(None)) | (ItemMovement.plate.is_not(None)))
+        .where(
+            older(ItemMovement.site_id, ItemMovement.created_at),
+            (ItemMovement.carrier_name.is_not(None)) | (ItemMovement.plate.is_not(None)),
+        )
         .limit(batch)
     ).all()
     if items:
