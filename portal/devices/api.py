@@ -3,6 +3,7 @@
 from flask import jsonify, request
 
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
+from portal.accounts.queries import sees_every_site, site_scope
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.converters import is_id
@@ -49,19 +50,14 @@ TOKEN_BODY = {
 
 def scope_site_id(user):
     """The site a staff user sees; None means every site (administrators without a site)."""
-    if user.site_id is not None:
-        return user.site_id
-    wanted = request.args.get("site_id", type=int)
-    if wanted is not None and not is_id(wanted):
-        raise ApiError(404, "not_found", "No such community.")  # None would widen the list to every site
-    return wanted
+    return site_scope(user, request.args.get("site_id", type=int))
 
 
 def visible_device(device_id):
     """A device of the caller's site, else 404 (another site's devices do not exist for them)."""
     user = api_user()
     device = db.session.get(Device, device_id) if 0 < device_id < 2**31 else None
-    if device is None or device.status == "removed" or (user.site_id is not None and device.site_id != user.site_id):
+    if device is None or device.status == "removed" or (not sees_every_site(user) and device.site_id != user.site_id):
         raise ApiError(404, "not_found", "No such device.")
     return device
 
@@ -152,8 +148,9 @@ def create_device():
     """Register a device; with no gates, doors, floors or building it serves the whole site."""
     data = json_body()
     user = api_user()
-    site_id = user.site_id if user.site_id is not None else data.get("site_id")
-    site = db.session.get(Site, site_id) if is_id(site_id) else None
+    wanted = data.get("site_id")
+    site_id = site_scope(user, wanted if is_id(wanted) else None)
+    site = db.session.get(Site, site_id) if site_id else None
     if site is None:
         raise ApiError(400, "invalid", "Some fields are invalid.", fields={"site_id": ("invalid", "Choose a community.")})
     fields = {k: data.get(k) for k in ("name", "kind", "driver")}
@@ -267,8 +264,8 @@ def managed_device(device_id):
     """A device the calling manager or admin may manage; 404 for other communities' devices."""
     user = api_user()
     device = db.session.get(Device, device_id)
-    everywhere = user.role == "admin" and user.site_id is None
-    if device is None or device.status in ("removing", "removed") or not (everywhere or device.site_id == user.site_id):
+    mine = device is not None and (sees_every_site(user) or device.site_id == user.site_id)
+    if not mine or device.status in ("removing", "removed"):
         raise ApiError(404, "not_found", "No such device.")
     return device
 

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
+from portal.accounts.queries import sees_every_site, site_scope
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError
 from portal.core.timeutil import local_text, utcnow
@@ -32,12 +33,12 @@ DEVICE_FIELDS = FIELD_LABELS | {"name": _l("Device name")}
 
 def _site_id():
     """The user's site; administrators of every site may pick one with ?site_id=."""
-    return current_user.site_id if current_user.site_id is not None else request.args.get("site_id", type=int)
+    return site_scope(current_user, request.args.get("site_id", type=int))
 
 
 def _device(device_id):
     device = db.session.get(Device, device_id) if 0 < device_id < 2**31 else None
-    foreign = current_user.site_id is not None and device is not None and device.site_id != current_user.site_id
+    foreign = device is not None and not sees_every_site(current_user) and device.site_id != current_user.site_id
     if device is None or device.status == "removed" or foreign:
         abort(404)
     return device

@@ -1,5 +1,6 @@
 """The desk's 1:N search: one photo against the enrolled faces of the caller's site, audited."""
 
+from portal.accounts.queries import site_scope
 from portal.audit.operations import record, record_pii_view
 from portal.core.errors import ApiError
 from portal.core.timeutil import local
@@ -18,6 +19,7 @@ def site_for(user, site_id=None):
         if site_id not in (None, user.site_id):
             raise ApiError(404, "not_found", "No such site.")
         return user.site_id
+    site_scope(user)  # a guard or manager with no community searches none (404)
     if site_id is None or db.session.get(Site, site_id) is None:
         raise ApiError(404, "not_found", "No such site.")
     return site_id

@@ -3,6 +3,7 @@
 from flask import jsonify, request
 
 from portal.accounts.models import MANAGER_ROLES
+from portal.accounts.queries import site_scope
 from portal.accounts.recovery import remaining
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
@@ -49,7 +50,7 @@ def _member(user_id):
 def list_staff():
     """Every guard and manager, with whether they enrolled and when they last logged in."""
     user = api_user()
-    site_id = request.args.get("site_id", type=int) if user.site_id is None else None
+    site_id = site_scope(user, request.args.get("site_id", type=int))
     rows = queries.members(user, site_id)
     ids = [u.id for u in rows]
     last, pending, left = queries.last_logins(ids), queries.pending_links(ids), remaining(ids)
@@ -69,8 +70,9 @@ def add_staff():
     """A new member with a 72-hour single-use enrolment link."""
     user = api_user()
     data = json_body()
-    site_id = user.site_id if user.site_id is not None else data.get("site_id")
-    site = db.session.get(Site, site_id) if is_id(site_id) else None
+    wanted = data.get("site_id")
+    site_id = site_scope(user, wanted if is_id(wanted) else None)
+    site = db.session.get(Site, site_id) if site_id else None
     if site is None:
         raise ApiError(400, "invalid", "Some fields are invalid.", fields={"site_id": ("invalid", "Choose a community.")})
     member, plain = operations.add_member(user, site, data)

@@ -3,7 +3,7 @@
 from sqlalchemy import func
 
 from portal.accounts.models import User
-from portal.accounts.queries import site_condition
+from portal.accounts.queries import sees_every_site, site_condition
 from portal.audit.models import AuditEntry
 from portal.extensions import db
 from portal.staff.models import EnrolLink
@@ -23,7 +23,7 @@ def visible_member(viewer, user_id):
     user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
     if user is None or user.role not in MEMBER_ROLES:
         return None
-    if viewer.site_id is not None and user.site_id != viewer.site_id:
+    if not sees_every_site(viewer) and (viewer.site_id is None or user.site_id != viewer.site_id):
         return None
     return user
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.models import MANAGER_ROLES
+from portal.accounts.queries import site_scope
 from portal.accounts.sessions import page_roles
 from portal.core.errors import Refused
 from portal.core.timeutil import local_text
@@ -22,8 +23,8 @@ enrol_bp = Blueprint("enrol", __name__, url_prefix="/enrol")
 
 
 def _site():
-    site_id = current_user.site_id if current_user.site_id is not None else request.args.get("site_id", type=int)
-    return db.session.get(Site, site_id) if site_id and 0 < site_id < 2**31 else None
+    site_id = site_scope(current_user, request.args.get("site_id", type=int))
+    return db.session.get(Site, site_id) if site_id else None
 
 
 def _member(user_id):
