@@ -42,6 +42,7 @@ FEATURES = [
     "demo",
     "staff",
     "ops",
+    "residents",
     "api",
 ]
 

@@ -6,6 +6,7 @@ import io
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from portal.core.csvcells import neutralised
 from portal.core.timeutil import local_text
 from portal.desk.labels import REASON_LABELS
 from portal.extensions import db
@@ -70,10 +71,6 @@ def _label(table, key):
     return str(value) if value is not None else key
 
 
-# A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets (OWASP CSV injection).
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
-
-
 def safe_cell(value):
     """A value for a CSV cell; text that could be read as a formula gets a leading apostrophe."""
     if value is None:
@@ -84,10 +81,7 @@ def safe_cell(value):
         return f"{value:.4f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return str(value)
-    text = str(value)
-    if text.lstrip(" ").startswith(_TRIGGERS):
-        return "'" + text
-    return text
+    return neutralised(str(value))
 
 
 def to_csv(header, rows):

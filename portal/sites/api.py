@@ -2,18 +2,20 @@
 
 from flask import jsonify, request
 
-from portal.accounts.models import RELATIONS
+from portal.accounts.models import RELATIONS, User
 from portal.accounts.operations import create_user
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import PATHS, api_route
+from portal.audit.operations import record
 from portal.core import validators as v
 from portal.core.errors import Refused, ValidationFailed
 from portal.core.i18n import N_
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
+from portal.extensions import db
 from portal.passes import keys
 from portal.sites import queries, roll
-from portal.sites.operations import import_roll, move_in, move_out
+from portal.sites.operations import ON_RESIDENTS_IMPORTED, UNUSABLE_PASSWORD, import_roll, move_in, move_out
 
 
 @api_route(
@@ -38,7 +40,7 @@ RESIDENT_BODY = {
         "unit_id": {"type": "integer"},
         "relation": {"type": "string", "enum": list(RELATIONS)},
         "login": {"type": "string", "description": "An existing resident's login, or a new one with password and name"},
-        "password": {"type": "string"},
+        "password": {"type": "string", "description": "Leave out to send an activation link by SMS to phone"},
         "name": {"type": "string"},
         "phone": {"type": "string"},
         "starts_at": {"type": "string", "format": "date-time"},
@@ -104,16 +106,27 @@ def create_residency():
     if user is not None and not queries.lives_in_site(user.id, site_id):
         # Never link (or reveal) an account of another community: the login is simply taken.
         raise ValidationFailed({"login": ("login_taken", N_("That login is not available."))})
-    if user is None:
+    new_account = user is None
+    if new_account:
         try:
             name = v.person_name(data.get("name"))
             phone = v.phone(data.get("phone"))
-            user = create_user(login, data.get("password") or "", "resident", name, phone=phone)
+            if data.get("password") or not phone:
+                user = create_user(login, data.get("password") or "", "resident", name, phone=phone)
+            else:  # no password: the resident sets one through the activation link sent by SMS
+                user = User(login=login.strip().lower(), display_name=name, role="resident", password_hash=UNUSABLE_PASSWORD)
+                user.phone = phone
+                db.session.add(user)
+                db.session.flush()
+                record("user.create", "user", user.id, site_id=site_id, role="resident")
         except v.FieldError as exc:
             raise ValidationFailed({"resident": exc.as_tuple()}) from None
     elif user.role != "resident":
         raise ValidationFailed({"login": ("not_resident", N_("That account is not a resident."))})
     r = move_in(user, unit, data["relation"], starts_at=starts)
+    if new_account and user.password_hash == UNUSABLE_PASSWORD:
+        for hook in ON_RESIDENTS_IMPORTED:  # the activation SMS, as for the roll import
+            hook(unit.building.site, [user.id])
     return jsonify(residency_json(r)), 201
 
 

@@ -278,7 +278,7 @@ UNUSABLE_PASSWORD = "!unset"  # noqa: S105 - a marker no password matches, not a
 ON_RESIDENTS_IMPORTED = []
 
 
-def _login_for(site, phone, taken):
+def login_for(site, phone, taken):
     """A login for an imported resident: the site's slug and the phone's digits, made unique."""
     base = f"{site.slug}-{phone.lstrip('+')}"[:60].lower()
     login, n = base, 1
@@ -341,7 +341,7 @@ def import_roll(plan, skip_errors=False, dry_run=False):
     if new_phones:
         rows = [
             {
-                "login": _login_for(site, phone, taken),
+                "login": login_for(site, phone, taken),
                 "display_name": names[phone],
                 "role": "resident",
                 "password_hash": UNUSABLE_PASSWORD,

@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 
 from portal.accounts.models import RELATIONS, Residency, User
 from portal.core import validators as v
+from portal.core.csvcells import restored
 from portal.core.errors import Refused, bilingual
 from portal.core.i18n import N_
 from portal.core.timeutil import as_utc, local, utcnow, zone
@@ -102,7 +103,8 @@ def read_rows(text):
             continue
         if len(out) >= MAX_ROWS:
             raise Refused("too_large", N_("The roll is too large: at most 2 MB and 20,000 rows."), kind="too_large")
-        out.append((number, {c: (cells[i] if i < len(cells) else "") for c, i in where.items()}))
+        # A cell our own export neutralised ('=…, '+86…) reads back as it was, so re-importing it changes nothing.
+        out.append((number, {c: (restored(cells[i]) if i < len(cells) else "") for c, i in where.items()}))
     return out
 
 
