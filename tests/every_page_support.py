@@ -443,6 +443,7 @@ def seed(world):
         ids.update(building_ids=[world.bldg_a.id, tower.id], gate_ids=[world.gate.id, north.id])
         db.session.commit()
         ids.update(_incidents(world, site, photo, dev_off))
+        ids.update(_residents(world, long_unit))
     return ids
 
 
@@ -481,3 +482,34 @@ def _incidents(world, site, photo, device):
     desk.end_shift(world.guard, site.id, "夜班交接：" + text)
     db.session.commit()
     return {"incident_ids": [i.id for i in made], "shift_ids": shift_ids}
+
+
+def _residents(world, long_unit):
+    """Residents waiting to activate (link open, expired, used), one moved out; activation tokens and unit ids."""
+    from portal.core.timeutil import utcnow
+    from portal.residents import operations as residents
+    from portal.residents.models import ActivationLink
+
+    unit = world.unit_b
+    waiting = residents.add_to_unit(
+        world.manager, unit, {"name": "王" * 60 + "🙂长", "phone": "13912340001", "relation": "family", "move_in": "2026-01-02"}
+    )
+    late = residents.add_to_unit(
+        world.manager, unit, {"name": "过期的", "phone": "13912340002", "relation": "tenant", "move_in": "2026-01-02"}
+    )
+    used = residents.add_to_unit(
+        world.manager, unit, {"name": "已激活", "phone": "13912340003", "relation": "owner", "move_in": "2026-01-02"}
+    )
+    plains = {}
+    for r in (waiting, late, used):
+        plains[r.user_id] = residents.send_links(world.manager, world.site, [r.user])[r.user_id]
+    db.session.execute(
+        db.update(ActivationLink).where(ActivationLink.user_id == late.user_id).values(expires_at=utcnow() - timedelta(hours=1))
+    )
+    link = db.session.scalar(
+        db.select(ActivationLink).where(ActivationLink.user_id == used.user_id, ActivationLink.revoked_at.is_(None))
+    )
+    residents.activate(link, "a long new passphrase", "a long new passphrase")
+    residents.move_out_on(world.manager, late, None)
+    db.session.commit()
+    return {"activation_tokens": list(plains.values()), "unit_ids": [world.unit_a.id, unit.id, long_unit.id]}

@@ -99,6 +99,11 @@ def _seed(client, world):
     ).get_json()
     client.post("/api/v1/desk/shift/start", headers=guard)
     shift = client.post("/api/v1/desk/shift/end", json={"notes": "交接"}, headers=guard).get_json()
+    newcomer = client.post(
+        f"/api/v1/units/{world.unit_a.id}/residents",
+        json={"name": "新住户", "phone": "13912340001", "relation": "family", "move_in": "2026-01-02"},
+        headers=manager,
+    ).get_json()
     db.session.commit()
     return {
         "incident_id": incident["id"],
@@ -117,6 +122,8 @@ def _seed(client, world):
         "entry_id": entry["id"],
         "exc_id": x.id,
         "residency_id": world.r2.current_residencies()[0].id,
+        "resident_id": newcomer["user_id"],
+        "unit_id": world.unit_a.id,
         "slug": world.site.slug,
         "building_id": world.bldg_b.id,
         "unit_id": world.unit_b.id,

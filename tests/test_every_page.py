@@ -29,6 +29,8 @@ BINARY = {
     "reports.kpi_csv": "CSV",
     "reports.complaints_csv": "CSV",
     "audit.export": "CSV",
+    "residents.export": "CSV",
+    "api.export_roll": "CSV",
 }
 
 
@@ -36,11 +38,23 @@ BINARY = {
 # there and waived here until fixed: "有效期:" and "%(days)s, %(hours)s" use Western punctuation on Chinese pages.
 WAIVED: set[tuple[str, str]] = set()  # (endpoint, check) pairs a page is excused from, each with its reason
 # Pages for people without an account (their link is the key): asked by the anonymous client only.
-PUBLIC = ("passes.", "faces.enrol", "enrol.", "surveys.", "api.get_survey", "host.by_link", "api.site_keys", "api.openapi_json")
+PUBLIC = (
+    "passes.",
+    "faces.enrol",
+    "enrol.",
+    "activate.",
+    "surveys.",
+    "api.get_survey",
+    "host.by_link",
+    "api.site_keys",
+    "api.openapi_json",
+)
 
 
 def _values(arg, ids, endpoint):
     """Real values for a URL variable (an id that exists, or 1 / a made-up token on an empty database)."""
+    if arg == "token" and endpoint == "activate.page":
+        return ids.get("activation_tokens", ["no-such-token"])
     if arg == "token":
         survey = endpoint in ("surveys.page", "api.get_survey")
         return ids.get("survey_tokens" if survey else "tokens", ["no-such-token"])
@@ -58,6 +72,7 @@ def _values(arg, ids, endpoint):
         "shift_id": ids.get("shift_ids", [1]),
         "building_id": ids.get("building_ids", [1]),
         "gate_id": ids.get("gate_ids", [1]),
+        "unit_id": ids.get("unit_ids", [1]),
     }
     return one.get(arg, [1])
 
