@@ -53,6 +53,30 @@ def queue_sms(to, body, purpose, pass_id=None, site_id=None):
     return msg
 
 
+def queue_sms_many(messages, purpose, site_id=None):
+    """Add many SMS [(to, body)] to the outbox in one statement (a whole roll's activation links)."""
+    if not messages:
+        return
+    now = utcnow()
+    backend = current_app.config["SMS_BACKEND"] if has_app_context() else None
+    callback = status_callback_url()
+    rows = [
+        {
+            "channel": "sms",
+            "to": to,
+            "body": body,
+            "purpose": purpose,
+            "site_id": site_id,
+            "status": "queued",
+            "next_attempt_at": now,
+            "backend": backend,
+            "callback_url": callback,
+        }
+        for to, body in messages
+    ]
+    db.session.execute(db.insert(Message), rows)
+
+
 def latest_for_pass(pass_id):
     """Messages sent for a pass, newest first."""
     q = db.select(Message).where(Message.pass_id == pass_id).order_by(Message.id.desc())

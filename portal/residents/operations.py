@@ -15,7 +15,7 @@ from portal.core.errors import Refused, ValidationFailed
 from portal.core.i18n import N_
 from portal.core.timeutil import as_utc, local, utcnow, zone
 from portal.extensions import db
-from portal.notify.operations import queue_sms
+from portal.notify.operations import queue_sms_many
 from portal.residents.models import ActivationLink, ExportRight
 from portal.sites import operations as places
 from portal.sites.models import Building, Unit
@@ -25,6 +25,7 @@ LINK_HOURS = 72
 # A resend at most once a minute and five times a day per resident: SMS costs money and annoys.
 RESEND_GAP = timedelta(seconds=60)
 RESEND_PER_DAY = 5
+_PLACEHOLDER = LINK_PREFIX + "_TOKEN"  # URL-safe like a real token, so url_for leaves it as it is
 SMS_TEXT = N_("[%(site)s] Set your password for the visitor portal within 72 hours: %(url)s")
 
 
@@ -80,12 +81,13 @@ def send_links(actor, site, users):
         )
     if rows:  # one statement for a whole roll: 5,000 ORM objects would slow the import down
         db.session.execute(db.insert(ActivationLink), rows)
+    messages = []
     for user in users:
         locale = user.locale if user.locale in ("zh", "en") else "zh"
-        if locale not in templates:
-            templates[locale] = _sms_template(site, locale)
-        body = templates[locale].replace("\0", activation_url(plains[user.id], locale))
-        queue_sms(user.phone, body, "resident.activation", site_id=site.id)
+        if locale not in templates:  # one URL build per language, not per resident (a roll has thousands)
+            templates[locale] = _sms_template(site, locale).replace("\0", activation_url(_PLACEHOLDER, locale))
+        messages.append((user.phone, templates[locale].replace(_PLACEHOLDER, plains[user.id])))
+    queue_sms_many(messages, "resident.activation", site_id=site.id)
     return plains
 
 
