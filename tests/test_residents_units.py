@@ -5,12 +5,14 @@ import csv
 import io
 import re
 
+import pytest
+
 from portal.accounts.models import Residency, User
 from portal.audit.models import AuditEntry
 from portal.extensions import db
 from portal.passes.models import Pass
 from portal.vehicles.models import Vehicle
-from tests.residents_support import activation_sms, post_roll
+from tests.residents_support import activation_sms, link_path, post_roll
 from tests.support import csrf_in
 
 
@@ -183,3 +185,26 @@ def test_roles_and_other_communities(client, app, world, resident_client, guard_
     for method, path in paths:
         assert getattr(client, method)(path, json={}, headers=world.token(other)).status_code == 404, path
     assert db.session.get(Residency, residency.id).ends_at is None
+
+
+@pytest.mark.integration
+def test_postgres_activation_export_and_reimport(pg_world, pg_app):
+    """The bulk inserts of links and SMS, the activation and the round trip of the roll, on PostgreSQL."""
+    client, world = pg_app.test_client(), pg_world
+    world.r1.phone, world.r2.phone = "+8613900000001", "+8613900000002"
+    db.session.commit()
+    assert post_roll(client, world, ROLL).get_json()["created"] == 3
+    assert len(activation_sms()) == 3
+    path = link_path(activation_sms("+8613912340001")[0])
+    page = client.get(path)
+    data = {
+        "csrf_token": csrf_in(page.get_data(as_text=True)),
+        "password": "a long new passphrase",
+        "confirm": "a long new passphrase",
+    }
+    assert client.post(path, data=data).status_code == 302
+    assert pg_app.test_client().get(path).status_code == 410
+    assert pg_app.test_cli_runner().invoke(args=["residents", "export-right", world.manager.login]).exit_code == 0
+    full = _export(client, world, world.manager)
+    again = post_roll(client, world, full).get_json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 5)

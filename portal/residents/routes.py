@@ -41,6 +41,7 @@ def index():
         state=queries.link_state,
         when=lambda v: local_text(v, site.timezone) if v else "",
         may_export=operations.may_export(current_user),
+        activated_now=operations.is_activated,
     )
     return html, 200, NO_STORE
 
@@ -49,16 +50,17 @@ def index():
 @page_roles(*MANAGER_ROLES)
 def resend(resident_id):
     """Send a new activation link; the old one stops working."""
-    back_to(url_for("residents.index", activated=0))
+    back = back_to(_unit_back() or url_for("residents.index", activated=0))
     resident, site = queries.resident_for(current_user, resident_id)
     if resident is None:
         abort(404)
     operations.resend(current_user, resident, site)
     flash(_("A new activation link was sent by SMS; the old one no longer works."), "ok")
-    return redirect((request.form.get("next") == "unit" and _unit_back()) or url_for("residents.index", activated=0))
+    return redirect(back)
 
 
 def _unit_back():
+    """The unit page the button was on, when it was on one."""
     unit_id = request.form.get("unit_id", type=int)
     return url_for("residents.unit", unit_id=unit_id) if unit_id and 0 < unit_id < 2**31 else None
 
