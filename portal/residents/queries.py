@@ -1,6 +1,7 @@
 """Reads on residents: the site's people with their activation state, a unit's households, the roll for export."""
 
 from sqlalchemy import func
+from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import Residency, User
 from portal.core.converters import is_id
@@ -11,9 +12,13 @@ from portal.residents.models import ActivationLink
 from portal.residents.operations import is_activated
 from portal.sites.models import Building, Unit
 
+# Rows name the person and the unit's label: loaded with the residency, not one query per row.
+_WITH_PEOPLE = (joinedload(Residency.user), joinedload(Residency.unit).joinedload(Unit.building))
+
 
 def _current(q, now):
-    return q.where(Residency.starts_at <= now, Residency.ends_at.is_(None) | (Residency.ends_at > now))
+    """Residencies not ended: living there now or moving in on a later day (as the roll import counts them)."""
+    return q.where(Residency.ends_at.is_(None) | (Residency.ends_at > now))
 
 
 def in_reach(viewer, site_id):
@@ -64,13 +69,13 @@ def link_state(link, now=None):
 
 
 def residents(site, activated=None):
-    """People living at the site now: (user, [their current residencies], newest link), by name."""
+    """People living at the site (or moving in): (user, [their residencies], newest link), not activated first, by name."""
     now = utcnow()
     q = _current(
         db.select(Residency).join(Unit, Unit.id == Residency.unit_id).join(Building).where(Building.site_id == site.id), now
     )
     by_user = {}
-    for r in db.session.scalars(q.order_by(Building.code, Unit.number, Residency.id)):
+    for r in db.session.scalars(q.options(*_WITH_PEOPLE).order_by(Building.code, Unit.number, Residency.id)):
         by_user.setdefault(r.user_id, (r.user, []))[1].append(r)
     people = [(u, rs) for u, rs in by_user.values() if u.role == "resident"]
     if activated is not None:
@@ -149,6 +154,7 @@ def roll_rows(site):
         now,
     ).order_by(Building.code, Unit.number, Residency.id)
     out = []
+    q = q.options(joinedload(Residency.user))
     for r, code, number in db.session.execute(q).tuples():
         if r.user.role == "resident":
             out.append((code, number, r.user, r.relation, local(r.starts_at, site.timezone).date()))
