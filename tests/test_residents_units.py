@@ -208,3 +208,21 @@ def test_postgres_activation_export_and_reimport(pg_world, pg_app):
     full = _export(client, world, world.manager)
     again = post_roll(client, world, full).get_json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 5)
+
+
+def test_administrators_grant_and_take_the_export_right(client, app, world):
+    from portal.accounts.operations import create_user
+
+    with app.test_request_context():
+        admin = create_user("admin1", world.PASSWORD, "admin", "总管理员")
+        db.session.commit()
+    path = f"/api/v1/users/{world.manager.id}/export-right"
+    assert client.put(path, headers=world.token(world.manager)).status_code == 403  # never one's own
+    assert client.put(f"/api/v1/users/{world.guard.id}/export-right", headers=world.token(admin)).status_code == 404
+    granted = client.put(path, headers=world.token(admin))
+    assert granted.status_code == 200 and granted.get_json()["export_right"] is True
+    assert "****" not in _export(client, world, world.manager)
+    taken = client.delete(path, headers=world.token(admin))
+    assert taken.get_json()["export_right"] is False
+    actions = db.session.scalars(db.select(AuditEntry.details).where(AuditEntry.action == "resident.export_right")).all()
+    assert [d["allowed"] for d in actions] == [True, False]

@@ -156,3 +156,20 @@ def csv_response(text, site, masked):
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
+
+
+@api_route(
+    "/users/<int:user_id>/export-right",
+    methods=("PUT", "DELETE"),
+    summary="Administrators: let a manager export the roll with full phone numbers (PUT), or stop it (DELETE)",
+    tag="residents",
+    responses={"404": {"description": "No such manager"}},
+)
+@api_roles("admin")
+def export_right(user_id):
+    """Grant or take away the export right; audited."""
+    target = queries.manager_for(api_user(), user_id)
+    if target is None:
+        raise _not_found()
+    operations.set_export_right(api_user(), target, request.method == "PUT")
+    return jsonify({"id": target.id, "login": target.login, "export_right": operations.may_export(target)})

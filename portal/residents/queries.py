@@ -48,6 +48,12 @@ def resident_for(viewer, user_id):
     return None, None
 
 
+def manager_for(viewer, user_id):
+    """A manager of a site the viewer works for, or None."""
+    user = db.session.get(User, user_id) if is_id(user_id) else None
+    return user if user is not None and user.role == "manager" and in_reach(viewer, user.site_id) else None
+
+
 def latest_links(user_ids):
     """user id -> their newest activation link."""
     if not user_ids:
