@@ -226,3 +226,24 @@ def test_administrators_grant_and_take_the_export_right(client, app, world):
     assert taken.get_json()["export_right"] is False
     actions = db.session.scalars(db.select(AuditEntry.details).where(AuditEntry.action == "resident.export_right")).all()
     assert [d["allowed"] for d in actions] == [True, False]
+
+
+def test_a_move_out_dated_back_leaves_a_newcomers_cars(client, world):
+    from datetime import timedelta
+
+    from portal.core.timeutil import utcnow
+
+    residency = world.r2.current_residencies()[0]
+    residency.starts_at = utcnow() - timedelta(days=30)
+    db.session.commit()
+    _move_in(client, world, move_in=(utcnow() - timedelta(days=1)).date().isoformat())
+    newcomer = db.session.scalar(db.select(User).where(User.display_name == "王芳"))
+    newcomer.password_hash = world.r2.password_hash  # activated, so they can log in and add a car
+    db.session.commit()
+    car = client.post(
+        "/api/v1/vehicles", json={"plate": "沪A12345", "unit_id": world.unit_b.id}, headers=world.token(newcomer)
+    ).get_json()
+    day = (utcnow() - timedelta(days=3)).date().isoformat()
+    resp = client.post(f"/api/v1/residencies/{residency.id}/move-out", json={"date": day}, headers=world.token(world.manager))
+    assert resp.status_code == 200, resp.get_json()
+    assert db.session.get(Vehicle, car["id"]) is not None

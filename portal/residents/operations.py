@@ -117,6 +117,8 @@ def resend(actor, user, site):
         raise Refused("already_activated", N_("This resident has already activated their account."), kind="conflict")
     if not user.phone:
         raise Refused("no_phone", N_("This resident has no mobile number to send the link to."), kind="conflict")
+    # One resend at a time per resident (PostgreSQL locks the row; SQLite writes one at a time anyway).
+    db.session.execute(db.select(User.id).where(User.id == user.id).with_for_update())
     now = utcnow()
     recent = db.session.scalars(
         db.select(ActivationLink.created_at).where(

@@ -257,7 +257,8 @@ def move_out(residency, at=None):
         raise Refused("already_ended", "This resident has already moved out.", kind="conflict")
     residency.ends_at = at or utcnow()
     revoked = revoke_issued_by(residency.user, unit_id=residency.unit_id, reason="host moved out")
-    plates = remove_if_unit_empty(residency.unit_id, residency.ends_at)  # the last one out takes the cars
+    # The last one out takes the cars; a move-out dated back is weighed now, or a newcomer's cars would go too.
+    plates = remove_if_unit_empty(residency.unit_id, max(residency.ends_at, utcnow()))
     record(
         "resident.move_out",
         "user",
