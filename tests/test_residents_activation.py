@@ -185,3 +185,14 @@ def test_roles_and_other_communities(client, world, app):
     headers = world.token(other)
     assert client.get(f"/api/v1/sites/{world.site.slug}/residents", headers=headers).status_code == 404
     assert client.post(f"/api/v1/residents/{chen.id}/activation", headers=headers).status_code == 404
+
+
+def test_the_list_page_is_paged(client, world, manager_client, monkeypatch):
+    from portal.residents import routes
+
+    monkeypatch.setattr(routes, "PER_PAGE", 3)
+    post_roll(client, world, ROLL)
+    first = manager_client.get("/team/residents/?lang=en").get_data(as_text=True)
+    assert "Page 1 of 2 (4 people)" in first and first.count('<tr data-id="') == 3
+    last = manager_client.get("/team/residents/?lang=zh&page=9").get_data(as_text=True)
+    assert "第 2 页，共 2 页" in last and last.count('<tr data-id="') == 1 and "上一页" in last

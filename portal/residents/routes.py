@@ -20,6 +20,7 @@ from portal.residents.forms import FIELD_LABELS, LINK_STATES, RELATION_LABELS, A
 bp = Blueprint("residents", __name__, url_prefix="/team")
 activate_bp = Blueprint("activate", __name__, url_prefix="/activate")
 NO_STORE = {"Cache-Control": "no-store"}
+PER_PAGE = 200  # a 5,000-home roll is 25 pages, not one page of 5,000 rows
 
 
 @bp.get("/residents/")
@@ -29,12 +30,18 @@ def index():
     site = desk_site(current_user)
     flag = request.args.get("activated")
     activated = None if flag not in ("0", "1") else flag == "1"
-    rows = queries.residents(site, activated)
+    everyone = queries.residents(site, activated)
+    pages = max(1, -(-len(everyone) // PER_PAGE))
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    rows = everyone[(page - 1) * PER_PAGE : page * PER_PAGE]
     record_pii(current_user, "site", site.id, site.id, fields=["name", "phone_masked"], count=len(rows))
     html = render_template(
         "residents/list.html",
         site=site,
         rows=rows,
+        page=page,
+        pages=pages,
+        total=len(everyone),
         activated=flag if activated is not None else "",
         states=LINK_STATES,
         relations=RELATION_LABELS,
