@@ -1,7 +1,7 @@
 """residents' activation links (single-use, stored hashed) and the right to export full phone numbers
 
 Revision ID: e5a2c9d0b418
-Revises: d3f6a81c5e27
+Revises: f1b132b25ef9
 Create Date: 2026-12-07 06:10:00
 
 """
@@ -13,7 +13,7 @@ import portal.core.types
 
 # revision identifiers, used by Alembic.
 revision = "e5a2c9d0b418"
-down_revision = "d3f6a81c5e27"
+down_revision = "f1b132b25ef9"
 branch_labels = None
 depends_on = None
 
