@@ -62,13 +62,14 @@ def _sms_template(site, locale):
         return gettext(SMS_TEXT, site=name, url="\0")
 
 
-def send_links(actor, site, users):
+def send_links(actor, site, users, fresh=False):
     """A fresh 72-hour link for each resident (user rows or id/phone/locale rows), by SMS through the outbox.
 
-    Earlier open links die; returns {user id: plain token}.
+    Earlier open links die (fresh: accounts made just now have none); returns {user id: plain token}.
     """
     users = [u for u in users if u.phone and not is_activated(u)]
-    _revoke_open([u.id for u in users])
+    if not fresh:
+        _revoke_open([u.id for u in users])
     now, plains, rows, templates = utcnow(), {}, [], {}
     for user in users:
         plains[user.id] = new_token(LINK_PREFIX)
@@ -100,7 +101,7 @@ def on_imported(site, user_ids):
         # Columns, not entities: a roll's thousands of accounts need only these to be sent a link.
         cols = (User.id, User.phone, User.locale, User.password_hash)
         users = db.session.execute(db.select(*cols).where(User.id.in_(user_ids))).all()
-        send_links(None, site, users)
+        send_links(None, site, users, fresh=True)
         record("resident.activation_sent", "site", site.id, site_id=site.id, count=len(users))
 
 
