@@ -123,7 +123,6 @@ def _seed(client, world):
         "exc_id": x.id,
         "residency_id": world.r2.current_residencies()[0].id,
         "resident_id": newcomer["user_id"],
-        "unit_id": world.unit_a.id,
         "slug": world.site.slug,
         "building_id": world.bldg_b.id,
         "unit_id": world.unit_b.id,
