@@ -247,3 +247,18 @@ def test_a_move_out_dated_back_leaves_a_newcomers_cars(client, world):
     resp = client.post(f"/api/v1/residencies/{residency.id}/move-out", json={"date": day}, headers=world.token(world.manager))
     assert resp.status_code == 200, resp.get_json()
     assert db.session.get(Vehicle, car["id"]) is not None
+
+
+def test_a_manager_without_a_community_reaches_no_unit(client, app, world):
+    """A missing site_id never widens the view: only administrators of every site see every community."""
+    from portal.accounts.operations import create_user
+
+    with app.test_request_context():
+        loose = create_user("manager0", world.PASSWORD, "manager", "无小区经理")
+        db.session.commit()
+    headers = world.token(loose)
+    residency = world.r1.current_residencies()[0]
+    assert client.get(f"/api/v1/units/{world.unit_a.id}/residents", headers=headers).status_code == 404
+    assert client.post(f"/api/v1/residencies/{residency.id}/move-out", json={}, headers=headers).status_code == 404
+    assert client.post(f"/api/v1/residents/{world.r1.id}/activation", headers=headers).status_code == 404
+    assert db.session.get(Residency, residency.id).ends_at is None

@@ -4,6 +4,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import Residency, User
+from portal.accounts.queries import sees_every_site
 from portal.core.converters import is_id
 from portal.core.timeutil import local, utcnow
 from portal.core.validators import mask_phone
@@ -22,8 +23,8 @@ def _current(q, now):
 
 
 def in_reach(viewer, site_id):
-    """Whether a staff user works for this site (administrators of every site work for all)."""
-    return viewer.site_id is None or viewer.site_id == site_id
+    """Whether a staff user works for this site (administrators of every site work for all; nobody else without one)."""
+    return sees_every_site(viewer) or (viewer.site_id is not None and viewer.site_id == site_id)
 
 
 def unit_for(viewer, unit_id):
