@@ -30,6 +30,7 @@ FEATURES = [
     "events",
     "watchlist",
     "vehicles",
+    "permits",
     "faces",
     "gate",
     "bridge",
@@ -42,6 +43,7 @@ FEATURES = [
     "demo",
     "staff",
     "ops",
+    "lookup",
     "api",
 ]
 
