@@ -59,7 +59,7 @@ def pass_status(site, unit, values):
     start, end = values["valid_from"], values["valid_until"]
     if end - start > contractor_limit(site):
         return "awaiting_approval"
-    permits = approved_permits(unit.id, start)
+    permits = approved_permits(unit.id)
     if permits and not any(a <= start and end <= b for a, b in (permit_window(p, site.timezone) for p in permits)):
         return "awaiting_approval"
     return "active"
