@@ -44,7 +44,9 @@ def test_search_finds_a_visitor_by_each_kind_of_query_masked(client, world):
     for q in ("", "x", "%", "_" * 70, "\u202e5678", "😀😀", "1" * 10000):
         assert client.get("/api/v1/desk/search", query_string={"q": q}, headers=world.token(world.guard)).status_code == 200
     # Each answer that showed someone is an audited view of personal data, without the typed digits.
-    views = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == "pii.view", AuditEntry.object_type == "desk_search")).all()
+    views = db.session.scalars(
+        db.select(AuditEntry).where(AuditEntry.action == "pii.view", AuditEntry.object_type == "desk_search")
+    ).all()
     assert views and all("5678" not in str(v.details) for v in views)
 
 

@@ -111,8 +111,13 @@ def test_documents_photos_and_pdfs_are_sniffed_stored_and_served(client, world):
     resp = client.post("/api/v1/permits", data=form, headers=world.token(world.r1), content_type="multipart/form-data")
     assert resp.status_code == 201, resp.get_json()
     permit = resp.get_json()
-    assert [(d["kind"], d["content_type"]) for d in permit["documents"]] == [("licence", "application/pdf"), ("worker_id", "image/png")]
-    doc = client.get(f"/api/v1/permits/{permit['id']}/documents/{permit['documents'][0]['id']}", headers=world.token(world.manager))
+    assert [(d["kind"], d["content_type"]) for d in permit["documents"]] == [
+        ("licence", "application/pdf"),
+        ("worker_id", "image/png"),
+    ]
+    doc = client.get(
+        f"/api/v1/permits/{permit['id']}/documents/{permit['documents'][0]['id']}", headers=world.token(world.manager)
+    )
     assert doc.status_code == 200 and doc.data == PDF and doc.headers["X-Content-Type-Options"] == "nosniff"
     other = client.get(f"/api/v1/permits/{permit['id']}/documents/{permit['documents'][0]['id']}", headers=world.token(world.r2))
     assert other.status_code == 404

@@ -1,8 +1,7 @@
 """Contractor approval at the gate (SQLite and PostgreSQL), suspension revoking every worker's pass on the devices, freight."""
 
-from datetime import timedelta
-
 import time
+from datetime import timedelta
 
 import pytest
 from bridge_support import add_device, expected_keys, run_bridge
@@ -114,7 +113,9 @@ def test_suspending_a_permit_revokes_every_workers_pass_and_the_bridge_removes_t
     rc.plan(db.session, [db.session.get(Device, device.id)])
     db.session.commit()
     planned = db.session.scalars(
-        db.select(DeviceCredential).where(DeviceCredential.device_id == device.id, DeviceCredential.key.in_(expected_keys(*workers)))
+        db.select(DeviceCredential).where(
+            DeviceCredential.device_id == device.id, DeviceCredential.key.in_(expected_keys(*workers))
+        )
     ).all()
     assert {(c.desired, c.status) for c in planned} == {("absent", "pending")} and len(planned) == 2
     # ... and the push removes them.

@@ -58,7 +58,9 @@ def test_help_requests_have_their_own_categories_and_sla(client, world):
     site = db.session.get(Site, world.site.id)
     site.settings = {**(site.settings or {}), "feedback_sla": {"help/escort": [0.5, 1]}}
     db.session.commit()
-    escort = _file(client, world, world.manager, source="counter", unit_id=world.unit_b.id, kind="help", category="escort").get_json()
+    escort = _file(
+        client, world, world.manager, source="counter", unit_id=world.unit_b.id, kind="help", category="escort"
+    ).get_json()
     assert (_hours(escort, "due_response_at"), _hours(escort, "due_resolution_at")) == (0.5, 1)
 
 
@@ -95,6 +97,8 @@ def test_goods_for_a_vacant_unit_go_against_its_permit_or_a_manager(client, worl
 def test_walk_in_shows_the_hosts_name_and_masked_phone(client, world):
     world.r1.phone = "+8613811112222"
     db.session.commit()
-    resp = client.post("/api/v1/desk/walk-ins", json={"name": "赵六", "unit_id": world.unit_a.id}, headers=world.token(world.guard))
+    resp = client.post(
+        "/api/v1/desk/walk-ins", json={"name": "赵六", "unit_id": world.unit_a.id}, headers=world.token(world.guard)
+    )
     assert resp.status_code == 201
     assert resp.get_json()["host"] == {"name": "张伟", "phone": "+86 138****2222"}
