@@ -55,6 +55,7 @@ KEPT = {
     ("permit_workers", "name"): "a permit's worker, kept with the permit (施工人员登记备案); their pass is purged as usual",
     ("permit_workers", "phone"): "encrypted, shown masked; kept with the permit's registration",
     ("permit_workers", "id_number"): "encrypted, shown masked; the permit's checked registration (核查施工证件)",
+    ("permits", "work_area"): "where in the unit the works are, kept with the permit",
     ("permits", "plates"): "the works' vehicles, kept with the permit",
     ("freight_approvals", "plate"): "a company's freight vehicle approved by a manager, not a visitor's data",
     ("freight_approvals", "company"): "a company, not a person",
