@@ -6,7 +6,7 @@ trigger names; SQLite's batch copy would drop them silently). visitor_phone_last
 encrypted phones of existing passes.
 
 Revision ID: 664fcd5a19c5
-Revises: d3f6a81c5e27
+Revises: f1b132b25ef9
 Create Date: 2026-12-07 05:47:27
 
 """
@@ -19,7 +19,7 @@ from portal.gate import triggers
 
 # revision identifiers, used by Alembic.
 revision = "664fcd5a19c5"
-down_revision = "d3f6a81c5e27"
+down_revision = "f1b132b25ef9"
 branch_labels = None
 depends_on = None
 
