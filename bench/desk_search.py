@@ -25,7 +25,10 @@ from portal.config import TestConfig  # noqa: E402
 from portal.extensions import db  # noqa: E402
 
 EVENTS, PASSES, UNITS, QUERIES = 1_000_000, 100_000, 3_000, 400
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖石金贾夏韦付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严欧莫孔向常汤"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖"
+    "石金贾夏韦付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严欧莫孔向常汤"
+)
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉力波宁斌鹏飞鑫浩宇晨子涵欣怡梓轩"
 PROVINCES = "京沪粤苏浙鲁川鄂湘豫"
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -60,7 +63,7 @@ def seed_places(rnd):
     from portal.sites.models import Unit
 
     site = places.create_site("bench", "Bench community")
-    codes = list(LETTERS) + ["AA", "AB", "AC", "AD", "AE", "AF"]
+    codes = [*LETTERS, "AA", "AB", "AC", "AD", "AE", "AF"]
     units = []
     for code in codes[: UNITS // 100]:
         building = places.add_building(site, code, f"{code}栋", 1, 25)
@@ -98,10 +101,11 @@ def seed_passes(site, hosts, rnd, now):
 
     # Every pass needs an encrypted link token and keypad secret; one ciphertext serves them all here.
     enc = EncryptedText().process_bind_param("bench-secret", None)
-    cols = (
-        "site_id unit_id host_id kind visitor_name visitor_phone_last4 plate valid_from valid_until timezone uses "
-        "gate_ids floors status link_hash link_token otp_secret otp_last_step keypad_no notify version created_at updated_at"
-    ).split()
+    cols = [
+        *("site_id", "unit_id", "host_id", "kind", "visitor_name", "visitor_phone_last4", "plate", "valid_from"),
+        *("valid_until", "timezone", "uses", "gate_ids", "floors", "status", "link_hash", "link_token", "otp_secret"),
+        *("otp_last_step", "keypad_no", "notify", "version", "created_at", "updated_at"),
+    ]
     found, site_id = [], site.id  # read before COPY starts: the connection is busy until it ends
 
     def rows():
@@ -130,7 +134,7 @@ def seed_events(site, rnd, now, plates):
     site_id = site.id
     ids = db.session.scalars(db.select(Pass.id).where(Pass.site_id == site_id).order_by(Pass.id)).all()
     by_id = dict(zip(ids, plates, strict=True))
-    cols = "at site_id pass_id method decision reason direction source plate details".split()
+    cols = ["at", "site_id", "pass_id", "method", "decision", "reason", "direction", "source", "plate", "details"]
 
     def rows():
         for _ in range(EVENTS):
@@ -181,7 +185,7 @@ def main():
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server ends the bench with a message
+    except Exception as exc:  # any failure to reach the server ends the bench with a message
         print(f"desk_search: PostgreSQL not reachable ({type(exc).__name__}); set DATABASE_URL")
         return 1
     app = create_app(
@@ -226,8 +230,11 @@ def main():
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        if os.environ.get("DESK_SEARCH_KEEP"):
+            print(f"kept schema {schema}")
+        else:
+            with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     times.sort()
     result = {
         "database": "postgresql",
