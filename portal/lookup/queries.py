@@ -7,7 +7,7 @@ import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy.orm import defer, selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from portal.accounts.models import Residency, User
 from portal.audit.operations import record_pii
@@ -56,88 +56,85 @@ def _units(site_id, text):
     return db.session.scalars(q.limit(10)).all()
 
 
+# What the answer shows of a pass, joined into the one query that loads the passes found (every round trip
+# counts: a search is a handful of index probes); the link and keypad secrets are never shown, so never decrypted.
+_SHOWN = (
+    joinedload(Pass.unit).joinedload(Unit.building),
+    joinedload(Pass.host),
+    defer(Pass.link_token),
+    defer(Pass.otp_secret),
+)
+
+
 def _hosts(site_id, text):
-    """Residents of the site whose name starts with text (hosts of passes)."""
-    q = (
+    """Ids of the site's residents whose name starts with text (hosts of passes), as a subquery."""
+    return (
         db.select(User.id)
         .join(Residency, Residency.user_id == User.id)
         .join(Unit, Unit.id == Residency.unit_id)
         .join(Building, Building.id == Unit.building_id)
         .where(Building.site_id == site_id, _prefix(User.display_name, text))
         .limit(20)
+        .scalar_subquery()
     )
+
+
+def _pass_ids(site_id, condition):
+    """Ids of the latest-ending passes of the site meeting condition (one index probe, no row data)."""
+    q = db.select(Pass.id).where(Pass.site_id == site_id, condition).order_by(Pass.valid_until.desc()).limit(MAX_PASSES)
     return list(db.session.scalars(q))
-
-
-# What the answer shows of a pass, loaded with it: one query per relation, not one per pass (the desk's answer
-# lists up to 60 passes); the link and keypad secrets are never shown to staff, so never decrypted here.
-_SHOWN = (
-    selectinload(Pass.unit).selectinload(Unit.building),
-    selectinload(Pass.host),
-    defer(Pass.link_token),
-    defer(Pass.otp_secret),
-)
-
-
-def _passes(site_id, condition):
-    q = db.select(Pass).where(Pass.site_id == site_id, condition).order_by(Pass.valid_until.desc()).limit(MAX_PASSES)
-    return db.session.scalars(q.options(*_SHOWN)).all()
 
 
 def search(site, raw):
     """{"passes", "units", "vehicles", "freight", "events", "matched"} for the desk's search box; [] everywhere for nothing."""
     text = clean_query(raw)
-    found = {"passes": {}, "units": [], "vehicles": [], "freight": [], "events": [], "matched": []}
+    found = {"passes": [], "units": [], "vehicles": [], "freight": [], "events": [], "matched": []}
     if text is None or (len(text) < 2 and text.isascii()):  # one Chinese character is a surname
         return found
+    ids = {}
 
-    def add(kind, passes):
-        found["matched"].append(kind)
-        for p in passes:
-            found["passes"].setdefault(p.id, p)
+    def add(kind, condition):
+        hits = _pass_ids(site.id, condition)
+        if hits:
+            found["matched"].append(kind)
+        for pass_id in hits:
+            ids.setdefault(pass_id, None)
 
     if text.isascii() and text.isdigit() and len(text) == 4:
-        add("phone_last4", _passes(site.id, Pass.visitor_phone_last4 == text))
+        add("phone_last4", Pass.visitor_phone_last4 == text)
     plate = normalise_plate(text)
     plate_events = []
     if _PLATE.match(plate):
-        add("plate", _passes(site.id, Pass.plate == plate))
+        add("plate", Pass.plate == plate)
         found["vehicles"] = db.session.scalars(db.select(Vehicle).where(Vehicle.site_id == site.id, Vehicle.plate == plate)).all()
         found["freight"] = db.session.scalars(
             db.select(FreightApproval).where(FreightApproval.site_id == site.id, FreightApproval.plate == plate).limit(10)
         ).all()
-        plate_events = db.session.scalars(
-            db.select(AccessEvent)
-            .options(selectinload(AccessEvent.gate))
-            .where(AccessEvent.site_id == site.id, AccessEvent.plate == plate)
-            .order_by(AccessEvent.at.desc())
-            .limit(MAX_EVENTS)
-        ).all()
+        plate_events = _events((AccessEvent.site_id == site.id) & (AccessEvent.plate == plate))
     units = _units(site.id, text)
     if units:
         found["units"] = units
-        add("unit", _passes(site.id, Pass.unit_id.in_([u.id for u in units])))
+        add("unit", Pass.unit_id.in_([u.id for u in units]))
     if not text.isdigit():
-        add("name", _passes(site.id, _prefix(Pass.visitor_name, text)))
-        hosts = _hosts(site.id, text)
-        if hosts:
-            add("host", _passes(site.id, Pass.host_id.in_(hosts)))
-    passes = list(found["passes"].values())[: MAX_PASSES * 2]
-    found["passes"] = passes
-    events = list(plate_events)
-    if passes:
-        events += db.session.scalars(
-            db.select(AccessEvent)
-            .options(selectinload(AccessEvent.gate))
-            .where(AccessEvent.pass_id.in_([p.id for p in passes]))
-            .order_by(AccessEvent.at.desc())
-            .limit(MAX_EVENTS)
-        ).all()
+        add("name", _prefix(Pass.visitor_name, text))
+        add("host", Pass.host_id.in_(_hosts(site.id, text)))
+    wanted = list(ids)[: MAX_PASSES * 2]
+    if wanted:
+        q = db.select(Pass).where(Pass.id.in_(wanted)).options(*_SHOWN)
+        rows = {p.id: p for p in db.session.scalars(q).unique()}
+        found["passes"] = [rows[i] for i in wanted if i in rows]
+    events = plate_events + (_events(AccessEvent.pass_id.in_(wanted)) if wanted else [])
     seen = set()
     found["events"] = [e for e in sorted(events, key=lambda e: e.at, reverse=True) if not (e.id in seen or seen.add(e.id))][
         :MAX_EVENTS
     ]
     return found
+
+
+def _events(condition):
+    """The latest events meeting condition, with their gate."""
+    q = db.select(AccessEvent).options(selectinload(AccessEvent.gate)).where(condition)
+    return db.session.scalars(q.order_by(AccessEvent.at.desc()).limit(MAX_EVENTS)).all()
 
 
 def day_bounds(day, tz_name):
