@@ -45,7 +45,8 @@ def _prefix(column, text):
     return (column >= text) & (column < text + "\U0010ffff")
 
 
-def _units(site_id, text):
+def units_matching(site_id, text):
+    """Units of the site a typed unit ("A-1201", "A栋1201", "1201") names, at most 10."""
     m = _UNIT.match(text)
     if not m:
         return []
@@ -111,7 +112,7 @@ def search(site, raw):
             db.select(FreightApproval).where(FreightApproval.site_id == site.id, FreightApproval.plate == plate).limit(10)
         ).all()
         plate_events = _events((AccessEvent.site_id == site.id) & (AccessEvent.plate == plate))
-    units = _units(site.id, text)
+    units = units_matching(site.id, text)
     if units:
         found["units"] = units
         add("unit", Pass.unit_id.in_([u.id for u in units]))
