@@ -152,6 +152,19 @@ def seed_events(site, rnd, now, plates):
     db.session.commit()
 
 
+def reused(rnd):
+    """The site, guard, units and (name, last four, plate) of passes of a kept schema."""
+    from portal.accounts.models import User
+    from portal.passes.models import Pass
+    from portal.sites.models import Site, Unit
+
+    site = db.session.scalar(db.select(Site).order_by(Site.id))
+    guard = db.session.scalar(db.select(User).where(User.role == "guard"))
+    units = db.session.scalars(db.select(Unit)).all()
+    rows = db.session.execute(db.select(Pass.visitor_name, Pass.visitor_phone_last4, Pass.plate).limit(20000)).all()
+    return site, guard, units, [tuple(r) for r in rows]
+
+
 def queries_to_run(rnd, found, units, hosts_names):
     """A mix of what guards type: last four digits, plates, units, name prefixes, hosts' names."""
     plates = [p for _, _, p in found if p]
@@ -180,11 +193,12 @@ def main():
     from sqlalchemy import create_engine, text
 
     url = pg_url()
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    reuse = os.environ.get("DESK_SEARCH_REUSE")  # a schema kept by an earlier run (DESK_SEARCH_KEEP=1): time only
+    schema = reuse or f"bench_{uuid.uuid4().hex[:10]}"
     try:
         engine = create_engine(url)
         with engine.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     except Exception as exc:  # any failure to reach the server ends the bench with a message
         print(f"desk_search: PostgreSQL not reachable ({type(exc).__name__}); set DATABASE_URL")
         return 1
@@ -204,12 +218,15 @@ def main():
             rnd = random.Random(19)
             now = datetime.now(UTC)
             t0 = time.perf_counter()
-            db.create_all()
-            site, hosts, units = seed_places(rnd)
-            guard = create_user("bench-guard", "bench password long enough", "guard", "G", site=site)
-            db.session.commit()
-            found = seed_passes(site, hosts, rnd, now)
-            seed_events(site, rnd, now, found)
+            if reuse:
+                site, guard, units, found = reused(rnd)
+            else:
+                db.create_all()
+                site, hosts, units = seed_places(rnd)
+                guard = create_user("bench-guard", "bench password long enough", "guard", "G", site=site)
+                db.session.commit()
+                found = seed_passes(site, hosts, rnd, now)
+                seed_events(site, rnd, now, found)
             setup = time.perf_counter() - t0
             print(f"seeded {UNITS} units, {PASSES} passes, {EVENTS} events in {setup:.0f} s (COPY)")
             host_names = db.session.scalars(db.select(User.display_name).where(User.role == "resident").limit(500)).all()
@@ -217,14 +234,17 @@ def main():
             for _, q in plan[:20]:  # warm the connection and the plan caches
                 search_json(queries.search(site, q), guard, site.timezone)
                 db.session.rollback()
-            times, by_kind, hits = [], {}, 0
+            times, best, by_kind, hits = [], [], {}, 0
             for kind, q in plan:
-                t = time.perf_counter()
-                answer = search_json(queries.search(site, q), guard, site.timezone)
-                ms = (time.perf_counter() - t) * 1000
-                db.session.rollback()  # each request is its own transaction, as in the portal
-                times.append(ms)
-                by_kind.setdefault(kind, []).append(ms)
+                runs = []
+                for _ in range(3):  # the first is the figure; the best of three shows what the shared machine added
+                    t = time.perf_counter()
+                    answer = search_json(queries.search(site, q), guard, site.timezone)
+                    runs.append((time.perf_counter() - t) * 1000)
+                    db.session.rollback()  # each request is its own transaction, as in the portal
+                times.append(runs[0])
+                best.append(min(runs))
+                by_kind.setdefault(kind, []).append(runs[0])
                 hits += bool(answer["passes"])
     finally:
         with app.app_context():
@@ -236,6 +256,7 @@ def main():
             with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
     times.sort()
+    best.sort()
     result = {
         "database": "postgresql",
         "events": EVENTS,
@@ -248,13 +269,16 @@ def main():
         "p95_ms": round(pct(times, 95), 1),
         "p99_ms": round(pct(times, 99), 1),
         "max_ms": round(times[-1], 1),
+        "best_of_3_p50_ms": round(pct(best, 50), 1),
+        "best_of_3_p99_ms": round(pct(best, 99), 1),
         "p99_by_kind_ms": {k: round(pct(sorted(v), 99), 1) for k, v in by_kind.items()},
         "target_p99_ms": 200,
     }
     result["met"] = result["p99_ms"] <= 200
     print(
         f"desk search ({len(times)} queries, {hits} with passes): p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
-        f"p99 {result['p99_ms']} ms (target <= 200), by kind p99 {result['p99_by_kind_ms']}"
+        f"p99 {result['p99_ms']} ms (target <= 200), by kind p99 {result['p99_by_kind_ms']}; "
+        f"best of 3 per query: p50 {result['best_of_3_p50_ms']} ms, p99 {result['best_of_3_p99_ms']} ms"
     )
     (ROOT / "bench" / "results" / "desk_search.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0 if result["met"] else 1

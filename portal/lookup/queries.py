@@ -80,10 +80,20 @@ def _hosts(site_id, text):
     )
 
 
+def _latest(column, order, condition, limit):
+    """column of the rows meeting condition with the latest order, found through condition's own index.
+
+    The OFFSET 0 subquery is a fence: with ORDER BY … LIMIT on the whole table PostgreSQL may walk the
+    order column's index backwards and filter, reading every row when fewer than limit match (a rare name
+    took 400 ms on a year of data); here the matching rows are found first, then sorted (a few hundred at most).
+    """
+    found = db.select(column.label("key"), order.label("order")).where(condition).offset(0).subquery()
+    return list(db.session.scalars(db.select(found.c.key).order_by(found.c.order.desc()).limit(limit)))
+
+
 def _pass_ids(site_id, condition):
-    """Ids of the latest-ending passes of the site meeting condition (one index probe, no row data)."""
-    q = db.select(Pass.id).where(Pass.site_id == site_id, condition).order_by(Pass.valid_until.desc()).limit(MAX_PASSES)
-    return list(db.session.scalars(q))
+    """Ids of the latest-ending passes of the site meeting condition (no row data)."""
+    return _latest(Pass.id, Pass.valid_until, (Pass.site_id == site_id) & condition, MAX_PASSES)
 
 
 def search(site, raw):
@@ -134,8 +144,11 @@ def search(site, raw):
 
 def _events(condition):
     """The latest events meeting condition, with their gate."""
-    q = db.select(AccessEvent).options(selectinload(AccessEvent.gate)).where(condition)
-    return db.session.scalars(q.order_by(AccessEvent.at.desc()).limit(MAX_EVENTS)).all()
+    ids = _latest(AccessEvent.id, AccessEvent.at, condition, MAX_EVENTS)
+    if not ids:
+        return []
+    q = db.select(AccessEvent).options(selectinload(AccessEvent.gate)).where(AccessEvent.id.in_(ids))
+    return db.session.scalars(q).all()
 
 
 def day_bounds(day, tz_name):
