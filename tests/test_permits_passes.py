@@ -63,7 +63,7 @@ def test_long_contractor_pass_awaits_approval_and_the_gate_says_not_approved(cli
     from portal.sites.models import Site
 
     site = db.session.get(Site, world.site.id)
-    site.settings = {**(site.settings or {}), "contractor_max_days": 40}
+    site.settings = {**(site.settings or {}), "contractor_approval_days": 40}
     db.session.commit()
     assert client.post("/api/v1/passes", json=_contractor(30), headers=world.token(world.r1)).get_json()["status"] == "active"
     waiting = client.post("/api/v1/passes", json=_contractor(60), headers=world.token(world.r1)).get_json()
@@ -73,6 +73,10 @@ def test_long_contractor_pass_awaits_approval_and_the_gate_says_not_approved(cli
     assert client.post(f"/api/v1/passes/{waiting['id']}/approve", headers=world.token(elsewhere)).status_code == 404
     listed = client.get("/api/v1/passes?status=awaiting_approval", headers=world.token(world.manager)).get_json()["items"]
     assert [x["id"] for x in listed] == [waiting["id"]]
+    # A community that switches the approval off issues long contractor passes at once.
+    site.settings = {**(site.settings or {}), "contractor_passes_need_approval": False}
+    db.session.commit()
+    assert client.post("/api/v1/passes", json=_contractor(60), headers=world.token(world.r1)).get_json()["status"] == "active"
 
 
 def test_contractor_pass_outside_the_units_permit_awaits_approval(client, world):
