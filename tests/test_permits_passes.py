@@ -63,7 +63,7 @@ def test_long_contractor_pass_awaits_approval_and_the_gate_says_not_approved(cli
     from portal.sites.models import Site
 
     site = db.session.get(Site, world.site.id)
-    site.settings = {**(site.settings or {}), "contractor_approval_days": 40}
+    site.settings = {**(site.settings or {}), "contractor_max_days": 40}
     db.session.commit()
     assert client.post("/api/v1/passes", json=_contractor(30), headers=world.token(world.r1)).get_json()["status"] == "active"
     waiting = client.post("/api/v1/passes", json=_contractor(60), headers=world.token(world.r1)).get_json()
