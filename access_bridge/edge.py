@@ -143,6 +143,8 @@ class EdgeDecider:
         """
         if rec.site_id != self.store.gates.get(gate_id):
             raise Deny("wrong_site", rec)
+        if rec.status == "awaiting_approval":
+            raise Deny("not_approved", rec)
         if rec.status != "active":
             raise Deny("revoked", rec)
         if rec.watch_hit is not None:

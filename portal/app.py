@@ -30,6 +30,7 @@ FEATURES = [
     "events",
     "watchlist",
     "vehicles",
+    "permits",
     "faces",
     "gate",
     "bridge",
@@ -43,6 +44,7 @@ FEATURES = [
     "staff",
     "ops",
     "residents",
+    "lookup",
     "api",
 ]
 

@@ -73,6 +73,13 @@ RAW_CODES = {
     "remote_open",
     "qr",
     "code",
+    "suspended",
+    "awaiting_approval",
+    "not_approved",
+    "renovation",
+    "help",
+    "hotline",
+    "locked_out",
 }
 
 
@@ -444,6 +451,7 @@ def seed(world):
         db.session.commit()
         ids.update(_incidents(world, site, photo, dev_off))
         ids.update(_residents(world, long_unit))
+        _seed_permits(world, site, now)
     return ids
 
 
@@ -513,3 +521,45 @@ def _residents(world, long_unit):
     residents.move_out_on(world.manager, late, None)
     db.session.commit()
     return {"activation_tokens": list(plains.values()), "unit_ids": [world.unit_a.id, unit.id, long_unit.id]}
+
+
+def _seed_permits(world, site, now):
+    """Works permits in every state, freight vehicles, a contractor pass waiting for approval, a staff-filed help request."""
+    from portal.feedback import operations as fb
+    from portal.permits import operations as permits
+
+    start = now.date()
+    long_text = "长" * 100  # validated input: no direction marks (they are refused as control characters)
+    body = {
+        "company": long_text,
+        "responsible_name": "刘" * 64,
+        "responsible_phone": "13800001111",
+        "work_area": "厨房" + long_text,
+        "starts_on": start.isoformat(),
+        "ends_on": (start + timedelta(days=20)).isoformat(),
+        "daily_start": "08:00",
+        "daily_end": "18:00",
+        "days": [1, 2, 3, 4, 5],
+        "workers": [{"name": "王" * 64, "phone": "13900002222", "id_number": "11010519491231002X"}],
+        "plates": ["京A54321"],
+    }
+    actions = {
+        "pending": None,
+        "approved": lambda p: permits.approve(p, world.manager, "同意"),
+        "refused": lambda p: permits.refuse(p, world.manager, "资料不全" + long_text),
+        "suspended": lambda p: (permits.approve(p, world.manager), permits.suspend(p, world.manager, "噪音投诉")),
+    }
+    for action in actions.values():
+        permit = permits.apply(world.r1, world.unit_a, body)
+        if action is not None:
+            action(permit)
+    live = {"plate": "京D12345", "company": long_text, "purpose": "搬家" + long_text}
+    window = {"valid_from": (now + timedelta(hours=1)).isoformat(), "valid_until": (now + timedelta(hours=5)).isoformat()}
+    permits.add_freight(world.manager, site, {**live, **window})
+    permits.revoke_freight(permits.add_freight(world.manager, site, {**live, "plate": "京E12345", **window}), world.manager)
+    db.session.commit()
+    world.make_pass(kind="contractor", valid_until=now + timedelta(days=60), status="awaiting_approval", company=SHORT_LONG)
+    with world.app.test_request_context():
+        help_request = {"kind": "help", "category": "locked_out", "location": None, "description": "忘带钥匙", "anonymous": False}
+        fb.file_complaint(world.r1, site, world.unit_a, help_request, source="hotline", filed_by=world.guard)
+        db.session.commit()

@@ -10,6 +10,8 @@ is a 500. The fuzzed app refuses such binds the same way, so the cases that woul
 """
 
 import hashlib
+import io
+import json
 import os
 import sqlite3
 
@@ -20,6 +22,7 @@ from feedback_support import file_multipart, png_bytes
 from flask import current_app
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from permits_support import application
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import BigInteger, Integer, event
@@ -104,10 +107,34 @@ def _seed(client, world):
         json={"name": "新住户", "phone": "13912340001", "relation": "family", "move_in": "2026-01-02"},
         headers=manager,
     ).get_json()
+    permit = client.post(
+        "/api/v1/permits",
+        data={
+            **{k: v for k, v in application(world).items() if k != "workers"},
+            "workers": json.dumps(application(world)["workers"]),
+        }
+        | {"plates": "[]", "licence": (io.BytesIO(png_bytes()), "licence.png")},
+        headers=r1,
+        content_type="multipart/form-data",
+    ).get_json()
+    freight = client.post(
+        "/api/v1/freight",
+        json={
+            "plate": "京D12345",
+            "company": "物流",
+            "purpose": "搬家",
+            "valid_from": "2030-01-01T08:00:00+08:00",
+            "valid_until": "2030-01-01T12:00:00+08:00",
+        },
+        headers=manager,
+    ).get_json()
     db.session.commit()
     return {
         "incident_id": incident["id"],
         "shift_id": shift["id"],
+        "permit_id": permit["id"],
+        "document_id": permit["documents"][0]["id"],
+        "freight_id": freight["id"],
         "vehicle_id": car["id"],
         "user_id": member.id,
         "pass_id": p.id,

@@ -18,6 +18,7 @@ REASON_LABELS = {
     "throttled": _l("Too many attempts"),
     "watchlisted": _l("On the watchlist"),
     "anti_passback": _l("Anti-passback"),
+    "not_approved": _l("Waiting for approval"),
     "stale": _l("Stale credential"),
     "error": _l("System error"),
     "keypad_off": _l("Keypad codes turned off"),

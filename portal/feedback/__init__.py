@@ -39,6 +39,7 @@ def _labels():
         "status": forms.STATUS_LABELS,
         "outcome": forms.OUTCOME_LABELS,
         "kind": forms.KIND_LABELS,
+        "source": forms.SOURCE_LABELS,
     }
 
 

@@ -7,9 +7,10 @@ from portal.accounts.sessions import api_roles, api_user, get_user
 from portal.api.blueprint import api_route
 from portal.core.errors import Refused
 from portal.core.jsonbody import json_body
+from portal.desk.access import desk_site
 from portal.extensions import db
 from portal.feedback import operations, queries, schema
-from portal.feedback.filing import file_from
+from portal.feedback.filing import file_for_resident, file_from
 from portal.feedback.models import CATEGORIES, OUTCOMES, PRIORITIES
 from portal.feedback.photos import photo_response
 from portal.feedback.serialize import complaint_json, message_json
@@ -18,12 +19,18 @@ FILING = {
     "type": "object",
     "required": ["category", "description"],
     "properties": {
-        "kind": {"type": "string", "enum": ["complaint", "suggestion"], "default": "complaint"},
-        "category": {"type": "string", "enum": list(CATEGORIES)},
+        "kind": {"type": "string", "enum": ["complaint", "suggestion", "help"], "default": "complaint"},
+        "category": {
+            "type": "string",
+            "enum": list(CATEGORIES),
+            "description": "help requests: locked_out, escort or delivery_held (their own SLA)",
+        },
+        "source": {"type": "string", "enum": ["counter", "phone", "hotline"], "description": "Staff: where it was taken"},
+        "phone": {"type": "string", "description": "Staff: the resident's phone, instead of unit_id"},
         "location": {"type": "string", "maxLength": 120},
         "description": {"type": "string", "maxLength": 4000},
         "anonymous": {"type": "boolean", "description": "Suggestions only: staff see no identity"},
-        "unit_id": {"type": "integer", "description": "Needed when the resident has several units"},
+        "unit_id": {"type": "integer", "description": "Needed when the resident has several units; staff: the unit"},
     },
     "description": "JSON, or multipart/form-data with the same fields plus up to 3 files named photos "
     "(JPEG, PNG or WebP, 5 MB each)",
@@ -56,13 +63,18 @@ def _out(c, status=200):
     body=FILING,
     responses={"201": {"description": "Created"}, "413": ERR},
 )
-@api_roles("resident")
+@api_roles("resident", *STAFF_ROLES)
 def create_complaint():
-    """A resident files feedback for their unit."""
+    """A resident files feedback for their unit; a guard or manager files for a resident (source, unit_id or phone)."""
+    user = api_user()
     if request.mimetype == "multipart/form-data":
-        c = file_from(api_user(), request.form.to_dict(), request.files)
+        data, files = request.form.to_dict(), request.files
     else:
-        c = file_from(api_user(), json_body())
+        data, files = json_body(), None
+    if user.is_staff:
+        c = file_for_resident(user, desk_site(user), data, files)
+    else:
+        c = file_from(user, data, files)
     return _out(c, 201)
 
 

@@ -11,6 +11,9 @@ CATEGORY_LABELS = {
     "guard_conduct": _l("Guard conduct"),
     "facilities": _l("Facilities"),
     "other": _l("Other"),
+    "locked_out": _l("Locked out"),
+    "escort": _l("Needs an escort"),
+    "delivery_held": _l("Delivery held"),
 }
 PRIORITY_LABELS = {"urgent": _l("Urgent"), "high": _l("High"), "normal": _l("Normal"), "low": _l("Low")}
 STATUS_LABELS = {
@@ -26,15 +29,19 @@ OUTCOME_LABELS = {
     "unreachable": _l("Resident unreachable"),
     "contacted": _l("Contacted"),
 }
-KIND_LABELS = {"complaint": _l("Complaint"), "suggestion": _l("Suggestion")}
+KIND_LABELS = {"complaint": _l("Complaint"), "suggestion": _l("Suggestion"), "help": _l("Help request")}
+SOURCE_LABELS = {"resident": _l("Resident"), "counter": _l("At the counter"), "phone": _l("By phone"), "hotline": _l("Hotline")}
+# The resident's own form: complaints and suggestions (help requests come by phone or to the counter).
+FILING_KINDS = ("complaint", "suggestion")
+FILING_CATEGORIES = ("security", "noise", "parking", "guard_conduct", "facilities", "other")
 
 
 class FilingForm(FlaskForm):
     """A resident's complaint or suggestion."""
 
     unit_id = SelectField(_l("Unit"), coerce=int, validate_choice=False)  # checked against the residencies in filing.py
-    kind = RadioField(_l("Kind"), choices=list(KIND_LABELS.items()), default="complaint")
-    category = SelectField(_l("Category"), choices=list(CATEGORY_LABELS.items()))
+    kind = RadioField(_l("Kind"), choices=[(k, KIND_LABELS[k]) for k in FILING_KINDS], default="complaint")
+    category = SelectField(_l("Category"), choices=[(c, CATEGORY_LABELS[c]) for c in FILING_CATEGORIES])
     location = StringField(_l("Where (optional)"))
     description = TextAreaField(_l("What happened"))
     anonymous = BooleanField(_l("Anonymous (suggestions only): the team will not see who wrote it"))

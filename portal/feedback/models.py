@@ -10,8 +10,12 @@ from portal.core.timeutil import utcnow
 from portal.core.types import EncryptedBytes, EncryptedText, UTCDateTime
 from portal.extensions import db
 
-KINDS = ("complaint", "suggestion")
-CATEGORIES = ("security", "noise", "parking", "guard_conduct", "facilities", "other")
+KINDS = ("complaint", "suggestion", "help")
+# A help request (a resident locked out, needing an escort, a delivery held) has its own categories and SLA.
+HELP_CATEGORIES = ("locked_out", "escort", "delivery_held")
+CATEGORIES = ("security", "noise", "parking", "guard_conduct", "facilities", "other", *HELP_CATEGORIES)
+# Where a filing came from: the resident's own phone, or staff taking it at the counter, on the phone or the hotline.
+SOURCES = ("resident", "counter", "phone", "hotline")
 PRIORITIES = ("urgent", "high", "normal", "low")
 # new -> triaged -> in_progress (answered) -> resolved -> closed (after the follow-up visit); reopen goes back to in_progress.
 STATUSES = ("new", "triaged", "in_progress", "resolved", "closed")
@@ -52,9 +56,12 @@ class Complaint(Timestamped, db.Model):
     reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # Last time the resident opened it: newer answers show as unread in the portal.
     resident_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(8), nullable=False, default="resident", server_default="resident")
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the guard or manager who took it
     site = relationship("Site")
     unit = relationship("Unit")
     author = relationship("User", foreign_keys=[author_id])
+    filed_by = relationship("User", foreign_keys=[filed_by_id])
     assignee = relationship("User", foreign_keys=[assignee_id])
     messages = relationship("ComplaintMessage", back_populates="complaint", order_by="ComplaintMessage.id")
     photos = relationship("ComplaintPhoto", back_populates="complaint", order_by="ComplaintPhoto.id")

@@ -35,13 +35,13 @@ def _event(c, by, action, internal=False, **details):
     return msg
 
 
-def file_complaint(author, site, unit, values, photos=()):
-    """A resident files a complaint or suggestion, with up to three cleaned photos."""
+def file_complaint(author, site, unit, values, photos=(), source="resident", filed_by=None):
+    """A resident files a complaint, suggestion or help request (or staff for them), with up to three cleaned photos."""
     if len(photos) > MAX_PHOTOS:
         raise Refused("too_many_photos", "At most 3 photos per filing.")
     now = utcnow()
     priority = sla.CATEGORY_PRIORITY.get(values["category"], "normal")
-    due_response, due_resolution = sla.deadlines(site, values["category"], priority, now)
+    due_response, due_resolution = sla.deadlines(site, values["category"], priority, now, values["kind"])
     # An anonymous suggestion keeps no unit: the unit alone would tell staff who wrote it.
     c = Complaint(
         site_id=site.id,
@@ -58,6 +58,8 @@ def file_complaint(author, site, unit, values, photos=()):
         due_resolution_at=due_resolution,
         created_at=now,
         resident_seen_at=now,
+        source=source,
+        filed_by_id=filed_by.id if filed_by is not None else None,
     )
     db.session.add(c)
     db.session.flush()
@@ -75,7 +77,16 @@ def file_complaint(author, site, unit, values, photos=()):
         )
     if not c.anonymous:
         # Anonymous suggestions get no audit row: its actor column would reveal the author to staff.
-        record("feedback.file", "complaint", c.id, site_id=site.id, kind=c.kind, category=c.category, photos=len(photos))
+        record(
+            "feedback.file",
+            "complaint",
+            c.id,
+            site_id=site.id,
+            kind=c.kind,
+            category=c.category,
+            photos=len(photos),
+            source=source,
+        )
     return c
 
 

@@ -3,7 +3,7 @@
 from portal.core import validators as v
 from portal.core.errors import ValidationFailed
 from portal.core.i18n import N_
-from portal.feedback.models import CATEGORIES, KINDS, OUTCOMES, PRIORITIES
+from portal.feedback.models import CATEGORIES, HELP_CATEGORIES, KINDS, OUTCOMES, PRIORITIES
 
 MAX_DESCRIPTION = 4000
 MAX_MESSAGE = 4000
@@ -41,7 +41,13 @@ def parse_filing(data):
         "description": _text(errors, "description", data.get("description"), max_len=MAX_DESCRIPTION, multiline=True),
         "anonymous": _flag(data.get("anonymous")),
     }
-    if out["anonymous"] and out["kind"] == "complaint":
+    if out["kind"] and out["category"] and (out["kind"] == "help") != (out["category"] in HELP_CATEGORIES):
+        errors["category"] = (
+            "invalid_choice",
+            N_("A help request is for someone locked out, an escort or a held delivery; other filings use the other categories."),
+            {},
+        )
+    if out["anonymous"] and out["kind"] != "suggestion":
         errors["anonymous"] = (
             "anonymous_complaint",
             N_("Only suggestions can be anonymous; a complaint needs someone to answer."),

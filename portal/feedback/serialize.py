@@ -50,6 +50,7 @@ def complaint_json(c, viewer, with_thread=False):
         "description": c.description,
         "status": c.status,
         "priority": c.priority,
+        "source": c.source,
         "author": author_json(c, viewer),
         "created_at": _iso(c.created_at),
         "first_response_at": _iso(c.first_response_at),

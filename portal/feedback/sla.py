@@ -14,6 +14,8 @@ DEFAULT_SLA_HOURS = {
     "low": (48, 168),
     "security/urgent": (0.5, 4),
     "guard_conduct/high": (2, 24),
+    # Help requests: someone is waiting at a door now. "help/<category>" keys override per kind of help.
+    "help": (0.25, 2),
 }
 # Until the team triages a filing, its category decides the priority.
 CATEGORY_PRIORITY = {
@@ -23,6 +25,9 @@ CATEGORY_PRIORITY = {
     "parking": "normal",
     "facilities": "normal",
     "other": "normal",
+    "locked_out": "urgent",
+    "escort": "high",
+    "delivery_held": "normal",
 }
 FOLLOW_UP_HOURS = 48  # the follow-up visit (回访) after a resolution, and after a low survey score
 SURVEY_DAYS = 14  # a survey link expires after this many days
@@ -40,15 +45,17 @@ def _table(site):
     return base
 
 
-def hours_for(site, category, priority):
-    """(response hours, resolution hours) for a category and priority on a site."""
+def hours_for(site, category, priority, kind=None):
+    """(response hours, resolution hours) for a category and priority (or a help request) on a site."""
     table = _table(site)
+    if kind == "help":
+        return table.get(f"help/{category}") or table["help"]
     return table.get(f"{category}/{priority}") or table.get(priority) or table["normal"]
 
 
-def deadlines(site, category, priority, start):
+def deadlines(site, category, priority, start, kind=None):
     """Due times for the first answer and for the resolution, counted from start."""
-    respond, resolve = hours_for(site, category, priority)
+    respond, resolve = hours_for(site, category, priority, kind)
     return start + timedelta(hours=respond), start + timedelta(hours=resolve)
 
 

@@ -115,6 +115,8 @@ def clean(raw):
 
 def extension(content_type):
     """File extension for a stored content type."""
+    if content_type == "application/pdf":
+        return "pdf"  # a permit's document (portal.permits.documents)
     for ctype, ext in FORMATS.values():
         if ctype == content_type:
             return ext

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 from flask import current_app
 
-from portal.core.timeutil import utcnow
+from portal.core.timeutil import as_utc, utcnow
 from portal.core.validators import normalise_plate
 from portal.extensions import db
 from portal.gate import errlog, operations, queries, rules, throttle
@@ -149,7 +149,7 @@ def decide_plate(device, text, direction, now):
     if listed is not None:
         outcome = deny("watchlisted", watchlist_entry_id=listed.id)
     else:
-        outcome = _resident_car(device, plate, direction) or _plate_outcome(device, plate, direction, now)
+        outcome = _resident_car(device, plate, direction) or _freight_or_pass(device, plate, direction, now)
     outcome.plate = plate
     return outcome
 
@@ -164,6 +164,20 @@ def _resident_car(device, plate, direction):
     if reason is None:
         return Outcome("grant", "ok", details=details)
     return deny(reason, **details)
+
+
+def _freight_or_pass(device, plate, direction, now):
+    """A freight vehicle approved for now is let in; otherwise a visitor's pass decides (unknown: the desk sees it)."""
+    rows = queries.freight_for_plate(device.site_id, plate, now)
+    for row in rows:
+        if row["status"] == "active" and as_utc(row["valid_from"]) <= now < as_utc(row["valid_until"]):
+            return Outcome("grant", "ok", details={"freight_approval_id": row["id"]})
+    outcome = _plate_outcome(device, plate, direction, now)
+    if outcome.reason == "unknown" and rows:
+        row = rows[0]
+        reason = "revoked" if row["status"] != "active" else "not_yet_valid" if now < as_utc(row["valid_from"]) else "expired"
+        return deny(reason, freight_approval_id=row["id"])
+    return outcome
 
 
 def _plate_outcome(device, plate, direction, now):

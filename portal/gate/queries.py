@@ -14,6 +14,7 @@ from portal.core.timeutil import utcnow
 from portal.devices import api_tokens as device_tokens
 from portal.extensions import db
 from portal.passes.models import Pass
+from portal.permits.models import FreightApproval
 from portal.vehicles.models import Vehicle
 from portal.watchlist import matching
 
@@ -145,6 +146,22 @@ def vehicle_for_plate(site_id, plate):
     """
     rows = reads.rows(_vehicle_by_plate(), site_id=site_id, plate=plate)
     return (rows[0]["id"], rows[0]["status"]) if rows else None
+
+
+@cache
+def _freight_by_plate():
+    t = FreightApproval
+    return (
+        db.select(t.id, t.status, t.valid_from, t.valid_until)
+        .where(t.site_id == bindparam("site_id"), t.plate == bindparam("plate"), t.valid_until > bindparam("since"))
+        .order_by(t.valid_until.desc())
+        .limit(5)
+    )
+
+
+def freight_for_plate(site_id, plate, now):
+    """Freight approvals (id, status, valid_from, valid_until) of a plate at the site, live or nearly so; never cached."""
+    return reads.rows(_freight_by_plate(), site_id=site_id, plate=plate, since=now - RECENT)
 
 
 def pass_counters(pass_id):

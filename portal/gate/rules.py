@@ -83,6 +83,8 @@ def precheck(p, device, now, direction, watch_hit):
     """
     if p.site_id != device.site_id:
         return "wrong_site"
+    if p.status == "awaiting_approval":
+        return "not_approved"
     if p.status != "active":
         return "revoked"
     if watch_hit is not None:

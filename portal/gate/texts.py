@@ -26,6 +26,7 @@ TEXTS = {
     "throttled": (_l("Too many wrong codes. Try again later or ask the guard."), _l("Too many tries")),
     "watchlisted": (_l("Entry refused. Please see the guard."), _l("See the guard")),
     "anti_passback": (_l("This pass was already used to enter. Exit first."), _l("Already inside")),
+    "not_approved": (_l("This pass waits for the management's approval. Please see the guard."), _l("Not approved yet")),
     "stale": (_l("This QR code is out of date. Refresh your pass page."), _l("QR out of date")),
     "error": (_l("The pass cannot be checked right now. Please see the guard."), _l("See the guard")),
     "keypad_off": (_l("Keypad codes are not accepted here. Please scan your QR code."), _l("Scan your QR")),

@@ -130,6 +130,21 @@ def revoke_pass(pass_id):
 
 
 @api_route(
+    "/passes/<int:pass_id>/approve",
+    methods=("POST",),
+    summary="Approve a contractor pass waiting for approval (managers)",
+    tag="passes",
+    responses={"200": {"description": "Approved: the gate admits it from now"}, "409": {"description": "Not waiting"}},
+)
+@api_roles("manager", "admin")
+def approve_pass(pass_id):
+    """A manager approves a long contractor pass; the gate's not_approved stops."""
+    p = _pass_or_404(pass_id)
+    operations.approve_pass(p, api_user())
+    return jsonify(pass_json(p, api_user()))
+
+
+@api_route(
     "/passes/<int:pass_id>/extend",
     methods=("POST",),
     summary="Move the end of a pass later",

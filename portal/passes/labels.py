@@ -9,6 +9,7 @@ STATE_LABELS = {
     "used_up": _l("All entries used"),
     "expired": _l("Ended"),
     "revoked": _l("Cancelled"),
+    "awaiting_approval": _l("Waiting for the management's approval"),
 }
 KIND_LABELS = {"guest": _l("Guest"), "delivery": _l("Delivery"), "contractor": _l("Contractor"), "service": _l("Service")}
 SMS_LABELS = {

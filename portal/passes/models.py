@@ -22,6 +22,9 @@ class Pass(Timestamped, db.Model):
         Index("ix_passes_site_keypad", "site_id", "keypad_no"),
         Index("ix_passes_site_plate", "site_id", "plate"),
         Index("ix_passes_unit_created", "unit_id", "created_at"),
+        # The desk's look-up: the last four digits of a phone, and a name's prefix (text_pattern_ops: LIKE 'x%' on PG).
+        Index("ix_passes_site_phone_last4", "site_id", "visitor_phone_last4"),
+        Index("ix_passes_site_name", "site_id", "visitor_name", postgresql_ops={"visitor_name": "text_pattern_ops"}),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False, index=True)
@@ -31,6 +34,8 @@ class Pass(Timestamped, db.Model):
     visitor_name: Mapped[str] = mapped_column(String(64), nullable=False)
     visitor_phone: Mapped[str | None] = mapped_column(EncryptedText)
     visitor_phone_idx: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The desk finds a visitor by the last four digits the guard hears; the full number stays encrypted.
+    visitor_phone_last4: Mapped[str | None] = mapped_column(String(4))
     visitor_id_number: Mapped[str | None] = mapped_column(EncryptedText)
     visitor_id_idx: Mapped[str | None] = mapped_column(String(40), index=True)
     plate: Mapped[str | None] = mapped_column(String(16))
@@ -46,7 +51,11 @@ class Pass(Timestamped, db.Model):
     schedule: Mapped[dict | None] = mapped_column(JSON)
     gate_ids: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     floors: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
+    # active | revoked | awaiting_approval (a long contractor pass, refused at the gate until a manager approves)
+    status: Mapped[str] = mapped_column(String(20), default="active", nullable=False)
+    permit_id: Mapped[int | None] = mapped_column(ForeignKey("permits.id"), index=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoke_reason: Mapped[str | None] = mapped_column(String(200))
@@ -67,12 +76,14 @@ class Pass(Timestamped, db.Model):
     host = relationship("User", foreign_keys=[host_id])
 
     def state(self, now=None):
-        """active | revoked | expired | used_up | pending (not yet valid)."""
+        """active | revoked | expired | awaiting_approval | used_up | pending (not yet valid)."""
         now = now or utcnow()
         if self.status == "revoked":
             return "revoked"
         if now >= self.valid_until:
             return "expired"
+        if self.status == "awaiting_approval":
+            return "awaiting_approval"
         if self.max_entries is not None and self.uses >= self.max_entries:
             return "used_up"
         if now < self.valid_from:

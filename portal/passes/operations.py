@@ -22,6 +22,7 @@ from portal.passes.labels import schedule_text
 from portal.passes.models import Pass, SigningKey
 from portal.passes.retention import PERSONAL_DATA, PERSONAL_DETAILS, SCRUB_DETAILS
 from portal.passes.schema import MAX_WINDOW, site_limit
+from portal.permits.queries import approval_required, contractor_limit
 from portal.walkins.models import ItemMovement, WalkIn
 
 
@@ -50,6 +51,7 @@ def issue_pass(host, unit, values):
     )
     p.visitor_phone_idx = crypto.blind_index("phone", p.visitor_phone) if p.visitor_phone else None
     p.visitor_id_idx = crypto.blind_index("id", p.visitor_id_number) if p.visitor_id_number else None
+    p.visitor_phone_last4 = p.visitor_phone[-4:] if p.visitor_phone else None
     db.session.add(p)
     db.session.flush()
     record(
@@ -61,7 +63,21 @@ def issue_pass(host, unit, values):
         unit_id=unit.id,
         valid_from=p.valid_from.isoformat(),
         valid_until=p.valid_until.isoformat(),
+        status=p.status,
     )
+    # A pass waiting for a manager is sent once approved: a link that the gate refuses helps nobody.
+    if p.notify == "sms" and p.visitor_phone and p.status == "active":
+        send_pass_sms(p, purpose="pass")
+    return p
+
+
+def approve_pass(p, by):
+    """A manager lets a contractor pass that waits for approval work; its SMS goes out now."""
+    if p.state() != "awaiting_approval":
+        raise Refused("not_awaiting_approval", "This pass is not waiting for approval.", kind="conflict")
+    p.status, p.approved_by_id, p.approved_at = "active", by.id, utcnow()
+    p.version += 1  # the bridge pushes it to the devices now
+    record("pass.approve", "pass", p.id, site_id=p.site_id)
     if p.notify == "sms" and p.visitor_phone:
         send_pass_sms(p, purpose="pass")
     return p
@@ -145,6 +161,13 @@ def extend_pass(p, new_until):
         raise Refused("invalid", too_long[1], fields={"valid_until": too_long}, **too_long[2])
     old = p.valid_until
     p.valid_until = new_until
+    if (
+        p.kind == "contractor"
+        and p.permit_id is None
+        and approval_required(p.site)
+        and new_until - p.valid_from > contractor_limit(p.site)
+    ):
+        p.status = "awaiting_approval"  # a longer stay is the manager's to approve, like a long pass at issue
     p.version += 1
     record("pass.extend", "pass", p.id, site_id=p.site_id, old_until=old.isoformat(), new_until=new_until.isoformat())
     return p

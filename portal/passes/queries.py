@@ -20,12 +20,12 @@ def scoped(user):
     return q.where(site_condition(user, Pass.site_id))
 
 
-STATES = ("active", "pending", "used_up", "expired", "revoked")
+STATES = ("active", "pending", "used_up", "expired", "revoked", "awaiting_approval")
 
 
 def state_condition(state, now):
     """SQL for Pass.state(now) == state, so a filtered list pages over matching passes only."""
-    live = (Pass.status != "revoked") & (Pass.valid_until > now)
+    live = (Pass.status == "active") & (Pass.valid_until > now)
     used_up = Pass.max_entries.is_not(None) & (Pass.uses >= Pass.max_entries)
     return {
         "revoked": Pass.status == "revoked",
@@ -33,12 +33,13 @@ def state_condition(state, now):
         "used_up": live & used_up,
         "pending": live & ~used_up & (Pass.valid_from > now),
         "active": live & ~used_up & (Pass.valid_from <= now),
+        "awaiting_approval": (Pass.status == "awaiting_approval") & (Pass.valid_until > now),
     }[state]
 
 
 # The resident's list views: ended passes (used up, expired, revoked) leave the default one.
 VIEWS = {
-    "current": ("active", "pending"),
+    "current": ("active", "pending", "awaiting_approval"),
     "live": ("active",),
     "upcoming": ("pending",),
     "past": ("used_up", "expired", "revoked"),

@@ -8,6 +8,7 @@ from portal.core.errors import ValidationFailed
 from portal.core.i18n import N_
 from portal.core.timeutil import parse_iso, utcnow, zone
 from portal.passes.models import KINDS
+from portal.permits.queries import pass_status
 from portal.sites import settings as site_settings
 from portal.sites.models import Gate
 
@@ -162,7 +163,7 @@ def parse_pass(data, unit, site):
     note = v.collect(errors, "note", v.clean_text, data.get("note"), max_len=500, required=False, multiline=True)
     if errors:
         raise ValidationFailed(errors)
-    return dict(
+    values = dict(
         visitor_name=name,
         visitor_phone=phone,
         visitor_id_number=idn,
@@ -180,3 +181,5 @@ def parse_pass(data, unit, site):
         work_area=work_area,
         note=note,
     )
+    values["status"] = pass_status(site, unit, values)
+    return values

@@ -9,6 +9,7 @@ from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import page_roles
 from portal.core.errors import Refused, field_messages
 from portal.extensions import db
+from portal.feedback.forms import KIND_LABELS as FEEDBACK_KINDS
 from portal.feedback.forms import PRIORITY_LABELS
 from portal.passes.labels import KIND_LABELS
 from portal.sites import operations as places
@@ -260,7 +261,7 @@ def _settings_page(site, status=200, **ctx):
         site=site,
         current=settings.current(site),
         kinds=KIND_LABELS,
-        priorities=PRIORITY_LABELS,
+        priorities={**PRIORITY_LABELS, "help": FEEDBACK_KINDS["help"]},  # the "help" row: help requests' own SLA
         categories=settings_categories(),
         **ctx,
     )

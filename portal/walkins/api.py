@@ -2,9 +2,10 @@
 
 from flask import jsonify, request
 
+from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.core.errors import ApiError
+from portal.core.errors import ApiError, Refused
 from portal.core.jsonbody import json_body
 from portal.desk import queries as desk_queries
 from portal.desk.access import DESK_ROLES, desk_site, site_object
@@ -13,6 +14,7 @@ from portal.extensions import db
 from portal.passes.queries import reachable_unit_ids
 from portal.walkins import operations, queries
 from portal.walkins.models import ItemMovement, WalkIn
+from portal.walkins.queries import residents_of
 from portal.walkins.serialize import item_json, walk_in_json
 
 WALK_IN_BODY = {
@@ -131,6 +133,38 @@ def list_items():
 def get_item(item_id):
     """An item movement of the site."""
     return jsonify(item_json(site_object(ItemMovement, item_id, desk_site(api_user()))))
+
+
+def _manager_decides(item_id, approve):
+    item = site_object(ItemMovement, item_id, desk_site(api_user()))
+    if residents_of(item.unit):
+        raise Refused("has_host", "Residents live in this unit: they answer for its items.", kind="conflict")
+    operations.decide_item(item, api_user(), approve=approve, by="manager")
+    return jsonify(item_json(item))
+
+
+@api_route(
+    "/desk/items/<int:item_id>/approve",
+    methods=("POST",),
+    summary="A manager approves items for a unit nobody lives in",
+    tag=TAG,
+)
+@api_roles(*MANAGER_ROLES)
+def manager_approve_item(item_id):
+    """Goods for a vacant unit with no permit covering them."""
+    return _manager_decides(item_id, True)
+
+
+@api_route(
+    "/desk/items/<int:item_id>/refuse",
+    methods=("POST",),
+    summary="A manager refuses items for a unit nobody lives in",
+    tag=TAG,
+)
+@api_roles(*MANAGER_ROLES)
+def manager_refuse_item(item_id):
+    """Refuse goods for a vacant unit."""
+    return _manager_decides(item_id, False)
 
 
 def _own(model, obj_id):

@@ -24,7 +24,7 @@ class HostApproval:
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), nullable=False)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    approved_by: Mapped[str | None] = mapped_column(String(8))  # host | guard
+    approved_by: Mapped[str | None] = mapped_column(String(8))  # host | guard | permit | manager
     guard_reason: Mapped[str | None] = mapped_column(String(300))
 
 
@@ -56,5 +56,7 @@ class ItemMovement(HostApproval, Timestamped, db.Model):
     carrier_name: Mapped[str | None] = mapped_column(String(64))
     plate: Mapped[str | None] = mapped_column(String(16))
     gate_id: Mapped[int | None] = mapped_column(ForeignKey("gates.id"))
+    # For a unit nobody lives in: the works' permit the goods were logged against (approved_by "permit").
+    permit_id: Mapped[int | None] = mapped_column(ForeignKey("permits.id"))
     unit = relationship("Unit")
     gate = relationship("Gate")

@@ -18,12 +18,14 @@ from portal.desk.operations import screen_name
 from portal.events.operations import record_event
 from portal.extensions import db
 from portal.notify.operations import queue_sms
+from portal.permits.queries import permit_covering
 from portal.sites.models import Gate
 from portal.sites.queries import unit_in_site
 from portal.walkins.models import ItemMovement, WalkIn
 from portal.walkins.queries import residents_of
 
 ANSWER_MINUTES = 15
+MANAGER_ANSWER_HOURS = 4
 WALKIN_PASS_HOURS = 2
 
 
@@ -115,12 +117,15 @@ def _walk_in_event(w, user, decision, reason, approved_by=None, outcome=None):
     return ev
 
 
-def _host_request(site, data, errors, guard):
-    """A request the host must answer: its unit, the token of its SMS link, and the columns every such row has."""
+def _host_request(site, data, errors, guard, vacant_ok=False):
+    """A request the host must answer: its unit, the token of its SMS link, and the columns every such row has.
+
+    vacant_ok: a unit with nobody living in it is no refusal (its works' permit or a manager answers instead).
+    """
     unit, gate = _unit_and_gate(site.id, data, errors)
     if errors:
         raise Refused("invalid", "Some fields are invalid.", fields=errors)
-    if not residents_of(unit):
+    if not vacant_ok and not residents_of(unit):
         raise Refused("no_host", "Nobody lives in this unit to approve the visit.", kind="conflict")
     token = secrets.token_urlsafe(24)
     columns = dict(
@@ -228,7 +233,7 @@ def register_item(guard, site, data):
         errors["quantity"] = ("invalid_quantity", "Quantity must be a number from 1 to 10000.", {})
     carrier = v.collect(errors, "carrier_name", v.person_name, data.get("carrier_name"), required=False)
     plate = v.collect(errors, "plate", v.plate, data.get("plate"), allow_unknown=True)
-    unit, token, columns = _host_request(site, data, errors, guard)
+    unit, token, columns = _host_request(site, data, errors, guard, vacant_ok=True)
     item = ItemMovement(
         **columns,
         direction=direction,
@@ -240,6 +245,8 @@ def register_item(guard, site, data):
     db.session.add(item)
     db.session.flush()
     record("desk.item.create", "item_movement", item.id, site_id=site.id, unit_id=unit.id, direction=direction)
+    if not residents_of(unit):
+        return _vacant_unit_item(item, unit, site), None
     _notify_hosts(
         unit,
         site,
@@ -251,13 +258,24 @@ def register_item(guard, site, data):
     return item, token
 
 
-def decide_item(item, user, approve):
-    """The host approves or refuses an item movement."""
+def _vacant_unit_item(item, unit, site):
+    """Nobody lives in the unit: the works' approved permit covers the goods, else a manager decides (no SMS to anyone)."""
+    permit = permit_covering(unit.id, site)
+    if permit is not None:
+        item.status, item.approved_by, item.permit_id, item.decided_at = "approved", "permit", permit.id, utcnow()
+        record("desk.item.approve", "item_movement", item.id, site_id=site.id, by="permit", permit_id=permit.id)
+    else:
+        item.expires_at = utcnow() + timedelta(hours=MANAGER_ANSWER_HOURS)  # a manager, not a host at home, answers
+    return item
+
+
+def decide_item(item, user, approve, by="host"):
+    """The host (or, for a unit nobody lives in, a manager) approves or refuses an item movement."""
     _claim_pending(item)
     item.status = "approved" if approve else "refused"
-    item.approved_by = "host" if approve else None
+    item.approved_by = by if approve else None
     item.decided_at, item.decided_by_id = utcnow(), user.id if user is not None else None
-    record("desk.item." + ("approve" if approve else "refuse"), "item_movement", item.id, site_id=item.site_id)
+    record("desk.item." + ("approve" if approve else "refuse"), "item_movement", item.id, site_id=item.site_id, by=by)
     return item
 
 

@@ -1,6 +1,13 @@
 """JSON shapes of walk-ins and item movements."""
 
 from portal.core.validators import mask_id, mask_phone
+from portal.walkins.queries import residents_of
+
+
+def host_of_unit(unit):
+    """{"name", "phone"} of the unit's first resident (the host the desk calls), phone masked; None when vacant."""
+    people = residents_of(unit)
+    return {"name": people[0].display_name, "phone": mask_phone(people[0].phone)} if people else None
 
 
 def walk_in_json(w):
@@ -15,6 +22,7 @@ def walk_in_json(w):
             "plate": w.plate,
         },
         "unit": {"id": w.unit_id, "label": w.unit.label},
+        "host": host_of_unit(w.unit),
         "gate_id": w.gate_id,
         "purpose": w.purpose,
         "approved_by": w.approved_by,
@@ -40,6 +48,7 @@ def item_json(i):
         "unit": {"id": i.unit_id, "label": i.unit.label},
         "gate_id": i.gate_id,
         "approved_by": i.approved_by,
+        "permit_id": i.permit_id,
         "created_at": i.created_at.isoformat(),
         "expires_at": i.expires_at.isoformat(),
         "decided_at": i.decided_at.isoformat() if i.decided_at else None,

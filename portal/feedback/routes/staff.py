@@ -8,9 +8,12 @@ from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import get_user, page_roles
 from portal.core.errors import back_to
 from portal.core.timeutil import utcnow
+from portal.desk.access import desk_site
 from portal.feedback import operations, queries, schema, sla
+from portal.feedback.filing import STAFF_SOURCES, file_for_resident
 from portal.feedback.forms import AssignForm, MessageForm, OutcomeForm, ReasonForm, TriageForm
 from portal.feedback.models import CATEGORIES
+from portal.lookup.queries import units_matching
 
 bp = Blueprint("team_feedback", __name__, url_prefix="/team/feedback")
 
@@ -49,6 +52,28 @@ def queue():
         category=category,
         tasks=queries.follow_ups(current_user),
     )
+
+
+@bp.get("/new")
+@page_roles(*STAFF_ROLES)
+def take():
+    """The form a guard or manager fills for a resident at the counter, on the phone or from the hotline."""
+    return render_template("feedback/team_new.html", sources=STAFF_SOURCES)
+
+
+@bp.post("/new")
+@page_roles(*STAFF_ROLES)
+def take_post():
+    """File for a resident found by unit ("A-1201") or phone; a refusal goes back to the form."""
+    back_to(url_for("team_feedback.take"))
+    site = desk_site(current_user)
+    data = request.form.to_dict()
+    if data.get("unit"):
+        units = units_matching(site.id, data["unit"])
+        data["unit_id"] = units[0].id if len(units) == 1 else ""
+    c = file_for_resident(current_user, site, data, request.files)
+    flash(_("Filed for the resident."), "ok")
+    return redirect(url_for("team_feedback.show", complaint_id=c.id))
 
 
 @bp.get("/<int:complaint_id>")

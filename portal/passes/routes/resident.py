@@ -124,7 +124,10 @@ def new_pass():
                         field_errors[f.name] = _("Choose a date and time.")
             else:
                 p = operations.issue_pass(current_user, unit, values)
-                flash(_("Pass created."), "ok")
+                if p.status == "awaiting_approval":
+                    flash(_("Pass created; it waits for the management's approval before it opens the gate."), "ok")
+                else:
+                    flash(_("Pass created."), "ok")
                 return redirect(url_for("resident.show_pass", pass_id=p.id))
         else:
             field_errors = {k: "; ".join(v) for k, v in form.errors.items()}
