@@ -29,6 +29,11 @@ def _fields():
     }
 
 
+def _here(site):
+    """The import page again, of the same community (an all-sites admin's is named by ?site_id=)."""
+    return url_for("sites.import_roll", site_id=site.id if current_user.site_id is None else None)
+
+
 @bp.get("/import")
 @page_roles(*MANAGER_ROLES)
 def import_roll():
@@ -43,7 +48,7 @@ def import_roll():
 def import_roll_post():
     """A dry run of the uploaded file; with `apply`, the import itself."""
     site = desk_site(current_user)
-    back_to(url_for("sites.import_roll"))
+    back_to(_here(site))
     if (request.content_length or 0) > 2 * roll.MAX_BYTES + 64 * 1024:  # the file, or its text sent back for apply
         raise Refused("too_large", "The roll is too large: at most 2 MB and 20,000 rows.", kind="too_large")
     f = request.files.get("file")
@@ -68,7 +73,7 @@ def import_roll_post():
                 ),
                 "ok",
             )
-            return redirect(url_for("sites.import_roll"))
+            return redirect(_here(site))
         flash(_("Nothing was imported: some rows are in error. Fix them, or choose to skip them."), "error")
     result = apply_roll(plan, dry_run=True)
     return render_template(
