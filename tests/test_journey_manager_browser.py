@@ -34,9 +34,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 OUT = Path(__file__).resolve().parent / "output" / "journey"
 WIDTHS = (1366, 360)
-ADMIN_PASSWORD = "the chief's long passphrase"  # noqa: S105 - a test account
-GUARD_PASSWORD = "a guard's long passphrase"  # noqa: S105
-RESIDENT_PASSWORD = "a resident's long passphrase"  # noqa: S105
+ADMIN_PASSWORD = "the chief's long passphrase"
+GUARD_PASSWORD = "a guard's long passphrase"
+RESIDENT_PASSWORD = "a resident's long passphrase"
 BAD_ROWS = {18: "phone", 89: "relation", 151: "move_in"}  # CSV line numbers (the header is line 1)
 
 
