@@ -19,9 +19,10 @@ from urllib.parse import parse_qs, urlparse
 import pyotp
 import pytest
 import zxingcpp
+from bridge_support import fresh_simulators, run_bridge  # noqa: F401 - fresh_simulators is autouse
 from browser_support import LiveServer, launch, phone_context
 from conftest import close_app, skip_unless
-from drivers_support import MQTT_URL, reachable, unique_topic
+from drivers_support import MQTT_URL, DeviceProcess, reachable, unique_topic
 from PIL import Image
 
 from portal.accounts import auth
@@ -282,8 +283,18 @@ def _guard_enrols(browser, page, base, clock, shots):
     phone.context.close()
 
 
-def _devices(page, shots):
-    """An MQTT door and a gate reader from the device form; the reader's token shown once, with its QR."""
+def _devices(app, page, shots):
+    """An MQTT door from the device form, answering its connection test; a gate reader and its token, with a QR."""
+    topic = unique_topic("journey")
+    controller = DeviceProcess(MQTT_URL, "--topic", topic)  # the door controller on Mosquitto
+    try:
+        _mqtt_door(app, page, topic, shots)
+    finally:
+        controller.stop()
+    return _gate_reader(page, shots)
+
+
+def _mqtt_door(app, page, topic, shots):
     _to_community(page)
     page.click("#nav-devices")
     page.wait_for_load_state()
@@ -294,13 +305,22 @@ def _devices(page, shots):
     page.fill("#name", "east-door")
     page.select_option("#kind", "door_controller")
     page.fill("#o_url", MQTT_URL)
-    page.fill("#o_topic", unique_topic("journey"))
+    page.fill("#o_topic", topic)
+    page.fill("#o_timeout", "2")
     page.fill("#doors", "1")
     shots(page, "device-mqtt-form")
     submit(page, "button:has-text('Save')")
     assert "Device added" in page.inner_text("main"), page.inner_text("main")
     assert page.inner_text("h1").startswith("east-door")
+    submit(page, "text=Test connection")
+    page.wait_for_selector("#check[data-status=queued]")
+    run_bridge(app)  # the bridge takes the request from the database and asks the controller over MQTT
+    page.wait_for_selector("#check.check-ok", timeout=5000)  # the page polled and shows the answer
+    assert "The device answered" in page.inner_text("#check")
+    shots(page, "device-mqtt-answered")
 
+
+def _gate_reader(page, shots):
     _to_community(page)
     page.click("#nav-devices")
     page.wait_for_load_state()
@@ -384,7 +404,7 @@ def test_a_community_from_an_empty_database_to_a_visitor_at_the_gate(empty_app, 
             _places(desk, shots)
             _import_roll(desk, shots)
             _guard_enrols(browser, desk, base, clock, shots)
-            token = _devices(desk, shots)
+            token = _devices(empty_app, desk, shots)
             resident = _activate_resident(browser, base, shots)
             link = _resident_invites(resident, base, shots)
             _visitor_at_the_gate(browser, base, link, token, shots)
