@@ -376,7 +376,7 @@ def _visitor_at_the_gate(browser, base, link, token, shots):
     visitor.context.close()
 
 
-def test_a_community_from_an_empty_database_to_a_visitor_at_the_gate(empty_app, monkeypatch):
+def test_a_community_from_an_empty_database_to_a_visitor_at_the_gate(empty_app, monkeypatch, record_property):
     skip_unless(reachable(MQTT_URL), f"no MQTT broker at {MQTT_URL}")
     from playwright.sync_api import sync_playwright
 
@@ -394,6 +394,7 @@ def test_a_community_from_an_empty_database_to_a_visitor_at_the_gate(empty_app, 
     secret = _first_admin(empty_app)
     shots = Shots(OUT)
     print(f"\njourney screenshots: {OUT}")
+    record_property("screenshots", str(OUT))  # in the JUnit report too
     with LiveServer(empty_app) as srv, sync_playwright() as pw:
         browser = launch(pw)
         try:
