@@ -153,3 +153,4 @@ def test_list_filters(client, world):
     assert ids("severity=critical") == [high]
     assert ids("since=2000-01-01T00:00:00Z&until=2001-01-01T00:00:00Z") == []
     assert client.get("/api/v1/incidents?since=yesterday", headers=headers).status_code == 400
+    assert client.get("/api/v1/incidents?since=0001-01-01T00:00:00%2B14:00", headers=headers).status_code == 400
