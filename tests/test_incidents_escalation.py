@@ -95,6 +95,7 @@ def test_high_incident_is_offered_to_the_guards_of_its_building_first_then_to_ev
     assert sorted(g for _, _, g in widened) == sorted([world.guard.id, patrol.id])
     assert shifts.widen_offers(now=inc.reported_at + timedelta(seconds=120)) == []
     page = client.get(f"/api/v1/incidents/{inc.id}", headers=world.token(world.guard)).get_json()
+    assert [e["action"] for e in page["timeline"]] == ["reported", "offered", "widened"]
     assert sorted((o["guard_id"], o["wave"]) for o in page["offered_to"]) == sorted(
         [(near.id, 1), (world.guard.id, 2), (patrol.id, 2)]
     )
