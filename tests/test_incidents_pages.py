@@ -117,8 +117,11 @@ def test_guard_sets_a_post_from_the_shift_page(guard_client, world):
     with world.app.test_request_context():
         desk.start_shift(world.guard, world.site.id)
         db.session.commit()
+    inc_id = report(guard_client, world).get_json()["id"]
     token = csrf(guard_client, "/desk/shift")
-    assert f"building:{world.bldg_a.id}" in guard_client.get("/desk/shift").get_data(as_text=True)
+    page = guard_client.get("/desk/shift").get_data(as_text=True)
+    assert f"building:{world.bldg_a.id}" in page
+    assert f"/desk/incidents/{inc_id}" in page  # the unresolved incidents the next guard takes over
     resp = guard_client.post("/desk/shift/post", data={"csrf_token": token, "post": f"building:{world.bldg_a.id}"})
     assert resp.status_code == 302
     from portal.shifts.models import GuardPost
