@@ -3,6 +3,8 @@
 import io
 from datetime import timedelta
 
+import pytest
+
 from feedback_support import png_bytes
 from incidents_support import report
 from support import csrf
@@ -12,6 +14,7 @@ from portal.desk import operations as desk
 from portal.desk.models import Shift
 from portal.extensions import db
 from portal.incidents.models import Incident
+from portal.shifts import sections
 
 
 def _form(**over):
@@ -128,3 +131,17 @@ def test_guard_sets_a_post_from_the_shift_page(guard_client, world):
 
     post = db.session.scalar(db.select(GuardPost))
     assert (post.kind, post.building_id) == ("building", world.bldg_a.id)
+
+
+@pytest.mark.skipif(not sections.HAS_ALARMS, reason="door alarms not installed")
+def test_a_handover_lists_the_door_alarms_of_its_shift(guard_client, world):
+    from portal.alarms.models import Alarm
+
+    dev, _ = world.device(name="A栋门禁", kind="door_controller", gates=[])
+    now = utcnow()
+    shift = _shift(world, world.guard, "夜班", now - timedelta(hours=9))
+    db.session.add(Alarm(site_id=world.site.id, device_id=dev.id, kind="door_forced", raised_at=now - timedelta(hours=5)))
+    db.session.commit()
+    page = guard_client.get(f"/desk/handovers/{shift.id}").get_data(as_text=True)
+    assert "本班门禁报警" in page  # the section, in the page's language
+    assert "无人确认" in page
