@@ -4,7 +4,6 @@ import io
 from datetime import timedelta
 
 import pytest
-
 from feedback_support import png_bytes
 from incidents_support import report
 from support import csrf
