@@ -153,3 +153,14 @@ def test_list_filters(client, world):
     assert ids("severity=critical") == [high]
     assert ids("since=2000-01-01T00:00:00Z&until=2001-01-01T00:00:00Z") == []
     assert client.get("/api/v1/incidents?since=yesterday", headers=headers).status_code == 400
+    assert client.get("/api/v1/incidents?since=0001-01-01T00:00:00%2B14:00", headers=headers).status_code == 400
+
+
+def test_an_all_sites_admin_names_the_site(client, world, admin):
+    inc = report(client, world).get_json()
+    headers = world.token(admin)
+    mine = client.get(f"/api/v1/incidents?site_id={world.site.id}", headers=headers).get_json()["items"]
+    assert [i["id"] for i in mine] == [inc["id"]]
+    assert client.get(f"/api/v1/incidents?site_id={world.other_site.id}", headers=headers).get_json()["items"] == []
+    assert client.get(f"/api/v1/incidents/{inc['id']}?site_id={world.other_site.id}", headers=headers).status_code == 404
+    assert client.get("/api/v1/incidents?site_id=999999", headers=headers).status_code == 404

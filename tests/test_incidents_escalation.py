@@ -95,6 +95,7 @@ def test_high_incident_is_offered_to_the_guards_of_its_building_first_then_to_ev
     assert sorted(g for _, _, g in widened) == sorted([world.guard.id, patrol.id])
     assert shifts.widen_offers(now=inc.reported_at + timedelta(seconds=120)) == []
     page = client.get(f"/api/v1/incidents/{inc.id}", headers=world.token(world.guard)).get_json()
+    assert [e["action"] for e in page["timeline"]] == ["reported", "offered", "widened"]
     assert sorted((o["guard_id"], o["wave"]) for o in page["offered_to"]) == sorted(
         [(near.id, 1), (world.guard.id, 2), (patrol.id, 2)]
     )
@@ -143,3 +144,20 @@ def test_the_worker_runs_both_jobs(app, client, world):
     db.session.commit()
     run_once(app, only=["incidents_escalate", "shifts_widen_offers"])
     assert [m.to for m in _sms()] == ["+8613900000001"]
+
+
+def test_an_alarm_becomes_an_incident_outside_a_request_offered_by_the_devices_building(app, world):
+    from portal.incidents.operations import create_incident
+
+    dev, _ = world.device(name="A栋门禁", kind="door_controller", gates=[])
+    dev.building_id = world.bldg_a.id
+    near = staff(world, "guard2", name="A栋保安")
+    with world.app.test_request_context():
+        for g in (world.guard, near):
+            desk.start_shift(g, world.site.id)
+        shifts.set_post(near, world.site, "building", building_id=world.bldg_a.id)
+        db.session.commit()
+    inc = create_incident(world.site, "damage", "A栋大门", "门被强行打开", "high", None, source="alarm", device=dev, alarm_id=42)
+    db.session.commit()
+    assert (inc.building_id, inc.alarm_id, inc.source, inc.reported_by_id) == (world.bldg_a.id, 42, "alarm", None)
+    assert [o.guard_id for o in db.session.scalars(db.select(GuardOffer))] == [near.id]

@@ -11,6 +11,7 @@ from portal.devices.models import Device
 from portal.extensions import db
 from portal.incidents.models import Incident
 from portal.incidents.queries import percentile
+from portal.reports import sources
 
 SH = zone("Asia/Shanghai")
 PERIOD = "from=2026-11-01&to=2026-11-30"
@@ -111,16 +112,15 @@ def test_device_availability_against_the_seeds_target(client, world, seeded):
     assert client.get(f"/api/v1/reports/kpi?{PERIOD}", headers=world.token(world.guard)).status_code == 403
 
 
-def test_alarm_and_drill_hooks_report_unavailable_until_their_features_fill_them(client, world, seeded):
+def test_alarm_and_drill_kpis_say_unavailable_without_their_features(client, world, seeded, monkeypatch):
     from portal.reports import team
 
+    monkeypatch.setitem(team.HOOKS, "alarm_ack_minutes", None)
+    monkeypatch.setitem(team.HOOKS, "drills", None)
     k = client.get(f"/api/v1/reports/kpi?{PERIOD}", headers=world.token(world.manager)).get_json()
     assert k["alarms"] == {"available": False} and k["drills"] == {"available": False}
-    team.HOOKS["alarm_ack_minutes"] = lambda site_id, start, end: [1, 2, 3]
-    try:
-        alarms = client.get(f"/api/v1/reports/kpi?{PERIOD}", headers=world.token(world.manager)).get_json()["alarms"]
-    finally:
-        team.HOOKS["alarm_ack_minutes"] = None
+    monkeypatch.setitem(team.HOOKS, "alarm_ack_minutes", lambda site_id, start, end: [1, 2, 3])
+    alarms = client.get(f"/api/v1/reports/kpi?{PERIOD}", headers=world.token(world.manager)).get_json()["alarms"]
     assert alarms == {"available": True, "acknowledged": 3, "median_minutes": 2, "p90_minutes": 2.8}
 
 
@@ -136,3 +136,33 @@ def test_dashboard_and_csv_show_the_team_figures(world, login_as, seeded, lang):
     assert (
         "确认用时中位数（分钟）,6,12.5,-0.52,-0.2" if lang == "zh" else "Median minutes to acknowledgement,6,12.5,-0.52,-0.2"
     ) in csv
+
+
+@pytest.mark.skipif(not sources.HAS_ALARMS or not sources.HAS_EMERGENCY, reason="door alarms and emergencies not installed")
+def test_alarm_acknowledgement_and_drills_from_their_tables(client, world, seeded):
+    from portal.alarms.models import Alarm
+    from portal.emergency.models import Emergency
+
+    dev = db.session.scalar(db.select(Device).where(Device.site_id == world.site.id))
+    for day, minutes in ((3, 1), (4, 2), (5, 4), (6, None)):
+        raised = _at(2026, 11, day)
+        acked = raised + timedelta(minutes=minutes) if minutes is not None else None
+        db.session.add(
+            Alarm(site_id=world.site.id, device_id=dev.id, kind="door_forced", raised_at=raised, acknowledged_at=acked)
+        )
+    started = _at(2026, 11, 15)
+    db.session.add(
+        Emergency(
+            site_id=world.site.id,
+            kind="drill",
+            reason="季度消防演练",
+            started_at=started,
+            roll_complete_at=started + timedelta(minutes=12),
+            ended_at=started + timedelta(minutes=20),
+        )
+    )
+    db.session.commit()
+    k = client.get(f"/api/v1/reports/kpi?{PERIOD}", headers=world.token(world.manager)).get_json()
+    # Acknowledged after 1, 2 and 4 minutes (one not yet): median 2, p90 at rank 1.8 = 2 + 0.8 × 2 = 3.6.
+    assert k["alarms"] == {"available": True, "acknowledged": 3, "median_minutes": 2, "p90_minutes": 3.6}
+    assert k["drills"]["held"] == 1 and k["drills"]["items"][0]["roll_call_minutes"] == 12

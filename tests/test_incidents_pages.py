@@ -3,6 +3,7 @@
 import io
 from datetime import timedelta
 
+import pytest
 from feedback_support import png_bytes
 from incidents_support import report
 from support import csrf
@@ -12,6 +13,7 @@ from portal.desk import operations as desk
 from portal.desk.models import Shift
 from portal.extensions import db
 from portal.incidents.models import Incident
+from portal.shifts import sections
 
 
 def _form(**over):
@@ -117,11 +119,28 @@ def test_guard_sets_a_post_from_the_shift_page(guard_client, world):
     with world.app.test_request_context():
         desk.start_shift(world.guard, world.site.id)
         db.session.commit()
+    inc_id = report(guard_client, world).get_json()["id"]
     token = csrf(guard_client, "/desk/shift")
-    assert f"building:{world.bldg_a.id}" in guard_client.get("/desk/shift").get_data(as_text=True)
+    page = guard_client.get("/desk/shift").get_data(as_text=True)
+    assert f"building:{world.bldg_a.id}" in page
+    assert f"/desk/incidents/{inc_id}" in page  # the unresolved incidents the next guard takes over
     resp = guard_client.post("/desk/shift/post", data={"csrf_token": token, "post": f"building:{world.bldg_a.id}"})
     assert resp.status_code == 302
     from portal.shifts.models import GuardPost
 
     post = db.session.scalar(db.select(GuardPost))
     assert (post.kind, post.building_id) == ("building", world.bldg_a.id)
+
+
+@pytest.mark.skipif(not sections.HAS_ALARMS, reason="door alarms not installed")
+def test_a_handover_lists_the_door_alarms_of_its_shift(guard_client, world):
+    from portal.alarms.models import Alarm
+
+    dev, _ = world.device(name="A栋门禁", kind="door_controller", gates=[])
+    now = utcnow()
+    shift = _shift(world, world.guard, "夜班", now - timedelta(hours=9))
+    db.session.add(Alarm(site_id=world.site.id, device_id=dev.id, kind="door_forced", raised_at=now - timedelta(hours=5)))
+    db.session.commit()
+    page = guard_client.get(f"/desk/handovers/{shift.id}").get_data(as_text=True)
+    assert "本班门禁报警" in page  # the section, in the page's language
+    assert "无人确认" in page

@@ -57,9 +57,13 @@ def _time_arg(name):
     if not text:
         return None
     try:
-        return parse_iso(text)
+        value = parse_iso(text)
     except ValueError:
-        raise ValidationFailed({name: ("invalid_time", "Give a time as ISO 8601 with an offset.")}) from None
+        value = None
+    # Years far out overflow when moved to UTC; no incident is that old or that far ahead.
+    if value is None or not 2000 <= value.year <= 2100:
+        raise ValidationFailed({name: ("invalid_time", "Give a time as ISO 8601 with an offset.")})
+    return value
 
 
 @api_route(

@@ -21,8 +21,9 @@ from portal.sites.models import Building
 bp = Blueprint("incidents", __name__, url_prefix="/desk/incidents")
 
 
-@bp.context_processor
+@bp.app_context_processor
 def _tables():
+    # The shift and handover pages show incidents too.
     return {"IL": labels()}
 
 

@@ -11,6 +11,7 @@ from portal.core.errors import Refused, ValidationFailed
 from portal.core.timeutil import utcnow
 from portal.desk.operations import current_shift
 from portal.extensions import db
+from portal.incidents.models import IncidentEvent
 from portal.shifts import queries
 from portal.shifts.models import POST_KINDS, SUBJECTS, GuardOffer, GuardPost
 from portal.sites.models import Building, Gate
@@ -108,9 +109,10 @@ def widen_offers(now=None):
     ).all()
     made = []
     for site_id, subject, subject_id, building_id in due:
-        for guard in queries.on_shift(site_id):
-            if _offer(site_id, subject, subject_id, building_id, guard.id, 2, now):
-                made.append((subject, subject_id, guard.id))
+        added = [g.id for g in queries.on_shift(site_id) if _offer(site_id, subject, subject_id, building_id, g.id, 2, now)]
+        made += [(subject, subject_id, guard_id) for guard_id in added]
+        if added and subject == "incident":  # the record's timeline shows when everyone was asked
+            db.session.add(IncidentEvent(incident_id=subject_id, action="widened", at=now, details={"guards": added}))
     if made:
         record("shift.offer.widen", "site", None, offers=len(made))
     db.session.commit()

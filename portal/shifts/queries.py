@@ -9,10 +9,11 @@ from portal.desk.models import DeskException, Shift
 from portal.extensions import db
 from portal.incidents.models import Incident
 from portal.shifts.models import GuardOffer, GuardPost
+from portal.shifts.sections import default_sections
 
-# Other features add what a shift's record shows: fn(site_id, start, end) -> (title msgid, [{"id", "what", "at",
-# "status"}]). Door alarms register theirs here (portal.alarms, when present).
-SHIFT_SECTIONS: list[Callable] = []
+# What a shift's record shows besides incidents and exceptions: fn(site_id, start, end) -> (title msgid, [{"id",
+# "what", "at", "status"}]); the door alarms' section is there when portal.alarms is installed (sections.py).
+SHIFT_SECTIONS: list[Callable] = default_sections()
 
 
 def on_shift(site_id):

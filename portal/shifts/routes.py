@@ -12,7 +12,6 @@ from portal.desk.labels import KIND_LABELS as EXCEPTION_LABELS
 from portal.desk.models import Shift
 from portal.desk.operations import current_shift
 from portal.extensions import db
-from portal.incidents.labels import labels as incident_labels
 from portal.shifts import operations, queries
 from portal.shifts.api import date_arg
 from portal.shifts.models import GuardPost
@@ -33,6 +32,14 @@ def post_form():
         "buildings": db.session.scalars(db.select(Building).where(Building.site_id == site.id).order_by(Building.id)).all(),
         "gates": db.session.scalars(db.select(Gate).where(Gate.site_id == site.id).order_by(Gate.id)).all(),
     }
+
+
+@bp.app_template_global("unresolved_incidents")
+def unresolved_incidents():
+    """The site's unresolved incidents, for the shift page: the next guard takes them over."""
+    from portal.incidents.queries import list_for
+
+    return list_for(desk_site(current_user).id, status="unresolved", limit=50)
 
 
 @bp.post("/shift/post")
@@ -91,6 +98,5 @@ def handover(shift_id):
         site=site,
         shift=shift,
         rec=queries.shift_record(shift),
-        IL=incident_labels(),
         exception_labels=EXCEPTION_LABELS,
     )
