@@ -151,7 +151,11 @@ def test_a_late_checkpoint_is_reported_to_the_desk(client, world):
     began = parse_iso(rnd["started_at"])
     with world.app.test_request_context():
         db_round = db.session.get(Round, rnd["id"])
-        items = [scan(payloads[0], minutes(began, 5)), scan(payloads[1], minutes(began, 30)), scan(payloads[2], minutes(began, 31))]
+        items = [
+            scan(payloads[0], minutes(began, 5)),
+            scan(payloads[1], minutes(began, 30)),
+            scan(payloads[2], minutes(began, 31)),
+        ]
         later = minutes(began, 32)
         operations.record_scans(world.guard, db_round, items, now=later)
         operations.finish_round(world.guard, db_round, now=later)
@@ -188,9 +192,9 @@ def test_the_job_closes_rounds_never_finished_or_never_started(client, world, ap
 
 
 def test_hazard_with_a_photo_is_kept_once_and_closed(client, world):
-    from tests.feedback_support import png_bytes
-
     import io
+
+    from tests.feedback_support import png_bytes
 
     _, r, payloads = route(world)
     guard = world.token(world.guard)

@@ -14,7 +14,7 @@ from portal.desk.access import desk_site, site_object
 from portal.feedback.photos import photo_response
 from portal.patrol import operations, queries
 from portal.patrol.forms import hazard_photo
-from portal.patrol.models import Checkpoint, Hazard, Round
+from portal.patrol.models import Hazard, Round
 from portal.patrol.models import Route as PatrolRoute
 
 ERR = {"$ref": "#/components/responses/Error"}
@@ -245,7 +245,12 @@ def close_hazard(hazard_id):
     return jsonify(queries.hazard_json(operations.close_hazard(user, hz, json_body().get("note"))))
 
 
-@api_route("/patrol/hazards/<int:hazard_id>/photo", summary="A hazard's photo", tag="patrol", responses={"200": {"description": "The image"}, "404": ERR})
+@api_route(
+    "/patrol/hazards/<int:hazard_id>/photo",
+    summary="A hazard's photo",
+    tag="patrol",
+    responses={"200": {"description": "The image"}, "404": ERR},
+)
 @api_roles(*STAFF_ROLES)
 def hazard_photo_file(hazard_id):
     """The re-encoded photo, for the site's staff."""

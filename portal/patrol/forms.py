@@ -16,7 +16,7 @@ HAZARD_LABELS = {"open": _l("Open"), "closed": _l("Closed")}
 def hazard_photo(files):
     """The uploaded file named photo, sniffed, size-capped and re-encoded without metadata; None when absent."""
     item = files.get("photo")
-    if item is None or not item.filename and item.content_length == 0:
+    if item is None or (not item.filename and item.content_length == 0):
         return None
     raw = item.stream.read(MAX_PHOTO_BYTES + 1)
     return clean(raw) if raw else None

@@ -7,4 +7,4 @@ it there) and this returns None; when it lands, this function calls its create o
 
 def hazard_to_incident(hazard):
     """The incident id a new hazard became, or None while there is no incidents package to hand it to."""
-    return None
+    return

@@ -51,7 +51,11 @@ def _schedule(raw):
         raise _field("schedule", "invalid", "Give times of day or every how many hours.")
     times, every = raw.get("times"), raw.get("every_hours")
     if times is not None and every is None:
-        if not isinstance(times, list) or not 1 <= len(times) <= 48 or not all(isinstance(t, str) and _HHMM.fullmatch(t) for t in times):
+        if (
+            not isinstance(times, list)
+            or not 1 <= len(times) <= 48
+            or not all(isinstance(t, str) and _HHMM.fullmatch(t) for t in times)
+        ):
             raise _field("schedule", "invalid", "Times of day are HH:MM, at most 48.")
         return {"times": sorted(set(times))}
     if every is not None and times is None:
@@ -77,7 +81,11 @@ def add_route(user, site, name, stops, schedule=None, grace_minutes=5):
     rows = []
     for stop in stops:
         cp_id, minutes = (stop.get("checkpoint_id"), stop.get("minutes", 0)) if isinstance(stop, dict) else (None, None)
-        cp = db.session.get(Checkpoint, cp_id) if isinstance(cp_id, int) and not isinstance(cp_id, bool) and 0 < cp_id < 2**31 else None
+        cp = (
+            db.session.get(Checkpoint, cp_id)
+            if isinstance(cp_id, int) and not isinstance(cp_id, bool) and 0 < cp_id < 2**31
+            else None
+        )
         if cp is None or cp.site_id != site.id or not cp.active:
             raise _field("stops", "invalid_checkpoint", "Choose checkpoints of this community.")
         if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= 720:
@@ -224,7 +232,9 @@ def _names(ids):
 def settle(rnd):
     """Open, update or close the round's desk exceptions for missed and late checkpoints; set on_time."""
     missing, late = missing_and_late(rnd)
-    finished_late = rnd.finished_at is not None and rnd.deadline_at is not None and as_utc(rnd.finished_at) > as_utc(rnd.deadline_at)
+    finished_late = (
+        rnd.finished_at is not None and rnd.deadline_at is not None and as_utc(rnd.finished_at) > as_utc(rnd.deadline_at)
+    )
     if rnd.status == "missed" and not missing:
         rnd.status = "done"  # everything arrived after all (a phone that was offline)
     rnd.on_time = not missing and not late and rnd.status == "done" and not finished_late

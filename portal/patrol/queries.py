@@ -75,18 +75,14 @@ def report(site_id, start, end):
     rows = db.session.scalars(db.select(Round).where(Round.site_id == site_id, when >= start, when < end)).all()
     closed = [r for r in rows if r.status in ("done", "missed")]
     expected = sum(len(r.plan or []) for r in closed)
-    reached = db.session.scalar(
-        db.select(func.count(Scan.id)).where(Scan.round_id.in_([r.id for r in closed] or [-1]))
-    )
+    reached = db.session.scalar(db.select(func.count(Scan.id)).where(Scan.round_id.in_([r.id for r in closed] or [-1])))
     found = db.session.scalar(
         db.select(func.count(Hazard.id)).where(Hazard.site_id == site_id, Hazard.found_at >= start, Hazard.found_at < end)
     )
     fixed = db.session.scalar(
         db.select(func.count(Hazard.id)).where(Hazard.site_id == site_id, Hazard.closed_at >= start, Hazard.closed_at < end)
     )
-    still_open = db.session.scalar(
-        db.select(func.count(Hazard.id)).where(Hazard.site_id == site_id, Hazard.status == "open")
-    )
+    still_open = db.session.scalar(db.select(func.count(Hazard.id)).where(Hazard.site_id == site_id, Hazard.status == "open"))
     late_scans = db.session.scalar(
         db.select(func.count(Scan.id)).where(Scan.round_id.in_([r.id for r in closed] or [-1]), Scan.late.is_(True))
     )

@@ -21,9 +21,11 @@ bp = Blueprint("patrol", __name__, url_prefix="/patrol")
 
 
 def _render(template, **values):
-    return render_template(template, labels=STATUS_LABELS, hazard_labels=HAZARD_LABELS, **values), 200, {
-        "Cache-Control": "no-store"
-    }
+    return (
+        render_template(template, labels=STATUS_LABELS, hazard_labels=HAZARD_LABELS, **values),
+        200,
+        {"Cache-Control": "no-store"},
+    )
 
 
 @bp.get("/")

@@ -21,14 +21,19 @@ PERIOD = {
         "max": {"type": "integer"},
     },
 }
-KIND_PROPS = {kind: PERIOD for kind in queries.KINDS}
+KIND_PROPS = dict.fromkeys(queries.KINDS, PERIOD)
 
 
 @api_route(
     "/sites/<slug>/retention",
     summary="How long this community keeps each kind of data (its own period or the default)",
     tag="privacy",
-    responses={"200": {"description": "kind -> period", "content": {"application/json": {"schema": {"type": "object", "properties": KIND_PROPS}}}}},
+    responses={
+        "200": {
+            "description": "kind -> period",
+            "content": {"application/json": {"schema": {"type": "object", "properties": KIND_PROPS}}},
+        }
+    },
 )
 @api_roles(*MANAGER_ROLES)
 def get_retention(slug):
@@ -58,10 +63,7 @@ def put_retention(slug):
     "/investigations/visits",
     summary="Who came: visitors by name and unit with their entry times, as far as retention has kept them (audited)",
     tag="privacy",
-    params=[
-        {"name": n, "in": "query", "schema": {"type": "string"}}
-        for n in ("from", "to", "name", "unit")
-    ],
+    params=[{"name": n, "in": "query", "schema": {"type": "string"}} for n in ("from", "to", "name", "unit")],
 )
 @api_roles(*MANAGER_ROLES)
 def investigate_visits():

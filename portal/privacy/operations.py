@@ -28,7 +28,7 @@ def set_retention(user, site, values):
     before = for_site(site.id)
     for kind, days in clean.items():
         row = db.session.get(SiteRetention, (site.id, kind))
-        if days is None or days == default_days(kind) and row is None:
+        if days is None or (days == default_days(kind) and row is None):
             if row is not None:
                 db.session.delete(row)
             continue
