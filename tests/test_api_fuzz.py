@@ -15,10 +15,10 @@ import json
 import os
 import sqlite3
 
+import patrol_support
 import pytest
 import schemathesis
 from desk_support import event as access_event
-import patrol_support
 from feedback_support import file_multipart, png_bytes
 from flask import current_app
 from hypothesis import HealthCheck, Phase, given, settings
