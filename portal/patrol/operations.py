@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.patrol import stickers
 from portal.patrol.models import Checkpoint, Hazard, Round, RouteStop, Scan
 from portal.patrol.models import Route as PatrolRoute
+from portal.patrol.queries import due_slots, missing_and_late
 
 # A phone's clock may be off by this much; a scan time outside the round by more is refused, not trusted.
 CLOCK_SKEW = timedelta(minutes=2)
@@ -217,13 +218,6 @@ def finish_round(user, rnd, finished_at=None, now=None):
     return rnd
 
 
-def missing_and_late(rnd):
-    """(checkpoint ids not reached, checkpoint ids reached late) in route order."""
-    reached = {s.checkpoint_id: s for s in rnd.scans}
-    order = [p["checkpoint_id"] for p in rnd.plan or []] or [s.checkpoint_id for s in rnd.route.stops]
-    return [c for c in order if c not in reached], [c for c in order if c in reached and reached[c].late]
-
-
 def _names(ids):
     rows = dict(db.session.execute(db.select(Checkpoint.id, Checkpoint.name).where(Checkpoint.id.in_(ids or [-1]))).all())
     return [rows.get(i, "") for i in ids]
@@ -284,8 +278,6 @@ def close_overdue(now=None):
 
 def schedule_rounds(now=None):
     """Make the rounds each route's schedule has due by now (the last 24 hours' slots; one per slot)."""
-    from portal.patrol.queries import due_slots
-
     now = now or utcnow()
     made = 0
     for route in db.session.scalars(db.select(PatrolRoute).where(PatrolRoute.active.is_(True))):

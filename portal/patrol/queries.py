@@ -103,6 +103,13 @@ def report(site_id, start, end):
     }
 
 
+def missing_and_late(rnd):
+    """(checkpoint ids not reached, checkpoint ids reached late) in route order."""
+    reached = {s.checkpoint_id: s for s in rnd.scans}
+    order = [p["checkpoint_id"] for p in rnd.plan or []] or [s.checkpoint_id for s in rnd.route.stops]
+    return [c for c in order if c not in reached], [c for c in order if c in reached and reached[c].late]
+
+
 def checkpoint_json(cp, with_code=False):
     """A checkpoint; managers also see what its sticker says."""
     out = {"id": cp.id, "name": cp.name, "active": cp.active}
@@ -131,8 +138,6 @@ def _iso(value):
 
 def round_json(rnd):
     """A round with its plan, the scans that arrived and what is still missing."""
-    from portal.patrol.operations import missing_and_late
-
     missing, late = missing_and_late(rnd) if rnd.plan else ([], [])
     names = {s.checkpoint_id: s.checkpoint.name for s in rnd.route.stops}
     return {
