@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+
 from portal.audit.models import AuditEntry
 from portal.core.timeutil import parse_iso, utcnow
 from portal.desk.models import DeskException
@@ -255,3 +257,31 @@ def test_pages_by_role(client, world, login_as):
     resp = manager.post("/patrol/routes", data={"name": "白天", "stops": "999, 0", "csrf_token": token})
     assert resp.status_code == 302 and "白天" not in manager.get("/patrol/manage").get_data(as_text=True)
     assert manager.get("/patrol/report").status_code == 200
+
+
+@pytest.mark.integration
+def test_the_same_batch_sent_twice_at_once_is_stored_once_on_postgresql(pg_app, pg_world):
+    from tests.support import race
+
+    world = pg_world
+    _, r, payloads = route(world)
+    guard = world.token(world.guard)
+    client = pg_app.test_client()
+    rnd = start(client, guard, r.id)
+    began = parse_iso(rnd["started_at"])
+    batch = [scan(p, minutes(began, 0)) for p in payloads]
+    hazard = {"id": "hazard-race-1", "description": "路灯不亮", "round_id": rnd["id"]}
+
+    def sync(c):
+        scans = c.post(f"/api/v1/patrol/rounds/{rnd['id']}/scans", json={"scans": batch}, headers=guard)
+        found = c.post("/api/v1/patrol/hazards", json=hazard, headers=guard)
+        return scans.status_code, scans.get_json(), found.status_code
+
+    results = race(pg_app, 4, sync, client=True)
+    assert all(res is not None and res[0] == 200 and res[2] in (200, 201) for res in results), results
+    applied = sorted(i for _, body, _ in results for i in body["applied"])
+    assert applied == sorted(s["id"] for s in batch)  # each scan applied by exactly one of the four
+    assert db.session.scalar(db.select(db.func.count(Scan.id)).where(Scan.round_id == rnd["id"])) == 3
+    from portal.patrol.models import Hazard
+
+    assert db.session.scalar(db.select(db.func.count(Hazard.id))) == 1

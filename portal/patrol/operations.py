@@ -188,16 +188,27 @@ def record_scans(user, rnd, items, now=None):
             continue
         scan = Scan(round_id=rnd.id, checkpoint_id=cp_id, client_id=client_id, scanned_at=at, received_at=now)
         scan.late = at > expected[cp_id] + grace
-        db.session.add(scan)
+        if not _insert_once(scan):
+            out["duplicates"].append(client_id)  # the same batch, sent twice at once: the other request stored it
+            continue
         known[client_id] = reached[cp_id] = scan
         out["applied"].append(client_id)
-    db.session.flush()
     db.session.expire(rnd, ["scans"])
     if out["applied"]:
         record("patrol.scans", "patrol_round", rnd.id, site_id=rnd.site_id, applied=len(out["applied"]))
         if rnd.status in ("done", "missed"):
             settle(rnd)  # scans synced after the round closed: the desk's exception shrinks or closes
     return out
+
+
+def _insert_once(row):
+    """Insert under a savepoint; False when a unique key says a concurrent request (a retried sync) stored it first."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+        return True
+    except IntegrityError:
+        return False
 
 
 def finish_round(user, rnd, finished_at=None, now=None):
@@ -335,8 +346,9 @@ def add_hazard(user, site, data, photo=None, rnd=None, now=None):
         photo=photo.data if photo is not None else None,
         photo_type=photo.content_type if photo is not None else None,
     )
-    db.session.add(hz)
-    db.session.flush()
+    if not _insert_once(hz):
+        same = db.session.scalar(db.select(Hazard).where(Hazard.reported_by_id == user.id, Hazard.client_id == client_id))
+        return same, False
     record("patrol.hazard_add", "patrol_hazard", hz.id, site_id=site.id, round_id=hz.round_id, photo=photo is not None)
     from portal.patrol.incidents import hazard_to_incident
 
