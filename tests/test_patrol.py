@@ -178,7 +178,10 @@ def test_the_job_closes_rounds_never_finished_or_never_started(client, world, ap
     client.post(f"/api/v1/patrol/rounds/{walking['id']}/scans", json={"scans": [scan(payloads[0], began)]}, headers=guard)
     # Scheduled for the next minute in Shanghai time: the slot is due at `now`, a round is made once.
     slot = local(began, "Asia/Shanghai").replace(second=0, microsecond=0) + timedelta(minutes=1)
-    db.session.get(Route, r.id).schedule = {"times": [slot.strftime("%H:%M")]}
+    row = db.session.get(Route, r.id)
+    row.schedule = {"times": [slot.strftime("%H:%M")]}
+    with app.test_request_context():  # a slot before the route existed makes no round
+        assert operations.schedule_rounds(now=slot + timedelta(days=1) - timedelta(hours=25)) == 0
     db.session.commit()
     now = slot.astimezone(began.tzinfo)
     with app.test_request_context():

@@ -31,7 +31,8 @@ def due_slots(route, now, lookback=timedelta(hours=24)):
         for t in times:
             h, m = (int(x) for x in t.split(":"))
             slot = datetime(day.year, day.month, day.day, h, m, tzinfo=tz).astimezone(as_utc(now).tzinfo)
-            if now - lookback < slot <= now:
+            # Never before the route existed: a new route must not open a day of missed rounds at once.
+            if max(now - lookback, as_utc(route.created_at)) < slot <= now:
                 out.append(slot)
     return sorted(set(out))
 
