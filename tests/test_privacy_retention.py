@@ -8,6 +8,8 @@ from portal.accounts.operations import create_user
 from portal.audit.models import AuditEntry
 from portal.core.timeutil import utcnow
 from portal.extensions import db
+from portal.faces.erasure import purge
+from portal.faces.models import FaceConsent
 from portal.passes.jobs import retention_job
 from portal.passes.models import Pass
 from portal.passes.retention import PURGED_NAME
@@ -50,21 +52,25 @@ def _ended_pass(world, host, unit, days_ago, name):
 
 
 def test_each_site_purges_exactly_what_is_past_its_own_period(app, client, world):
-    # The other community keeps the default 30 days; this one keeps visit records 90 days and hazard photos 10.
+    # The other community keeps the defaults; this one keeps visit records 90 days, face records 7, hazard photos 10.
     with app.test_request_context():
         bldg = places.add_building(world.other_site, "C", "C栋", 1, 6)
         unit = places.add_unit(bldg, "0301", 3)
         neighbour = create_user("r9", world.PASSWORD, "resident", "周杰")
         places.move_in(neighbour, unit, "owner")
         db.session.commit()
-    put = client.put(
-        "/api/v1/sites/sunny/retention", json={"visits": 90, "patrol_photos": 10}, headers=world.token(world.manager)
-    )
+    periods = {"visits": 90, "faces": 7, "patrol_photos": 10}
+    put = client.put("/api/v1/sites/sunny/retention", json=periods, headers=world.token(world.manager))
     assert put.status_code == 200
     here_45 = _ended_pass(world, world.r1, world.unit_a, 45, "留着的")
     here_100 = _ended_pass(world, world.r1, world.unit_a, 100, "过期的")
     there_45 = _ended_pass(world, neighbour, unit, 45, "别处的")
     there_20 = _ended_pass(world, neighbour, unit, 20, "别处新的")
+    # Face consent records of passes that ended 10 days ago: past this site's 7 days, inside the other's 30.
+    here_10, there_10 = _ended_pass(world, world.r1, world.unit_a, 10, "刷脸"), _ended_pass(world, neighbour, unit, 10, "刷脸")
+    for pid, site_id in ((here_10, world.site.id), (there_10, world.other_site.id)):
+        db.session.add(FaceConsent(pass_id=pid, site_id=site_id, version="v1", purpose="entry"))
+    db.session.commit()
     other_guard = other_site_staff(world, "guard")
     with app.test_request_context():
         hazards = {}
@@ -79,6 +85,7 @@ def test_each_site_purges_exactly_what_is_past_its_own_period(app, client, world
         retention_job(app)
         retention_job(app)  # a second run finds nothing more
         assert patrol.purge_hazard_photos() == 1 and patrol.purge_hazard_photos() == 0
+        assert purge()["consents"] == 1 and purge()["consents"] == 0
         db.session.commit()
     db.session.expire_all()
     names = {pid: db.session.get(Pass, pid).visitor_name for pid in (here_45, here_100, there_45, there_20)}
@@ -88,6 +95,8 @@ def test_each_site_purges_exactly_what_is_past_its_own_period(app, client, world
     # Sunny: 10 days, so the 15-day-old photo goes and the 5-day-old one stays; the other site: the default 90.
     assert kept == {(world.site.id, 15): None, (world.site.id, 5): "image/png", (world.other_site.id, 15): "image/png"}
     assert db.session.get(Hazard, hazards[(world.site.id, 15)]).description == "井盖松动"  # the record stays
+    assert [c.pass_id for c in db.session.scalars(db.select(FaceConsent))] == [there_10]
+    assert db.session.get(Pass, here_10).visitor_name == "刷脸"  # visit records outlive face records here
 
 
 def test_investigations_find_who_came_within_retention_and_are_audited(app, client, world, login_as):
