@@ -12,7 +12,10 @@
     try { return JSON.parse(localStorage.getItem(key)) || {scans: [], hazards: [], finish: null}; }
     catch (e) { return {scans: [], hazards: [], finish: null}; }
   }
-  function save(q) { localStorage.setItem(key, JSON.stringify(q)); }
+  function save(q) {
+    try { localStorage.setItem(key, JSON.stringify(q)); return true; }
+    catch (e) { say(root.dataset.msgFull); return false; }  // storage full (photos): the scan list is kept in memory
+  }
   function newId() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
     return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
@@ -143,7 +146,7 @@
       item.photo = photo;
       var q = load();
       q.hazards.push(item);
-      save(q);
+      if (!save(q)) { item.photo = null; save(q); }  // no room for the photo: keep the report without it
       form.reset();
       document.getElementById("hazard-box").open = false;
       say(root.dataset.msgSaved);
