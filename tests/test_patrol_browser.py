@@ -6,8 +6,12 @@ import time
 import pytest
 import zxingcpp
 from browser_support import LiveServer, launch, phone_context
+from feedback_support import png_bytes
 from patrol_support import route
 from PIL import Image
+
+from portal.extensions import db
+from portal.patrol.models import Hazard
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -63,6 +67,14 @@ def test_guard_scans_stickers_offline_skips_one_and_the_desk_shows_it(app, world
                 page.click("#manual button[type=submit]")
                 _wait_text(page, f"#stops li[data-checkpoint='{cp.id}']", "已保存在本机")
             _wait_text(page, "#sync-status", "无网络")
+            page.click("#hazard-box summary")  # a blocked fire lane, photographed with no signal
+            page.select_option("#hazard-where", str(cps[2].id))
+            page.fill("#hazard-text", "消防通道被电动车堵住")
+            page.set_input_files(
+                "#hazard-photo", files=[{"name": "p.png", "mimeType": "image/png", "buffer": png_bytes((640, 480))}]
+            )
+            page.click("#hazard button[type=submit]")
+            _wait_text(page, "#sync-status", "无网络")
             round_id = page.get_attribute("#round", "data-round-id")
             queued = page.evaluate(f"JSON.parse(localStorage.getItem('patrol-round-{round_id}') || 'null')")
             assert queued is not None and [s["payload"] for s in queued["scans"]] == [decoded[cps[0].id], decoded[cps[2].id]]
@@ -72,6 +84,10 @@ def test_guard_scans_stickers_offline_skips_one_and_the_desk_shows_it(app, world
             _wait_text(page, "#round-status", "完成")  # the page reloads once the server has the round
             assert "已到达" in page.inner_text(f"#stops li[data-checkpoint='{cps[0].id}']")
             assert "漏巡" in page.inner_text(f"#stops li[data-checkpoint='{cps[1].id}']")
+            with app.app_context():
+                (hazard,) = db.session.scalars(db.select(Hazard)).all()
+                assert hazard.checkpoint_id == cps[2].id and hazard.photo_type == "image/jpeg" and hazard.round_id
+                assert hazard.found_at < hazard.created_at  # the phone's time, not the upload's
             page.goto(f"{srv.url}/desk/exceptions")
             row = page.locator("tr", has_text="巡逻点漏巡")
             assert row.count() == 1 and "北门岗亭" in row.inner_text() and "地库B2消防门" not in row.inner_text()
