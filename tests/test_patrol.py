@@ -260,6 +260,9 @@ def test_pages_by_role(client, world, login_as):
     resp = manager.post("/patrol/routes", data={"name": "白天", "stops": "999, 0", "csrf_token": token})
     assert resp.status_code == 302 and "白天" not in manager.get("/patrol/manage").get_data(as_text=True)
     assert manager.get("/patrol/report").status_code == 200
+    assert manager.get("/patrol/report?from=2026-01-01&to=2026-01-31").status_code == 200
+    assert manager.get("/patrol/report?from=2026-02-30").status_code == 400
+    assert manager.get("/patrol/report?from=2026-03-01&to=2026-01-31").status_code == 400
 
 
 @pytest.mark.integration

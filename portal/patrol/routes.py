@@ -1,6 +1,7 @@
 """Patrol pages: the guard's rounds and scanner, the managers' checkpoints, routes and stickers, hazards, the report."""
 
 import base64
+from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -9,6 +10,7 @@ from flask_login import current_user
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import page_roles
 from portal.core.errors import ApiError, back_to
+from portal.core.timeutil import zone
 from portal.desk.access import desk_site, site_object
 from portal.passes import qr
 from portal.patrol import operations, queries, stickers
@@ -136,13 +138,27 @@ def close_hazard(hazard_id):
     return redirect(url_for("patrol.hazards"))
 
 
+def _dates_as_times(args, tz_name):
+    """The page's day pickers (YYYY-MM-DD, in the site's zone) as the API's from/to: from midnight to the next."""
+    out = {}
+    for name, extra in (("from", 0), ("to", 1)):
+        raw = (args.get(name) or "").strip()
+        try:
+            day = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            abort(400)
+        if day is not None:
+            out[name] = datetime.combine(day + timedelta(days=extra), time(), zone(tz_name)).isoformat()
+    return out
+
+
 @bp.get("/report")
 @page_roles(*MANAGER_ROLES)
 def report():
     """Rounds on time, late and missed, checkpoints missed, hazards found and closed, over a period."""
     site = desk_site(current_user)
     try:
-        start, end = report_window(request.args)
+        start, end = report_window(_dates_as_times(request.args, site.timezone))
     except ApiError:
         abort(400)
     return _render("patrol/report.html", site=site, figures=queries.report(site.id, start, end), start=start, end=end)
