@@ -213,7 +213,11 @@ def test_hazard_with_a_photo_is_kept_once_and_closed(client, world):
     first = send()
     assert first.status_code == 201, first.get_json()
     hz = first.get_json()
-    assert hz["has_photo"] and hz["checkpoint"] == "检查点2" and hz["incident_id"] is None
+    assert hz["has_photo"] and hz["checkpoint"] == "检查点2"
+    # The hazard became an incident through the incidents package, with its photo, for the team to follow up.
+    inc = client.get(f"/api/v1/incidents/{hz['incident_id']}", headers=world.token(world.manager)).get_json()
+    assert (inc["kind"], inc["severity"], inc["source"], inc["location"]) == ("other", "normal", "phone", "检查点2")
+    assert inc["description"] == "消防通道被电动车堵住" and len(inc["photos"]) == 1
     assert send().status_code == 200  # a retried upload is the same hazard
     assert len(client.get("/api/v1/patrol/hazards", headers=guard).get_json()["items"]) == 1
     photo = client.get(f"/api/v1/patrol/hazards/{hz['id']}/photo", headers=guard)

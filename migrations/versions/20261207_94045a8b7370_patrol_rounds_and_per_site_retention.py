@@ -4,7 +4,7 @@ Read by hand: plain create_table on SQLite and PostgreSQL; the unique constraint
 sync apply once (patrol_scans, patrol_hazards) and a schedule slot make one round (patrol_rounds).
 
 Revision ID: 94045a8b7370
-Revises: d3f6a81c5e27
+Revises: f1b132b25ef9
 Create Date: 2026-12-07 05:47:45.621788
 
 """
@@ -16,7 +16,7 @@ import portal.core.types
 
 # revision identifiers, used by Alembic.
 revision = '94045a8b7370'
-down_revision = 'd3f6a81c5e27'
+down_revision = 'f1b132b25ef9'
 branch_labels = None
 depends_on = None
 
@@ -115,6 +115,7 @@ def upgrade():
     sa.Column('updated_at', portal.core.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['checkpoint_id'], ['patrol_checkpoints.id'], name=op.f('fk_patrol_hazards_checkpoint_id_patrol_checkpoints')),
     sa.ForeignKeyConstraint(['closed_by_id'], ['users.id'], name=op.f('fk_patrol_hazards_closed_by_id_users')),
+    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_patrol_hazards_incident_id_incidents')),
     sa.ForeignKeyConstraint(['reported_by_id'], ['users.id'], name=op.f('fk_patrol_hazards_reported_by_id_users')),
     sa.ForeignKeyConstraint(['round_id'], ['patrol_rounds.id'], name=op.f('fk_patrol_hazards_round_id_patrol_rounds')),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_patrol_hazards_site_id_sites')),

@@ -120,7 +120,7 @@ class Hazard(Timestamped, db.Model):
     # Re-encoded without metadata, encrypted like complaint photos; dropped after the site's retention.
     photo: Mapped[bytes | None] = deferred(mapped_column(EncryptedBytes))
     photo_type: Mapped[str | None] = mapped_column(String(16))
-    # The incident it became, once the incidents package can take it (portal.patrol.incidents).
-    incident_id: Mapped[int | None] = mapped_column(Integer)
+    # The incident it became (portal.patrol.incidents): the team follows it up there.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     checkpoint = relationship("Checkpoint")
     reported_by = relationship("User", foreign_keys=[reported_by_id])

@@ -13,6 +13,7 @@ from portal.desk.models import DeskException
 from portal.desk.operations import auto_close, open_exception
 from portal.extensions import db
 from portal.patrol import stickers
+from portal.patrol.incidents import hazard_to_incident
 from portal.patrol.models import Checkpoint, Hazard, Round, RouteStop, Scan
 from portal.patrol.models import Route as PatrolRoute
 from portal.patrol.queries import due_slots, missing_and_late
@@ -350,9 +351,7 @@ def add_hazard(user, site, data, photo=None, rnd=None, now=None):
         same = db.session.scalar(db.select(Hazard).where(Hazard.reported_by_id == user.id, Hazard.client_id == client_id))
         return same, False
     record("patrol.hazard_add", "patrol_hazard", hz.id, site_id=site.id, round_id=hz.round_id, photo=photo is not None)
-    from portal.patrol.incidents import hazard_to_incident
-
-    hz.incident_id = hazard_to_incident(hz)
+    hz.incident_id = hazard_to_incident(hz, user, [photo] if photo is not None else [])
     return hz, True
 
 
