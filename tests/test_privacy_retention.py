@@ -23,11 +23,13 @@ from tests.feedback_support import other_site_staff, png_bytes
 def test_managers_read_and_set_their_sites_periods_others_cannot(client, world):
     manager = world.token(world.manager)
     got = client.get("/api/v1/sites/sunny/retention", headers=manager).get_json()
-    assert got["visits"] == {"days": 30, "default": 30, "own": False, "min": 1, "max": 1095}
+    assert got["visits"] == {"days": 30, "default": 30, "own": False, "min": 1, "max": 730}
     assert got["faces"]["max"] == 90 and got["patrol_photos"]["default"] == 90
     put = client.put("/api/v1/sites/sunny/retention", json={"visits": 180, "faces": 7}, headers=manager)
     assert put.status_code == 200, put.get_json()
-    assert put.get_json()["visits"] == {"days": 180, "default": 30, "own": True, "min": 1, "max": 1095}
+    assert put.get_json()["visits"] == {"days": 180, "default": 30, "own": True, "min": 1, "max": 730}
+    # The same value the community's settings page shows and edits: one place for it.
+    assert client.get("/api/v1/sites/sunny/settings", headers=manager).get_json()["settings"]["retention_days"] == 180
     # Face records may not outlive a quarter; an unknown kind or a non-number is a 400; nothing half-stored.
     for bad in ({"faces": 365}, {"visits": 0}, {"shoes": 3}, {"visits": "180"}, {"visits": True}, {}):
         resp = client.put("/api/v1/sites/sunny/retention", json=bad, headers=manager)

@@ -5,6 +5,7 @@ from portal.core.errors import ValidationFailed
 from portal.extensions import db
 from portal.privacy.models import SiteRetention
 from portal.privacy.queries import KINDS, default_days, for_site
+from portal.sites.operations import change_settings
 
 
 def set_retention(user, site, values):
@@ -26,6 +27,9 @@ def set_retention(user, site, values):
     if errors:
         raise ValidationFailed(errors)
     before = for_site(site.id)
+    if "visits" in clean:
+        # One place for a community's visit retention: the settings page's "retention days" (portal.sites.settings).
+        change_settings(site, {"retention_days": clean.pop("visits")})
     for kind, days in clean.items():
         row = db.session.get(SiteRetention, (site.id, kind))
         if days is None or (days == default_days(kind) and row is None):
