@@ -4,7 +4,7 @@ Read by hand: plain create_table on SQLite and PostgreSQL; the unique constraint
 sync apply once (patrol_scans, patrol_hazards) and a schedule slot make one round (patrol_rounds).
 
 Revision ID: 94045a8b7370
-Revises: f1b132b25ef9
+Revises: 664fcd5a19c5
 Create Date: 2026-12-07 05:47:45.621788
 
 """
@@ -16,7 +16,7 @@ import portal.core.types
 
 # revision identifiers, used by Alembic.
 revision = '94045a8b7370'
-down_revision = 'f1b132b25ef9'
+down_revision = '664fcd5a19c5'
 branch_labels = None
 depends_on = None
 
