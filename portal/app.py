@@ -45,6 +45,8 @@ FEATURES = [
     "ops",
     "residents",
     "lookup",
+    "privacy",
+    "patrol",
     "api",
 ]
 

@@ -70,6 +70,8 @@ class Config:
     MQTT_URL = os.environ.get("MQTT_URL")
     REDIS_URL = os.environ.get("REDIS_URL")
     RETENTION_DAYS = int(os.environ.get("RETENTION_DAYS", "30"))
+    # Days a closed patrol hazard keeps its photo (a site may set its own: portal.privacy).
+    PATROL_PHOTO_RETENTION_DAYS = int(os.environ.get("PATROL_PHOTO_RETENTION_DAYS", "90"))
     # How often each worker writes the events of gate decisions that took nothing (portal.events.journal).
     EVENT_JOURNAL_MS = int(os.environ.get("EVENT_JOURNAL_MS", "100"))
     QR_STEP_SECONDS = 30

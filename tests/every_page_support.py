@@ -452,6 +452,7 @@ def seed(world):
         ids.update(_incidents(world, site, photo, dev_off))
         ids.update(_residents(world, long_unit))
         _seed_permits(world, site, now)
+        ids.update(_patrol(world, site, now, photo))
     return ids
 
 
@@ -563,3 +564,38 @@ def _seed_permits(world, site, now):
         help_request = {"kind": "help", "category": "locked_out", "location": None, "description": "忘带钥匙", "anonymous": False}
         fb.file_complaint(world.r1, site, world.unit_a, help_request, source="hotline", filed_by=world.guard)
         db.session.commit()
+
+
+def _patrol(world, site, now, photo):
+    """Rounds due, under way, done on time and missed; hazards open with a photo and closed; a site's own retention."""
+    from portal.patrol import operations as patrol
+    from portal.patrol import stickers
+    from portal.privacy.operations import set_retention
+
+    cps = [patrol.add_checkpoint(world.manager, site, name) for name in ("地库B2消防门", "北门" + SHORT_LONG, "垃圾分类点")]
+    stops = [{"checkpoint_id": c.id, "minutes": 5} for c in cps]
+    route = patrol.add_route(world.manager, site, "夜间巡逻" + SHORT_LONG, stops, {"times": ["08:00", "20:00"]})
+    patrol.add_route(world.manager, site, "每两小时", stops[:1], {"every_hours": 2, "from": "01:00"})
+    walking = patrol.start_round(world.guard, route, now=now - timedelta(minutes=3))
+    patrol.record_scans(
+        world.guard, walking, [{"id": "seed-scan-1", "payload": stickers.payload(cps[0]), "scanned_at": now.isoformat()}]
+    )
+    done = patrol.start_round(world.manager, route, now=now - timedelta(minutes=20))
+    items = [{"id": f"seed-done-{c.id}", "code": stickers.manual_code(c), "scanned_at": now.isoformat()} for c in cps]
+    patrol.record_scans(world.manager, done, items, now=now)
+    patrol.finish_round(world.manager, done, now=now)
+    missed = patrol.start_round(world.manager, route, now=now - timedelta(hours=2))
+    patrol.finish_round(world.manager, missed, now=now - timedelta(hours=1, minutes=50))
+    patrol.schedule_rounds(now=now)
+    hz, _ = patrol.add_hazard(
+        world.guard,
+        site,
+        {"id": "seed-hazard-1", "description": SHORT_LONG * 3, "code": stickers.manual_code(cps[1])},
+        photo,
+        walking,
+    )
+    fixed, _ = patrol.add_hazard(world.guard, site, {"id": "seed-hazard-2", "description": "消防通道堵塞"})
+    patrol.close_hazard(world.manager, fixed, "已清理")
+    set_retention(world.manager, site, {"visits": 180, "faces": 7})
+    db.session.commit()
+    return {"round_id": walking.id, "round_ids": [walking.id, done.id, missed.id], "hazard_id": hz.id}

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 
+import patrol_support
 import pytest
 import schemathesis
 from desk_support import event as access_event
@@ -67,6 +68,12 @@ KEPT = (
     "complaint_messages",
     "surveys",
     "feedback_follow_ups",
+    "patrol_checkpoints",
+    "patrol_routes",
+    "patrol_rounds",
+    "patrol_scans",
+    "patrol_hazards",
+    "site_retention",
 )
 
 
@@ -129,12 +136,17 @@ def _seed(client, world):
         headers=manager,
     ).get_json()
     db.session.commit()
+    _, patrol_route, _ = patrol_support.route(world)
+    walk = patrol_support.start(client, guard, patrol_route.id)
+    hazard = client.post("/api/v1/patrol/hazards", json={"id": "fuzz-hazard-1", "description": "井盖松动"}, headers=guard)
     return {
         "incident_id": incident["id"],
         "shift_id": shift["id"],
         "permit_id": permit["id"],
         "document_id": permit["documents"][0]["id"],
         "freight_id": freight["id"],
+        "round_id": walk["id"],
+        "hazard_id": hazard.get_json()["id"],
         "vehicle_id": car["id"],
         "user_id": member.id,
         "pass_id": p.id,

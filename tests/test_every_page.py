@@ -31,6 +31,7 @@ BINARY = {
     "audit.export": "CSV",
     "residents.export": "CSV",
     "api.export_roll": "CSV",
+    "api.hazard_photo_file": "hazard photo (image)",
 }
 
 
@@ -73,6 +74,8 @@ def _values(arg, ids, endpoint):
         "building_id": ids.get("building_ids", [1]),
         "gate_id": ids.get("gate_ids", [1]),
         "unit_id": ids.get("unit_ids", [1]),
+        "round_id": ids.get("round_ids", [1]),
+        "hazard_id": [ids.get("hazard_id", 1)],
     }
     return one.get(arg, [1])
 

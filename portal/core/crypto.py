@@ -142,3 +142,14 @@ def token_hash(token: str) -> str:
 def new_token(prefix: str, nbytes: int = 32) -> str:
     """Random bearer token with a prefix that says what it is."""
     return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
+
+
+def site_mac(purpose: str, site_id: int, message: str) -> bytes:
+    """HMAC-SHA256 of a message under a key derived for one site and purpose (stickers signed per community)."""
+    if _state["idx"] is None:
+        raise KeyMissing("data key not configured")
+    # The per-site key: HKDF of the data-derived index key, so no new secret to configure and no two sites alike.
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"portal {purpose} v1 site {site_id}".encode()).derive(
+        _state["idx"]
+    )
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()

@@ -47,6 +47,8 @@ KIND_LABELS = {
     "offline_double_use": _l("Offline double use"),
     "lost_events": _l("Device events lost"),
     "overstay": _l("Vehicle overstay"),
+    "patrol_missed": _l("Patrol checkpoint missed"),
+    "patrol_late": _l("Patrol checkpoint late"),
 }
 OUTCOME_LABELS = {
     "resolved": _l("Resolved"),

@@ -22,6 +22,8 @@ EXCEPTION_KINDS = (
     "offline_double_use",
     "lost_events",
     "overstay",
+    "patrol_missed",
+    "patrol_late",
 )
 EXCEPTION_STATES = ("open", "taken", "closed")
 OUTCOMES = (

@@ -31,7 +31,7 @@ def purge_job(app):
     from portal.extensions import db
     from portal.faces.erasure import check_acknowledgements, purge
 
-    counts = purge(app.config.get("RETENTION_DAYS", 30))
+    counts = purge()  # each site's own period (portal.privacy)
     db.session.commit()
     counts["confirmed"] = check_acknowledgements()
     db.session.commit()

@@ -11,6 +11,7 @@ from portal.devices.models import Device
 from portal.extensions import db
 from portal.faces.models import FaceConsent, FaceErasure, FaceImage, FaceIndexStamp, FaceTemplate
 from portal.passes.models import Pass
+from portal.privacy.queries import cutoffs
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def _ended(now):
     )
 
 
-def purge(retention_days, now=None):
+def purge(retention_days=None, now=None):
     """Erase faces of ended passes or withdrawn consent; drop consent records after retention. Idempotent."""
     now = now or utcnow()
     counts = {"ended": 0, "withdrawn": 0, "consents": 0, "erasures": 0}
@@ -141,21 +142,30 @@ def purge(retention_days, now=None):
     for p in orphans:
         if erase_face(p, "withdrawn") is not None:
             counts["withdrawn"] += 1
-    cutoff = now - timedelta(days=retention_days)
-    old = db.session.scalars(
-        db.select(FaceConsent)
-        .join(Pass, Pass.id == FaceConsent.pass_id)
-        .where((Pass.valid_until <= cutoff) | (Pass.revoked_at <= cutoff) | (FaceConsent.withdrawn_at <= cutoff))
-    ).all()
-    for consent in old:
-        p = db.session.get(Pass, consent.pass_id)
-        # Safety net: a template still here past retention goes too (it should have gone at the pass's end).
-        erase_face(p, "retention")
-        db.session.delete(consent)
-        counts["consents"] += 1
-    for erasure in db.session.scalars(db.select(FaceErasure).where(FaceErasure.completed_at <= cutoff)):
-        db.session.delete(erasure)
-        counts["erasures"] += 1
+    # Each site's own period for face records (portal.privacy), or one period for all when given.
+    periods = (
+        [(lambda column: column.is_not(None), now - timedelta(days=retention_days), retention_days)]
+        if retention_days is not None
+        else cutoffs("faces", now)
+    )
+    for sites, cutoff, _days in periods:
+        old = db.session.scalars(
+            db.select(FaceConsent)
+            .join(Pass, Pass.id == FaceConsent.pass_id)
+            .where(sites(Pass.site_id))
+            .where((Pass.valid_until <= cutoff) | (Pass.revoked_at <= cutoff) | (FaceConsent.withdrawn_at <= cutoff))
+        ).all()
+        for consent in old:
+            p = db.session.get(Pass, consent.pass_id)
+            # Safety net: a template still here past retention goes too (it should have gone at the pass's end).
+            erase_face(p, "retention")
+            db.session.delete(consent)
+            counts["consents"] += 1
+        for erasure in db.session.scalars(
+            db.select(FaceErasure).where(sites(FaceErasure.site_id), FaceErasure.completed_at <= cutoff)
+        ):
+            db.session.delete(erasure)
+            counts["erasures"] += 1
     db.session.flush()
     if counts["consents"] or counts["erasures"]:
         record("face.retention_purge", "site", None, consents=counts["consents"], erasures=counts["erasures"])

@@ -83,4 +83,8 @@ KEPT = {
     ("incident_events", "note"): "an incident record of the security team, kept for review (复盘) and KPIs",
     ("incident_photos", "data"): "evidence of an incident, encrypted at rest, served to the site's staff only",
     ("desk_shifts", "notes"): "handover notes (交接班记录), kept and searchable as the shift record",
+    ("patrol_checkpoints", "name"): "a place on a patrol route, not a person",
+    ("patrol_routes", "name"): "a patrol route, not a person",
+    ("patrol_hazards", "photo"): "erased by the patrol photo purge after the site's patrol_photos period (portal.privacy)",
+    ("patrol_hazards", "photo_type"): "cleared with the photo by the same purge",
 }

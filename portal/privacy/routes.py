@@ -1,0 +1,56 @@
+"""The managers' records page: this community's retention periods and the visit search for investigations."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.accounts.models import MANAGER_ROLES
+from portal.accounts.sessions import page_roles
+from portal.core.errors import ApiError, back_to
+from portal.desk.access import desk_site
+from portal.patrol.api import report_window
+from portal.privacy import investigations, operations, queries
+
+bp = Blueprint("privacy", __name__, url_prefix="/privacy")
+
+
+@bp.get("/")
+@page_roles(*MANAGER_ROLES)
+def index():
+    """Retention periods with their form; the visit search and its results when asked."""
+    site = desk_site(current_user)
+    results, searched, error = [], False, None
+    if request.args.get("search"):
+        searched = True
+        try:
+            start, end = report_window(request.args)
+        except ApiError:
+            error = _("Choose a period of at most 400 days.")
+        else:
+            name = (request.args.get("name") or "").strip()[:64] or None
+            unit = (request.args.get("unit") or "").strip()[:40] or None
+            results = investigations.visits(current_user, site, start, end, name=name, unit=unit)
+    html = render_template(
+        "privacy/index.html",
+        site=site,
+        periods=queries.for_site(site.id),
+        kinds=queries.KINDS,
+        results=results,
+        searched=searched,
+        error=error,
+    )
+    return html, 400 if error else 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/retention")
+@page_roles(*MANAGER_ROLES)
+def retention():
+    """Save the periods; an empty box goes back to the default."""
+    back_to(url_for("privacy.index"))
+    values = {}
+    for kind in queries.KINDS:
+        raw = (request.form.get(kind) or "").strip()
+        values[kind] = int(raw) if raw.isdigit() and len(raw) < 6 else (None if not raw else -1)
+    operations.set_retention(current_user, desk_site(current_user), values)
+    flash(_("Retention periods saved."), "ok")
+    return redirect(url_for("privacy.index"))
