@@ -452,6 +452,7 @@ def seed(world):
         ids.update(_incidents(world, site, photo, dev_off))
         ids.update(_residents(world, long_unit))
         _seed_permits(world, site, now)
+    _alarms_and_emergencies(world, dev_off, lift, live)
     return ids
 
 
@@ -562,4 +563,33 @@ def _seed_permits(world, site, now):
     with world.app.test_request_context():
         help_request = {"kind": "help", "category": "locked_out", "location": None, "description": "忘带钥匙", "anonymous": False}
         fb.file_complaint(world.r1, site, world.unit_a, help_request, source="hotline", filed_by=world.guard)
+        db.session.commit()
+
+
+def _alarms_and_emergencies(world, door, lift, on_site):
+    """Open, acknowledged and cleared alarms; a drill on record and a fire running with every device state."""
+    from portal.alarms import operations as alarms
+    from portal.emergency import operations as emergency
+    from portal.emergency.models import EmergencyDevice, RollCallEntry
+
+    with world.app.test_request_context():
+        site = world.site
+        site.settings = {**(site.settings or {}), "assembly_point": "南门广场", "assembly_point_en": "South gate square"}
+        alarms.raise_alarm(door, "door_forced", door=1)
+        alarms.acknowledge(alarms.raise_alarm(lift, "tamper"), world.guard)
+        held = alarms.raise_alarm(door, "door_held", door=2)
+        alarms.clear_alarm(door, "door_held", door=2)
+        assert held.cleared_at is not None
+        drill = emergency.start(site, world.manager, "drill", "季度演练")
+        emergency.end(site, world.manager)
+        fire = emergency.start(site, world.guard, "fire", "B栋烟雾" + SHORT_LONG)
+        rows = {
+            r.device_id: r for r in db.session.scalars(db.select(EmergencyDevice).where(EmergencyDevice.emergency_id == fire.id))
+        }
+        rows[door.id].state = "released"
+        rows[lift.id].state, rows[lift.id].error = "failed", "unsupported"
+        db.session.add(
+            RollCallEntry(emergency_id=fire.id, pass_id=on_site.id, visitor_name=NAME, pass_kind="guest", unit="A栋 1201")
+        )
+        db.session.add(RollCallEntry(emergency_id=drill.id, pass_id=None, visitor_name="演练访客", pass_kind="contractor"))
         db.session.commit()
