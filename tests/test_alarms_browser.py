@@ -13,6 +13,7 @@ from portal.alarms.models import Alarm
 from portal.app import create_app
 from portal.config import TestConfig
 from portal.extensions import db
+from portal.incidents.models import Incident
 
 
 @pytest.fixture
@@ -81,5 +82,14 @@ def test_an_alarm_from_the_cli_reaches_the_board_within_a_second_and_is_acknowle
             db.session.expire_all()
             alarm = db.session.get(Alarm, alarm.id)
             assert alarm.acknowledged_at is not None and alarm.acknowledged_by_id == world.guard.id
+            # A second alarm is turned into an incident with one click.
+            child = flask("devices", "simulate-alarm", str(door.id), "tamper", env=env, stdout=subprocess.PIPE)
+            page.wait_for_selector("#alarm-list li.alarm", timeout=30000)
+            assert child.wait(timeout=60) == 0
+            page.click("#alarm-list button.incident")
+            page.wait_for_selector("#alarm-list li", state="detached", timeout=3000)
+            db.session.expire_all()
+            incident = db.session.scalar(db.select(Incident))
+            assert incident.source == "alarm" and incident.device_id == door.id and incident.kind == "damage"
         finally:
             browser.close()

@@ -4,10 +4,14 @@ from sqlalchemy import select
 
 from portal.alarms import feed
 from portal.alarms.models import KINDS, SELF_CLEARING, Alarm
+from portal.alarms.serialize import ALARM_LABELS
 from portal.audit.operations import record
 from portal.core.errors import Refused
+from portal.core.i18n import local_name
 from portal.core.timeutil import utcnow
 from portal.extensions import db
+from portal.shifts.operations import close_offers, offer_to_guards
+from portal.sites.models import Building
 
 
 def check_kind(kind):
@@ -57,7 +61,13 @@ def raise_alarm(device, kind, at=None, door=None, source_key=None, details=None)
     session.flush()
     record("alarm.raise", "alarm", alarm.id, site_id=device.site_id, kind=kind, device_id=device.id, door=door)
     feed.announce(session, alarm)
+    # The guards posted nearest the device are offered it first, everyone on shift a minute later.
+    offer_to_guards(device.site, _building(device), subject="alarm", subject_id=alarm.id, now=alarm.raised_at)
     return alarm
+
+
+def _building(device):
+    return db.session.get(Building, device.building_id) if device.building_id is not None else None
 
 
 def clear_alarm(device, kind, door=None, at=None):
@@ -80,4 +90,33 @@ def acknowledge(alarm, user):
         alarm.acknowledged_by_id = user.id
         record("alarm.acknowledge", "alarm", alarm.id, site_id=alarm.site_id, actor=user, kind=alarm.kind)
         feed.announce(db.session, alarm)
+        close_offers("alarm", alarm.id)
     return alarm
+
+
+#: The incident kind an alarm becomes (guards can change the incident afterwards).
+INCIDENT_KINDS = {"fire_input": "fire_smoke", "door_forced": "suspicious_person", "duress": "suspicious_person"}
+
+
+def to_incident(alarm, user, severity="high"):
+    """One action: the alarm becomes an incident at its device (offered to the nearest guards) and is acknowledged."""
+    from portal.incidents.models import Incident
+    from portal.incidents.operations import create_incident
+
+    if db.session.scalar(select(Incident.id).where(Incident.alarm_id == alarm.id, Incident.site_id == alarm.site_id)):
+        raise Refused("already_incident", "This alarm is already an incident.", kind="conflict")
+    device = alarm.device
+    label = ALARM_LABELS[alarm.kind]
+    incident = create_incident(
+        device.site,
+        INCIDENT_KINDS.get(alarm.kind, "damage" if alarm.kind == "tamper" else "other"),
+        local_name(device) or device.name,
+        str(label),
+        severity,
+        user,
+        source="alarm",
+        device=device,
+        alarm_id=alarm.id,
+    )
+    acknowledge(alarm, user)
+    return incident

@@ -118,15 +118,21 @@
     button.type = "button"; button.className = "ack"; button.dataset.id = a.id;
     button.textContent = alarmBox.dataset.ackLabel;
     li.appendChild(button);
+    var incident = document.createElement("button");
+    incident.type = "button"; incident.className = "incident"; incident.dataset.id = a.id;
+    incident.textContent = alarmBox.dataset.incidentLabel;
+    li.appendChild(incident);
     if (fresh) { alarmList.insertBefore(li, alarmList.firstChild); beep(); }
     alarmCount();
   }
-  function acknowledge(id) {
-    var url = alarmBox.dataset.ack.replace("/1/acknowledge", "/" + id + "/acknowledge");
+  function acknowledge(id, incident) {
+    // One action either way: acknowledge, or make it an incident (which acknowledges it too).
+    var url = incident ? alarmBox.dataset.incident.replace("/1/incident", "/" + id + "/incident")
+                       : alarmBox.dataset.ack.replace("/1/acknowledge", "/" + id + "/acknowledge");
     fetch(url, {method: "POST", credentials: "same-origin",
                 headers: {"Accept": "application/json", "X-CSRFToken": alarmBox.dataset.csrf}})
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (a) { if (a) { showAlarm(a); } })
+      .then(function (a) { if (a) { showAlarm(a.alarm || a); } })
       .catch(function () { /* the button stays: the guard can try again */ });
   }
   function pollAlarms() {
@@ -146,7 +152,11 @@
   }
   if (alarmList) {
     alarmList.addEventListener("click", function (e) {
-      if (e.target && e.target.classList.contains("ack")) { e.target.disabled = true; acknowledge(e.target.dataset.id); }
+      var t = e.target;
+      if (t && (t.classList.contains("ack") || t.classList.contains("incident"))) {
+        t.disabled = true;
+        acknowledge(t.dataset.id, t.classList.contains("incident"));
+      }
     });
   }
 
