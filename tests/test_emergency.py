@@ -192,3 +192,16 @@ def test_mqtt_doors_are_released_and_restored_with_acks_and_a_silent_one_caught_
     finally:
         probe.close()
         fleet.stop()
+
+
+def test_the_team_kpis_count_drills_and_alarm_acknowledgement(app, world, guard_client, manager_client):
+    from portal.alarms import operations as alarms
+
+    door = add_device(world, "door", kind="door_controller")
+    with app.test_request_context():
+        alarms.acknowledge(alarms.raise_alarm(door, "tamper"), world.guard)
+        db.session.commit()
+    assert _post(guard_client, URL, {"kind": "drill", "reason": "drill"}).status_code == 201
+    kpi = manager_client.get("/api/v1/reports/kpi").get_json()
+    assert kpi["drills"]["available"] and kpi["drills"]["held"] == 1
+    assert kpi["alarms"]["available"] and kpi["alarms"]["acknowledged"] == 1

@@ -33,3 +33,11 @@ def changed_since(since, limit=500):
     """Alarms written at or after a moment (the SQLite feed polls these)."""
     q = select(Alarm.id).where(Alarm.updated_at >= since).order_by(Alarm.updated_at).limit(limit)
     return db.session.scalars(q).all()
+
+
+def ack_minutes(site_id, start, end):
+    """Minutes from raised to acknowledged of the alarms raised in a period (the team's KPI; portal.reports.team)."""
+    q = select(Alarm.raised_at, Alarm.acknowledged_at).where(
+        Alarm.site_id == site_id, Alarm.raised_at >= start, Alarm.raised_at < end, Alarm.acknowledged_at.is_not(None)
+    )
+    return [(acked - raised).total_seconds() / 60 for raised, acked in db.session.execute(q)]

@@ -4,6 +4,10 @@
 def init_app(app):
     """Load models and register the API and the desk page."""
     from portal.emergency import api, models  # noqa: F401
+    from portal.emergency.queries import drills
     from portal.emergency.routes import bp
+    from portal.reports.team import HOOKS
+
+    HOOKS["drills"] = drills
 
     app.register_blueprint(bp)

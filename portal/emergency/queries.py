@@ -64,3 +64,19 @@ def due_for_devices(session, device_ids):
 def seconds(start, end):
     """Whole seconds between two moments, or None."""
     return round((end - start).total_seconds(), 3) if start is not None and end is not None else None
+
+
+def drills(site_id, start, end):
+    """Drills started in a period with their timings (the team's KPI; portal.reports.team)."""
+    q = select(Emergency).where(
+        Emergency.site_id == site_id, Emergency.kind == "drill", Emergency.started_at >= start, Emergency.started_at < end
+    )
+    return [
+        {
+            "kind": e.kind,
+            "started_at": e.started_at.isoformat(),
+            "ended_at": e.ended_at.isoformat() if e.ended_at else None,
+            "roll_call_seconds": seconds(e.started_at, e.roll_complete_at),
+        }
+        for e in db.session.scalars(q.order_by(Emergency.started_at))
+    ]
