@@ -124,3 +124,13 @@ def test_an_alarm_becomes_an_incident_in_one_action_offered_to_the_nearest_guard
         )
         == 0
     )
+
+
+def test_a_shifts_handover_record_lists_its_alarms(app, world, guard_client):
+    door = add_device(world, "east-door", kind="door_controller")
+    token = csrf(guard_client, "/desk/")
+    guard_client.post("/api/v1/desk/shift/start", headers={"X-CSRFToken": token})
+    assert _cli(app, door.id, "duress").exit_code == 0
+    shift = guard_client.post("/api/v1/desk/shift/end", json={"notes": "交接"}, headers={"X-CSRFToken": token}).get_json()
+    page = guard_client.get(f"/desk/handovers/{shift['id']}?lang=en").get_data(as_text=True)
+    assert "Alarms" in page and "Duress code" in page

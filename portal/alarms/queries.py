@@ -41,3 +41,15 @@ def ack_minutes(site_id, start, end):
         Alarm.site_id == site_id, Alarm.raised_at >= start, Alarm.raised_at < end, Alarm.acknowledged_at.is_not(None)
     )
     return [(acked - raised).total_seconds() / 60 for raised, acked in db.session.execute(q)]
+
+
+def shift_section(site_id, start, end):
+    """The alarms raised during a shift, for its handover record (portal.shifts.queries.SHIFT_SECTIONS)."""
+    from portal.alarms.serialize import ALARM_LABELS, STATE_LABELS
+
+    q = select(Alarm).where(Alarm.site_id == site_id, Alarm.raised_at >= start, Alarm.raised_at < end)
+    items = [
+        {"id": a.id, "what": str(ALARM_LABELS[a.kind]), "at": a.raised_at, "status": str(STATE_LABELS[a.state])}
+        for a in db.session.scalars(q.order_by(Alarm.raised_at).limit(LIMIT))
+    ]
+    return "Alarms", items

@@ -16,6 +16,9 @@ ALARM_LABELS = {
 }
 
 
+STATE_LABELS = {"open": _l("Open"), "acknowledged": _l("Acknowledged"), "cleared": _l("Resolved by itself")}
+
+
 def _iso(value):
     return value.isoformat() if value is not None else None
 
