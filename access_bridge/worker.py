@@ -28,8 +28,7 @@ from portal.alarms import operations as alarm_ops
 from portal.audit.models import AuditEntry
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
-from portal.devices.drivers import HEALTH
-from portal.devices.drivers import can
+from portal.devices.drivers import HEALTH, can
 from portal.devices.models import Device, DeviceCommand
 from portal.emergency import operations as emergency_ops
 from portal.emergency import queries as emergency_queries
