@@ -37,6 +37,7 @@ class Job:
     desired_keys: set = field(default_factory=set)
     acked_present: set = field(default_factory=set)
     event_after: int | None = None
+    emergency: tuple[int, str] | None = None  # (emergency_devices row id, release | restore)
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Outcome:
     audited: bool = False
     keys: set | None = None
     events: list = field(default_factory=list)
+    emergency_row: int | None = None  # the release/restore row this job carried
+    emergency: tuple | None = None  # (row id, mode, error text or None) once the device answered
 
 
 def run_job(driver, job: Job) -> Outcome:
@@ -59,6 +62,8 @@ def run_job(driver, job: Job) -> Outcome:
         checked = _run_checks(driver, job, out)
         if job.probe and not checked and not driver.health():
             raise DeviceUnreachable("device did not answer the health check")
+        if job.emergency is not None:  # before anything else: people may be waiting at a locked door
+            _emergency(driver, job.emergency, out)
         for cmd_id, kind, door, reason in job.commands:
             if kind == HEALTH:
                 continue
@@ -110,6 +115,19 @@ def _run_checks(driver, job, out) -> bool:
         raise
     out.commands.extend((i, None) for i in ids)
     return True
+
+
+def _emergency(driver, due, out):
+    """Release or restore; a device that cannot is failed for good, one that does not answer is retried."""
+    row_id, mode = due
+    out.emergency_row = row_id
+    try:
+        driver.emergency(mode)
+        out.emergency = (row_id, mode, None)
+    except (DeviceUnreachable, DeviceAuthFailed):
+        raise
+    except DriverError as exc:
+        out.emergency = (row_id, mode, str(exc) or type(exc).__name__)
 
 
 def _push(driver, ops, out):

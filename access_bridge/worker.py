@@ -24,11 +24,15 @@ from access_bridge import reconciler as rc
 from access_bridge.drivers.base import Capability, DriverError, get_driver
 from access_bridge.event_polls import EventPolls
 from access_bridge.wakeup import Listener
+from portal.alarms import operations as alarm_ops
 from portal.audit.models import AuditEntry
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
-from portal.devices.drivers import HEALTH
+from portal.devices.drivers import HEALTH, can
 from portal.devices.models import Device, DeviceCommand
+from portal.emergency import operations as emergency_ops
+from portal.emergency import queries as emergency_queries
+from portal.emergency.models import EmergencyDevice
 from portal.extensions import db
 from portal.passes.models import Pass
 
@@ -90,6 +94,7 @@ class Worker:
         self.force_plan = True
         self.edge = None
         self.edge_stop = threading.Event()
+        self.watching = set()  # devices whose alarms this worker receives
 
     # -- the loop -------------------------------------------------------------------------
     def run_forever(self, stop: threading.Event):
@@ -126,6 +131,7 @@ class Worker:
             try:
                 now = utcnow()
                 self._collect(session)
+                self._drain_alarms(session)
                 if time.monotonic() - self.last_claim > self.lease.total_seconds() / 3 or self.force_plan:
                     self._claim(session, now)
                 desired = self._plan(session, now)
@@ -174,6 +180,7 @@ class Worker:
         if full:
             devices = rc.devices_by_id(session, self.claimed, with_options=True)
             self._refresh_drivers(devices)
+            self._watch_alarms(devices)
             self.device_cache = {i: _snapshot(d) for i, d in devices.items()}
             desired = rc.plan(session, list(devices.values()), now)
             rc.finish_removals(session, devices.values(), now)
@@ -224,6 +231,7 @@ class Worker:
             d = devices.get(device_id)
             if d is None or sig != d.driver + json.dumps(d.options or {}, sort_keys=True):
                 del self.drivers[device_id]
+                self.watching.discard(device_id)
                 driver.close()
 
     def _driver(self, device):
@@ -236,6 +244,39 @@ class Worker:
             # Readers that leave the decision to us (OSDP) get a decider that keeps working offline.
             self._edge_runtime().attach(driver, device)
         return driver
+
+    # -- alarms ---------------------------------------------------------------------------------------------
+    def _watch_alarms(self, devices):
+        """Every claimed device that reports alarms gets its driver now (ISAPI opens its alert stream)."""
+        for device in devices.values():
+            if device.id in self.watching or device.status == "removed":
+                continue
+            if not can(device.driver, device.options, Capability.ALARMS):
+                continue
+            try:
+                self._driver(device).watch_alarms(self.signal.set)
+                self.watching.add(device.id)
+            except DriverError as exc:
+                log.warning("device %s: alarms not watched: %s", device.id, exc)
+
+    def _drain_alarms(self, session):
+        """Alarms the drivers received on their own threads become rows (and reach the desk at commit)."""
+        for device_id, (_sig, driver) in list(self.drivers.items()):
+            received = driver.alarms()
+            if not received:
+                continue
+            device = session.get(Device, device_id)
+            if device is None:
+                continue
+            for alarm in received:
+                try:
+                    with session.begin_nested():
+                        if alarm.cleared:
+                            alarm_ops.clear_alarm(device, alarm.kind, alarm.door, alarm.at)
+                        else:
+                            alarm_ops.raise_alarm(device, alarm.kind, alarm.at, alarm.door, alarm.source_key, {"raw": alarm.raw})
+                except Exception:  # one malformed report must not lose the others
+                    log.exception("device %s: alarm %r not recorded", device_id, alarm.kind)
 
     def _edge_runtime(self):
         if self.edge is None:
@@ -271,6 +312,13 @@ class Worker:
                 .where(mine, or_(BridgeDevice.audit_keys.is_(True), BridgeDevice.failures > 0, Device.status == "pending"))
             )
         )
+        ids |= set(
+            session.scalars(
+                select(EmergencyDevice.device_id)
+                .join(BridgeDevice, BridgeDevice.device_id == EmergencyDevice.device_id)
+                .where(mine, EmergencyDevice.state == "pending")
+            )
+        )
         ids |= self.events.due(self.claimed, self.slugs, self.inflight)
         return ids, due
 
@@ -294,7 +342,10 @@ class Worker:
         for i in waiting:
             commands[i] = [c for c in commands.get(i, []) if c[1] == HEALTH]
         ids = [i for i in ids if i not in waiting or commands[i]]
-        due = {i: devices[i] for i in ids if i in due and i not in waiting}
+        # A fire or evacuation holds credential pushes and revocations back until it ends (the doors are open anyway).
+        paused = emergency_queries.paused_site_ids(session)
+        emergencies = emergency_queries.due_for_devices(session, ids)
+        due = {i: devices[i] for i in ids if i in due and i not in waiting and devices[i].site_id not in paused}
         audit = [i for i in ids if bds[i].audit_keys and i not in waiting]
         ops = rc.due_ops(session, due, desired, now) if due else {}
         present: dict[int, set[str]] = {}
@@ -319,8 +370,9 @@ class Worker:
                     audit_keys=bd.audit_keys,
                     desired_keys=present.get(device_id, set()),
                     event_after=cursors.get(device_id),
+                    emergency=emergencies.get(device_id),
                 )
-            if not (job.probe or job.commands or job.ops or job.audit_keys or job.event_after is not None):
+            if not (job.probe or job.commands or job.ops or job.audit_keys or job.event_after is not None or job.emergency):
                 continue
             try:
                 driver = self._driver(device)
@@ -346,6 +398,8 @@ class Worker:
         bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(rc.among(BridgeDevice.device_id, ids)))}
         acks: list[tuple[int, int, str]] = []
         audits: dict[int, set[str]] = {}
+        released: list[tuple[int, str, str | None]] = []
+        unanswered: list[int] = []
         for device_id, future in done:
             del self.inflight[device_id]
             device, bd = devices.get(device_id), bds.get(device_id)
@@ -354,8 +408,15 @@ class Worker:
             if bd.lease_owner != self.owner:
                 log.warning("lease on device %s lost while pushing; its results are left to the new owner", device_id)
                 continue
-            self._record(session, device, bd, future.result(), acks, audits, now)
+            out = future.result()
+            if out.emergency is not None:
+                released.append(out.emergency)
+            elif out.emergency_row is not None:
+                unanswered.append(out.emergency_row)
+            self._record(session, device, bd, out, acks, audits, now)
         rc.record_acks(session, acks, now)
+        emergency_ops.record_device_results(session, released, now)
+        emergency_ops.device_unreachable(session, unanswered)
         if audits:
             rc.audit_keys(session, audits, now)
         session.commit()

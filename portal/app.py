@@ -35,6 +35,8 @@ FEATURES = [
     "gate",
     "bridge",
     "desk",
+    "alarms",
+    "emergency",
     "walkins",
     "incidents",
     "shifts",

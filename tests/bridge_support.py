@@ -88,3 +88,39 @@ def flask(*args, env, **kw):
     """Start `flask --app wsgi ARGS` as a child process."""
     cmd = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, **kw)
+
+
+class RunningBridge:
+    """A bridge worker running in a thread (alarms arrive while it runs), stopped on exit."""
+
+    def __init__(self, app, **kw):
+        import threading
+
+        from access_bridge.worker import Worker
+
+        self.worker = Worker(app, threads=kw.pop("threads", 8), plan_every=kw.pop("plan_every", 0.5), poll=0.1, **kw)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.worker.run_forever, args=(self.stop,), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self.worker
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.worker.signal.set()
+        self.thread.join(30)
+
+
+def wait_until(check, timeout=10.0):
+    """Poll check() against fresh rows until it is truthy; its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.expire_all()
+        value = check()
+        if value or time.monotonic() > deadline:
+            db.session.rollback()
+            return value
+        time.sleep(0.05)

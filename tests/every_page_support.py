@@ -453,6 +453,7 @@ def seed(world):
         ids.update(_residents(world, long_unit))
         _seed_permits(world, site, now)
         ids.update(_patrol(world, site, now, photo))
+    _alarms_and_emergencies(world, dev_off, lift, live)
     return ids
 
 
@@ -599,3 +600,32 @@ def _patrol(world, site, now, photo):
     set_retention(world.manager, site, {"visits": 180, "faces": 7})
     db.session.commit()
     return {"round_id": walking.id, "round_ids": [walking.id, done.id, missed.id], "hazard_id": hz.id}
+
+
+def _alarms_and_emergencies(world, door, lift, on_site):
+    """Open, acknowledged and cleared alarms; a drill on record and a fire running with every device state."""
+    from portal.alarms import operations as alarms
+    from portal.emergency import operations as emergency
+    from portal.emergency.models import EmergencyDevice, RollCallEntry
+
+    with world.app.test_request_context():
+        site = world.site
+        site.settings = {**(site.settings or {}), "assembly_point": "南门广场", "assembly_point_en": "South gate square"}
+        alarms.raise_alarm(door, "door_forced", door=1)
+        alarms.acknowledge(alarms.raise_alarm(lift, "tamper"), world.guard)
+        held = alarms.raise_alarm(door, "door_held", door=2)
+        alarms.clear_alarm(door, "door_held", door=2)
+        assert held.cleared_at is not None
+        drill = emergency.start(site, world.manager, "drill", "季度演练")
+        emergency.end(site, world.manager)
+        fire = emergency.start(site, world.guard, "fire", "B栋烟雾" + SHORT_LONG)
+        rows = {
+            r.device_id: r for r in db.session.scalars(db.select(EmergencyDevice).where(EmergencyDevice.emergency_id == fire.id))
+        }
+        rows[door.id].state = "released"
+        rows[lift.id].state, rows[lift.id].error = "failed", "unsupported"
+        db.session.add(
+            RollCallEntry(emergency_id=fire.id, pass_id=on_site.id, visitor_name=NAME, pass_kind="guest", unit="A栋 1201")
+        )
+        db.session.add(RollCallEntry(emergency_id=drill.id, pass_id=None, visitor_name="演练访客", pass_kind="contractor"))
+        db.session.commit()

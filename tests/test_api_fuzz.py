@@ -79,6 +79,11 @@ KEPT = (
 
 def _seed(client, world):
     """One of everything an id in a path can name, so fuzzed bodies reach real objects; returns the path values."""
+    from portal.alarms.operations import raise_alarm
+    from portal.devices.models import Device
+    from portal.emergency import operations as emergency_ops
+    from portal.emergency.models import RollCallEntry
+
     r1, guard, manager = (world.token(u) for u in (world.r1, world.guard, world.manager))
     p = world.make_pass(plate="沪B54321", visitor_phone="+8613812345678")
     dev = client.post(
@@ -135,6 +140,10 @@ def _seed(client, world):
         },
         headers=manager,
     ).get_json()
+    alarm = raise_alarm(db.session.get(Device, dev["id"]), "door_forced")
+    drill = emergency_ops.start(world.site, world.guard, "drill", "fuzz")
+    person = RollCallEntry(emergency_id=drill.id, pass_id=p.id, visitor_name="访客", pass_kind="guest")
+    db.session.add(person)
     db.session.commit()
     _, patrol_route, _ = patrol_support.route(world)
     walk = patrol_support.start(client, guard, patrol_route.id)
@@ -147,6 +156,8 @@ def _seed(client, world):
         "freight_id": freight["id"],
         "round_id": walk["id"],
         "hazard_id": hazard.get_json()["id"],
+        "alarm_id": alarm.id,
+        "person_id": person.id,
         "vehicle_id": car["id"],
         "user_id": member.id,
         "pass_id": p.id,

@@ -12,15 +12,14 @@ from access_bridge.drivers import get_driver
 from access_bridge.drivers.base import Capability, DeviceUnreachable, DriverError
 from access_bridge.drivers.osdp import OsdpDriver, SocketChannel
 
-CAPS = osdp.PDCapabilities(
-    [(osdp.Capability.OutputControl, 1, 1), (osdp.Capability.LEDControl, 1, 1), (osdp.Capability.AudibleControl, 1, 1)]
-)
+CAPS_LIST = [(osdp.Capability.OutputControl, 1, 1), (osdp.Capability.LEDControl, 1, 1), (osdp.Capability.AudibleControl, 1, 1)]
+CAPS = osdp.PDCapabilities(CAPS_LIST)
 
 
 class Gate:
     """A libosdp reader at the far end of a socket pair that the driver can reconnect to."""
 
-    def __init__(self, verdict=(True, "ok"), **options):
+    def __init__(self, verdict=(True, "ok"), caps=None, **options):
         self.key = osdp.KeyStore.gen_key()
         self.channel = SocketChannel()
         self.reachable = True
@@ -28,7 +27,7 @@ class Gate:
         self.verdict = verdict
         self.pd = osdp.PeripheralDevice(
             osdp.PDInfo(1, self.channel, scbk=self.key, flags=[osdp.LibFlag.EnforceSecure]),
-            CAPS,
+            caps or CAPS,
             log_level=osdp.LogLevel.Emergency,
         )
         self.pd.start()
@@ -94,7 +93,7 @@ def gate():
 
 def test_scbk_is_required_and_registered_by_slug():
     assert get_driver("osdp", 1, {"scbk": "00" * 16}).capabilities == (
-        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS
+        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS
     )
     with pytest.raises(DriverError):
         get_driver("osdp", 1, {"scbk": "abcd"})

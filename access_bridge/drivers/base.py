@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -63,6 +64,45 @@ class DeviceEvent:
     raw: dict = field(default_factory=dict)
 
 
+@dataclass
+class DeviceAlarm:
+    """A door alarm as a device reported it, in our vocabulary (portal.alarms.models.KINDS)."""
+
+    kind: str
+    at: datetime
+    door: int | None = None
+    cleared: bool = False  # the condition ended (a held door closed again)
+    source_key: str | None = None  # the device's own id for the report, so a replay is recognised
+    raw: dict = field(default_factory=dict)
+
+
+class AlarmBuffer:
+    """Alarms received on a driver's own thread (a stream, a broker callback) until the worker collects them."""
+
+    def __init__(self, limit: int = 1000):
+        self._lock = threading.Lock()
+        self._items: list[DeviceAlarm] = []
+        self.limit = limit
+        self.notify: Callable[[], None] | None = None
+
+    def add(self, alarm: DeviceAlarm) -> None:
+        """Keep an alarm and wake whoever collects them."""
+        with self._lock:
+            self._items.append(alarm)
+            del self._items[: max(0, len(self._items) - self.limit)]
+        if self.notify is not None:
+            self.notify()
+
+    def take(self) -> list[DeviceAlarm]:
+        """Everything received since the last take."""
+        with self._lock:
+            items, self._items = self._items, []
+        return items
+
+
+EMERGENCY_MODES = ("release", "restore")
+
+
 class Driver:
     """Base class; one subclass per protocol, registered by slug."""
 
@@ -115,6 +155,17 @@ class Driver:
 
     def close(self) -> None:
         """Release connections."""
+
+    def watch_alarms(self, notify: Callable[[], None]) -> None:
+        """Start receiving alarms (ALARMS); notify() is called, from any thread, when one arrives."""
+
+    def alarms(self) -> list[DeviceAlarm]:
+        """Alarms received since the last call; never blocks and never talks to the device."""
+        return []
+
+    def emergency(self, mode: str) -> None:
+        """release: hold every door and barrier open, lifts to normal service; restore: back to normal (EMERGENCY_RELEASE)."""
+        raise DriverError(f"{self.slug} cannot release doors for an emergency")
 
     # Optional additions with defaults; drivers override them when the protocol can do better.
 

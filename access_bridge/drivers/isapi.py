@@ -15,9 +15,11 @@ from requests.auth import HTTPDigestAuth
 
 from access_bridge.drivers import isapi_payloads as p
 from access_bridge.drivers.base import (
+    AlarmBuffer,
     Capability,
     Credential,
     CredentialRejected,
+    DeviceAlarm,
     DeviceAuthFailed,
     DeviceEvent,
     DeviceUnreachable,
@@ -25,6 +27,7 @@ from access_bridge.drivers.base import (
     DriverError,
     register,
 )
+from access_bridge.drivers.isapi_alerts import AlertStream, alarm_from_record
 from portal.devices.drivers import ISAPI
 
 KIND_CAPABILITIES = ISAPI.kinds  # capabilities differ by device family (options["kind"])
@@ -62,6 +65,8 @@ class IsapiDriver(Driver):
         self._session.auth = HTTPDigestAuth(self.options.get("username", "admin"), self.options.get("password", ""))
         self._session.verify = self.options.get("verify", True)
         self._lost: list[tuple[int, int]] = []
+        self._alarms = AlarmBuffer()
+        self._stream: AlertStream | None = None
 
     # -- contract ---------------------------------------------------------------------------------------------
     def upsert(self, cred: Credential) -> None:
@@ -132,14 +137,39 @@ class IsapiDriver(Driver):
         ]
         records.sort(key=lambda r: int(r["serialNo"]))
         self._lost = _gaps(after_serial, [int(r["serialNo"]) for r in records])
+        # The pull is the alarms' fallback: what the stream missed while it was down arrives here (same source key).
+        for record in records:
+            alarm = alarm_from_record(record, self.zone)
+            if alarm is not None:
+                self._alarms.add(alarm)
         return [event for event in (p.access_event(r, self.zone) for r in records) if event is not None]
 
     def lost_serials(self) -> list[tuple[int, int]]:
         """Serial ranges missing from the device's log, seen by the last events() call."""
         return list(self._lost)
 
+    def watch_alarms(self, notify) -> None:
+        """Open the terminal's alert stream (one per terminal, on its own thread, reconnecting with back-off)."""
+        self._alarms.notify = notify
+        if self._stream is None:
+            self._stream = AlertStream(
+                self.base,
+                self._session.auth,
+                self.zone,
+                self._alarms,
+                self._session.verify,
+                float(self.options.get("stream_timeout", 60)),
+            ).start()
+
+    def alarms(self) -> list[DeviceAlarm]:
+        """Alarms from the stream and from pulled records since the last call."""
+        return self._alarms.take()
+
     def close(self) -> None:
-        """Close pooled HTTP connections."""
+        """Close the alert stream and pooled HTTP connections."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
         self._session.close()
 
     # -- credentials ------------------------------------------------------------------------------------------

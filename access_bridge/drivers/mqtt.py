@@ -14,8 +14,11 @@ from datetime import UTC, datetime
 
 from access_bridge.drivers import mqtt_pool
 from access_bridge.drivers.base import (
+    EMERGENCY_MODES,
+    AlarmBuffer,
     Credential,
     CredentialRejected,
+    DeviceAlarm,
     DeviceAuthFailed,
     DeviceEvent,
     DeviceUnreachable,
@@ -28,6 +31,34 @@ from portal.devices.drivers import MQTT
 
 # esp-rfid "access" values → (decision, reason); a known card refused outside its window reads "Denied" before it.
 _ACCESS = {"always": ("grant", "ok"), "admin": ("grant", "ok"), "expired": ("deny", "expired"), "disabled": ("deny", "revoked")}
+
+
+# esp-rfid-style "io" status messages (io, state) → (our alarm kind, cleared); other states (a door opened by a
+# valid card, then closed) are no alarm. docs/bridge.md lists the payloads.
+_IO = {
+    ("door", "forced"): ("door_forced", False),
+    ("door", "held"): ("door_held", False),
+    ("door", "closed"): ("door_held", True),
+    ("tamper", "on"): ("tamper", False),
+    ("duress", "on"): ("duress", False),
+    ("fire", "on"): ("fire_input", False),
+    ("power", "lost"): ("power_loss", False),
+    ("link", "lost"): ("link_loss", False),
+}
+
+
+def io_alarm(msg: dict) -> DeviceAlarm | None:
+    """Map an esp-rfid-style io status message to an alarm, or None when it is no alarm."""
+    found = _IO.get((str(msg.get("io", "")).lower(), str(msg.get("state", "")).lower()))
+    if found is None:
+        return None
+    kind, cleared = found
+    try:
+        at = datetime.fromtimestamp(int(msg["time"]), UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        at = datetime.now(UTC)
+    door = msg.get("door")
+    return DeviceAlarm(kind=kind, at=at, door=door if type(door) is int else None, cleared=cleared, raw=msg)
 
 
 @dataclass
@@ -117,6 +148,7 @@ class MqttDriver(Driver):
         self._uids: dict[str, str | None] = {}  # key -> uid on the device
         self._listed = False
         self._events = EventBuffer()
+        self._alarms = AlarmBuffer()
         self._released = False
         self._broker = mqtt_pool.acquire(url, self.options.get("username"), self.options.get("password"))
         self._subscribed = self._broker.subscribe(self.send_topic, self._on_message)
@@ -183,6 +215,20 @@ class MqttDriver(Driver):
     def open(self, door: int | None = None, reason: str | None = None) -> None:
         """Pulse the door relay (opendoor) and wait for the ack."""
         self._wait([self._send({"cmd": "opendoor"}, "opendoor", None)])
+
+    def emergency(self, mode: str) -> None:
+        """Hold the door open (release) or return to normal (restore); waits for the device's ack."""
+        if mode not in EMERGENCY_MODES:
+            raise DriverError(f"unknown emergency mode {mode!r}")
+        self._wait([self._send({"cmd": "emergency", "mode": mode}, "emergency", None)])
+
+    def watch_alarms(self, notify) -> None:
+        """Status messages already arrive on the reply topic; notify() wakes the worker when one is an alarm."""
+        self._alarms.notify = notify
+
+    def alarms(self) -> list[DeviceAlarm]:
+        """Alarms from status messages received since the last call."""
+        return self._alarms.take()
 
     def health(self) -> bool:
         """True when the broker is connected and the device answers a user-list request."""
@@ -306,6 +352,11 @@ class MqttDriver(Driver):
         kind = msg.get("type") or msg.get("command")
         if kind == "access":
             self._events.add(access_event(msg))
+            return
+        if kind == "io":
+            alarm = io_alarm(msg)
+            if alarm is not None:
+                self._alarms.add(alarm)
             return
         with self._lock:
             if kind == "userfile":

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 import osdp
 
 from access_bridge.drivers.base import (
+    AlarmBuffer,
+    DeviceAlarm,
     DeviceEvent,
     DeviceUnreachable,
     Driver,
@@ -122,6 +124,9 @@ class OsdpDriver(Driver):
         self._stop = threading.Event()
         self._typed: dict[int, tuple[str, float]] = {}
         self._events = EventBuffer()
+        self._alarms = AlarmBuffer()
+        self._strike_until = 0.0  # the door may open without alarm until then (we pulsed the strike)
+        self._was_online = False
         self._start_lock = threading.Lock()
 
     # -- contract ---------------------------------------------------------------------------------------------
@@ -176,6 +181,15 @@ class OsdpDriver(Driver):
     def events(self, after_serial: int) -> list[DeviceEvent]:
         """Decisions taken at this reader, numbered from after_serial on."""
         return self._events.take(after_serial)
+
+    def watch_alarms(self, notify) -> None:
+        """Status reports already arrive on the polling thread; notify() wakes the worker for each alarm."""
+        self._alarms.notify = notify
+        self.start()
+
+    def alarms(self) -> list[DeviceAlarm]:
+        """Alarms from the reader's status reports since the last call."""
+        return self._alarms.take()
 
     def close(self) -> None:
         """Stop polling and tear the control panel down."""
@@ -248,7 +262,32 @@ class OsdpDriver(Driver):
         elif kind == osdp.Event.KeyPress:
             for byte in bytes(event.get("data", b"")):
                 self._key(reader, byte)
-        # Notifications (command status, secure channel, PD status) and other events need no answer.
+        elif kind == osdp.Event.Status:
+            self._status(event)
+        elif kind == osdp.Event.Notification and event.get("type") == osdp.EventNotification.PeripheralDeviceStatus:
+            online = bool(event.get("arg0"))
+            if self._was_online and not online and not self._stop.is_set():
+                self._alarm("link_loss")
+            self._was_online = online
+        # Other notifications (command status, secure channel) need no answer.
+
+    def _status(self, event: dict) -> None:
+        """Local status (tamper, power) and input status (input 0: the door contact) reports."""
+        report = bytes(event.get("report") or b"")
+        kind = event.get("type")
+        if kind == osdp.StatusReportType.Local and len(report) >= 2:
+            if report[0]:
+                self._alarm("tamper")
+            if report[1]:
+                self._alarm("power_loss")
+        elif kind == osdp.StatusReportType.Input and report:
+            if report[0] and time.monotonic() > self._strike_until:
+                self._alarm("door_forced", door=1)  # the contact opened and we had not released the strike
+            elif not report[0]:
+                self._alarm("door_held", door=1, cleared=True)  # closed: a held-open alarm ends
+
+    def _alarm(self, kind: str, door: int | None = None, cleared: bool = False) -> None:
+        self._alarms.add(DeviceAlarm(kind=kind, at=datetime.now(UTC), door=door, cleared=cleared))
 
     def _key(self, reader: int, byte: int) -> None:
         typed, _ = self._typed.get(reader, ("", 0.0))
@@ -298,6 +337,8 @@ class OsdpDriver(Driver):
         )
 
     def _relay_command(self) -> dict:
+        # The door contact may open from now until the strike falls back (and a moment for the person to pass).
+        self._strike_until = time.monotonic() + self.pulse + 2
         return {
             "command": osdp.Command.Output,
             "output_no": self.relay,

@@ -15,12 +15,16 @@ from dataclasses import asdict
 from datetime import datetime
 
 from access_bridge.drivers.base import (
+    EMERGENCY_MODES,
+    AlarmBuffer,
     Credential,
     CredentialRejected,
+    DeviceAlarm,
     DeviceAuthFailed,
     DeviceEvent,
     DeviceUnreachable,
     Driver,
+    DriverError,
     register,
 )
 from portal.core.timeutil import utcnow
@@ -41,6 +45,9 @@ class SimDevice:
         self.opened: list[int | None] = []
         self.lift_calls: list[int | None] = []
         self.events: list[DeviceEvent] = []
+        self.alarms = AlarmBuffer()
+        self.mode = "normal"  # normal | released (an emergency holds every door open)
+        self.emergency_log: list[str] = []
         self.serial = 0
         self.offline = False
         self.fail_mode = None  # None | "auth" | "reject"
@@ -100,6 +107,13 @@ class SimDevice:
             )
             self.events.append(ev)
             return ev
+
+    def raise_alarm(self, kind, door=None, cleared=False):
+        """Report an alarm (or its end) as a controller's input would."""
+        with self.lock:
+            self.serial += 1
+            serial = self.serial
+        self.alarms.add(DeviceAlarm(kind=kind, at=utcnow(), door=door, cleared=cleared, source_key=f"sim-{serial}"))
 
     def _enter(self, op, key):
         if self.offline:
@@ -198,6 +212,23 @@ class SimulatorDriver(Driver):
         """Call the simulated lift car (recorded apart from door opens)."""
         self.sim._enter("call_lift", str(door))
         self.sim.lift_calls.append(door)
+
+    def emergency(self, mode: str) -> None:
+        """Hold every door open (release) or return to normal (restore)."""
+        if mode not in EMERGENCY_MODES:
+            raise DriverError(f"unknown emergency mode {mode!r}")
+        self.sim._enter("emergency", mode)
+        with self.sim.lock:
+            self.sim.mode = "released" if mode == "release" else "normal"
+            self.sim.emergency_log.append(mode)
+
+    def watch_alarms(self, notify) -> None:
+        """Alarms the simulated device raises wake the caller."""
+        self.sim.alarms.notify = notify
+
+    def alarms(self) -> list[DeviceAlarm]:
+        """What the simulated inputs reported since the last call."""
+        return self.sim.alarms.take()
 
     def health(self) -> bool:
         """True unless told to drop off (a device refusing our password still answers)."""

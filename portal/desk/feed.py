@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections import deque
+from datetime import timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import text
@@ -44,11 +45,28 @@ RECENT_PER_SITE = 500
 WATCH_SECONDS = 60
 # An event decided before its buffer started may commit (and be announced) this much later.
 RECENT_MARGIN_SECONDS = 5
+# Stream entries that carry an alarm (sent as "event: alarm" frames, without an id: Last-Event-ID stays an event id).
+ALARM = "alarm"
+ALARM_POLL_MARGIN = timedelta(seconds=2)
+# SQLite has no NOTIFY: the hub reads what other processes committed this often (an alarm must reach a board within 1 s).
+POLL_SECONDS = 0.25
 
 
 def encode(item):
     """An event payload as the stream and the poll send it (compact, UTF-8)."""
     return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+
+
+def _parse(raw, ids, alarms):
+    """One announcement: a JSON array of access-event ids, or {"alarms": [ids]} (portal.alarms.feed)."""
+    try:
+        message = json.loads(raw)
+    except (TypeError, ValueError):
+        return
+    if isinstance(message, list):
+        ids.extend(message)
+    elif isinstance(message, dict):
+        alarms.extend(i for i in message.get("alarms", ()) if type(i) is int)
 
 
 def mode_for(app):
@@ -255,6 +273,35 @@ class Hub:
                 db.session.remove()
         self.dispatch(items)
 
+    def deliver_alarms(self, ids):
+        """Read announced alarms of the sites this process streams and hand their current state to the streams."""
+        with self.lock:
+            sites = {c.site_id for c in self.clients}
+        if not ids or not sites:
+            return
+        from portal.alarms.queries import by_ids
+        from portal.alarms.serialize import alarm_json
+
+        with self.app.app_context():
+            try:
+                items = [alarm_json(a, site_tz(a.site_id)) for a in by_ids(set(ids), None if None in sites else sites)]
+            except Exception:
+                log.exception("desk feed: announced alarms could not be read; the streams reconnect and read them")
+                with self.lock:
+                    clients = list(self.clients)
+                for c in clients:
+                    c.replay_later()
+                return
+            finally:
+                db.session.remove()
+        with self.lock:
+            clients = list(self.clients)
+        for item in items:
+            data = encode(item)
+            for c in clients:
+                if c.site_id is None or c.site_id == item["site_id"]:
+                    c.offer((ALARM, data))
+
     def _keep_running(self):
         with self.lock:
             wanted = self._wanted_sites()
@@ -303,7 +350,7 @@ class Hub:
                     break
             self.ready.set()
             while self._keep_running():
-                ids, msg = [], ps.get_message(timeout=0.5)
+                ids, alarms, msg = [], [], ps.get_message(timeout=0.5)
                 if msg is not None:
                     # What arrives meanwhile goes into the same read (bounded, so streams never starve).
                     until = time.monotonic() + self._pause()
@@ -313,11 +360,12 @@ class Hub:
                             if left <= 0 or (msg := ps.get_message(timeout=left)) is None:
                                 break
                         if msg["type"] == "message":
-                            ids += json.loads(msg["data"])
+                            _parse(msg["data"], ids, alarms)
                         msg = ps.get_message(timeout=0)
-                if ids:
+                if ids or alarms:
                     self._last_read = time.monotonic()
                     self.deliver(ids)
+                    self.deliver_alarms(alarms)
         finally:
             ps.close()
             conn.close()
@@ -332,26 +380,31 @@ class Hub:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self.ready.set()
             while self._keep_running():
-                ids = [i for note in conn.notifies(timeout=0.5, stop_after=1) for i in json.loads(note.payload)]
-                if ids:
+                ids, alarms = [], []
+                for note in conn.notifies(timeout=0.5, stop_after=1):
+                    _parse(note.payload, ids, alarms)
+                if ids or alarms:
                     # What arrives meanwhile goes into the same read (timeout=0 polls once).
                     pause = self._pause()
-                    if pause:
-                        ids += [i for note in conn.notifies(timeout=pause) for i in json.loads(note.payload)]
-                    ids += [i for note in conn.notifies(timeout=0) for i in json.loads(note.payload)]
+                    for note in [*(conn.notifies(timeout=pause) if pause else ()), *conn.notifies(timeout=0)]:
+                        _parse(note.payload, ids, alarms)
                     self._last_read = time.monotonic()
                     self.deliver(ids)
+                    self.deliver_alarms(alarms)
 
     def _run_poll(self):
+        from portal.alarms.queries import changed_since
+        from portal.core.timeutil import utcnow
         from portal.events.models import AccessEvent
 
         with self.app.app_context():
             high = db.session.scalar(db.select(db.func.max(AccessEvent.id))) or 0
             db.session.remove()
+        alarms_since = utcnow()
         self.ready.set()
         while self._keep_running():
-            # Woken by this process's commits (after_commit_publish), else every half second for the others'.
-            self.wake.wait(0.5)
+            # Woken by this process's commits (after_commit_publish), else every POLL_SECONDS for others' (bridge, CLI).
+            self.wake.wait(POLL_SECONDS)
             time.sleep(self._pause())
             self.wake.clear()
             self._last_read = time.monotonic()
@@ -360,11 +413,17 @@ class Hub:
                     ids = db.session.scalars(
                         db.select(AccessEvent.id).where(AccessEvent.id > high).order_by(AccessEvent.id).limit(500)
                     ).all()
+                    # Alarms written by other processes (the bridge, the CLI); a margin for late commits, the
+                    # board shows an alarm's latest state however often it arrives.
+                    polled_at = utcnow()
+                    alarms = changed_since(alarms_since - ALARM_POLL_MARGIN)
+                    alarms_since = polled_at
                 finally:
                     db.session.remove()
             if ids:
                 high = ids[-1]
                 self.deliver(ids)
+            self.deliver_alarms(alarms)
 
 
 def hub_for(app):
@@ -423,6 +482,15 @@ def notify_before_commit(session):
 _redis_clients = {}
 
 
+def publish(app, message):
+    """Publish one announcement on the app's Redis channel."""
+    import redis
+
+    url = app.config["REDIS_URL"]
+    client = _redis_clients.get(url) or _redis_clients.setdefault(url, redis.Redis.from_url(url))
+    client.publish(channel(app), message)
+
+
 def after_commit_publish(ids):
     """events.after_commit listener: publish the committed ids (Redis), or wake this process's hub to read them (local)."""
     if not has_app_context():
@@ -430,11 +498,7 @@ def after_commit_publish(ids):
     app = current_app._get_current_object()
     mode = mode_for(app)
     if mode == "redis":
-        import redis
-
-        url = app.config["REDIS_URL"]
-        client = _redis_clients.get(url) or _redis_clients.setdefault(url, redis.Redis.from_url(url))
-        client.publish(channel(app), json.dumps(list(ids), separators=(",", ":")))
+        publish(app, json.dumps(list(ids), separators=(",", ":")))
     elif mode == "local":
         # The hub's thread reads them (at most every FLUSH_SECONDS), not the committing thread: that is
         # often a request thread that the gate is waiting for.
@@ -473,11 +537,19 @@ class _Frames:
                 self.on_close()
 
 
-def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM_SECONDS, on_close=None):
-    """The text/event-stream body: replayed events, then live ones, with heartbeats; ends after max_seconds."""
+def _frame(entry):
+    if entry[0] == ALARM:
+        return f"event: alarm\ndata: {entry[1]}\n\n"
+    return f"id: {entry[0]}\ndata: {entry[1]}\n\n"
+
+
+def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM_SECONDS, on_close=None, alarms=()):
+    """The text/event-stream body: standing alarms, replayed events, then live ones, with heartbeats; ends after max_seconds."""
 
     def gen():
         yield "retry: 1000\n\n"
+        for item in alarms:
+            yield _frame((ALARM, encode(item)))
         replayed = set()
         for item in replay:
             replayed.add(item["id"])
@@ -501,7 +573,7 @@ def sse_frames(hub, client, replay, replay_complete=True, max_seconds=MAX_STREAM
                     batch.append(client.q.get_nowait())
                 except queue.Empty:
                     break
-            frames = "".join(f"id: {e[0]}\ndata: {e[1]}\n\n" for e in batch if e is not None and e[0] not in replayed)
+            frames = "".join(_frame(e) for e in batch if e is not None and e[0] not in replayed)
             if frames:
                 yield frames
 

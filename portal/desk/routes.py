@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
+from portal.alarms import queries as alarm_queries
+from portal.alarms.serialize import alarm_json
 from portal.audit.operations import record
 from portal.core.errors import ApiError, Refused, back_to
 from portal.core.timeutil import utcnow
@@ -76,6 +78,7 @@ def board():
         stats=queries.walk_in_stats(site.id),
         kind_labels=KIND_LABELS,
         shift=operations.current_shift(current_user, site.id),
+        alarms=[alarm_json(a, site.timezone) for a in alarm_queries.alarms(site.id, "open")],
     )
 
 

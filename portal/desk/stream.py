@@ -11,6 +11,8 @@ from collections import Counter
 from flask import Response, current_app, request
 
 from portal.accounts.sessions import api_user
+from portal.alarms import queries as alarm_queries
+from portal.alarms.serialize import alarm_json
 from portal.core import metrics
 from portal.core.converters import MAX_ID
 from portal.core.errors import ApiError
@@ -141,11 +143,13 @@ def stream_response(site_id):
             late = queries.late_events(site_id, last, decision=decision, gate_id=gate_id)
             replay = feed.payloads([*late, *rows])
             complete = len(rows) < feed.REPLAY_LIMIT
+        # Every stream starts with the site's alarms still waiting for a guard: a reconnect misses none.
+        standing = [alarm_json(a, feed.site_tz(site_id)) for a in alarm_queries.alarms(site_id, "open")]
     except BaseException:
         hub.unsubscribe(client)  # no stream will ever drain it
         slot.release()
         raise
-    body = feed.sse_frames(hub, client, replay, replay_complete=complete, on_close=slot.release)
+    body = feed.sse_frames(hub, client, replay, replay_complete=complete, on_close=slot.release, alarms=standing)
     resp = Response(body, mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"  # nginx must not buffer the stream

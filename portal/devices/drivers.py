@@ -28,6 +28,8 @@ class Capability(enum.Flag):
     EVENTS = enum.auto()  # can report access events with serial numbers
     EDGE_DECISION = enum.auto()  # the bridge decides locally (OSDP readers)
     CALL_LIFT = enum.auto()  # elevator controllers: call the car for a visitor (not a door open)
+    ALARMS = enum.auto()  # reports door alarms (forced, held open, tamper, duress, fire input, power or link loss)
+    EMERGENCY_RELEASE = enum.auto()  # holds doors and barriers open and returns lifts to normal on command, and back
 
 
 #: Desk command kinds (DeviceCommand.kind) and the capability a driver must declare to carry each out.
@@ -74,6 +76,12 @@ def declare(spec: DriverSpec) -> DriverSpec:
     return spec
 
 
+def can(slug: str, options: dict | None, capability: Capability) -> bool:
+    """True when a device on this driver, with these options, declares the capability."""
+    spec = SPECS.get(slug)
+    return spec is not None and capability in spec.capabilities_for(options)
+
+
 def capabilities(slug: str) -> Capability:
     """The capability flags a driver declares (none when the slug is unknown)."""
     spec = SPECS.get(slug)
@@ -85,7 +93,7 @@ def available() -> list[str]:
     return sorted(slug for slug, spec in SPECS.items() if spec.available())
 
 
-_ISAPI_BASE = Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS
+_ISAPI_BASE = Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS
 _ISAPI_KINDS = {
     "door": _ISAPI_BASE | Capability.PIN,
     "face": _ISAPI_BASE | Capability.PIN | Capability.FACE,
@@ -103,14 +111,16 @@ SIMULATOR = declare(
         | Capability.SCHEDULE
         | Capability.REMOTE_OPEN
         | Capability.EVENTS
-        | Capability.CALL_LIFT,
+        | Capability.CALL_LIFT
+        | Capability.ALARMS
+        | Capability.EMERGENCY_RELEASE,
         options=opts.SIMULATOR_OPTIONS,
     )
 )
 MQTT = declare(
     DriverSpec(
         "mqtt",
-        Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS,
+        Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS | Capability.EMERGENCY_RELEASE,
         requires=("paho.mqtt",),
         options=opts.MQTT_OPTIONS,
     )
@@ -127,7 +137,7 @@ ISAPI = declare(
 OSDP = declare(
     DriverSpec(
         "osdp",
-        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS,
+        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS,
         requires=("osdp",),
         options=opts.OSDP_OPTIONS,
     )

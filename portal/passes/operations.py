@@ -13,6 +13,7 @@ from portal.core import crypto
 from portal.core.errors import Refused
 from portal.core.i18n import local_name
 from portal.core.timeutil import local_text, utcnow
+from portal.emergency.models import RollCallEntry
 from portal.events.models import AccessEvent
 from portal.extensions import db
 from portal.notify.models import Message
@@ -249,6 +250,7 @@ def _anonymise(ids, now):
     db.session.execute(update(Pass).where(Pass.id.in_(ids)).values(**_values(Pass.__tablename__), purged_at=now))
     db.session.execute(delete(Message).where(Message.pass_id.in_(ids)))
     db.session.execute(update(WalkIn).where(WalkIn.pass_id.in_(ids)).values(**_values(WalkIn.__tablename__)))
+    db.session.execute(update(RollCallEntry).where(RollCallEntry.pass_id.in_(ids)).values(**_values(RollCallEntry.__tablename__)))
     _scrub_events(AccessEvent.pass_id.in_(ids) & _carries_personal_data())
 
 

@@ -5,6 +5,7 @@ when a model gains a column that looks personal (name, phone, ID number, plate, 
 declared here nor in KEPT with a reason.
 """
 
+from portal.emergency.models import RollCallEntry
 from portal.events.models import AccessEvent
 from portal.notify.models import Message
 from portal.passes.models import Pass
@@ -42,6 +43,8 @@ PERSONAL_DATA = {
     ItemMovement.__tablename__: {"carrier_name": None, "plate": None, "guard_reason": None},
     AccessEvent.__tablename__: {"plate": None, "details": SCRUB_DETAILS},
     Message.__tablename__: {"body": DELETE_ROW, "purpose": DELETE_ROW},
+    # The emergency record keeps its counts and timings; the names on its roll call go with the pass.
+    RollCallEntry.__tablename__: {"visitor_name": PURGED_NAME},
 }
 
 #: (table, column) that look personal but are not a visitor's data, or are erased by another job; and why.

@@ -76,6 +76,90 @@
     }, 500);
   }
 
+  // Alarms: a list of those still waiting for a guard, kept by id; each new one sounds and stays until acknowledged.
+  var alarmBox = document.getElementById("alarms");
+  var alarmList = document.getElementById("alarm-list");
+  var audio = null;
+  function beep() {
+    try {  // browsers may hold sound back until the guard has clicked on the page once
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      [0, 0.35, 0.7].forEach(function (at) {
+        var osc = audio.createOscillator(), gain = audio.createGain();
+        osc.frequency.value = 880;
+        gain.gain.value = 0.2;
+        osc.connect(gain); gain.connect(audio.destination);
+        osc.start(audio.currentTime + at); osc.stop(audio.currentTime + at + 0.2);
+      });
+    } catch (e) { /* no audio: the red card still shows */ }
+  }
+  function alarmCount() {
+    var n = alarmList ? alarmList.children.length : 0;
+    var count = document.getElementById("alarm-count");
+    if (count) { count.textContent = n; }
+    if (alarmBox) { alarmBox.classList.toggle("alert", n > 0); }
+  }
+  function showAlarm(a) {
+    if (!alarmList) { return; }
+    var li = alarmList.querySelector('li[data-id="' + a.id + '"]');
+    if (a.state !== "open") {
+      if (li) { alarmList.removeChild(li); alarmCount(); }
+      return;
+    }
+    var fresh = !li;
+    if (fresh) { li = document.createElement("li"); li.dataset.id = a.id; }
+    while (li.firstChild) { li.removeChild(li.firstChild); }
+    li.className = "alarm" + (fresh ? " fresh" : "");
+    var strong = document.createElement("strong");
+    strong.textContent = label(a.kind_label);
+    li.appendChild(strong);
+    var door = a.door === null || a.door === undefined ? "" : alarmBox.dataset.door.replace("{n}", a.door);
+    li.appendChild(document.createTextNode(" · " + join([lang === "en" && a.device_en ? a.device_en : a.device, door, a.local_time])));
+    var button = document.createElement("button");
+    button.type = "button"; button.className = "ack"; button.dataset.id = a.id;
+    button.textContent = alarmBox.dataset.ackLabel;
+    li.appendChild(button);
+    var incident = document.createElement("button");
+    incident.type = "button"; incident.className = "incident"; incident.dataset.id = a.id;
+    incident.textContent = alarmBox.dataset.incidentLabel;
+    li.appendChild(incident);
+    if (fresh) { alarmList.insertBefore(li, alarmList.firstChild); beep(); }
+    alarmCount();
+  }
+  function acknowledge(id, incident) {
+    // One action either way: acknowledge, or make it an incident (which acknowledges it too).
+    var url = incident ? alarmBox.dataset.incident.replace("/1/incident", "/" + id + "/incident")
+                       : alarmBox.dataset.ack.replace("/1/acknowledge", "/" + id + "/acknowledge");
+    fetch(url, {method: "POST", credentials: "same-origin",
+                headers: {"Accept": "application/json", "X-CSRFToken": alarmBox.dataset.csrf}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (a) { if (a) { showAlarm(a.alarm || a); } })
+      .catch(function () { /* the button stays: the guard can try again */ });
+  }
+  function pollAlarms() {
+    if (!alarmBox) { return; }
+    fetch(alarmBox.dataset.url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        var open = {};
+        data.items.forEach(function (a) { open[a.id] = true; showAlarm(a); });
+        Array.prototype.slice.call(alarmList.children).forEach(function (li) {
+          if (!open[li.dataset.id]) { alarmList.removeChild(li); }
+        });
+        alarmCount();
+      })
+      .catch(function () { /* the next poll retries */ });
+  }
+  if (alarmList) {
+    alarmList.addEventListener("click", function (e) {
+      var t = e.target;
+      if (t && (t.classList.contains("ack") || t.classList.contains("incident"))) {
+        t.disabled = true;
+        acknowledge(t.dataset.id, t.classList.contains("incident"));
+      }
+    });
+  }
+
   function setStatus(state) {
     if (!status) { return; }
     status.textContent = status.dataset[state] || status.dataset.ok;
@@ -89,6 +173,7 @@
   var source = null, pollTimer = null, retryTimer = null;
 
   function poll() {
+    pollAlarms();
     var url = new URL(table.dataset.events, window.location.href);
     // Only the newest 50 of the last few seconds (ids de-duplicate; the margin covers events committed a
     // little late): a poll costs the server a handful of rows however busy the gates and however many
@@ -125,6 +210,7 @@
     source = new EventSource(url.toString());
     source.onopen = function () {
       setStatus("ok");
+      pollAlarms();  // alarms acknowledged on another board while this one was away leave the list
       if (pollTimer) { clearInterval(pollTimer); pollTimer = null; poll(); }  // one last read closes any gap
     };
     source.onerror = function () {
@@ -135,6 +221,9 @@
     source.onmessage = function (msg) {
       try { addRow(JSON.parse(msg.data)); } catch (e) { /* ignore a malformed frame */ }
     };
+    source.addEventListener("alarm", function (msg) {
+      try { showAlarm(JSON.parse(msg.data)); } catch (e) { /* ignore a malformed frame */ }
+    });
   }
 
   connect();

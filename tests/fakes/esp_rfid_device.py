@@ -6,9 +6,12 @@ Run: python tests/fakes/esp_rfid_device.py --url mqtt://127.0.0.1:1883 --topic d
 Each device listens on <topic>/cmd (adduser, deletuid, deletusers, opendoor, getuserlist), acks every command on
 <topic>/send ({"type": cmd, "ip", "hostname", "uid"}), and answers getuserlist with one {"type": "userfile", ...}
 message per user followed by the {"type": "getuserlist", "count": n} ack.
+It also takes {"cmd": "emergency", "mode": "release" | "restore"} (doors held open, or back to normal; acked with
+the mode) and publishes esp-rfid-style status messages {"type": "io", "io", "state", "door", "time", ...}.
 Test controls on <topic>/ctl:
+  {"cmd": "io", "io": "door", "state": "forced", "door": 1} → that status message on <topic>/send
   {"cmd": "swipe", "uid": "..."}      → an access event on <topic>/send, judged against the table and clock
-  {"cmd": "dump"}                     → {"users": {...}, "opened": n} on <topic>/state
+  {"cmd": "dump"}                     → {"users": {...}, "opened": n, "mode": "normal" | "released"} on <topic>/state
   {"cmd": "clock", "now": epoch}      → the device's clock (default: real time)
   {"cmd": "mute", "on": true}         → stop answering commands (device off the network, broker still up)
 Prints "ready" on stdout once subscribed.
@@ -47,6 +50,7 @@ class Device:
         self.opened = 0
         self.now: float | None = None
         self.muted = False
+        self.mode = "normal"
 
     def clock(self) -> int:
         return int(self.now if self.now is not None else time.time())
@@ -74,6 +78,9 @@ class Device:
         if cmd == "opendoor":
             self.opened += 1
             return [ack]
+        if cmd == "emergency" and msg.get("mode") in ("release", "restore"):
+            self.mode = "released" if msg["mode"] == "release" else "normal"
+            return [{**ack, "mode": msg["mode"]}]
         if cmd == "getuserlist":
             items = [{"type": "userfile", **user} for user in self.users.values()]
             return [*items, {**ack, "count": len(items)}]
@@ -150,8 +157,12 @@ class Fleet:
         if cmd == "swipe":
             self.client.publish(f"{device.topic}/send", json.dumps(device.swipe(str(msg["uid"]))), qos=1)
         elif cmd == "dump":
-            state = {"users": device.users, "opened": device.opened, "nonce": msg.get("nonce")}
+            state = {"users": device.users, "opened": device.opened, "mode": device.mode, "nonce": msg.get("nonce")}
             self.client.publish(f"{device.topic}/state", json.dumps(state), qos=1)
+        elif cmd == "io":
+            status = {"type": "io", "time": device.clock(), "hostname": device.hostname, "ip": device.ip}
+            status.update({k: msg[k] for k in ("io", "state", "door") if k in msg})
+            self.client.publish(f"{device.topic}/send", json.dumps(status), qos=1)
         elif cmd == "clock":
             device.now = msg.get("now")
         elif cmd == "mute":

@@ -3,22 +3,32 @@
 It enforces the payload shapes of tests/fixtures/isapi/ (malformed bodies get HTTP 400 with a ResponseStatus),
 keeps persons, cards and faces, deletes persons asynchronously (DeleteProcess answers "processing" a few times),
 serves AcsEvent searches with serial numbers, records remote opens, and can go down, come back or be slow.
+It streams alerts on GET /ISAPI/Event/notification/alertStream (multipart/mixed, boundary MIME_boundary): JSON
+AccessControllerEvent parts shaped like tests/fixtures/isapi/alertstream_door_forced.json, and the XML heartbeat of
+alertstream_heartbeat.xml every `heartbeat` seconds; push_alert() logs the record (so AcsEvent searches find it too)
+and streams it; drop_streams() cuts open streams while the device stays up.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import queue
 import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from .isapi_digest import DigestGuard
 from .isapi_shapes import problems
 
 MAX_FACE = 200 * 1024
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "isapi"
+STREAM_PATH = "/ISAPI/Event/notification/alertStream"
+BOUNDARY = "MIME_boundary"
 
 
 class IsapiError(Exception):
@@ -54,6 +64,9 @@ class FakeIsapiDevice:
         self.delete_polls = delete_polls
         self.delay = 0.0
         self.next_serial = 1
+        self.heartbeat = 1.0
+        self.streams: list[queue.Queue] = []
+        self.stream_connects = 0
         self._deleting: tuple[list[str], int] | None = None
         self._lock = threading.RLock()
         self._server: _Server | None = None
@@ -77,6 +90,7 @@ class FakeIsapiDevice:
 
     def stop(self) -> None:
         """Go off the network: connections are refused until start() again."""
+        self.drop_streams()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -118,6 +132,37 @@ class FakeIsapiDevice:
                 event["employeeNoString"] = employee
             self.events.append(event)
             return serial
+
+    def push_alert(self, major: int, minor: int, door: int = 1, at: str = "2026-01-01T08:30:00+08:00") -> int:
+        """An alarm as the device raises it: logged with the next serial and sent on every open alert stream."""
+        serial = self.add_event(minor, door=door, at=at, major=major)
+        alert = json.loads((FIXTURES / "alertstream_door_forced.json").read_text())
+        alert["dateTime"] = at
+        event = copy.deepcopy(alert["AccessControllerEvent"])
+        event.update(majorEventType=major, subEventType=minor, doorNo=door, serialNo=serial, frontSerialNo=serial - 1)
+        alert["AccessControllerEvent"] = event
+        with self._lock:
+            streams = list(self.streams)
+        for q in streams:
+            q.put(("application/json", json.dumps(alert).encode()))
+        return serial
+
+    def drop_streams(self) -> None:
+        """End every open alert stream (a network blip); the device itself stays up."""
+        with self._lock:
+            streams, self.streams = list(self.streams), []
+        for q in streams:
+            q.put(None)
+
+    def wait_streams(self, count: int = 1, timeout: float = 5.0) -> bool:
+        """True once this many alert streams are open."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.streams) >= count:
+                    return True
+            time.sleep(0.01)
+        return False
 
     def lose_events(self, count: int) -> None:
         """The ring buffer overwrote some records: serial numbers skip."""
@@ -323,6 +368,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._status(url.path, 4, "unAuthorized", http=401, headers={"WWW-Authenticate": device.guard.challenge()})
             return
         device.requests.append((self.command, url.path))
+        if self.command == "GET" and url.path == STREAM_PATH:
+            self._alert_stream()
+            return
         ctype = self.headers.get("Content-Type", "")
         body, parts = None, {}
         try:
@@ -340,6 +388,38 @@ class _Handler(BaseHTTPRequestHandler):
                 self._status(url.path, 1, "ok")
             else:
                 self._answer(200, answer)
+
+    def _alert_stream(self) -> None:
+        """A long-lived multipart response: alerts as they happen, a heartbeat when nothing does."""
+        device = self.device
+        q: queue.Queue = queue.Queue()
+        heartbeat = (FIXTURES / "alertstream_heartbeat.xml").read_bytes()
+        with device._lock:
+            device.streams.append(q)
+            device.stream_connects += 1
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", f"multipart/mixed; boundary={BOUNDARY}")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            while True:
+                try:
+                    part = q.get(timeout=device.heartbeat)
+                except queue.Empty:
+                    part = ("application/xml", heartbeat)
+                if part is None:
+                    return
+                ctype, data = part
+                head = f'--{BOUNDARY}\r\nContent-Type: {ctype}; charset="UTF-8"\r\nContent-Length: {len(data)}\r\n\r\n'
+                self.wfile.write(head.encode() + data + b"\r\n")
+                self.wfile.flush()
+        except OSError:
+            return  # the bridge went away
+        finally:
+            with device._lock:
+                if q in device.streams:
+                    device.streams.remove(q)
 
     do_GET = do_PUT = do_POST = _handle
 
