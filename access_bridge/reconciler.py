@@ -63,16 +63,19 @@ def ensure_rows(session, device_ids):
         session.flush()
 
 
-def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Credential]]:
+def plan(session, devices, now=None, pass_ids=None, vehicle_ids=None) -> dict[int, dict[str, Credential]]:
     """Bring the rows of these devices in line with the desired state; returns the desired state.
 
-    With pass_ids, only those passes are looked at (a wake-up after a few passes changed);
-    without, everything is (periodically, and when devices changed).
+    With pass_ids or vehicle_ids, only those passes and residents' cars are looked at, and only their rows
+    are touched (incremental planning after a change); without either, everything is (a full plan).
     """
     now = now or utcnow()
     devices = [d for d in devices if d.status != "removed"]
     serving = [d for d in devices if d.status != "removing"]
-    desired = state.desired_for_devices(session, serving, now, pass_ids)
+    scoped = pass_ids is not None or vehicle_ids is not None
+    if scoped:
+        pass_ids, vehicle_ids = set(pass_ids or ()), set(vehicle_ids or ())
+    desired = state.desired_for_devices(session, serving, now, pass_ids, vehicle_ids)
     for d in devices:
         desired.setdefault(d.id, {})
     ids = [d.id for d in devices]
@@ -80,8 +83,15 @@ def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Crede
     cols = (tbl.c.id, tbl.c.device_id, tbl.c.key, tbl.c.desired, tbl.c.fingerprint)
     # Rows already desired absent are settled history; only load them for keys wanted again.
     q = select(*cols).where(among(tbl.c.device_id, ids), tbl.c.desired == "present")
-    if pass_ids is not None:
-        q = q.where(among(tbl.c.pass_id, pass_ids))
+    if scoped:
+        in_scope = []
+        if pass_ids:
+            in_scope.append(among(tbl.c.pass_id, pass_ids))
+        if vehicle_ids:
+            in_scope.append(among(tbl.c.key, [state.vehicle_key(i) for i in vehicle_ids]))
+        if not in_scope:
+            return desired
+        q = q.where(or_(*in_scope))
     rows = {(r.device_id, r.key): r for r in session.execute(q)}
     wanted_again = {key for device_id, table in desired.items() for key in table if (device_id, key) not in rows}
     if wanted_again:

@@ -92,6 +92,8 @@ def capabilities(device) -> Capability:
 def live_passes(session, site_ids, now=None, pass_ids=None):
     """Live passes of these sites (or only these passes) with their unit's building id and floor."""
     now = now or utcnow()
+    if pass_ids is not None and not pass_ids:
+        return []
     q = (
         session.query(Pass, Unit.building_id, Unit.floor)
         .join(Unit, Unit.id == Pass.unit_id)
@@ -202,11 +204,13 @@ def _add_vehicles(session, devices, site_ids, out, vehicle_ids):
     barriers = [d for d in devices if d.kind == "barrier" and Capability.PLATE in capabilities(d)]
     if not barriers or (vehicle_ids is not None and not vehicle_ids):
         return
-    cars = live_vehicles(session, site_ids, vehicle_ids)
+    cars: dict[int, list] = {}
+    for car, building_id in live_vehicles(session, site_ids, vehicle_ids):
+        cars.setdefault(car.site_id, []).append((car, building_id))
     for device in barriers:
         caps = capabilities(device)
-        for car, building_id in cars:
-            cred = vehicle_credential(device, car, building_id, caps) if car.site_id == device.site_id else None
+        for car, building_id in cars.get(device.site_id, ()):
+            cred = vehicle_credential(device, car, building_id, caps)
             if cred is not None:
                 out.setdefault(device.id, {})[cred.key] = cred
 
@@ -221,7 +225,9 @@ def desired_for_devices(session, devices, now=None, pass_ids=None, vehicle_ids=N
     site_ids = {d.site_id for d in devices}
     if not site_ids:
         return {}
-    passes = live_passes(session, site_ids, now, pass_ids)
+    passes: dict[int, list] = {}  # by site: a device only ever looks at its own site's passes
+    for row in live_passes(session, site_ids, now, pass_ids):
+        passes.setdefault(row[0].site_id, []).append(row)
     settings = {s.id: s.settings or {} for s in session.query(Site).filter(Site.id.in_(site_ids))}
     building_floors = {b.id: b.floor_range() for b in session.query(Building).filter(Building.site_id.in_(site_ids))}
     load_face = _face_loader() if any(d.kind == "face_terminal" for d in devices) else None
@@ -230,9 +236,7 @@ def desired_for_devices(session, devices, now=None, pass_ids=None, vehicle_ids=N
     for device in devices:
         caps = capabilities(device)
         table = out[device.id] = {}
-        for p, building_id, unit_floor in passes:
-            if p.site_id != device.site_id:
-                continue
+        for p, building_id, unit_floor in passes.get(device.site_id, ()):
             floors = _serves(device, p, building_id, unit_floor, building_floors)
             if floors is None:
                 continue
