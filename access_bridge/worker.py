@@ -232,6 +232,9 @@ class Worker:
         # Passes that ran out since the last look: their rows go absent (devices expire them by themselves too).
         batch.passes.update(session.scalars(select(Pass.id).where(Pass.valid_until > self.expiry_mark, Pass.valid_until <= now)))
         self.expiry_mark = now
+        if batch.devices - set(self.claimed):
+            self.last_claim = 0.0  # a new device (or one of another worker's): claim at the next step, not in 10 s
+            self.signal.set()
         whole_ids = (batch.devices & set(self.claimed)) | self.unplanned
         if batch.sites:
             whole_ids |= {i for i, d in self.device_cache.items() if d.site_id in batch.sites}
