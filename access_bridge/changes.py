@@ -29,6 +29,8 @@ class Batch:
     vehicles: set[int] = field(default_factory=set)
     devices: set[int] = field(default_factory=set)
     sites: set[int] = field(default_factory=set)
+    touched_sites: set[int] = field(default_factory=set)  # the communities of the changed passes and cars
+    unsited: bool = False  # some pass or car came without its site: look it up
     full: bool = False  # the batch was cut at BATCH rows: more are waiting
 
     def __bool__(self):
@@ -64,17 +66,25 @@ class Cursor:
         if self.gaps:
             where = or_(where, among(BridgeChange.id, self.gaps))
         rows = session.execute(
-            select(BridgeChange.id, BridgeChange.kind, BridgeChange.object_id).where(where).order_by(BridgeChange.id).limit(BATCH)
+            select(BridgeChange.id, BridgeChange.kind, BridgeChange.object_id, BridgeChange.site_id)
+            .where(where)
+            .order_by(BridgeChange.id)
+            .limit(BATCH)
         ).all()
         batch = Batch(full=len(rows) >= BATCH)
         fresh = []
-        for row_id, kind, object_id in rows:
+        for row_id, kind, object_id, site_id in rows:
             self.gaps.pop(row_id, None)
             if row_id > last:
                 fresh.append(row_id)
             target = {"pass": batch.passes, "vehicle": batch.vehicles, "device": batch.devices, "site": batch.sites}.get(kind)
             if target is not None:
                 target.add(object_id)
+            if kind in ("pass", "vehicle"):
+                if site_id is None:
+                    batch.unsited = True
+                else:
+                    batch.touched_sites.add(site_id)
         if fresh:
             seen, top = set(fresh), max(fresh)
             for i in range(max(last + 1, top - MAX_GAPS), top):

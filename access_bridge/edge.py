@@ -222,7 +222,7 @@ class EdgeDecider:
             result = db.session.execute(update(Pass).where(*conds).values(**values).execution_options(synchronize_session=False))
             done = cast(CursorResult, result).rowcount == 1
             if done and consumed:
-                wake.note(db.session, "pass", rec.id)  # the remaining uses on devices change
+                wake.note(db.session, "pass", rec.id, rec.site_id)  # the remaining uses on devices change
             if not done:
                 # Someone else spent it, or it changed since the snapshot: re-read and say why.
                 db.session.rollback()

@@ -37,6 +37,7 @@ DRIVER_MODULES = ("simulator", "mqtt", "isapi", "osdp")
 COMMAND_TTL = timedelta(seconds=30)
 FULL_PLAN_EVERY = 600.0  # seconds between full plans, the safety net under incremental planning
 FULL_PLAN_CHUNK = 500  # devices planned together in a full plan (whole sites), so memory stays bounded
+EXPIRY_EVERY = timedelta(seconds=5)
 KEEP_DESIRED = 200_000  # credentials a full plan hands to the first pushes; beyond, they are computed when due
 
 
@@ -229,9 +230,14 @@ class Worker:
         batch = self.cursor.read(session)
         if batch.full:
             self.signal.set()  # more are waiting: the next step reads on
-        # Passes that ran out since the last look: their rows go absent (devices expire them by themselves too).
-        batch.passes.update(session.scalars(select(Pass.id).where(Pass.valid_until > self.expiry_mark, Pass.valid_until <= now)))
-        self.expiry_mark = now
+        if now - self.expiry_mark >= EXPIRY_EVERY:
+            # Passes that ran out since the last look: their rows go absent (devices expire them by themselves too).
+            expired = session.execute(
+                select(Pass.id, Pass.site_id).where(Pass.valid_until > self.expiry_mark, Pass.valid_until <= now)
+            ).all()
+            batch.passes.update(i for i, _ in expired)
+            batch.touched_sites.update(s for _, s in expired)
+            self.expiry_mark = now
         if batch.devices - set(self.claimed):
             self.last_claim = 0.0  # a new device (or one of another worker's): claim at the next step, not in 10 s
             self.signal.set()
@@ -258,9 +264,12 @@ class Worker:
         """Claimed devices that may hold or should hold the changed passes and cars (sites, plus current holders)."""
         if not (batch.passes or batch.vehicles):
             return []
-        sites = set(session.scalars(select(Pass.site_id).where(rc.among(Pass.id, batch.passes)))) if batch.passes else set()
-        if batch.vehicles:
-            sites |= set(session.scalars(select(Vehicle.site_id).where(rc.among(Vehicle.id, batch.vehicles))))
+        sites = set(batch.touched_sites)
+        if batch.unsited:  # a change noted without its site (a face image): look it up
+            if batch.passes:
+                sites |= set(session.scalars(select(Pass.site_id).where(rc.among(Pass.id, batch.passes))))
+            if batch.vehicles:
+                sites |= set(session.scalars(select(Vehicle.site_id).where(rc.among(Vehicle.id, batch.vehicles))))
         ids = {i for i, d in self.device_cache.items() if d.site_id in sites}
         # Rows of a pass or car that is gone, or moved: whoever holds them re-plans them (to absent).
         held = []

@@ -67,4 +67,5 @@ class BridgeChange(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), nullable=False)
     object_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    site_id: Mapped[int | None] = mapped_column(Integer)  # whose devices to look at; no FK: sites are never deleted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)

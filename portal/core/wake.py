@@ -31,7 +31,9 @@ PASS_FIELDS = (
 # A site's settings (static PINs) and its buildings' floors shape every credential there; units are left to the full plan.
 SITE_FIELDS = {"sites": ("settings",), "buildings": ("lowest_floor", "highest_floor", "site_id")}
 # The outbox the bridge plans from (portal.bridge.models.BridgeChange), named here so core needs no feature model.
-changes_table = table("bridge_changes", column("id"), column("kind"), column("object_id"), column("created_at", UTCDateTime()))
+changes_table = table(
+    "bridge_changes", column("id"), column("kind"), column("object_id"), column("site_id"), column("created_at", UTCDateTime())
+)
 
 
 def request(session) -> None:
@@ -94,7 +96,10 @@ def _changed(obj, names):
 
 
 def change_of(obj, is_new, is_deleted=False) -> tuple[str, int] | None:
-    """The (kind, id) outbox entry a flushed row calls for, or None when no device's credentials depend on it."""
+    """The (kind, id) outbox entry a flushed row calls for, or None when no device's credentials depend on it.
+
+    The object's site goes with it (`site_of`), so the bridge knows whose devices to look at without a query.
+    """
     table_name = getattr(obj, "__tablename__", "")
     changed = is_new or is_deleted
     if table_name == "passes":
@@ -114,14 +119,23 @@ def change_of(obj, is_new, is_deleted=False) -> tuple[str, int] | None:
     return None
 
 
-def note(session, kind: str, object_id: int) -> None:
+def note(session, kind: str, object_id: int, site_id: int | None) -> None:
     """Write one outbox row for a change made with a Core statement (the flush hook does not see those)."""
     sent = session.info.setdefault("bridge_changes_sent", set())
     if (kind, object_id) in sent:
         return
     sent.add((kind, object_id))
-    session.connection().execute(insert(changes_table), {"kind": kind, "object_id": object_id, "created_at": utcnow()})
+    row = {"kind": kind, "object_id": object_id, "site_id": site_id, "created_at": utcnow()}
+    session.connection().execute(insert(changes_table), row)
     request(session)
+
+
+def site_of(obj, kind, object_id) -> int | None:
+    """The community a change belongs to, when the row says so itself (never through a relation that would load)."""
+    if kind == "site":
+        return object_id
+    site_id = obj.__dict__.get("site_id")
+    return site_id if isinstance(site_id, int) else None
 
 
 def _record_changes(session):
@@ -133,12 +147,10 @@ def _record_changes(session):
             change = change_of(obj, is_new, is_deleted)
             if change is not None and change[1] is not None and change not in sent:
                 sent.add(change)
-                found.append(change)
+                found.append({"kind": change[0], "object_id": change[1], "site_id": site_of(obj, *change)})
     if found:
         now = utcnow()
-        session.connection().execute(
-            insert(changes_table), [{"kind": kind, "object_id": object_id, "created_at": now} for kind, object_id in found]
-        )
+        session.connection().execute(insert(changes_table), [dict(row, created_at=now) for row in found])
 
 
 def _scan(session):

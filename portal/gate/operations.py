@@ -40,7 +40,7 @@ def consume(pass_id, direction):
     if done is None:
         return _why_not(pass_id, direction)
     if done.max_entries is not None and direction != "out":
-        wake.note(db.session, "pass", pass_id)  # devices hold the remaining uses: the bridge re-plans this pass
+        wake.note(db.session, "pass", pass_id, done.site_id)  # devices hold the remaining uses: the bridge re-plans this pass
     return None
 
 
@@ -61,7 +61,7 @@ def _consume_statement(direction):
         conds.append(or_(t.c.last_direction.is_(None), t.c.last_direction != "in"))
     if direction is not None:
         values["last_direction"] = direction
-    return update(t).where(*conds).values(**values).returning(t.c.id, t.c.max_entries)
+    return update(t).where(*conds).values(**values).returning(t.c.id, t.c.max_entries, t.c.site_id)
 
 
 def _why_not(pass_id, direction):
