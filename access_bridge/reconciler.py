@@ -100,9 +100,12 @@ def plan(session, devices, now=None, pass_ids=None, vehicle_ids=None) -> dict[in
         ):
             rows[(r.device_id, r.key)] = r
     new, to_present = [], []
+    prints: dict[int, str] = {}  # devices alike share credential objects: hash each once
     for device_id, table in desired.items():
         for key, cred in table.items():
-            fp = state.fingerprint(cred)
+            fp = prints.get(id(cred))
+            if fp is None:
+                fp = prints[id(cred)] = state.fingerprint(cred)
             row = rows.pop((device_id, key), None)
             if row is None:
                 new.append(
