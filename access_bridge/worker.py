@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import and_, or_, select
 
-from access_bridge import changes, event_polls, leases, state
+from access_bridge import changes, event_polls, leases
 from access_bridge import reconciler as rc
 from access_bridge.drivers.base import Capability, DriverError, get_driver
 from access_bridge.event_polls import EventPolls
@@ -255,13 +255,14 @@ class Worker:
             rc.finish_removals(session, devices.values(), now)
             self.unplanned -= whole_ids
         targets = self._affected(session, batch, whole_ids)
-        if targets:
-            desired.update(rc.plan(session, targets, now, pass_ids=batch.passes, vehicle_ids=batch.vehicles))
+        if batch.passes or batch.vehicles:
+            holders = {i: d for i, d in self.device_cache.items() if i not in whole_ids}
+            desired.update(rc.plan(session, targets, now, pass_ids=batch.passes, vehicle_ids=batch.vehicles, holders=holders))
         session.commit()
         return desired
 
     def _affected(self, session, batch, skip):
-        """Claimed devices that may hold or should hold the changed passes and cars (sites, plus current holders)."""
+        """Claimed devices of the changed passes' and cars' sites (rc.plan adds whoever else holds them)."""
         if not (batch.passes or batch.vehicles):
             return []
         sites = set(batch.touched_sites)
@@ -271,19 +272,6 @@ class Worker:
             if batch.vehicles:
                 sites |= set(session.scalars(select(Vehicle.site_id).where(rc.among(Vehicle.id, batch.vehicles))))
         ids = {i for i, d in self.device_cache.items() if d.site_id in sites}
-        # Rows of a pass or car that is gone, or moved: whoever holds them re-plans them (to absent).
-        held = []
-        if batch.passes:
-            held.append(rc.among(DeviceCredential.pass_id, batch.passes))
-        if batch.vehicles:
-            held.append(rc.among(DeviceCredential.key, [state.vehicle_key(i) for i in batch.vehicles]))
-        ids |= set(
-            session.scalars(
-                select(DeviceCredential.device_id)
-                .where(or_(*held), DeviceCredential.desired == "present", rc.among(DeviceCredential.device_id, self.claimed))
-                .distinct()
-            )
-        )
         return [self.device_cache[i] for i in ids - set(skip) if i in self.device_cache]
 
     def _due_now(self):
