@@ -1,7 +1,7 @@
 """bridge_changes: the outbox the bridge plans incrementally from
 
 Revision ID: a9c3e5f7b1d2
-Revises: f1b132b25ef9
+Revises: 664fcd5a19c5
 Create Date: 2026-12-07 07:00:00
 
 """
@@ -13,7 +13,7 @@ import portal.core.types
 
 # revision identifiers, used by Alembic.
 revision = 'a9c3e5f7b1d2'
-down_revision = 'f1b132b25ef9'
+down_revision = '664fcd5a19c5'
 branch_labels = None
 depends_on = None
 
