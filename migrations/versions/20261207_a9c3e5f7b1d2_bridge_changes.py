@@ -1,7 +1,7 @@
 """bridge_changes: the outbox the bridge plans incrementally from
 
 Revision ID: a9c3e5f7b1d2
-Revises: 664fcd5a19c5
+Revises: 94045a8b7370
 Create Date: 2026-12-07 07:00:00
 
 """
@@ -13,7 +13,7 @@ import portal.core.types
 
 # revision identifiers, used by Alembic.
 revision = 'a9c3e5f7b1d2'
-down_revision = '664fcd5a19c5'
+down_revision = '94045a8b7370'
 branch_labels = None
 depends_on = None
 
