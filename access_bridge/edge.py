@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import CursorResult
 
 from access_bridge.edge_store import EdgeStore, pass_rec, snapshot
+from portal.core import wake
 from portal.gate import rules
 from portal.passes import codes, compact, qrtext
 
@@ -220,6 +221,8 @@ class EdgeDecider:
                 values["otp_last_step"] = step
             result = db.session.execute(update(Pass).where(*conds).values(**values).execution_options(synchronize_session=False))
             done = cast(CursorResult, result).rowcount == 1
+            if done and consumed:
+                wake.note(db.session, "pass", rec.id, rec.site_id)  # the remaining uses on devices change
             if not done:
                 # Someone else spent it, or it changed since the snapshot: re-read and say why.
                 db.session.rollback()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select, update
 
 from portal.bridge.edge_models import DeviceEventCursor, EdgeReceipt
+from portal.core import wake
 from portal.core.timeutil import as_utc, utcnow
 from portal.devices import drivers
 from portal.devices.drivers import Capability
@@ -209,6 +210,7 @@ def _apply_use(session, p, row, at):
     """Apply an offline grant to the pass; returns "used_up" past its limit, "revoked" after revocation."""
     flag = None
     if row.consumed:
+        wake.note(session, "pass", p.id, p.site_id)  # the remaining uses on devices change
         room = or_(Pass.max_entries.is_(None), Pass.uses < Pass.max_entries)
         within = session.execute(
             update(Pass).where(Pass.id == p.id, room).values(uses=Pass.uses + 1).execution_options(synchronize_session=False)

@@ -63,36 +63,60 @@ def ensure_rows(session, device_ids):
         session.flush()
 
 
-def plan(session, devices, now=None, pass_ids=None) -> dict[int, dict[str, Credential]]:
+def plan(session, devices, now=None, pass_ids=None, vehicle_ids=None, holders=None) -> dict[int, dict[str, Credential]]:
     """Bring the rows of these devices in line with the desired state; returns the desired state.
 
-    With pass_ids, only those passes are looked at (a wake-up after a few passes changed);
-    without, everything is (periodically, and when devices changed).
+    With pass_ids or vehicle_ids, only those passes and residents' cars are looked at, and only their rows
+    are touched (incremental planning after a change); without either, everything is (a full plan).
+    holders (device id -> device), when scoped: devices beyond `devices` whose rows of these passes and
+    cars are re-planned too, wherever they are (a deleted pass leaves every device that holds it).
     """
     now = now or utcnow()
-    devices = [d for d in devices if d.status != "removed"]
-    serving = [d for d in devices if d.status != "removing"]
-    desired = state.desired_for_devices(session, serving, now, pass_ids)
-    for d in devices:
-        desired.setdefault(d.id, {})
-    ids = [d.id for d in devices]
+    scoped = pass_ids is not None or vehicle_ids is not None
     tbl = DeviceCredential.__table__
     cols = (tbl.c.id, tbl.c.device_id, tbl.c.key, tbl.c.desired, tbl.c.fingerprint)
-    # Rows already desired absent are settled history; only load them for keys wanted again.
-    q = select(*cols).where(among(tbl.c.device_id, ids), tbl.c.desired == "present")
-    if pass_ids is not None:
-        q = q.where(among(tbl.c.pass_id, pass_ids))
-    rows = {(r.device_id, r.key): r for r in session.execute(q)}
-    wanted_again = {key for device_id, table in desired.items() for key in table if (device_id, key) not in rows}
+    if scoped:
+        pass_ids, vehicle_ids = set(pass_ids or ()), set(vehicle_ids or ())
+        in_scope = []
+        if pass_ids:
+            in_scope.append(among(tbl.c.pass_id, pass_ids))
+        if vehicle_ids:
+            in_scope.append(among(tbl.c.key, [state.vehicle_key(i) for i in vehicle_ids]))
+        if not in_scope:
+            return {}
+        # Few rows: present and absent ones in one query (an absent row may be wanted again).
+        ids = {d.id for d in devices} | set(holders or ())
+        rows = {
+            (r.device_id, r.key): r for r in session.execute(select(*cols).where(among(tbl.c.device_id, ids), or_(*in_scope)))
+        }
+        listed = {d.id for d in devices}
+        devices = list(devices) + [holders[i] for i in {i for i, _ in rows} - listed if holders and i in holders]
+    devices = [d for d in devices if d.status != "removed"]
+    serving = [d for d in devices if d.status != "removing"]
+    desired = state.desired_for_devices(session, serving, now, pass_ids, vehicle_ids)
+    for d in devices:
+        desired.setdefault(d.id, {})
+    ids = {d.id for d in devices}
+    if scoped:
+        rows = {k: r for k, r in rows.items() if r.device_id in ids}
+        wanted_again = set()
+    else:
+        # Rows already desired absent are settled history; only load them for keys wanted again.
+        q = select(*cols).where(among(tbl.c.device_id, ids), tbl.c.desired == "present")
+        rows = {(r.device_id, r.key): r for r in session.execute(q)}
+        wanted_again = {key for device_id, table in desired.items() for key in table if (device_id, key) not in rows}
     if wanted_again:
         for r in session.execute(
             select(*cols).where(among(tbl.c.device_id, ids), among(tbl.c.key, wanted_again), tbl.c.desired == "absent")
         ):
             rows[(r.device_id, r.key)] = r
     new, to_present = [], []
+    prints: dict[int, str] = {}  # devices alike share credential objects: hash each once
     for device_id, table in desired.items():
         for key, cred in table.items():
-            fp = state.fingerprint(cred)
+            fp = prints.get(id(cred))
+            if fp is None:
+                fp = prints[id(cred)] = state.fingerprint(cred)
             row = rows.pop((device_id, key), None)
             if row is None:
                 new.append(

@@ -11,6 +11,8 @@ import json
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from sqlalchemy.orm import load_only
+
 from access_bridge.drivers.base import Capability, Credential
 from portal.core import crypto
 from portal.core.timeutil import utcnow
@@ -53,7 +55,7 @@ def _round(r: int, half: int) -> int:
     return int(crypto.blind_index("card-feistel", f"{r}:{half}")[:4], 16)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 18)  # a full plan at scale sees a few hundred thousand passes
 def card_number(pass_id: int) -> str:
     """A 32-bit card number: a keyed permutation of the pass id, so unique and hard to guess.
 
@@ -89,11 +91,25 @@ def capabilities(device) -> Capability:
     return drivers.capabilities(device.driver)
 
 
-def live_passes(session, site_ids, now=None, pass_ids=None):
-    """Live passes of these sites (or only these passes) with their unit's building id and floor."""
+# What a credential is made of: a full plan loads these of every live pass, not the visitor's encrypted data.
+CREDENTIAL_COLUMNS = (
+    Pass.id, Pass.site_id, Pass.unit_id, Pass.version, Pass.status, Pass.valid_from, Pass.valid_until, Pass.timezone,
+    Pass.schedule, Pass.max_entries, Pass.uses, Pass.gate_ids, Pass.floors, Pass.plate,
+)  # fmt: skip
+
+
+def live_passes(session, site_ids, now=None, pass_ids=None, with_secret=True):
+    """Live passes of these sites (or only these passes) with their unit's building id and floor.
+
+    Without with_secret the pass's OTP secret (for static PINs) is left unloaded and undecrypted.
+    """
     now = now or utcnow()
+    if pass_ids is not None and not pass_ids:
+        return []
+    columns = CREDENTIAL_COLUMNS + ((Pass.otp_secret,) if with_secret else ())
     q = (
         session.query(Pass, Unit.building_id, Unit.floor)
+        .options(load_only(*columns))
         .join(Unit, Unit.id == Pass.unit_id)
         .filter(Pass.site_id.in_(list(site_ids)), Pass.status != "revoked", Pass.valid_until > now)
     )
@@ -202,11 +218,13 @@ def _add_vehicles(session, devices, site_ids, out, vehicle_ids):
     barriers = [d for d in devices if d.kind == "barrier" and Capability.PLATE in capabilities(d)]
     if not barriers or (vehicle_ids is not None and not vehicle_ids):
         return
-    cars = live_vehicles(session, site_ids, vehicle_ids)
+    cars: dict[int, list] = {}
+    for car, building_id in live_vehicles(session, site_ids, vehicle_ids):
+        cars.setdefault(car.site_id, []).append((car, building_id))
     for device in barriers:
         caps = capabilities(device)
-        for car, building_id in cars:
-            cred = vehicle_credential(device, car, building_id, caps) if car.site_id == device.site_id else None
+        for car, building_id in cars.get(device.site_id, ()):
+            cred = vehicle_credential(device, car, building_id, caps)
             if cred is not None:
                 out.setdefault(device.id, {})[cred.key] = cred
 
@@ -221,18 +239,33 @@ def desired_for_devices(session, devices, now=None, pass_ids=None, vehicle_ids=N
     site_ids = {d.site_id for d in devices}
     if not site_ids:
         return {}
-    passes = live_passes(session, site_ids, now, pass_ids)
     settings = {s.id: s.settings or {} for s in session.query(Site).filter(Site.id.in_(site_ids))}
+    pins = any(s.get(PIN_SETTING) for s in settings.values())
+    passes: dict[int, list] = {}  # by site: a device only ever looks at its own site's passes
+    for row in live_passes(session, site_ids, now, pass_ids, with_secret=pins):
+        passes.setdefault(row[0].site_id, []).append(row)
     building_floors = {b.id: b.floor_range() for b in session.query(Building).filter(Building.site_id.in_(site_ids))}
     load_face = _face_loader() if any(d.kind == "face_terminal" for d in devices) else None
     faces: dict[int, bytes | None] = {}
     out: dict[int, dict[str, Credential]] = {}
+    # Devices alike in everything a credential depends on (a site's row of door readers) share one table.
+    tables: dict[tuple, dict[str, Credential]] = {}
     for device in devices:
         caps = capabilities(device)
-        table = out[device.id] = {}
-        for p, building_id, unit_floor in passes:
-            if p.site_id != device.site_id:
-                continue
+        shape = (
+            device.site_id,
+            device.kind,
+            caps,
+            tuple(device.gate_ids or ()),
+            device.building_id,
+            tuple(device.floors or ()),
+            tuple(device.doors or ()),
+        )
+        if shape in tables:
+            out[device.id] = tables[shape]
+            continue
+        table = out[device.id] = tables[shape] = {}
+        for p, building_id, unit_floor in passes.get(device.site_id, ()):
             floors = _serves(device, p, building_id, unit_floor, building_floors)
             if floors is None:
                 continue
@@ -244,5 +277,8 @@ def desired_for_devices(session, devices, now=None, pass_ids=None, vehicle_ids=N
             cred = credential_for(device, p, floors, caps, settings.get(p.site_id, {}), face)
             if cred is not None:
                 table[cred.key] = cred
+    for device in devices:
+        if device.kind == "barrier":
+            out[device.id] = dict(out[device.id])  # cars are added per barrier: no longer shared
     _add_vehicles(session, devices, site_ids, out, None if pass_ids is None else (vehicle_ids or set()))
     return out

@@ -17,15 +17,14 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
-from access_bridge import event_polls, leases
+from access_bridge import changes, event_polls, leases
 from access_bridge import reconciler as rc
 from access_bridge.drivers.base import Capability, DriverError, get_driver
 from access_bridge.event_polls import EventPolls
 from access_bridge.wakeup import Listener
 from portal.alarms import operations as alarm_ops
-from portal.audit.models import AuditEntry
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
 from portal.devices.drivers import HEALTH, can
@@ -35,11 +34,15 @@ from portal.emergency import queries as emergency_queries
 from portal.emergency.models import EmergencyDevice
 from portal.extensions import db
 from portal.passes.models import Pass
+from portal.vehicles.models import Vehicle
 
 log = logging.getLogger(__name__)
 DRIVER_MODULES = ("simulator", "mqtt", "isapi", "osdp")
 COMMAND_TTL = timedelta(seconds=30)
-PASS_LOOKBACK = timedelta(seconds=30)  # a remote open older than this is dropped, never carried out late
+FULL_PLAN_EVERY = 600.0  # seconds between full plans, the safety net under incremental planning
+FULL_PLAN_CHUNK = 500  # devices planned together in a full plan (whole sites), so memory stays bounded
+EXPIRY_EVERY = timedelta(seconds=5)
+KEEP_DESIRED = 200_000  # credentials a full plan hands to the first pushes; beyond, they are computed when due
 
 
 def load_drivers():
@@ -71,7 +74,15 @@ class Worker:
     """One bridge process (or thread, in tests)."""
 
     def __init__(
-        self, app, owner=None, threads=64, lease_seconds=30, max_devices=None, plan_every=15.0, poll=1.0, events_every=5.0
+        self,
+        app,
+        owner=None,
+        threads=64,
+        lease_seconds=30,
+        max_devices=None,
+        plan_every=FULL_PLAN_EVERY,
+        poll=1.0,
+        events_every=5.0,
     ):
         load_drivers()
         self.app = app
@@ -88,8 +99,9 @@ class Worker:
         self.slugs = {}
         self.claimed = []
         self.last_claim = self.last_plan = 0.0
-        self.stamp = self.device_stamp = None
-        self.watermark = utcnow()
+        self.cursor = changes.Cursor()
+        self.expiry_mark = utcnow()
+        self.unplanned: set[int] = set()  # claimed since the last plan: planned whole at the next step
         self.device_cache = {}
         self.force_plan = True
         self.edge = None
@@ -167,47 +179,108 @@ class Worker:
     # -- claiming and planning ------------------------------------------------------------
     def _claim(self, session, now):
         claimed = leases.claim(session, self.owner, self.lease, self.max_devices, now)
-        if set(claimed) != set(self.claimed):
-            self.force_plan = True
+        self.unplanned = (self.unplanned | (set(claimed) - set(self.claimed))) & set(claimed)
+        for lost in set(self.claimed) - set(claimed):
+            self.device_cache.pop(lost, None)
         self.claimed = claimed
         self.last_claim = time.monotonic()
 
     def _plan(self, session, now):
-        """Plan everything (periodically, when devices changed) or only the passes changed since the last plan."""
-        # Devices and residents' cars change rarely and are audited: a new audit row on either means a full plan.
-        device_stamp = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.object_type.in_(("device", "vehicle"))))
-        full = self.force_plan or time.monotonic() - self.last_plan > self.plan_every or device_stamp != self.device_stamp
-        if full:
-            devices = rc.devices_by_id(session, self.claimed, with_options=True)
-            self._refresh_drivers(devices)
-            self._watch_alarms(devices)
-            self.device_cache = {i: _snapshot(d) for i, d in devices.items()}
-            desired = rc.plan(session, list(devices.values()), now)
-            rc.finish_removals(session, devices.values(), now)
-            self.last_plan, self.force_plan, self.device_stamp, self.watermark = time.monotonic(), False, device_stamp, now
-            session.commit()
-            return desired
-        if not self._woken(session):
-            return None
-        # A transaction may commit a while after it flushed: look back a little past the last plan.
-        since, self.watermark = self.watermark - PASS_LOOKBACK, now
-        changed = list(session.scalars(select(Pass.id).where(Pass.updated_at >= since)))
-        if not changed:
-            return None
-        desired = rc.plan(session, list(self.device_cache.values()), now, pass_ids=changed)
+        """A full plan on start, periodically and after an error; otherwise only what the outbox says changed."""
+        if self.force_plan or self.cursor.last is None or time.monotonic() - self.last_plan > self.plan_every:
+            return self._plan_full(session, now)
+        if self.listener is not None:
+            self.listener.woken.clear()  # the outbox is read on every step anyway
+        return self._plan_changes(session, now)
+
+    def _plan_full(self, session, now):
+        """Every claimed device against every live pass and car, whole sites at a time."""
+        self.cursor.reset(session)  # before reading passes: whatever commits after is read as a change
+        devices = rc.devices_by_id(session, self.claimed, with_options=True)
+        self._refresh_drivers(devices)
+        self._watch_alarms(devices)
+        self.device_cache = {i: _snapshot(d) for i, d in devices.items()}
+        desired: dict | None = self._plan_devices(session, list(devices.values()), now)
+        rc.finish_removals(session, devices.values(), now)
+        changes.prune(session, now)
+        self.last_plan, self.force_plan, self.expiry_mark, self.unplanned = time.monotonic(), False, now, set()
         session.commit()
         return desired
 
-    def _woken(self, session):
-        if self.listener is not None and self.listener.woken.is_set():
-            self.listener.woken.clear()
-            return True
-        if self.listener is not None and self.listener.pushes:
-            return False
-        # Polling (SQLite): did any pass change?
-        stamp = session.execute(select(func.max(Pass.updated_at), func.count(Pass.id))).one()
-        changed, self.stamp = tuple(stamp) != self.stamp, tuple(stamp)
-        return changed
+    def _plan_devices(self, session, devices, now):
+        """Plan these devices whole, a chunk of whole sites at a time; the desired state is kept up to a bound."""
+        by_site: dict[int, list] = {}
+        for d in devices:
+            by_site.setdefault(d.site_id, []).append(d)
+        desired: dict = {}
+        kept, chunk = 0, []
+        for site_devices in by_site.values():
+            chunk.extend(site_devices)
+            if len(chunk) >= FULL_PLAN_CHUNK:
+                kept = self._plan_chunk(session, chunk, now, desired, kept)
+                chunk = []
+        if chunk:
+            self._plan_chunk(session, chunk, now, desired, kept)
+        return desired
+
+    @staticmethod
+    def _plan_chunk(session, devices, now, desired, kept):
+        for device_id, table in rc.plan(session, devices, now).items():
+            if kept < KEEP_DESIRED:  # due_ops computes the rest from the database when they are pushed
+                desired[device_id] = table
+                kept += len(table)
+        session.flush()
+        return kept
+
+    def _plan_changes(self, session, now):
+        """Re-plan only the rows changes touch: a pass's or car's rows on its site's devices, a changed device whole."""
+        batch = self.cursor.read(session)
+        if batch.full:
+            self.signal.set()  # more are waiting: the next step reads on
+        if now - self.expiry_mark >= EXPIRY_EVERY:
+            # Passes that ran out since the last look: their rows go absent (devices expire them by themselves too).
+            expired = session.execute(
+                select(Pass.id, Pass.site_id).where(Pass.valid_until > self.expiry_mark, Pass.valid_until <= now)
+            ).all()
+            batch.passes.update(i for i, _ in expired)
+            batch.touched_sites.update(s for _, s in expired)
+            self.expiry_mark = now
+        if batch.devices - set(self.claimed):
+            self.last_claim = 0.0  # a new device (or one of another worker's): claim at the next step, not in 10 s
+            self.signal.set()
+        whole_ids = (batch.devices & set(self.claimed)) | self.unplanned
+        if batch.sites:
+            whole_ids |= {i for i, d in self.device_cache.items() if d.site_id in batch.sites}
+        if not (whole_ids or batch.passes or batch.vehicles):
+            return None
+        desired: dict = {}
+        if whole_ids:
+            devices = rc.devices_by_id(session, whole_ids, with_options=True)
+            self._refresh_drivers(devices, partial=True)
+            self._watch_alarms(devices)
+            self.device_cache.update({i: _snapshot(d) for i, d in devices.items()})
+            desired.update(self._plan_devices(session, list(devices.values()), now))
+            rc.finish_removals(session, devices.values(), now)
+            self.unplanned -= whole_ids
+        targets = self._affected(session, batch, whole_ids)
+        if batch.passes or batch.vehicles:
+            holders = {i: d for i, d in self.device_cache.items() if i not in whole_ids}
+            desired.update(rc.plan(session, targets, now, pass_ids=batch.passes, vehicle_ids=batch.vehicles, holders=holders))
+        session.commit()
+        return desired
+
+    def _affected(self, session, batch, skip):
+        """Claimed devices of the changed passes' and cars' sites (rc.plan adds whoever else holds them)."""
+        if not (batch.passes or batch.vehicles):
+            return []
+        sites = set(batch.touched_sites)
+        if batch.unsited:  # a change noted without its site (a face image): look it up
+            if batch.passes:
+                sites |= set(session.scalars(select(Pass.site_id).where(rc.among(Pass.id, batch.passes))))
+            if batch.vehicles:
+                sites |= set(session.scalars(select(Vehicle.site_id).where(rc.among(Vehicle.id, batch.vehicles))))
+        ids = {i for i, d in self.device_cache.items() if d.site_id in sites}
+        return [self.device_cache[i] for i in ids - set(skip) if i in self.device_cache]
 
     def _due_now(self):
         with self.app.app_context():
@@ -224,10 +297,15 @@ class Worker:
                 db.session.remove()
 
     # -- submitting jobs --------------------------------------------------------------------
-    def _refresh_drivers(self, devices):
-        """Drop cached drivers whose device changed its driver or options."""
-        self.slugs = {i: d.driver for i, d in devices.items()}
+    def _refresh_drivers(self, devices, partial=False):
+        """Drop cached drivers whose device changed its driver or options (only these devices' when partial)."""
+        if partial:
+            self.slugs.update({i: d.driver for i, d in devices.items()})
+        else:
+            self.slugs = {i: d.driver for i, d in devices.items()}
         for device_id, (sig, driver) in list(self.drivers.items()):
+            if partial and device_id not in devices:
+                continue
             d = devices.get(device_id)
             if d is None or sig != d.driver + json.dumps(d.options or {}, sort_keys=True):
                 del self.drivers[device_id]
@@ -438,5 +516,6 @@ class Worker:
             bd.audit_keys = False  # done, or the driver cannot list keys and there is nothing to check
         if out.keys is not None:
             audits[device.id] = out.keys
-        if out.events and event_polls.record(session, device, out.events):
-            self.force_plan = True  # a use may have used a pass up
+        if out.events:
+            # A use that counts down a pass is written to the outbox with it, and re-planned from there.
+            event_polls.record(session, device, out.events)

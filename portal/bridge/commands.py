@@ -36,12 +36,15 @@ def _fail(exc: ApiError):
 @click.option("--max-devices", type=int, default=None, help="Claim at most this many devices (spread over workers).")
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between checks when no wake-up arrives.")
 @click.option("--lease", default=30, show_default=True, help="Seconds a device claim lasts if this worker dies.")
-def run(once, threads, max_devices, poll, lease):
+@click.option(
+    "--full-every", default=600.0, show_default=True, help="Seconds between full plans (changes are planned as they come)."
+)
+def run(once, threads, max_devices, poll, lease, full_every):
     """Run the bridge worker (Ctrl-C stops it cleanly)."""
     from access_bridge.worker import Worker
 
     app = current_app._get_current_object()
-    worker = Worker(app, threads=threads, max_devices=max_devices, poll=poll, lease_seconds=lease)
+    worker = Worker(app, threads=threads, max_devices=max_devices, poll=poll, lease_seconds=lease, plan_every=full_every)
     if once:
         worker.run_once()
         worker.close()

@@ -54,3 +54,18 @@ class BridgeDevice(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(200))
     # Set by `devices resync` and on reconnection: list the device's keys and delete strays.
     audit_keys: Mapped[bool] = mapped_column(default=True, nullable=False)
+
+
+class BridgeChange(db.Model):
+    """An outbox row: something a device may hold changed (kind pass | vehicle | device | site, and its id).
+
+    Written by the portal in the same transaction as the change (portal.core.wake); each bridge worker
+    reads them from its own cursor and re-plans only what they touch (docs/bridge.md, "Incremental planning").
+    """
+
+    __tablename__ = "bridge_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    object_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    site_id: Mapped[int | None] = mapped_column(Integer)  # whose devices to look at; no FK: sites are never deleted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)

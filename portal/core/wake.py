@@ -11,14 +11,29 @@ import socket
 import tempfile
 import threading
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import column, event, insert, inspect, table, text
 from sqlalchemy.orm import Session
+
+from portal.core.timeutil import utcnow
+from portal.core.types import UTCDateTime
 
 local_event = threading.Event()
 _installed = {"done": False}
 MAX_UNIX_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on BSD
 CHANNEL = "access_bridge"
 DEVICE_FIELDS = ("options", "gate_ids", "doors", "floors", "building_id", "driver", "kind")
+# What a pass's credential on a device is made of (access_bridge.state): a change to anything else
+# (a rescan's otp_last_step, the last direction) is not worth an outbox row on the gate's hot path.
+PASS_FIELDS = (
+    "status", "valid_from", "valid_until", "max_entries", "schedule", "timezone", "gate_ids", "floors",
+    "plate", "unit_id", "site_id", "version", "otp_secret",
+)  # fmt: skip
+# A site's settings (static PINs) and its buildings' floors shape every credential there; units are left to the full plan.
+SITE_FIELDS = {"sites": ("settings",), "buildings": ("lowest_floor", "highest_floor", "site_id")}
+# The outbox the bridge plans from (portal.bridge.models.BridgeChange), named here so core needs no feature model.
+changes_table = table(
+    "bridge_changes", column("id"), column("kind"), column("object_id"), column("site_id"), column("created_at", UTCDateTime())
+)
 
 
 def request(session) -> None:
@@ -75,6 +90,69 @@ def _matters(obj, is_new):
     return table.startswith("face")
 
 
+def _changed(obj, names):
+    state = inspect(obj)
+    return any(name in state.attrs and state.attrs[name].history.has_changes() for name in names)
+
+
+def change_of(obj, is_new, is_deleted=False) -> tuple[str, int] | None:
+    """The (kind, id) outbox entry a flushed row calls for, or None when no device's credentials depend on it.
+
+    The object's site goes with it (`site_of`), so the bridge knows whose devices to look at without a query.
+    """
+    table_name = getattr(obj, "__tablename__", "")
+    changed = is_new or is_deleted
+    if table_name == "passes":
+        uses_count = obj.max_entries is not None and _changed(obj, ("uses",))  # devices count the remaining uses
+        return ("pass", obj.id) if changed or uses_count or _changed(obj, PASS_FIELDS) else None
+    if table_name == "vehicles":
+        return "vehicle", obj.id
+    if table_name == "devices":
+        status = inspect(obj).attrs["status"].history
+        removing = any(s in ("removing", "removed") for s in status.added or ())
+        return ("device", obj.id) if changed or removing or _changed(obj, DEVICE_FIELDS) else None
+    if table_name in SITE_FIELDS:
+        site_id = obj.id if table_name == "sites" else obj.site_id
+        return ("site", site_id) if (changed and table_name != "sites") or _changed(obj, SITE_FIELDS[table_name]) else None
+    if table_name.startswith("face") and getattr(obj, "pass_id", None) is not None:
+        return "pass", obj.pass_id
+    return None
+
+
+def note(session, kind: str, object_id: int, site_id: int | None) -> None:
+    """Write one outbox row for a change made with a Core statement (the flush hook does not see those)."""
+    sent = session.info.setdefault("bridge_changes_sent", set())
+    if (kind, object_id) in sent:
+        return
+    sent.add((kind, object_id))
+    row = {"kind": kind, "object_id": object_id, "site_id": site_id, "created_at": utcnow()}
+    session.connection().execute(insert(changes_table), row)
+    request(session)
+
+
+def site_of(obj, kind, object_id) -> int | None:
+    """The community a change belongs to, when the row says so itself (never through a relation that would load)."""
+    if kind == "site":
+        return object_id
+    site_id = obj.__dict__.get("site_id")
+    return site_id if isinstance(site_id, int) else None
+
+
+def _record_changes(session):
+    """Write this flush's outbox rows in the same transaction (once per object and transaction)."""
+    sent = session.info.setdefault("bridge_changes_sent", set())
+    found = []
+    for objs, is_new, is_deleted in ((session.new, True, False), (session.dirty, False, False), (session.deleted, False, True)):
+        for obj in objs:
+            change = change_of(obj, is_new, is_deleted)
+            if change is not None and change[1] is not None and change not in sent:
+                sent.add(change)
+                found.append({"kind": change[0], "object_id": change[1], "site_id": site_of(obj, *change)})
+    if found:
+        now = utcnow()
+        session.connection().execute(insert(changes_table), [dict(row, created_at=now) for row in found])
+
+
 def _scan(session):
     if session.info.get("bridge_wake") or session.info.get("bridge_quiet"):
         return
@@ -89,6 +167,7 @@ def _scan(session):
 
 
 def _after_flush(session, _ctx):
+    _record_changes(session)
     _scan(session)
 
 
@@ -104,7 +183,12 @@ def _before_commit(session):
         session.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
 
 
+def _forget(session, *_args):
+    session.info.pop("bridge_changes_sent", None)
+
+
 def _after_commit(session):
+    _forget(session)
     if not session.info.pop("bridge_wake", False):
         return
     local_event.set()
@@ -123,3 +207,5 @@ def install() -> None:
     event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_soft_rollback", lambda s, prev: s.info.pop("bridge_wake", None))
+    # Any rollback (a savepoint's too) may have taken outbox rows with it: write them again if needed.
+    event.listen(Session, "after_soft_rollback", _forget)

@@ -5,6 +5,7 @@ from functools import cache
 
 from sqlalchemy import and_, bindparam, case, or_, update
 
+from portal.core import wake
 from portal.devices import api_tokens as device_tokens
 from portal.events.journal import Entry, add_from_request, run_writes
 from portal.events.operations import insert_events
@@ -35,9 +36,12 @@ def consume(pass_id, direction):
     "in"), so of many gates racing for the last entry exactly one updates a row: PostgreSQL
     re-checks the clause after the row lock, SQLite runs writers one at a time.
     """
-    if _begin_write().execute(_consume_statement(direction), {"pass_id": pass_id}).first() is not None:
-        return None
-    return _why_not(pass_id, direction)
+    done = _begin_write().execute(_consume_statement(direction), {"pass_id": pass_id}).first()
+    if done is None:
+        return _why_not(pass_id, direction)
+    if done.max_entries is not None and direction != "out":
+        wake.note(db.session, "pass", pass_id, done.site_id)  # devices hold the remaining uses: the bridge re-plans this pass
+    return None
 
 
 @cache
@@ -57,7 +61,7 @@ def _consume_statement(direction):
         conds.append(or_(t.c.last_direction.is_(None), t.c.last_direction != "in"))
     if direction is not None:
         values["last_direction"] = direction
-    return update(t).where(*conds).values(**values).returning(t.c.id)
+    return update(t).where(*conds).values(**values).returning(t.c.id, t.c.max_entries, t.c.site_id)
 
 
 def _why_not(pass_id, direction):

@@ -1,0 +1,164 @@
+"""Incremental planning: a change re-plans only the rows of the devices it concerns (counted), from the outbox."""
+
+from concurrent.futures import wait
+
+import pytest
+from bridge_support import add_device, fresh_simulators  # noqa: F401
+from sqlalchemy import insert, select
+
+from access_bridge import changes, state
+from access_bridge.drivers import simulator
+from access_bridge.worker import Worker
+from portal.accounts.operations import create_user
+from portal.bridge.models import BridgeChange, DeviceCredential
+from portal.devices.models import Device
+from portal.devices.operations import add_device as add_device_to
+from portal.extensions import db
+from portal.passes.operations import revoke_pass
+from portal.sites import operations as places
+
+
+@pytest.fixture
+def two_sites(world):
+    """Three devices in each of two communities, ten passes in each, all pushed by one worker."""
+    bldg = places.add_building(world.other_site, "X", "X栋", 1, 5)
+    unit = places.add_unit(bldg, "0101", 1)
+    host = create_user("r-other", world.PASSWORD, "resident", "外人")
+    places.move_in(host, unit, "owner")
+    db.session.commit()
+    here = [add_device(world, f"here-{i}") for i in range(3)]
+    there = [add_device_to(world.other_site, f"there-{i}", "gate_reader", "simulator", {}) for i in range(3)]
+    db.session.commit()
+    for _ in range(10):
+        world.make_pass()
+        world.make_pass(host=host, unit=unit)
+    return [d.id for d in here], [d.id for d in there]
+
+
+@pytest.fixture
+def worker(app):
+    w = Worker(app, threads=2, plan_every=3600)
+    yield w
+    w.close()
+
+
+def settle(worker):
+    """One step plans and pushes; the next records what the devices answered."""
+    worker.step()
+    wait(list(worker.inflight.values()))
+    worker.step()
+
+
+def snapshot():
+    """Every credential row's generation and state, to see which rows a step wrote."""
+    db.session.expire_all()
+    return {
+        r.id: (r.device_id, r.key, r.desired, r.desired_version, r.status, r.updated_at)
+        for r in db.session.scalars(select(DeviceCredential))
+    }
+
+
+def touched(before, after):
+    return {(row[0], row[1]) for i, row in after.items() if before.get(i) != row}
+
+
+@pytest.fixture
+def loaded(monkeypatch):
+    """How many passes each planning query loaded."""
+    counts = []
+    real = state.live_passes
+
+    def spy(*args, **kw):
+        out = real(*args, **kw)
+        counts.append(len(out))
+        return out
+
+    monkeypatch.setattr(state, "live_passes", spy)
+    return counts
+
+
+def test_creating_and_revoking_a_pass_touches_only_its_sites_devices(app, world, two_sites, worker, loaded):
+    here, there = two_sites
+    settle(worker)
+    assert len(snapshot()) == 6 * 10  # the full plan: each pass on its own site's three devices
+    assert max(loaded) == 20
+
+    loaded.clear()
+    before = snapshot()
+    p = world.make_pass()
+    settle(worker)
+    after = snapshot()
+    assert touched(before, after) == {(d, f"V{p.id}") for d in here}
+    assert len(after) == len(before) + 3
+    assert loaded and max(loaded) == 1  # only the changed pass was read, not the site's or anyone's live passes
+    assert all(f"V{p.id}" in simulator.device(d) for d in here)
+    assert not any(f"V{p.id}" in simulator.device(d) for d in there)
+
+    loaded.clear()
+    before = after
+    revoke_pass(p)
+    db.session.commit()
+    settle(worker)
+    after = snapshot()
+    assert touched(before, after) == {(d, f"V{p.id}") for d in here}
+    assert all(after[i][2] == "absent" for i in after if after[i][1] == f"V{p.id}")
+    assert not any(f"V{p.id}" in simulator.device(d) for d in here)
+    assert max(loaded, default=0) <= 1
+
+
+def test_a_changed_device_is_replanned_alone(app, world, two_sites, worker):
+    here, _there = two_sites
+    settle(worker)
+    before = snapshot()
+    side = places.add_gate(world.site, "SIDE", "侧门")
+    device = db.session.get(Device, here[0])
+    device.gate_ids = [side.id]
+    gated = world.make_pass(commit=False, gate_ids=[world.gate.id])
+    db.session.commit()
+    settle(worker)
+    after = snapshot()
+    # The pass for the main gate leaves the device moved to the side gate; the others' rows of old passes stay.
+    assert {(d, k) for d, k in touched(before, after) if k != f"V{gated.id}"} == set()
+    assert {d for d, k in touched(before, after)} == set(here[1:])
+    assert f"V{gated.id}" not in simulator.device(here[0])
+    assert len(simulator.device(here[0]).keys()) == 10  # its passes without gates stay
+
+
+def test_a_residents_car_touches_only_its_sites_barriers(app, world, two_sites, worker, loaded):
+    from portal.vehicles import operations as cars
+
+    barrier = add_device(world, "car-barrier", kind="barrier")
+    other = add_device_to(world.other_site, "their-barrier", "barrier", "simulator", {})
+    db.session.commit()
+    settle(worker)
+    before = snapshot()
+    loaded.clear()
+    car = cars.register(world.r1, world.unit_a, "沪F12345")
+    db.session.commit()
+    settle(worker)
+    assert touched(before, snapshot()) == {(barrier.id, f"R{car.id}")}
+    assert max(loaded, default=0) == 0  # no pass was read for a car
+    assert f"R{car.id}" in simulator.device(barrier.id) and f"R{car.id}" not in simulator.device(other.id)
+
+
+def test_a_rolled_back_change_leaves_no_outbox_row_and_a_committed_one_does(app, world):
+    top = db.session.scalar(select(BridgeChange.id).order_by(BridgeChange.id.desc()).limit(1)) or 0
+    world.make_pass(commit=False)
+    db.session.rollback()
+    assert db.session.scalars(select(BridgeChange).where(BridgeChange.id > top)).all() == []
+    p = world.make_pass()
+    kinds = {(c.kind, c.object_id) for c in db.session.scalars(select(BridgeChange).where(BridgeChange.id > top))}
+    assert ("pass", p.id) in kinds
+
+
+def test_the_cursor_reads_an_id_that_commits_after_a_higher_one(app):
+    cursor = changes.Cursor()
+    cursor.reset(db.session)
+    db.session.execute(insert(BridgeChange), [{"id": 10, "kind": "pass", "object_id": 7}])
+    db.session.commit()
+    assert cursor.read(db.session).passes == {7}
+    # id 9 was taken earlier by a transaction that commits only now.
+    db.session.execute(insert(BridgeChange), [{"id": 9, "kind": "pass", "object_id": 8}])
+    db.session.commit()
+    assert cursor.read(db.session).passes == {8}
+    assert not cursor.read(db.session)
