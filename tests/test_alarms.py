@@ -133,4 +133,4 @@ def test_a_shifts_handover_record_lists_its_alarms(app, world, guard_client):
     assert _cli(app, door.id, "duress").exit_code == 0
     shift = guard_client.post("/api/v1/desk/shift/end", json={"notes": "交接"}, headers={"X-CSRFToken": token}).get_json()
     page = guard_client.get(f"/desk/handovers/{shift['id']}?lang=en").get_data(as_text=True)
-    assert "Alarms" in page and "Duress code" in page
+    assert "Door alarms" in page and "Duress code" in page

@@ -11,7 +11,6 @@ from portal.devices.models import Device
 from portal.extensions import db
 from portal.incidents.models import Incident
 from portal.incidents.queries import percentile
-from portal.reports import sources
 
 SH = zone("Asia/Shanghai")
 PERIOD = "from=2026-11-01&to=2026-11-30"
@@ -138,7 +137,6 @@ def test_dashboard_and_csv_show_the_team_figures(world, login_as, seeded, lang):
     ) in csv
 
 
-@pytest.mark.skipif(not sources.HAS_ALARMS or not sources.HAS_EMERGENCY, reason="door alarms and emergencies not installed")
 def test_alarm_acknowledgement_and_drills_from_their_tables(client, world, seeded):
     from portal.alarms.models import Alarm
     from portal.emergency.models import Emergency

@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.alarms.models import Alarm
+from portal.core.i18n import N_
 from portal.extensions import db
 
 LIMIT = 200
@@ -52,4 +53,4 @@ def shift_section(site_id, start, end):
         {"id": a.id, "what": str(ALARM_LABELS[a.kind]), "at": a.raised_at, "status": str(STATE_LABELS[a.state])}
         for a in db.session.scalars(q.order_by(Alarm.raised_at).limit(LIMIT))
     ]
-    return "Alarms", items
+    return N_("Door alarms"), items

@@ -73,10 +73,12 @@ def drills(site_id, start, end):
     )
     return [
         {
+            "id": e.id,
             "kind": e.kind,
             "started_at": e.started_at.isoformat(),
             "ended_at": e.ended_at.isoformat() if e.ended_at else None,
             "roll_call_seconds": seconds(e.started_at, e.roll_complete_at),
+            "roll_call_minutes": round(seconds(e.started_at, e.roll_complete_at) / 60, 2) if e.roll_complete_at else None,
         }
         for e in db.session.scalars(q.order_by(Emergency.started_at))
     ]

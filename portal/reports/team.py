@@ -10,17 +10,16 @@ from portal.desk.models import DeskException
 from portal.devices.models import Device
 from portal.extensions import db
 from portal.incidents.queries import percentile, response_times
-from portal.reports import sources
 
 AIM_INCIDENT_RESPONSE = -0.20  # seed: emergency response time down 20% (突发事件处置响应时间缩短20%)
 DEVICE_TARGET = 0.98  # seed: key security equipment in working order at least 98% (完好率达到98%以上)
 STAGES = ("acknowledge", "on_scene", "resolve")
-# Filled in by the features that own the data when they are present (door alarms, emergency drills):
+# Filled in by the features that own the data (portal.alarms, portal.emergency) in their init_app:
 #   "alarm_ack_minutes": fn(site_id, start, end) -> [minutes from raised to acknowledged, one per alarm]
 #   "drills": fn(site_id, start, end) -> [{"kind", "started_at", ...}, ...]
 HOOKS: dict[str, Callable | None] = {
-    "alarm_ack_minutes": sources.alarm_ack_minutes if sources.HAS_ALARMS else None,
-    "drills": sources.drills if sources.HAS_EMERGENCY else None,
+    "alarm_ack_minutes": None,
+    "drills": None,
 }
 
 

@@ -9,11 +9,10 @@ from portal.desk.models import DeskException, Shift
 from portal.extensions import db
 from portal.incidents.models import Incident
 from portal.shifts.models import GuardOffer, GuardPost
-from portal.shifts.sections import default_sections
 
 # What a shift's record shows besides incidents and exceptions: fn(site_id, start, end) -> (title msgid, [{"id",
-# "what", "at", "status"}]); the door alarms' section is there when portal.alarms is installed (sections.py).
-SHIFT_SECTIONS: list[Callable] = default_sections()
+# "what", "at", "status"}]); features that own such records add theirs in init_app (portal.alarms: the door alarms).
+SHIFT_SECTIONS: list[Callable] = []
 
 
 def on_shift(site_id):
