@@ -26,34 +26,6 @@ from bench import _gate_seed as seed  # noqa: E402
 SECONDS = int(os.environ.get("GATE_CPU_SECONDS", "8"))
 RESULTS = ROOT / "bench" / "results" / "gate_cpu.json"
 PATHS = {"bare": "/bench/bare", "bare_read": "/bench/bare-read", "qr": "/api/v1/gate/verify"}
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _processes():
-    """pid -> (parent pid, command name, CPU seconds) of every process /proc shows."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue  # it ended meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        found[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / TICK)
-    return found
-
-
-def _by_class(master):
-    """CPU seconds so far of the gunicorn processes (master and workers) and the PostgreSQL server."""
-    totals = {"gunicorn": 0.0, "postgres": 0.0}
-    for pid, (parent, name, cpu) in _processes().items():
-        if pid == master or parent == master:
-            totals["gunicorn"] += cpu
-        elif name.startswith("postgres"):
-            totals["postgres"] += cpu
-    return totals
 
 
 def _wrk_cpu():
@@ -68,9 +40,9 @@ def measure(label, url, workdir):
     try:
         for name, path in PATHS.items():
             bodies = seed.qr_bodies(url, world, gv.KEYS) if name == "qr" else [{"qr": "x"}]
-            before, wrk_before = _by_class(proc.pid), _wrk_cpu()
+            before, wrk_before = gv.cpu_by_class(proc.pid), _wrk_cpu()
             run = gv.wrk(port, path, world.token, bodies, SECONDS, workdir)
-            after, wrk_after = _by_class(proc.pid), _wrk_cpu()
+            after, wrk_after = gv.cpu_by_class(proc.pid), _wrk_cpu()
             per = {k: round((after[k] - before[k]) / run["requests"] * 1e6) for k in after}
             per["wrk"] = round((wrk_after - wrk_before) / run["requests"] * 1e6)
             figures[name] = {"rps": run["rps"], "p99_ms": run["p99_ms"], "cpu_us_per_request": per, "total_us": sum(per.values())}

@@ -7,12 +7,12 @@ import os
 import secrets
 from urllib.parse import urlencode
 
-from flask import Flask, g, request, session
+from flask import g, request, session
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from portal import config as config_module
-from portal.core import crypto
+from portal.core import crypto, lean
 from portal.core.errors import register_errorhandlers
 from portal.core.i18n import N_, local_name
 from portal.core.redact import mask
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 def create_app(config=None, **overrides):
     """Build the portal application; overrides win over the config object."""
-    app = Flask(
+    app = lean.PortalFlask(
         __name__,
         template_folder=str(config_module.BASE_DIR / "templates"),
         instance_path=str(config_module.INSTANCE_DIR),
@@ -107,6 +107,7 @@ def register_fresh_g(app):
     """
 
     @app.before_request
+    @lean.keep
     def _clear_g():
         for key in list(g):
             g.pop(key, None)
@@ -216,9 +217,12 @@ def register_transaction(app):
     """One commit per request, in one place; anything that failed is rolled back."""
 
     @app.after_request
+    @lean.keep  # the gate's keypad writes commit here
     def _commit(response):
         keep = g.pop("keep_changes", False)
         refused = g.pop("refused", False)
+        if not db.session.registry.has():
+            return response  # no session was made (a gate rescan, the bare floor): asking would make one, ~40 µs
         session = db.session()
         if not session.in_transaction():
             return response  # the request never used the session (the gate's reads, static pages): nothing to end

@@ -2,6 +2,8 @@
 
 from flask import Blueprint
 
+from portal.core import lean
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PATHS = {}
 
@@ -23,6 +25,7 @@ def api_route(rule, methods=("GET",), summary="", tag="", auth="user", body=None
                 op["security"] = [{"bearer": []}, {"session": []}]
             elif auth == "device":
                 op["security"] = [{"deviceToken": []}]
+                lean.route(method, bp.url_prefix + rule)  # no session, CSRF, locale or limiter bookkeeping
             elif auth == "none":
                 op["security"] = []
             if body is not None:

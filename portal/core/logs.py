@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from flask import Flask, g, has_request_context, request
 from flask.wrappers import Response
 
+from portal.core.lean import keep
 from portal.core.redact import mask
 
 # An incoming X-Request-ID is kept when it looks like an id (a proxy's or a load balancer's), else replaced.
@@ -100,11 +101,13 @@ def register_request_ids(app: Flask) -> None:
     """Give every request an id (a sane incoming X-Request-ID, or a new one) and answer with it."""
 
     @app.before_request
+    @keep
     def _take_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
 
     @app.after_request
+    @keep
     def _give_id(response: Response) -> Response:
         rid = g.get("request_id")
         if rid:

@@ -6,6 +6,7 @@ from flask import jsonify, render_template, request
 from flask_babel import gettext
 
 from portal.core.errors import error_body, wants_json
+from portal.core.lean import keep
 from portal.extensions import csrf
 
 # NUL and lone UTF-16 surrogates are never valid text: PostgreSQL refuses them (a 500 before this check) and
@@ -18,6 +19,15 @@ BAD_INPUT_MESSAGE = "The request contains characters that are not allowed."
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+
+# On every response unless the view set its own.
+HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "camera=(self), geolocation=(), microphone=()"),
 )
 
 
@@ -61,10 +71,12 @@ def _refusal():
     return render_template("errors/error.html", status=400, message=gettext(BAD_INPUT_MESSAGE)), 400
 
 
+@keep
 def _refuse_bad_request_line():
     return _refusal() if bad_request_line() else None
 
 
+@keep
 def _refuse_bad_body():
     return _refusal() if bad_body() else None
 
@@ -75,6 +87,7 @@ def bearer_claimed() -> bool:
     return scheme.lower() == "bearer" and bool(token.strip())
 
 
+@keep
 def _refuse_blank_authorization():
     # A present but blank Authorization header, or a bare "Bearer", must not pass as a bearer call (which
     # skips CSRF) and then fall back to the session cookie: it is refused outright. Other schemes (a proxy's
@@ -111,15 +124,14 @@ def register_security(app):
         csrf.protect()
 
     @app.after_request
+    @keep  # nosniff and no-store matter to JSON answers too
     def _headers(response):
-        h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "no-referrer")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        wanted = list(HEADERS)
         if request.is_secure or app.config.get("PREFER_HTTPS"):
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            wanted.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
         if not request.path.startswith("/static/"):
-            h.setdefault("Cache-Control", "no-store")
+            wanted.append(("Cache-Control", "no-store"))
+        # A header the view set itself wins. One pass over the names, not a setdefault (a scan) per header.
+        present = {name.lower() for name, _ in response.headers.items()}
+        response.headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
         return response
