@@ -26,6 +26,9 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._database import database, pct  # noqa: E402
+
 os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 
 from bench import _gate_seed as seed  # noqa: E402
@@ -36,34 +39,6 @@ THREADS = int(os.environ.get("BRIDGE_BENCH_THREADS", "64"))
 MQTT_URL = os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883")
 TARGETS = {"revoke": 1.0, "create": 2.0}
 RESULTS = ROOT / "bench" / "results" / "bridge_mqtt.json"
-
-
-def pct(values, q):
-    """The q-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
-def database(tmp):
-    """(SQLAlchemy URL, engine options, cleanup) for PostgreSQL in a private schema or a SQLite file."""
-    from sqlalchemy import create_engine, text
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        return f"sqlite:///{tmp / 'bench.db'}", {}, "sqlite", lambda: None
-    url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop():
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}", {"pool_size": 5}, "postgresql", drop
 
 
 def build(app, prefix):

@@ -16,12 +16,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._database import database, pct  # noqa: E402
+
 os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 
 SCALE = float(os.environ.get("BRIDGE_PLAN_SCALE", "1.0"))
@@ -31,34 +33,6 @@ PASSES = max(100, round(200_000 * SCALE))
 CHANGES = int(os.environ.get("BRIDGE_PLAN_CHANGES", "30"))
 GATES_PER_SITE = 5
 RESULTS = ROOT / "bench" / "results" / "bridge_plan.json"
-
-
-def pct(values, q):
-    """The q-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
-def database(tmp):
-    """(URL, engine options, dialect, cleanup): PostgreSQL in a private schema, or a SQLite file."""
-    from sqlalchemy import create_engine, text
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        return f"sqlite:///{tmp / 'bench.db'}", {}, "sqlite", lambda: None
-    url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop():
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}", {"pool_size": 5}, "postgresql", drop
 
 
 def seed():
