@@ -155,6 +155,7 @@ def test_page_dry_run_then_apply(world, manager_client, lang, word):
     )
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and 'data-row="6"' in html
+    assert html.index('data-row="6"') < html.index('data-line="2"')  # the rows in error come before the whole plan
     assert ("不是有效的手机号码" in html or "号码" in html) if lang == "zh" else "Not a valid phone number." in html
     assert _people() == 0
     applied = manager_client.post(
