@@ -91,6 +91,13 @@ def test_approval_flow(client, world):
     again = client.post(f"/api/v1/vehicles/{car['id']}/approve", headers=world.token(world.manager))
     assert again.status_code == 409
     assert reason(client, barrier, plate=PLATE) == ("grant", "ok")
+    # Taking the approval back: guards may not; the car waits again and the barrier refuses it at once.
+    assert client.post(f"/api/v1/vehicles/{car['id']}/withdraw", headers=world.token(world.guard)).status_code == 403
+    manager = world.token(world.manager)
+    withdrawn = client.post(f"/api/v1/vehicles/{car['id']}/withdraw", headers=manager)
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "pending"
+    assert client.post(f"/api/v1/vehicles/{car['id']}/withdraw", headers=manager).status_code == 409
+    assert reason(client, barrier, plate=PLATE, direction="out") == ("deny", "unknown")
 
 
 def test_barrier_grants_a_residents_car_one_per_lift_and_marks_the_event(client, world):
@@ -174,7 +181,12 @@ def test_managers_approve_on_the_list_page(client, world, manager_client, reside
     token = csrf(manager_client, "/vehicles/")
     resp = manager_client.post(f"/vehicles/{car['id']}/approve", data={"csrf_token": token}, follow_redirects=True)
     assert resp.status_code == 200 and db.session.get(Vehicle, car["id"]).status == "active"
+    assert "撤销审批" in resp.get_data(as_text=True)
+    token = csrf(manager_client, "/vehicles/")
+    resp = manager_client.post(f"/vehicles/{car['id']}/withdraw", data={"csrf_token": token}, follow_redirects=True)
+    assert "已撤销审批" in resp.get_data(as_text=True) and db.session.get(Vehicle, car["id"]).status == "pending"
     assert resident_client.get("/vehicles/").status_code == 403
+    assert resident_client.post(f"/vehicles/{car['id']}/withdraw", data={"csrf_token": token}).status_code in (400, 403)
 
 
 def test_barrier_on_postgresql(pg_world):

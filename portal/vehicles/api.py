@@ -126,3 +126,17 @@ def approve_vehicle(vehicle_id):
     """A manager lets a pending car in."""
     user = api_user()
     return jsonify(operations.vehicle_json(operations.approve(user, _car(user, vehicle_id))))
+
+
+@api_route(
+    "/vehicles/<int:vehicle_id>/withdraw",
+    methods=("POST",),
+    summary="Take a car's approval back (managers); barriers drop its plate",
+    tag="vehicles",
+    responses={"200": _one(CAR, "Waiting for approval again"), "409": {"description": "Not approved"}},
+)
+@api_roles(*MANAGER_ROLES)
+def withdraw_vehicle(vehicle_id):
+    """A manager takes a car's approval back."""
+    user = api_user()
+    return jsonify(operations.vehicle_json(operations.withdraw_approval(user, _car(user, vehicle_id))))

@@ -70,3 +70,14 @@ def approve(vehicle_id):
     operations.approve(current_user, car)
     flash(_("Car approved."), "ok")
     return redirect(url_for("vehicles.site_list"))
+
+
+@bp.post("/vehicles/<int:vehicle_id>/withdraw")
+@page_roles(*MANAGER_ROLES)
+def withdraw(vehicle_id):
+    """Take an approval back: the car waits again and the barriers drop its plate."""
+    car = site_object(Vehicle, vehicle_id, desk_site(current_user))
+    back_to(url_for("vehicles.site_list"))
+    operations.withdraw_approval(current_user, car)
+    flash(_("Approval withdrawn: the barrier no longer opens for this car."), "ok")
+    return redirect(url_for("vehicles.site_list"))
