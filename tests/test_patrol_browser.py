@@ -9,6 +9,7 @@ from browser_support import LiveServer, launch, phone_context
 from feedback_support import png_bytes
 from patrol_support import route
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 
 from portal.extensions import db
 from portal.patrol.models import Hazard
@@ -29,8 +30,11 @@ def _wait_text(page, selector, text, seconds=10.0):
     """Poll: wait_for_function compiles code in the page, which our CSP forbids."""
     deadline = time.time() + seconds
     while time.time() < deadline:
-        if page.locator(selector).count() and text in page.inner_text(selector):
-            return
+        try:
+            if page.locator(selector).count() and text in page.inner_text(selector):
+                return
+        except PlaywrightError:  # the page reloaded between the two reads: read the new one
+            pass
         time.sleep(0.1)
     raise AssertionError(f"{text!r} never appeared in {selector}: {page.inner_text('body')[:500]}")
 
@@ -80,8 +84,13 @@ def test_guard_scans_stickers_offline_skips_one_and_the_desk_shows_it(app, world
             assert queued is not None and [s["payload"] for s in queued["scans"]] == [decoded[cps[0].id], decoded[cps[2].id]]
             page.click("#finish")
             context.set_offline(False)
-            page.click("#sync-now")
-            _wait_text(page, "#round-status", "完成")  # the page reloads once the server has the round
+            # Back online the page syncs by itself (the online event, then every 10 s) and reloads; the button may
+            # already be gone by the time it is pressed.
+            try:
+                page.click("#sync-now", timeout=2000, no_wait_after=True)
+            except PlaywrightError:
+                pass
+            _wait_text(page, "#round-status", "完成", seconds=25)  # the page reloads once the server has the round
             assert "已到达" in page.inner_text(f"#stops li[data-checkpoint='{cps[0].id}']")
             assert "漏巡" in page.inner_text(f"#stops li[data-checkpoint='{cps[1].id}']")
             with app.app_context():
