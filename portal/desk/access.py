@@ -5,6 +5,7 @@ from flask import request
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.core.converters import is_id
 from portal.core.errors import ApiError, ValidationFailed
+from portal.core.timeutil import parse_iso
 from portal.extensions import db
 from portal.sites.models import Site
 
@@ -41,4 +42,21 @@ def id_arg(name):
     value = request.args.get(name, type=int)
     if value is not None and not is_id(value):
         raise ValidationFailed({name: ("out_of_range", "A number in the request is out of range.")})
+    return value
+
+
+def time_arg(name):
+    """A time from the query string (ISO 8601 with its offset), or None; anything else is a 400."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = parse_iso(raw)
+    except (ValueError, TypeError):
+        value = None
+    # Years at the calendar's ends overflow when moved to UTC (0001 at +14:00); no record is near them.
+    if value is None or not 1000 <= value.year <= 9000:
+        raise ValidationFailed(
+            {name: ("invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.")}
+        )
     return value

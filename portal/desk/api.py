@@ -5,11 +5,9 @@ from flask import Response, jsonify, request
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.audit.operations import record
-from portal.core.errors import ApiError
 from portal.core.jsonbody import json_body
-from portal.core.timeutil import parse_iso
 from portal.desk import operations, queries
-from portal.desk.access import DESK_ROLES, desk_site, id_arg, site_object
+from portal.desk.access import DESK_ROLES, desk_site, id_arg, site_object, time_arg
 from portal.desk.export import on_site_csv
 from portal.desk.models import DeskException
 from portal.desk.serialize import exception_json
@@ -19,21 +17,6 @@ TAG = "desk"
 Q = lambda name, typ="string", desc="": {"name": name, "in": "query", "schema": {"type": typ}, "description": desc}  # noqa: E731
 SITE = Q("site_id", "integer", "Global admins only: which community")
 STR, INT = {"type": "string"}, {"type": "integer"}
-
-
-def _time_arg(name):
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_iso(raw)
-    except (ValueError, TypeError):
-        raise ApiError(
-            400,
-            "invalid",
-            "Some fields are invalid.",
-            fields={name: ("invalid_datetime", "Give a date and time with its offset, e.g. 2026-12-01T09:00:00+08:00.")},
-        ) from None
 
 
 @api_route(
@@ -58,8 +41,8 @@ def desk_events():
         site,
         decision=request.args.get("decision"),
         gate_id=id_arg("gate"),
-        since=_time_arg("since"),
-        until=_time_arg("until"),
+        since=time_arg("since"),
+        until=time_arg("until"),
         before_id=id_arg("before_id"),
         limit=request.args.get("limit", 100, type=int),
     )

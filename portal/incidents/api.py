@@ -6,10 +6,9 @@ from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.audit.operations import record_pii
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import ApiError
 from portal.core.jsonbody import json_body
-from portal.core.timeutil import parse_iso
-from portal.desk.access import desk_site, site_object
+from portal.desk.access import desk_site, site_object, time_arg
 from portal.feedback.photos import photo_response
 from portal.feedback.uploads import from_files
 from portal.incidents import operations, queries
@@ -50,20 +49,6 @@ def _full(inc, status=200):
 def _optional_note():
     """The optional note of a timeline step: an empty body is fine, a malformed one is a 400."""
     return json_body().get("note") if request.get_data(cache=True).strip() else None
-
-
-def _time_arg(name):
-    text = request.args.get(name)
-    if not text:
-        return None
-    try:
-        value = parse_iso(text)
-    except ValueError:
-        value = None
-    # Years far out overflow when moved to UTC; no incident is that old or that far ahead.
-    if value is None or not 2000 <= value.year <= 2100:
-        raise ValidationFailed({name: ("invalid_time", "Give a time as ISO 8601 with an offset.")})
-    return value
 
 
 @api_route(
@@ -111,8 +96,8 @@ def list_incidents():
         status=request.args.get("status"),
         kind=request.args.get("kind"),
         severity=request.args.get("severity"),
-        start=_time_arg("since"),
-        end=_time_arg("until"),
+        start=time_arg("since"),
+        end=time_arg("until"),
         limit=request.args.get("limit", 50, type=int),
         offset=request.args.get("offset", 0, type=int),
     )
