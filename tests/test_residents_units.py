@@ -228,6 +228,33 @@ def test_administrators_grant_and_take_the_export_right(client, app, world):
     assert [d["allowed"] for d in actions] == [True, False]
 
 
+def test_administrators_grant_the_export_right_on_the_staff_page(client, world, admin_client, manager_client):
+    post_roll(client, world, ROLL)
+    assert "13912340001" not in _export(client, world, world.manager)
+    page = admin_client.get("/staff/?lang=en").get_data(as_text=True)
+    row = re.search(rf'<tr data-id="{world.manager.id}">.*?</tr>', page, re.S).group(0)
+    assert "Allow full numbers" in row and "Masked" in row
+    guard_row = re.search(rf'<tr data-id="{world.guard.id}">.*?</tr>', page, re.S).group(0)
+    assert "Allow full numbers" not in guard_row  # guards never export the roll
+    token = csrf_in(page)
+    resp = admin_client.post(f"/staff/{world.manager.id}/export-right", data={"csrf_token": token, "allowed": "1"})
+    assert resp.status_code == 302
+    page = admin_client.get("/staff/").get_data(as_text=True)
+    assert "may now export the roll with full phone numbers" in page and "Mask again" in page
+    assert "13912340001" in _export(client, world, world.manager)
+    # Managers see no such column and cannot grant it, to themselves or anyone.
+    own = manager_client.get("/staff/?lang=en").get_data(as_text=True)
+    assert "Roll export" not in own and "Allow full numbers" not in own
+    mine = manager_client.post(f"/staff/{world.manager.id}/export-right", data={"csrf_token": csrf_in(own), "allowed": "1"})
+    assert mine.status_code == 403
+    assert admin_client.post(f"/staff/{world.guard.id}/export-right", data={"csrf_token": token, "allowed": "1"}).status_code == 404
+    admin_client.post(f"/staff/{world.manager.id}/export-right", data={"csrf_token": token, "allowed": "0"})
+    masked = _export(client, world, world.manager)
+    assert "13912340001" not in masked and "****" in masked
+    zh = admin_client.get("/staff/?lang=zh").get_data(as_text=True)
+    assert "导出名册" in zh and "允许完整号码" in zh
+
+
 def test_a_move_out_dated_back_leaves_a_newcomers_cars(client, world):
     from datetime import timedelta
 

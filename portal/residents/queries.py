@@ -9,7 +9,7 @@ from portal.core.converters import is_id
 from portal.core.timeutil import local, utcnow
 from portal.core.validators import mask_phone
 from portal.extensions import db
-from portal.residents.models import ActivationLink
+from portal.residents.models import ActivationLink, ExportRight
 from portal.residents.operations import is_activated
 from portal.sites.models import Building, Unit
 
@@ -53,6 +53,13 @@ def manager_for(viewer, user_id):
     """A manager of a site the viewer works for, or None."""
     user = db.session.get(User, user_id) if is_id(user_id) else None
     return user if user is not None and user.role == "manager" and in_reach(viewer, user.site_id) else None
+
+
+def export_right_ids(user_ids):
+    """The ids among user_ids that were granted the right to export full phone numbers."""
+    if not user_ids:
+        return set()
+    return set(db.session.scalars(db.select(ExportRight.user_id).where(ExportRight.user_id.in_(user_ids))))
 
 
 def latest_links(user_ids):

@@ -14,6 +14,8 @@ from portal.core.timeutil import local_text
 from portal.desk.forms import error_messages
 from portal.extensions import db
 from portal.passes import qr
+from portal.residents import operations as residents
+from portal.residents import queries as roll
 from portal.sites.models import Site
 from portal.staff import operations, queries
 from portal.staff.forms import FIELD_LABELS, ROLE_LABELS, EnrolForm, MemberForm
@@ -46,6 +48,7 @@ def _render(form, link=None, link_for=None, status=200):
         members=rows,
         last=last,
         pending=queries.pending_links(ids),
+        exporters=roll.export_right_ids(ids) if current_user.role == "admin" else None,
         roles=ROLE_LABELS,
         link=link,
         link_for=link_for,
@@ -106,6 +109,22 @@ def reset(user_id):
     member = _member(user_id)
     plain = operations.reset_second_factor(current_user, member)
     return _render(MemberForm(formdata=None), link=operations.enrol_url(plain), link_for=member)
+
+
+@bp.post("/<int:user_id>/export-right")
+@page_roles("admin")
+def export_right(user_id):
+    """Administrators: let a manager export the residents' roll with full phone numbers, or stop it."""
+    manager = roll.manager_for(current_user, user_id)
+    if manager is None:
+        abort(404)
+    allowed = request.form.get("allowed") == "1"
+    residents.set_export_right(current_user, manager, allowed)
+    if allowed:
+        flash(_("%(name)s may now export the roll with full phone numbers.", name=manager.display_name), "ok")
+    else:
+        flash(_("%(name)s now exports the roll with masked phone numbers.", name=manager.display_name), "ok")
+    return redirect(url_for("staff.index", site_id=request.args.get("site_id", type=int)))
 
 
 def _qr_data_uri(link):
