@@ -247,7 +247,9 @@ def test_administrators_grant_the_export_right_on_the_staff_page(client, world, 
     assert "Roll export" not in own and "Allow full numbers" not in own
     mine = manager_client.post(f"/staff/{world.manager.id}/export-right", data={"csrf_token": csrf_in(own), "allowed": "1"})
     assert mine.status_code == 403
-    assert admin_client.post(f"/staff/{world.guard.id}/export-right", data={"csrf_token": token, "allowed": "1"}).status_code == 404
+    assert (
+        admin_client.post(f"/staff/{world.guard.id}/export-right", data={"csrf_token": token, "allowed": "1"}).status_code == 404
+    )
     admin_client.post(f"/staff/{world.manager.id}/export-right", data={"csrf_token": token, "allowed": "0"})
     masked = _export(client, world, world.manager)
     assert "13912340001" not in masked and "****" in masked
