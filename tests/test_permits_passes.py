@@ -132,6 +132,45 @@ def test_suspending_a_permit_revokes_every_workers_pass_and_the_bridge_removes_t
     assert client.post(url, json={"reason": "again"}, headers=world.token(world.manager)).status_code == 409
 
 
+def test_a_suspended_permit_resumes_with_new_passes_and_the_old_ones_stay_revoked(client, world, manager_client):
+    from portal.permits.models import Permit
+    from tests.support import csrf
+
+    _, gate = world.device("gate-2")
+    permit = apply(client, world, world.r1).get_json()
+    base = f"/api/v1/permits/{permit['id']}"
+    client.post(f"{base}/approve", headers=world.token(world.manager))
+    old = db.session.scalars(db.select(Pass).where(Pass.permit_id == permit["id"], Pass.plate.is_(None))).all()
+    assert client.post(f"{base}/resume", headers=world.token(world.manager)).status_code == 409  # not suspended
+    client.post(f"{base}/suspend", json={"reason": "噪音投诉"}, headers=world.token(world.manager))
+    assert client.post(f"{base}/resume", headers=world.token(world.guard)).status_code == 403
+    assert client.post(f"{base}/resume", headers=world.token(world.r1)).status_code == 403
+    # The manager resumes it from the permits page.
+    page = manager_client.get("/permits/?lang=en").get_data(as_text=True)
+    assert "Resume" in page
+    resp = manager_client.post(
+        f"/permits/{permit['id']}/resume", data={"csrf_token": csrf(manager_client, "/permits/"), "reason": "已整改"}
+    )
+    assert resp.status_code == 302
+    assert client.get(base, headers=world.token(world.manager)).get_json()["status"] == "approved"
+    db.session.expire_all()
+    live = db.session.scalars(db.select(Pass).where(Pass.permit_id == permit["id"], Pass.status == "active")).all()
+    assert len(live) == 3 and not {p.id for p in live} & {p.id for p in old}  # two workers and the van, all new
+    now = time.time()
+    assert reason(client, gate, qr=codes.shown_qr_text(old[0], now)) == ("deny", "revoked")
+    worker = next(p for p in live if p.visitor_name == old[0].visitor_name)
+    assert reason(client, gate, qr=codes.shown_qr_text(worker, now)) == ("grant", "ok")
+    texts = db.session.scalars(db.select(Message).where(Message.pass_id == worker.id)).all()
+    assert len(texts) == 1  # the worker with a phone gets the new pass by SMS
+    # A permit whose dates have ended is not resumed: the works need a new permit.
+    client.post(f"{base}/suspend", json={"reason": "again"}, headers=world.token(world.manager))
+    row = db.session.get(Permit, permit["id"])
+    row.starts_on, row.ends_on = row.starts_on - timedelta(days=20), row.starts_on - timedelta(days=10)
+    db.session.commit()
+    ended = client.post(f"{base}/resume", headers=world.token(world.manager))
+    assert ended.status_code == 409 and ended.get_json()["error"]["code"] == "permit_ended"
+
+
 def test_freight_vehicle_is_let_in_only_inside_its_window(client, world, monkeypatch):
     from gate_support import freeze
 

@@ -162,6 +162,19 @@ def suspend_permit(permit_id):
     return _decide(permit_id, operations.suspend)
 
 
+@api_route(
+    "/permits/<int:permit_id>/resume",
+    methods=("POST",),
+    summary="Resume a suspended permit within its dates: new passes are issued; the revoked ones stay revoked",
+    tag="permits",
+    body=REASON,
+)
+@api_roles(*MANAGER_ROLES)
+def resume_permit(permit_id):
+    """Let the works go on."""
+    return _decide(permit_id, operations.resume)
+
+
 @api_route("/freight", summary="Freight and engineering vehicles approved for the site", tag="permits")
 @api_roles(*STAFF_ROLES)
 def list_freight():

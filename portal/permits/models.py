@@ -11,7 +11,7 @@ from portal.core.types import EncryptedBytes, EncryptedText, UTCDateTime
 from portal.extensions import db
 
 KINDS = ("renovation", "contractor")
-# pending -> approved | refused; approved -> suspended (its passes revoked at once).
+# pending -> approved | refused; approved -> suspended (its passes revoked at once) -> approved (new passes).
 STATUSES = ("pending", "approved", "refused", "suspended")
 DOCUMENT_KINDS = ("licence", "worker_id", "other")
 

@@ -1,4 +1,4 @@
-"""Writes on permits (apply, approve, refuse, suspend) and freight approvals; approval issues the workers' passes."""
+"""Writes on permits (apply, approve, refuse, suspend, resume) and freight approvals; approval issues the workers' passes."""
 
 from portal.accounts.queries import reachable_unit_ids
 from portal.audit.operations import record
@@ -81,17 +81,22 @@ def _pass_values(permit, name, phone, id_number, plate):
     )
 
 
+def _issue_passes(permit):
+    """A contractor pass for each worker and each of the works' vehicles, bound to the permit's dates and hours."""
+    host, unit = permit.applicant, permit.unit
+    for w in permit.workers:
+        w.pass_id = issue_pass(host, unit, _pass_values(permit, w.name, w.phone, w.id_number, None)).id
+    for plate in permit.plates or []:
+        issue_pass(host, unit, _pass_values(permit, f"{permit.company[:40]} {plate}", None, None, plate))
+
+
 def approve(permit, by, reason=None):
     """Approve: each worker, and each of the works' vehicles, gets a contractor pass bound to the permit's dates and hours."""
     if permit.status != "pending":
         raise Refused("not_pending", "This permit is not waiting for a decision.", kind="conflict")
     permit.status, permit.decided_by_id, permit.decided_at = "approved", by.id, utcnow()
     permit.decision_reason = _reason(reason, required=False)
-    host, unit = permit.applicant, permit.unit
-    for w in permit.workers:
-        w.pass_id = issue_pass(host, unit, _pass_values(permit, w.name, w.phone, w.id_number, None)).id
-    for plate in permit.plates or []:
-        issue_pass(host, unit, _pass_values(permit, f"{permit.company[:40]} {plate}", None, None, plate))
+    _issue_passes(permit)
     record(
         "permit.approve",
         "permit",
@@ -123,6 +128,19 @@ def suspend(permit, by, reason):
     for p in passes:
         revoke_pass(p, by=by, reason="permit suspended")
     record("permit.suspend", "permit", permit.id, site_id=permit.site_id, passes=[p.id for p in passes])
+    return permit
+
+
+def resume(permit, by, reason=None):
+    """Let suspended works go on: new passes are issued (and sent); the revoked ones never open a door again."""
+    if permit.status != "suspended":
+        raise Refused("not_suspended", "Only a suspended permit can be resumed.", kind="conflict")
+    if queries.permit_window(permit, permit.unit.building.site.timezone)[1] <= utcnow():
+        raise Refused("permit_ended", "This permit's dates have ended; the works need a new permit.", kind="conflict")
+    permit.decision_reason = _reason(reason, required=False)
+    permit.status, permit.decided_by_id, permit.decided_at = "approved", by.id, utcnow()
+    _issue_passes(permit)
+    record("permit.resume", "permit", permit.id, site_id=permit.site_id, workers=len(permit.workers))
     return permit
 
 

@@ -60,13 +60,14 @@ _ACTIONS = {
     "approve": (operations.approve, "Permit approved; the workers' passes are issued."),
     "refuse": (operations.refuse, "Permit refused."),
     "suspend": (operations.suspend, "Permit suspended; its passes are revoked."),
+    "resume": (operations.resume, "Permit resumed; the workers get new passes."),
 }
 
 
-@bp.post("/permits/<int:permit_id>/<any(approve, refuse, suspend):action>")
+@bp.post("/permits/<int:permit_id>/<any(approve, refuse, suspend, resume):action>")
 @page_roles(*MANAGER_ROLES)
 def decide(permit_id, action):
-    """A manager approves, refuses or suspends a permit."""
+    """A manager approves, refuses, suspends or resumes a permit."""
     back = back_to(url_for("permits.site_list"))
     fn, message = _ACTIONS[action]
     fn(_permit(permit_id), current_user, request.form.get("reason") or None)
