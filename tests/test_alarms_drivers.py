@@ -186,5 +186,15 @@ def test_osdp_pd_tamper_power_and_a_forced_door_become_alarms():
         time.sleep(0.3)
         got += gate.driver.alarms()
         assert [(a.kind, a.cleared) for a in got] == [("door_held", True)]
+        # Held open for an evacuation, long after any pulse: people pushing through are not a forced door ...
+        gate.driver._strike_until = 0.0  # the pulse above is over
+        gate.driver.emergency("release")
+        gate.pd.submit_event({"event": osdp.Event.Status, "type": osdp.StatusReportType.Input, "report": bytes([1])})
+        time.sleep(0.3)
+        assert [a.kind for a in gate.driver.alarms()] == []
+        # ... and once restored, the contact opening without a grant is one again.
+        gate.driver.emergency("restore")
+        gate.pd.submit_event({"event": osdp.Event.Status, "type": osdp.StatusReportType.Input, "report": bytes([1])})
+        assert [(a.kind, a.door) for a in wait_for_alarms(gate.driver, 1)] == [("door_forced", 1)]
     finally:
         gate.driver.close()

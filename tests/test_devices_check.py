@@ -96,7 +96,8 @@ def test_isapi_wrong_password_is_an_auth_failure_not_offline(app, client, world)
         # The manager corrects the password on the form; the next test passes.
         data = {"csrf_token": csrf(client, f"/devices/{device.id}/edit"), "name": "door-isapi", "o_url": fake.url}
         data |= {"o_username": "admin", "o_password": "Hik12345", "o_kind": "door", "o_timeout": "1", "o_verify": "y"}
-        assert client.post(f"/devices/{device.id}/edit", data=data).status_code == 302
+        resp = client.post(f"/devices/{device.id}/edit", data=data)
+        assert resp.status_code == 302
         again = _test_connection(client, device)
         run_bridge(app)
         assert _state(client, device, again)["status"] == "ok"

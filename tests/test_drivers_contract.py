@@ -76,8 +76,9 @@ class Peer:
 
     auth_error: type[DriverError] = DeviceAuthFailed
 
-    def __init__(self, driver, held, seen, emit, broken):
+    def __init__(self, driver, held, seen, emit, broken, mode):
         self.driver, self.held, self.seen, self.emit, self.broken = driver, held, seen, emit, broken
+        self.mode = mode  # what the far end's doors do: "normal" or "released" (held open for an emergency)
 
 
 @contextlib.contextmanager
@@ -100,9 +101,8 @@ def simulator_peer(_variant):
         yield other
 
     try:
-        yield Peer(
-            driver, sim.keys, lambda: [("open", d) for d in sim.opened] + [("call_lift", d) for d in sim.lift_calls], emit, broken
-        )
+        seen = lambda: [("open", d) for d in sim.opened] + [("call_lift", d) for d in sim.lift_calls]  # noqa: E731
+        yield Peer(driver, sim.keys, seen, emit, broken, lambda: sim.mode)
     finally:
         sim_reset()
 
@@ -110,8 +110,15 @@ def simulator_peer(_variant):
 @contextlib.contextmanager
 def isapi_peer(variant):
     fake = FakeIsapiDevice().start()
-    driver = get_driver("isapi", 9303, {"url": fake.url, **ISAPI_LOGIN, "kind": variant})
+    doors = 2 if variant == "door" else 1  # a two-door controller: an emergency holds both open
+    driver = get_driver("isapi", 9303, {"url": fake.url, **ISAPI_LOGIN, "kind": variant, "door_count": doors})
     kinds = {"open": "open", "visitorCallLadder": "call_lift"}
+    held_open = {"alwaysOpen": "released", "close": "normal"}
+
+    def mode():
+        last = {door: cmd for door, cmd in fake.opened if cmd in held_open}
+        states = {held_open[last[d]] if d in last else "normal" for d in range(1, doors + 1)}
+        return states.pop() if len(states) == 1 else "mixed"
 
     def emit():
         fake.add_event(1, card_no=CARD, employee="V42")  # card ok
@@ -128,9 +135,8 @@ def isapi_peer(variant):
             other.close()
 
     try:
-        yield Peer(
-            driver, lambda: set(fake.persons), lambda: [(kinds.get(cmd, cmd), door) for door, cmd in fake.opened], emit, broken
-        )
+        seen = lambda: [(kinds.get(cmd, cmd), door) for door, cmd in fake.opened if cmd not in held_open]  # noqa: E731
+        yield Peer(driver, lambda: set(fake.persons), seen, emit, broken, mode)
     finally:
         driver.close()
         fake.stop()
@@ -188,7 +194,8 @@ def mqtt_peer(_variant, tmp_path):
             yield other
 
     try:
-        yield Peer(driver, held, lambda: [("open", None)] * probe.state(topic)["opened"], emit, broken)
+        seen = lambda: [("open", None)] * probe.state(topic)["opened"]  # noqa: E731
+        yield Peer(driver, held, seen, emit, broken, lambda: probe.state(topic)["mode"])
     finally:
         driver.close()
         probe.close()
@@ -221,12 +228,22 @@ def osdp_peer(_variant):
         finally:
             other.close()
 
+    strike = {"state": "normal"}
+
+    def mode():
+        # Output control codes: 2 permanent on (held open), 1 permanent off (back to normal); 5 is a timed pulse.
+        for c in gate.commands(1, window=0.5):
+            if c["command"] == osdp.Command.Output and c["control_code"] in (1, 2):
+                strike["state"] = "released" if c["control_code"] == 2 else "normal"
+        return strike["state"]
+
     peer = Peer(
         gate.driver,
         lambda: None,
         lambda: [("open", c.get("output_no")) for c in gate.commands(1, window=0.5) if c["command"] == osdp.Command.Output],
         emit,
         broken,
+        mode,
     )
     peer.auth_error = DeviceUnreachable
     try:
@@ -302,6 +319,21 @@ def test_command(peer, kind):
     else:  # refused with a reason, and nothing reached the device
         assert out.commands[0][0] == 7 and "cannot" in out.commands[0][1]
         assert peer.seen() == []
+
+
+# -- emergency release: doors held open, then back to normal ------------------------------------------------------
+def test_emergency_release_and_restore(peer):
+    release = rc.run_job(peer.driver, rc.Job(1, emergency=(5, "release")))
+    if Capability.EMERGENCY_RELEASE not in peer.driver.capabilities:
+        row, mode, error = release.emergency
+        assert (row, mode) == (5, "release") and "cannot" in error
+        assert peer.mode() == "normal"  # nothing reached the device
+        return
+    assert release.emergency == (5, "release", None)
+    assert wait_for(lambda: peer.mode() == "released")
+    restore = rc.run_job(peer.driver, rc.Job(1, emergency=(6, "restore")))
+    assert restore.emergency == (6, "restore", None)
+    assert wait_for(lambda: peer.mode() == "normal")
 
 
 # -- access events -------------------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def gate():
 
 def test_scbk_is_required_and_registered_by_slug():
     assert get_driver("osdp", 1, {"scbk": "00" * 16}).capabilities == (
-        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS
+        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS | Capability.EMERGENCY_RELEASE
     )
     with pytest.raises(DriverError):
         get_driver("osdp", 1, {"scbk": "abcd"})

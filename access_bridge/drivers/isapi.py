@@ -15,6 +15,7 @@ from requests.auth import HTTPDigestAuth
 
 from access_bridge.drivers import isapi_payloads as p
 from access_bridge.drivers.base import (
+    EMERGENCY_MODES,
     AlarmBuffer,
     Capability,
     Credential,
@@ -54,6 +55,7 @@ class IsapiDriver(Driver):
         except (KeyError, AttributeError, ZoneInfoNotFoundError, ValueError) as exc:
             raise DriverError("isapi options need url and a valid timezone") from exc
         self.kind = self.options.get("kind", "face")
+        self.door_count = int(self.options.get("door_count", 1))
         if self.kind not in KIND_CAPABILITIES:
             raise DriverError(f"isapi kind must be one of {sorted(KIND_CAPABILITIES)}")
         self.capabilities = KIND_CAPABILITIES[self.kind]
@@ -96,6 +98,17 @@ class IsapiDriver(Driver):
     def open(self, door: int | None = None, reason: str | None = None) -> None:
         """Open a door now (cmd "open", whatever the reason text says)."""
         self._call("PUT", f"/ISAPI/AccessControl/RemoteControl/door/{int(door or 1)}", p.remote("open"), query=False)
+
+    def emergency(self, mode: str) -> None:
+        """release: every door of the device remains open (cmd "alwaysOpen"); restore: cmd "close" ends it."""
+        if mode not in EMERGENCY_MODES:
+            raise DriverError(f"unknown emergency mode {mode!r}")
+        if Capability.EMERGENCY_RELEASE not in self.capabilities:
+            raise DriverError(f"isapi kind {self.kind!r} cannot hold doors open")
+        # "close" after "alwaysOpen" returns a Hikvision door to card control (there is no separate "normal").
+        cmd = "alwaysOpen" if mode == "release" else "close"
+        for door in range(1, self.door_count + 1):
+            self._call("PUT", f"/ISAPI/AccessControl/RemoteControl/door/{door}", p.remote(cmd), query=False)
 
     def call_lift(self, door: int | None = None, reason: str | None = None) -> None:
         """Elevator controllers: call the car for a visitor (cmd "visitorCallLadder")."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 import osdp
 
 from access_bridge.drivers.base import (
+    EMERGENCY_MODES,
     AlarmBuffer,
     DeviceAlarm,
     DeviceEvent,
@@ -156,6 +158,18 @@ class OsdpDriver(Driver):
         """Pulse the relay now."""
         self.start()
         if not self._online() or not self._panel().submit_command(self.address, self._relay_command()):
+            raise DeviceUnreachable(f"OSDP reader {self.address} is offline")
+
+    def emergency(self, mode: str) -> None:
+        """release: the strike output on until told otherwise (OSDP "permanent on"); restore: permanent off."""
+        if mode not in EMERGENCY_MODES:
+            raise DriverError(f"unknown emergency mode {mode!r}")
+        self.start()
+        # Control codes 2 and 1 also cancel a running timed pulse, so the state is the one asked for at once.
+        release = mode == "release"
+        command = {"command": osdp.Command.Output, "output_no": self.relay, "control_code": 2 if release else 1, "timer_count": 0}
+        self._strike_until = math.inf if release else 0.0  # the door stands open on purpose: not forced
+        if not self._online() or not self._panel().submit_command(self.address, command):
             raise DeviceUnreachable(f"OSDP reader {self.address} is offline")
 
     def health(self) -> bool:
@@ -338,7 +352,7 @@ class OsdpDriver(Driver):
 
     def _relay_command(self) -> dict:
         # The door contact may open from now until the strike falls back (and a moment for the person to pass).
-        self._strike_until = time.monotonic() + self.pulse + 2
+        self._strike_until = max(self._strike_until, time.monotonic() + self.pulse + 2)  # inf while released
         return {
             "command": osdp.Command.Output,
             "output_no": self.relay,

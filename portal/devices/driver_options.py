@@ -202,6 +202,15 @@ ISAPI_OPTIONS = (
         choices=(("door", _l("Door controller")), ("face", _l("Face terminal")), ("elevator", _l("Elevator controller"))),
     ),
     Option("timezone", _l("Time zone"), _l("The device's local time zone."), "timezone", default="Asia/Shanghai", max_len=64),
+    Option(
+        "door_count",
+        _l("Number of doors"),
+        _l("How many doors the device drives; an emergency release holds each of them open."),
+        "int",
+        default=1,
+        min=1,
+        max=8,
+    ),
     Option("fdid", _l("Face library id"), _l("Which face library faces go to (FDID)."), default="1", max_len=16),
     Option(
         "face_lib",

@@ -95,8 +95,8 @@ def available() -> list[str]:
 
 _ISAPI_BASE = Capability.CARD | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS
 _ISAPI_KINDS = {
-    "door": _ISAPI_BASE | Capability.PIN,
-    "face": _ISAPI_BASE | Capability.PIN | Capability.FACE,
+    "door": _ISAPI_BASE | Capability.PIN | Capability.EMERGENCY_RELEASE,
+    "face": _ISAPI_BASE | Capability.PIN | Capability.FACE | Capability.EMERGENCY_RELEASE,
     "elevator": _ISAPI_BASE | Capability.FLOORS | Capability.CALL_LIFT,
 }
 
@@ -137,7 +137,7 @@ ISAPI = declare(
 OSDP = declare(
     DriverSpec(
         "osdp",
-        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS,
+        Capability.EDGE_DECISION | Capability.REMOTE_OPEN | Capability.EVENTS | Capability.ALARMS | Capability.EMERGENCY_RELEASE,
         requires=("osdp",),
         options=opts.OSDP_OPTIONS,
     )
