@@ -86,14 +86,6 @@ def _cycles(graph):
     return sorted(out)
 
 
-# Cycles still being removed (#16), each with the owner removing it; drop an entry once its cycle is gone.
-ALLOWED_CYCLES = {
-    # passes owner: the retention purge in passes/operations.py calls walkins' purge_desk_records, while a walk-in's
-    # approval issues a pass; the purge is to move out of passes/operations.py (or walkins registers it).
-    ("portal.passes.operations", "portal.walkins.operations"),
-}
-
-
 def test_no_import_cycle_between_portal_modules():
     """No portal module imports itself through others, counting imports inside functions too."""
-    assert set(_cycles(_portal_imports())) - ALLOWED_CYCLES == set()
+    assert _cycles(_portal_imports()) == []
