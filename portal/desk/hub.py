@@ -199,14 +199,18 @@ class Hub:
                 # Nothing announced may go missing from a board: its streams end and replay from the table.
                 log.exception("desk feed: announced events could not be read; the streams replay")
                 self._forget()
-                with self.lock:
-                    clients = list(self.clients)
-                for c in clients:
-                    c.replay_later()
+                self._end_streams()
                 return
             finally:
                 db.session.remove()
         self.dispatch(items)
+
+    def _end_streams(self):
+        """Every open stream ends now; each browser reconnects and replays what it missed from the table."""
+        with self.lock:
+            clients = list(self.clients)
+        for c in clients:
+            c.replay_later()
 
     def deliver_alarms(self, ids):
         """Read announced alarms of the sites this process streams and hand their current state to the streams."""
@@ -222,10 +226,7 @@ class Hub:
                 items = [alarm_json(a, site_tz(a.site_id)) for a in by_ids(set(ids), None if None in sites else sites)]
             except Exception:
                 log.exception("desk feed: announced alarms could not be read; the streams reconnect and read them")
-                with self.lock:
-                    clients = list(self.clients)
-                for c in clients:
-                    c.replay_later()
+                self._end_streams()
                 return
             finally:
                 db.session.remove()
