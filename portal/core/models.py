@@ -1,6 +1,7 @@
 """Mixins shared by models."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,7 +32,8 @@ class StoredPhoto:
     @classmethod
     def of(cls, photo, **links):
         """A row for one cleaned photo (portal.feedback.uploads.CleanPhoto), with its links (parent id, author)."""
-        return cls(
+        make: Any = cls  # a model class: its constructor takes the mapped columns
+        return make(
             content_type=photo.content_type,
             width=photo.width,
             height=photo.height,
