@@ -12,8 +12,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
-from access_bridge import changes
+from access_bridge import changes, state
 from access_bridge import reconciler as rc
+from access_bridge.drivers.base import Capability
 from portal.core.timeutil import utcnow
 from portal.passes.models import Pass
 from portal.vehicles.models import Vehicle
@@ -109,7 +110,11 @@ class Planner:
         return kept
 
     def plan_changes(self, session, now):
-        """Re-plan only the rows changes touch: a pass's or car's rows on its site's devices, a changed device whole."""
+        """Re-plan only the rows changes touch: a pass's or car's rows on its site's devices, a changed device whole.
+
+        A unit's change counts as a change of each of its live passes and cars; a building's floors or a site's
+        static-PIN setting, as a change of the devices whose credentials they shape.
+        """
         batch = self.cursor.read(session)
         if batch.full:
             self.wake()  # more are waiting: the next step reads on
@@ -124,9 +129,8 @@ class Planner:
         if batch.devices - set(self.claimed):
             self.claim_soon = True  # a new device (or one of another worker's): claim at the next step, not in 10 s
             self.wake()
-        whole_ids = (batch.devices & set(self.claimed)) | self.unplanned
-        if batch.sites:
-            whole_ids |= {i for i, d in self.device_cache.items() if d.site_id in batch.sites}
+        self._unit_passes(session, batch, now)
+        whole_ids = (batch.devices & set(self.claimed)) | self.unplanned | self._places_concern(batch)
         if not (whole_ids or batch.passes or batch.vehicles):
             return None
         desired: dict = {}
@@ -143,6 +147,32 @@ class Planner:
             desired.update(rc.plan(session, targets, now, pass_ids=batch.passes, vehicle_ids=batch.vehicles, holders=holders))
         session.commit()
         return desired
+
+    @staticmethod
+    def _unit_passes(session, batch, now):
+        """Units whose floor or building changed: their live passes and their cars join the batch."""
+        if not batch.units:
+            return
+        live = (rc.among(Pass.unit_id, batch.units), Pass.status != "revoked", Pass.valid_until > now)
+        for pass_id, site_id in session.execute(select(Pass.id, Pass.site_id).where(*live)):
+            batch.passes.add(pass_id)
+            batch.touched_sites.add(site_id)
+        for car_id, site_id in session.execute(select(Vehicle.id, Vehicle.site_id).where(rc.among(Vehicle.unit_id, batch.units))):
+            batch.vehicles.add(car_id)
+            batch.touched_sites.add(site_id)
+
+    def _places_concern(self, batch) -> set[int]:
+        """Claimed devices a site's static-PIN setting or a building's floors shape (access_bridge.state._serves)."""
+        if not (batch.sites or batch.buildings):
+            return set()
+        out = set()
+        for i, d in self.device_cache.items():
+            pins = d.site_id in batch.sites and Capability.PIN in state.capabilities(d)
+            # A lift that names no floors serves its building's (any building's, when it names none).
+            lift = d.kind == "elevator_controller" and not d.floors
+            if pins or (lift and any(s in (None, d.site_id) and d.building_id in (None, b) for b, s in batch.buildings.items())):
+                out.add(i)
+        return out
 
     def _affected(self, session, batch, skip):
         """Claimed devices of the changed passes' and cars' sites (rc.plan adds whoever else holds them)."""
