@@ -125,9 +125,9 @@ def change_of(obj, is_new, is_deleted=False) -> tuple[str, int] | None:
         status = inspect(obj).attrs["status"].history
         removing = any(s in ("removing", "removed") for s in status.added or ())
         return ("device", obj.id) if changed or removing or _changed(obj, DEVICE_FIELDS) else None
-    # A new or deleted building or unit has no passes yet (or any more: deleting one that has is refused).
+    # A new site, building or unit has no passes yet, a deleted one none any more (deleting one that has is refused).
     if table_name == "sites":
-        return ("site", obj.id) if _pin_setting_changed(obj) else None
+        return ("site", obj.id) if not changed and _pin_setting_changed(obj) else None
     if table_name == "buildings":
         return ("building", obj.id) if not changed and _changed(obj, BUILDING_FIELDS) else None
     if table_name == "units":
