@@ -28,13 +28,15 @@ class Batch:
     passes: set[int] = field(default_factory=set)
     vehicles: set[int] = field(default_factory=set)
     devices: set[int] = field(default_factory=set)
-    sites: set[int] = field(default_factory=set)
+    sites: set[int] = field(default_factory=set)  # their static-PIN setting changed
+    units: set[int] = field(default_factory=set)  # their floor changed: their passes' lift floors
+    buildings: dict[int, int | None] = field(default_factory=dict)  # id -> site: their floors changed
     touched_sites: set[int] = field(default_factory=set)  # the communities of the changed passes and cars
     unsited: bool = False  # some pass or car came without its site: look it up
     full: bool = False  # the batch was cut at BATCH rows: more are waiting
 
     def __bool__(self):
-        return bool(self.passes or self.vehicles or self.devices or self.sites)
+        return bool(self.passes or self.vehicles or self.devices or self.sites or self.units or self.buildings)
 
 
 class Cursor:
@@ -77,9 +79,17 @@ class Cursor:
             self.gaps.pop(row_id, None)
             if row_id > last:
                 fresh.append(row_id)
-            target = {"pass": batch.passes, "vehicle": batch.vehicles, "device": batch.devices, "site": batch.sites}.get(kind)
+            target = {
+                "pass": batch.passes,
+                "vehicle": batch.vehicles,
+                "device": batch.devices,
+                "site": batch.sites,
+                "unit": batch.units,
+            }.get(kind)
             if target is not None:
                 target.add(object_id)
+            elif kind == "building":
+                batch.buildings[object_id] = site_id
             if kind in ("pass", "vehicle"):
                 if site_id is None:
                     batch.unsited = True

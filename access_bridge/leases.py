@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from access_bridge import reconciler as rc
-from portal.bridge.models import BridgeDevice
-from portal.devices.models import Device
+from portal.bridge.models import BridgeDevice, DeviceCredential
+from portal.devices.models import Device, DeviceCommand
+from portal.emergency.models import EmergencyDevice
 
 
 def claim(session, owner: str, lease: timedelta, max_devices: int | None, now: datetime) -> list[int]:
@@ -58,3 +59,40 @@ def claim(session, owner: str, lease: timedelta, max_devices: int | None, now: d
 def release(session, owner: str) -> None:
     """Give up every lease we hold (the caller commits)."""
     session.execute(update(BridgeDevice).where(BridgeDevice.lease_owner == owner).values(lease_owner=None, lease_until=None))
+
+
+def with_work(session, owner: str, busy, now: datetime) -> tuple[set[int], set[int]]:
+    """Our devices not busy with a job that have something to do (due pushes, queued commands, a probe, a key audit,
+    an emergency), and which of them have due pushes."""
+    mine = and_(BridgeDevice.lease_owner == owner, rc.among(BridgeDevice.device_id, busy, negate=True))
+    ids = set(
+        session.scalars(
+            select(DeviceCredential.device_id)
+            .join(BridgeDevice, BridgeDevice.device_id == DeviceCredential.device_id)
+            .where(mine, rc.due_filter(now))
+            .distinct()
+        )
+    )
+    due = set(ids)
+    ids |= set(
+        session.scalars(
+            select(DeviceCommand.device_id)
+            .join(BridgeDevice, BridgeDevice.device_id == DeviceCommand.device_id)
+            .where(mine, DeviceCommand.status == "queued")
+        )
+    )
+    ids |= set(
+        session.scalars(
+            select(BridgeDevice.device_id)
+            .join(Device, Device.id == BridgeDevice.device_id)
+            .where(mine, or_(BridgeDevice.audit_keys.is_(True), BridgeDevice.failures > 0, Device.status == "pending"))
+        )
+    )
+    ids |= set(
+        session.scalars(
+            select(EmergencyDevice.device_id)
+            .join(BridgeDevice, BridgeDevice.device_id == EmergencyDevice.device_id)
+            .where(mine, EmergencyDevice.state == "pending")
+        )
+    )
+    return ids, due

@@ -1,4 +1,4 @@
-"""Recording what devices did: acknowledgements by generation, failures with backoff, device health, key audits.
+"""Recording what devices did: finished jobs, acknowledgements by generation, failures with backoff, device health, key audits.
 
 Acknowledgements are written with a conditional update on the row's generation (desired_version), so an ack for
 an older generation never marks a newer desired state done, and a revoked credential can never be marked present again.
@@ -6,18 +6,22 @@ an older generation never marks a newer desired state done, and a revoked creden
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import UTC, timedelta
 
 from sqlalchemy import bindparam, select, text, update
 
-from access_bridge import state
+from access_bridge import event_polls, state
 from access_bridge.drivers.base import CredentialRejected, DeviceAuthFailed
-from access_bridge.jobs import Op
+from access_bridge.jobs import Op, Outcome
 from access_bridge.sql import among
-from portal.bridge.models import DeviceCredential
+from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core.timeutil import utcnow
+from portal.devices.models import DeviceCommand
+from portal.emergency import operations as emergency_ops
 
+log = logging.getLogger(__name__)
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 OFFLINE_AFTER = 2  # consecutive unreachable attempts before a device shows as offline
@@ -177,3 +181,52 @@ def audit_keys(session, held_by_device: dict[int, set], now):
         for key, row in rows.items():
             if row.desired == "present" and row.status == "ok" and key not in held:
                 row.status, row.acked_state, row.next_attempt_at = "pending", None, now
+
+
+def record_jobs(session, owner, devices, done, now) -> None:
+    """Write what finished jobs did: done is [(device id, finished future of run_job)], devices their rows by id."""
+    bds = {b.device_id: b for b in session.scalars(select(BridgeDevice).where(among(BridgeDevice.device_id, devices)))}
+    acks: list[tuple[int, int, str]] = []
+    audits: dict[int, set[str]] = {}
+    released: list[tuple[int, str, str | None]] = []
+    unanswered: list[int] = []
+    for device_id, future in done:
+        device, bd = devices.get(device_id), bds.get(device_id)
+        if device is None or bd is None:
+            continue
+        if bd.lease_owner != owner:
+            log.warning("lease on device %s lost while pushing; its results are left to the new owner", device_id)
+            continue
+        out = future.result()
+        if out.emergency is not None:
+            released.append(out.emergency)
+        elif out.emergency_row is not None:
+            unanswered.append(out.emergency_row)
+        _record(session, device, bd, out, acks, audits, now)
+    record_acks(session, acks, now)
+    emergency_ops.record_device_results(session, released, now)
+    emergency_ops.device_unreachable(session, unanswered)
+    if audits:
+        audit_keys(session, audits, now)
+
+
+def _record(session, device, bd, out: Outcome, acks, audits, now):
+    for op, exc in out.results:
+        if exc is None:
+            acks.append((op.row_id, op.gen, op.action))
+        else:
+            record_failure(session, op, exc, now)
+    for cmd_id, error in out.commands:
+        cmd = session.get(DeviceCommand, cmd_id)
+        cmd.status, cmd.error, cmd.done_at = ("failed", error[:200], now) if error else ("done", None, now)
+    if out.error is not None:
+        device_failed(session, device, bd, out.error, now)
+        return
+    device_reached(session, device, bd, now)
+    if out.audited:
+        bd.audit_keys = False  # done, or the driver cannot list keys and there is nothing to check
+    if out.keys is not None:
+        audits[device.id] = out.keys
+    if out.events:
+        # A use that counts down a pass is written to the outbox with it, and re-planned from there.
+        event_polls.record(session, device, out.events)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import load_only
 from access_bridge.drivers.base import Capability, Credential
 from portal.core import crypto
 from portal.core.timeutil import utcnow
+from portal.core.wake import PIN_SETTING
 from portal.devices import drivers
 from portal.passes.models import Pass
 from portal.sites.models import Building, Site, Unit
@@ -24,7 +25,6 @@ from portal.vehicles.models import Vehicle
 LIVE_STATES = ("active", "pending")
 # A resident's car has no end date of its own; this is the last day ISAPI-era devices accept.
 RESIDENT_UNTIL = datetime(2037, 12, 31, tzinfo=UTC)
-PIN_SETTING = "device_static_pin"
 
 
 def key_for(pass_id: int) -> str:

@@ -12,6 +12,7 @@ from desk_support import event, read_frames
 from portal.app import create_app
 from portal.config import TestConfig
 from portal.desk import feed
+from portal.desk import hub as desk_hub
 
 
 def test_event_api_filters_and_masks(client, world):
@@ -53,7 +54,7 @@ def test_stream_ids_beyond_any_row_are_refused_or_ignored_on_postgres(pg_app, pg
         resp = client.get(f"/api/v1/desk/stream?last_id={2**32}", headers=headers, buffered=False)
         assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
         resp.close()
-    assert not feed.hub_for(pg_app).clients
+    assert not desk_hub.hub_for(pg_app).clients
 
 
 def test_stream_replays_after_last_event_id_then_goes_live(client, world):
@@ -92,8 +93,8 @@ def _fanout_roundtrip(make_app, world):
     """A second app (another worker process's view) hears an event the first one commits, as a full board payload."""
     p = world.make_pass(visitor_name="王小明", visitor_phone="+8613812345678")
     listener_app = make_app()
-    hub = feed.hub_for(listener_app)
-    client = hub.subscribe(feed.Client(world.site.id))
+    hub = desk_hub.hub_for(listener_app)
+    client = hub.subscribe(desk_hub.Client(world.site.id))
     try:
         assert hub.ready.is_set()
         t0 = time.monotonic()
@@ -151,9 +152,9 @@ def test_fanout_over_redis(tmp_path, world, app):
 
 def test_local_mode_polls_events_written_by_other_processes(app, world):
     app.config["DESK_FEED"] = "local"
-    hub = feed.hub_for(app)
+    hub = desk_hub.hub_for(app)
     assert hub.mode == "local"
-    client = hub.subscribe(feed.Client(world.site.id))
+    client = hub.subscribe(desk_hub.Client(world.site.id))
     try:
         # Simulate another process: insert without this process's after-commit hand-over.
         from sqlalchemy import text

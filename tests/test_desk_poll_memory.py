@@ -9,16 +9,16 @@ import pytest
 from desk_support import event
 from sqlalchemy import event as sa_event
 
-from portal.desk import feed
+from portal.desk import hub as desk_hub
 from portal.extensions import db
 
 
 @pytest.fixture
 def live(world, monkeypatch):
     """A stream's subscription for the world's site (it starts the listener), a buffer vouching from now on."""
-    monkeypatch.setattr(feed, "RECENT_MARGIN_SECONDS", 0)
-    hub = feed.hub_for(world.app)
-    sub = hub.subscribe(feed.Client(world.site.id))
+    monkeypatch.setattr(desk_hub, "RECENT_MARGIN_SECONDS", 0)
+    hub = desk_hub.hub_for(world.app)
+    sub = hub.subscribe(desk_hub.Client(world.site.id))
     assert hub.ready.is_set() and world.site.id in hub.recent
     time.sleep(0.01)
     yield hub
@@ -92,8 +92,8 @@ def test_a_poll_within_the_buffer_runs_no_query_and_sends_what_the_table_would(c
 
 def test_events_from_before_the_buffer_started_are_read_from_the_table(client, world, monkeypatch):
     early = event(world)
-    hub = feed.hub_for(world.app)
-    sub = hub.subscribe(feed.Client(world.site.id))  # the default margin: the buffer vouches from 5 s on
+    hub = desk_hub.hub_for(world.app)
+    sub = hub.subscribe(desk_hub.Client(world.site.id))  # the default margin: the buffer vouches from 5 s on
     try:
         since = datetime.fromtimestamp(time.time() - 1, UTC)
         resp, selects = _poll(client, world, f"since={_since(since)}")
@@ -103,7 +103,7 @@ def test_events_from_before_the_buffer_started_are_read_from_the_table(client, w
 
 
 def test_an_overflowing_buffer_sends_older_polls_to_the_table(client, world, live, monkeypatch):
-    monkeypatch.setattr(feed, "RECENT_PER_SITE", 3)
+    monkeypatch.setattr(desk_hub, "RECENT_PER_SITE", 3)
     start = datetime.now(UTC)
     ids = [event(world) for _ in range(5)]
     _buffered(live, world.site.id, ids[-3:])
@@ -122,7 +122,7 @@ def test_one_sites_buffer_never_answers_another_sites_poll(client, world, live):
     with world.app.test_request_context():
         other_gate = add_gate(world.other_site, "X", "别处")
         db.session.commit()
-    other_sub = live.subscribe(feed.Client(world.other_site.id))
+    other_sub = live.subscribe(desk_hub.Client(world.other_site.id))
     try:
         start = datetime.now(UTC)
         mine = event(world)

@@ -212,8 +212,8 @@ def test_names_follow_the_language_in_the_sms_and_on_the_pass_page(world, client
 
 def test_walk_ins_and_events_without_a_pass_follow_their_sites_retention(world, app):
     from portal.events.models import AccessEvent
-    from portal.passes.operations import purge_without_pass
     from portal.passes.retention import PURGED_NAME
+    from portal.privacy.operations import purge_without_pass
     from portal.sites import operations as places
     from portal.walkins import operations as walkins
     from portal.walkins.models import WalkIn

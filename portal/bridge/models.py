@@ -57,7 +57,7 @@ class BridgeDevice(db.Model):
 
 
 class BridgeChange(db.Model):
-    """An outbox row: something a device may hold changed (kind pass | vehicle | device | site, and its id).
+    """An outbox row: something a device may hold changed (kind pass | vehicle | device | site | building | unit, and its id).
 
     Written by the portal in the same transaction as the change (portal.core.wake); each bridge worker
     reads them from its own cursor and re-plans only what they touch (docs/bridge.md, "Incremental planning").

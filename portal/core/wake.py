@@ -28,8 +28,11 @@ PASS_FIELDS = (
     "status", "valid_from", "valid_until", "max_entries", "schedule", "timezone", "gate_ids", "floors",
     "plate", "unit_id", "site_id", "version", "otp_secret",
 )  # fmt: skip
-# A site's settings (static PINs) and its buildings' floors shape every credential there; units are left to the full plan.
-SITE_FIELDS = {"sites": ("settings",), "buildings": ("lowest_floor", "highest_floor", "site_id")}
+# The one site setting a credential is made of (static PINs on PIN-capable devices; access_bridge.state).
+PIN_SETTING = "device_static_pin"
+# A building's floors are what its lifts serve when the lift names none; a unit's floor and building, its passes'.
+BUILDING_FIELDS = ("lowest_floor", "highest_floor")
+UNIT_FIELDS = ("floor", "building_id")
 # The outbox the bridge plans from (portal.bridge.models.BridgeChange), named here so core needs no feature model.
 changes_table = table(
     "bridge_changes", column("id"), column("kind"), column("object_id"), column("site_id"), column("created_at", UTCDateTime())
@@ -95,6 +98,17 @@ def _changed(obj, names):
     return any(name in state.attrs and state.attrs[name].history.has_changes() for name in names)
 
 
+def _pin_setting_changed(site) -> bool:
+    """Whether a site's static-PIN setting changed (its other settings are no part of any credential)."""
+    history = inspect(site).attrs["settings"].history
+    if not history.has_changes():
+        return False
+    if not history.deleted:  # the old value was never loaded: it may have differed
+        return True
+    before, after = history.deleted[0] or {}, (history.added or [None])[0] or {}
+    return bool(before.get(PIN_SETTING)) != bool(after.get(PIN_SETTING))
+
+
 def change_of(obj, is_new, is_deleted=False) -> tuple[str, int] | None:
     """The (kind, id) outbox entry a flushed row calls for, or None when no device's credentials depend on it.
 
@@ -111,9 +125,13 @@ def change_of(obj, is_new, is_deleted=False) -> tuple[str, int] | None:
         status = inspect(obj).attrs["status"].history
         removing = any(s in ("removing", "removed") for s in status.added or ())
         return ("device", obj.id) if changed or removing or _changed(obj, DEVICE_FIELDS) else None
-    if table_name in SITE_FIELDS:
-        site_id = obj.id if table_name == "sites" else obj.site_id
-        return ("site", site_id) if (changed and table_name != "sites") or _changed(obj, SITE_FIELDS[table_name]) else None
+    # A new site, building or unit has no passes yet, a deleted one none any more (deleting one that has is refused).
+    if table_name == "sites":
+        return ("site", obj.id) if not changed and _pin_setting_changed(obj) else None
+    if table_name == "buildings":
+        return ("building", obj.id) if not changed and _changed(obj, BUILDING_FIELDS) else None
+    if table_name == "units":
+        return ("unit", obj.id) if not changed and _changed(obj, UNIT_FIELDS) else None
     if table_name.startswith("face") and getattr(obj, "pass_id", None) is not None:
         return "pass", obj.pass_id
     return None
@@ -151,6 +169,7 @@ def _record_changes(session):
     if found:
         now = utcnow()
         session.connection().execute(insert(changes_table), [dict(row, created_at=now) for row in found])
+        request(session)  # the bridge reads these at once, not at its next poll
 
 
 def _scan(session):

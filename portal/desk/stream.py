@@ -16,7 +16,8 @@ from portal.alarms.serialize import alarm_json
 from portal.core import metrics
 from portal.core.converters import MAX_ID
 from portal.core.errors import ApiError
-from portal.desk import feed, queries
+from portal.desk import feed, frames, queries
+from portal.desk import hub as desk_hub
 from portal.desk.access import id_arg
 
 # A refused board polls meanwhile and tries streaming again after about this long.
@@ -112,7 +113,7 @@ def events_response(site, decision=None, gate_id=None, since=None, until=None, b
     decision = decision if decision in ("grant", "deny") else None
     items = None
     if since is not None and until is None and not before_id:
-        hub = feed.hub_for(current_app._get_current_object())
+        hub = desk_hub.hub_for(current_app._get_current_object())
         items = hub.recent_events(site.id, since.timestamp(), decision=decision, gate_id=gate_id, limit=limit)
     if items is None:
         rows = queries.events(
@@ -130,9 +131,9 @@ def stream_response(site_id):
     gate_id = id_arg("gate")
     last = _last_id()
     slot = slots_for(app).take(api_user().id)
-    hub = feed.hub_for(app)
+    hub = desk_hub.hub_for(app)
     try:
-        client = hub.subscribe(feed.Client(site_id, gate_id=gate_id, decision=decision))
+        client = hub.subscribe(desk_hub.Client(site_id, gate_id=gate_id, decision=decision))
     except BaseException:
         slot.release()
         raise
@@ -149,7 +150,7 @@ def stream_response(site_id):
         hub.unsubscribe(client)  # no stream will ever drain it
         slot.release()
         raise
-    body = feed.sse_frames(hub, client, replay, replay_complete=complete, on_close=slot.release, alarms=standing)
+    body = frames.sse_frames(hub, client, replay, replay_complete=complete, on_close=slot.release, alarms=standing)
     resp = Response(body, mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"  # nginx must not buffer the stream

@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.models import Timestamped
+from portal.core.models import StoredPhoto, Timestamped
 from portal.core.timeutil import utcnow
-from portal.core.types import EncryptedBytes, EncryptedText, UTCDateTime
+from portal.core.types import EncryptedText, UTCDateTime
 from portal.extensions import db
 
 KINDS = ("complaint", "suggestion", "help")
@@ -86,23 +86,12 @@ class ComplaintMessage(db.Model):
     author = relationship("User")
 
 
-class ComplaintPhoto(db.Model):
-    """A photo re-encoded without metadata; kept in the database so it commits with its complaint.
-
-    Encrypted at rest like the other personal fields: a photo of a complaint shows faces, plates
-    and homes.
-    """
+class ComplaintPhoto(StoredPhoto, db.Model):
+    """A complaint's photo; encrypted at rest like the other personal fields: it shows faces, plates and homes."""
 
     __tablename__ = "complaint_photos"
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), nullable=False, index=True)
-    content_type: Mapped[str] = mapped_column(String(16), nullable=False)
-    width: Mapped[int] = mapped_column(Integer, nullable=False)
-    height: Mapped[int] = mapped_column(Integer, nullable=False)
-    size: Mapped[int] = mapped_column(Integer, nullable=False)
-    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
-    data: Mapped[bytes] = deferred(mapped_column(EncryptedBytes, nullable=False))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     complaint = relationship("Complaint", back_populates="photos")
 
 

@@ -64,17 +64,7 @@ def file_complaint(author, site, unit, values, photos=(), source="resident", fil
     db.session.add(c)
     db.session.flush()
     for photo in photos:
-        db.session.add(
-            ComplaintPhoto(
-                complaint_id=c.id,
-                content_type=photo.content_type,
-                width=photo.width,
-                height=photo.height,
-                size=len(photo.data),
-                sha256=photo.sha256,
-                data=photo.data,
-            )
-        )
+        db.session.add(ComplaintPhoto.of(photo, complaint_id=c.id))
     if not c.anonymous:
         # Anonymous suggestions get no audit row: its actor column would reveal the author to staff.
         record(

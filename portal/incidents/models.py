@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.models import Timestamped
+from portal.core.models import StoredPhoto, Timestamped
 from portal.core.timeutil import utcnow
-from portal.core.types import EncryptedBytes, UTCDateTime
+from portal.core.types import UTCDateTime
 from portal.extensions import db
 
 # The seed's kinds (电梯困人, 可疑人员, 纠纷, 火情/烟雾, 漏水, 受伤, 盗窃, 损坏); labels live in labels.py.
@@ -96,20 +96,13 @@ class IncidentAssignee(db.Model):
     user = relationship("User", foreign_keys=[user_id])
 
 
-class IncidentPhoto(db.Model):
-    """A photo re-encoded without metadata (as complaint photos), encrypted at rest: it shows people."""
+class IncidentPhoto(StoredPhoto, db.Model):
+    """An incident's photo, kept as complaint photos are: it shows people."""
 
     __tablename__ = "incident_photos"
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), nullable=False, index=True)
-    content_type: Mapped[str] = mapped_column(String(16), nullable=False)
-    width: Mapped[int] = mapped_column(Integer, nullable=False)
-    height: Mapped[int] = mapped_column(Integer, nullable=False)
-    size: Mapped[int] = mapped_column(Integer, nullable=False)
-    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
-    data: Mapped[bytes] = deferred(mapped_column(EncryptedBytes, nullable=False))
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     incident = relationship("Incident", back_populates="photos")
 
 

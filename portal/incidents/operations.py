@@ -106,18 +106,7 @@ def create_incident(
 
 def _store_photos(inc, user, photos):
     for photo in photos:
-        db.session.add(
-            IncidentPhoto(
-                incident_id=inc.id,
-                content_type=photo.content_type,
-                width=photo.width,
-                height=photo.height,
-                size=len(photo.data),
-                sha256=photo.sha256,
-                data=photo.data,
-                added_by_id=user.id if user is not None else None,
-            )
-        )
+        db.session.add(IncidentPhoto.of(photo, incident_id=inc.id, added_by_id=user.id if user is not None else None))
         _event(inc, "photo", user)
 
 

@@ -2,7 +2,8 @@
 
 from portal.core.jobs import job
 from portal.extensions import db
-from portal.passes.operations import purge_ended, purge_without_pass
+from portal.passes.operations import purge_ended
+from portal.privacy.operations import purge_without_pass
 
 
 @job("passes_retention", every_seconds=3600)

@@ -21,10 +21,10 @@ from portal.notify.operations import queue_sms
 from portal.passes import codes, keys
 from portal.passes.labels import schedule_text
 from portal.passes.models import Pass, SigningKey
-from portal.passes.retention import PERSONAL_DATA, PERSONAL_DETAILS, SCRUB_DETAILS
+from portal.passes.retention import PERSONAL_DETAILS, scrubbed
 from portal.passes.schema import MAX_WINDOW, site_limit
 from portal.permits.queries import approval_required, contractor_limit
-from portal.walkins.models import ItemMovement, WalkIn
+from portal.walkins.models import WalkIn
 
 
 def link_for(token):
@@ -226,17 +226,13 @@ def retire_key(kid):
     return row
 
 
-def _values(table):
-    return {col: value for col, value in PERSONAL_DATA[table].items() if value is not SCRUB_DETAILS}
-
-
 def _scrub_events(where):
     """Access events stay for the reports, without the visitor's plate or name in their details."""
     rows = db.session.execute(select(AccessEvent.id, AccessEvent.details).where(where)).all()
     for event_id, details in rows:
         clean = {k: v for k, v in (details or {}).items() if k not in PERSONAL_DETAILS}
         db.session.execute(
-            update(AccessEvent).where(AccessEvent.id == event_id).values(**_values(AccessEvent.__tablename__), details=clean)
+            update(AccessEvent).where(AccessEvent.id == event_id).values(**scrubbed(AccessEvent.__tablename__), details=clean)
         )
 
 
@@ -247,10 +243,12 @@ def _carries_personal_data():
 
 
 def _anonymise(ids, now):
-    db.session.execute(update(Pass).where(Pass.id.in_(ids)).values(**_values(Pass.__tablename__), purged_at=now))
+    db.session.execute(update(Pass).where(Pass.id.in_(ids)).values(**scrubbed(Pass.__tablename__), purged_at=now))
     db.session.execute(delete(Message).where(Message.pass_id.in_(ids)))
-    db.session.execute(update(WalkIn).where(WalkIn.pass_id.in_(ids)).values(**_values(WalkIn.__tablename__)))
-    db.session.execute(update(RollCallEntry).where(RollCallEntry.pass_id.in_(ids)).values(**_values(RollCallEntry.__tablename__)))
+    db.session.execute(update(WalkIn).where(WalkIn.pass_id.in_(ids)).values(**scrubbed(WalkIn.__tablename__)))
+    db.session.execute(
+        update(RollCallEntry).where(RollCallEntry.pass_id.in_(ids)).values(**scrubbed(RollCallEntry.__tablename__))
+    )
     _scrub_events(AccessEvent.pass_id.in_(ids) & _carries_personal_data())
 
 
@@ -278,17 +276,8 @@ def purge_ended(now=None, batch=500):
     return ids
 
 
-def purge_without_pass(now=None, batch=500):
-    """Walk-ins, item movements and access events with no pass, older than their site's retention days; how many rows."""
-    from portal.sites.retention import per_site_cutoff
-    from portal.walkins.operations import purge_desk_records
-
-    now = now or utcnow()
-
-    def older(site_column, time_column):
-        return per_site_cutoff(site_column, lambda cutoff: time_column < cutoff, now)
-
-    done = purge_desk_records(older, batch, _values(WalkIn.__tablename__), _values(ItemMovement.__tablename__))
+def scrub_events_without_pass(older, batch):
+    """Retention: drop the plate and names from access events without a pass past their site's days; how many."""
     event_ids = db.session.scalars(
         select(AccessEvent.id)
         .where(AccessEvent.pass_id.is_(None), older(AccessEvent.site_id, AccessEvent.at), _carries_personal_data())
@@ -296,6 +285,4 @@ def purge_without_pass(now=None, batch=500):
     ).all()
     if event_ids:
         _scrub_events(AccessEvent.id.in_(event_ids))
-    if done or event_ids:
-        record("desk.purge", "walk_in", None, rows=done + len(event_ids), retention_days=current_app.config["RETENTION_DAYS"])
-    return done + len(event_ids)
+    return len(event_ids)

@@ -47,6 +47,12 @@ PERSONAL_DATA = {
     RollCallEntry.__tablename__: {"visitor_name": PURGED_NAME},
 }
 
+
+def scrubbed(table):
+    """What the purge writes over a table's personal columns (JSON details are scrubbed key by key instead)."""
+    return {col: value for col, value in PERSONAL_DATA[table].items() if value is not SCRUB_DETAILS}
+
+
 #: (table, column) that look personal but are not a visitor's data, or are erased by another job; and why.
 KEPT = {
     ("users", "display_name"): "residents' and staff accounts, kept while the account lives",

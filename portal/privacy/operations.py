@@ -1,11 +1,17 @@
-"""Setting a community's retention periods (audited); the purges read them through portal.privacy.queries."""
+"""Setting a community's retention periods (audited), and the purge of desk records and events that have no pass."""
+
+from flask import current_app
 
 from portal.audit.operations import record
 from portal.core.errors import ValidationFailed
+from portal.core.timeutil import utcnow
 from portal.extensions import db
+from portal.passes.operations import scrub_events_without_pass
 from portal.privacy.models import SiteRetention
 from portal.privacy.queries import KINDS, default_days, for_site
 from portal.sites.operations import change_settings
+from portal.sites.retention import per_site_cutoff
+from portal.walkins.operations import purge_desk_records
 
 
 def set_retention(user, site, values):
@@ -51,3 +57,16 @@ def set_retention(user, site, values):
         after={k: v["days"] for k, v in after.items()},
     )
     return after
+
+
+def purge_without_pass(now=None, batch=500):
+    """Walk-ins, item movements and access events with no pass, older than their site's retention days; how many rows."""
+    now = now or utcnow()
+
+    def older(site_column, time_column):
+        return per_site_cutoff(site_column, lambda cutoff: time_column < cutoff, now)
+
+    done = purge_desk_records(older, batch) + scrub_events_without_pass(older, batch)
+    if done:
+        record("desk.purge", "walk_in", None, rows=done, retention_days=current_app.config["RETENTION_DAYS"])
+    return done

@@ -18,6 +18,7 @@ from portal.desk.operations import screen_name
 from portal.events.operations import record_event
 from portal.extensions import db
 from portal.notify.operations import queue_sms
+from portal.passes.retention import scrubbed
 from portal.permits.queries import permit_covering
 from portal.sites.models import Gate
 from portal.sites.queries import unit_in_site
@@ -297,7 +298,7 @@ def expire_pending(now=None):
     return expired
 
 
-def purge_desk_records(older, batch, walk_in_values, item_values):
+def purge_desk_records(older, batch):
     """Retention: erase the visitor of walk-ins and the carrier of item movements older than their site keeps them.
 
     older(site column, time column) is the SQL condition (portal.sites.retention: each site's own days).
@@ -306,6 +307,7 @@ def purge_desk_records(older, batch, walk_in_values, item_values):
     timed out, here. Rows already erased (their name is the purge's) are not selected again, so the purge
     can be re-run safely.
     """
+    walk_in_values, item_values = scrubbed(WalkIn.__tablename__), scrubbed(ItemMovement.__tablename__)
     walk_ins = db.session.scalars(
         db.select(WalkIn.id)
         .where(
