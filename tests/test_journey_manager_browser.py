@@ -282,6 +282,13 @@ def _guard_enrols(browser, page, base, clock, shots):
     submit(phone, "a:has-text('Log in')")
     _log_in(phone, base, "guard.liu", GUARD_PASSWORD, clock.code(secret))
     assert "Live board" in phone.inner_text("nav.desk-nav")
+    # On a phone the menu is one sideways-scrolling row per group, the page itself never scrolls sideways,
+    # and the page the guard is on is marked.
+    nav = phone.locator("nav.desk-nav").bounding_box()
+    assert nav["height"] < 170, nav
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert phone.locator("nav.desk-nav a[aria-current=page]").inner_text() == "Live board"
+    shots(phone, "guard-desk-phone")
     phone.context.close()
 
 
