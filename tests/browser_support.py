@@ -35,6 +35,19 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
 
+    @contextlib.contextmanager
+    def unplugged(self):
+        """The server gone for a while (connections refused, open ones closed), then back on the same port."""
+        app, port = self.server.app, self.server.server_port
+        self.server.shutdown()
+        self.server.server_close()
+        try:
+            yield
+        finally:
+            self.server = make_server("127.0.0.1", port, app, threaded=True)
+            self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+            self.thread.start()
+
 
 def launch(playwright):
     """Chromium from Debian; skipped locally when it is absent, a failure in CI."""

@@ -295,3 +295,11 @@ def test_the_same_batch_sent_twice_at_once_is_stored_once_on_postgresql(pg_app, 
     from portal.patrol.models import Hazard
 
     assert db.session.scalar(db.select(db.func.count(Hazard.id))) == 1
+
+
+def test_the_round_pages_service_worker_is_served_under_patrol_and_never_cached_stale(client):
+    resp = client.get("/patrol/sw.js")
+    assert resp.status_code == 200 and resp.mimetype == "text/javascript"
+    assert resp.headers["Cache-Control"] == "no-cache"
+    body = resp.get_data(as_text=True)
+    assert "/patrol/rounds/" in body and "API calls go straight out" in body

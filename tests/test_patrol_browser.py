@@ -39,6 +39,16 @@ def _wait_text(page, selector, text, seconds=10.0):
     raise AssertionError(f"{text!r} never appeared in {selector}: {page.inner_text('body')[:500]}")
 
 
+def _wait_until(page, expression, seconds=10.0):
+    """Poll a promise-valued expression (evaluated by the test driver, which the page's CSP does not restrict)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if page.evaluate(expression):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never true: {expression}")
+
+
 def test_guard_scans_stickers_offline_skips_one_and_the_desk_shows_it(app, world):
     from playwright.sync_api import sync_playwright
 
@@ -65,6 +75,7 @@ def test_guard_scans_stickers_offline_skips_one_and_the_desk_shows_it(app, world
             page.click(f"button[data-route='{r.id}']")
             page.wait_for_url(f"{srv.url}/patrol/rounds/*")
             assert page.evaluate("document.documentElement.scrollWidth") <= 360
+            _wait_until(page, "caches.match(location.pathname).then(r => !!r)")  # the service worker kept the page
             context.set_offline(True)  # the garage has no signal
             for cp in (cps[0], cps[2]):  # the gate booth in the middle is skipped
                 page.fill("#code", decoded[cp.id])
@@ -82,6 +93,19 @@ def test_guard_scans_stickers_offline_skips_one_and_the_desk_shows_it(app, world
             round_id = page.get_attribute("#round", "data-round-id")
             queued = page.evaluate(f"JSON.parse(localStorage.getItem('patrol-round-{round_id}') || 'null')")
             assert queued is not None and [s["payload"] for s in queued["scans"]] == [decoded[cps[0].id], decoded[cps[2].id]]
+            # The browser drops the tab, or the guard reloads it, still with no signal: the page opens from the
+            # service worker's copy with what was queued marked, and the queue is intact.
+            shown = page.inner_text("h1")
+            with app.app_context():  # renamed on the server meanwhile: only the kept copy still says the old name
+                db.session.get(type(r), r.id).name = shown + "（新）"
+                db.session.commit()
+            with srv.unplugged():  # the worker's own fetches ignore the emulated offline state: no server at all
+                reloaded = page.reload()
+                assert reloaded.from_service_worker and reloaded.ok
+                assert page.inner_text("h1") == shown
+                assert "地库B2消防门" in page.inner_text("#stops")
+                _wait_text(page, f"#stops li[data-checkpoint='{cps[0].id}']", "已保存在本机")
+                assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"  # app.css
             page.click("#finish")
             context.set_offline(False)
             # Back online the page syncs by itself (the online event, then every 10 s) and reloads; the button may
@@ -92,6 +116,7 @@ def test_guard_scans_stickers_offline_skips_one_and_the_desk_shows_it(app, world
                 pass
             _wait_text(page, "#round-status", "完成", seconds=25)  # the page reloads once the server has the round
             assert "已到达" in page.inner_text(f"#stops li[data-checkpoint='{cps[0].id}']")
+            assert page.inner_text("h1") == shown + "（新）"  # with signal, the page is the server's, never the copy
             assert "漏巡" in page.inner_text(f"#stops li[data-checkpoint='{cps[1].id}']")
             with app.app_context():
                 (hazard,) = db.session.scalars(db.select(Hazard)).all()

@@ -3,7 +3,7 @@
 import base64
 from datetime import date, datetime, time, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -28,6 +28,14 @@ def _render(template, **values):
         200,
         {"Cache-Control": "no-store"},
     )
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The round page's service worker, served under /patrol/ so that it may control /patrol/rounds/ (offline opening)."""
+    resp = send_from_directory(current_app.static_folder, "patrol-sw.js", mimetype="text/javascript", max_age=0)
+    resp.headers["Cache-Control"] = "no-cache"  # a new version reaches phones at their next visit
+    return resp
 
 
 @bp.get("/")

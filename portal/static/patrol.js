@@ -4,6 +4,14 @@
   "use strict";
   var root = document.getElementById("round");
   if (!root || root.dataset.walking !== "1" || root.dataset.status !== "active") { return; }
+  // The service worker keeps this page and its files, so it opens again with no signal.
+  if ("serviceWorker" in navigator && root.dataset.swUrl) {
+    navigator.serviceWorker.register(root.dataset.swUrl, {scope: "/patrol/rounds/"}).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      if (reg.active) { reg.active.postMessage({keep: window.location.pathname}); }
+    }).catch(function () { /* no offline opening; scans are still kept in localStorage */ });
+  }
   var key = "patrol-round-" + root.dataset.roundId;
   var status = document.getElementById("sync-status");
   var busy = false;
