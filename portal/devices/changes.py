@@ -74,11 +74,6 @@ def serving_options(device):
     return out
 
 
-def editable_options(device):
-    """What the options editor starts with: serving keys plus masked driver options."""
-    return serving_options(device) | masked(device.options or {})
-
-
 def update_device(device, name=None, options=None):
     """Rename a device and/or replace its options (serving keys included); secrets left as "••• set" are kept."""
     from portal.devices.operations import checked_options, split_options

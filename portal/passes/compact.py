@@ -86,13 +86,6 @@ def decode(data) -> bytes:
     return b32_fixed(data, TEXT_LEN, RAW_LEN, VERSION)
 
 
-def parse_compact(data) -> CompactClaims:
-    """Unverified claims (only to find the pass whose secret checks the MAC)."""
-    raw = decode(data)
-    _, site_id, pass_id, step = _HEAD.unpack(raw[: _HEAD.size])
-    return CompactClaims(site_id, pass_id, step)
-
-
 def verify_compact(data, secrets_lookup, now_ts, expected_site=None) -> CompactClaims:
     """Check the MAC, then site and step; returns claims or raises TokenError(reason).
 

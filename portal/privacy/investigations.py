@@ -1,7 +1,5 @@
 """Who came: visitors by name, unit visited and entry times, within what retention has kept (audited views)."""
 
-from sqlalchemy import func
-
 from portal.audit.operations import record_pii
 from portal.core.timeutil import as_utc
 from portal.events.models import AccessEvent
@@ -78,8 +76,3 @@ def visits(viewer, site, start, end, name=None, unit=None):
     # An investigation is a view of personal data: one audit row naming what was asked and how much was shown.
     record_pii(viewer, "site", site.id, site.id, fields=["name", "unit", "times"], name=bool(name), unit=unit, rows=len(out))
     return out
-
-
-def count_kept(site_id):
-    """How many passes of the site still hold a visitor's name."""
-    return db.session.scalar(db.select(func.count(Pass.id)).where(Pass.site_id == site_id, Pass.purged_at.is_(None)))

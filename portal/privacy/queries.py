@@ -80,15 +80,6 @@ def _site_setting(site_id):
     return settings.value(site, "retention_days")
 
 
-def days_for(site_id, kind):
-    """The period one site keeps one kind of data."""
-    if kind == "visits":
-        own = _site_setting(site_id)
-        return own if own is not None else default_days(kind)
-    row = db.session.get(SiteRetention, (site_id, kind))
-    return row.days if row is not None else default_days(kind)
-
-
 def cutoffs(kind, now):
     """[(sites(column) -> condition, cutoff, days)]: one per distinct period, every site in exactly one of them."""
     own = overrides(kind)
