@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from flask import after_this_request, current_app, g, has_request_context
 from sqlalchemy.exc import DBAPIError
 
+from portal.events import ahead
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
 BATCH = 500
 # After a failed write, wait this long (doubling up to the cap) before trying again.
 RETRY_SECONDS, RETRY_CAP_SECONDS = 0.5, 10.0
+# How often the writer thread looks for the write-ahead files of killed workers of the same database.
+RECOVER_SECONDS = 10.0
+_PROBE = ("at", "device_id", "method", "decision", "reason", "latency_ms", "pass_id")
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Entry:
 
     events: list
     writes: list = field(default_factory=list)  # (Core statement or object with run_many, params): counters that may lag
+    seq: int = 0  # its line in the write-ahead file (0: not written ahead)
 
 
 class Journal:
@@ -50,6 +55,8 @@ class Journal:
         self._since = None  # when the oldest queued entry arrived (monotonic)
         self._failed_until = 0.0  # after a failed write, request threads leave retrying to the thread
         self.dropped = 0
+        self._ahead = None
+        self._recovered_at = float("-inf")
 
     def add(self, entry):
         """Queue one decision's events; the writer thread is started on first use in each process."""
@@ -61,11 +68,29 @@ class Journal:
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log.error("event journal full: %d access events dropped", self.dropped)
+            self._write_ahead(entry)
             self._items.append(entry)
             if self._since is None:
                 self._since = time.monotonic()
             if self._thread is None:
                 self._start()
+
+    def _write_ahead(self, entry):
+        # Under the lock: file order is queue order, so the batches written are always a prefix of the file.
+        if self._ahead is None:
+            path = ahead.directory(self.app)
+            if path is None:
+                return
+            try:
+                self._ahead = ahead.AheadLog(path)
+            except OSError as exc:
+                self.app.config["EVENT_JOURNAL_DIR"] = "off"
+                log.error("event journal: no write-ahead file (%s); a killed worker loses its queue", type(exc).__name__)
+                return
+        try:
+            entry.seq = self._ahead.append(entry.events)
+        except OSError as exc:  # a full disk must not fail a gate decision
+            log.error("event journal: write-ahead failed (%s)", type(exc).__name__)
 
     def pending(self):
         """How many decisions wait to be written."""
@@ -103,7 +128,10 @@ class Journal:
     def _run(self):
         # The safety net for quiet times: writes what no request thread wrote within two intervals.
         wait = tick = max(self.interval, 0.01)  # EVENT_JOURNAL_MS=0 must not spin
+        self._recover()
         while not self._stop.wait(wait):
+            if time.monotonic() - self._recovered_at >= RECOVER_SECONDS:
+                self._recover()
             if not self.due(2 * self.interval):
                 continue
             try:
@@ -126,6 +154,9 @@ class Journal:
             with self._lock:
                 batch = [self._items.popleft() for _ in range(min(BATCH, len(self._items)))]
                 self._since = time.monotonic() if self._items else None
+                noted = self._ahead is not None and batch and batch[0].seq and batch[-1].seq
+                if noted:
+                    self._ahead.begin(batch[0].seq, batch[-1].seq)
             if not batch:
                 return
             try:
@@ -135,6 +166,28 @@ class Journal:
                     self._items.extendleft(reversed(batch))
                     self._since = time.monotonic() - self.interval  # still due
                 raise
+            if noted:
+                with self._lock:
+                    self._ahead.done(batch[-1].seq)
+
+    def _recover(self):
+        """Write what killed workers of this database left in their write-ahead files (never raises)."""
+        self._recovered_at = time.monotonic()
+        try:
+            ahead.recover(self.app, lambda events: _write_retrying(self.app, [Entry(events)]), self._committed)
+        except Exception as exc:
+            log.error("event journal: recovering a killed worker's events failed (%s); retried later", type(exc).__name__)
+
+    def _committed(self, fields):
+        """Whether an event with exactly these fields is in the table (its batch committed before the kill)."""
+        from portal.events.models import AccessEvent as E
+
+        with self.app.app_context():
+            try:
+                same = [getattr(E, k) == v for k, v in fields.items() if k in _PROBE and v is not None]
+                return db.session.scalar(db.select(E.id).where(*same).limit(1)) is not None
+            finally:
+                db.session.remove()
 
     def stop(self):
         """Stop the thread and write what is left (at exit, and when an app is torn down)."""
@@ -147,6 +200,10 @@ class Journal:
                 self.flush()
             except Exception as exc:
                 log.error("event journal: %d decisions not written at exit (%s)", self.pending(), type(exc).__name__)
+            with self._lock:
+                if self._ahead is not None:
+                    self._ahead.close(written_all=not self._items)
+                    self._ahead = None
 
 
 def add_from_request(entry, app=None):
