@@ -1,4 +1,4 @@
-"""What the bridge benchmarks share: a nearest-rank percentile and a private database to seed."""
+"""What the bridge benchmarks share: a nearest-rank percentile, a private database to seed, MQTT doors."""
 
 import os
 import uuid
@@ -30,3 +30,20 @@ def database(tmp):
 
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}options=-csearch_path%3D{schema}", {"pool_size": 5}, "postgresql", drop
+
+
+def mqtt_doors(site_id, url, prefix, count, building_of=lambda i: None):
+    """count esp-rfid door controllers on topics prefix/0 .. prefix/count-1 (door i in building building_of(i))."""
+    from portal.devices.models import Device
+
+    return [
+        Device(
+            site_id=site_id,
+            name=f"door-{i}",
+            kind="door_controller",
+            driver="mqtt",
+            building_id=building_of(i),
+            options={"url": url, "topic": f"{prefix}/{i}", "timeout": 5},
+        )
+        for i in range(count)
+    ]

@@ -138,28 +138,58 @@ def door_tables(mqtt_url, prefix, count, timeout=20.0):
 
 def on_doors(tables, load, world):
     """Revoked passes still on a door, and live passes missing from a door of their building (by the doors' own tables)."""
-    still, missing = 0, 0
+    still, missing = [], 0
     for door, keys in tables.items():
         building = door % world.buildings
-        still += sum(1 for pid in load.revoked if f"V{pid}" in keys)
+        still += [(door, pid) for pid in load.revoked if f"V{pid}" in keys]
         unlimited = (pid for pid, b in load.live.items() if b == building and pid not in load.limited)
         missing += sum(1 for pid in unlimited if f"V{pid}" not in keys)
-    return {"doors_reporting": len(tables), "revoked_still_on_doors": still, "live_missing_on_doors": missing}
+    return {"doors_reporting": len(tables), "revoked_still_on_doors": len(still), "live_missing_on_doors": missing}, still
 
 
-def windows(samples, faults, end):
-    """Per fault: how long decisions failed closed after it (first to last failed request), and the count."""
+def rows_of(app, pairs):
+    """The bridge's rows for (door index, pass id) pairs: what it believes each door holds."""
+    from portal.bridge.models import DeviceCredential as DC
+
+    out = []
+    with app.app_context():
+        for door, pid in pairs:
+            rows = db.session.execute(
+                select(DC.desired, DC.status, DC.acked_state, DC.desired_version, DC.acked_version, DC.last_error)
+                .join(Device, Device.id == DC.device_id)
+                .where(Device.name == f"door-{door}", DC.pass_id == pid)
+            ).all()
+            out.append({"door": door, "pass_id": pid, "rows": [list(r) for r in rows]})
+        db.session.remove()
+    return out
+
+
+def windows(samples, faults, end, gap=1.0):
+    """Per fault: how long decisions failed closed after it, and the failures by kind.
+
+    The window runs from the first failed decision after the fault to the last one that follows the
+    one before it within gap seconds; failures later than that (a slow answer on a loaded machine) are
+    counted apart as stray.
+    """
     verify = sorted((s for s in samples if s.kind == "verify"), key=lambda s: s.sent)
     out = []
     for i, fault in enumerate(faults):
         until = faults[i + 1]["at"] if i + 1 < len(faults) else end
         failed = [s for s in verify if fault["at"] <= s.sent < until and _failed(s)]
-        span = (failed[-1].sent + failed[-1].latency - failed[0].sent) if failed else 0.0
+        run = failed[:1]
+        for s in failed[1:]:
+            if s.sent - run[-1].sent > gap:
+                break
+            run.append(s)
+        span = (run[-1].sent + run[-1].latency - run[0].sent) if run else 0.0
+        kinds = collections.Counter(s.body.get("reason") or s.body.get("error") or str(s.status) for s in failed)
         out.append(
             fault
             | {
                 "failed_closed_s": round(span, 3),
-                "failed_requests": len(failed),
+                "failed_in_window": len(run),
+                "failed_stray": len(failed) - len(run),
+                "failures": dict(kinds),
                 "first_failure_after_s": round(failed[0].sent - fault["at"], 3) if failed else None,
             }
         )

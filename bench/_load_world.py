@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bench import _gate_seed as seed
+from bench._database import mqtt_doors
 from portal.app import create_app
 from portal.config import TestConfig
 from portal.extensions import db
@@ -38,7 +39,7 @@ def make_app(url):
     return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 5}, **KEYS)
 
 
-def build(app, mqtt_url, prefix, buildings, doors, readers, live_per_building, expired):
+def build(app, mqtt_url, prefix, *, buildings, doors, readers, live_per_building, expired):
     """Create the schema and the community; returns the World."""
     from portal.accounts import bearer
     from portal.accounts.operations import create_user
@@ -65,17 +66,7 @@ def build(app, mqtt_url, prefix, buildings, doors, readers, live_per_building, e
             db.session.flush()
             tokens.append(bearer.issue_device_token(reader, name="bench")[0])
             device_ids.append(reader.id)
-        db.session.add_all(
-            Device(
-                site_id=site.id,
-                name=f"door-{i}",
-                kind="door_controller",
-                driver="mqtt",
-                building_id=units[i % buildings][0].id,
-                options={"url": mqtt_url, "topic": f"{prefix}/{i}", "timeout": 5},
-            )
-            for i in range(doors)
-        )
+        db.session.add_all(mqtt_doors(site.id, mqtt_url, prefix, doors, lambda i: units[i % buildings][0].id))
         for b, (_, _unit, host) in enumerate(units):
             residents.append((bearer.issue_user_token(host)[0], b))
         world = World(site.id, tokens, device_ids, residents, doors, buildings, prefix)

@@ -5,6 +5,7 @@ The load-and-fault run restarts its servers, so it never touches the shared ones
 refuses root); every server stops when the run ends, on failure and Ctrl-C too.
 """
 
+import contextlib
 import glob
 import os
 import shutil
@@ -71,19 +72,26 @@ class Postgres:
         subprocess.run([*self.as_postgres, *initdb], check=True, stdout=subprocess.DEVNULL, timeout=120)
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
         self._ctl("-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+        self._note_pid()
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _note_pid(self):
+        self.pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
 
     def restart(self):
         """Fast shutdown (every session cut, as a restart in production does) and start again."""
         self._ctl("-m", "fast", "-w", "restart")
+        self._note_pid()
 
     def stop(self):
-        """Stop now (immediate: nothing here is kept)."""
-        if (self.dir / "data" / "postmaster.pid").exists():
-            try:
-                self._ctl("-m", "immediate", "-w", "stop")
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-                pass
+        """Stop now (immediate: nothing here is kept); the postmaster is signalled itself if pg_ctl cannot."""
+        try:
+            self._ctl("-m", "immediate", "-w", "stop")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pid = getattr(self, "pid", None)
+            with contextlib.suppress(OSError):  # only our postmaster: the pid may have been reused
+                if pid and str(self.dir) in Path(f"/proc/{pid}/cmdline").read_text():
+                    os.kill(pid, signal.SIGQUIT)
 
 
 class Daemon:

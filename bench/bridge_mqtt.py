@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._database import database, pct  # noqa: E402
+from bench._database import database, mqtt_doors, pct  # noqa: E402
 
 os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
 
@@ -44,7 +44,6 @@ RESULTS = ROOT / "bench" / "results" / "bridge_mqtt.json"
 def build(app, prefix):
     """A site, a host and DEVICES mqtt door controllers serving the whole site."""
     from portal.accounts.operations import create_user
-    from portal.devices.models import Device
     from portal.extensions import db
     from portal.sites import operations as places
 
@@ -53,16 +52,7 @@ def build(app, prefix):
     unit = places.add_unit(places.add_building(site, "A", "A", 1, 10), "101", 1)
     host = create_user("bench-host", "correct horse battery staple", "resident", "Host")
     places.move_in(host, unit, "owner")
-    db.session.add_all(
-        Device(
-            site_id=site.id,
-            name=f"door-{i}",
-            kind="door_controller",
-            driver="mqtt",
-            options={"url": MQTT_URL, "topic": f"{prefix}/{i}", "timeout": 5},
-        )
-        for i in range(DEVICES)
-    )
+    db.session.add_all(mqtt_doors(site.id, MQTT_URL, prefix, DEVICES))
     db.session.commit()
     return host, unit
 

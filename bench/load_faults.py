@@ -41,13 +41,16 @@ RATES = {
     "create": float(os.environ.get("LOAD_FAULTS_CREATE_RATE", "10")),
     "revoke": float(os.environ.get("LOAD_FAULTS_REVOKE_RATE", "1")),
 }
-DOORS = int(os.environ.get("LOAD_FAULTS_DOORS", "1000"))
-BUILDINGS = int(os.environ.get("LOAD_FAULTS_BUILDINGS", "100"))
-READERS = 8
-LIVE_PER_BUILDING, EXPIRED = 5, 50
+FAULTS = [f for f in os.environ.get("LOAD_FAULTS_FAULTS", "pg,mqtt,bridge,portal").split(",") if f]
+SCALE = {
+    "doors": int(os.environ.get("LOAD_FAULTS_DOORS", "1000")),
+    "buildings": int(os.environ.get("LOAD_FAULTS_BUILDINGS", "100")),
+    "readers": 8,
+    "live_per_building": 5,
+    "expired": 50,
+}
 LEASE = int(os.environ.get("LOAD_FAULTS_LEASE", "10"))
 SETTLE = float(os.environ.get("LOAD_FAULTS_SETTLE", "90"))
-FAULTS = [f for f in os.environ.get("LOAD_FAULTS_FAULTS", "pg,mqtt,bridge,portal").split(",") if f]
 AT = {"pg": 0.2, "mqtt": 0.4, "bridge": 0.55, "portal": 0.75}  # share of the run at which each fault hits
 RESTART_SEC = 2.0  # deploy/systemd: RestartSec=2
 RESULTS = ROOT / "bench" / "results" / "load_faults.json"
@@ -56,8 +59,8 @@ RESULTS = ROOT / "bench" / "results" / "load_faults.json"
 class Cluster:
     """The portal and bridge processes, the door fleet, and the faults done to them."""
 
-    def __init__(self, servers, url, prefix):
-        self.servers, self.prefix, self.procs = servers, prefix, []
+    def __init__(self, servers, url, prefix, doors):
+        self.servers, self.prefix, self.procs, self.doors = servers, prefix, [], doors
         self.logs = servers.root
         self.env = (
             os.environ
@@ -108,7 +111,7 @@ class Cluster:
 
     def start_fleet(self):
         fake = str(ROOT / "tests" / "fakes" / "esp_rfid_device.py")
-        cmd = [sys.executable, fake, "--url", self.servers.mqtt_url, "--prefix", self.prefix, "--count", str(DOORS)]
+        cmd = [sys.executable, fake, "--url", self.servers.mqtt_url, "--prefix", self.prefix, "--count", str(self.doors)]
         fleet = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         self.procs.append(fleet)
         if fleet.stdout.readline().strip() != "ready":
@@ -173,29 +176,31 @@ def inject(cluster, start, seconds, faults, max_devices, log):
         print(f"  fault {name} at +{at - start:.1f} s, back after {time.time() - at:.2f} s", flush=True)
 
 
-def run(seconds=SECONDS, faults=FAULTS):
-    """The whole scenario; returns the report (a dict)."""
+def run(seconds=SECONDS, faults=FAULTS, rates=None, **scale):
+    """The whole scenario (scale overrides SCALE, rates RATES); returns the report (a dict)."""
     from portal.extensions import db
 
+    scale, rates = SCALE | scale, RATES | (rates or {})
+    doors = scale["doors"]
     with Servers() as servers:
         app = world_mod.make_app(servers.database_url)
         prefix = f"lf/{uuid.uuid4().hex[:8]}"
         t0 = time.time()
-        world = world_mod.build(app, servers.mqtt_url, prefix, BUILDINGS, DOORS, READERS, LIVE_PER_BUILDING, EXPIRED)
+        world = world_mod.build(app, servers.mqtt_url, prefix, **scale)
         print(f"seeded in {time.time() - t0:.1f} s", flush=True)
-        cluster = Cluster(servers, servers.database_url, prefix)
-        max_devices = (DOORS + READERS + 1) // 2
+        cluster = Cluster(servers, servers.database_url, prefix, doors)
+        max_devices = (doors + scale["readers"] + 1) // 2
         try:
             cluster.start_fleet()
             for i in range(2):
                 cluster.start_portal(i)
                 cluster.start_bridge(i, max_devices)
-            rows = len(world.live) * DOORS // BUILDINGS
+            rows = len(world.live) * doors // scale["buildings"]
             if not world_mod.wait_settled(app, 180, rows):
                 raise RuntimeError("the bridges did not push the seeded passes to every door")
             print(f"cluster up and doors loaded in {time.time() - t0:.1f} s", flush=True)
             signer = world_mod.Signer(app, world.site_id)
-            load = Load(world, signer, cluster.ports, seconds, RATES)
+            load = Load(world, signer, cluster.ports, seconds, rates)
             since = datetime.now(UTC) - timedelta(seconds=1)
             log = []
             start = time.time() + 2
@@ -207,35 +212,35 @@ def run(seconds=SECONDS, faults=FAULTS):
             injector.join()
             print(f"load done in {end - start:.1f} s; waiting for the doors to settle", flush=True)
             settled = world_mod.wait_settled(app, SETTLE)
-            tables = verdicts.door_tables(servers.mqtt_url, prefix, DOORS)
+            tables = verdicts.door_tables(servers.mqtt_url, prefix, doors)
         finally:
             cluster.stop()
-        report = verdict(app, world, load, log, start, end, since, settled, tables)
+        report = verdict(app, world, load, log, (start, end, since), settled, tables, rates)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
     return report
 
 
-def verdict(app, world, load, log, start, end, since, settled, tables):
+def verdict(app, world, load, log, times, settled, tables, rates):
     """The report: rates achieved, the five verdicts and the figures."""
-    samples = load.samples
+    samples, (start, end, since) = load.samples, times
     wrong, within = verdicts.wrong_grants(samples, load, world.expired)
     events = verdicts.lost_events(app, samples, world.gate_device_ids, since)
     latencies, unreached = verdicts.revocations(app, load)
-    doors = verdicts.on_doors(tables, load, world)
+    doors, still = verdicts.on_doors(tables, load, world)
     faults = verdicts.windows(samples, log, end)
     calm = verdicts.outside_faults(samples, faults)
     report = {
         "benchmark": "load_faults",
         "seconds": round(end - start, 1),
-        "target_rates": RATES,
+        "target_rates": rates,
         "achieved": verdicts.rates(samples, end - start),
         "portals": "2 gunicorn processes (1 gthread worker, 4 threads each), round robin, next on refusal",
-        "bridges": f"2 workers, lease {LEASE} s, --max-devices {(DOORS + READERS + 1) // 2}",
-        "doors": DOORS,
-        "buildings": BUILDINGS,
-        "doors_per_pass": DOORS // BUILDINGS,
+        "bridges": f"2 workers, lease {LEASE} s, --max-devices {(world.doors + len(world.gate_tokens) + 1) // 2}",
+        "doors": world.doors,
+        "buildings": world.buildings,
+        "doors_per_pass": world.doors // world.buildings,
         "passes_created": len(load.created),
         "passes_revoked": len(load.revoked),
         "wrong_grants": len(wrong),
@@ -246,6 +251,7 @@ def verdict(app, world, load, log, start, end, since, settled, tables):
         "revocations_unreached_samples": {str(k): v[:5] for k, v in list(unreached.items())[:5]},
         "credentials_settled": settled,
         "doors_check": doors,
+        "revoked_still_on_doors_samples": verdicts.rows_of(app, still[:5]),
         "decision_ms_outside_faults": {"p50": verdicts.ms(calm, 50), "p99": verdicts.ms(calm, 99), "n": len(calm)},
         "revocation_s": {
             "p50": round(verdicts.pct(latencies, 50), 3) if latencies else None,
@@ -260,7 +266,7 @@ def verdict(app, world, load, log, start, end, since, settled, tables):
         and events["lost"] == 0
         and not unreached
         and doors["revoked_still_on_doors"] == 0
-        and doors["doors_reporting"] == DOORS
+        and doors["doors_reporting"] == world.doors
     )
     return report
 

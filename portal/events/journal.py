@@ -154,9 +154,9 @@ class Journal:
             with self._lock:
                 batch = [self._items.popleft() for _ in range(min(BATCH, len(self._items)))]
                 self._since = time.monotonic() if self._items else None
-                noted = self._ahead is not None and batch and batch[0].seq and batch[-1].seq
+                noted = bool(batch) and batch[0].seq > 0 and batch[-1].seq > 0
                 if noted:
-                    self._ahead.begin(batch[0].seq, batch[-1].seq)
+                    self._note("begin", batch[0].seq, batch[-1].seq)
             if not batch:
                 return
             try:
@@ -168,7 +168,15 @@ class Journal:
                 raise
             if noted:
                 with self._lock:
-                    self._ahead.done(batch[-1].seq)
+                    self._note("done", batch[-1].seq)
+
+    def _note(self, what, *seqs):
+        # Under the lock. A note that cannot be written costs at worst a batch written twice after a kill.
+        try:
+            if self._ahead is not None:
+                getattr(self._ahead, what)(*seqs)
+        except OSError as exc:
+            log.error("event journal: write-ahead note failed (%s)", type(exc).__name__)
 
     def _recover(self):
         """Write what killed workers of this database left in their write-ahead files (never raises)."""
