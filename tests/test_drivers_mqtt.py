@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -238,3 +240,35 @@ def test_broker_restart_driver_reconnects_and_commands_get_through(tmp_path):
         proc.stop()
         broker.stop()
     assert mqtt_pool._POOL.get((broker.url, "", "")) is None
+
+
+@pytest.mark.integration
+def test_a_user_list_cut_short_is_not_trusted_for_a_revocation():
+    """The tail of an earlier, timed-out answer ends with that answer's ack: the driver must not think V1 gone."""
+    skip_unless(reachable(MQTT_URL), f"no MQTT broker at {MQTT_URL}")
+    topic = unique_topic("drivers")
+    driver = get_driver("mqtt", 9, {"url": MQTT_URL, "topic": topic, "timeout": 2})
+    probe = Probe(MQTT_URL)
+    outcome = {}
+
+    def revoke():
+        try:
+            driver.revoke("V1")
+            outcome["error"] = None
+        except DeviceUnreachable as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=revoke)
+    try:
+        worker.start()
+        assert wait_for(lambda: any(w.kind == "getuserlist" for w in list(driver._waiting)))
+        # The device holds V1 and V2; the user V1 of this answer went by before anyone waited for it.
+        probe.client.publish(f"{topic}/send", json.dumps({"type": "userfile", "user": "V2", "uid": "1002"}), qos=1)
+        probe.client.publish(f"{topic}/send", json.dumps({"type": "getuserlist", "count": 2}), qos=1)
+        worker.join(5)
+        assert isinstance(outcome["error"], DeviceUnreachable)
+        assert not driver._listed  # the next attempt reads the whole list again
+    finally:
+        worker.join(5)
+        driver.close()
+        probe.close()

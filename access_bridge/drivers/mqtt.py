@@ -337,6 +337,12 @@ class MqttDriver(Driver):
     def _list_users(self, waiter: _Waiter | None = None) -> dict[str, str]:
         waiter = waiter or self._send({"cmd": "getuserlist"}, "getuserlist", None)
         self._wait([waiter])
+        count = str((waiter.reply or {}).get("count", ""))
+        if count.isdigit() and int(count) != len(waiter.items):
+            # The tail of an earlier answer whose waiter timed out, ended by that answer's ack: a list missing
+            # users would let a revocation "succeed" without a delete, leaving the credential on the door.
+            self._listed = False
+            raise DeviceUnreachable(f"user list from {self.cmd_topic} incomplete: {len(waiter.items)} of {count} users")
         users = {str(item.get("user") or item.get("username")): str(item.get("uid")) for item in waiter.items}
         self._uids = {**users}
         self._listed = True
