@@ -56,6 +56,18 @@ RESTART_SEC = 2.0  # deploy/systemd: RestartSec=2
 RESULTS = ROOT / "bench" / "results" / "load_faults.json"
 
 
+def healthy(port, timeout, proc):
+    """Wait until the portal on port answers /healthz; False if it did not in time or its process ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 class Cluster:
     """The portal and bridge processes, the door fleet, and the faults done to them."""
 
@@ -82,23 +94,18 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def start_portal(self, i):
-        port = free_port()
-        cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", "1", "--worker-class", "gthread", "--threads", "4"]
-        cmd += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
-        metrics = self.logs / f"metrics-{i}"
-        proc = self._spawn(cmd, f"portal-{i}.log", PROMETHEUS_MULTIPROC_DIR=str(metrics))
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"portal {i} did not start; see {self.logs}/portal-{i}.log") from None
-                time.sleep(0.2)
-        self.ports.append(port)
-        self.portals.append(proc)
+    def start_portals(self, count):
+        """count gunicorns started together; returns once each answers /healthz."""
+        for i in range(count):
+            port = free_port()
+            cmd = [str(ROOT / ".venv/bin/gunicorn"), "--workers", "1", "--worker-class", "gthread", "--threads", "4"]
+            cmd += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
+            metrics = self.logs / f"metrics-{i}"
+            self.portals.append(self._spawn(cmd, f"portal-{i}.log", PROMETHEUS_MULTIPROC_DIR=str(metrics)))
+            self.ports.append(port)
+        for i, (port, proc) in enumerate(zip(self.ports, self.portals, strict=True)):
+            if not healthy(port, 60, proc):
+                raise RuntimeError(f"portal {i} did not start; see {self.logs}/portal-{i}.log")
 
     def start_bridge(self, i, max_devices):
         cmd = [sys.executable, "-m", "flask", "--app", "wsgi", "bridge", "run", "--threads", "64", "--poll", "0.2"]
@@ -141,15 +148,8 @@ class Cluster:
             time.sleep(RESTART_SEC)
             self.start_bridge(0, max_devices)
         elif name == "portal":
-            pid = self.worker_of(self.portals[0])
-            os.kill(pid, signal.SIGKILL)
-            port = self.ports[0]
-            while True:  # the master forks a new worker; up again when it answers
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            os.kill(self.worker_of(self.portals[0]), signal.SIGKILL)
+            healthy(self.ports[0], 60, self.portals[0])  # the master forks a new worker; up again when it answers
 
     def stop(self):
         """SIGTERM everything (gunicorn's graceful stop writes the journals out), SIGKILL what hangs."""
@@ -192,8 +192,8 @@ def run(seconds=SECONDS, faults=FAULTS, rates=None, **scale):
         max_devices = (doors + scale["readers"] + 1) // 2
         try:
             cluster.start_fleet()
+            cluster.start_portals(2)
             for i in range(2):
-                cluster.start_portal(i)
                 cluster.start_bridge(i, max_devices)
             rows = len(world.live) * doors // scale["buildings"]
             if not world_mod.wait_settled(app, 180, rows):
