@@ -11,7 +11,6 @@ from bench import load_faults as bench
 
 
 @pytest.mark.integration
-@pytest.mark.serial
 def test_a_short_load_with_a_killed_bridge_worker_grants_nothing_wrong_and_loses_no_event():
     missing = _services.available()
     skip_unless(not missing, f"not installed: {', '.join(missing)}")
