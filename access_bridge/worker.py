@@ -245,7 +245,7 @@ class Worker:
 
     def _edge_runtime(self):
         if self.edge is None:
-            from access_bridge.edge import EdgeRuntime
+            from access_bridge.edge_runtime import EdgeRuntime
 
             self.edge = EdgeRuntime(self.app)
             self.edge.start(self.edge_stop)

@@ -56,7 +56,7 @@ def seed():
 def run(app, slug, csv_text):
     """Seconds for a dry run, a real run and a second real run (all unchanged)."""
     from portal.sites import queries, roll
-    from portal.sites.operations import import_roll
+    from portal.sites.roll_import import import_roll
 
     times = {}
     for name, dry in (("dry_run", True), ("real", False), ("again", False)):

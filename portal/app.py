@@ -15,7 +15,6 @@ from portal import config as config_module
 from portal.core import crypto, lean
 from portal.core.errors import register_errorhandlers
 from portal.core.i18n import N_, local_name
-from portal.core.redact import mask
 from portal.core.security import register_security
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -214,28 +213,11 @@ def register_features(app):
 
 
 def register_transaction(app):
-    """One commit per request, in one place; anything that failed is rolled back."""
+    """One commit per request, in one place (portal.core.transaction); anything that failed or was refused is rolled back."""
+    from portal.core import transaction
 
-    @app.after_request
-    @lean.keep  # the gate's keypad writes commit here
-    def _commit(response):
-        keep = g.pop("keep_changes", False)
-        refused = g.pop("refused", False)
-        if not db.session.registry.has():
-            return response  # no session was made (a gate rescan, the bare floor): asking would make one, ~40 µs
-        session = db.session()
-        if not session.in_transaction():
-            return response  # the request never used the session (the gate's reads, static pages): nothing to end
-        if (response.status_code < 400 and not refused) or keep:
-            try:
-                session.commit()
-            except Exception:
-                session.rollback()
-                log.exception("commit failed on %s", mask(request.path))
-                raise
-        else:
-            session.rollback()
-        return response
+    # Kept on the lean path: the gate's keypad writes commit here.
+    app.after_request(lean.keep(transaction.finish))
 
 
 def register_commands(app):

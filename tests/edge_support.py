@@ -65,7 +65,8 @@ class OsdpGate:
     def __init__(self, device_id):
         import osdp
 
-        from access_bridge.drivers.osdp import OsdpDriver, SocketChannel
+        from access_bridge.drivers.osdp import OsdpDriver
+        from access_bridge.drivers.osdp_channel import SocketChannel
 
         self.osdp = osdp
         self.key = osdp.KeyStore.gen_key()

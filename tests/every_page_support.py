@@ -569,14 +569,14 @@ def _seed_permits(world, site, now):
 
 def _patrol(world, site, now, photo):
     """Rounds due, under way, done on time and missed; hazards open with a photo and closed; a site's own retention."""
+    from portal.patrol import checkpoints, stickers
     from portal.patrol import operations as patrol
-    from portal.patrol import stickers
     from portal.privacy.operations import set_retention
 
-    cps = [patrol.add_checkpoint(world.manager, site, name) for name in ("地库B2消防门", "北门" + SHORT_LONG, "垃圾分类点")]
+    cps = [checkpoints.add_checkpoint(world.manager, site, name) for name in ("地库B2消防门", "北门" + SHORT_LONG, "垃圾分类点")]
     stops = [{"checkpoint_id": c.id, "minutes": 5} for c in cps]
-    route = patrol.add_route(world.manager, site, "夜间巡逻" + SHORT_LONG, stops, {"times": ["08:00", "20:00"]})
-    patrol.add_route(world.manager, site, "每两小时", stops[:1], {"every_hours": 2, "from": "01:00"})
+    route = checkpoints.add_route(world.manager, site, "夜间巡逻" + SHORT_LONG, stops, {"times": ["08:00", "20:00"]})
+    checkpoints.add_route(world.manager, site, "每两小时", stops[:1], {"every_hours": 2, "from": "01:00"})
     walking = patrol.start_round(world.guard, route, now=now - timedelta(minutes=3))
     patrol.record_scans(
         world.guard, walking, [{"id": "seed-scan-1", "payload": stickers.payload(cps[0]), "scanned_at": now.isoformat()}]

@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 from portal.extensions import db
-from portal.patrol import operations, stickers
+from portal.patrol import checkpoints, stickers
 
 
 def route(world, n=3, site=None, manager=None, minutes=5, schedule=None, names=None):
@@ -12,8 +12,8 @@ def route(world, n=3, site=None, manager=None, minutes=5, schedule=None, names=N
     site, manager = site or world.site, manager or world.manager
     names = names or [f"检查点{i + 1}" for i in range(n)]
     with world.app.test_request_context():
-        cps = [operations.add_checkpoint(manager, site, name) for name in names]
-        r = operations.add_route(
+        cps = [checkpoints.add_checkpoint(manager, site, name) for name in names]
+        r = checkpoints.add_route(
             manager, site, "夜间巡逻", [{"checkpoint_id": c.id, "minutes": minutes} for c in cps], schedule or {}
         )
         payloads = [stickers.payload(c) for c in cps]

@@ -10,7 +10,8 @@ import pytest
 
 from access_bridge.drivers import get_driver
 from access_bridge.drivers.base import Capability, DeviceUnreachable, DriverError
-from access_bridge.drivers.osdp import OsdpDriver, SocketChannel
+from access_bridge.drivers.osdp import OsdpDriver
+from access_bridge.drivers.osdp_channel import SocketChannel
 
 CAPS_LIST = [(osdp.Capability.OutputControl, 1, 1), (osdp.Capability.LEDControl, 1, 1), (osdp.Capability.AudibleControl, 1, 1)]
 CAPS = osdp.PDCapabilities(CAPS_LIST)

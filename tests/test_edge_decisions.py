@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from access_bridge.edge import EdgeDecider, make_osdp_callback
+from access_bridge.edge import EdgeDecider
+from access_bridge.edge_runtime import make_osdp_callback
 from access_bridge.edge_store import EdgeStore
 from portal.core.timeutil import utcnow
 from portal.extensions import db

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from access_bridge.edge import EdgeRuntime
+from access_bridge.edge_runtime import EdgeRuntime
 from access_bridge.ingest import ingest_events
 from portal.extensions import db
 from portal.passes import codes

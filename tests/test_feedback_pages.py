@@ -47,9 +47,8 @@ def test_resident_sees_new_answer_badge_until_opened(client, world):
     assert "still noisy" in client.get(f"/my/feedback/{cid}").get_data(as_text=True)
 
 
-def test_follow_up_page_masks_the_phone_and_closes_tasks(client, world):
-    world.r1.phone = "+8613812345678"
-    db.session.commit()
+def _low_score(client, world):
+    """A visit that ended, rated one star: the survey opens a follow-up task."""
     now = utcnow()
     p = world.make_pass(valid_from=now - timedelta(hours=3), valid_until=now - timedelta(minutes=1))
     with world.app.test_request_context():
@@ -57,6 +56,12 @@ def test_follow_up_page_masks_the_phone_and_closes_tasks(client, world):
         db.session.commit()
     s = feedback_ops.scan_ended_passes()[0]
     client.post(f"/api/v1/surveys/{s.token}", json={"score": 1, "comment": "Guest waited an hour"})
+
+
+def test_follow_up_page_masks_the_phone_and_closes_tasks(client, world):
+    world.r1.phone = "+8613812345678"
+    db.session.commit()
+    _low_score(client, world)
     login(client, world, world.manager)
     page = client.get("/team/feedback/follow-ups").get_data(as_text=True)
     assert "Guest waited an hour" in page and "+86 138****5678" in page and "13812345678" not in page
@@ -67,6 +72,21 @@ def test_follow_up_page_masks_the_phone_and_closes_tasks(client, world):
     )
     assert "Guest waited an hour" not in client.get("/team/feedback/follow-ups").get_data(as_text=True)
     assert "Apologised." in client.get("/team/feedback/follow-ups?status=done").get_data(as_text=True)
+
+
+def test_follow_up_page_marks_open_tasks_past_their_due_time(client, world):
+    """The rule the escalation job applies: an open task past its due time is overdue, one not yet due is not."""
+    from portal.feedback.models import FollowUp
+
+    _low_score(client, world)
+    login(client, world, world.manager)
+    page = client.get("/team/feedback/follow-ups").get_data(as_text=True)
+    assert "Guest waited an hour" in page and 'class="card overdue"' not in page
+    task = db.session.scalars(db.select(FollowUp)).one()
+    task.due_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    page = client.get("/team/feedback/follow-ups").get_data(as_text=True)
+    assert 'class="card overdue"' in page
 
 
 def test_ticking_anonymous_on_the_phone_form_hides_the_author_or_says_why_not(client, world):

@@ -105,3 +105,26 @@ def test_readme_and_contributing_name_every_feature_package_and_bridge_module():
     assert {p for p in packages if not re.search(rf"\b{p}\b", layout)} == set()
     modules = {p.stem for p in (root / "access_bridge").glob("*.py")} - {"__init__"}
     assert {m for m in modules if not re.search(rf"\b{m}\b", layout)} == set()
+
+
+def test_no_view_ends_the_transaction_itself():
+    """Pages and endpoints never call rollback(): refusals end in portal.core.transaction, as the request hook does.
+
+    The gate's verify call is the exception, marked "not a refusal" at each place: it ends a transaction a failed
+    statement or a dropped connection left behind, so the decision can still read.
+    """
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in sorted((root / "portal").rglob("*.py")):
+        text = path.read_text()
+        if not re.search(r"^@\w+\.(route|get|post|put|patch|delete)\(|^@api_route\(", text, re.M):
+            continue  # not a module of views
+        lines = text.splitlines()
+        for n, line in enumerate(lines):
+            marked = path.relative_to(root) == Path("portal/gate/api.py") and "not a refusal" in (lines[n - 1] + line).lower()
+            if ".rollback(" in line and not marked:
+                found.append(f"{path.relative_to(root)}:{n}")
+    assert found == []

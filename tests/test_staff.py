@@ -243,6 +243,29 @@ def test_staff_page_add_disable_reset(world, manager_client, app, lang):
     assert manager_client.post(f"/staff/{member.id}/enable", data={"csrf_token": token}).status_code == 302
 
 
+def test_a_refused_add_on_the_page_lists_and_keeps_nothing_it_wrote(world, manager_client, monkeypatch):
+    """A refusal after the member row was flushed: the form comes back with a 400 and no page lists the half-added member."""
+    from portal.core.errors import Refused
+    from portal.staff import operations
+
+    def taken(actor, user, purpose):  # a refusal that comes after the row and its audit entry were flushed
+        raise Refused("login_taken", "This login is taken.", fields={"login": ("login_taken", "This login is taken.")})
+
+    monkeypatch.setattr(operations, "issue_link", taken)
+    html = manager_client.get("/staff/?lang=en").get_data(as_text=True)
+    data = {"csrf_token": csrf_in(html), "login": "halfguard", "name": "半保安", "role": "guard", "phone": "13812345678"}
+    resp = manager_client.post("/staff/?lang=en", data=data)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "This login is taken." in html
+    assert 'value="halfguard"' in html  # the form keeps what was typed
+    assert "<td>halfguard</td>" not in html  # the list it shows read nothing the refused add wrote
+    assert "<td>guard1</td>" in html
+    assert "<td>halfguard</td>" not in manager_client.get("/staff/").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(db.select(User).where(User.login == "halfguard")) is None
+    assert _audits("staff.create") == []
+
+
 @pytest.mark.integration
 def test_disable_on_postgresql(pg_world):
     manager_client = pg_world.app.test_client()

@@ -26,6 +26,7 @@ from access_bridge.drivers.base import (
     EventBuffer,
     register,
 )
+from access_bridge.drivers.osdp_channel import SocketChannel
 from portal.devices.drivers import OSDP
 
 log = logging.getLogger(__name__)
@@ -35,60 +36,6 @@ _ENTER = {ord("#"), 0x0D}
 _CLEAR = {ord("*"), 0x7F}
 _MAX_TYPED = 32
 _KICK_EVERY = 3.0  # seconds between attempts to bring a silent peripheral back
-
-
-class SocketChannel(osdp.Channel):
-    """A non-blocking stream socket as an OSDP channel; a failed socket reads as down until a new one is attached."""
-
-    def __init__(self):
-        super().__init__()
-        self.sock: socket.socket | None = None
-
-    @property
-    def up(self) -> bool:
-        """True while a socket is attached."""
-        return self.sock is not None
-
-    def attach(self, sock: socket.socket) -> None:
-        """Use a freshly connected socket."""
-        sock.setblocking(False)
-        self.sock = sock
-
-    def drop(self) -> None:
-        """Close the current socket."""
-        sock, self.sock = self.sock, None
-        if sock is not None:
-            sock.close()
-
-    def read(self, max_bytes: int) -> bytes:
-        sock = self.sock
-        if sock is None:
-            return b""
-        try:
-            data = sock.recv(max_bytes)
-        except BlockingIOError:
-            return b""
-        except OSError:
-            self.drop()
-            return b""
-        if not data:  # the peer closed the connection
-            self.drop()
-        return data
-
-    def write(self, buf: bytes) -> int:
-        sock = self.sock
-        if sock is None:
-            return 0
-        try:
-            return sock.send(buf)
-        except BlockingIOError:
-            return 0
-        except OSError:
-            self.drop()
-            return 0
-
-    def flush(self) -> None:
-        return None
 
 
 @register

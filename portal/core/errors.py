@@ -1,6 +1,8 @@
 """API errors and the handlers that turn every failure into a clean response."""
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import flash, g, jsonify, redirect, render_template, request
@@ -9,9 +11,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.core.redact import mask
-from portal.extensions import db
+from portal.core.transaction import abandon
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -54,6 +57,20 @@ class ValidationFailed(Refused, ApiError):
         self.code, self.message, self.fields = "invalid", "Some fields are invalid.", fields or {}
         self.kind, self.params = "invalid", {}
         self.status, self.headers = 400, {}
+
+
+def attempt(call: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T | None, Refused | None]:
+    """(call's result, None), or (None, its refusal) with what it wrote abandoned: for a page that shows its form again."""
+    try:
+        return call(*args, **kwargs), None
+    except Refused as exc:
+        abandon()
+        return None, exc
+
+
+def invalid_field(name: str, code: str, message: str, **params: Any) -> ValidationFailed:
+    """One field refused with its code and msgid (and the msgid's parameters)."""
+    return ValidationFailed({name: (code, message, params)})
 
 
 def field_messages(exc):
@@ -134,7 +151,7 @@ def register_errorhandlers(app):
         if getattr(exc, "keep_changes", False):
             g.keep_changes = True  # e.g. a failed-login counter must persist
         else:
-            db.session.rollback()
+            abandon()
         resp = jsonify(error_body(exc.code, exc.message, exc.fields))
         resp.status_code = exc.status
         for k, v in exc.headers.items():
@@ -143,8 +160,7 @@ def register_errorhandlers(app):
 
     @app.errorhandler(Refused)
     def _refused(exc):
-        db.session.rollback()
-        g.refused = True  # the commit hook rolls back a refused page action even though it redirects
+        abandon()  # and the commit hook commits nothing, though a refused page action redirects
         if wants_json():
             texts = bilingual(exc.message, **exc.params)
             return jsonify(error_body(exc.code, texts, exc.fields)), REFUSAL_STATUS.get(exc.kind, 400)
@@ -177,7 +193,7 @@ def register_errorhandlers(app):
     @app.errorhandler(OverflowError)
     def _overflow(exc):
         # SQLite cannot bind integers beyond 64 bits; such input is bad input, not our failure.
-        db.session.rollback()
+        abandon()
         log.warning("number out of range on %s", mask(request.path))
         if wants_json():
             return jsonify(error_body("out_of_range", "A number in the request is out of range.")), 400
@@ -185,7 +201,7 @@ def register_errorhandlers(app):
 
     @app.errorhandler(Exception)
     def _unexpected(exc):
-        db.session.rollback()
+        abandon()
         log.exception("unhandled error on %s", mask(request.path))
         if wants_json():
             return jsonify(error_body("internal", "Something went wrong on our side.")), 500

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func
 
+from portal.audit.operations import record
 from portal.core.timeutil import local_text, utcnow
 from portal.core.validators import mask_phone
 from portal.desk.models import DeskException, Shift
@@ -171,6 +172,20 @@ def on_site(site, now=None, hours=24):
             }
         )
     rows.sort(key=lambda r: (r["building"], r["unit"], r["visitor"]))
+    return rows
+
+
+def on_site_shown(site):
+    """on_site(site), its view audited (names and masked phones)."""
+    rows = on_site(site)
+    record("pii.view", "on_site", site.id, site_id=site.id, fields=["name", "phone_masked"], count=len(rows))
+    return rows
+
+
+def on_site_exported(site):
+    """on_site(site) for a CSV, its export audited."""
+    rows = on_site(site)
+    record("pii.export", "on_site", site.id, site_id=site.id, count=len(rows))
     return rows
 
 

@@ -9,7 +9,6 @@ from flask_login import current_user
 from portal.accounts.sessions import page_roles
 from portal.alarms import queries as alarm_queries
 from portal.alarms.serialize import alarm_json
-from portal.audit.operations import record
 from portal.core.errors import ApiError, Refused, back_to
 from portal.core.timeutil import utcnow
 from portal.desk import labels, operations, queries
@@ -204,8 +203,7 @@ def remote():
 def on_site():
     """Roll call by building, printable; vehicles with their parking limit."""
     site = desk_site(current_user)
-    rows = queries.on_site(site)
-    record("pii.view", "on_site", site.id, site_id=site.id, fields=["name", "phone_masked"], count=len(rows))
+    rows = queries.on_site_shown(site)
     return render_template(
         "desk/onsite.html", site=site, groups=queries.by_building(rows), total=len(rows), vehicles=queries.vehicles_on_site(site)
     )
@@ -216,8 +214,7 @@ def on_site():
 def on_site_csv_page():
     """Roll call as CSV."""
     site = desk_site(current_user)
-    rows = queries.on_site(site)
-    record("pii.export", "on_site", site.id, site_id=site.id, count=len(rows))
+    rows = queries.on_site_exported(site)
     return Response(
         on_site_csv(rows, labelled=True),
         mimetype="text/csv",

@@ -5,7 +5,6 @@ from flask import jsonify
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.audit.operations import record
 from portal.core.errors import Refused
 from portal.core.jsonbody import json_body
 from portal.emergency import operations, queries
@@ -67,8 +66,7 @@ def roll_call(slug):
     emergency = queries.latest(site.id)
     if emergency is None:
         raise Refused("no_emergency", "No emergency is running at this community.", kind="not_found")
-    record("pii.view", "roll_call", emergency.id, site_id=site.id, fields=["name"])
-    return jsonify({"emergency_id": emergency.id, "people": [roll_json(p) for p in queries.roll_call(emergency.id)]})
+    return jsonify({"emergency_id": emergency.id, "people": [roll_json(p) for p in queries.roll_call_shown(emergency)]})
 
 
 @api_route(

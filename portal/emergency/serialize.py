@@ -13,7 +13,7 @@ def emergency_json(emergency, with_people=False):
     if emergency is None:
         return {"active": False, "kind": None, "devices": []}
     rows = queries.devices(emergency.id)
-    people = queries.roll_call(emergency.id)
+    people = queries.roll_call_shown(emergency) if with_people else queries.roll_call(emergency.id)
     out = {
         "id": emergency.id,
         "active": emergency.ended_at is None,

@@ -76,6 +76,11 @@ def overdue(complaint, now):
     return late
 
 
+def follow_up_overdue(task, now):
+    """An open follow-up past its due time: the page marks it, the escalation job (same rule, in SQL) escalates it."""
+    return task.status == "open" and now > task.due_at
+
+
 def needs_response(complaint):
     """True while the resident has no answer yet (or none since the filing was reopened)."""
     last = complaint.last_response_at

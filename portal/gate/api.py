@@ -87,6 +87,7 @@ def _reconnecting(read):
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
+        # Not a refusal (those end in portal.core.transaction): the dead connection's transaction must end before the retry.
         db.session.rollback()
         return read()
 
@@ -117,7 +118,7 @@ def _device_and_prefetch(method, value, direction):
         raise
     except Exception as exc:
         errlog.log_failure(log, logging.WARNING, "gate joint read failed, deciding with separate reads", exc)
-        db.session.rollback()
+        db.session.rollback()  # not a refusal: a failed statement poisons its transaction, and the reads go on
         return _authenticate(), None
     return device, (signed, row)
 
@@ -166,7 +167,7 @@ def _unattributed(exc, method, direction, started):
     (portal.gate.spool); a malformed body (method None) is not an attempt and is not recorded.
     """
     with contextlib.suppress(Exception):
-        db.session.rollback()
+        db.session.rollback()  # not a refusal: the failed read's transaction ends before the spool and the deny
     errlog.log_failure(log, logging.ERROR, "gate token lookup failed closed", exc, method=method or "-")
     if method is not None:
         spool.keep(device_tokens.bearer_hash(), method, direction, started, type(exc).__name__)

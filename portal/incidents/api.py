@@ -5,7 +5,6 @@ from flask import jsonify, request
 from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.audit.operations import record_pii
 from portal.core.errors import ApiError
 from portal.core.jsonbody import json_body
 from portal.desk.access import desk_site, site_object, time_arg
@@ -108,8 +107,7 @@ def list_incidents():
 @api_roles(*STAFF_ROLES)
 def get_incident(incident_id):
     """The whole record; the view is audited (descriptions name people)."""
-    inc = _incident(incident_id)
-    record_pii(api_user(), "incident", inc.id, inc.site_id)
+    inc = queries.shown(api_user(), _incident(incident_id))
     return _full(inc)
 
 
@@ -183,8 +181,7 @@ def add_incident_photos(incident_id):
 def incident_photo(incident_id, photo_id):
     """The stored photo, served with no-sniff headers."""
     inc = _incident(incident_id)
-    p = queries.photo(inc, photo_id)
+    p = queries.photo_shown(api_user(), inc, photo_id)
     if p is None:
         raise ApiError(404, "not_found", "Not found.")
-    record_pii(api_user(), "incident_photo", p.id, inc.site_id)
     return photo_response(p)

@@ -3,6 +3,7 @@
 from statistics import median, quantiles
 
 from portal.accounts.models import STAFF_ROLES, User
+from portal.audit.operations import record_pii
 from portal.extensions import db
 from portal.incidents.models import Incident, IncidentEscalation, IncidentPhoto
 
@@ -31,6 +32,20 @@ def photo(incident, photo_id):
     """One photo of the incident, or None."""
     p = db.session.get(IncidentPhoto, photo_id)
     return p if p is not None and p.incident_id == incident.id else None
+
+
+def shown(viewer, incident):
+    """The incident, its view by staff audited (descriptions and people name people)."""
+    record_pii(viewer, "incident", incident.id, incident.site_id)
+    return incident
+
+
+def photo_shown(viewer, incident, photo_id):
+    """photo(), its view by staff audited when there is one."""
+    p = photo(incident, photo_id)
+    if p is not None:
+        record_pii(viewer, "incident_photo", p.id, incident.site_id)
+    return p
 
 
 def staff_of(site_id):

@@ -5,7 +5,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.audit.operations import record_pii
 from portal.core.errors import Refused, back_to, field_messages
 from portal.desk.access import DESK_ROLES, desk_site, site_object
 from portal.desk.forms import form_int, form_text
@@ -83,8 +82,7 @@ def new():
 @page_roles(*DESK_ROLES)
 def show(incident_id):
     """The record: what, where, timeline, people, photos, and the next step's button."""
-    inc = _incident(incident_id)
-    record_pii(current_user, "incident", inc.id, inc.site_id)
+    inc = queries.shown(current_user, _incident(incident_id))
     return render_template(
         "incidents/show.html",
         site=desk_site(current_user),
@@ -142,8 +140,7 @@ def add_photos(incident_id):
 def photo(incident_id, photo_id):
     """One photo, served safely."""
     inc = _incident(incident_id)
-    p = queries.photo(inc, photo_id)
+    p = queries.photo_shown(current_user, inc, photo_id)
     if p is None:
         abort(404)
-    record_pii(current_user, "incident_photo", p.id, inc.site_id)
     return photo_response(p)

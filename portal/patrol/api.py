@@ -12,7 +12,7 @@ from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso, utcnow
 from portal.desk.access import desk_site, site_object
 from portal.feedback.photos import photo_response
-from portal.patrol import operations, queries
+from portal.patrol import checkpoints, operations, queries
 from portal.patrol.forms import hazard_photo
 from portal.patrol.models import Hazard, Round
 from portal.patrol.models import Route as PatrolRoute
@@ -94,7 +94,7 @@ def list_checkpoints():
 def add_checkpoint():
     """A new checkpoint of the manager's site."""
     user = api_user()
-    cp = operations.add_checkpoint(user, desk_site(user), json_body().get("name"))
+    cp = checkpoints.add_checkpoint(user, desk_site(user), json_body().get("name"))
     return jsonify(queries.checkpoint_json(cp, with_code=True)), 201
 
 
@@ -111,7 +111,7 @@ def add_route():
     """Checkpoints in order with expected minutes between, and when rounds are due."""
     user = api_user()
     data = json_body()
-    route = operations.add_route(
+    route = checkpoints.add_route(
         user, desk_site(user), data.get("name"), data.get("stops"), data.get("schedule"), data.get("grace_minutes", 5)
     )
     return jsonify(queries.route_json(route)), 201

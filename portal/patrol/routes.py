@@ -13,7 +13,7 @@ from portal.core.errors import ApiError, back_to
 from portal.core.timeutil import zone
 from portal.desk.access import desk_site, site_object
 from portal.passes import qr
-from portal.patrol import operations, queries, stickers
+from portal.patrol import checkpoints, operations, queries, stickers
 from portal.patrol.api import report_window
 from portal.patrol.forms import HAZARD_LABELS, STATUS_LABELS, schedule_from, stops_from
 from portal.patrol.models import Hazard, Round
@@ -86,7 +86,7 @@ def manage():
 def add_checkpoint():
     """Add a checkpoint."""
     back_to(url_for("patrol.manage"))
-    operations.add_checkpoint(current_user, desk_site(current_user), request.form.get("name"))
+    checkpoints.add_checkpoint(current_user, desk_site(current_user), request.form.get("name"))
     flash(_("Checkpoint added; print its sticker from the stickers page."), "ok")
     return redirect(url_for("patrol.manage"))
 
@@ -98,7 +98,7 @@ def add_route():
     back_to(url_for("patrol.manage"))
     raw_grace = request.form.get("grace_minutes", "5").strip()
     grace = int(raw_grace) if raw_grace.isdigit() and len(raw_grace) < 4 else -1
-    operations.add_route(
+    checkpoints.add_route(
         current_user,
         desk_site(current_user),
         request.form.get("name"),

@@ -5,7 +5,6 @@ from flask import jsonify, request
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.audit.operations import record_pii
 from portal.core.errors import Refused, ValidationFailed
 from portal.core.jsonbody import json_body
 from portal.desk.access import desk_site, site_object
@@ -109,20 +108,16 @@ def list_permits():
 @api_roles("resident", *STAFF_ROLES)
 def get_permit(permit_id):
     """A permit the caller may see; staff views of the workers' data are audited."""
-    permit = _permit(permit_id)
-    record_pii(api_user(), "permit", permit.id, permit.site_id, fields=["workers", "responsible"])
-    return jsonify(permit_json(permit))
+    return jsonify(permit_json(queries.shown(api_user(), _permit(permit_id))))
 
 
 @api_route("/permits/<int:permit_id>/documents/<int:document_id>", summary="A permit's document (photo or PDF)", tag="permits")
 @api_roles("resident", *MANAGER_ROLES)
 def permit_document(permit_id, document_id):
     """The stored bytes, served inline with the sniffed type; staff views are audited."""
-    permit = _permit(permit_id)
-    doc = next((d for d in permit.documents if d.id == document_id), None)
+    doc = queries.document_shown(api_user(), _permit(permit_id), document_id)
     if doc is None:
         raise Refused("not_found", "No such document.", kind="not_found")
-    record_pii(api_user(), "permit_document", doc.id, permit.site_id, fields=[doc.kind])
     return photo_response(doc)
 
 

@@ -4,6 +4,7 @@ from datetime import date, datetime, time, timedelta
 
 from portal.accounts.models import Residency
 from portal.accounts.queries import reachable_unit_ids, resident_unit, site_condition
+from portal.audit.operations import record_pii
 from portal.core.converters import is_id
 from portal.core.errors import ValidationFailed
 from portal.core.timeutil import utcnow, zone
@@ -86,6 +87,20 @@ def get_for(user, permit_id):
     if not is_id(permit_id):
         return None
     return db.session.scalar(scoped(user).where(Permit.id == permit_id))
+
+
+def shown(user, permit):
+    """The permit, a staff member's view of its workers' data audited."""
+    record_pii(user, "permit", permit.id, permit.site_id, fields=["workers", "responsible"])
+    return permit
+
+
+def document_shown(user, permit, document_id):
+    """One of the permit's documents or None, a staff member's view of it audited."""
+    doc = next((d for d in permit.documents if d.id == document_id), None)
+    if doc is not None:
+        record_pii(user, "permit_document", doc.id, permit.site_id, fields=[doc.kind])
+    return doc
 
 
 def freight_for_site(site_id, limit=200):

@@ -6,7 +6,7 @@ def init_app(app):
     from portal.residents import commands, models  # noqa: F401
     from portal.residents.operations import on_imported
     from portal.residents.routes import activate_bp, bp
-    from portal.sites.operations import ON_RESIDENTS_IMPORTED
+    from portal.sites.roll_import import ON_RESIDENTS_IMPORTED
 
     app.register_blueprint(bp)
     app.register_blueprint(activate_bp)

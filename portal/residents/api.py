@@ -5,7 +5,6 @@ from flask import Response, jsonify, request
 from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
-from portal.audit.operations import record_pii
 from portal.core.errors import Refused
 from portal.core.jsonbody import json_body
 from portal.residents import operations, queries
@@ -59,8 +58,7 @@ def list_residents(slug):
     site = import_site(slug, user)
     flag = request.args.get("activated")
     activated = None if flag not in ("0", "1") else flag == "1"
-    rows = queries.residents(site, activated)
-    record_pii(user, "site", site.id, site.id, fields=["name", "phone_masked"], count=len(rows))
+    rows = queries.residents_shown(user, site, queries.residents(site, activated))
     return jsonify({"items": [queries.resident_json(u, rs, link, site.timezone) for u, rs, link in rows]})
 
 
@@ -88,8 +86,7 @@ def unit_residents(unit_id):
     """Who lives in a unit now and who lived there before."""
     unit = _unit(unit_id)
     site = unit.building.site
-    current, past = queries.unit_households(unit)
-    record_pii(api_user(), "unit", unit.id, site.id, fields=["name"])
+    current, past = queries.unit_households_shown(api_user(), unit)
     return jsonify(
         {
             "unit": {"id": unit.id, "label": unit.label, "building": unit.building.code, "number": unit.number},

@@ -19,6 +19,7 @@ from portal.extensions import db
 from portal.notify.operations import queue_sms_many
 from portal.residents.models import ActivationLink, ExportRight
 from portal.sites import operations as places
+from portal.sites import roll_import
 from portal.sites.models import Building, Unit
 
 LINK_PREFIX = "vpa"
@@ -220,8 +221,8 @@ def add_to_unit(actor, unit, data):
     new = user is None
     if new:
         taken = set(db.session.scalars(db.select(User.login).where(User.login.like(f"{site.slug}-%"))))
-        login = places.login_for(site, phone, taken)
-        user = User(login=login, display_name=name, role="resident", password_hash=places.UNUSABLE_PASSWORD, phone=phone)
+        login = roll_import.login_for(site, phone, taken)
+        user = User(login=login, display_name=name, role="resident", password_hash=roll_import.UNUSABLE_PASSWORD, phone=phone)
         db.session.add(user)
         db.session.flush()
         record("user.create", "user", user.id, site_id=site.id, role="resident", source="unit_page")

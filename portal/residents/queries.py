@@ -5,6 +5,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import Residency, User
 from portal.accounts.queries import sees_every_site
+from portal.audit.operations import record_pii
 from portal.core.converters import is_id
 from portal.core.timeutil import local, utcnow
 from portal.core.validators import mask_phone
@@ -143,6 +144,18 @@ def unit_households(unit):
     current = [r for r in rows if r.ends_at is None or r.ends_at > now]
     past = sorted((r for r in rows if r.ends_at is not None and r.ends_at <= now), key=lambda r: r.ends_at, reverse=True)
     return current, past
+
+
+def residents_shown(viewer, site, rows):
+    """rows (of residents()), their view by staff audited: names and masked phones."""
+    record_pii(viewer, "site", site.id, site.id, fields=["name", "phone_masked"], count=len(rows))
+    return rows
+
+
+def unit_households_shown(viewer, unit):
+    """unit_households(unit), the view of the residents' names audited."""
+    record_pii(viewer, "unit", unit.id, unit.building.site_id, fields=["name"])
+    return unit_households(unit)
 
 
 def units(site):

@@ -6,12 +6,10 @@ from flask_login import current_user
 
 from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import page_roles, start_session
-from portal.audit.operations import record_pii
-from portal.core.errors import Refused, back_to
+from portal.core.errors import attempt, back_to
 from portal.core.timeutil import local, local_text, utcnow
 from portal.desk.access import desk_site
 from portal.desk.forms import error_messages
-from portal.extensions import db
 from portal.residents import operations, queries
 from portal.residents.api import csv_response
 from portal.residents.export import roll_csv
@@ -33,8 +31,7 @@ def index():
     everyone = queries.residents(site, activated)
     pages = max(1, -(-len(everyone) // PER_PAGE))
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
-    rows = everyone[(page - 1) * PER_PAGE : page * PER_PAGE]
-    record_pii(current_user, "site", site.id, site.id, fields=["name", "phone_masked"], count=len(rows))
+    rows = queries.residents_shown(current_user, site, everyone[(page - 1) * PER_PAGE : page * PER_PAGE])
     html = render_template(
         "residents/list.html",
         site=site,
@@ -98,8 +95,7 @@ def _unit_or_404(unit_id):
 
 def _render_unit(unit, form, status=200):
     site = unit.building.site
-    current, past = queries.unit_households(unit)
-    record_pii(current_user, "unit", unit.id, site.id, fields=["name"])
+    current, past = queries.unit_households_shown(current_user, unit)
     links = queries.latest_links([r.user_id for r in current])
     html = render_template(
         "residents/unit.html",
@@ -140,11 +136,9 @@ def move_in(unit_id):
         flash(_("Some fields are invalid."), "error")
         return _render_unit(unit, form, 400)
     data = {"name": form.name.data, "phone": form.phone.data, "relation": form.relation.data, "move_in": form.move_in.data}
-    try:
-        r = operations.add_to_unit(current_user, unit, data)
-    except Refused as exc:
-        db.session.rollback()
-        for msg in error_messages(exc, FIELD_LABELS):
+    r, refusal = attempt(operations.add_to_unit, current_user, unit, data)
+    if refusal is not None:  # shown with the form again; the unit's list reads nothing the refusal wrote
+        for msg in error_messages(refusal, FIELD_LABELS):
             flash(msg, "error")
         return _render_unit(unit, form, 400)
     flash(_("%(name)s moved in.", name=r.user.display_name), "ok")
@@ -177,13 +171,11 @@ def page(token):
     form = ActivateForm()
     status = 200
     if request.method == "POST" and form.validate():
-        try:
-            user = operations.activate(link, form.password.data, form.confirm.data)
-        except Refused as exc:
-            db.session.rollback()
-            if exc.kind == "gone":
+        user, refusal = attempt(operations.activate, link, form.password.data, form.confirm.data)
+        if refusal is not None:
+            if refusal.kind == "gone":
                 return render_template("residents/activate_gone.html"), 410, HEADERS
-            for msg in error_messages(exc, FIELD_LABELS):
+            for msg in error_messages(refusal, FIELD_LABELS):
                 flash(msg, "error")
             link = operations.find_link(token)
             status = 400

@@ -15,7 +15,8 @@ from portal.core.timeutil import parse_iso
 from portal.extensions import db
 from portal.passes import keys
 from portal.sites import queries, roll
-from portal.sites.operations import ON_RESIDENTS_IMPORTED, UNUSABLE_PASSWORD, import_roll, move_in, move_out
+from portal.sites.operations import move_in, move_out
+from portal.sites.roll_import import ON_RESIDENTS_IMPORTED, UNUSABLE_PASSWORD, import_roll
 
 
 @api_route(

@@ -159,11 +159,11 @@ def import_roll(slug, file, dry_run, skip_errors, create_places):
     import json
 
     from portal.core.errors import Refused, bilingual
-    from portal.sites import roll
+    from portal.sites import roll, roll_import
 
     site = cli_site(slug)
     try:
-        result = places.import_roll(
+        result = roll_import.import_roll(
             roll.plan(site, roll.decode(file.read(roll.MAX_BYTES + 1)), create_places=create_places),
             skip_errors=skip_errors,
             dry_run=dry_run,

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import page_roles
-from portal.core.errors import Refused, field_messages
+from portal.core.errors import attempt, field_messages
 from portal.extensions import db
 from portal.feedback.forms import KIND_LABELS as FEEDBACK_KINDS
 from portal.feedback.forms import PRIORITY_LABELS
@@ -59,11 +59,8 @@ def _form(fields):
 
 def _attempt(call, *args):
     """(result, None) or (None, {field: message in the page's language}) when the operation refused."""
-    try:
-        return call(*args), None
-    except Refused as exc:
-        db.session.rollback()
-        return None, field_messages(exc)
+    result, refusal = attempt(call, *args)
+    return result, None if refusal is None else field_messages(refusal)
 
 
 def _page(template, status=200, **ctx):

@@ -1,6 +1,6 @@
 """The residents' roll: read a CSV and plan, row by row, what importing it would create, change or leave.
 
-Reads only; `operations.import_roll` applies a plan. Rows are numbered as a spreadsheet shows them
+Reads only; `roll_import.import_roll` applies a plan. Rows are numbered as a spreadsheet shows them
 (the header is row 1, the first resident row 2). A resident is matched by normalised phone among the
 site's residents (current or past), a residency by resident and unit, so a second import changes nothing.
 """

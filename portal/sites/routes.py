@@ -9,7 +9,7 @@ from portal.accounts.sessions import page_roles
 from portal.core.errors import Refused, back_to
 from portal.desk.access import desk_site
 from portal.sites import roll
-from portal.sites.operations import import_roll as apply_roll
+from portal.sites.roll_import import import_roll as apply_roll
 
 bp = Blueprint("sites", __name__, url_prefix="/team/residents")
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.queries import site_scope
 from portal.accounts.sessions import page_roles
-from portal.core.errors import Refused
+from portal.core.errors import attempt
 from portal.core.timeutil import local_text
 from portal.desk.forms import error_messages
 from portal.extensions import db
@@ -74,13 +74,12 @@ def add():
         flash(_("Some fields are invalid."), "error")
         return _render(form, status=400)
     data = {"login": form.login.data, "name": form.name.data, "role": form.role.data, "phone": form.phone.data}
-    try:
-        member, plain = operations.add_member(current_user, site, data)
-    except Refused as exc:
-        for msg in error_messages(exc, FIELD_LABELS):
+    added, refusal = attempt(operations.add_member, current_user, site, data)
+    if refusal is not None:  # shown with the form again; the list reads nothing the refused add wrote
+        for msg in error_messages(refusal, FIELD_LABELS):
             flash(msg, "error")
-        db.session.rollback()
         return _render(form, status=400)
+    member, plain = added
     return _render(MemberForm(formdata=None), link=operations.enrol_url(plain), link_for=member)
 
 
@@ -141,17 +140,16 @@ def page(enrol_token):
     form = EnrolForm()
     status = 200
     if request.method == "POST" and form.validate():
-        try:
-            user, codes = operations.complete(link, form.password.data, form.confirm.data, form.otp.data)
-        except Refused as exc:
-            for msg in error_messages(exc, FIELD_LABELS):
+        completed, refusal = attempt(operations.complete, link, form.password.data, form.confirm.data, form.otp.data)
+        if refusal is not None:
+            for msg in error_messages(refusal, FIELD_LABELS):
                 flash(msg, "error")
-            db.session.rollback()
-            link = operations.find_link(enrol_token)
+            link = operations.find_link(enrol_token)  # read again: the refused attempt's writes are gone
             if link is None:
                 return render_template("staff/enrol_gone.html"), 410, {"Cache-Control": "no-store"}
             status = 400
         else:
+            user, codes = completed
             # Shown once, on this answer only: never stored in the session or in plain text.
             html = render_template("staff/recovery_codes.html", member=user, codes=codes)
             return html, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

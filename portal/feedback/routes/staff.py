@@ -169,11 +169,13 @@ def reopen(complaint_id):
 def follow_ups():
     """Open follow-up tasks: visits after a resolution and low survey scores."""
     done = request.args.get("status") == "done"
+    tasks = queries.follow_ups(current_user, status="done" if done else "open")
+    now = utcnow()
     return render_template(
         "feedback/follow_ups.html",
-        tasks=queries.follow_ups(current_user, status="done" if done else "open"),
+        tasks=tasks,
+        late={t.id for t in tasks if sla.follow_up_overdue(t, now)},
         done=done,
-        now=utcnow(),
         form=OutcomeForm(),
         tzname=_tzname(),
     )
