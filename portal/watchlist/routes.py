@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.core.errors import Refused, back_to
+from portal.core.errors import attempt, back_to
 from portal.desk.access import DESK_ROLES, MANAGE_ROLES, desk_site, site_object
 from portal.desk.forms import error_messages
 from portal.extensions import db
@@ -37,10 +37,9 @@ def index():
 def add():
     """Add an entry."""
     site = desk_site(current_user)
-    try:
-        operations.add_entry(current_user, site.id, watchlist_data())
-    except Refused as exc:  # the form is shown again with what was typed
-        for msg in error_messages(exc):
+    _entry, refusal = attempt(operations.add_entry, current_user, site.id, watchlist_data())
+    if refusal is not None:  # the form is shown again with what was typed; the list reads nothing the refusal wrote
+        for msg in error_messages(refusal):
             flash(msg, "error")
         return index(), 400
     flash(_("Added to the watchlist."), "ok")

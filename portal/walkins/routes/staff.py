@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.core.errors import Refused, back_to
+from portal.core.errors import attempt, back_to
 from portal.desk.access import DESK_ROLES, desk_site, site_object
 from portal.desk.forms import flash_errors, form_text
 from portal.desk.labels import REQUEST_STATUS_LABELS
@@ -30,12 +30,12 @@ def walk_ins():
     site = desk_site(current_user)
     status = 200
     if request.method == "POST":
-        try:
-            w, _token = operations.register_walk_in(current_user, site, walk_in_data())
-        except Refused as exc:
-            flash_errors(exc)
+        registered, refusal = attempt(operations.register_walk_in, current_user, site, walk_in_data())
+        if refusal is not None:  # the list below reads nothing the refusal wrote
+            flash_errors(refusal)
             status = 400
         else:
+            w, _token = registered
             if w.status == "refused":
                 flash(_("This visitor is on the watchlist: refused. The exception is on the desk."), "error")
             else:
@@ -80,13 +80,12 @@ def items():
     site = desk_site(current_user)
     status = 200
     if request.method == "POST":
-        try:
-            operations.register_item(current_user, site, item_data())
+        _item, refusal = attempt(operations.register_item, current_user, site, item_data())
+        if refusal is None:
             flash(_("The host has been asked to approve."), "ok")
             return redirect(url_for("walkins.items"))
-        except Refused as exc:
-            flash_errors(exc)
-            status = 400
+        flash_errors(refusal)  # the list below reads nothing the refusal wrote
+        status = 400
     return render_template(
         "walkins/items.html",
         site=site,
