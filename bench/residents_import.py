@@ -1,6 +1,6 @@
 """Importing a 5,000-row residents' roll: dry run, real run and the same file again, on SQLite (and PostgreSQL).
 
-Times portal.sites.roll.plan plus operations.import_roll (what the CLI, the API and the manager's page run),
+Times portal.sites.roll.plan plus roll_import.import_roll (what the CLI, the API and the manager's page run),
 each from a fresh session; PostgreSQL runs too when DATABASE_URL points there (in a private schema).
 Then the list of residents who have not activated (5,000: the real run sends each an activation SMS) and
 the roll's CSV export. Writes bench/results/residents_import.json. Target: each under 10 s.
