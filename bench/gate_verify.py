@@ -146,15 +146,28 @@ def _processes():
     return found
 
 
-def cpu_by_class(master):
-    """CPU seconds so far of the gunicorn processes (master and workers) and the PostgreSQL server."""
+def cpu_by_class(master, database=None):
+    """CPU seconds so far of the gunicorn processes (master and workers) and the PostgreSQL server.
+
+    With database, only the server processes serving that database count: other people's tests share the
+    server, and its background writers work for everyone.
+    """
     totals = {"gunicorn": 0.0, "postgres": 0.0}
     for pid, (parent, name, cpu) in _processes().items():
         if pid == master or parent == master:
             totals["gunicorn"] += cpu
-        elif name.startswith("postgres"):
+        elif name.startswith("postgres") and (database is None or _serves(pid, database)):
             totals["postgres"] += cpu
     return totals
+
+
+def _serves(pid, database):
+    """True when PostgreSQL process pid is a backend connected to database (its title names it)."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return f" {database} " in title
 
 
 def wrk(port, path, token, bodies, seconds, workdir, server=None):

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import sys
-import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
@@ -103,8 +102,8 @@ def register_request_ids(app: Flask) -> None:
     @app.before_request
     @keep
     def _take_id() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
+        g.request_id = incoming if SANE_ID.fullmatch(incoming) else os.urandom(16).hex()
 
     @app.after_request
     @keep

@@ -2,7 +2,7 @@
 
 import re
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext
 
 from portal.core.errors import error_body, wants_json
@@ -48,16 +48,25 @@ def _bad(*texts) -> bool:
 
 def bad_request_line() -> bool:
     """True when the path, query string or Authorization header carry NUL or a lone surrogate."""
-    return _bad(request.path, request.headers.get("Authorization")) or any(_bad(k, v) for k, v in request.args.items(multi=True))
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup: every request runs this
+    if _bad(req.path, req.environ.get("HTTP_AUTHORIZATION")):
+        return True
+    return bool(req.environ.get("QUERY_STRING")) and any(_bad(k, v) for k, v in req.args.items(multi=True))
+
+
+def _mimetype(environ) -> str:
+    """The request's media type, lower case and without parameters (request.mimetype without parsing them)."""
+    return environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
 
 
 def bad_body() -> bool:
     """True when the form, a file name or the JSON body carry NUL or a lone surrogate."""
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if _mimetype(req.environ) in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return any(_bad(k, v) for k, v in request.form.items(multi=True)) or any(
             _bad(k, f.filename) for k, f in request.files.items(multi=True)
         )
-    raw = request.get_data(cache=True)
+    raw = req.get_data(cache=True)
     if raw and _JSON_ESCAPES.search(raw):  # rare: only then decode to tell a lone surrogate from a pair
         from portal.core.jsonbody import json_or_none
 
@@ -83,7 +92,11 @@ def _refuse_bad_body():
 
 def bearer_claimed() -> bool:
     """True when the request names a bearer token: an Authorization header "Bearer <token>" with a token."""
-    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    return _names_bearer(request.environ.get("HTTP_AUTHORIZATION", ""))
+
+
+def _names_bearer(header: str) -> bool:
+    scheme, _, token = header.strip().partition(" ")
     return scheme.lower() == "bearer" and bool(token.strip())
 
 
@@ -92,8 +105,8 @@ def _refuse_blank_authorization():
     # A present but blank Authorization header, or a bare "Bearer", must not pass as a bearer call (which
     # skips CSRF) and then fall back to the session cookie: it is refused outright. Other schemes (a proxy's
     # Basic auth) are left alone: they are not bearer calls, so CSRF applies to them.
-    header = request.headers.get("Authorization")
-    if header is None or bearer_claimed():
+    header = request.environ.get("HTTP_AUTHORIZATION")
+    if header is None or _names_bearer(header):
         return None
     if header.strip() and header.strip().split()[0].lower() != "bearer":
         return None
@@ -123,15 +136,29 @@ def register_security(app):
             return
         csrf.protect()
 
-    @app.after_request
-    @keep  # nosniff and no-store matter to JSON answers too
+    @app.after_request  # not on the lean path: lean.PortalFlask adds the same headers as it writes the answer
     def _headers(response):
-        wanted = list(HEADERS)
-        if request.is_secure or app.config.get("PREFER_HTTPS"):
-            wanted.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
-        if not request.path.startswith("/static/"):
-            wanted.append(("Cache-Control", "no-store"))
         # A header the view set itself wins. One pass over the names, not a setdefault (a scan) per header.
         present = {name.lower() for name, _ in response.headers.items()}
-        response.headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
+        response.headers.extend([(name, value) for name, value, lower in answer_headers(request) if lower not in present])
         return response
+
+    app.answer_headers = answer_headers
+
+
+_WANTED: dict[tuple[bool, bool], tuple[tuple[str, str, str], ...]] = {}
+
+
+def answer_headers(req):
+    """(name, value, lower-case name) of the security headers an answer to req carries unless it set its own."""
+    secure = bool(req.is_secure or current_app.config.get("PREFER_HTTPS"))
+    key = (secure, req.path.startswith("/static/"))
+    found = _WANTED.get(key)
+    if found is None:
+        wanted = list(HEADERS)
+        if secure:
+            wanted.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+        if not key[1]:
+            wanted.append(("Cache-Control", "no-store"))
+        found = _WANTED[key] = tuple((name, value, name.lower()) for name, value in wanted)
+    return found

@@ -1,10 +1,11 @@
 """Gate endpoints: the verify call readers make."""
 
 import contextlib
+import json
 import logging
 import time
 
-from flask import current_app, jsonify
+from flask import current_app
 from sqlalchemy.exc import DBAPIError
 
 from portal.api.blueprint import api_route
@@ -175,16 +176,26 @@ def _unattributed(exc, method, direction, started):
 
 
 def _answer(outcome, method, started):
-    message, display = texts.for_reason(outcome.reason)
-    body = {
-        "decision": outcome.decision,
-        "reason": outcome.reason,
-        "floors": outcome.floors,
-        "message": message,
-        "display": display,
-    }
+    decision, reason, message, display = _answer_parts(outcome.decision, outcome.reason)
     # A refused keypad code never names its pass: that would tell a guesser which numbers are live.
-    if outcome.pass_id is not None and (outcome.granted or method != "code"):
-        body["pass_id"] = outcome.pass_id
+    pass_id = outcome.pass_id if outcome.pass_id is not None and (outcome.granted or method != "code") else None
+    # The JSON jsonify would write (keys sorted, compact, ASCII), from parts encoded once per reason.
+    body = (
+        f'{{"decision":{decision},"display":{display},"floors":{_ENCODE(outcome.floors)},"message":{message},'
+        f'{"" if pass_id is None else f""""pass_id":{int(pass_id)},"""}"reason":{reason}}}\n'
+    )
     metrics.gate_decision(outcome.decision, outcome.reason, started)
-    return jsonify(body)
+    return current_app.response_class(body, content_type="application/json")
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=True, sort_keys=True, separators=(",", ":")).encode
+
+
+def _answer_parts(decision, reason):
+    """The JSON of the decision, the reason, its bilingual message and display line; once per app and reason."""
+    cache = current_app.extensions.setdefault("gate_answer_parts", {})
+    found = cache.get((decision, reason))
+    if found is None:
+        message, display = texts.for_reason(reason)
+        found = cache[(decision, reason)] = (_ENCODE(decision), _ENCODE(reason), _ENCODE(message), _ENCODE(display))
+    return found
