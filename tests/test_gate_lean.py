@@ -42,6 +42,7 @@ def test_verify_answers_with_request_id_and_json_headers_and_never_a_cookie(logi
         "/api/v1/gate/verify", json={"qr": codes.qr_text(p)}, headers=header | {"X-Request-ID": "reader-0001-abcd"}
     )
     assert resp.status_code == 200 and resp.get_json()["decision"] == "grant"
+    assert resp.content_type == "application/json" and resp.get_json()["pass_id"] == p.id
     assert resp.headers["X-Request-ID"] == "reader-0001-abcd"
     assert resp.headers["X-Content-Type-Options"] == "nosniff" and resp.headers["Cache-Control"] == "no-store"
     assert "Set-Cookie" not in resp.headers
@@ -77,3 +78,55 @@ def test_lean_path_failure_is_a_json_500_with_the_request_id(app, probe):
     resp = app.test_client().post("/api/v1/probe?boom=1", json={}, headers={"X-Request-ID": "reader-0002-abcd"})
     assert resp.status_code == 500 and resp.is_json
     assert resp.headers["X-Request-ID"] == "reader-0002-abcd" and resp.headers["Cache-Control"] == "no-store"
+
+
+@pytest.fixture
+def lean_view(app):
+    """A factory: lean_view(path, view) serves view at POST path on the lean path for one test."""
+    added = []
+
+    def add(path, view):
+        app.add_url_rule(path, view.__name__, view, methods=["POST"])
+        lean.route("POST", path)
+        added.append(("POST", path))
+        return app.test_client()
+
+    yield add
+    for key in added:
+        lean.ROUTES.discard(key)
+
+
+def test_lean_answer_keeps_the_views_own_header_and_gains_the_others(lean_view):
+    def own_cache():
+        from flask import request, url_for
+
+        body = {"endpoint": request.endpoint, "url": url_for("own_cache")}  # routing settled without matching
+        return body, 200, {"Cache-Control": "max-age=5"}
+
+    resp = lean_view("/api/v1/probe-own", own_cache).post("/api/v1/probe-own", json={})
+    assert resp.status_code == 200 and resp.get_json() == {"endpoint": "own_cache", "url": "/api/v1/probe-own"}
+    assert resp.headers.get_all("Cache-Control") == ["max-age=5"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff" and resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'") and resp.headers["X-Request-ID"]
+    assert int(resp.headers["Content-Length"]) == len(resp.data)
+
+
+@pytest.mark.parametrize("kind", ["empty", "redirect", "stream"])
+def test_lean_answers_werkzeug_must_rewrite_still_carry_every_header(lean_view, kind):
+    from flask import redirect
+
+    def odd():
+        if kind == "empty":
+            return "", 204
+        if kind == "redirect":
+            return redirect("/desk/")
+        return (b"x" for _ in range(3)), 200, {"Content-Type": "text/plain"}  # no length known beforehand
+
+    resp = lean_view("/api/v1/probe-odd", odd).post("/api/v1/probe-odd", json={})
+    status, data = {"empty": (204, b""), "redirect": (302, None), "stream": (200, b"xxx")}[kind]
+    assert resp.status_code == status and (data is None or resp.data == data)
+    assert resp.headers["X-Content-Type-Options"] == "nosniff" and resp.headers["Cache-Control"] == "no-store"
+    if kind == "redirect":
+        assert resp.headers["Location"].endswith("/desk/")
+    if kind == "empty":
+        assert "Content-Length" not in resp.headers
