@@ -1,5 +1,6 @@
 """Shared fixtures: an app per test on its own database, and factories for the world in it."""
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -82,6 +83,8 @@ _compile_templates_once()
 import pyotp  # noqa: E402
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.exc import DBAPIError  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 from support import PASSWORD, login  # noqa: E402
 
 from portal.app import create_app  # noqa: E402
@@ -175,7 +178,7 @@ def app(tmp_path, tmp_path_factory):
 
 @pytest.fixture
 def pg_schema():
-    """A private PostgreSQL schema for one test; concurrent runs don't collide."""
+    """A private, empty PostgreSQL schema for one test (migrations, create_all); concurrent runs don't collide."""
     skip_unless(IS_PG, "DATABASE_URL does not point at PostgreSQL")
     name = f"t_{uuid.uuid4().hex[:12]}"
     engine = create_engine(pg_url())
@@ -187,21 +190,116 @@ def pg_schema():
     engine.dispose()
 
 
+def pg_options(schema, **connect_args):
+    """Engine options for an app on PostgreSQL inside schema."""
+    return {
+        "connect_args": {"options": f"-csearch_path={schema}", **connect_args},
+        "pool_size": 30,
+        "max_overflow": 10,
+    }
+
+
+class _PgTables:
+    """This worker's PostgreSQL schema with every table, made by create_all once and emptied before each test.
+
+    Emptying is a DELETE per table (create_all takes a second or more on a busy server, the DELETEs a few
+    milliseconds). If a test left the schema changed (a table, a trigger, a column) or rows locked, the
+    next test gets a new schema; they are all dropped when the worker ends.
+    """
+
+    # Every relation, column count and trigger of the schema: what create_all made must still be there.
+    SHAPE = """SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
+        SELECT concat_ws(':', c.relname, c.relkind::text, c.relnatts) AS x
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()
+        UNION ALL SELECT t.tgname::text
+          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema()) AS shape"""
+    RESTART = """SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'S' AND n.nspname = current_schema()"""
+
+    def __init__(self):
+        self.engine = None
+        self.made = []  # every schema this worker made
+        self.current = None  # (schema, tables in delete order, shape, the metadata's tables)
+
+    def schema(self):
+        """A schema with every table of the app's metadata, empty, its sequences restarted."""
+        if self.engine is None:
+            self.engine = create_engine(pg_url(), poolclass=NullPool)
+            create_app(TestConfig, SERVER_NAME="portal.test")  # imports every feature's models
+        tables = tuple(sorted(db.metadata.tables))
+        if self.current is None or self.current[3] != tables or not self._empty():
+            self._make(tables)
+        return self.current[0]
+
+    def _make(self, tables):
+        name = f"w_{uuid.uuid4().hex[:12]}"
+        with self.engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
+        self.made.append(name)
+        application = create_app(
+            TestConfig, SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test", SQLALCHEMY_ENGINE_OPTIONS=pg_options(name)
+        )
+        with application.app_context():
+            db.create_all()
+            order = [f'"{t.name}"' for t in reversed(db.metadata.sorted_tables)]
+            close_app(application)
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(f'SET LOCAL search_path = "{name}"')
+            shape = conn.exec_driver_sql(self.SHAPE).scalar()
+        self.current = (name, order, shape, tables)
+
+    def _empty(self):
+        """Empty the current schema in place; False when it cannot be reused."""
+        name, order, shape, _ = self.current
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f'SET LOCAL search_path = "{name}"')
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")  # a leftover transaction: take a new schema
+                if conn.exec_driver_sql(self.SHAPE).scalar() != shape:
+                    return False
+                # Replica mode skips triggers and foreign keys: no gate-cache NOTIFY to other workers' listeners.
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+                conn.exec_driver_sql("; ".join(f"DELETE FROM {table}" for table in order))  # noqa: S608 - the metadata's names
+                conn.exec_driver_sql(self.RESTART)
+        except DBAPIError:
+            return False
+        return True
+
+    def drop(self):
+        """Drop every schema this worker made (at the end of the session)."""
+        if self.engine is None:
+            return
+        for name in self.made:
+            with contextlib.suppress(DBAPIError), self.engine.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        self.engine.dispose()
+
+
+_pg_tables = _PgTables()
+
+
+@pytest.fixture(scope="session")
+def _pg_tables_session():
+    yield _pg_tables
+    _pg_tables.drop()
+
+
 @pytest.fixture
-def pg_app(pg_schema):
-    """An app on PostgreSQL, inside its own schema."""
+def pg_tables(_pg_tables_session):
+    """The name of a PostgreSQL schema with every table, empty, for this test alone (see _PgTables)."""
+    skip_unless(IS_PG, "DATABASE_URL does not point at PostgreSQL")
+    return _pg_tables_session.schema()
+
+
+@pytest.fixture
+def pg_app(pg_tables):
+    """An app on PostgreSQL, inside a schema of its own with every table."""
     application = create_app(
-        TestConfig,
-        SQLALCHEMY_DATABASE_URI=pg_url(),
-        SERVER_NAME="portal.test",
-        SQLALCHEMY_ENGINE_OPTIONS={
-            "connect_args": {"options": f"-csearch_path={pg_schema}"},
-            "pool_size": 30,
-            "max_overflow": 10,
-        },
+        TestConfig, SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test", SQLALCHEMY_ENGINE_OPTIONS=pg_options(pg_tables)
     )
     with application.app_context():
-        db.create_all()
         yield application
         close_app(application)
 

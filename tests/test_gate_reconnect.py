@@ -4,7 +4,7 @@ import time
 import uuid
 
 import pytest
-from conftest import World, close_app, pg_url
+from conftest import World, close_app, pg_options, pg_url
 from gate_support import events, reason
 from sqlalchemy import create_engine, text
 
@@ -16,15 +16,14 @@ from portal.passes import codes
 
 
 @pytest.fixture
-def named_app(pg_schema):
+def named_app(pg_tables):
     """An app whose server connections carry a unique application_name, so the test kills only its own."""
     name = f"gate-reconnect-{uuid.uuid4().hex[:8]}"
-    options = {"connect_args": {"options": f"-csearch_path={pg_schema}", "application_name": name}}
+    options = pg_options(pg_tables, application_name=name)
     application = create_app(
         TestConfig, SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test", SQLALCHEMY_ENGINE_OPTIONS=options
     )
     with application.app_context():
-        db.create_all()
         yield application, name
         close_app(application)
 

@@ -90,7 +90,7 @@ def test_sqlite_backup_during_verifies_restores_into_an_empty_database(app, worl
 
 
 @pytest.mark.integration
-def test_postgresql_backup_during_verifies_restores_into_an_empty_database(pg_app, pg_world, pg_schema, tmp_path):
+def test_postgresql_backup_during_verifies_restores_into_an_empty_database(pg_app, pg_world, pg_tables, tmp_path):
     import shutil
 
     skip_unless(shutil.which("pg_dump") and shutil.which("pg_restore"), "pg_dump/pg_restore not installed")
@@ -108,7 +108,7 @@ def test_postgresql_backup_during_verifies_restores_into_an_empty_database(pg_ap
             TestConfig,
             SQLALCHEMY_DATABASE_URI=make_url(pg_url()).set(database=name).render_as_string(hide_password=False),
             SERVER_NAME="portal.test",
-            SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={pg_schema}"}},
+            SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={pg_tables}"}},
         )
         with restored.app_context():
             try:

@@ -114,15 +114,15 @@ def test_two_workers_share_counters_on_sqlite(world, tmp_path):
     _check_limits(world, tmp_path, world.app.config["SQLALCHEMY_DATABASE_URI"], "db://")
 
 
-def test_two_workers_share_counters_on_postgres(pg_world, pg_schema, tmp_path):
+def test_two_workers_share_counters_on_postgres(pg_world, pg_tables, tmp_path):
     skip_unless(IS_PG, "DATABASE_URL does not point at PostgreSQL")
     # The workers reach the private schema through a role whose search_path is that schema (the app sets
     # its own libpq options, which would override PGOPTIONS).
-    role = f"r_{pg_schema}"
+    role = f"r_{pg_tables}"
     admin = create_engine(pg_url())
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN SUPERUSER')
-        conn.exec_driver_sql(f'ALTER ROLE "{role}" SET search_path = "{pg_schema}"')
+        conn.exec_driver_sql(f'ALTER ROLE "{role}" SET search_path = "{pg_tables}"')
     try:
         url = make_url(PG_URL).set(username=role).render_as_string(hide_password=False)
         _check_limits(pg_world, tmp_path, url, "db://")
