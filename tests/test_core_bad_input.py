@@ -2,6 +2,7 @@
 a blank bearer header is a 401, never a CSRF-free call on the session cookie."""
 
 import pytest
+from conftest import each_database
 from desk_support import csrf_from, login_page
 
 NUL = "\x00"
@@ -32,16 +33,8 @@ def _calls(world, manager, device_id):
     ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def env(request):
-    """(app, world) on each database."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("app"), request.getfixturevalue("world")
-    return request.getfixturevalue("pg_app"), request.getfixturevalue("pg_world")
-
-
-def test_bad_characters_answer_400_on_every_endpoint(env):
-    app, world = env
+@each_database
+def test_bad_characters_answer_400_on_every_endpoint(app, world):
     device, _ = world.device()
     client = app.test_client()
     manager = world.token(world.manager)

@@ -6,7 +6,7 @@ English page should show a label. Runs on SQLite, and on PostgreSQL when DATABAS
 
 import itertools
 
-import pytest
+from conftest import each_database
 
 from tests.desk_support import login_page
 from tests.every_page_support import latin_words, raw_codes, seed, untranslated, western_punctuation
@@ -141,23 +141,17 @@ def walk(world, ids):
     return failures
 
 
-def _world(request, database):
-    return request.getfixturevalue("world" if database == "sqlite" else "pg_world")
-
-
-@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def test_every_page_with_every_state(request, database):
+@each_database
+def test_every_page_with_every_state(world):
     """A community with every state each page can show."""
-    world = _world(request, database)
     ids = seed(world)
     failures = walk(world, ids)
     assert not failures, "\n".join(sorted(set(failures)))
 
 
-@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def test_every_page_on_an_empty_site(request, database):
+@each_database
+def test_every_page_on_an_empty_site(world):
     """A fresh site: no passes, devices, events or complaints."""
-    world = _world(request, database)
     failures = walk(world, {})
     assert not failures, "\n".join(sorted(set(failures)))
 

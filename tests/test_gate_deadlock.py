@@ -4,7 +4,7 @@ import random
 import threading
 from collections import Counter
 
-import pytest
+from conftest import each_database
 from gate_support import verify
 from sqlalchemy import event as sa_event
 
@@ -45,11 +45,8 @@ def _burst(app, calls):
     return answers
 
 
-@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.integration), "sqlite"])
-def test_burst_of_denials_never_deadlocks(request, database):
-    pg = database == "postgresql"
-    app = request.getfixturevalue("pg_app" if pg else "app")
-    world = request.getfixturevalue("pg_world" if pg else "world")
+@each_database
+def test_burst_of_denials_never_deadlocks(app, world):
     headers = [h for _, h in (world.device(f"gate-{i}", gates=[world.gate]) for i in range(4))]
     fresh = [world.make_pass(max_entries=1) for _ in range(FRESH)]
     spent = [world.make_pass(max_entries=1) for _ in range(SPENT)]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import each_database
 from gate_support import events, oathtool_code, verify
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
@@ -85,7 +86,8 @@ def _check_split(app, world):
     assert db.session.get(Pass, unlimited.id).uses == 1
 
 
-def test_guarding_decisions_commit_first_others_are_journaled_sqlite(app, world):
+@each_database
+def test_guarding_decisions_commit_first_others_are_journaled(app, world):
     _check_split(app, world)
 
 
@@ -111,11 +113,6 @@ def test_a_qr_grant_is_one_select_and_a_rescan_only_reads_the_change_counter(app
     joint = [sql for sql in first if "api_tokens" in sql]
     assert len(first) == 2 and len(joint) == 1 and "passes" in joint[0]
     assert len(again) == 1 and "gate_cache_epoch" in again[0]
-
-
-@pytest.mark.integration
-def test_guarding_decisions_commit_first_others_are_journaled_postgresql(pg_app, pg_world):
-    _check_split(pg_app, pg_world)
 
 
 def test_journal_keeps_rows_while_the_database_refuses(app, world, client, monkeypatch):
@@ -221,10 +218,6 @@ def _check_batch(app, world, monkeypatch):
     assert [db.session.get(Pass, p.id).uses for p in (a, b, c)] == [3, 2, 1]
 
 
-def test_a_journal_batch_writes_every_event_and_counts_uses_sqlite(app, world, monkeypatch):
+@each_database
+def test_a_journal_batch_writes_every_event_and_counts_uses(app, world, monkeypatch):
     _check_batch(app, world, monkeypatch)
-
-
-@pytest.mark.integration
-def test_a_journal_batch_writes_every_event_and_counts_uses_postgresql(pg_app, pg_world, monkeypatch):
-    _check_batch(pg_app, pg_world, monkeypatch)

@@ -1,6 +1,6 @@
 """Plates and the watchlist: normalised plates, one car per lift, exact watchlist matches deny."""
 
-import pytest
+from conftest import each_database
 from gate_support import events, reason, verify
 
 from portal.core import crypto
@@ -120,10 +120,6 @@ def _check_long_watchlist(client, world):
     assert "SCAN watchlist" not in plan and "Seq Scan on watchlist" not in plan
 
 
-def test_a_long_watchlist_is_probed_by_index_sqlite(client, world):
+@each_database
+def test_a_long_watchlist_is_probed_by_index(client, world):
     _check_long_watchlist(client, world)
-
-
-@pytest.mark.integration
-def test_a_long_watchlist_is_probed_by_index_postgresql(pg_app, pg_world):
-    _check_long_watchlist(pg_app.test_client(), pg_world)

@@ -1,7 +1,7 @@
 """Twenty gates scan the same single-use pass at the same instant: exactly one opens."""
 
-import pytest
-from gate_support import events, race, verify
+from conftest import each_database
+from gate_support import events, oathtool_code, race, verify
 
 from portal.extensions import db
 from portal.gate import rules
@@ -42,53 +42,35 @@ def _check_single_winner(app, world):
     assert len(recorded) == GATES and sum(e.decision == "grant" for e in recorded) == 1
 
 
-def _check_three_entries(app, world):
-    p, results = _race(app, world, max_entries=3)
-    assert sum(r[0] == "grant" for r in results) == 3 and p.uses == 3
-
-
-def test_race_single_use_sqlite(app, world):
+@each_database
+def test_race_single_use(app, world):
     _check_single_winner(app, world)
 
 
-def test_race_decided_by_the_conditional_update_alone_sqlite(app, world, monkeypatch):
+@each_database
+def test_race_decided_by_the_conditional_update_alone(app, world, monkeypatch):
     # Every racer passes the read-only checks, as if all had read uses == 0: the UPDATE must still admit one.
     monkeypatch.setattr(rules, "precheck", lambda *args: None)
     _check_single_winner(app, world)
 
 
-def test_race_three_entries_sqlite(app, world):
-    _check_three_entries(app, world)
+@each_database
+def test_race_three_entries(app, world):
+    p, results = _race(app, world, max_entries=3)
+    assert sum(r[0] == "grant" for r in results) == 3 and p.uses == 3
 
 
-def test_race_anti_passback_sqlite(app, world):
+@each_database
+def test_race_anti_passback(app, world):
     p, results = _race(app, world, max_entries=None, direction="in")
     assert sum(r == ("grant", "ok") for r in results) == 1
     assert {r for r in results if r[0] == "deny"} == {("deny", "anti_passback")}
 
 
-@pytest.mark.integration
-def test_race_single_use_postgresql(pg_app, pg_world):
-    _check_single_winner(pg_app, pg_world)
-
-
-@pytest.mark.integration
-def test_race_decided_by_the_conditional_update_alone_postgresql(pg_app, pg_world, monkeypatch):
-    monkeypatch.setattr(rules, "precheck", lambda *args: None)
-    _check_single_winner(pg_app, pg_world)
-
-
-@pytest.mark.integration
-def test_race_three_entries_postgresql(pg_app, pg_world):
-    _check_three_entries(pg_app, pg_world)
-
-
-@pytest.mark.integration
-def test_race_keypad_code_postgresql(pg_app, pg_world):
-    from gate_support import oathtool_code
-
-    p = pg_world.make_pass(max_entries=None)
-    _, header = pg_world.device("keypad-1")
+@each_database
+def test_race_keypad_code(app, world):
+    p = world.make_pass(max_entries=None)
+    _, header = world.device("keypad-1")
     code = oathtool_code(p)
-    results = race(pg_app, 8, lambda c: verify(c, header, code=code)[1]["reason"])
+    results = race(app, 8, lambda c: verify(c, header, code=code)[1]["reason"])
     assert results.count("ok") == 1

@@ -1,6 +1,7 @@
 """Keypad throttling that keeps guessers out without shutting a keypad: garbage, per-pass guesses, the guard's clear."""
 
 import pytest
+from conftest import each_database
 from gate_support import events, reason, verify
 from support import csrf_in
 
@@ -16,21 +17,17 @@ def _wrong(p, n=1):
     return good[:5] + f"{(int(good[5:]) + n) % 1_000_000:06d}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_world(request):
-    """The world on SQLite and on PostgreSQL, with the keypad throttle on the shared db:// store."""
-    world = request.getfixturevalue("world" if request.param == "sqlite" else "pg_world")
-    app = world.app
+@pytest.fixture
+def db_throttle(app):
+    """The keypad throttle on the shared db:// store (the one several workers count in together)."""
     defaults = throttle.DEFAULTS
     app.extensions["gate_throttle"] = throttle.Throttle(
         "db://", defaults["GATE_CODE_DEVICE_LIMIT"], defaults["GATE_CODE_PASS_LIMIT"], defaults["GATE_CODE_BURST"]
     )
-    return world
 
 
-def test_garbage_never_locks_out_a_valid_code_and_alerts_the_desk(any_world):
-    world = any_world
-    client = world.app.test_client()
+@each_database
+def test_garbage_never_locks_out_a_valid_code_and_alerts_the_desk(client, world, db_throttle):
     p = world.make_pass()
     dev, header = world.device("keypad-1")
     live = {p.keypad_no}
@@ -43,9 +40,8 @@ def test_garbage_never_locks_out_a_valid_code_and_alerts_the_desk(any_world):
     assert alert is not None and alert.device_id == dev.id and alert.status == "open"
 
 
-def test_guesses_at_one_pass_throttle_that_pass_only(any_world):
-    world = any_world
-    client = world.app.test_client()
+@each_database
+def test_guesses_at_one_pass_throttle_that_pass_only(client, world, db_throttle):
     target, other = world.make_pass(), world.make_pass()
     _, header = world.device("keypad-1")
     _, elsewhere = world.device("keypad-2")

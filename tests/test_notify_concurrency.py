@@ -4,7 +4,7 @@ import threading
 import time
 from collections import Counter
 
-import pytest
+from conftest import each_database
 from notify_support import FakeTwilio, use_twilio
 from sqlalchemy import event
 
@@ -16,12 +16,8 @@ from portal.notify.worker import send_pending
 COUNT = 40
 
 
-@pytest.mark.integration
-def test_two_workers_send_each_message_once_on_postgresql(pg_app, pg_world):
-    _drain_with_two_workers(pg_app, pg_world)
-
-
-def test_two_workers_send_each_message_once_on_sqlite(app, world):
+@each_database
+def test_two_workers_send_each_message_once(app, world):
     _drain_with_two_workers(app, world)
 
 

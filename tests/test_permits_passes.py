@@ -3,9 +3,8 @@
 import time
 from datetime import timedelta
 
-import pytest
 from bridge_support import add_device, expected_keys, run_bridge
-from conftest import pass_body
+from conftest import each_database, pass_body
 from gate_support import events, qr_from_png, reason
 from permits_support import apply
 
@@ -28,7 +27,8 @@ def _contractor(days, **over):
     return body
 
 
-def _long_pass_is_refused_until_approved(client, world):
+@each_database
+def test_long_contractor_pass_awaits_approval_and_the_gate_says_not_approved(client, world):
     _, gate = world.device()
     short = client.post("/api/v1/passes", json=_contractor(3), headers=world.token(world.r1)).get_json()
     assert short["status"] == "active"
@@ -53,11 +53,6 @@ def _long_pass_is_refused_until_approved(client, world):
     assert client.post(url, headers=world.token(world.manager)).status_code == 409
     assert reason(client, gate, qr=qr_from_png(client, p)) == ("grant", "ok")
     assert db.session.scalar(db.select(db.func.count(Message.id)).where(Message.pass_id == p.id)) == 1
-    return p
-
-
-def test_long_contractor_pass_awaits_approval_and_the_gate_says_not_approved(client, world):
-    _long_pass_is_refused_until_approved(client, world)
     # The site's limit is a setting; the manager of another community cannot approve.
     from portal.accounts.operations import create_user
     from portal.sites.models import Site
@@ -87,12 +82,6 @@ def test_contractor_pass_outside_the_units_permit_awaits_approval(client, world)
     now = utcnow()
     late = _contractor(1, valid_from=(now + timedelta(days=8)).isoformat(), valid_until=(now + timedelta(days=9)).isoformat())
     assert client.post("/api/v1/passes", json=late, headers=world.token(world.r1)).get_json()["status"] == "awaiting_approval"
-
-
-@pytest.mark.integration
-def test_not_approved_on_postgresql(pg_world):
-    client = pg_world.app.test_client()
-    _long_pass_is_refused_until_approved(client, pg_world)
 
 
 def test_suspending_a_permit_revokes_every_workers_pass_and_the_bridge_removes_them(app, client, world):

@@ -2,8 +2,7 @@
 
 from datetime import timedelta
 
-import pytest
-from conftest import pass_body
+from conftest import each_database, pass_body
 from gate_support import oathtool_code, reason
 from support import csrf
 
@@ -160,16 +159,8 @@ def test_keypad_codes_off_refuses_codes_but_not_qr(world, client):
     assert reason(client, header, code=oathtool_code(p)) == ("grant", "ok")
 
 
+@each_database
 def test_retention_days_are_per_site(world, app):
-    _purges_by_site(world, app)
-
-
-@pytest.mark.integration
-def test_retention_days_are_per_site_on_postgresql(pg_world, pg_app):
-    _purges_by_site(pg_world, pg_app)
-
-
-def _purges_by_site(world, app):
     """A pass ended 10 days ago stays under the default 30 days and goes once its site keeps 7."""
     from portal.passes.models import Pass
     from portal.passes.operations import purge_ended

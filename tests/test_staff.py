@@ -5,6 +5,7 @@ import time
 
 import pyotp
 import pytest
+from conftest import each_database
 
 from portal.accounts.models import User
 from portal.audit.models import AuditEntry
@@ -119,6 +120,7 @@ def test_enrolment_with_oathtool(world, manager_client, app):
     assert client.post(path, data=data).status_code == 200
 
 
+@each_database
 def test_disable_ends_tokens_and_sessions_at_once(world, manager_client, guard_client):
     headers = world.token(world.guard)
     assert guard_client.get("/desk/").status_code == 200
@@ -140,6 +142,7 @@ def test_disable_ends_tokens_and_sessions_at_once(world, manager_client, guard_c
     assert _audits("user.disable") and _audits("user.enable")
 
 
+@each_database
 def test_last_manager_cannot_be_disabled(world, manager_client):
     resp = manager_client.post(f"/api/v1/staff/{world.manager.id}/disable", headers=world.token(world.manager))
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "last_manager"
@@ -264,13 +267,3 @@ def test_a_refused_add_on_the_page_lists_and_keeps_nothing_it_wrote(world, manag
     db.session.expire_all()
     assert db.session.scalar(db.select(User).where(User.login == "halfguard")) is None
     assert _audits("staff.create") == []
-
-
-@pytest.mark.integration
-def test_disable_on_postgresql(pg_world):
-    manager_client = pg_world.app.test_client()
-    headers = pg_world.token(pg_world.guard)
-    mh = pg_world.token(pg_world.manager)
-    assert manager_client.post(f"/api/v1/staff/{pg_world.guard.id}/disable", headers=mh).status_code == 200
-    assert manager_client.get("/api/v1/me", headers=headers).status_code == 401
-    assert manager_client.post(f"/api/v1/staff/{pg_world.manager.id}/disable", headers=mh).status_code == 409

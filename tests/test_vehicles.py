@@ -1,6 +1,7 @@
 """Residents' cars: the API by role, the site's limit and approval, the barrier, and the "My cars" page."""
 
 import pytest
+from conftest import each_database
 from gate_support import events, reason
 from support import csrf
 
@@ -100,6 +101,7 @@ def test_approval_flow(client, world):
     assert reason(client, barrier, plate=PLATE, direction="out") == ("deny", "unknown")
 
 
+@each_database
 def test_barrier_grants_a_residents_car_one_per_lift_and_marks_the_event(client, world):
     car = _add(client, world, world.r1).get_json()
     barrier = _barrier(world)
@@ -187,13 +189,3 @@ def test_managers_approve_on_the_list_page(client, world, manager_client, reside
     assert "已撤销审批" in resp.get_data(as_text=True) and db.session.get(Vehicle, car["id"]).status == "pending"
     assert resident_client.get("/vehicles/").status_code == 403
     assert resident_client.post(f"/vehicles/{car['id']}/withdraw", data={"csrf_token": token}).status_code in (400, 403)
-
-
-def test_barrier_on_postgresql(pg_world):
-    world = pg_world
-    client = world.app.test_client()
-    assert _add(client, world, world.r1).status_code == 201
-    barrier = _barrier(world)
-    assert reason(client, barrier, plate=PLATE) == ("grant", "ok")
-    assert reason(client, barrier, plate=PLATE) == ("deny", "anti_passback")
-    assert reason(client, barrier, plate=PLATE, direction="out") == ("grant", "ok")
