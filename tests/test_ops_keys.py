@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from conftest import each_database
 from cryptography.exceptions import InvalidTag
 from flask import current_app
 from gate_support import reason
@@ -49,7 +50,7 @@ def _community(world):
 
 @pytest.fixture
 def community(world):
-    """The community on SQLite."""
+    """The community on the test's database."""
     return _community(world)
 
 
@@ -62,16 +63,8 @@ def _read_everything(passes):
     return [db.session.get(Pass, p.id).visitor_phone for p in passes]
 
 
+@each_database
 def test_rotation_interrupted_halfway_resumes_and_the_old_key_is_retired(client, community, ring):
-    _interrupt_resume_retire(client, community, ring)
-
-
-@pytest.mark.integration
-def test_rotation_on_postgresql(pg_app, pg_world, ring):
-    _interrupt_resume_retire(pg_app.test_client(), _community(pg_world), ring)
-
-
-def _interrupt_resume_retire(client, community, ring):
     passes, header = community
     phones = [p.visitor_phone for p in passes]
     index_before = crypto.blind_index("phone", phones[0])
