@@ -1,5 +1,6 @@
 """A live server and a headless Chromium for browser tests (Debian chromium, Playwright's Python API)."""
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -49,10 +50,39 @@ class LiveServer:
             self.thread.start()
 
 
-def launch(playwright):
-    """Chromium from Debian; skipped locally when it is absent, a failure in CI."""
+_running = {}  # this process's Playwright driver and browser, started by the first browser test
+
+
+def _stop():
+    if "browser" in _running:
+        with contextlib.suppress(Exception):
+            _running.pop("browser").close()
+    if "playwright" in _running:
+        with contextlib.suppress(Exception):
+            _running.pop("playwright").stop()
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's headless Chromium, launched once per test process rather than once per test.
+
+    Each test gets the same browser; every context (and page) it opened is closed after it, so no cookie,
+    storage or route carries over. Skipped locally when Chromium is absent, a failure in CI.
+    """
     skip_unless(os.path.exists(CHROMIUM), "Debian chromium is not installed")
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    browser = _running.get("browser")
+    if browser is None or not browser.is_connected():
+        from playwright.sync_api import sync_playwright
+
+        _stop()
+        _running["playwright"] = sync_playwright().start()
+        atexit.register(_stop)
+        _running["browser"] = browser = _running["playwright"].chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    try:
+        yield browser
+    finally:
+        for context in browser.contexts:
+            context.close()
 
 
 def phone_context(browser, locale="zh-CN"):
@@ -64,13 +94,7 @@ def phone_context(browser, locale="zh-CN"):
 
 @contextlib.contextmanager
 def phone_page(app, locale="zh-CN"):
-    """(server URL, a page on a 360-px phone) for one test; the browser and server stop afterwards."""
-    from playwright.sync_api import sync_playwright
-
+    """(server URL, a page on a 360-px phone) for one test; the server stops and the page closes afterwards."""
     app.config["SERVER_NAME"] = None
-    with LiveServer(app) as srv, sync_playwright() as pw:
-        browser = launch(pw)
-        try:
-            yield srv.url, phone_context(browser, locale=locale).new_page()
-        finally:
-            browser.close()
+    with LiveServer(app) as srv, chromium() as browser:
+        yield srv.url, phone_context(browser, locale=locale).new_page()

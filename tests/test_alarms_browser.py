@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from bridge_support import flask, subprocess_env
-from browser_support import ARGS, CHROMIUM
+from browser_support import CHROMIUM, chromium
 from conftest import World, close_app, skip_unless
 
 from portal.alarms.models import Alarm
@@ -40,56 +40,48 @@ def live_server(tmp_path):
 @pytest.mark.browser
 def test_an_alarm_from_the_cli_reaches_the_board_within_a_second_and_is_acknowledged(live_server):
     skip_unless(os.path.exists(CHROMIUM), "Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
     base, world, url, tmp = live_server
     door, _ = world.device("east-door", kind="door_controller")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(f"{base}/login?lang=en")
-            page.fill("input[name=login]", world.guard.login)
-            page.fill("input[name=password]", world.PASSWORD)
-            page.fill("input[name=otp]", world.otp(world.guard))
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/desk/**")
-            page.wait_for_selector("#live-status.live", timeout=5000)
-            assert page.locator("#alarm-list li").count() == 0
-            # The page notes the moment the alarm's row appears (the browser and the server share this clock).
-            page.evaluate(
-                """() => new MutationObserver((_, obs) => {
-                       if (document.querySelector('#alarm-list li')) { window.alarmSeenAt = Date.now(); obs.disconnect(); }
-                   }).observe(document.getElementById('alarm-list'), {childList: true})"""
-            )
-            env = subprocess_env(url, tmp / "instance")
-            child = flask(
-                "devices", "simulate-alarm", str(door.id), "door_forced", "--door", "2", env=env, stdout=subprocess.PIPE
-            )
-            item = page.wait_for_selector("#alarm-list li.alarm", timeout=30000)
-            assert child.wait(timeout=60) == 0
-            seen = page.evaluate("window.alarmSeenAt") / 1000
-            db.session.expire_all()
-            alarm = db.session.scalar(db.select(Alarm))
-            # From the CLI's commit (raised_at) to the row on the board.
-            latency = seen - alarm.raised_at.timestamp()
-            print(f"alarm on the board {latency:.3f} s after the CLI raised it")
-            assert latency < 1.0
-            assert "Door forced" in item.inner_text() and "east-door" in item.inner_text() and "door 2" in item.inner_text()
-            assert page.locator("#alarms.alert").count() == 1
-            page.click("#alarm-list button.ack")
-            page.wait_for_selector("#alarm-list li", state="detached", timeout=3000)
-            db.session.expire_all()
-            alarm = db.session.get(Alarm, alarm.id)
-            assert alarm.acknowledged_at is not None and alarm.acknowledged_by_id == world.guard.id
-            # A second alarm is turned into an incident with one click.
-            child = flask("devices", "simulate-alarm", str(door.id), "tamper", env=env, stdout=subprocess.PIPE)
-            page.wait_for_selector("#alarm-list li.alarm", timeout=30000)
-            assert child.wait(timeout=60) == 0
-            page.click("#alarm-list button.incident")
-            page.wait_for_selector("#alarm-list li", state="detached", timeout=3000)
-            db.session.expire_all()
-            incident = db.session.scalar(db.select(Incident))
-            assert incident.source == "alarm" and incident.device_id == door.id and incident.kind == "damage"
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{base}/login?lang=en")
+        page.fill("input[name=login]", world.guard.login)
+        page.fill("input[name=password]", world.PASSWORD)
+        page.fill("input[name=otp]", world.otp(world.guard))
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/desk/**")
+        page.wait_for_selector("#live-status.live", timeout=5000)
+        assert page.locator("#alarm-list li").count() == 0
+        # The page notes the moment the alarm's row appears (the browser and the server share this clock).
+        page.evaluate(
+            """() => new MutationObserver((_, obs) => {
+                   if (document.querySelector('#alarm-list li')) { window.alarmSeenAt = Date.now(); obs.disconnect(); }
+               }).observe(document.getElementById('alarm-list'), {childList: true})"""
+        )
+        env = subprocess_env(url, tmp / "instance")
+        child = flask("devices", "simulate-alarm", str(door.id), "door_forced", "--door", "2", env=env, stdout=subprocess.PIPE)
+        item = page.wait_for_selector("#alarm-list li.alarm", timeout=30000)
+        assert child.wait(timeout=60) == 0
+        seen = page.evaluate("window.alarmSeenAt") / 1000
+        db.session.expire_all()
+        alarm = db.session.scalar(db.select(Alarm))
+        # From the CLI's commit (raised_at) to the row on the board.
+        latency = seen - alarm.raised_at.timestamp()
+        print(f"alarm on the board {latency:.3f} s after the CLI raised it")
+        assert latency < 1.0
+        assert "Door forced" in item.inner_text() and "east-door" in item.inner_text() and "door 2" in item.inner_text()
+        assert page.locator("#alarms.alert").count() == 1
+        page.click("#alarm-list button.ack")
+        page.wait_for_selector("#alarm-list li", state="detached", timeout=3000)
+        db.session.expire_all()
+        alarm = db.session.get(Alarm, alarm.id)
+        assert alarm.acknowledged_at is not None and alarm.acknowledged_by_id == world.guard.id
+        # A second alarm is turned into an incident with one click.
+        child = flask("devices", "simulate-alarm", str(door.id), "tamper", env=env, stdout=subprocess.PIPE)
+        page.wait_for_selector("#alarm-list li.alarm", timeout=30000)
+        assert child.wait(timeout=60) == 0
+        page.click("#alarm-list button.incident")
+        page.wait_for_selector("#alarm-list li", state="detached", timeout=3000)
+        db.session.expire_all()
+        incident = db.session.scalar(db.select(Incident))
+        assert incident.source == "alarm" and incident.device_id == door.id and incident.kind == "damage"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import requests
-from browser_support import ARGS, CHROMIUM
+from browser_support import CHROMIUM, chromium
 from conftest import World, close_app, skip_unless
 
 from portal.app import create_app
@@ -40,8 +40,6 @@ def live_server(tmp_path):
 @pytest.mark.browser
 def test_gate_verification_appears_on_the_desk_within_a_second(live_server):
     skip_unless(os.path.exists(CHROMIUM), "Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
     from portal.passes import codes
 
     base, world = live_server
@@ -49,44 +47,38 @@ def test_gate_verification_appears_on_the_desk_within_a_second(live_server):
     p = world.make_pass(visitor_name="王小明")
     with world.app.test_request_context():
         qr = codes.qr_text(db.session.merge(p))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(f"{base}/login?lang=en")
-            page.fill("input[name=login]", world.guard.login)
-            page.fill("input[name=password]", world.PASSWORD)
-            page.fill("input[name=otp]", world.otp(world.guard))
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/desk/**")
-            page.wait_for_selector("#live-status.live", timeout=5000)
-            assert page.locator("#events tbody tr").count() == 0
-            started = time.monotonic()
-            resp = requests.post(
-                f"{base}/api/v1/gate/verify", json={"qr": qr, "direction": "in"}, headers=device_header, timeout=5
-            )
-            assert resp.status_code == 200, resp.text
-            decision = resp.json()["decision"]
-            row = page.wait_for_selector("#events tbody tr[data-id]", timeout=1000)
-            elapsed = time.monotonic() - started
-            assert elapsed < 1.0
-            assert row.get_attribute("class").startswith(decision)
-            text = row.inner_text()
-            assert ("Granted" if decision == "grant" else "Denied") in text and "王小明" not in text
-            if decision == "grant":
-                assert "王*明" in text and "QR code" in text and "A栋 1201" in text
-            assert "In" in text  # the direction the reader reported, as the server-rendered rows show it
-            door_dev, _ = world.device("east-door", kind="door_controller")
-            guard = world.token(world.guard)
-            resp = requests.post(
-                f"{base}/api/v1/desk/remote-open",
-                headers=guard,
-                timeout=5,
-                json={"device_id": door_dev.id, "door": 2, "reason": "courier with a trolley"},
-            )
-            assert resp.status_code == 202, resp.text
-            remote = page.wait_for_selector(f"#events tbody tr[data-id='{resp.json()['event_id']}']", timeout=2000)
-            # A streamed remote open names the device, the door and the guard, like a row rendered by the server.
-            assert all(part in remote.inner_text() for part in ("east-door", "door 2", world.guard.display_name))
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{base}/login?lang=en")
+        page.fill("input[name=login]", world.guard.login)
+        page.fill("input[name=password]", world.PASSWORD)
+        page.fill("input[name=otp]", world.otp(world.guard))
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/desk/**")
+        page.wait_for_selector("#live-status.live", timeout=5000)
+        assert page.locator("#events tbody tr").count() == 0
+        started = time.monotonic()
+        resp = requests.post(f"{base}/api/v1/gate/verify", json={"qr": qr, "direction": "in"}, headers=device_header, timeout=5)
+        assert resp.status_code == 200, resp.text
+        decision = resp.json()["decision"]
+        row = page.wait_for_selector("#events tbody tr[data-id]", timeout=1000)
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0
+        assert row.get_attribute("class").startswith(decision)
+        text = row.inner_text()
+        assert ("Granted" if decision == "grant" else "Denied") in text and "王小明" not in text
+        if decision == "grant":
+            assert "王*明" in text and "QR code" in text and "A栋 1201" in text
+        assert "In" in text  # the direction the reader reported, as the server-rendered rows show it
+        door_dev, _ = world.device("east-door", kind="door_controller")
+        guard = world.token(world.guard)
+        resp = requests.post(
+            f"{base}/api/v1/desk/remote-open",
+            headers=guard,
+            timeout=5,
+            json={"device_id": door_dev.id, "door": 2, "reason": "courier with a trolley"},
+        )
+        assert resp.status_code == 202, resp.text
+        remote = page.wait_for_selector(f"#events tbody tr[data-id='{resp.json()['event_id']}']", timeout=2000)
+        # A streamed remote open names the device, the door and the guard, like a row rendered by the server.
+        assert all(part in remote.inner_text() for part in ("east-door", "door 2", world.guard.display_name))

@@ -15,9 +15,10 @@ import urllib.request
 import uuid
 
 import pytest
+from browser_support import chromium
 from conftest import IS_PG, World, close_app, pg_url, skip_unless
 from sqlalchemy import create_engine, text
-from test_desk_browser import ARGS, CHROMIUM
+from test_desk_browser import CHROMIUM
 from test_desk_browser import live_server as live_server  # the fixture, shared
 
 from bench import _desk_serve as serve
@@ -250,35 +251,30 @@ def test_a_refused_board_polls_and_still_shows_gate_decisions(live_server):  # n
     """The stream is refused (429): the board says it refreshes every few seconds, and a scan appears by polling."""
     skip_unless(os.path.exists(CHROMIUM), "Debian chromium is not installed")
     import requests
-    from playwright.sync_api import sync_playwright
 
     base, world = live_server
     world.app.config["DESK_STREAMS_PER_USER"] = 0  # read when the first stream asks for a slot
     _, device = world.device("gate-reader")
     qr = _qr(world)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.clock.install()  # the board's poll timers run when the test says so
-            page.goto(f"{base}/login?lang=en")
-            page.fill("input[name=login]", world.guard.login)
-            page.fill("input[name=password]", world.PASSWORD)
-            page.fill("input[name=otp]", world.otp(world.guard))
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/desk/**")
-            page.wait_for_function("document.getElementById('live-status').textContent.indexOf('refreshing') >= 0", timeout=5000)
-            assert page.locator("#events tbody tr").count() == 0
-            resp = requests.post(f"{base}/api/v1/gate/verify", json={"qr": qr}, headers=device, timeout=5)
-            assert resp.status_code == 200 and resp.json()["decision"] == "grant"
-            guard = world.token(world.guard)
-            deadline = time.monotonic() + 5
-            while not requests.get(f"{base}/api/v1/desk/events", headers=guard, timeout=5).json()["items"]:
-                assert time.monotonic() < deadline, "the scan's event was never written"
-                time.sleep(0.1)  # the event journal writes it within EVENT_JOURNAL_MS
-            page.clock.run_for(11_000)  # past the first poll (within 10 s) and no stream retry yet (30 s at the earliest)
-            row = page.wait_for_selector("#events tbody tr[data-id]", state="attached", timeout=5000)
-            assert "Granted" in row.inner_text() and "王*明" in row.inner_text()
-            assert "live" in page.locator("#live-status").get_attribute("class")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.clock.install()  # the board's poll timers run when the test says so
+        page.goto(f"{base}/login?lang=en")
+        page.fill("input[name=login]", world.guard.login)
+        page.fill("input[name=password]", world.PASSWORD)
+        page.fill("input[name=otp]", world.otp(world.guard))
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/desk/**")
+        page.wait_for_function("document.getElementById('live-status').textContent.indexOf('refreshing') >= 0", timeout=5000)
+        assert page.locator("#events tbody tr").count() == 0
+        resp = requests.post(f"{base}/api/v1/gate/verify", json={"qr": qr}, headers=device, timeout=5)
+        assert resp.status_code == 200 and resp.json()["decision"] == "grant"
+        guard = world.token(world.guard)
+        deadline = time.monotonic() + 5
+        while not requests.get(f"{base}/api/v1/desk/events", headers=guard, timeout=5).json()["items"]:
+            assert time.monotonic() < deadline, "the scan's event was never written"
+            time.sleep(0.1)  # the event journal writes it within EVENT_JOURNAL_MS
+        page.clock.run_for(11_000)  # past the first poll (within 10 s) and no stream retry yet (30 s at the earliest)
+        row = page.wait_for_selector("#events tbody tr[data-id]", state="attached", timeout=5000)
+        assert "Granted" in row.inner_text() and "王*明" in row.inner_text()
+        assert "live" in page.locator("#live-status").get_attribute("class")

@@ -2,7 +2,7 @@
 
 import pytest
 from bridge_support import fresh_simulators, run_bridge  # noqa: F401
-from browser_support import LiveServer, launch
+from browser_support import LiveServer, chromium
 from conftest import skip_unless
 from drivers_support import MQTT_URL, DeviceProcess, reachable, unique_topic
 
@@ -14,43 +14,37 @@ from portal.extensions import db
 @pytest.mark.browser
 def test_manager_adds_an_mqtt_door_and_the_connection_test_answers(app, world, tmp_path):
     skip_unless(reachable(MQTT_URL), f"no MQTT broker at {MQTT_URL}")
-    from playwright.sync_api import sync_playwright
-
     topic = unique_topic("form")
     controller = DeviceProcess(MQTT_URL, "--topic", topic)
     app.config["SERVER_NAME"] = None
     try:
-        with LiveServer(app) as srv, sync_playwright() as pw:
-            browser = launch(pw)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"{srv.url}/login?lang=en")
-                page.fill("input[name=login]", world.manager.login)
-                page.fill("input[name=password]", world.PASSWORD)
-                page.fill("input[name=otp]", world.otp(world.manager))
-                with page.expect_navigation():
-                    page.click("button[type=submit]")
-                page.goto(f"{srv.url}/devices/new?driver=mqtt")
-                page.fill("#name", "east-door")
-                page.select_option("#kind", "door_controller")
-                page.fill("#o_url", MQTT_URL)
-                page.fill("#o_topic", topic)
-                page.fill("#o_timeout", "2")
-                page.fill("#doors", "1")
-                page.screenshot(path=str(tmp_path / "device-form-mqtt.png"), full_page=True)
-                with page.expect_navigation():
-                    page.click("button:has-text('Save')")
-                assert "Device added" in page.inner_text("main"), page.inner_text("main")
-                with page.expect_navigation():
-                    page.click("text=Test connection")
-                page.wait_for_selector("#check[data-status=queued]")
-                assert "Waiting for the access bridge" in page.inner_text("#check")
-                run_bridge(app)  # the bridge takes the request from the database and asks the controller
-                page.wait_for_selector("#check.check-ok", timeout=5000)  # the page polled and shows the answer
-                assert "The device answered" in page.inner_text("#check")
-                page.screenshot(path=str(tmp_path / "device-connection-ok.png"), full_page=True)
-            finally:
-                browser.close()
+        with LiveServer(app) as srv, chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{srv.url}/login?lang=en")
+            page.fill("input[name=login]", world.manager.login)
+            page.fill("input[name=password]", world.PASSWORD)
+            page.fill("input[name=otp]", world.otp(world.manager))
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+            page.goto(f"{srv.url}/devices/new?driver=mqtt")
+            page.fill("#name", "east-door")
+            page.select_option("#kind", "door_controller")
+            page.fill("#o_url", MQTT_URL)
+            page.fill("#o_topic", topic)
+            page.fill("#o_timeout", "2")
+            page.fill("#doors", "1")
+            page.screenshot(path=str(tmp_path / "device-form-mqtt.png"), full_page=True)
+            with page.expect_navigation():
+                page.click("button:has-text('Save')")
+            assert "Device added" in page.inner_text("main"), page.inner_text("main")
+            with page.expect_navigation():
+                page.click("text=Test connection")
+            page.wait_for_selector("#check[data-status=queued]")
+            assert "Waiting for the access bridge" in page.inner_text("#check")
+            run_bridge(app)  # the bridge takes the request from the database and asks the controller
+            page.wait_for_selector("#check.check-ok", timeout=5000)  # the page polled and shows the answer
+            assert "The device answered" in page.inner_text("#check")
+            page.screenshot(path=str(tmp_path / "device-connection-ok.png"), full_page=True)
     finally:
         controller.stop()
     device = db.session.scalar(db.select(Device).where(Device.name == "east-door"))

@@ -20,7 +20,7 @@ import pyotp
 import pytest
 import zxingcpp
 from bridge_support import fresh_simulators, run_bridge  # noqa: F401 - fresh_simulators is autouse
-from browser_support import LiveServer, launch, phone_context
+from browser_support import LiveServer, chromium, phone_context
 from conftest import close_app, skip_unless
 from drivers_support import MQTT_URL, DeviceProcess, reachable, unique_topic
 from PIL import Image
@@ -406,8 +406,6 @@ def _visitor_at_the_gate(browser, base, link, token, shots, monkeypatch):
 
 def test_a_community_from_an_empty_database_to_a_visitor_at_the_gate(empty_app, monkeypatch, record_property):
     skip_unless(reachable(MQTT_URL), f"no MQTT broker at {MQTT_URL}")
-    from playwright.sync_api import sync_playwright
-
     from portal.accounts.models import User
     from portal.sites.models import Site
 
@@ -421,20 +419,16 @@ def test_a_community_from_an_empty_database_to_a_visitor_at_the_gate(empty_app, 
     shots = Shots(OUT)
     print(f"\njourney screenshots: {OUT}")
     record_property("screenshots", str(OUT))  # in the JUnit report too
-    with LiveServer(empty_app) as srv, sync_playwright() as pw:
-        browser = launch(pw)
-        try:
-            base = srv.url
-            desk = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US").new_page()
-            _log_in(desk, base, "chief", ADMIN_PASSWORD, clock.code(secret))
-            _open_community(desk, base, shots)
-            _places(desk, shots)
-            _import_roll(desk, shots)
-            _guard_enrols(browser, desk, base, clock, shots)
-            token = _devices(empty_app, desk, shots)
-            login = _activate_resident(browser, base, shots)
-            link = _resident_invites(browser, base, login, shots)
-            _visitor_at_the_gate(browser, base, link, token, shots, monkeypatch)
-        finally:
-            browser.close()
+    with LiveServer(empty_app) as srv, chromium() as browser:
+        base = srv.url
+        desk = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US").new_page()
+        _log_in(desk, base, "chief", ADMIN_PASSWORD, clock.code(secret))
+        _open_community(desk, base, shots)
+        _places(desk, shots)
+        _import_roll(desk, shots)
+        _guard_enrols(browser, desk, base, clock, shots)
+        token = _devices(empty_app, desk, shots)
+        login = _activate_resident(browser, base, shots)
+        link = _resident_invites(browser, base, login, shots)
+        _visitor_at_the_gate(browser, base, link, token, shots, monkeypatch)
     print(f"journey: {shots.n} steps, {2 * shots.n} screenshots in {OUT}, {time.monotonic() - started:.1f} s")

@@ -1,7 +1,7 @@
 """Pass pages in headless Chromium on a 360-px phone: the out-of-date countdown, the share fallback, the invite form."""
 
 import pytest
-from browser_support import LiveServer, launch, phone_context
+from browser_support import LiveServer, chromium, phone_context
 from support import csrf_in
 
 from portal.extensions import db
@@ -13,15 +13,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 @pytest.fixture
 def browser_at(app):
     """(base URL, browser) with the app served for one test."""
-    from playwright.sync_api import sync_playwright
-
     app.config["SERVER_NAME"] = None
-    with LiveServer(app) as srv, sync_playwright() as pw:
-        browser = launch(pw)
-        try:
-            yield srv.url, browser
-        finally:
-            browser.close()
+    with LiveServer(app) as srv, chromium() as browser:
+        yield srv.url, browser
 
 
 def _resident_page(browser, base, world, locale="en-US"):
