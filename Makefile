@@ -32,12 +32,14 @@ run: install
 	PORTAL_ENV=development PORT=$(PORT) $(PY) -m portal.devserver
 
 ## The whole test suite (integration tests run when DATABASE_URL / MQTT_URL are set): spread over every core
-## (pytest-xdist), then the tests that assert wall-clock deadlines (marked serial) alone, so a busy
-## neighbour cannot fail them.
+## (pytest-xdist; worksteal hands a long test's neighbours to an idle worker), then the tests that assert
+## wall-clock deadlines (marked serial) alone, so a busy neighbour cannot fail them. Bytecode is written even
+## where PYTHONDONTWRITEBYTECODE is set: every worker would otherwise compile the portal and rewrite every test
+## module again on each run.
 TEST_WORKERS ?= auto
 test: install-dev
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) -m "not serial"
-	$(VENV)/bin/pytest -q -m serial
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not serial"
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -m serial
 
 bench: install-dev
 	$(PY) bench/run_all.py
