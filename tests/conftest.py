@@ -86,10 +86,12 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.exc import DBAPIError  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 from support import PASSWORD, login  # noqa: E402
+from werkzeug.routing import Map  # noqa: E402
 
 from portal.app import create_app  # noqa: E402
 from portal.config import TestConfig  # noqa: E402
 from portal.core import ratelimit, reads  # noqa: E402
+from portal.core.lean import PortalFlask  # noqa: E402
 from portal.events import journal  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.gate import cache as decision_cache  # noqa: E402
@@ -142,6 +144,84 @@ def close_app(application):
     db.engine.dispose()
 
 
+class _SharedRoutes(Map):
+    """The URL map the fixtures' apps share: the first one builds it, the others replay the same rules onto it.
+
+    Every test app registers the same blueprints, and building the map (each rule parsed, compiled and added
+    to the matcher) is most of create_app. An app being replayed still registers its view functions, hooks
+    and everything else; only the rules, already in the map, are skipped. Rules that differ (a patched
+    blueprint) make the fixture build that app a map of its own; a rule a test adds afterwards retires the map.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.keys = []  # what the first app added, in order
+        self.sealed = False  # built: later adds come from a test
+        self.replay = None  # while an app is replayed: what it would have added
+
+    @staticmethod
+    def key(rule):
+        """What a rule is: two rules with the same key route and build alike."""
+        return (
+            rule.rule,
+            rule.endpoint,
+            frozenset(rule.methods or ()),
+            tuple(sorted((rule.defaults or {}).items())),
+            rule.subdomain,
+            rule.host,
+            rule.strict_slashes,
+            rule.merge_slashes,
+            rule.build_only,
+            repr(rule.redirect_to),
+            rule.websocket,
+            getattr(rule, "provide_automatic_options", None),
+        )
+
+    def add(self, rulefactory):
+        rules = list(rulefactory.get_rules(self))
+        if self.replay is not None:
+            self.replay.extend(self.key(rule) for rule in rules)
+            return
+        if not self.sealed:
+            self.keys.extend(self.key(rule) for rule in rules)
+        super().add(rulefactory)
+
+    def changed(self):
+        """Whether a test added rules to an app on this map."""
+        return sum(len(rules) for rules in self._rules_by_endpoint.values()) != len(self.keys)
+
+
+_routes = {}
+
+
+def _test_app(**config):
+    """create_app(TestConfig, **config) on the worker's shared URL map (see _SharedRoutes)."""
+    shared = _routes.get("map")
+    if shared is not None and shared.changed():
+        del _routes["map"]  # a test added a rule to its app: later apps must not route it
+        shared = None
+    if shared is None:
+        PortalFlask.url_map_class = _SharedRoutes
+        try:
+            application = create_app(TestConfig, **config)
+        finally:
+            del PortalFlask.url_map_class
+        application.url_map.sealed = True
+        _routes["map"] = application.url_map
+        return application
+    shared.replay = []
+    PortalFlask.url_map_class = staticmethod(lambda host_matching=False: shared)
+    try:
+        application = create_app(TestConfig, **config)
+    finally:
+        del PortalFlask.url_map_class
+        replayed, shared.replay = shared.replay, None
+    if replayed != shared.keys:
+        del _routes["map"]  # the blueprints differ from the first app's: this app builds its own map
+        return _test_app(**config)
+    return application
+
+
 _templates = {}
 
 
@@ -183,7 +263,7 @@ def app(request, tmp_path, tmp_path_factory):
         return
     path = tmp_path / "test.db"
     shutil.copyfile(_template_db(tmp_path_factory), path)
-    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", SERVER_NAME="portal.test")
+    application = _test_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", SERVER_NAME="portal.test")
     with application.app_context():
         yield application
         close_app(application)
@@ -312,8 +392,8 @@ def pg_tables(_pg_tables_session):
 @pytest.fixture
 def pg_app(pg_tables):
     """An app on PostgreSQL, inside a schema of its own with every table."""
-    application = create_app(
-        TestConfig, SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test", SQLALCHEMY_ENGINE_OPTIONS=pg_options(pg_tables)
+    application = _test_app(
+        SQLALCHEMY_DATABASE_URI=pg_url(), SERVER_NAME="portal.test", SQLALCHEMY_ENGINE_OPTIONS=pg_options(pg_tables)
     )
     with application.app_context():
         yield application
