@@ -262,11 +262,39 @@ def app(request, tmp_path, tmp_path_factory):
         yield request.getfixturevalue("pg_app")
         return
     path = tmp_path / "test.db"
-    shutil.copyfile(_template_db(tmp_path_factory), path)
+    handles = None
+    if "world" in request.fixturenames:
+        template, handles = _world_template(tmp_path_factory)
+    else:
+        template = _template_db(tmp_path_factory)
+    shutil.copyfile(template, path)
     application = _test_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", SERVER_NAME="portal.test")
+    application.extensions["test_world"] = handles
     with application.app_context():
         yield application
         close_app(application)
+
+
+def _world_template(tmp_path_factory):
+    """(A copy of the create_all template with World's community in it, {attribute: (model, id)}), once per session.
+
+    A test that asks for world gets its app on a copy of this file, and World.load finds the rows by id.
+    """
+    base = _template_db(tmp_path_factory)
+    made = _templates.get(("world", base))
+    if made is None:
+        path = tmp_path_factory.mktemp("template") / "world.db"
+        shutil.copyfile(base, path)
+        application = _test_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}", SERVER_NAME="portal.test")
+        with application.app_context():
+            world = World(application)
+            handles = {name: (type(value), value.id) for name, value in vars(world).items() if name in World.HANDLES}
+            db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            close_app(application)
+        for side in ("-wal", "-shm"):
+            Path(f"{path}{side}").unlink(missing_ok=True)
+        made = _templates[("world", base)] = (path, handles)
+    return made
 
 
 @pytest.fixture
@@ -457,6 +485,16 @@ class World:
     """Handles to one community: places, people (with passwords) and helpers."""
 
     PASSWORD = PASSWORD
+    HANDLES = ("site", "bldg_a", "bldg_b", "unit_a", "unit_b", "gate", "car_gate", "r1", "r2", "guard", "manager", "other_site")
+
+    @classmethod
+    def load(cls, app, handles):
+        """The world already in app's database (a copy of the world template): the same rows World() makes."""
+        world = cls.__new__(cls)
+        world.app = app
+        for name, (model, ident) in handles.items():
+            setattr(world, name, db.session.get(model, ident))
+        return world
 
     def __init__(self, app):
         from portal.accounts.operations import create_user
@@ -549,7 +587,8 @@ class World:
 @pytest.fixture
 def world(app):
     """A community with two residents of different units, a guard and a manager."""
-    return World(app)
+    handles = app.extensions.get("test_world")
+    return World.load(app, handles) if handles else World(app)
 
 
 @pytest.fixture
