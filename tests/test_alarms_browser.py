@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from bridge_support import flask, subprocess_env
-from browser_support import CHROMIUM, chromium
+from browser_support import CHROMIUM, chromium, guard_on_desk
 from conftest import World, close_app, skip_unless
 
 from portal.alarms.models import Alarm
@@ -44,12 +44,7 @@ def test_an_alarm_from_the_cli_reaches_the_board_within_a_second_and_is_acknowle
     door, _ = world.device("east-door", kind="door_controller")
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{base}/login?lang=en")
-        page.fill("input[name=login]", world.guard.login)
-        page.fill("input[name=password]", world.PASSWORD)
-        page.fill("input[name=otp]", world.otp(world.guard))
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/desk/**")
+        guard_on_desk(page, base, world)
         page.wait_for_selector("#live-status.live", timeout=5000)
         assert page.locator("#alarm-list li").count() == 0
         # The page notes the moment the alarm's row appears (the browser and the server share this clock).

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import requests
-from browser_support import CHROMIUM, chromium
+from browser_support import CHROMIUM, chromium, guard_on_desk
 from conftest import World, close_app, skip_unless
 
 from portal.app import create_app
@@ -49,12 +49,7 @@ def test_gate_verification_appears_on_the_desk_within_a_second(live_server):
         qr = codes.qr_text(db.session.merge(p))
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{base}/login?lang=en")
-        page.fill("input[name=login]", world.guard.login)
-        page.fill("input[name=password]", world.PASSWORD)
-        page.fill("input[name=otp]", world.otp(world.guard))
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/desk/**")
+        guard_on_desk(page, base, world)
         page.wait_for_selector("#live-status.live", timeout=5000)
         assert page.locator("#events tbody tr").count() == 0
         started = time.monotonic()

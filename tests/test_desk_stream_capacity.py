@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 
 import pytest
-from browser_support import chromium
+from browser_support import chromium, guard_on_desk
 from conftest import IS_PG, World, close_app, pg_url, skip_unless
 from sqlalchemy import create_engine, text
 from test_desk_browser import CHROMIUM
@@ -259,12 +259,7 @@ def test_a_refused_board_polls_and_still_shows_gate_decisions(live_server):  # n
     with chromium() as browser:
         page = browser.new_page()
         page.clock.install()  # the board's poll timers run when the test says so
-        page.goto(f"{base}/login?lang=en")
-        page.fill("input[name=login]", world.guard.login)
-        page.fill("input[name=password]", world.PASSWORD)
-        page.fill("input[name=otp]", world.otp(world.guard))
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/desk/**")
+        guard_on_desk(page, base, world)
         page.wait_for_function("document.getElementById('live-status').textContent.indexOf('refreshing') >= 0", timeout=5000)
         assert page.locator("#events tbody tr").count() == 0
         resp = requests.post(f"{base}/api/v1/gate/verify", json={"qr": qr}, headers=device, timeout=5)
