@@ -104,8 +104,13 @@ class Signer:
 
 
 def credentials_settled(app):
-    """(rows settled, rows in all): device credential rows whose desired state is acknowledged."""
+    """(rows settled, rows in all): device credential rows whose desired state is acknowledged.
+
+    A row still wanted present for a revoked pass is not settled, even if acknowledged: its door has not been
+    re-planned yet (a killed worker's doors wait for their lease to run out before another worker plans them).
+    """
     from portal.bridge.models import DeviceCredential as DC
+    from portal.passes.models import Pass
 
     with app.app_context():
         try:
@@ -116,6 +121,13 @@ def credentials_settled(app):
                 )
                 or 0
             )
+            stale = db.session.scalar(
+                select(func.count())
+                .select_from(DC)
+                .join(Pass, Pass.id == DC.pass_id)
+                .where(DC.desired == "present", Pass.status == "revoked")
+            )
+            done -= stale or 0
         finally:
             db.session.remove()
     return done, total
