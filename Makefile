@@ -31,12 +31,13 @@ run: install
 	PORTAL_ENV=development $(FLASK) db upgrade
 	PORTAL_ENV=development PORT=$(PORT) $(PY) -m portal.devserver
 
-## The whole test suite (integration tests run when DATABASE_URL / MQTT_URL are set): spread over every core
-## (pytest-xdist; worksteal hands a long test's neighbours to an idle worker), then the tests that assert
+## The whole test suite (integration tests run when DATABASE_URL / MQTT_URL are set): spread over two workers
+## per core (pytest-xdist; a third of the time a worker waits on Chromium, a server or a subprocess, so one per
+## core left the cores half idle; worksteal hands a long test's neighbours to an idle worker), then the tests that assert
 ## wall-clock deadlines (marked serial) alone, so a busy neighbour cannot fail them. Bytecode is written even
 ## where PYTHONDONTWRITEBYTECODE is set: every worker would otherwise compile the portal and rewrite every test
 ## module again on each run.
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 test: install-dev
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not serial"
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -m serial
