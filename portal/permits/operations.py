@@ -90,12 +90,17 @@ def _issue_passes(permit):
         issue_pass(host, unit, _pass_values(permit, f"{permit.company[:40]} {plate}", None, None, plate))
 
 
+def _decide(permit, status, by, reason, required):
+    """A manager's decision: the new status, who took it and when, and the reason the applicant reads."""
+    permit.decision_reason = _reason(reason, required=required)
+    permit.status, permit.decided_by_id, permit.decided_at = status, by.id, utcnow()
+
+
 def approve(permit, by, reason=None):
     """Approve: each worker, and each of the works' vehicles, gets a contractor pass bound to the permit's dates and hours."""
     if permit.status != "pending":
         raise Refused("not_pending", "This permit is not waiting for a decision.", kind="conflict")
-    permit.status, permit.decided_by_id, permit.decided_at = "approved", by.id, utcnow()
-    permit.decision_reason = _reason(reason, required=False)
+    _decide(permit, "approved", by, reason, required=False)
     _issue_passes(permit)
     record(
         "permit.approve",
@@ -112,8 +117,7 @@ def refuse(permit, by, reason):
     """Refuse with a reason the applicant reads."""
     if permit.status != "pending":
         raise Refused("not_pending", "This permit is not waiting for a decision.", kind="conflict")
-    permit.decision_reason = _reason(reason, required=True)
-    permit.status, permit.decided_by_id, permit.decided_at = "refused", by.id, utcnow()
+    _decide(permit, "refused", by, reason, required=True)
     record("permit.refuse", "permit", permit.id, site_id=permit.site_id)
     return permit
 
@@ -122,8 +126,7 @@ def suspend(permit, by, reason):
     """Stop the works now: every pass of the permit is revoked (the bridge removes them from devices first)."""
     if permit.status != "approved":
         raise Refused("not_approved", "Only an approved permit can be suspended.", kind="conflict")
-    permit.decision_reason = _reason(reason, required=True)
-    permit.status, permit.decided_by_id, permit.decided_at = "suspended", by.id, utcnow()
+    _decide(permit, "suspended", by, reason, required=True)
     passes = db.session.scalars(db.select(Pass).where(Pass.permit_id == permit.id, Pass.status != "revoked")).all()
     for p in passes:
         revoke_pass(p, by=by, reason="permit suspended")
@@ -137,8 +140,7 @@ def resume(permit, by, reason=None):
         raise Refused("not_suspended", "Only a suspended permit can be resumed.", kind="conflict")
     if queries.permit_window(permit, permit.unit.building.site.timezone)[1] <= utcnow():
         raise Refused("permit_ended", "This permit's dates have ended; the works need a new permit.", kind="conflict")
-    permit.decision_reason = _reason(reason, required=False)
-    permit.status, permit.decided_by_id, permit.decided_at = "approved", by.id, utcnow()
+    _decide(permit, "approved", by, reason, required=False)
     _issue_passes(permit)
     record("permit.resume", "permit", permit.id, site_id=permit.site_id, workers=len(permit.workers))
     return permit
