@@ -30,6 +30,7 @@ RESULTS = ROOT / "bench" / "results" / "gate_watchlist.json"
 def measure(url, size):
     """Best-of-three mean wall time of one gate read, in microseconds."""
     from portal.core import reads
+    from portal.devices import api_tokens as device_tokens
     from portal.events import journal
     from portal.gate import queries
 
@@ -38,13 +39,14 @@ def measure(url, size):
     app = seed.app_for(url, KEYS)
     ids = [p[0] for p in world.passes[:READS]]
     with app.test_request_context(headers={"Authorization": f"Bearer {world.token}"}):
+        presented = device_tokens.bearer_hash()
         for pass_id in ids[:100]:
-            queries.device_and_pass(pass_id)
+            queries.device_and_pass(presented, pass_id)
         best = float("inf")
         for _ in range(3):
             started = time.perf_counter()
             for pass_id in ids:
-                queries.device_and_pass(pass_id)
+                queries.device_and_pass(presented, pass_id)
             best = min(best, (time.perf_counter() - started) / len(ids) * 1e6)
     journal.stop(app)
     reads.close(app)

@@ -7,12 +7,12 @@ import os
 import secrets
 from urllib.parse import urlencode
 
-from flask import g, request, session
+from flask import request, session
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from portal import config as config_module
-from portal.core import crypto, lean
+from portal.core import crypto, direct, lean
 from portal.core.errors import register_errorhandlers
 from portal.core.i18n import N_, local_name
 from portal.core.security import register_security
@@ -75,6 +75,7 @@ def create_app(config=None, **overrides):
     register_features(app)
     register_errorhandlers(app)
     register_security(app)
+    app.serve_direct = direct.serve  # a lean route's ordinary requests, answered without Flask's machinery
     register_transaction(app)
     register_commands(app)
     return app
@@ -104,12 +105,7 @@ def register_fresh_g(app):
     Flask reuses an outer app context (scripts, tests) for requests, and with it g, where
     flask-login caches the user and CSRF caches its token.
     """
-
-    @app.before_request
-    @lean.keep
-    def _clear_g():
-        for key in list(g):
-            g.pop(key, None)
+    app.before_request(lean.keep(lean.fresh_g))
 
 
 def configure_logging(app):

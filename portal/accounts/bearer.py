@@ -38,7 +38,11 @@ def issue_device_token(device, name=None):
 
 def bearer():
     """The bearer token of the request, if any."""
-    header = request.headers.get("Authorization", "")
+    return from_header(request.headers.get("Authorization", ""))
+
+
+def from_header(header):
+    """The bearer token an Authorization header's value carries, if any."""
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     return None

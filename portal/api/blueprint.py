@@ -8,8 +8,11 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PATHS = {}
 
 
-def api_route(rule, methods=("GET",), summary="", tag="", auth="user", body=None, responses=None, params=None):
-    """Register a view on the API blueprint and describe it for the OpenAPI document."""
+def api_route(rule, methods=("GET",), summary="", tag="", auth="user", body=None, responses=None, params=None, direct=None):
+    """Register a view on the API blueprint and describe it for the OpenAPI document.
+
+    A device route may name a direct handler for its ordinary requests (portal.core.direct).
+    """
 
     def deco(view):
         bp.add_url_rule(rule, view_func=view, methods=list(methods))
@@ -25,7 +28,7 @@ def api_route(rule, methods=("GET",), summary="", tag="", auth="user", body=None
                 op["security"] = [{"bearer": []}, {"session": []}]
             elif auth == "device":
                 op["security"] = [{"deviceToken": []}]
-                lean.route(method, bp.url_prefix + rule)  # no session, CSRF, locale or limiter bookkeeping
+                lean.route(method, bp.url_prefix + rule, direct)  # no session, CSRF, locale or limiter bookkeeping
             elif auth == "none":
                 op["security"] = []
             if body is not None:

@@ -14,24 +14,34 @@ from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask.ctx import RequestContext, _cv_app, _cv_request
 from flask.helpers import _split_blueprint_path
 from flask.sansio.scaffold import _sentinel
 
 # (method, path) of the lean routes; api_route adds the device-token routes (static paths only).
 ROUTES: set[tuple[str, str]] = set()
+# (method, path) -> the handler that answers its ordinary requests directly (portal.core.direct).
+DIRECT: dict[tuple[str, str], Callable] = {}
 _FLAG = "portal.lean"
 # Statuses whose headers werkzeug's get_wsgi_headers rewrites (no body, or a body it must not describe).
 _BODYLESS = frozenset((204, 304, 412))
 _PLAIN = frozenset(("location", "content-location"))  # headers werkzeug rewrites (IRI to URI)
 
 
-def route(method: str, path: str) -> None:
-    """Serve method + path on the lean path (called by api_route for auth="device")."""
+def route(method: str, path: str, direct: Callable | None = None) -> None:
+    """Serve method + path on the lean path (called by api_route for auth="device"), first offered to direct."""
     if "<" in path:
         raise ValueError(f"lean routes are matched by exact path: {path}")
     ROUTES.add((method.upper(), path))
+    if direct is not None:
+        DIRECT[(method.upper(), path)] = direct
+
+
+def fresh_g() -> None:
+    """Empty g: Flask reuses an outer app context (scripts, tests) for requests, and with it g."""
+    for key in list(g):
+        g.pop(key, None)
 
 
 def keep(hook):
@@ -101,6 +111,8 @@ class PortalFlask(Flask):
     # (portal.core.security registers its security headers). A lean answer gets them as it is written,
     # as plain tuples, instead of through an after-request hook and werkzeug's per-header checks.
     answer_headers: Callable[[Any], tuple[tuple[str, str, str], ...]] | None = None
+    # portal.core.direct.serve (set by the app factory): answers a direct route's ordinary requests.
+    serve_direct: Callable[..., Any] | None = None
 
     def _lean_rule(self, environ):
         """The url rule of a lean route for this method and exact path, or None (every other request)."""
@@ -126,8 +138,14 @@ class PortalFlask(Flask):
 
     def wsgi_app(self, environ, start_response):
         """Flask's wsgi_app; a lean route's answer is written without werkzeug's general header rewriting."""
-        if (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")) not in ROUTES:
+        key = (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+        if key not in ROUTES:
             return super().wsgi_app(environ, start_response)
+        handler = DIRECT.get(key)
+        if handler is not None and self.serve_direct is not None:
+            answer = self.serve_direct(self, handler, environ, start_response)
+            if answer is not None:
+                return answer
         ctx = self.request_context(environ)
         error: BaseException | None = None
         try:
@@ -201,7 +219,7 @@ class PortalFlask(Flask):
         Content-Length; a lean answer with a body and its length set needs neither. Anything else goes
         through werkzeug as usual.
         """
-        extra = self.answer_headers(request) if self.answer_headers is not None else ()
+        extra = self.answer_headers(environ) if self.answer_headers is not None else ()
         wsgi = response.headers.to_wsgi_list()
         present = {name.lower() for name, _ in wsgi}
         missing = [(name, value) for name, value, lower in extra if lower not in present]

@@ -12,7 +12,7 @@ import re
 import sys
 from datetime import UTC, datetime
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_app_context, request
 from flask.wrappers import Response
 
 from portal.core.lean import keep
@@ -35,7 +35,7 @@ def scrub(text: str) -> str:
 
 def request_id() -> str | None:
     """The id of the request being served, if any."""
-    return g.get("request_id") if has_request_context() else None
+    return g.get("request_id") if has_app_context() else None
 
 
 class JsonFormatter(logging.Formatter):
@@ -96,14 +96,20 @@ def install(kind: str, level: str = "INFO") -> None:
     root.setLevel(level)
 
 
+def take_request_id(environ: dict) -> str:
+    """This request's id (a sane incoming X-Request-ID, or a new one), noted in g for the log lines."""
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    g.request_id = incoming if SANE_ID.fullmatch(incoming) else os.urandom(16).hex()
+    return g.request_id
+
+
 def register_request_ids(app: Flask) -> None:
     """Give every request an id (a sane incoming X-Request-ID, or a new one) and answer with it."""
 
     @app.before_request
     @keep
     def _take_id() -> None:
-        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-        g.request_id = incoming if SANE_ID.fullmatch(incoming) else os.urandom(16).hex()
+        take_request_id(request.environ)
 
     @app.after_request
     @keep

@@ -54,6 +54,11 @@ def bad_request_line() -> bool:
     return bool(req.environ.get("QUERY_STRING")) and any(_bad(k, v) for k, v in req.args.items(multi=True))
 
 
+def plain_request(environ, raw: bytes) -> bool:
+    """True when no query string, no bad character in the Authorization header and no escape in the body need the full checks."""
+    return not environ.get("QUERY_STRING") and not _bad(environ.get("HTTP_AUTHORIZATION")) and not _JSON_ESCAPES.search(raw)
+
+
 def _mimetype(environ) -> str:
     """The request's media type, lower case and without parameters (request.mimetype without parsing them)."""
     return environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
@@ -140,7 +145,7 @@ def register_security(app):
     def _headers(response):
         # A header the view set itself wins. One pass over the names, not a setdefault (a scan) per header.
         present = {name.lower() for name, _ in response.headers.items()}
-        response.headers.extend([(name, value) for name, value, lower in answer_headers(request) if lower not in present])
+        response.headers.extend([(name, value) for name, value, lower in answer_headers(request.environ) if lower not in present])
         return response
 
     app.answer_headers = answer_headers
@@ -149,10 +154,10 @@ def register_security(app):
 _WANTED: dict[tuple[bool, bool], tuple[tuple[str, str, str], ...]] = {}
 
 
-def answer_headers(req):
-    """(name, value, lower-case name) of the security headers an answer to req carries unless it set its own."""
-    secure = bool(req.is_secure or current_app.config.get("PREFER_HTTPS"))
-    key = (secure, req.path.startswith("/static/"))
+def answer_headers(environ):
+    """(name, value, lower-case name) of the security headers an answer to this request carries unless it set its own."""
+    secure = environ.get("wsgi.url_scheme") in ("https", "wss") or bool(current_app.config.get("PREFER_HTTPS"))
+    key = (secure, environ.get("PATH_INFO", "").startswith("/static/"))
     found = _WANTED.get(key)
     if found is None:
         wanted = list(HEADERS)

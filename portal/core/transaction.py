@@ -13,23 +13,28 @@ log = logging.getLogger(__name__)
 
 def finish(response: Response) -> Response:
     """The request hook: commit what a request that succeeded wrote; roll back a failed or refused one."""
+    end(ok=response.status_code < 400, path=request.path)
+    return response
+
+
+def end(ok: bool, path: str = "-") -> None:
+    """Commit the request's writes when it succeeded (ok), was not refused or asked to keep them; else roll back."""
     keep = g.pop("keep_changes", False)
     refused = g.pop("refused", False)
     if not db.session.registry.has():
-        return response  # no session was made (a gate rescan, the bare floor): asking would make one
+        return  # no session was made (a gate rescan, the bare floor): asking would make one
     session = db.session()
     if not session.in_transaction():
-        return response  # the request never used the session (the gate's reads, static pages): nothing to end
-    if (response.status_code < 400 and not refused) or keep:
+        return  # the request never used the session (the gate's reads, static pages): nothing to end
+    if (ok and not refused) or keep:
         try:
             session.commit()
         except Exception:
             session.rollback()
-            log.exception("commit failed on %s", mask(request.path))
+            log.exception("commit failed on %s", mask(path))
             raise
     else:
         session.rollback()
-    return response
 
 
 def abandon() -> None:

@@ -41,18 +41,18 @@ class DeviceRef:
         return self.gate_ids[0] if len(self.gate_ids) == 1 else None
 
 
-def authenticate():
-    """The device behind the bearer token, in one Core query; 401 otherwise (user tokens never pass).
+def authenticate(presented):
+    """The device behind a presented token's hash (bearer_hash), in one Core query; 401 otherwise (user tokens never pass).
 
     The gate's hot path calls this on every scan, so it reads plain columns instead of ORM objects.
     """
-    found = reads.rows(_auth_statement(), token_hash=bearer_hash())
+    found = reads.rows(_auth_statement(), token_hash=presented)
     return device_from_row(found[0] if found else None)
 
 
-def bearer_hash():
-    """The hash to look the presented device token up by; 401 when no device token was presented."""
-    plain = bearer.bearer()
+def bearer_hash(header=None):
+    """The hash to look the presented device token up by (the request's, or this Authorization header's); else 401."""
+    plain = bearer.bearer() if header is None else bearer.from_header(header)
     prefix = bearer.DEVICE_PREFIX + "_"
     if not plain or len(plain) > 200 or not plain.startswith(prefix):
         raise ApiError(401, "unauthorized", "A valid device token is required.")

@@ -13,6 +13,7 @@ from portal.core import metrics
 from portal.core.errors import ApiError, ValidationFailed
 from portal.core.jsonbody import json_body
 from portal.devices import api_tokens as device_tokens
+from portal.events import journal
 from portal.extensions import csrf, db, limiter
 from portal.gate import cache as decision_cache
 from portal.gate import decisions, errlog, queries, spool, texts
@@ -62,6 +63,11 @@ def _verify_request():
         if exc.status == 413:
             raise ApiError(400, "too_large", "The request body is too large.") from None
         raise
+    return verify_fields(data)
+
+
+def verify_fields(data):
+    """(method, value, direction) of a verify body's JSON object, or 400 naming what is wrong."""
     given = [name for name in METHODS if data.get(name) is not None]
     if len(given) != 1:
         raise ValidationFailed({"qr": ("one_method", "Send exactly one of qr, code or plate.")})
@@ -93,12 +99,12 @@ def _reconnecting(read):
         return read()
 
 
-def _authenticate():
-    """The calling device, or 401."""
-    return _reconnecting(device_tokens.authenticate)
+def _authenticate(presented):
+    """The device whose token hashes to presented, or 401."""
+    return _reconnecting(lambda: device_tokens.authenticate(presented))
 
 
-def _device_and_prefetch(method, value, direction):
+def _device_and_prefetch(presented, method, value, direction):
     """(device, prefetched): for a QR whose signature checks, the token and the pass in ONE select.
 
     The signature is checked before the token is looked up (pure computation; its result is used only
@@ -106,22 +112,55 @@ def _device_and_prefetch(method, value, direction):
     its fail-closed boundary.
     """
     if method != "qr":
-        return _authenticate(), None
+        return _authenticate(presented), None
     try:
         # Before the signature: on SQLite, reading the change counter also drops a key set a retirement outdated.
         cache = decision_cache.fresh(current_app)
         signed = decisions.signed_qr(value)  # reads the signing keys when their 30 s cache ran out
         if isinstance(signed, TokenError):
-            return _authenticate(), (signed, None)
+            return _authenticate(presented), (signed, None)
         usable = cache if direction is None else None  # a scan with a direction moves anti-passback: always read
-        device, row = _reconnecting(lambda: queries.device_and_pass(signed.pass_id, usable))
+        device, row = _reconnecting(lambda: queries.device_and_pass(presented, signed.pass_id, usable))
     except ApiError:
         raise
     except Exception as exc:
         errlog.log_failure(log, logging.WARNING, "gate joint read failed, deciding with separate reads", exc)
         db.session.rollback()  # not a refusal: a failed statement poisons its transaction, and the reads go on
-        return _authenticate(), None
+        return _authenticate(presented), None
     return device, (signed, row)
+
+
+def decide(presented, method, value, direction, started):
+    """The outcome of a well-formed verify call whose token hashes to presented; 401 before anything is done."""
+    try:
+        device, prefetched = _device_and_prefetch(presented, method, value, direction)
+    except ApiError:
+        raise
+    except Exception as exc:
+        return _unattributed(exc, presented, method, direction, started)
+    outcome = decisions.verify(device, method, value, direction, started, prefetched)
+    spool.hand_over()  # attempts of an outage get their device now that tokens are readable
+    return outcome
+
+
+def _direct(environ, raw):
+    """The verify call answered straight from WSGI (portal.core.direct); None: the view answers it.
+
+    Only an ordinary call gets here: a JSON object with one method and a device token that authenticates.
+    Everything else (bad JSON, a missing or unknown token) returns None before anything is done, and the
+    view gives the same 400 or 401 it always has.
+    """
+    started = time.perf_counter()
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            return None
+        method, value, direction = verify_fields(data)
+        presented = device_tokens.bearer_hash(environ.get("HTTP_AUTHORIZATION", ""))
+        outcome = decide(presented, method, value, direction, started)
+    except (ValueError, RecursionError, ApiError):
+        return None
+    return _answer_body(outcome, method, started).encode(), journal.journal().flush_if_due
 
 
 @api_route(
@@ -130,6 +169,7 @@ def _device_and_prefetch(method, value, direction):
     summary="Decide whether a gate opens",
     tag="gate",
     auth="device",
+    direct=_direct,
     body=VERIFY_BODY,
     responses={"200": VERIFY_ANSWER},
 )
@@ -144,24 +184,18 @@ def gate_verify():
         method, value, direction = _verify_request()
     except ApiError as bad_body:
         try:
-            _authenticate()  # a missing or wrong token answers 401 before anything is said about the body
+            # A missing or wrong token answers 401 before anything is said about the body.
+            _authenticate(device_tokens.bearer_hash())
         except ApiError:
             raise
         except Exception as exc:
-            return _unattributed(exc, None, None, started)
+            return _answer(_unattributed(exc, None, None, None, started), None, started)
         raise bad_body from None
-    try:
-        device, prefetched = _device_and_prefetch(method, value, direction)
-    except ApiError:
-        raise
-    except Exception as exc:
-        return _unattributed(exc, method, direction, started)
-    outcome = decisions.verify(device, method, value, direction, started, prefetched)
-    spool.hand_over()  # attempts of an outage get their device now that tokens are readable
+    outcome = decide(device_tokens.bearer_hash(), method, value, direction, started)
     return _answer(outcome, method, started)
 
 
-def _unattributed(exc, method, direction, started):
+def _unattributed(exc, presented, method, direction, started):
     """The device token could not be checked (the database is unreachable): deny / error, fail closed.
 
     The attempt is spooled with the token's hash and recorded once its device can be read again
@@ -171,11 +205,16 @@ def _unattributed(exc, method, direction, started):
         db.session.rollback()  # not a refusal: the failed read's transaction ends before the spool and the deny
     errlog.log_failure(log, logging.ERROR, "gate token lookup failed closed", exc, method=method or "-")
     if method is not None:
-        spool.keep(device_tokens.bearer_hash(), method, direction, started, type(exc).__name__)
-    return _answer(deny("error"), method, started)
+        spool.keep(presented, method, direction, started, type(exc).__name__)
+    return deny("error")
 
 
 def _answer(outcome, method, started):
+    return current_app.response_class(_answer_body(outcome, method, started), content_type="application/json")
+
+
+def _answer_body(outcome, method, started):
+    """The answer's JSON text, counted in the metrics."""
     decision, reason, message, display = _answer_parts(outcome.decision, outcome.reason)
     # A refused keypad code never names its pass: that would tell a guesser which numbers are live.
     pass_id = outcome.pass_id if outcome.pass_id is not None and (outcome.granted or method != "code") else None
@@ -185,7 +224,7 @@ def _answer(outcome, method, started):
         f'{"" if pass_id is None else f""""pass_id":{int(pass_id)},"""}"reason":{reason}}}\n'
     )
     metrics.gate_decision(outcome.decision, outcome.reason, started)
-    return current_app.response_class(body, content_type="application/json")
+    return body
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=True, sort_keys=True, separators=(",", ":")).encode

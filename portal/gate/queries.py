@@ -102,14 +102,15 @@ def _token_and_pass():
     )
 
 
-def device_and_pass(pass_id, cache=None):
+def device_and_pass(presented, pass_id, cache=None):
     """(DeviceRef, (pass, watch hit) or None) from ONE select: a signed QR's token check and pass.
 
-    401 exactly as device_tokens.authenticate(). Only the rules' columns are read: no unit, building
-    or gate row (the event hooks load a gate by id if they need its name). With cache (a usable
-    portal.gate.cache, for a scan without a direction) the row may come from this worker's copy.
+    presented is the token's hash (device_tokens.bearer_hash); 401 exactly as device_tokens.authenticate().
+    Only the rules' columns are read: no unit, building or gate row (the event hooks load a gate by id if
+    they need its name). With cache (a usable portal.gate.cache, for a scan without a direction) the row
+    may come from this worker's copy.
     """
-    key = (device_tokens.bearer_hash(), pass_id)
+    key = (presented, pass_id)
     row = cache.get(key) if cache is not None else None
     if row is None:
         generation = cache.generation if cache is not None else None
