@@ -116,20 +116,43 @@ class AheadLog:
 
 
 def _locked_orphans(path, kind):
-    """{run: [(path, fd)]}: segments of kind no living process holds, locked now by us (so only we recover them)."""
-    runs = {}
+    """{run: [(path, fd)]}: runs of kind no living process holds, every segment locked now by us (so only we recover them)."""
+    names = {}
     for name in sorted(os.listdir(path)):
         match = _NAME.match(name)
-        if match is None or match["kind"] != kind:
+        if match is not None and match["kind"] == kind:
+            names.setdefault(match["run"], []).append(path / name)
+    runs = {}
+    for run, paths in names.items():
+        files = []
+        for file_path in paths:
+            locked = _lock(file_path)
+            if locked is None:
+                break
+            files.append((file_path, locked))
+        else:
+            runs[run] = files
             continue
-        fd = os.open(path / name, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        # All of a run or none: a recovery that saw only some segments would miss the notes in the others.
+        for _, fd in files:
             os.close(fd)
-            continue
-        runs.setdefault(match["run"], []).append((path / name, fd))
     return runs
+
+
+def _lock(file_path):
+    """A descriptor of the file locked by us, or None: its process lives, or another recovery has it or removed it."""
+    try:
+        fd = os.open(file_path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(fd).st_nlink:
+            return fd
+    except BlockingIOError:
+        pass
+    os.close(fd)  # locked only once a recovery that got there first had written and removed it
+    return None
 
 
 def _read(files):
