@@ -6,12 +6,13 @@ process of the same database records them once the devices can be read.
 """
 
 import collections
+import dataclasses
 import itertools
 import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from flask import current_app
 
@@ -38,9 +39,10 @@ class Attempt:
 
     def fields(self):
         """The attempt as written ahead."""
-        found = asdict(self)
-        del found["seq"]
-        return found
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Attempt) if f.name != "seq")
 
 
 class Spool:
