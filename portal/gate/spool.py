@@ -22,7 +22,7 @@ from portal.extensions import db
 
 log = logging.getLogger(__name__)
 LIMIT = 50_000  # the oldest go first beyond this (counted in the log)
-BATCH = 500  # attempts recorded per transaction; a verify that finds the spool full records one batch
+BATCH = 500  # attempts recorded per transaction; a verify that finds attempts spooled records one batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class Spool:
     def keep(self, attempt):
         with self.lock:
             if len(self.items) >= LIMIT:
-                self._settled(self.items.popleft())  # settled by giving it up: a recovery must not record it either
+                self._settled(self.items.popleft().seq)  # settled by giving it up: a recovery must not record it either
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log.error("gate spool full: %d attempts dropped", self.dropped)
@@ -89,15 +89,16 @@ class Spool:
 
     def recorded(self, batch):
         """The batch is in the table: off the deque and settled in the file (a full spool may have dropped some already)."""
-        mine = set(map(id, batch))
+        mine, last = set(map(id, batch)), 0
         with self.lock:
             while self.items and id(self.items[0]) in mine:
-                self._settled(self.items.popleft())
+                last = max(last, self.items.popleft().seq)
+            self._settled(last)
 
-    def _settled(self, attempt):
-        # Under the lock, for the oldest attempt: everything up to it in the file is settled too.
-        if self.ahead is not None and attempt.seq:
-            self._note("done", attempt.seq)
+    def _settled(self, seq):
+        # Under the lock, for the oldest attempts: everything up to seq in the file is settled.
+        if self.ahead is not None and seq:
+            self._note("done", seq)
 
     def _note(self, what, *seqs):
         # A note that cannot be written costs at worst a batch recorded twice after a kill.
