@@ -74,8 +74,8 @@ class Config:
     PATROL_PHOTO_RETENTION_DAYS = int(os.environ.get("PATROL_PHOTO_RETENTION_DAYS", "90"))
     # How often each worker writes the events of gate decisions that took nothing (portal.events.journal).
     EVENT_JOURNAL_MS = int(os.environ.get("EVENT_JOURNAL_MS", "100"))
-    # Where queued events are written ahead so a worker killed with SIGKILL loses none (portal.events.ahead):
-    # empty for <instance>/journal, "off" to keep them in memory only.
+    # Where queued events and the gate's spooled attempts are written ahead so a worker killed with SIGKILL
+    # loses none (portal.events.ahead): empty for <instance>/journal, "off" to keep them in memory only.
     EVENT_JOURNAL_DIR = os.environ.get("EVENT_JOURNAL_DIR", "")
     QR_STEP_SECONDS = 30
     # Each worker's copy of what QR decisions read (portal.gate.cache); STALE_MS bounds, on PostgreSQL,

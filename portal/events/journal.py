@@ -78,17 +78,11 @@ class Journal:
     def _write_ahead(self, entry):
         # Under the lock: file order is queue order, so the batches written are always a prefix of the file.
         if self._ahead is None:
-            path = ahead.directory(self.app)
-            if path is None:
-                return
-            try:
-                self._ahead = ahead.AheadLog(path)
-            except OSError as exc:
-                self.app.config["EVENT_JOURNAL_DIR"] = "off"
-                log.error("event journal: no write-ahead file (%s); a killed worker loses its queue", type(exc).__name__)
+            self._ahead = ahead.open_log(self.app, "journal")
+            if self._ahead is None:
                 return
         try:
-            entry.seq = self._ahead.append(entry.events)
+            entry.seq = self._ahead.append([fields for fields, _, _ in entry.events])
         except OSError as exc:  # a full disk must not fail a gate decision
             log.error("event journal: write-ahead failed (%s)", type(exc).__name__)
 
@@ -160,7 +154,7 @@ class Journal:
             if not batch:
                 return
             try:
-                _write_retrying(self.app, batch)
+                write_retrying(self.app, batch)
             except BaseException:
                 with self._lock:
                     self._items.extendleft(reversed(batch))
@@ -181,21 +175,7 @@ class Journal:
     def _recover(self):
         """Write what killed workers of this database left in their write-ahead files (never raises)."""
         self._recovered_at = time.monotonic()
-        try:
-            ahead.recover(self.app, lambda events: _write_retrying(self.app, [Entry(events)]), self._committed)
-        except Exception as exc:
-            log.error("event journal: recovering a killed worker's events failed (%s); retried later", type(exc).__name__)
-
-    def _committed(self, fields):
-        """Whether an event with exactly these fields is in the table (its batch committed before the kill)."""
-        from portal.events.models import AccessEvent as E
-
-        with self.app.app_context():
-            try:
-                same = [getattr(E, k) == v for k, v in fields.items() if k in _PROBE and v is not None]
-                return db.session.scalar(db.select(E.id).where(*same).limit(1)) is not None
-            finally:
-                db.session.remove()
+        ahead.recover_all(self.app)
 
     def stop(self):
         """Stop the thread and write what is left (at exit, and when an app is torn down)."""
@@ -228,7 +208,29 @@ def add_from_request(entry, app=None):
             return response
 
 
-def _write_retrying(app, batch):
+def recover(app):
+    """Write the events dead journals of app's database left in their write-ahead files."""
+
+    def write(items):
+        write_retrying(app, [Entry([(fields, None, None) for fields in items])])
+        return len(items)
+
+    ahead.recover(app, "journal", write, lambda items: not items or committed(app, items[0]))
+
+
+def committed(app, fields):
+    """Whether an event with exactly these fields is in the table (its batch committed before a kill)."""
+    from portal.events.models import AccessEvent as E
+
+    with app.app_context():
+        try:
+            same = [getattr(E, k) == v for k, v in fields.items() if k in _PROBE and v is not None]
+            return db.session.scalar(db.select(E.id).where(*same).limit(1)) is not None
+        finally:
+            db.session.remove()
+
+
+def write_retrying(app, batch):
     """_write, once more on a fresh connection when the server dropped the pooled one (a restart)."""
     try:
         _write(app, batch)

@@ -1,25 +1,31 @@
 """Attempts the gate could not even attribute to a device (the token lookup failed), kept until it can.
 
-(docs/gate.md, "Failing closed", says why.)
+(docs/gate.md, "Failing closed", says why.) Each attempt is written ahead like the event journal's
+entries (portal.events.ahead, kind "spool"), so a worker killed during the outage loses none: another
+process of the same database records them once the devices can be read.
 """
 
 import collections
+import dataclasses
+import itertools
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
 from portal.core.timeutil import utcnow
+from portal.events import ahead
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
 LIMIT = 50_000  # the oldest go first beyond this (counted in the log)
+BATCH = 500  # attempts recorded per transaction; a verify that finds attempts spooled records one batch
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One unattributed attempt."""
 
@@ -29,36 +35,77 @@ class Attempt:
     at: object
     latency_ms: float
     error: str
+    seq: int = field(default=0, compare=False)  # its entry in the write-ahead file (0: not written ahead)
+
+    def fields(self):
+        """The attempt as written ahead."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Attempt) if f.name != "seq")
 
 
 class Spool:
-    """One app's spooled attempts in this process."""
+    """One app's spooled attempts in this process; the deque holds exactly those not yet settled, oldest first."""
 
-    def __init__(self):
+    def __init__(self, app):
+        self.app = app
         self.pid = os.getpid()
         self.items = collections.deque()
         self.lock = threading.Lock()
         self.draining = threading.Lock()
         self.dropped = 0
+        self.ahead = None
 
     def keep(self, attempt):
         with self.lock:
             if len(self.items) >= LIMIT:
-                self.items.popleft()
+                self._settled(self.items.popleft().seq)  # settled by giving it up: a recovery must not record it either
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log.error("gate spool full: %d attempts dropped", self.dropped)
-            self.items.append(attempt)
+            self.items.append(self._write_ahead(attempt))
 
-    def take(self):
-        with self.lock:
-            batch = list(self.items)
-            self.items.clear()
-        return batch
+    def _write_ahead(self, attempt):
+        # Under the lock: file order is deque order, so what is settled is always a prefix of the file.
+        if self.ahead is None:
+            self.ahead = ahead.open_log(self.app, "spool")
+            if self.ahead is None:
+                return attempt
+        fields = attempt.fields()
+        try:
+            return Attempt(**fields, seq=self.ahead.append([fields]))
+        except OSError as exc:  # a full disk must not fail a gate decision
+            log.error("gate spool: write-ahead failed (%s)", type(exc).__name__)
+            return attempt
 
-    def put_back(self, batch):
+    def oldest(self):
+        """The oldest attempts, at most a batch, noted in the file as about to be recorded."""
         with self.lock:
-            self.items.extendleft(reversed(batch))
+            batch = list(itertools.islice(self.items, BATCH))
+            if self.ahead is not None and batch and batch[0].seq and batch[-1].seq:
+                self._note("begin", batch[0].seq, batch[-1].seq)
+            return batch
+
+    def recorded(self, batch):
+        """The batch is in the table: off the deque and settled in the file (a full spool may have dropped some already)."""
+        mine, last = set(map(id, batch)), 0
+        with self.lock:
+            while self.items and id(self.items[0]) in mine:
+                last = max(last, self.items.popleft().seq)
+            self._settled(last)
+
+    def _settled(self, seq):
+        # Under the lock, for the oldest attempts: everything up to seq in the file is settled.
+        if self.ahead is not None and seq:
+            self._note("done", seq)
+
+    def _note(self, what, *seqs):
+        # A note that cannot be written costs at worst a batch recorded twice after a kill.
+        try:
+            getattr(self.ahead, what)(*seqs)
+        except OSError as exc:
+            log.error("gate spool: write-ahead note failed (%s)", type(exc).__name__)
 
 
 def spool(app=None):
@@ -66,7 +113,7 @@ def spool(app=None):
     app = app or current_app._get_current_object()
     found = app.extensions.get("gate_spool")
     if found is None or found.pid != os.getpid():
-        found = app.extensions["gate_spool"] = Spool()
+        found = app.extensions["gate_spool"] = Spool(app)
     return found
 
 
@@ -76,73 +123,95 @@ def keep(token_hash, method, direction, started, error):
 
 
 def hand_over():
-    """In a request that authenticated (the database answers again): resolve what the spool holds, if anything.
+    """In a request that authenticated (the database answers again): record a batch of what the spool holds, if anything.
 
-    Synchronous, one select, once after an outage: the journal's after-response hook is not enough,
-    since a test client or a quiet gate may never close a response.
+    Synchronous, once after an outage (a batch a request, the journal's writer thread does the rest
+    every 10 s): the journal's after-response hook is not enough, since a test client or a quiet gate
+    may never close a response.
     """
     if spool().items:
-        drain(current_app._get_current_object())
+        drain(current_app._get_current_object(), batches=1)
 
 
-def drain(app):
-    """Resolve every spooled attempt and queue its event in the journal; kept if the database refuses."""
-    from portal.devices.api_tokens import devices_by_hash
-    from portal.events.journal import Entry, journal
-
+def drain(app, batches=None):
+    """Record the spooled attempts (all, or so many batches); returns how many; kept if the database refuses."""
     book = spool(app)
-    if not book.draining.acquire(blocking=False):
-        return 0
-    try:
-        batch = book.take()
-        if not batch:
-            return 0
+    total = 0
+    for _ in itertools.repeat(None) if batches is None else range(batches):
+        with book.draining:  # a batch at a time: a request waits at most for the batch another thread records
+            batch = book.oldest()
+            if not batch:
+                break
+            try:
+                total += record(app, batch)
+            except Exception as exc:
+                log.warning("gate spool: %d attempts wait, devices unreadable (%s)", len(book.items), type(exc).__name__)
+                break
+            book.recorded(batch)
+    return total
+
+
+def recover(app):
+    """This process's own spool, then what killed workers of the same database spooled (the journal's thread, every 10 s)."""
+    drain(app)
+    ahead.recover(app, "spool", lambda items: record(app, [Attempt(**i) for i in items]), lambda items: _committed(app, items))
+
+
+def record(app, attempts):
+    """Write the events of the attempts whose token was valid at the time, in one transaction; returns how many.
+
+    Raises, writing nothing, while the devices cannot be read. An attempt whose token names no usable
+    device is dropped (counted in the log): an unauthenticated caller never writes events.
+    """
+    from portal.events.journal import Entry, write_retrying
+
+    events = _events(app, attempts)
+    if events:
+        write_retrying(app, [Entry([(fields, None, None) for fields in events])])
+    log.warning(
+        "gate spool: %d attempts from the outage recorded, %d without a valid device token dropped",
+        len(events),
+        len(attempts) - len(events),
+    )
+    return len(events)
+
+
+def _committed(app, items):
+    """Whether a batch noted as begun is in the table (it is one transaction: its first event tells)."""
+    from portal.events.journal import committed
+
+    events = _events(app, [Attempt(**i) for i in items])
+    return not events or committed(app, events[0])
+
+
+def _events(app, attempts):
+    """The event fields of the attempts whose token was valid at the time (one select)."""
+    from portal.devices.api_tokens import devices_by_hash
+
+    with app.app_context():
         try:
-            with app.app_context():
-                try:
-                    found = devices_by_hash({a.token_hash for a in batch})
-                finally:
-                    db.session.remove()
-        except Exception as exc:
-            book.put_back(batch)
-            log.warning("gate spool: %d attempts wait, devices unreadable (%s)", len(batch), type(exc).__name__)
-            return 0
-        events, recorded = journal(app), 0
-        for a in batch:
-            device = found.get(a.token_hash)
-            if device is None or not device.valid_at(a.at):
-                continue
-            events.add(
-                Entry(
-                    [
-                        (
-                            dict(
-                                at=a.at,
-                                site_id=device.site_id,
-                                gate_id=device.gate_id,
-                                device_id=device.id,
-                                method=a.method,
-                                direction=a.direction,
-                                source="api",
-                                plate=None,
-                                pass_id=None,
-                                decision="deny",
-                                reason="error",
-                                latency_ms=a.latency_ms,
-                                details={"error": a.error, "spooled": True},
-                            ),
-                            None,
-                            None,
-                        )
-                    ]
+            found = devices_by_hash({a.token_hash for a in attempts})
+        finally:
+            db.session.remove()
+    events = []
+    for a in attempts:
+        device = found.get(a.token_hash)
+        if device is not None and device.valid_at(a.at):
+            events.append(
+                dict(
+                    at=a.at,
+                    site_id=device.site_id,
+                    gate_id=device.gate_id,
+                    device_id=device.id,
+                    method=a.method,
+                    direction=a.direction,
+                    source="api",
+                    plate=None,
+                    pass_id=None,
+                    decision="deny",
+                    reason="error",
+                    latency_ms=a.latency_ms,
+                    details={"error": a.error, "spooled": True},
                 )
             )
-            recorded += 1
-        log.warning(
-            "gate spool: %d attempts from the outage recorded, %d without a valid device token dropped",
-            recorded,
-            len(batch) - recorded,
-        )
-        return recorded
-    finally:
-        book.draining.release()
+    return events
