@@ -92,6 +92,17 @@ REFUSAL_STATUS = {
 }
 
 
+def refusal_status(refusal: Refused) -> int:
+    """The HTTP status of a refusal's kind, for a page that shows itself again with the refusal."""
+    return REFUSAL_STATUS.get(refusal.kind, 400)
+
+
+def refusal_page(refusal: Refused) -> tuple[str, int]:
+    """The error page for a refused read (a report's period or site): its status and reasons in the page's language."""
+    status = refusal_status(refusal)
+    return render_template("errors/error.html", status=status, message="; ".join(field_messages(refusal).values())), status
+
+
 def bilingual(msgid, **params):
     """The same message in English and Chinese, for API bodies and device displays."""
     out = {}
@@ -163,7 +174,7 @@ def register_errorhandlers(app):
         abandon()  # and the commit hook commits nothing, though a refused page action redirects
         if wants_json():
             texts = bilingual(exc.message, **exc.params)
-            return jsonify(error_body(exc.code, texts, exc.fields)), REFUSAL_STATUS.get(exc.kind, 400)
+            return jsonify(error_body(exc.code, texts, exc.fields)), refusal_status(exc)
         flash("; ".join(field_messages(exc).values()), "error")
         return redirect(g.get("refused_back") or _same_site_referrer() or request.path)
 

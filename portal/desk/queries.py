@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import func
 
 from portal.audit.operations import record
+from portal.core.converters import is_id
 from portal.core.timeutil import local_text, utcnow
 from portal.core.validators import mask_phone
 from portal.desk.models import DeskException, Shift
@@ -89,6 +90,14 @@ def events_by_id(ids, site_ids=None):
 def gates(site_id):
     """The site's gates."""
     return db.session.scalars(db.select(Gate).where(Gate.site_id == site_id).order_by(Gate.id)).all()
+
+
+def site_device(site_id, device_id):
+    """The site's device with this id, or None (another site's devices do not exist for this user)."""
+    from portal.devices.models import Device
+
+    device = db.session.get(Device, device_id) if is_id(device_id) else None
+    return device if device is not None and device.site_id == site_id else None
 
 
 def devices(site_id):

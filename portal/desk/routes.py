@@ -9,7 +9,7 @@ from flask_login import current_user
 from portal.accounts.sessions import page_roles
 from portal.alarms import queries as alarm_queries
 from portal.alarms.serialize import alarm_json
-from portal.core.errors import ApiError, Refused, back_to
+from portal.core.errors import Refused, attempt, back_to
 from portal.core.timeutil import utcnow
 from portal.desk import labels, operations, queries
 from portal.desk.access import DESK_ROLES, desk_site, site_object
@@ -171,30 +171,33 @@ def shift_end():
     return redirect(back)
 
 
+def _remote_open(site):
+    device = queries.site_device(site.id, form_int("device_id"))
+    if device is None:  # none sent, or another site's: refused like a bad field, as the page has no 404 of its own
+        raise Refused("not_found", "Not found.", kind="not_found")
+    return operations.remote_open(
+        current_user,
+        device,
+        form_text("reason"),
+        door=form_int("door"),
+        emergency=form_text("emergency"),
+        kind=form_text("kind") or "open",
+    )
+
+
 @bp.route("/remote", methods=["GET", "POST"])
 @page_roles(*DESK_ROLES)
 def remote():
     """Open a door, gate or barrier, or call a lift; emergency vehicles with one tap."""
-    from portal.devices.models import Device
-
     site = desk_site(current_user)
     status = 200
     if request.method == "POST":
-        try:
-            device = site_object(Device, form_int("device_id"), site)
-            operations.remote_open(
-                current_user,
-                device,
-                form_text("reason"),
-                door=form_int("door"),
-                emergency=form_text("emergency"),
-                kind=form_text("kind") or "open",
-            )
+        _sent, refusal = attempt(_remote_open, site)
+        if refusal is None:
             flash(_("Command sent to the device."), "ok")
             return redirect(url_for("desk.remote"))
-        except (ApiError, Refused) as exc:  # ApiError: a device not of this site, shown like a refused form
-            flash_errors(exc)
-            status = 400
+        flash_errors(refusal)  # the form is shown again with the devices; nothing of the refused open is kept
+        status = 400
     return render_template("desk/remote.html", site=site, devices=queries.devices(site.id), emergencies=EMERGENCY_LABELS), status
 
 

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from portal.core.errors import Refused
+
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
@@ -40,13 +42,11 @@ STAFF_MESSAGES = MESSAGES | {
 }
 
 
-class PhotoRefused(Exception):
-    """The upload cannot be used; code is one of MESSAGES."""
+class PhotoRefused(Refused):
+    """The upload cannot be used (a 400 refusal); code is one of MESSAGES."""
 
     def __init__(self, code):
-        super().__init__(code)
-        self.code = code
-        self.message = MESSAGES[code]
+        super().__init__(code, MESSAGES[code])
 
 
 def load_photo(data, side=DETECT_SIDE):
@@ -67,8 +67,6 @@ def load_photo(data, side=DETECT_SIDE):
             im.draft("RGB", (side * 2, side * 2))
             im = ImageOps.exif_transpose(im)
             im = im.convert("RGB")
-    except PhotoRefused:
-        raise
     except (
         UnidentifiedImageError,
         OSError,

@@ -7,7 +7,7 @@ from flask import has_request_context, request
 
 from portal.audit.operations import record
 from portal.core import crypto
-from portal.core.errors import ApiError
+from portal.core.errors import Refused
 from portal.core.timeutil import utcnow
 from portal.extensions import db
 from portal.faces import imaging, queries
@@ -31,7 +31,7 @@ def _ip_hash():
 
 def _require_live(p):
     if p.state() not in LIVE:
-        raise ApiError(409, "pass_not_live", "This pass has ended, so no face can be enrolled for it.")
+        raise Refused("pass_not_live", "This pass has ended, so no face can be enrolled for it.", kind="conflict")
 
 
 def give_consent(p):
@@ -49,27 +49,22 @@ def give_consent(p):
     return consent
 
 
-def refusal(exc, staff=False):
-    """An ApiError for a refused photo (worded for a guard when staff), carrying both languages."""
-    return ApiError(400, exc.code, imaging.STAFF_MESSAGES[exc.code] if staff else exc.message)
-
-
 def read_encoding(data):
-    """The one face's encoding of an uploaded photo (desk search); ApiError when unusable."""
+    """The one face's encoding of an uploaded photo (desk search); refused, worded for a guard, when unusable."""
     try:
         im = imaging.load_photo(data)
         _, encoding = imaging.analyse(im)
-    except imaging.PhotoRefused as exc:
-        raise refusal(exc, staff=True) from None
+    except imaging.PhotoRefused as exc:  # the visitor's wording ("your face") would mislead a guard
+        raise Refused(exc.code, imaging.STAFF_MESSAGES[exc.code]) from None
     return encoding
 
 
 def enrol(p, data):
-    """Make the template and terminal JPEG from a selfie; needs standing consent. Raises PhotoRefused."""
+    """Make the template and terminal JPEG from a selfie; needs standing consent; else refused (PhotoRefused: the photo)."""
     _require_live(p)
     consent = queries.active_consent(p.id)
     if consent is None:
-        raise ApiError(403, "consent_required", "Give your consent to face entry first.")
+        raise Refused("consent_required", "Give your consent to face entry first.", kind="forbidden")
     im = imaging.load_photo(data)
     box, encoding = imaging.analyse(im)
     jpeg, (width, height) = imaging.terminal_jpeg(im, box)

@@ -5,7 +5,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError
+from portal.core.errors import attempt, refusal_status
 from portal.faces import imaging, operations, queries
 from portal.faces import search as face_search
 from portal.faces.forms import ConsentForm, PhotoForm, SearchForm, WithdrawForm
@@ -61,10 +61,9 @@ def consent(token):
     form = ConsentForm()
     if not form.validate_on_submit():
         return _page(p, token, 400, error=_said("Tick the box to give your consent."), consent_form=form)
-    try:
-        operations.give_consent(p)
-    except ApiError as exc:
-        return _page(p, token, exc.status, error=_said(exc.message))
+    _consent, refusal = attempt(operations.give_consent, p)
+    if refusal is not None:  # an ended pass: the page says why
+        return _page(p, token, refusal_status(refusal), error=_said(refusal.message))
     flash(gettext("Thank you. Now take or choose a photo of your face."), "ok")
     return redirect(url_for("faces.enrol", token=token))
 
@@ -77,12 +76,9 @@ def photo(token):
     if not form.validate_on_submit():
         return _page(p, token, 400, error=_said("Choose a photo first."), photo_form=form)
     data = form.photo.data.read(imaging.MAX_UPLOAD_BYTES + 1)
-    try:
-        operations.enrol(p, data)
-    except imaging.PhotoRefused as exc:
-        return _page(p, token, 400, error=_said(exc.message))
-    except ApiError as exc:
-        return _page(p, token, exc.status, error=_said(exc.message))
+    _template, refusal = attempt(operations.enrol, p, data)
+    if refusal is not None:  # no face, several, too small, not a photo; or an ended pass, no consent
+        return _page(p, token, refusal_status(refusal), error=_said(refusal.message))
     flash(
         gettext(
             "Your face is enrolled. Face terminals will recognise you during this pass; the QR code and keypad code still work."
@@ -122,11 +118,8 @@ def desk_search():
         if not form.validate_on_submit():
             error, status = [gettext("Choose a photo first.")], 400
         else:
-            try:
-                results = face_search.run(
-                    current_user, form.photo.data.read(imaging.MAX_UPLOAD_BYTES + 1), request.form.get("site_id", type=int)
-                )
-            except ApiError as exc:
-                # Staff read their own language only; the visitor's pages show both.
-                error, status = [gettext(exc.message)], exc.status
+            photo = form.photo.data.read(imaging.MAX_UPLOAD_BYTES + 1)
+            results, refusal = attempt(face_search.run, current_user, photo, request.form.get("site_id", type=int))
+            if refusal is not None:  # staff read their own language only; the visitor's pages show both
+                error, status = [gettext(refusal.message)], refusal_status(refusal)
     return render_template("faces/search.html", form=form, results=results, error=error), status

@@ -2,7 +2,7 @@
 
 from portal.accounts.queries import site_scope
 from portal.audit.operations import record, record_pii_view
-from portal.core.errors import ApiError
+from portal.core.errors import Refused
 from portal.core.timeutil import local
 from portal.extensions import db
 from portal.faces import operations, queries
@@ -17,11 +17,11 @@ def site_for(user, site_id=None):
     """The site a staff member searches: their own; an all-sites admin names one."""
     if user.site_id is not None:
         if site_id not in (None, user.site_id):
-            raise ApiError(404, "not_found", "No such site.")
+            raise Refused("not_found", "No such site.", kind="not_found")
         return user.site_id
     site_scope(user)  # a guard or manager with no community searches none (404)
     if site_id is None or db.session.get(Site, site_id) is None:
-        raise ApiError(404, "not_found", "No such site.")
+        raise Refused("not_found", "No such site.", kind="not_found")
     return site_id
 
 

@@ -54,8 +54,6 @@ def _open(raw):
             img = Image.open(io.BytesIO(raw))
             _budget(img)
             img.load()
-        except Refused:
-            raise
         except (
             UnidentifiedImageError,
             OSError,

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.core.errors import Refused, back_to, field_messages
+from portal.core.errors import attempt, back_to, field_messages
 from portal.desk.access import DESK_ROLES, desk_site, site_object
 from portal.desk.forms import form_int, form_text
 from portal.feedback.photos import photo_response
@@ -56,6 +56,11 @@ def _buildings(site):
     return Building.query.filter_by(site_id=site.id).order_by(Building.id).all()
 
 
+def _log(site, data):
+    values = report_from(data, site, default_source="phone" if data.get("source") == "phone" else "desk")
+    return operations.create_incident(site, **values, reporter=current_user, photos=from_files(request.files))
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @page_roles(*DESK_ROLES)
 def new():
@@ -63,12 +68,9 @@ def new():
     site = desk_site(current_user)
     errors = {}
     if request.method == "POST":
-        data = request.form.to_dict()
-        try:
-            values = report_from(data, site, default_source="phone" if data.get("source") == "phone" else "desk")
-            inc = operations.create_incident(site, **values, reporter=current_user, photos=from_files(request.files))
-        except Refused as exc:
-            errors = field_messages(exc)
+        inc, refusal = attempt(_log, site, request.form.to_dict())
+        if refusal is not None:  # the form is shown again with what was typed
+            errors = field_messages(refusal)
         else:
             flash(_("Incident logged."), "ok")
             return redirect(url_for("incidents.show", incident_id=inc.id))

@@ -40,7 +40,9 @@ def clean(kind, raw):
         return CleanDocument(kind, raw, "application/pdf")
     try:
         photo = uploads.clean(raw)
-    except Refused:
+    except Refused as exc:  # the photo's reason, under the form's documents field; "not a photo" names PDF too
+        if exc.code != "photo_type":
+            _refuse(exc.code, exc.message, exc.kind, **exc.params)
         _refuse("document_type", "Only photos (JPEG, PNG, WebP) or PDF files are accepted.")
     return CleanDocument(kind, photo.data, photo.content_type)
 

@@ -1,13 +1,12 @@
 """Report pages for managers: the dashboard, CSV exports and the quarterly report."""
 
 from flask import Blueprint, Response, abort, make_response, render_template, request
-from flask_babel import gettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
 from portal.audit.operations import record
-from portal.core.errors import Refused
+from portal.core.errors import attempt, refusal_page
 from portal.desk.labels import REASON_LABELS
 from portal.reports import charts, exports, periods
 from portal.reports.access import REPORT_ROLES, site_for
@@ -16,19 +15,20 @@ from portal.reports.queries import kpi
 bp = Blueprint("reports", __name__, url_prefix="/team/reports")
 
 
+def _shown(call, *args):
+    """What a report reads its request with, or the error page saying why the request was refused."""
+    result, refusal = attempt(call, *args)
+    if refusal is not None:
+        abort(make_response(refusal_page(refusal)))
+    return result
+
+
 def _site():
-    try:
-        return site_for(current_user, request.args.get("site"))
-    except Refused:
-        abort(404)
+    return _shown(site_for, current_user, request.args.get("site"))
 
 
 def _period(site):
-    try:
-        return periods.parse(request.args.get("from"), request.args.get("to"), site.timezone)
-    except Refused as exc:
-        message = "; ".join(gettext(f[1]) for f in exc.fields.values())
-        abort(make_response(render_template("errors/error.html", status=400, message=message), 400))
+    return _shown(periods.parse, request.args.get("from"), request.args.get("to"), site.timezone)
 
 
 def chart_set(k):
@@ -109,10 +109,7 @@ def quarterly():
     year, q = request.args.get("year", type=int), request.args.get("q", type=int)
     if year is None and q is None:  # no query: the quarter we are in
         year, q = periods.current_quarter(site.timezone)
-    try:
-        period = periods.quarter(year, q, site.timezone)
-    except Refused:
-        abort(400)
+    period = _shown(periods.quarter, year, q, site.timezone)
     q = (period.first.month - 1) // 3 + 1
     # The same quarter a year earlier: the seed's aims are yearly changes, and seasons differ between quarters.
     k = kpi(site, period, previous=periods.quarter(period.first.year - 1, q, site.timezone))

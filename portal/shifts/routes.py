@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.sessions import page_roles
-from portal.core.errors import Refused, back_to
+from portal.core.errors import attempt, back_to, field_messages
 from portal.desk.access import DESK_ROLES, desk_site, id_arg, site_object
 from portal.desk.forms import form_text
 from portal.desk.labels import KIND_LABELS as EXCEPTION_LABELS
@@ -65,11 +65,10 @@ def set_post():
 def handovers():
     """Every handover, searchable by date, guard and text."""
     site = desk_site(current_user)
-    try:
-        first, last = date_arg("from"), date_arg("to")
-    except Refused:
-        first = last = None
-        flash(_("Give a date as YYYY-MM-DD."), "error")
+    dates, refusal = attempt(lambda: (date_arg("from"), date_arg("to")))
+    if refusal is not None:  # the search form is shown again, unfiltered by date, with why
+        flash("; ".join(field_messages(refusal).values()), "error")
+    first, last = dates or (None, None)
     text = (request.args.get("q") or "").strip()[:100] or None
     guard_id = id_arg("guard_id")
     rows = queries.handovers(site, text=text, guard_id=guard_id, first=first, last=last, limit=100)

@@ -46,15 +46,15 @@ def add_site(slug, name, timezone):
 
 
 def _checked(call, *args):
-    """An operation whose refusal becomes a command-line error naming each field (in English)."""
-    from portal.core.errors import Refused, bilingual
+    """An operation whose refusal abandons what it wrote and becomes a command-line error naming each field (in English)."""
+    from portal.core.errors import attempt, bilingual
 
-    try:
-        return call(*args)
-    except Refused as exc:
-        fields = exc.fields or {"": (exc.code, exc.message, exc.params)}
-        parts = [f"{name}: {bilingual(f[1], **(f[2] if len(f) > 2 else {}))['en']}".lstrip(": ") for name, f in fields.items()]
-        raise click.ClickException("; ".join(parts)) from None
+    result, refusal = attempt(call, *args)
+    if refusal is None:
+        return result
+    fields = refusal.fields or {"": (refusal.code, refusal.message, refusal.params)}
+    parts = [f"{name}: {bilingual(f[1], **(f[2] if len(f) > 2 else {}))['en']}".lstrip(": ") for name, f in fields.items()]
+    raise click.ClickException("; ".join(parts))
 
 
 @sites_cli.command("add-building")
@@ -158,18 +158,15 @@ def import_roll(slug, file, dry_run, skip_errors, create_places):
     """Import the residents' roll (CSV: building,unit,name,phone,relation,move_in); the last line is JSON."""
     import json
 
-    from portal.core.errors import Refused, bilingual
     from portal.sites import roll, roll_import
 
     site = cli_site(slug)
-    try:
-        result = roll_import.import_roll(
-            roll.plan(site, roll.decode(file.read(roll.MAX_BYTES + 1)), create_places=create_places),
-            skip_errors=skip_errors,
-            dry_run=dry_run,
+    raw = file.read(roll.MAX_BYTES + 1)
+    result = _checked(
+        lambda: roll_import.import_roll(
+            roll.plan(site, roll.decode(raw), create_places=create_places), skip_errors=skip_errors, dry_run=dry_run
         )
-    except Refused as exc:
-        raise click.ClickException(bilingual(exc.message, **exc.params)["en"]) from None
+    )
     for e in result["errors"]:
         click.echo(f"row {e['row']} {e['field']}: {e['message']['en']} / {e['message']['zh']}", err=True)
     if result["applied"]:

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from portal.accounts.queries import resident_units
 from portal.accounts.sessions import page_roles
-from portal.core.errors import REFUSAL_STATUS, Refused, back_to, field_messages
+from portal.core.errors import attempt, back_to, field_messages, refusal_status
 from portal.extensions import limiter
 from portal.feedback import operations, queries, schema
 from portal.feedback.filing import file_from
@@ -52,10 +52,9 @@ def new():
     errors = {}
     if form.is_submitted():
         if form.validate():
-            try:
-                c = file_from(current_user, request.form.to_dict(), request.files)
-            except Refused as exc:  # the form is shown again with what was typed
-                errors = field_messages(exc)
+            c, refusal = attempt(file_from, current_user, request.form.to_dict(), request.files)
+            if refusal is not None:  # the form is shown again with what was typed
+                errors = field_messages(refusal)
             else:
                 flash(_("Thank you. The security team will answer you here."), "ok")
                 return redirect(url_for("feedback.show", complaint_id=c.id))
@@ -101,6 +100,11 @@ def _survey(token):
     return s
 
 
+def _answer(s, form):
+    score, comment = schema.parse_survey({"score": form.score.data, "comment": form.comment.data})
+    return operations.answer_survey(s, score, comment)
+
+
 @survey_bp.route("/<token>", methods=["GET", "POST"])
 @limiter.limit("30/minute", methods=["POST"])
 def page(token):
@@ -110,16 +114,13 @@ def page(token):
     with force_locale(lang):
         form = SurveyForm()
         state, status, error = "open", 200, None
-        try:
-            operations.check_survey_open(s)
-        except Refused as exc:
-            state, status = exc.code, REFUSAL_STATUS[exc.kind]
+        _open, closed = attempt(operations.check_survey_open, s)
+        if closed is not None:  # answered or expired: the page says so instead of the form
+            state, status = closed.code, refusal_status(closed)
         if state == "open" and form.is_submitted():
-            try:
-                score, comment = schema.parse_survey({"score": form.score.data, "comment": form.comment.data})
-                operations.answer_survey(s, score, comment)
-            except Refused as exc:  # the survey page shows why, in the survey's language
-                error, status = "; ".join(field_messages(exc).values()), REFUSAL_STATUS[exc.kind]
+            _done, refusal = attempt(_answer, s, form)
+            if refusal is not None:  # the survey page shows why, in the survey's language
+                error, status = "; ".join(field_messages(refusal).values()), refusal_status(refusal)
             else:
                 state = "thanks"
         return render_template("feedback/survey.html", s=s, form=form, state=state, error=error, lang=lang), status
