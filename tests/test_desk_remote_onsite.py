@@ -130,3 +130,28 @@ def test_remote_open_page_says_open_the_door_and_device_state_in_chinese(client,
     assert ">开门</button>" in html and "未处理" not in html
     assert "待同步" in html or "sync-pending" in html
     assert ">pending<" not in html
+
+
+def test_remote_page_shows_a_refused_open_again_with_why_in_the_guards_language(guard_client, world):
+    """No reason given, or a device of another community: the form comes back with a 400, and nothing is queued."""
+    from support import csrf
+
+    from portal.core.errors import bilingual
+
+    dev, _ = world.device("door-1", kind="door_controller")
+    far, _ = world.device("far", kind="door_controller", gates=[], site=world.other_site)
+    token = csrf(guard_client, "/desk/remote")
+    required = bilingual("This field is required.")
+    for lang, accept in (("en", "en"), ("zh", "zh-CN")):
+        resp = guard_client.post(
+            "/desk/remote", data={"csrf_token": token, "device_id": dev.id, "reason": ""}, headers={"Accept-Language": accept}
+        )
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and required[lang] in page and 'name="device_id"' in page
+    assert required["zh"] != required["en"]
+    other = guard_client.post("/desk/remote", data={"csrf_token": token, "device_id": far.id, "reason": "test"})
+    assert other.status_code == 400 and bilingual("Not found.")["zh"] in other.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(DeviceCommand)) == 0
+    sent = guard_client.post("/desk/remote", data={"csrf_token": token, "device_id": dev.id, "reason": "业主忘带卡"})
+    assert sent.status_code == 302
+    assert db.session.scalar(db.select(db.func.count()).select_from(DeviceCommand)) == 1

@@ -104,5 +104,10 @@ def test_ticking_anonymous_on_the_phone_form_hides_the_author_or_says_why_not(cl
     assert resp.status_code == 302
     c = db.session.scalars(db.select(Complaint).order_by(Complaint.id.desc())).first()
     assert c.anonymous and c.unit_id is None
+    stored = db.session.scalar(db.select(db.func.count(Complaint.id)))
     refused = client.post("/my/feedback/new", data=base | {"kind": "complaint"}, headers={"Accept-Language": "en"})
     assert refused.status_code == 400 and "Only suggestions can be anonymous" in refused.get_data(as_text=True)
+    zh = client.post("/my/feedback/new", data=base | {"kind": "complaint"}, headers={"Accept-Language": "zh-CN"})
+    page = zh.get_data(as_text=True)
+    assert zh.status_code == 400 and "只有建议可以匿名" in page and "楼下装修太吵" in page  # the form again, as typed
+    assert db.session.scalar(db.select(db.func.count(Complaint.id))) == stored

@@ -172,3 +172,17 @@ def test_closed_complaint_survey_reaches_the_complainant(client, world):
     # Not solved after all: the filing goes back to work.
     client.post(f"/api/v1/follow-ups/{task.id}/done", json={"outcome": "not_solved", "note": "barrier broke again"}, headers=gh)
     assert client.get(f"/api/v1/complaints/{cid}", headers=gh).get_json()["status"] == "in_progress"
+
+
+def test_survey_page_shows_a_refused_answer_again_in_the_surveys_language(client, world):
+    """Stars out of range: the form comes back with why (in the survey's language, or the one picked), nothing recorded."""
+    _ended_visit(world)
+    s = feedback_ops.scan_ended_passes()[0]
+    for lang, why in (("zh", "请选择 1 到 5 星。"), ("en", "Choose 1 to 5 stars.")):
+        html = client.get(f"/s/{s.token}?lang={lang}").get_data(as_text=True)
+        resp = client.post(f"/s/{s.token}?lang={lang}", data={"score": "9", "comment": "慢", "csrf_token": csrf_from(html)})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and why in page and "<form" in page
+    db.session.refresh(s)
+    assert s.answered_at is None and s.score is None
+    assert db.session.scalar(db.select(db.func.count(FollowUp.id))) == 0

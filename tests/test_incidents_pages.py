@@ -41,9 +41,14 @@ def test_guard_logs_an_incident_with_a_photo_from_the_phone_form_and_works_it(gu
 
 def test_form_comes_back_with_what_was_typed_and_the_reason(guard_client, world):
     token = csrf(guard_client, "/desk/incidents/new")
-    resp = guard_client.post("/desk/incidents/new", data=_form(csrf_token=token, location="", description="楼道里有陌生人"))
-    page = resp.get_data(as_text=True)
-    assert resp.status_code == 400 and "楼道里有陌生人" in page and 'class="error"' in page
+    from portal.core.errors import bilingual
+
+    required = bilingual("This field is required.")
+    for lang, accept in (("zh", "zh-CN"), ("en", "en")):
+        data = _form(csrf_token=token, location="", description="楼道里有陌生人")
+        resp = guard_client.post("/desk/incidents/new", data=data, headers={"Accept-Language": accept})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and "楼道里有陌生人" in page and 'class="error"' in page and required[lang] in page
     assert db.session.scalar(db.select(db.func.count(Incident.id))) == 0
 
 
@@ -103,7 +108,9 @@ def test_every_handover_is_kept_and_searchable_with_what_happened_on_the_shift(g
     assert mid.id in ids(f"from={day}&to={day}")
     assert client.get("/api/v1/desk/handovers?from=someday", headers=headers).status_code == 400
     assert client.get("/api/v1/desk/handovers?to=9999-12-31", headers=headers).status_code == 400
-    assert guard_client.get("/desk/handovers?to=9999-12-31").status_code == 200  # the page says why and lists all
+    for accept, why in (("zh-CN", "请按 YYYY-MM-DD 格式填写日期。"), ("en", "Give a date as YYYY-MM-DD.")):
+        bad = guard_client.get("/desk/handovers?to=9999-12-31", headers={"Accept-Language": accept})
+        assert bad.status_code == 200 and why in bad.get_data(as_text=True)  # the page says why and lists all
     one = client.get(f"/api/v1/desk/handovers/{last.id}", headers=headers).get_json()
     assert [i["id"] for i in one["incidents"]] == [inc_id]
     assert [e["id"] for e in one["exceptions"]] == [x.id] and one["exceptions"][0]["handed_over"] is True

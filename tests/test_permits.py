@@ -129,6 +129,23 @@ def test_documents_photos_and_pdfs_are_sniffed_stored_and_served(client, world):
     assert db.session.scalar(db.select(db.func.count(Permit.id))) == 1
 
 
+def test_a_photo_document_with_too_many_pixels_says_so_not_that_it_is_no_photo(client, world):
+    """A 5000 x 5000 PNG scan is a photo: the applicant reads the pixel limit, and no permit is stored."""
+    import json
+
+    from photo_bombs import zero_png
+
+    body = application(world)
+    form = {k: v for k, v in body.items() if k not in ("workers", "plates")}
+    form["workers"] = json.dumps(body["workers"])
+    form["licence"] = (io.BytesIO(zero_png(5000, 5000)), "licence.png")
+    resp = client.post("/api/v1/permits", data=form, headers=world.token(world.r1), content_type="multipart/form-data")
+    assert resp.status_code == 400
+    field = resp.get_json()["error"]["fields"]["documents"]
+    assert field["code"] == "photo_pixels" and "4096 x 4096" in field["messages"]["en"]
+    assert db.session.scalar(db.select(db.func.count(Permit.id))) == 0
+
+
 def test_refusal_needs_a_reason_and_the_applicant_reads_it(client, world):
     permit = apply(client, world, world.r1).get_json()
     url = f"/api/v1/permits/{permit['id']}/refuse"

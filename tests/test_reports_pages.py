@@ -89,7 +89,8 @@ def test_quarterly_report(client, world):
     # Compared with the same quarter a year earlier (#18), not the quarter before.
     assert "2025 Q4" in html and "2025-10-01" in html and "2026 Q3" not in html
     assert "<svg" in html and "<script" not in html
-    assert client.get("/team/reports/quarterly?year=2026&q=5").status_code == 400
+    bad = client.get("/team/reports/quarterly?year=2026&q=5", headers={"Accept-Language": "zh-CN"})
+    assert bad.status_code == 400 and "请给出年份和季度（1 到 4）。" in bad.get_data(as_text=True)  # says why
     assert client.get("/team/reports/quarterly?year=x&q=1").status_code == 400
 
 
