@@ -91,4 +91,10 @@ def test_search_and_expected_pages_render_for_the_desk(client, world, login_as):
     page = guard.get("/desk/search?q=5678").get_data(as_text=True)
     assert "王小明" in page and "+86 138****5678" in page and "13812345678" not in page
     assert "王小明" in guard.get("/desk/expected").get_data(as_text=True)
+    # A malformed date shows today, and the view of today's visitors is audited like any other.
+    audited = db.select(db.func.count(AuditEntry.id)).where(AuditEntry.object_type == "desk_expected")
+    before = db.session.scalar(audited)
+    odd = guard.get("/desk/expected?date=2026-13-01")
+    assert odd.status_code == 200 and "王小明" in odd.get_data(as_text=True)
+    assert db.session.scalar(audited) == before + 1
     assert login_as(world.r1).get("/desk/search?q=5678").status_code == 403

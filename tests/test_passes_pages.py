@@ -145,6 +145,23 @@ def test_invite_form_defaults_to_a_single_entry_guest_pass(client, world):
     assert by_name == {"甲": 1, "乙": 1, "丙": None}
 
 
+def test_a_refused_invite_comes_back_with_why_in_both_languages_and_issues_nothing(client, world):
+    login_page(client, world, world.r1)
+    data = {
+        "csrf_token": csrf_from(client, "/my/passes/new"),
+        "unit_id": world.unit_a.id,
+        "kind": "guest",
+        "visitor_name": "丁",
+        "valid_from": "2030-01-01T12:00",
+        "valid_until": "2030-01-01T10:00",
+    }
+    for lang, why in (("en", "The pass must end after it starts."), ("zh", "结束时间必须晚于开始时间。")):
+        resp = client.post(f"/my/passes/new?lang={lang}", data=data)
+        page = _text(resp)
+        assert resp.status_code == 400 and why in page and 'value="丁"' in page
+    assert Pass.query.count() == 0
+
+
 def test_invite_presets_fill_kind_window_entries_and_days(client, world):
     login_page(client, world, world.r1)
     page = _text(client.get("/my/passes/new?preset=delivery&lang=zh"))

@@ -218,14 +218,27 @@ def audited_search(user, site, raw):
     return found
 
 
+def _day(raw):
+    """A YYYY-MM-DD date, or None."""
+    try:
+        return date.fromisoformat(raw) if raw and len(raw) == 10 else None
+    except ValueError:
+        return None
+
+
 def requested_day(site, raw):
-    """The ?date= asked for (YYYY-MM-DD), or today at the site."""
+    """The ?date= asked for (YYYY-MM-DD), or today at the site; a malformed one is refused."""
     if not raw:
         return local(utcnow(), site.timezone).date()
-    try:
-        return date.fromisoformat(raw) if len(raw) == 10 else date.fromisoformat("x")
-    except ValueError:
-        raise ValidationFailed({"date": ("invalid_date", "Give a date as YYYY-MM-DD.")}) from None
+    day = _day(raw)
+    if day is None:
+        raise ValidationFailed({"date": ("invalid_date", "Give a date as YYYY-MM-DD.")})
+    return day
+
+
+def shown_day(site, raw):
+    """The day a page shows: the ?date= asked for, or today at the site when none or a malformed one was given."""
+    return _day(raw) or local(utcnow(), site.timezone).date()
 
 
 def audited_expected(user, site, day):

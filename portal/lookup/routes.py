@@ -5,9 +5,8 @@ from flask_login import current_user
 
 from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ValidationFailed
 from portal.desk.access import desk_site
-from portal.lookup.queries import audited_expected, audited_search, requested_day
+from portal.lookup.queries import audited_expected, audited_search, shown_day
 from portal.lookup.serialize import expected_json, search_json
 
 bp = Blueprint("lookup", __name__)
@@ -28,9 +27,6 @@ def search_page():
 def expected_page():
     """Expected visitors of a day, by hour."""
     site = desk_site(current_user)
-    try:
-        day = requested_day(site, request.args.get("date"))
-    except ValidationFailed:
-        day = requested_day(site, None)
+    day = shown_day(site, request.args.get("date"))
     hours = expected_json(audited_expected(current_user, site, day), current_user, site.timezone)
     return render_template("lookup/expected.html", site=site, day=day, hours=hours)

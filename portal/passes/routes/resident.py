@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from portal.accounts.queries import reachable_unit_ids, resident_units
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ValidationFailed, back_to
+from portal.core.errors import attempt, back_to, field_messages
 from portal.core.timeutil import utcnow, zone
 from portal.core.validators import mask_phone
 from portal.notify.operations import latest_for_pass
@@ -114,10 +114,9 @@ def new_pass():
     field_errors = {}
     if form.is_submitted():
         if form.validate():
-            try:
-                values = parse_pass(_form_data(form, unit), unit, unit.building.site)
-            except ValidationFailed as exc:
-                field_errors = {k: _(v[1], **(v[2] if len(v) > 2 else {})) for k, v in exc.fields.items()}
+            values, refusal = attempt(parse_pass, _form_data(form, unit), unit, unit.building.site)
+            if refusal is not None:  # the form is shown again, each reason under its field
+                field_errors = field_messages(refusal)
                 # An emptied picker is missing, not malformed: the API's "with its offset" means nothing here.
                 for f in (form.valid_from, form.valid_until):
                     if f.data is None and f.name in field_errors:
