@@ -42,6 +42,11 @@ class User(Timestamped, db.Model):
         return self.role in STAFF_ROLES
 
     @property
+    def is_manager(self):
+        """A manager of a site or an administrator: who decides, configures and reads reports."""
+        return self.role in MANAGER_ROLES
+
+    @property
     def is_authenticated(self):
         return True
 

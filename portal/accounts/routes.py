@@ -28,7 +28,7 @@ def home_for(user):
     """Where a user lands after login; a manager or admin with no community yet, the console that opens one."""
     if user.role == "resident":
         return url_for("resident.index")
-    if user.role in ("manager", "admin") and user.site_id is None:
+    if user.is_manager and user.site_id is None:
         from portal.sites.models import Site
 
         if user.role == "manager" or db.session.scalar(db.select(Site.id).limit(1)) is None:

@@ -34,6 +34,17 @@ def collect(errors, name, fn, *args, **kwargs):
         return None
 
 
+def check(name, fn, *args, **kwargs):
+    """fn(*args, **kwargs), or a ValidationFailed naming field `name` (a field checked on its own)."""
+    from portal.core.errors import ValidationFailed
+
+    errors = {}
+    value = collect(errors, name, fn, *args, **kwargs)
+    if errors:
+        raise ValidationFailed(errors)
+    return value
+
+
 # Bidi overrides and other invisible controls can disguise a name on screens and in logs.
 _FORBIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn"}
 

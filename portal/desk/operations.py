@@ -179,10 +179,7 @@ def close_exception(x, user, outcome, note=None):
     errors = {}
     if outcome not in OUTCOMES:
         errors["outcome"] = ("invalid_outcome", "Choose an outcome from the list.", {})
-    try:
-        note = v.clean_text(note, max_len=1000, required=False, multiline=True)
-    except v.FieldError as exc:
-        errors["note"] = exc.as_tuple()
+    note = v.collect(errors, "note", v.clean_text, note, max_len=1000, required=False, multiline=True)
     if errors:
         raise Refused("invalid", "Some fields are invalid.", fields=errors)
     if x.status == "closed":
@@ -224,10 +221,7 @@ def start_shift(user, site_id):
 
 def end_shift(user, site_id, notes):
     """End the shift with handover notes; the open exceptions go with them to the next shift."""
-    try:
-        notes = v.clean_text(notes, max_len=4000, required=False, multiline=True)
-    except v.FieldError as exc:
-        raise Refused("invalid", "Some fields are invalid.", fields={"notes": exc.as_tuple()}) from None
+    notes = v.check("notes", v.clean_text, notes, max_len=4000, required=False, multiline=True)
     shift = current_shift(user, site_id)
     if shift is None:
         raise Refused("no_shift", "You have no shift running.", kind="conflict")
@@ -249,10 +243,7 @@ def remote_open(user, device, reason, door=None, gate=None, emergency=None, kind
     errors = {}
     if emergency is not None and emergency not in EMERGENCIES:
         errors["emergency"] = ("invalid_emergency", "Emergency must be ambulance, fire or police.", {})
-    try:
-        reason = v.clean_text(reason, max_len=200, required=emergency is None)
-    except v.FieldError as exc:
-        errors["reason"] = exc.as_tuple()
+    reason = v.collect(errors, "reason", v.clean_text, reason, max_len=200, required=emergency is None)
     if kind not in ("open", "call_lift"):
         errors["kind"] = ("invalid_kind", "Kind must be open or call_lift.", {})
     if door is not None and (isinstance(door, bool) or not isinstance(door, int) or not 0 <= door <= 64):

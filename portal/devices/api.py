@@ -295,7 +295,7 @@ def _token_request():
     body=TOKEN_BODY,
     responses={"201": {"description": "The new token, shown once"}},
 )
-@api_roles("manager", "admin")
+@api_roles(*MANAGE_ROLES)
 def device_token_issue(device_id):
     """A new token for a device; with retire_others the old ones stop (now or after grace_seconds)."""
     device = managed_device(device_id)
@@ -306,7 +306,7 @@ def device_token_issue(device_id):
 
 
 @api_route("/devices/<int:device_id>/tokens", methods=("GET",), summary="List a device's tokens", tag="devices")
-@api_roles("manager", "admin")
+@api_roles(*MANAGE_ROLES)
 def device_token_list(device_id):
     """Every token of a device, without values."""
     device = managed_device(device_id)
@@ -316,7 +316,7 @@ def device_token_list(device_id):
 @api_route(
     "/devices/<int:device_id>/tokens/<int:token_id>/revoke", methods=("POST",), summary="Revoke a device token", tag="devices"
 )
-@api_roles("manager", "admin")
+@api_roles(*MANAGE_ROLES)
 def device_token_revoke(device_id, token_id):
     """Stop one token at once."""
     device = managed_device(device_id)

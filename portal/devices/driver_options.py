@@ -133,10 +133,7 @@ def clean(declared, submitted, stored=None, strict=True):
             continue
         if value is None:
             continue
-        try:
-            out[opt.name] = coerce(opt, value)
-        except v.FieldError as exc:
-            errors[opt.name] = exc.as_tuple()
+        out[opt.name] = v.collect(errors, opt.name, coerce, opt, value)
     if errors:
         raise ValidationFailed(errors)
     return out if strict else {k: val for k, val in submitted.items() if k not in by_name} | out

@@ -10,7 +10,7 @@ from portal.audit.operations import record
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core import validators as v
 from portal.core import wake
-from portal.core.errors import ApiError, ValidationFailed
+from portal.core.errors import ApiError
 from portal.core.timeutil import utcnow
 from portal.devices import driver_options, drivers, queries
 from portal.devices.models import KINDS, Device, DeviceCommand
@@ -164,10 +164,8 @@ def issue_token(device, name=None, retire_others=False, grace_seconds=0):
 
     A grace period lets the installer reconfigure the reader before the old token stops working.
     """
-    try:  # a label like every other name: printable Unicode, no control or invisible characters
-        name = v.clean_text(name, max_len=80, required=False)
-    except v.FieldError as exc:
-        raise ValidationFailed({"name": exc.as_tuple()}) from None
+    # A label like every other name: printable Unicode, no control or invisible characters.
+    name = v.check("name", v.clean_text, name, max_len=80, required=False)
     old = queries.live_tokens(device) if retire_others else []
     plain, row = bearer.issue_device_token(device, name=name)
     now = utcnow()

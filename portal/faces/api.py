@@ -2,6 +2,7 @@
 
 from flask import jsonify, request
 
+from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import PATHS, api_route
 from portal.core.errors import ApiError
@@ -26,7 +27,7 @@ RULE = "/faces/search"
         "413": {"description": "Photo larger than 8 MB"},
     },
 )
-@api_roles("guard", "manager", "admin")
+@api_roles(*STAFF_ROLES)
 def face_search():
     """1:N search; each match shown is audited as a staff view of personal data."""
     upload = request.files.get("photo")

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext
 from flask_login import current_user
 
+from portal.accounts.models import STAFF_ROLES
 from portal.accounts.sessions import page_roles
 from portal.core.errors import attempt, refusal_status
 from portal.faces import imaging, operations, queries
@@ -109,7 +110,7 @@ def _too_large(exc):
 
 
 @bp.route("/desk/faces/search", methods=("GET", "POST"))
-@page_roles("guard", "manager", "admin")
+@page_roles(*STAFF_ROLES)
 def desk_search():
     """Upload a photo and see which enrolled visitors of the site it matches."""
     form = SearchForm()

@@ -32,10 +32,7 @@ def file_from(user, data, files=None):
 
 def _resident_by_phone(site_id, raw):
     """(resident, unit) living at the site whose phone is raw, or (None, None); phones are encrypted, so compared here."""
-    try:
-        wanted = v.phone(raw, required=True)
-    except v.FieldError as exc:
-        raise ValidationFailed({"phone": exc.as_tuple()}) from None
+    wanted = v.check("phone", v.phone, raw, required=True)
     for residency in residencies_of_site(site_id):
         if residency.user.phone == wanted:
             return residency.user, residency.unit

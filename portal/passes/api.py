@@ -2,13 +2,14 @@
 
 from flask import jsonify, request
 
+from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.queries import resident_unit
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.errors import Refused, ValidationFailed
 from portal.core.jsonbody import json_body
 from portal.core.timeutil import parse_iso
-from portal.core.validators import FieldError, clean_text
+from portal.core.validators import check, clean_text
 from portal.extensions import db
 from portal.notify.operations import latest_for_pass
 from portal.passes import operations, queries
@@ -119,7 +120,7 @@ def get_pass(pass_id):
 
 
 @api_route("/passes/<int:pass_id>/revoke", methods=("POST",), summary="Revoke a pass now", tag="passes")
-@api_roles("resident", "manager", "admin")
+@api_roles("resident", *MANAGER_ROLES)
 def revoke_pass(pass_id):
     """Revoke; devices lose the credential first thing."""
     p = _pass_or_404(pass_id)
@@ -136,7 +137,7 @@ def revoke_pass(pass_id):
     tag="passes",
     responses={"200": {"description": "Approved: the gate admits it from now"}, "409": {"description": "Not waiting"}},
 )
-@api_roles("manager", "admin")
+@api_roles(*MANAGER_ROLES)
 def approve_pass(pass_id):
     """A manager approves a long contractor pass; the gate's not_approved stops."""
     p = _pass_or_404(pass_id)
@@ -191,7 +192,7 @@ def resend_pass(pass_id):
 @api_route(
     "/passes/<int:pass_id>/export", summary="Everything held about the visitor of a pass (data-subject request)", tag="privacy"
 )
-@api_roles("manager", "admin")
+@api_roles(*MANAGER_ROLES)
 def export_visitor_data(pass_id):
     """The visitor's personal data in full, the SMS sent and every access record; audited."""
     return jsonify(queries.visitor_export(api_user(), _pass_or_404(pass_id)))
@@ -204,13 +205,10 @@ def export_visitor_data(pass_id):
     summary="Erase the visitor's personal data now (the pass is revoked first)",
     body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
 )
-@api_roles("manager", "admin")
+@api_roles(*MANAGER_ROLES)
 def erase_visitor_data(pass_id):
     """Erasure on request; access records stay without personal data."""
     p = _pass_or_404(pass_id)
-    try:
-        reason = clean_text(json_body().get("reason"), max_len=200)
-    except FieldError as exc:
-        raise ValidationFailed({"reason": exc.as_tuple()}) from None
+    reason = check("reason", clean_text, json_body().get("reason"), max_len=200)
     operations.erase_now(p, reason)
     return jsonify({"pass_id": p.id, "status": "erased"})

@@ -51,10 +51,7 @@ def apply(user, unit, data, documents=()):
 
 
 def _reason(text, required):
-    try:
-        return v.clean_text(text, max_len=300, required=required)
-    except v.FieldError as exc:
-        raise ValidationFailed({"reason": exc.as_tuple()}) from None
+    return v.check("reason", v.clean_text, text, max_len=300, required=required)
 
 
 def _pass_values(permit, name, phone, id_number, plate):

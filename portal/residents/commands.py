@@ -14,7 +14,7 @@ from portal.sites.commands import residents_cli
 def export_right(login, revoke):
     """Let a manager export the residents' roll with full phone numbers (audited)."""
     user = queries.user_by_login(login)
-    if user is None or user.role not in ("manager", "admin"):
+    if user is None or not user.is_manager:
         raise click.ClickException(f"no manager {login!r}")
     set_export_right(None, user, not revoke)
     db.session.commit()

@@ -257,7 +257,7 @@ def may_export(user):
     """Whether the user may export the roll with full phone numbers (administrators of every site always may)."""
     if sees_every_site(user):
         return True
-    return user.role in ("manager", "admin") and db.session.get(ExportRight, user.id) is not None
+    return user.is_manager and db.session.get(ExportRight, user.id) is not None
 
 
 def set_export_right(actor, user, allowed):

@@ -2,7 +2,7 @@
 
 from flask import jsonify, request
 
-from portal.accounts.models import RELATIONS, User
+from portal.accounts.models import MANAGER_ROLES, RELATIONS, User
 from portal.accounts.operations import create_user
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import PATHS, api_route
@@ -69,7 +69,7 @@ def residency_json(r):
 
 
 @api_route("/residencies", summary="Current residents of my community", tag="residents")
-@api_roles("manager", "admin")
+@api_roles(*MANAGER_ROLES)
 def list_residencies():
     """Residents and their units."""
     return jsonify({"items": [residency_json(r) for r in queries.residencies_of_site(_site_id())]})
@@ -83,7 +83,7 @@ def list_residencies():
     body=RESIDENT_BODY,
     responses={"201": {"description": "Residency"}},
 )
-@api_roles("manager", "admin")
+@api_roles(*MANAGER_ROLES)
 def create_residency():
     """Move in; a new login needs a password and a name."""
     data = json_body()
@@ -137,7 +137,7 @@ def create_residency():
     tag="residents",
     summary="Move a resident out: every pass they issued for the unit is revoked at once",
 )
-@api_roles("manager", "admin")
+@api_roles(*MANAGER_ROLES)
 def end_residency(residency_id):
     """Move out now."""
     r = queries.residency_in_site(residency_id, _site_id())
@@ -199,7 +199,7 @@ IMPORT_PARAMS = [
         "413": {"$ref": "#/components/responses/Error"},
     },
 )
-@api_roles("manager", "admin")
+@api_roles(*MANAGER_ROLES)
 def import_residents(slug):
     """Plan the roll row by row; apply it unless it is a dry run or errors remain (without skip_errors)."""
     user = api_user()

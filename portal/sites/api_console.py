@@ -2,6 +2,7 @@
 
 from flask import jsonify
 
+from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.errors import Refused
@@ -11,7 +12,6 @@ from portal.sites import operations as places
 from portal.sites import queries, schema, settings
 from portal.sites.models import Building, Gate, Unit
 
-MANAGERS = ("manager", "admin")
 ERRORS = {k: {"$ref": "#/components/responses/Error"} for k in ("403", "404", "409")}
 
 
@@ -53,7 +53,7 @@ def _settings_json(site, changed=None):
 
 
 @api_route("/sites/<slug>/settings", summary="A community's settings, defaults filled in", tag="sites")
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def get_settings(slug):
     """Every setting of the site."""
     return jsonify(_settings_json(managed(slug)))
@@ -67,7 +67,7 @@ def get_settings(slug):
     body=SETTINGS_BODY,
     responses={"404": {"$ref": "#/components/responses/Error"}},
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def patch_settings(slug):
     """Validate every key given, then store and audit what changed."""
     site = managed(slug)
@@ -171,7 +171,7 @@ def _in_site(model, obj_id, site):
 
 
 @api_route("/sites", summary="The communities I run, with their buildings, units and gates", tag="sites")
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def list_sites():
     """A manager's own community; an all-sites admin's every one."""
     from portal.sites.console import visible_sites
@@ -187,7 +187,7 @@ def list_sites():
     body=SITE_BODY,
     responses={"201": {"description": "The community"}, **ERRORS},
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def create_site():
     """A new community with its first signing key."""
     from portal.sites.console import may_create
@@ -200,7 +200,7 @@ def create_site():
 
 
 @api_route("/sites/<slug>", summary="A community with its buildings, units and gates", tag="sites", responses=ERRORS)
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def get_site(slug):
     """One community."""
     return jsonify(site_json(managed(slug)))
@@ -214,7 +214,7 @@ def get_site(slug):
     body=SITE_BODY,
     responses=ERRORS,
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def patch_site(slug):
     """Fields not sent keep their values; the slug stays."""
     site = managed(slug)
@@ -230,7 +230,7 @@ def patch_site(slug):
     body=BUILDING_BODY,
     responses={"201": {"description": "The building"}, **ERRORS},
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def create_building(slug):
     """A building with its floor range."""
     site = managed(slug)
@@ -245,7 +245,7 @@ def create_building(slug):
     body=BUILDING_BODY,
     responses=ERRORS,
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def patch_building(slug, building_id):
     """Fields not sent keep their values; the code stays."""
     b = _in_site(Building, building_id, managed(slug))
@@ -260,7 +260,7 @@ def patch_building(slug, building_id):
     tag="sites",
     responses={"204": {"description": "Removed"}, **ERRORS},
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def delete_building(slug, building_id):
     """409 while people live there or it has history."""
     places.delete_building(_in_site(Building, building_id, managed(slug)))
@@ -275,7 +275,7 @@ def delete_building(slug, building_id):
     body=UNIT_BODY,
     responses={"201": {"description": "The unit"}, **ERRORS},
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def create_unit(slug, building_id):
     """A unit, its number unique in the building."""
     b = _in_site(Building, building_id, managed(slug))
@@ -290,7 +290,7 @@ def create_unit(slug, building_id):
     body=UNIT_BODY,
     responses=ERRORS,
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def patch_unit(slug, unit_id):
     """Fields not sent keep their values."""
     u = _in_site(Unit, unit_id, managed(slug))
@@ -305,7 +305,7 @@ def patch_unit(slug, unit_id):
     tag="sites",
     responses={"204": {"description": "Removed"}, **ERRORS},
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def delete_unit(slug, unit_id):
     """409 while people live there or it has history."""
     places.delete_unit(_in_site(Unit, unit_id, managed(slug)))
@@ -320,7 +320,7 @@ def delete_unit(slug, unit_id):
     body=GATE_BODY,
     responses={"201": {"description": "The gate"}, **ERRORS},
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def create_gate(slug):
     """A gate for people or cars, optionally of one building."""
     site = managed(slug)
@@ -335,7 +335,7 @@ def create_gate(slug):
     body=GATE_BODY,
     responses=ERRORS,
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def patch_gate(slug, gate_id):
     """Fields not sent keep their values; the code stays."""
     site = managed(slug)
@@ -351,7 +351,7 @@ def patch_gate(slug, gate_id):
     tag="sites",
     responses={"204": {"description": "Removed"}, **ERRORS},
 )
-@api_roles(*MANAGERS)
+@api_roles(*MANAGER_ROLES)
 def delete_gate(slug, gate_id):
     """409 while a device serves it."""
     places.delete_gate(_in_site(Gate, gate_id, managed(slug)))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from flask import current_app, has_app_context
 
 from portal.core.i18n import N_
-from portal.core.validators import FieldError
+from portal.core.validators import FieldError, collect
 from portal.feedback.sla import DEFAULT_SLA_HOURS
 from portal.passes.models import KINDS as PASS_KINDS
 
@@ -167,10 +167,7 @@ def parse(data):
         if s is None:
             errors[str(key)[:40]] = ("unknown_setting", N_("No such setting."))
             continue
-        try:
-            clean[key] = parse_one(s, raw)
-        except FieldError as exc:
-            errors[key] = exc.as_tuple()
+        clean[key] = collect(errors, key, parse_one, s, raw)
     if errors:
         raise ValidationFailed(errors)
     return clean

@@ -165,10 +165,7 @@ def approve_walk_in(w, user, by="host", reason=None):
     from portal.passes.operations import issue_pass
 
     if by == "guard":  # checked before the request is claimed, so a refused reason leaves it pending
-        try:
-            reason = v.clean_text(reason, max_len=300)
-        except v.FieldError as exc:
-            raise Refused("invalid", "Some fields are invalid.", fields={"reason": exc.as_tuple()}) from None
+        reason = v.check("reason", v.clean_text, reason, max_len=300)
         if len(reason) < 5:
             raise Refused(
                 "invalid",
