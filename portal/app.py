@@ -16,6 +16,7 @@ from portal.core import crypto, direct, lean
 from portal.core.errors import register_errorhandlers
 from portal.core.i18n import N_, local_name
 from portal.core.security import register_security
+from portal.core.timeutil import site_time
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 # Each feature package may define init_app(app) to add blueprints, commands and hooks.
@@ -186,6 +187,7 @@ def register_extensions(app):
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["lang_url"] = _lang_url
     app.jinja_env.globals["named"] = local_name
+    app.jinja_env.filters["site_time"] = site_time
 
 
 def _lang_url(lang):

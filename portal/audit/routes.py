@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import and_
 
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES, User
-from portal.accounts.queries import site_condition
+from portal.accounts.queries import sees_every_site, site_condition
 from portal.accounts.sessions import page_roles
 from portal.audit import queries
 from portal.audit.models import AuditEntry
@@ -35,7 +35,7 @@ def _sites():
         chosen = db.session.get(Site, current_user.site_id)
     else:
         wanted = request.args.get("site_id", type=int)
-        if wanted and is_id(wanted) and current_user.role == "admin":
+        if wanted and is_id(wanted) and sees_every_site(current_user):
             chosen = db.session.get(Site, wanted)
             scope = AuditEntry.site_id == (chosen.id if chosen else -1)
     return scope, chosen

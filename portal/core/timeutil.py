@@ -52,3 +52,8 @@ def local(value, tz_name):
 def local_text(value, tz_name, fmt="%Y-%m-%d %H:%M"):
     """A UTC datetime as text in a zone; None stays None."""
     return local(value, tz_name).strftime(fmt) if value else None
+
+
+def site_time(value, tz_name, fmt="%Y-%m-%d %H:%M"):
+    """The pages' filter: a stored UTC time as text in the site's zone, nothing for no time."""
+    return local_text(value, tz_name, fmt) or ""

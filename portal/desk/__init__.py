@@ -8,7 +8,6 @@ def init_app(app):
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
-    from portal.core.timeutil import local_text
     from portal.desk import models  # noqa: F401
     from portal.desk.feed import after_commit_publish, notify_before_commit
     from portal.desk.hooks import exception_from_event, register_jobs
@@ -19,7 +18,6 @@ def init_app(app):
 
     # auto | redis | postgres | local: how the live feed fans out between worker processes.
     app.config.setdefault("DESK_FEED", os.environ.get("DESK_FEED", "auto"))
-    app.add_template_filter(lambda value, tz: local_text(value, tz) or "", "desk_time")
     app.register_blueprint(bp)
     app.register_blueprint(watchlist_bp)
     on_event(exception_from_event)

@@ -17,17 +17,9 @@ def init_app(app):
     app.before_request(_upload_guard)
     from portal.core.validators import mask_phone
 
-    app.jinja_env.filters["site_time"] = _site_time
     app.jinja_env.filters["masked_phone"] = mask_phone
     app.jinja_env.globals["fb_labels"] = _labels
     register()
-
-
-def _site_time(value, tz_name, fmt="%Y-%m-%d %H:%M"):
-    """A stored UTC time shown in the site's zone."""
-    from portal.core.timeutil import local_text
-
-    return local_text(value, tz_name, fmt) or ""
 
 
 def _labels():

@@ -3,13 +3,11 @@
 
 def init_app(app):
     """Load models, register the visitor's pages and the resident's pages."""
-    from portal.core.timeutil import zone
     from portal.passes import jobs, labels, models  # noqa: F401
     from portal.passes.routes import resident
     from portal.passes.routes.resident import bp as resident_bp
     from portal.passes.routes.visitor import bp
 
-    app.jinja_env.globals["tz"] = zone
     app.jinja_env.globals.update(
         state_label=labels.state_label,
         kind_label=labels.kind_label,

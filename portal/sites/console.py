@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.accounts.models import MANAGER_ROLES
+from portal.accounts.queries import sees_every_site
 from portal.accounts.sessions import page_roles
 from portal.core.errors import attempt, field_messages
 from portal.extensions import db
@@ -32,7 +33,7 @@ def visible_sites(user):
     """The communities a manager runs: their own; an all-sites admin's every one."""
     if user.site_id is not None:
         return [db.session.get(Site, user.site_id)]
-    if user.role == "admin":
+    if sees_every_site(user):
         return db.session.scalars(db.select(Site).order_by(Site.name)).all()
     return []
 

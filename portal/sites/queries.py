@@ -1,6 +1,7 @@
 """Reading sites, and residents and units within a manager's reach."""
 
 from portal.accounts.models import Residency, User
+from portal.accounts.queries import sees_every_site
 from portal.extensions import db
 from portal.sites.models import Building, Site, Unit
 
@@ -67,6 +68,6 @@ def managed_site(user, slug):
     site = site_by_slug((slug or "")[:40])
     if site is None:
         return None
-    if user.role == "admin" and user.site_id is None:
+    if sees_every_site(user):
         return site
     return site if user.site_id == site.id else None
