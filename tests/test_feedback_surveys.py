@@ -147,6 +147,7 @@ def test_survey_page_in_the_persons_language_with_csrf(client, world):
     assert client.post(f"/s/{token}", data={"score": "1"}).status_code == 403  # no CSRF token
     ok = client.post(f"/s/{token}", data={"score": "1", "comment": "slow", "csrf_token": csrf_from(html)})
     assert ok.status_code == 200 and "Thank you" in ok.get_data(as_text=True)
+    assert "Someone from the team will contact you." in ok.get_data(as_text=True)  # a low score opened a follow-up
     assert db.session.scalar(db.select(FollowUp)).kind == "survey"
     second = client.post(f"/s/{token}", data={"score": "5", "csrf_token": csrf_from(html)})
     assert second.status_code == 409 and "<form" not in second.get_data(as_text=True)
@@ -186,3 +187,6 @@ def test_survey_page_shows_a_refused_answer_again_in_the_surveys_language(client
     db.session.refresh(s)
     assert s.answered_at is None and s.score is None
     assert db.session.scalar(db.select(db.func.count(FollowUp.id))) == 0
+    good = client.post(f"/s/{s.token}?lang=en", data={"score": "4", "csrf_token": csrf_from(html)})
+    assert good.status_code == 200 and "Thank you" in good.get_data(as_text=True)
+    assert "contact you" not in good.get_data(as_text=True)  # no follow-up for a good score

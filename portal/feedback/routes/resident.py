@@ -101,6 +101,7 @@ def _survey(token):
 
 
 def _answer(s, form):
+    """The survey answered from its form; the follow-up task a low score opened, or None."""
     score, comment = schema.parse_survey({"score": form.score.data, "comment": form.comment.data})
     return operations.answer_survey(s, score, comment)
 
@@ -113,14 +114,15 @@ def page(token):
     lang = request.args.get("lang") if request.args.get("lang") in ("zh", "en") else s.locale
     with force_locale(lang):
         form = SurveyForm()
-        state, status, error = "open", 200, None
+        state, status, error, follow_up = "open", 200, None, None
         _open, closed = attempt(operations.check_survey_open, s)
         if closed is not None:  # answered or expired: the page says so instead of the form
             state, status = closed.code, refusal_status(closed)
         if state == "open" and form.is_submitted():
-            _done, refusal = attempt(_answer, s, form)
+            follow_up, refusal = attempt(_answer, s, form)
             if refusal is not None:  # the survey page shows why, in the survey's language
                 error, status = "; ".join(field_messages(refusal).values()), refusal_status(refusal)
             else:
                 state = "thanks"
-        return render_template("feedback/survey.html", s=s, form=form, state=state, error=error, lang=lang), status
+        page = render_template("feedback/survey.html", s=s, form=form, state=state, error=error, lang=lang, follow_up=follow_up)
+        return page, status
