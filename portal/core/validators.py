@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l  # noqa: F401  (msgids are extracted 
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
+from portal.core.errors import ValidationFailed
 from portal.core.timeutil import utcnow
 
 
@@ -36,9 +37,7 @@ def collect(errors, name, fn, *args, **kwargs):
 
 def check(name, fn, *args, **kwargs):
     """fn(*args, **kwargs), or a ValidationFailed naming field `name` (a field checked on its own)."""
-    from portal.core.errors import ValidationFailed
-
-    errors = {}
+    errors: dict[str, tuple] = {}
     value = collect(errors, name, fn, *args, **kwargs)
     if errors:
         raise ValidationFailed(errors)
