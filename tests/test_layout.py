@@ -128,3 +128,23 @@ def test_no_view_ends_the_transaction_itself():
             if ".rollback(" in line and not marked:
                 found.append(f"{path.relative_to(root)}:{n}")
     assert found == []
+
+
+def test_no_view_catches_a_refusal_itself():
+    """Pages and endpoints let a refusal reach the error handlers, or call the operation through errors.attempt.
+
+    A module of views that catches Refused (or one of its kinds) would decide by itself what is kept and shown.
+    """
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in sorted((root / "portal").rglob("*.py")):
+        text = path.read_text()
+        if not re.search(r"^@\w+\.(route|get|post|put|patch|delete)\(|^@api_route\(", text, re.M):
+            continue  # not a module of views
+        for n, line in enumerate(text.splitlines(), 1):
+            if re.search(r"^\s*except\b.*\b(Refused|ValidationFailed|PhotoRefused)\b", line):
+                found.append(f"{path.relative_to(root)}:{n}")
+    assert found == []

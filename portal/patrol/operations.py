@@ -100,7 +100,7 @@ def record_scans(user, rnd, items, now=None):
             continue
         try:
             cp_id = stickers.read(item.get("payload") or item.get("code"), rnd.site_id)
-        except Refused as exc:
+        except Refused as exc:  # one bad sticker is rejected alone (reading it writes nothing); the batch goes on
             out["rejected"].append({"id": client_id, "code": exc.code})
             continue
         if cp_id not in expected:
