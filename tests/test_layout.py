@@ -107,26 +107,31 @@ def test_readme_and_contributing_name_every_feature_package_and_bridge_module():
     assert {m for m in modules if not re.search(rf"\b{m}\b", layout)} == set()
 
 
+def _view_lines():
+    """(path under the repository, line number, line) of every module of views (pages and API endpoints)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "portal").rglob("*.py")):
+        text = path.read_text()
+        if re.search(r"^@\w+\.(route|get|post|put|patch|delete)\(|^@api_route\(", text, re.M):
+            for n, line in enumerate(text.splitlines(), 1):
+                yield path.relative_to(root), n, line
+
+
 def test_no_view_ends_the_transaction_itself():
     """Pages and endpoints never call rollback(): refusals end in portal.core.transaction, as the request hook does.
 
     The gate's verify call is the exception, marked "not a refusal" at each place: it ends a transaction a failed
     statement or a dropped connection left behind, so the decision can still read.
     """
-    import re
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    found = []
-    for path in sorted((root / "portal").rglob("*.py")):
-        text = path.read_text()
-        if not re.search(r"^@\w+\.(route|get|post|put|patch|delete)\(|^@api_route\(", text, re.M):
-            continue  # not a module of views
-        lines = text.splitlines()
-        for n, line in enumerate(lines):
-            marked = path.relative_to(root) == Path("portal/gate/api.py") and "not a refusal" in (lines[n - 1] + line).lower()
-            if ".rollback(" in line and not marked:
-                found.append(f"{path.relative_to(root)}:{n}")
+    found, before = [], ""
+    for path, n, line in _view_lines():
+        marked = str(path) == "portal/gate/api.py" and "not a refusal" in (before + line).lower()
+        if ".rollback(" in line and not marked:
+            found.append(f"{path}:{n}")
+        before = line
     assert found == []
 
 
@@ -136,15 +141,6 @@ def test_no_view_catches_a_refusal_itself():
     A module of views that catches Refused (or one of its kinds) would decide by itself what is kept and shown.
     """
     import re
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
-    found = []
-    for path in sorted((root / "portal").rglob("*.py")):
-        text = path.read_text()
-        if not re.search(r"^@\w+\.(route|get|post|put|patch|delete)\(|^@api_route\(", text, re.M):
-            continue  # not a module of views
-        for n, line in enumerate(text.splitlines(), 1):
-            if re.search(r"^\s*except\b.*\b(Refused|ValidationFailed|PhotoRefused)\b", line):
-                found.append(f"{path.relative_to(root)}:{n}")
-    assert found == []
+    caught = re.compile(r"^\s*except\b.*\b(Refused|ValidationFailed|PhotoRefused)\b")
+    assert [f"{path}:{n}" for path, n, line in _view_lines() if caught.search(line)] == []
