@@ -142,3 +142,18 @@ def test_the_api_checks_declared_options_the_same_way(client, world):
         f"/api/v1/devices/{made.get_json()['id']}", json={"options": {"url": "mqtt://b", "topic": ""}}, headers=h
     )
     assert patch.status_code == 400 and "topic" in patch.get_json()["error"]["fields"]
+
+
+def test_a_name_taken_at_the_site_is_refused_on_the_form_and_nothing_is_saved(client, world):
+    _manager(client, world)
+    assert _add(client, "mqtt", **_mqtt()).status_code == 302
+    again = _add(client, "mqtt", **_mqtt(o_topic="door/west"))
+    assert again.status_code == 400 and "A device with this name already exists at this site." in again.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).where(Device.name == "east-door")) == 1
+    assert _add(client, "mqtt", **_mqtt(name="west-door", o_topic="door/west")).status_code == 302
+    west = _device("west-door")
+    data = {"csrf_token": csrf(client, f"/devices/{west.id}/edit"), "name": "east-door", "name_en": "East"}
+    resp = client.post(f"/devices/{west.id}/edit", data=data | {"o_url": "mqtt://10.0.0.9", "o_topic": "door/west"})
+    assert resp.status_code == 400 and "A device with this name already exists at this site." in resp.get_data(as_text=True)
+    west = _device("west-door")
+    assert west.options["url"] == "mqtt://10.0.0.5:1883" and west.name_en is None

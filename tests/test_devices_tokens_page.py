@@ -81,3 +81,15 @@ def test_tokens_page_roles(client, world):
     token = csrf(client, "/devices/")
     assert client.post(f"/devices/{device.id}/tokens", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/devices/{device.id}/tokens/1/revoke", data={"csrf_token": token}).status_code == 404
+
+
+def test_another_devices_token_is_not_found_and_keeps_working(client, world):
+    device, _ = world.device("gate-mine")
+    other, _ = world.device("gate-other")
+    _manager(client, world)
+    client.get("/desk/?lang=zh")
+    token = _issue(client, device)
+    row = re.search(r'data-token="(\d+)"', client.get(f"/devices/{device.id}").get_data(as_text=True)).group(1)
+    resp = client.post(f"/devices/{other.id}/tokens/{row}/revoke", data={"csrf_token": csrf(client, f"/devices/{other.id}")})
+    assert resp.status_code == 404 and "没有这个令牌。" in resp.get_data(as_text=True)
+    assert _verify(client, token) == 200

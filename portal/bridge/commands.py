@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal.core.errors import ApiError
+from portal.core.errors import Refused
 from portal.extensions import db
 from portal.sites.commands import cli_site
 
@@ -25,7 +25,7 @@ def _device(site, name):
     return device
 
 
-def _fail(exc: ApiError):
+def _fail(exc: Refused):
     details = [f"{name}: {f[1] % (f[2] if len(f) > 2 else {})}" for name, f in exc.fields.items()]
     raise click.ClickException("; ".join(details) or exc.message)
 
@@ -112,7 +112,7 @@ def add(site, name, kind, driver, options, gates, floors, building, name_en):
     try:
         device = add_device(cli_site(site), name, kind, driver, opts)
         device.name_en = name_en
-    except ApiError as exc:
+    except Refused as exc:
         db.session.rollback()
         _fail(exc)
     db.session.commit()

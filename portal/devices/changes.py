@@ -5,7 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from portal.audit.operations import record
 from portal.core import wake
-from portal.core.errors import ApiError
+from portal.core.errors import Refused, invalid_field
 from portal.extensions import db
 
 SET = "••• set"
@@ -82,27 +82,20 @@ def update_device(device, name=None, options=None):
     if name is not None:
         name = name.strip()
         if not name or len(name) > 80:
-            raise ApiError(
-                400,
-                "invalid",
-                "Some fields are invalid.",
-                fields={"name": ("invalid", "A name of 1 to 80 characters is required.")},
-            )
+            raise invalid_field("name", "invalid", "A name of 1 to 80 characters is required.")
         from portal.devices.models import Device
 
         clash = db.session.scalar(
             db.select(Device.id).where(Device.site_id == device.site_id, Device.name == name, Device.id != device.id)
         )
         if clash is not None:
-            raise ApiError(409, "exists", "A device with this name already exists at this site.")
+            raise Refused("exists", "A device with this name already exists at this site.", kind="conflict")
         if name != device.name:
             device.name = name
             changed.append("name")
     if options is not None:
         if not isinstance(options, dict):
-            raise ApiError(
-                400, "invalid", "Some fields are invalid.", fields={"options": ("invalid", "Options must be a JSON object.")}
-            )
+            raise invalid_field("options", "invalid", "Options must be a JSON object.")
         full = merge_secrets(options, device.options or {})
         driver_options, serving = split_options(device.site, full)
         driver_options = checked_options(device.driver, driver_options, device.options or {})

@@ -10,7 +10,7 @@ from portal.audit.operations import record
 from portal.bridge.models import BridgeDevice, DeviceCredential
 from portal.core import validators as v
 from portal.core import wake
-from portal.core.errors import ApiError
+from portal.core.errors import Refused, invalid_field
 from portal.core.timeutil import utcnow
 from portal.devices import driver_options, drivers, queries
 from portal.devices.models import KINDS, Device, DeviceCommand
@@ -22,7 +22,7 @@ SERVING_KEYS = ("gates", "doors", "floors", "building")
 
 
 def _invalid(field, msgid, **params):
-    return ApiError(400, "invalid", "Some fields are invalid.", fields={field: ("invalid", msgid, params)})
+    return invalid_field(field, "invalid", msgid, **params)
 
 
 def _wake():
@@ -83,7 +83,7 @@ def add_device(site, name, kind, driver, options=None):
     if not name or len(name) > 80:
         raise _invalid("name", "A name of 1 to 80 characters is required.")
     if db.session.scalar(select(Device.id).where(Device.site_id == site.id, Device.name == name)) is not None:
-        raise ApiError(409, "exists", "A device with this name already exists at this site.")
+        raise Refused("exists", "A device with this name already exists at this site.", kind="conflict")
     driver_options, serving = split_options(site, options)
     driver_options = checked_options(driver, driver_options)
     device = Device(site_id=site.id, name=name, kind=kind, driver=driver, options=driver_options, status="pending", **serving)
@@ -188,10 +188,10 @@ def issue_token(device, name=None, retire_others=False, grace_seconds=0):
 
 
 def revoke_token(device, token_id):
-    """Revoke one of a device's tokens now; 404 if it is not the device's."""
+    """Revoke one of a device's tokens now; refused as not found if it is not the device's."""
     row = db.session.get(ApiToken, token_id)
     if row is None or row.device_id != device.id or row.kind != "device":
-        raise ApiError(404, "not_found", "No such token.")
+        raise Refused("not_found", "No such token.", kind="not_found")
     if row.revoked_at is None:
         bearer.revoke(row)
         record("device.token.revoke", "device", device.id, site_id=device.site_id, token_id=row.id)

@@ -13,7 +13,7 @@ from flask_login import current_user
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.queries import sees_every_site, site_scope
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError
+from portal.core.errors import attempt, back_to, refusal_page
 from portal.core.timeutil import local_text, utcnow
 from portal.desk.forms import FIELD_LABELS, error_messages
 from portal.desk.labels import DRIVER_LABELS, label
@@ -168,12 +168,11 @@ def add():
     if form.validate_on_submit():
         options = _submitted_options(form, places, {})
         if options is not None:
-            try:
-                device = operations.add_device(site, form.name.data, form.kind.data, spec.slug, options)
-                device.name_en = (form.name_en.data or "").strip() or None
-            except ApiError as exc:
-                _flash_error(exc)
+            device, refusal = attempt(operations.add_device, site, form.name.data, form.kind.data, spec.slug, options)
+            if refusal is not None:  # the form is shown again with what was typed and why
+                _flash_error(refusal)
                 return _form_page(form, None, spec, 400)
+            device.name_en = (form.name_en.data or "").strip() or None
             flash(_("Device added; the bridge will bring it up to date."), "ok")
             return redirect(url_for("devices.show", device_id=device.id))
     failed = request.method == "POST"
@@ -194,12 +193,11 @@ def edit(device_id):
     if form.validate_on_submit():
         options = _submitted_options(form, places, device.options or {})
         if options is not None:
-            try:
-                changes.update_device(device, name=form.name.data, options=options)
-                device.name_en = (form.name_en.data or "").strip() or None
-            except ApiError as exc:
-                _flash_error(exc)
+            _changed, refusal = attempt(changes.update_device, device, name=form.name.data, options=options)
+            if refusal is not None:  # the form is shown again with what was typed; the device as it is stored
+                _flash_error(refusal)
                 return _form_page(form, device, spec, 400)
+            device.name_en = (form.name_en.data or "").strip() or None
             flash(_("Device saved."), "ok")
             return redirect(url_for("devices.show", device_id=device.id))
     return _form_page(form, device, spec, 400 if request.method == "POST" else 200)
@@ -246,11 +244,8 @@ def issue_token(device_id):
             for e in errors:
                 flash(e, "error")
         return redirect(url_for("devices.show", device_id=device.id, _anchor="tokens"))
-    try:
-        plain, row = operations.issue_token(device, name=form.name.data, retire_others=form.rotate.data)
-    except ApiError as exc:
-        _flash_error(exc)
-        return redirect(url_for("devices.show", device_id=device.id, _anchor="tokens"))
+    back_to(url_for("devices.show", device_id=device.id, _anchor="tokens"))
+    plain, row = operations.issue_token(device, name=form.name.data, retire_others=form.rotate.data)
     qr_src = "data:image/png;base64," + base64.b64encode(qr.png(plain, box_size=6)).decode()
     html = render_template("devices/token.html", device=device, token=plain, row=row, qr_src=qr_src, rotated=form.rotate.data)
     # Shown once: never cached, and the token is in no URL.
@@ -264,9 +259,8 @@ def revoke_token(device_id, token_id):
     device = _device(device_id)
     if not 0 < token_id < 2**31:
         abort(404)
-    try:
-        operations.revoke_token(device, token_id)
-    except ApiError:
-        abort(404)
+    _row, refusal = attempt(operations.revoke_token, device, token_id)
+    if refusal is not None:  # another device's token, like another site's device, is not found
+        return refusal_page(refusal)
     flash(_("Token revoked: the device can no longer use it."), "ok")
     return redirect(url_for("devices.show", device_id=device.id, _anchor="tokens"))
