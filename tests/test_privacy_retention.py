@@ -127,6 +127,14 @@ def test_investigations_find_who_came_within_retention_and_are_audited(app, clie
     assert page.status_code == 200 and "没有找到" in page.get_data(as_text=True)
 
 
+def test_the_managers_search_says_why_a_period_is_refused(world, login_as):
+    manager = login_as(world.manager)
+    no_time = manager.get("/privacy/?search=1&from=yesterday")
+    assert no_time.status_code == 400 and "请填写带时区的时间，例如 2026-01-01T08:00:00+08:00。" in no_time.get_data(as_text=True)
+    too_long = manager.get("/privacy/?search=1&from=2020-01-01T00:00:00%2B08:00")
+    assert too_long.status_code == 400 and "请选择不超过 400 天的时间段。" in too_long.get_data(as_text=True)
+
+
 def test_the_managers_page_saves_periods(client, world, login_as):
     from tests.support import csrf
 

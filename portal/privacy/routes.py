@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError, back_to
+from portal.core.errors import attempt, back_to, field_messages, refusal_status
 from portal.desk.access import desk_site
 from portal.patrol.api import report_window
 from portal.privacy import investigations, operations, queries
@@ -19,14 +19,14 @@ bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 def index():
     """Retention periods with their form; the visit search and its results when asked."""
     site = desk_site(current_user)
-    results, searched, error = [], False, None
+    results, searched, error, status = [], False, None, 200
     if request.args.get("search"):
         searched = True
-        try:
-            start, end = report_window(request.args)
-        except ApiError:
-            error = _("Choose a period of at most 400 days.")
+        window, refusal = attempt(report_window, request.args)
+        if refusal is not None:  # the page says why the period was refused, and finds nobody
+            error, status = "; ".join(field_messages(refusal).values()), refusal_status(refusal)
         else:
+            start, end = window
             name = (request.args.get("name") or "").strip()[:64] or None
             unit = (request.args.get("unit") or "").strip()[:40] or None
             results = investigations.visits(current_user, site, start, end, name=name, unit=unit)
@@ -39,7 +39,7 @@ def index():
         searched=searched,
         error=error,
     )
-    return html, 400 if error else 200, {"Cache-Control": "no-store"}
+    return html, status, {"Cache-Control": "no-store"}
 
 
 @bp.post("/retention")
