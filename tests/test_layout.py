@@ -107,15 +107,16 @@ def test_readme_and_contributing_name_every_feature_package_and_bridge_module():
     assert {m for m in modules if not re.search(rf"\b{m}\b", layout)} == set()
 
 
-def _view_lines():
-    """(path under the repository, line number, line) of every module of views (pages and API endpoints)."""
+def _view_lines(pages_only=False):
+    """(path under the repository, line number, line) of every module of views (pages and API endpoints, or pages only)."""
     import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
+    views = r"^@\w+\.(route|get|post|put|patch|delete)\(" + ("" if pages_only else r"|^@api_route\(")
     for path in sorted((root / "portal").rglob("*.py")):
         text = path.read_text()
-        if re.search(r"^@\w+\.(route|get|post|put|patch|delete)\(|^@api_route\(", text, re.M):
+        if re.search(views, text, re.M):
             for n, line in enumerate(text.splitlines(), 1):
                 yield path.relative_to(root), n, line
 
@@ -144,3 +145,26 @@ def test_no_view_catches_a_refusal_itself():
 
     caught = re.compile(r"^\s*except\b.*\b(Refused|ValidationFailed|PhotoRefused)\b")
     assert [f"{path}:{n}" for path, n, line in _view_lines() if caught.search(line)] == []
+
+
+def test_no_page_catches_an_api_error():
+    """Pages never catch an ApiError (or a class made from one): operations refuse with Refused, which pages attempt.
+
+    The login page is the one exception, marked "not a refusal": a failed login keeps what it wrote (its failure
+    counter and lock), where a refusal is abandoned. API endpoints may still turn one HTTP error into another.
+    """
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    bases = re.compile(r"^class (\w+)\(([^)]*)\)", re.M)
+    declared = [
+        (name, set(re.findall(r"\w+", b))) for p in root.glob("portal/**/*.py") for name, b in bases.findall(p.read_text())
+    ]
+    http_errors = {"ApiError"}
+    while new := {name for name, of in declared if of & http_errors} - http_errors:
+        http_errors |= new
+    caught = re.compile(r"^\s*except\b.*\b(" + "|".join(sorted(http_errors)) + r")\b")
+    lines = _view_lines(pages_only=True)
+    found = [f"{path}:{n}" for path, n, line in lines if caught.search(line) and "not a refusal" not in line.lower()]
+    assert found == []

@@ -6,11 +6,10 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.accounts.auth import authenticate
+from portal.accounts.auth import LoginFailed, LoginThrottled, authenticate
 from portal.accounts.forms import LoginForm
 from portal.accounts.sessions import end_session, start_session
 from portal.audit.operations import record
-from portal.core.errors import ApiError
 from portal.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
@@ -45,8 +44,8 @@ def login():
     if request.method == "POST" and form.validate():
         try:
             user = authenticate(form.login.data, form.password.data, form.otp.data)
-        except ApiError as exc:
-            g.keep_changes = True  # the failure counter must persist
+        except (LoginFailed, LoginThrottled) as exc:  # not a refusal: what a failed login wrote is kept
+            g.keep_changes = True  # the failure counter and the lock must persist, where a refusal is abandoned
             status, headers = exc.status, dict(exc.headers or {})
             # One message for any wrong factor: a separate "code needed" would confirm a staff password.
             flash(
