@@ -108,7 +108,7 @@ def test_every_handover_is_kept_and_searchable_with_what_happened_on_the_shift(g
     assert mid.id in ids(f"from={day}&to={day}")
     assert client.get("/api/v1/desk/handovers?from=someday", headers=headers).status_code == 400
     assert client.get("/api/v1/desk/handovers?to=9999-12-31", headers=headers).status_code == 400
-    for accept, why in (("zh-CN", "日期格式为 YYYY-MM-DD。"), ("en", "Give a date as YYYY-MM-DD.")):
+    for accept, why in (("zh-CN", "请按 YYYY-MM-DD 格式填写日期。"), ("en", "Give a date as YYYY-MM-DD.")):
         bad = guard_client.get("/desk/handovers?to=9999-12-31", headers={"Accept-Language": accept})
         assert bad.status_code == 200 and why in bad.get_data(as_text=True)  # the page says why and lists all
     one = client.get(f"/api/v1/desk/handovers/{last.id}", headers=headers).get_json()

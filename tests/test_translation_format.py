@@ -69,6 +69,16 @@ def test_every_msgid_renders_through_jinja_and_flask_babel(app, lang):
     assert not failures, "\n".join(failures)
 
 
+def test_each_msgid_is_translated_in_one_part_only():
+    """The catalogue keeps the first part's Chinese for a msgid, so a second part's differing one would be silently lost."""
+    where: dict[str, list[str]] = {}
+    for part in sorted((ROOT / "portal/translations/parts").glob("*.po")):
+        for m in read_po(part.open("rb"), locale="zh"):
+            if m.id:
+                where.setdefault(str(m.id), []).append(part.stem)
+    assert {msgid: parts for msgid, parts in where.items() if len(parts) > 1} == {}
+
+
 def test_chinese_placeholders_match_english():
     """A translation uses exactly the msgid's placeholders (a new one is a KeyError, a lost one a missing value)."""
     bad = []
