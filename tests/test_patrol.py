@@ -265,8 +265,10 @@ def test_pages_by_role(client, world, login_as):
     assert resp.status_code == 302 and "白天" not in manager.get("/patrol/manage").get_data(as_text=True)
     assert manager.get("/patrol/report").status_code == 200
     assert manager.get("/patrol/report?from=2026-01-01&to=2026-01-31").status_code == 200
-    assert manager.get("/patrol/report?from=2026-02-30").status_code == 400
-    assert manager.get("/patrol/report?from=2026-03-01&to=2026-01-31").status_code == 400
+    bad_day = manager.get("/patrol/report?from=2026-02-30")
+    assert bad_day.status_code == 400 and "请按 YYYY-MM-DD 格式填写日期。" in bad_day.get_data(as_text=True)
+    backwards = manager.get("/patrol/report?from=2026-03-01&to=2026-01-31")
+    assert backwards.status_code == 400 and "请选择不超过 400 天的时间段。" in backwards.get_data(as_text=True)
 
 
 @pytest.mark.integration

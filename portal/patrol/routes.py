@@ -3,13 +3,13 @@
 import base64
 from datetime import date, datetime, time, timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import page_roles
-from portal.core.errors import ApiError, back_to
+from portal.core.errors import attempt, back_to, invalid_field, refusal_page
 from portal.core.timeutil import zone
 from portal.desk.access import desk_site, site_object
 from portal.passes import qr
@@ -147,14 +147,14 @@ def close_hazard(hazard_id):
 
 
 def _dates_as_times(args, tz_name):
-    """The page's day pickers (YYYY-MM-DD, in the site's zone) as the API's from/to: from midnight to the next."""
+    """The page's day pickers (YYYY-MM-DD, site time) as the API's from/to, midnight to midnight; a bad day is refused."""
     out = {}
     for name, extra in (("from", 0), ("to", 1)):
         raw = (args.get(name) or "").strip()
         try:
             day = date.fromisoformat(raw) if raw else None
         except ValueError:
-            abort(400)
+            raise invalid_field(name, "invalid", "Give a date as YYYY-MM-DD.") from None
         if day is not None:
             out[name] = datetime.combine(day + timedelta(days=extra), time(), zone(tz_name)).isoformat()
     return out
@@ -165,8 +165,8 @@ def _dates_as_times(args, tz_name):
 def report():
     """Rounds on time, late and missed, checkpoints missed, hazards found and closed, over a period."""
     site = desk_site(current_user)
-    try:
-        start, end = report_window(_dates_as_times(request.args, site.timezone))
-    except ApiError:
-        abort(400)
+    window, refusal = attempt(lambda: report_window(_dates_as_times(request.args, site.timezone)))
+    if refusal is not None:  # the error page says why: a day that is no date, a period backwards or too long
+        return refusal_page(refusal)
+    start, end = window
     return _render("patrol/report.html", site=site, figures=queries.report(site.id, start, end), start=start, end=end)
