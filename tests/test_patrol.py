@@ -305,3 +305,25 @@ def test_the_round_pages_service_worker_is_served_under_patrol_and_never_cached_
     assert resp.headers["Cache-Control"] == "no-cache"
     body = resp.get_data(as_text=True)
     assert "/patrol/rounds/" in body and "API calls go straight out" in body
+
+
+def test_the_hazards_page_shows_an_old_open_hazard_first_however_many_were_closed_since(world, login_as):
+    from portal.patrol.models import Hazard
+
+    now = utcnow()
+
+    def hazard(n, status, age):
+        return Hazard(
+            site_id=world.site.id,
+            reported_by_id=world.guard.id,
+            client_id=f"h{n}",
+            description=f"隐患{n}号",
+            found_at=now - timedelta(days=age),
+            status=status,
+        )
+
+    db.session.add(hazard(0, "open", 400))
+    db.session.add_all(hazard(n, "closed", n % 300) for n in range(1, 251))
+    db.session.commit()
+    page = login_as(world.guard).get("/patrol/hazards").get_data(as_text=True)
+    assert "隐患0号" in page and page.index("隐患0号") < page.index("隐患250号")  # the oldest closed comes after it

@@ -155,3 +155,12 @@ def test_refusal_needs_a_reason_and_the_applicant_reads_it(client, world):
     seen = client.get(f"/api/v1/permits/{permit['id']}", headers=world.token(world.r1)).get_json()
     assert seen["decision_reason"] == "周末不允许施工"
     assert db.session.scalar(db.select(db.func.count(Pass.id)).where(Pass.permit_id == permit["id"])) == 0
+
+
+def test_the_sites_list_shows_permits_waiting_for_a_decision_first(client, world, manager_client):
+    waiting = apply(client, world, world.r1, company="甲装修公司").get_json()
+    decided = apply(client, world, world.r1, company="乙装修公司").get_json()
+    resp = client.post(f"/api/v1/permits/{decided['id']}/approve", json={}, headers=world.token(world.manager))
+    assert resp.status_code == 200 and waiting["status"] == "pending"
+    page = manager_client.get("/permits/").get_data(as_text=True)
+    assert page.index("甲装修公司") < page.index("乙装修公司")

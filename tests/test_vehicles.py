@@ -189,3 +189,13 @@ def test_managers_approve_on_the_list_page(client, world, manager_client, reside
     assert "已撤销审批" in resp.get_data(as_text=True) and db.session.get(Vehicle, car["id"]).status == "pending"
     assert resident_client.get("/vehicles/").status_code == 403
     assert resident_client.post(f"/vehicles/{car['id']}/withdraw", data={"csrf_token": token}).status_code in (400, 403)
+
+
+def test_the_managers_list_shows_cars_waiting_for_approval_first(client, world, manager_client):
+    _settings(world, vehicles_need_approval=True)
+    waiting = _add(client, world, world.r1, plate="京A11111").get_json()
+    _settings(world, vehicles_need_approval=False)
+    newer = _add(client, world, world.r1, plate="京B22222").get_json()
+    assert (waiting["status"], newer["status"]) == ("pending", "active")
+    page = manager_client.get("/vehicles/").get_data(as_text=True)
+    assert page.index("京A11111") < page.index("京B22222")

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 
 from portal.core.timeutil import as_utc, zone
 from portal.extensions import db
@@ -62,12 +62,14 @@ def rounds(site_id, limit=100, guard_id=None, statuses=None):
     return db.session.scalars(q.order_by(order, Round.id.desc()).limit(limit)).all()
 
 
-def hazards(site_id, status=None, limit=200):
-    """A site's hazards, newest first."""
+def hazards(site_id, status=None, limit=200, open_first=False):
+    """A site's hazards, newest first; open_first (the page): open ones first, the longest open at the top."""
     q = db.select(Hazard).where(Hazard.site_id == site_id)
     if status:
         q = q.where(Hazard.status == status)
-    return db.session.scalars(q.order_by(Hazard.found_at.desc()).limit(limit)).all()
+    # Ordered before the limit, so an old open hazard is never cut off by newer closed ones.
+    order = (case((Hazard.status == "open", 0), else_=1), Hazard.found_at) if open_first else (Hazard.found_at.desc(),)
+    return db.session.scalars(q.order_by(*order).limit(limit)).all()
 
 
 def report(site_id, start, end):

@@ -131,8 +131,7 @@ def stickers_page():
 def hazards():
     """Hazards found on patrol, open ones first, with the form to close each."""
     site = desk_site(current_user)
-    rows = sorted(queries.hazards(site.id), key=lambda h: (h.status != "open", h.found_at), reverse=False)
-    return _render("patrol/hazards.html", site=site, hazards=rows)
+    return _render("patrol/hazards.html", site=site, hazards=queries.hazards(site.id, open_first=True))
 
 
 @bp.post("/hazards/<int:hazard_id>/close")

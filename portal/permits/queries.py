@@ -74,12 +74,14 @@ def scoped(user):
     return q.where(site_condition(user, Permit.site_id))
 
 
-def list_for(user, status=None, limit=200):
-    """Newest permits first, optionally one status."""
+def list_for(user, status=None, limit=200, pending_first=False):
+    """Newest permits first, optionally one status; pending_first (the site's page): those waiting for a decision first."""
     q = scoped(user)
     if status:
         q = q.where(Permit.status == status)
-    return db.session.scalars(q.order_by(Permit.id.desc()).limit(limit)).all()
+    # Ordered before the limit, so a permit still waiting is never cut off by newer decided ones.
+    waiting = (db.case((Permit.status == "pending", 0), else_=1),) if pending_first else ()
+    return db.session.scalars(q.order_by(*waiting, Permit.id.desc()).limit(limit)).all()
 
 
 def get_for(user, permit_id):

@@ -42,7 +42,7 @@ def apply():
 def site_list():
     """The site's permits (pending first) and freight approvals."""
     site = desk_site(current_user)
-    permits = sorted(queries.list_for(current_user), key=lambda p: (p.status != "pending", -p.id))
+    permits = queries.list_for(current_user, pending_first=True)
     vacant = queries.vacant_units(site.id) if current_user.role in MANAGER_ROLES else []
     return render_template(
         "permits/site.html", site=site, permits=permits, freight=queries.freight_for_site(site.id), vacant=vacant

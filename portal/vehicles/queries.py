@@ -26,12 +26,14 @@ def for_units(unit_ids):
     return db.session.scalars(q.order_by(Vehicle.unit_id, Vehicle.plate)).all()
 
 
-def for_site(site_id, status=None):
-    """A site's cars (optionally one status), newest first."""
+def for_site(site_id, status=None, pending_first=False):
+    """A site's cars (optionally one status), newest first; pending_first (the managers' page): those waiting first."""
     q = db.select(Vehicle).where(Vehicle.site_id == site_id)
     if status is not None:
         q = q.where(Vehicle.status == status)
-    return db.session.scalars(q.order_by(Vehicle.id.desc()).limit(1000)).all()
+    # Ordered before the limit, so a car still waiting is never cut off by newer approved ones.
+    waiting = (db.case((Vehicle.status == "pending", 0), else_=1),) if pending_first else ()
+    return db.session.scalars(q.order_by(*waiting, Vehicle.id.desc()).limit(1000)).all()
 
 
 def count_for_unit(unit_id):

@@ -57,7 +57,7 @@ def remove(vehicle_id):
 def site_list():
     """The site's residents' cars, pending ones first, with approval."""
     site = desk_site(current_user)
-    cars = sorted(queries.for_site(site.id), key=lambda c: (c.status != "pending", -c.id))
+    cars = queries.for_site(site.id, pending_first=True)
     return render_template("vehicles/site.html", site=site, cars=cars, approval=queries.need_approval(site))
 
 
