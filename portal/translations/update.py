@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po, write_po
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-KEYWORDS = ["_l", "lazy_gettext", "N_", "FieldError:2", "ApiError:3", "bilingual", "error_body:2"]
+KEYWORDS = ["_l", "lazy_gettext", "N_", "FieldError:2", "ApiError:3", "Refused:2", "invalid_field:3", "bilingual", "error_body:2"]
 
 
 def main():
