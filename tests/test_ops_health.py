@@ -15,6 +15,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from portal.app import create_app
 from portal.config import TestConfig
 from portal.core.timeutil import utcnow
+from portal.extensions import db
 from portal.ops import metrics as ops_metrics
 
 
@@ -146,6 +147,9 @@ def test_metrics_are_refused_to_other_addresses_without_the_token(app, client):
 
 def test_proxy_count_takes_the_client_address_from_the_trusted_proxy_only(tmp_path):
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/p.db", PROXY_COUNT=1)
+    with app.app_context():
+        db.create_all()  # /metrics reads the tables (another test's cached families must not hide that)
+    ops_metrics.forget_cache()
     client = app.test_client()
     # nginx on this host appends the real client; a client's own forged entry before it is not believed.
     forged = {"X-Forwarded-For": "127.0.0.1, 203.0.113.9"}
