@@ -176,6 +176,27 @@ def test_the_request_thread_writes_a_due_batch_once_its_response_is_sent(app, wo
     assert _committed_events(app.config["SQLALCHEMY_DATABASE_URI"], p.id) == ["ok"]
 
 
+def test_after_a_response_one_batch_is_written_and_the_rest_stays_due(app, world, client, monkeypatch):
+    """A backlog (say after an outage) costs each reader's worker one batch between requests, never all of it."""
+    monkeypatch.setattr(journal.Journal, "_start", lambda self: None)  # no writer thread at all
+    monkeypatch.setattr(journal, "REQUEST_BATCH", 4)
+    book = journal.journal(app)
+    book.interval = 3600.0  # nothing is due while the backlog builds up
+    _, header = world.device("reader")
+    p = world.make_pass(max_entries=None)
+    for _ in range(9):
+        assert verify(client, header, qr=codes.qr_text(p))[1]["decision"] == "grant"
+    assert book.pending() == 9
+    book.interval = 0.0
+    left = []
+    for _ in range(3):
+        with client.post("/api/v1/gate/verify", json={"qr": codes.qr_text(p)}, headers=header):
+            pass  # the batch is written once the response is closed (sent)
+        left.append(book.pending())
+    assert left == [6, 3, 0]  # 10 queued, 4 written; 7 queued, 4 written; 4 queued, all written
+    assert _committed_events(app.config["SQLALCHEMY_DATABASE_URI"], p.id) == ["ok"] * 12
+
+
 def _check_batch(app, world, monkeypatch):
     """Many queued decisions become one batch: each event in its own row, each pass's uses counted once per grant."""
     monkeypatch.setattr(journal.Journal, "_start", lambda self: None)  # nothing writes until flushed here

@@ -19,6 +19,10 @@ from portal.extensions import db
 
 log = logging.getLogger(__name__)
 BATCH = 500
+# After one response a request thread writes at most this many entries: the next reader that worker serves
+# waits behind one batch (about 4 ms on SQLite), never behind a backlog. The rest is written after the
+# next responses, or by the writer thread.
+REQUEST_BATCH = 128
 # After a failed write, wait this long (doubling up to the cap) before trying again.
 RETRY_SECONDS, RETRY_CAP_SECONDS = 0.5, 10.0
 # How often the writer thread looks for the write-ahead files of killed workers of the same database.
@@ -112,7 +116,7 @@ class Journal:
         if not self._flushing.acquire(blocking=False):
             return  # another thread is writing right now
         try:
-            self._flush_locked()
+            self._flush_locked(most=REQUEST_BATCH)
         except Exception as exc:
             self._failed_until = time.monotonic() + RETRY_CAP_SECONDS
             log.error("event journal write failed (%s); %d waiting", type(exc).__name__, self.pending())
@@ -143,11 +147,16 @@ class Journal:
         with self._flushing:
             self._flush_locked()
 
-    def _flush_locked(self):
+    def _flush_locked(self, most=None):
+        """Write batches until the queue is empty, or only one batch of at most `most` entries."""
         while True:
             with self._lock:
-                batch = [self._items.popleft() for _ in range(min(BATCH, len(self._items)))]
-                self._since = time.monotonic() if self._items else None
+                batch = [self._items.popleft() for _ in range(min(most or BATCH, len(self._items)))]
+                if not self._items:
+                    self._since = None
+                elif most is None:
+                    self._since = time.monotonic()
+                # else: what one batch left behind stays due, for the next response (or the writer thread)
                 noted = bool(batch) and batch[0].seq > 0 and batch[-1].seq > 0
                 if noted:
                     self._note("begin", batch[0].seq, batch[-1].seq)
@@ -163,6 +172,8 @@ class Journal:
             if noted:
                 with self._lock:
                     self._note("done", batch[-1].seq)
+            if most is not None:
+                return
 
     def _note(self, what, *seqs):
         # Under the lock. A note that cannot be written costs at worst a batch written twice after a kill.
