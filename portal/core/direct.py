@@ -43,8 +43,9 @@ def serve(app, handler: Handler, environ, start_response) -> Iterable[bytes] | N
     ctx = None if outer is not None and outer.app is app else app.app_context()
     if ctx is not None:
         ctx.push()
-    try:
+    else:
         lean.fresh_g()  # an outer context (scripts, tests) is reused, as Flask reuses it for requests
+    try:
         request_id = logs.take_request_id(environ)
         try:
             answer = handler(environ, raw)
