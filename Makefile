@@ -8,7 +8,7 @@ PORT ?= 5000
 PO := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test bench install install-dev translations extract migrate-check clean lint format format-check typecheck
+.PHONY: run test fuzz bench install install-dev translations extract migrate-check clean lint format format-check typecheck
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 test: install-dev
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not serial"
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -m serial
+
+## The API fuzz's long hunt: FUZZ_EXAMPLES cases per strategy where `make test` tries 2 (CI runs both).
+FUZZ_EXAMPLES ?= 20
+fuzz: install-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist worksteal tests/test_api_fuzz.py
 
 bench: install-dev
 	$(PY) bench/run_all.py

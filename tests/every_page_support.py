@@ -1,5 +1,6 @@
 """A community holding every state the pages can show, and the checks every page must pass."""
 
+import functools
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -119,8 +120,12 @@ class _Text(HTMLParser):
             cell[1] += data
 
 
+@functools.lru_cache(maxsize=1)
 def page_text(html):
-    """(visible text nodes, texts of table cells, badges, list items, options and buttons)."""
+    """(visible text nodes, texts of table cells, badges, list items, options and buttons).
+
+    Kept for the last page: a Chinese page goes through three checks, each of which reads its text.
+    """
     parser = _Text()
     parser.feed(html)
     return parser.nodes, parser.cells
