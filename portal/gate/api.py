@@ -157,8 +157,11 @@ def _direct(environ, raw):
             return None
         method, value, direction = verify_fields(data)
         presented = device_tokens.bearer_hash(environ.get("HTTP_AUTHORIZATION", ""))
-        outcome = decide(presented, method, value, direction, started)
     except (ValueError, RecursionError, ApiError):
+        return None
+    try:
+        outcome = decide(presented, method, value, direction, started)
+    except ApiError:  # the token does not authenticate: raised before anything was decided or written
         return None
     return _answer_body(outcome, method, started).encode(), journal.journal().flush_if_due
 
