@@ -1,7 +1,8 @@
-"""Real-format validation for names, phones, Chinese ID numbers and plates."""
+"""Real-format validation for names, phones, Chinese ID numbers, plates and report periods."""
 
 import re
 import unicodedata
+from datetime import timedelta
 
 import phonenumbers
 from flask_babel import lazy_gettext as _l  # noqa: F401  (msgids are extracted from here)
@@ -9,7 +10,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
 from portal.core.errors import ValidationFailed
-from portal.core.timeutil import utcnow
+from portal.core.timeutil import parse_iso, utcnow
 
 
 class FieldError(ValueError):
@@ -168,3 +169,17 @@ def mask_id(number):
     if not number:
         return ""
     return number[:6] + "*" * 8 + number[-4:]
+
+
+def report_window(args):
+    """[from, to) from the query string (ISO with offset); the last 30 days by default; a bad one is a 400."""
+    end, start = utcnow(), None
+    try:
+        if args.get("to"):
+            end = parse_iso(args.get("to"))
+        start = parse_iso(args.get("from")) if args.get("from") else end - timedelta(days=30)
+    except (ValueError, TypeError):
+        raise ValidationFailed({"from": ("invalid", "A time with its offset, e.g. 2026-01-01T08:00:00+08:00.")}) from None
+    if start >= end or end - start > timedelta(days=400):
+        raise ValidationFailed({"from": ("invalid", "Choose a period of at most 400 days.")})
+    return start, end

@@ -1,7 +1,5 @@
 """Patrol in the JSON API: managers define checkpoints and routes; guards walk rounds, sync scans, report hazards."""
 
-from datetime import timedelta
-
 from flask import jsonify, request
 
 from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
@@ -9,7 +7,7 @@ from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.errors import Refused, ValidationFailed
 from portal.core.jsonbody import json_body
-from portal.core.timeutil import parse_iso, utcnow
+from portal.core.validators import report_window
 from portal.desk.access import desk_site, site_object
 from portal.feedback.photos import photo_response
 from portal.patrol import checkpoints, operations, queries
@@ -281,17 +279,3 @@ def patrol_report():
     """Default: the last 30 days."""
     start, end = report_window(request.args)
     return jsonify(queries.report(desk_site(api_user()).id, start, end))
-
-
-def report_window(args):
-    """[from, to) from the query string (ISO with offset); the last 30 days by default; a bad one is a 400."""
-    end, start = utcnow(), None
-    try:
-        if args.get("to"):
-            end = parse_iso(args.get("to"))
-        start = parse_iso(args.get("from")) if args.get("from") else end - timedelta(days=30)
-    except (ValueError, TypeError):
-        raise ValidationFailed({"from": ("invalid", "A time with its offset, e.g. 2026-01-01T08:00:00+08:00.")}) from None
-    if start >= end or end - start > timedelta(days=400):
-        raise ValidationFailed({"from": ("invalid", "Choose a period of at most 400 days.")})
-    return start, end

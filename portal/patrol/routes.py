@@ -11,10 +11,10 @@ from portal.accounts.models import MANAGER_ROLES, STAFF_ROLES
 from portal.accounts.sessions import page_roles
 from portal.core.errors import attempt, back_to, invalid_field, refusal_page
 from portal.core.timeutil import zone
+from portal.core.validators import report_window
 from portal.desk.access import desk_site, site_object
 from portal.passes import qr
 from portal.patrol import checkpoints, operations, queries, stickers
-from portal.patrol.api import report_window
 from portal.patrol.forms import HAZARD_LABELS, STATUS_LABELS, schedule_from, stops_from
 from portal.patrol.models import Hazard, Round
 from portal.patrol.models import Route as PatrolRoute

@@ -6,8 +6,8 @@ from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import api_roles, api_user
 from portal.api.blueprint import api_route
 from portal.core.jsonbody import json_body
+from portal.core.validators import report_window
 from portal.desk.access import desk_site
-from portal.patrol.api import report_window
 from portal.privacy import investigations, operations, queries
 from portal.sites.api import import_site
 

@@ -7,8 +7,8 @@ from flask_login import current_user
 from portal.accounts.models import MANAGER_ROLES
 from portal.accounts.sessions import page_roles
 from portal.core.errors import attempt, back_to, field_messages, refusal_status
+from portal.core.validators import report_window
 from portal.desk.access import desk_site
-from portal.patrol.api import report_window
 from portal.privacy import investigations, operations, queries
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
