@@ -208,7 +208,7 @@ def _places(page, shots):
     buildings = page.locator("#buildings + table tbody tr").all_inner_texts()
     assert [" ".join(r.split()) for r in buildings] == ["A Tower A -1 – 18 1", "B Tower B 1 – 11 1"]
     gates = " ".join(page.locator("#gates + table tbody").inner_text().split())
-    assert "North gate People" in gates and "Car park entrance Cars" in gates
+    assert "North gate Pedestrians" in gates and "Car park entrance Cars" in gates
     shots(page, "community-places")
 
 

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from portal.feedback.uploads import MAX_PHOTO_BYTES, clean
 
 STATUS_LABELS = {
-    "scheduled": _l("Due"),
+    "scheduled": _l("Not started"),  # not "Due": that msgid is a deadline (期限)
     "active": _l("Under way"),
     "done": _l("Done"),
     "missed": _l("Missed"),

@@ -19,7 +19,7 @@ from portal.sites.models import Building, Gate, Site, Unit
 
 bp = Blueprint("places", __name__, url_prefix="/team/community")
 
-GATE_KIND_LABELS = {"pedestrian": _l("People"), "vehicle": _l("Cars")}
+GATE_KIND_LABELS = {"pedestrian": _l("Pedestrians"), "vehicle": _l("Cars")}
 SITE_FIELDS, BUILDING_FIELDS, GATE_FIELDS = schema.SITE_FIELDS, schema.BUILDING_FIELDS, schema.GATE_FIELDS
 NO_STORE = {"Cache-Control": "no-store"}
 
