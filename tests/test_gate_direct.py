@@ -4,8 +4,10 @@ Everything unusual (bad JSON, no or an unknown token, a query string, escaped NU
 before, having done nothing; a failure after the decision is a JSON 500, never a second decision.
 """
 
+import io
 import json
 import re
+import sys
 
 import pytest
 from gate_support import events, oathtool_code
@@ -125,3 +127,62 @@ def test_a_failure_after_the_decision_is_a_json_500_and_the_attempt_is_kept_once
     assert resp.status_code == 500 and resp.get_json()["error"]["code"] == "internal"
     assert resp.headers["X-Request-ID"] == "reader-0003-abcd" and resp.headers["Cache-Control"] == "no-store"
     assert not view_calls and [e.reason for e in events(pass_id=p.id)] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        ('{"qr": "x"}', "application/x-www-form-urlencoded"),  # the view reads a form: no JSON body
+        ('{"qr": "x"}'.encode("utf-16"), "application/json"),  # JSON travels as UTF-8 only
+        (b'{"plate": "\xed\xa0\x80"}', "application/json"),  # a raw lone surrogate, not an escape
+    ],
+)
+def test_bodies_the_view_refuses_are_refused_on_both_paths(app, client, world, view_calls, monkeypatch, body, content_type):
+    _, header = world.device()
+    answers = []
+    for direct in (True, False):
+        with monkeypatch.context() as m:
+            if not direct:
+                m.setattr(app, "serve_direct", None)
+            resp = client.post("/api/v1/gate/verify", data=body, content_type=content_type, headers=header)
+            answers.append((resp.status_code, resp.get_json()["error"]["code"]))
+    assert answers == [(400, "bad_json")] * 2 and len(view_calls) == 2 and not events()
+
+
+def test_an_unknown_token_is_read_once_and_answered_by_the_view(client, world, view_calls, monkeypatch):
+    from portal.core import reads
+
+    p = world.make_pass(max_entries=None)
+    statements = []
+    read = reads.rows
+    monkeypatch.setattr(reads, "rows", lambda stmt, **values: statements.append(stmt) or read(stmt, **values))
+    resp = client.post("/api/v1/gate/verify", json={"qr": codes.qr_text(p)}, headers={"Authorization": "Bearer vpd_" + "1" * 43})
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthorized"
+    assert len(view_calls) == 1 and len(statements) == 1  # the direct path's read; the view reuses its refusal
+
+
+def test_a_content_length_in_other_digits_goes_to_the_view(app, world):
+    _, header = world.device()
+    body = b'{"qr": "x"}'
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/v1/gate/verify",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "portal.test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": "1²",
+        "HTTP_AUTHORIZATION": header["Authorization"],
+        "HTTP_HOST": "portal.test",
+    }
+    seen = {}
+    app.wsgi_app(environ, lambda status, headers, exc=None: seen.update(status=status, headers=dict(headers)))
+    assert seen["status"].startswith("400") and seen["headers"]["X-Request-ID"]

@@ -112,3 +112,27 @@ def test_token_lookup_failure_denies_and_is_recorded_later(app, client, world, m
     assert client.post(URL, json={"qr": codes.qr_text(p)}, headers=header).get_json()["reason"] == "ok"
     journal.journal(app).flush()
     assert sorted((e.method, e.reason) for e in events()) == [("code", "error"), ("qr", "ok")]
+
+
+def test_a_spool_that_cannot_be_written_is_left_alone_for_a_while(app, client, world, monkeypatch):
+    """A database that answers reads but refuses writes costs one failed write per RETRY_SECONDS, not one per scan."""
+    import time
+
+    monkeypatch.setattr(journal.Journal, "_start", lambda self: None)  # its thread retries every 10 s on its own
+    _, header = world.device()
+    p = world.make_pass(max_entries=None)
+    spool.keep(device_tokens.bearer_hash(header["Authorization"]), "qr", None, time.perf_counter(), "OperationalError")
+    tried = []
+
+    def refused(app_, batch):
+        tried.append(len(batch))
+        raise OperationalError("INSERT", {}, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr(journal, "write_retrying", refused)
+    for _ in range(5):
+        resp = client.post("/api/v1/gate/verify", json={"qr": codes.qr_text(p)}, headers=header)
+        assert resp.status_code == 200 and resp.get_json()["decision"] == "grant"
+    assert tried == [1] and len(spool.spool().items) == 1  # tried once, kept for later
+    monkeypatch.setattr(spool.spool(), "retry_at", 0.0)  # the pause is over
+    client.post("/api/v1/gate/verify", json={"qr": codes.qr_text(p)}, headers=header)
+    assert tried == [1, 1]

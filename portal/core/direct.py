@@ -9,7 +9,6 @@ the request id, the security headers and the one commit.
 """
 
 import io
-import json
 import logging
 from collections.abc import Callable, Iterable
 
@@ -27,7 +26,7 @@ Handler = Callable[[dict, bytes], tuple[bytes, Callable[[], None] | None] | None
 def _body(environ):
     """The request body (read once), or None when its length is missing or too large to read here."""
     length = environ.get("CONTENT_LENGTH")
-    if not length or not length.isdigit() or int(length) > MAX_BODY:
+    if not length or not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:  # "²".isdigit() too
         return None
     raw = environ["wsgi.input"].read(int(length))
     environ["wsgi.input"] = io.BytesIO(raw)  # Flask's view may still need it
@@ -58,7 +57,7 @@ def serve(app, handler: Handler, environ, start_response) -> Iterable[bytes] | N
         except Exception:
             transaction.end(ok=False)
             log.exception("unhandled error on a direct answer")
-            body, on_close, status = _internal_error(), None, "500 INTERNAL SERVER ERROR"
+            body, on_close, status = _internal_error(app), None, "500 INTERNAL SERVER ERROR"
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("X-Request-ID", request_id)]
         headers.extend((name, value) for name, value, _ in security.answer_headers(environ))
     finally:
@@ -68,8 +67,9 @@ def serve(app, handler: Handler, environ, start_response) -> Iterable[bytes] | N
     return _Answer(body, on_close)
 
 
-def _internal_error():
-    return (json.dumps(error_body("internal", "Something went wrong on our side.")) + "\n").encode()
+def _internal_error(app):
+    """The JSON 500 the app's error handler writes (jsonify: the app's encoder, then a newline)."""
+    return (app.json.dumps(error_body("internal", "Something went wrong on our side.")) + "\n").encode()
 
 
 class _Answer:

@@ -55,8 +55,14 @@ def bad_request_line() -> bool:
 
 
 def plain_request(environ, raw: bytes) -> bool:
-    """True when no query string, no bad character in the Authorization header and no escape in the body need the full checks."""
-    return not environ.get("QUERY_STRING") and not _bad(environ.get("HTTP_AUTHORIZATION")) and not _JSON_ESCAPES.search(raw)
+    """True when nothing needs the full checks: no query string, no form body, no bad character in the
+    Authorization header, no escape in the body."""
+    return (
+        not environ.get("QUERY_STRING")
+        and _mimetype(environ) not in ("application/x-www-form-urlencoded", "multipart/form-data")
+        and not _bad(environ.get("HTTP_AUTHORIZATION"))
+        and not _JSON_ESCAPES.search(raw)
+    )
 
 
 def _mimetype(environ) -> str:

@@ -5,13 +5,12 @@ import json
 import logging
 import time
 
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy.exc import DBAPIError
 
 from portal.api.blueprint import api_route
-from portal.core import metrics
+from portal.core import jsonbody, metrics
 from portal.core.errors import ApiError, ValidationFailed
-from portal.core.jsonbody import json_body
 from portal.devices import api_tokens as device_tokens
 from portal.events import journal
 from portal.extensions import csrf, db, limiter
@@ -58,7 +57,7 @@ VERIFY_ANSWER = {
 
 def _verify_request():
     try:
-        data = json_body(MAX_VERIFY_BYTES)
+        data = jsonbody.json_body(MAX_VERIFY_BYTES)
     except ApiError as exc:
         if exc.status == 413:
             raise ApiError(400, "too_large", "The request body is too large.") from None
@@ -143,6 +142,10 @@ def decide(presented, method, value, direction, started):
     return outcome
 
 
+# The direct path's 401 for a token that did not authenticate, handed to the view (one token read, not two).
+_REFUSED = "portal.gate.refused_token"
+
+
 def _direct(environ, raw):
     """The verify call answered straight from WSGI (portal.core.direct); None: the view answers it.
 
@@ -152,7 +155,7 @@ def _direct(environ, raw):
     """
     started = time.perf_counter()
     try:
-        data = json.loads(raw)
+        data = jsonbody.loads(raw)
         if not isinstance(data, dict):
             return None
         method, value, direction = verify_fields(data)
@@ -161,7 +164,8 @@ def _direct(environ, raw):
         return None
     try:
         outcome = decide(presented, method, value, direction, started)
-    except ApiError:  # the token does not authenticate: raised before anything was decided or written
+    except ApiError as refused:  # the token does not authenticate: raised before anything was decided or written
+        environ[_REFUSED] = refused  # the view answers it as its own 401 without reading the token again
         return None
     return _answer_body(outcome, method, started).encode(), journal.journal().flush_if_due
 
@@ -183,6 +187,9 @@ def _direct(environ, raw):
 def gate_verify():
     """A reader, keypad or barrier asks whether to open; the answer is grant or deny with a reason."""
     started = time.perf_counter()
+    refused = request.environ.get(_REFUSED)
+    if refused is not None:
+        raise refused
     try:
         method, value, direction = _verify_request()
     except ApiError as bad_body:

@@ -23,6 +23,9 @@ from portal.extensions import db
 log = logging.getLogger(__name__)
 LIMIT = 50_000  # the oldest go first beyond this (counted in the log)
 BATCH = 500  # attempts recorded per transaction; a verify that finds attempts spooled records one batch
+# After a batch could not be recorded, verifies leave the spool alone this long: a database that answers
+# reads but refuses writes must not cost every scan a failed write.
+RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class Spool:
         self.draining = threading.Lock()
         self.dropped = 0
         self.ahead = None
+        self.retry_at = 0.0  # monotonic time before which verifies do not try to record
 
     def keep(self, attempt):
         with self.lock:
@@ -129,7 +133,8 @@ def hand_over():
     every 10 s): the journal's after-response hook is not enough, since a test client or a quiet gate
     may never close a response.
     """
-    if spool().items:
+    book = spool()
+    if book.items and time.monotonic() >= book.retry_at:
         drain(current_app._get_current_object(), batches=1)
 
 
@@ -145,6 +150,7 @@ def drain(app, batches=None):
             try:
                 total += record(app, batch)
             except Exception as exc:
+                book.retry_at = time.monotonic() + RETRY_SECONDS
                 log.warning("gate spool: %d attempts wait, devices unreadable (%s)", len(book.items), type(exc).__name__)
                 break
             book.recorded(batch)
