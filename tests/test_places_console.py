@@ -224,8 +224,8 @@ def test_a_manager_without_a_community_opens_one_and_runs_it(app, login_as):
 
 
 def test_words_with_two_meanings_get_the_chinese_of_theirs(world, manager_client):
-    """A pedestrian gate is 行人 (not 人员, people in an incident); a checkpoint's name is 巡更点名称 (not a person's 姓名)."""
+    """A pedestrian gate is 行人 (not 人员, people in an incident); a checkpoint's name is 巡逻点名称 (not a person's 姓名)."""
     console = manager_client.get(f"/team/community/{world.site.slug}/?lang=zh").get_data(as_text=True)
     assert "<td>行人</td>" in console and "<td>人员</td>" not in console
     checkpoints = manager_client.get("/patrol/manage?lang=zh").get_data(as_text=True)
-    assert "巡更点名称" in checkpoints and "姓名" not in checkpoints
+    assert "巡逻点名称" in checkpoints and "姓名" not in checkpoints
