@@ -85,15 +85,34 @@ def chromium():
             context.close()
 
 
+def log_in(page, base, login, password, otp=None, lang=None):
+    """Log in through the form (password, and the TOTP code staff need) and wait until it has led away from it."""
+    page.goto(f"{base}/login" + (f"?lang={lang}" if lang else ""))
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", password)
+    if otp:
+        page.fill("input[name=otp]", otp)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert "/login" not in page.url, page.inner_text("body")
+    return page
+
+
 def guard_on_desk(page, base, world):
     """Log the site's guard in through the form (password and TOTP) on page, in English; waits for the desk."""
-    page.goto(f"{base}/login?lang=en")
-    page.fill("input[name=login]", world.guard.login)
-    page.fill("input[name=password]", world.PASSWORD)
-    page.fill("input[name=otp]", world.otp(world.guard))
-    page.click("button[type=submit]")
+    log_in(page, base, world.guard.login, world.PASSWORD, world.otp(world.guard), lang="en")
     page.wait_for_url(f"{base}/desk/**")
     return page
+
+
+def fill_mqtt_door(page, url, topic):
+    """Fill the new-device form (driver mqtt) for a one-door esp-rfid controller at url, topic."""
+    page.fill("#name", "east-door")
+    page.select_option("#kind", "door_controller")
+    page.fill("#o_url", url)
+    page.fill("#o_topic", topic)
+    page.fill("#o_timeout", "2")
+    page.fill("#doors", "1")
 
 
 def phone_context(browser, locale="zh-CN"):

@@ -4,7 +4,7 @@ import os
 
 import pyotp
 import pytest
-from browser_support import CHROMIUM, LiveServer, chromium
+from browser_support import CHROMIUM, LiveServer, chromium, log_in
 from conftest import skip_unless
 from support import PASSWORD
 
@@ -27,11 +27,7 @@ def test_the_first_admin_sets_up_a_community_from_the_browser(app, tmp_path):
     shots.mkdir()
     with LiveServer(app) as srv, chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page.goto(f"{srv.url}/login")
-        page.fill("input[name=login]", "boss")
-        page.fill("input[name=password]", PASSWORD)
-        page.fill("input[name=otp]", pyotp.TOTP(admin.totp_secret).now())
-        page.click("button[type=submit]")
+        log_in(page, srv.url, "boss", PASSWORD, pyotp.TOTP(admin.totp_secret).now())
         page.wait_for_url(f"{srv.url}/team/community/")  # no community yet: the form that opens one
         form = page.locator("#new-site")
         form.locator("input[name=slug]").fill("lake")

@@ -2,7 +2,7 @@
 
 import pytest
 from bridge_support import fresh_simulators, run_bridge  # noqa: F401
-from browser_support import LiveServer, chromium
+from browser_support import LiveServer, chromium, fill_mqtt_door, log_in
 from conftest import skip_unless
 from drivers_support import MQTT_URL, DeviceProcess, reachable, unique_topic
 
@@ -20,19 +20,9 @@ def test_manager_adds_an_mqtt_door_and_the_connection_test_answers(app, world, t
     try:
         with LiveServer(app) as srv, chromium() as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{srv.url}/login?lang=en")
-            page.fill("input[name=login]", world.manager.login)
-            page.fill("input[name=password]", world.PASSWORD)
-            page.fill("input[name=otp]", world.otp(world.manager))
-            with page.expect_navigation():
-                page.click("button[type=submit]")
+            log_in(page, srv.url, world.manager.login, world.PASSWORD, world.otp(world.manager), lang="en")
             page.goto(f"{srv.url}/devices/new?driver=mqtt")
-            page.fill("#name", "east-door")
-            page.select_option("#kind", "door_controller")
-            page.fill("#o_url", MQTT_URL)
-            page.fill("#o_topic", topic)
-            page.fill("#o_timeout", "2")
-            page.fill("#doors", "1")
+            fill_mqtt_door(page, MQTT_URL, topic)
             page.screenshot(path=str(tmp_path / "device-form-mqtt.png"), full_page=True)
             with page.expect_navigation():
                 page.click("button:has-text('Save')")

@@ -1,7 +1,7 @@
 """A guard on a 360-px phone logs an incident with a photo, reads the record and acknowledges it (headless Chromium)."""
 
 import pytest
-from browser_support import phone_page
+from browser_support import log_in, phone_page
 from feedback_support import png_bytes
 
 from portal.extensions import db
@@ -14,12 +14,7 @@ def test_guard_logs_and_acknowledges_an_incident_on_a_phone(app, world, tmp_path
     photo = tmp_path / "leak.png"
     photo.write_bytes(png_bytes())
     with phone_page(app) as (base, page):
-        page.goto(f"{base}/login")
-        page.fill("input[name=login]", world.guard.login)
-        page.fill("input[name=password]", world.PASSWORD)
-        page.fill("input[name=otp]", world.otp(world.guard))
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        log_in(page, base, world.guard.login, world.PASSWORD, world.otp(world.guard))
         page.goto(f"{base}/desk/incidents/new")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         page.select_option("select[name=kind]", "water_leak")

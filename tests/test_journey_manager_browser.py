@@ -20,7 +20,7 @@ import pyotp
 import pytest
 import zxingcpp
 from bridge_support import fresh_simulators, run_bridge  # noqa: F401 - fresh_simulators is autouse
-from browser_support import LiveServer, chromium, phone_context
+from browser_support import LiveServer, chromium, fill_mqtt_door, log_in, phone_context
 from conftest import close_app, skip_unless
 from drivers_support import MQTT_URL, DeviceProcess, reachable, unique_topic
 from PIL import Image
@@ -136,16 +136,6 @@ def _first_admin(app):
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
     return re.search(r"TOTP secret ([A-Z2-7]+)", result.output).group(1)
-
-
-def _log_in(page, base, login, password, otp=None):
-    page.goto(f"{base}/login")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", password)
-    if otp:
-        page.fill("input[name=otp]", otp)
-    submit(page, "form button[type=submit]")
-    assert "/login" not in page.url, page.inner_text("body")
 
 
 def _open_community(page, base, shots):
@@ -280,7 +270,7 @@ def _guard_enrols(browser, page, base, clock, shots):
     assert phone.locator("ul.recovery-codes li").count() == 10
     shots(phone, "guard-recovery-codes")
     submit(phone, "a:has-text('Log in')")
-    _log_in(phone, base, "guard.liu", GUARD_PASSWORD, clock.code(secret))
+    log_in(phone, base, "guard.liu", GUARD_PASSWORD, clock.code(secret))
     assert "Live board" in phone.inner_text("nav.desk-nav")
     # On a phone the menu is one sideways-scrolling row per group, the page itself never scrolls sideways,
     # and the page the guard is on is marked.
@@ -311,12 +301,7 @@ def _mqtt_door(app, page, topic, shots):
     page.select_option(".driver-pick select[name=driver]", "mqtt")
     submit(page, ".driver-pick button")
     assert page.inner_text("h1") == "Add a device"
-    page.fill("#name", "east-door")
-    page.select_option("#kind", "door_controller")
-    page.fill("#o_url", MQTT_URL)
-    page.fill("#o_topic", topic)
-    page.fill("#o_timeout", "2")
-    page.fill("#doors", "1")
+    fill_mqtt_door(page, MQTT_URL, topic)
     shots(page, "device-mqtt-form")
     submit(page, "button:has-text('Save')")
     assert "Device added" in page.inner_text("main"), page.inner_text("main")
@@ -372,7 +357,7 @@ def _activate_resident(browser, base, shots):
 def _resident_invites(browser, base, login, shots):
     """The activated resident logs in on their phone and invites a visitor; the pass links to the visitor's page."""
     page = phone_context(browser).new_page()
-    _log_in(page, base, login, RESIDENT_PASSWORD)
+    log_in(page, base, login, RESIDENT_PASSWORD)
     submit(page, "main a:text-is('邀请访客')")
     assert page.inner_text("h1") == "邀请访客"
     page.fill("input[name=visitor_name]", "王小明")
@@ -422,7 +407,7 @@ def test_a_community_from_an_empty_database_to_a_visitor_at_the_gate(empty_app, 
     with LiveServer(empty_app) as srv, chromium() as browser:
         base = srv.url
         desk = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US").new_page()
-        _log_in(desk, base, "chief", ADMIN_PASSWORD, clock.code(secret))
+        log_in(desk, base, "chief", ADMIN_PASSWORD, clock.code(secret))
         _open_community(desk, base, shots)
         _places(desk, shots)
         _import_roll(desk, shots)

@@ -1,7 +1,7 @@
 """Resident pages in headless Chromium at phone size: the header fits, revoking asks first, filters survive a language switch."""
 
 import pytest
-from browser_support import phone_page
+from browser_support import log_in, phone_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -78,12 +78,7 @@ def test_desk_pages_fit_a_guards_phone(app, world):
 
     event(world, decision="deny", reason="revoked")
     with phone_page(app, locale="en-US") as (base, page):
-        page.goto(f"{base}/login")
-        page.fill("input[name=login]", world.guard.login)
-        page.fill("input[name=password]", world.PASSWORD)
-        page.fill("input[name=otp]", world.otp(world.guard))
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        log_in(page, base, world.guard.login, world.PASSWORD, world.otp(world.guard))
         for path in ("/desk/", "/desk/exceptions", "/desk/items", "/desk/contractors", "/desk/walk-ins"):
             page.goto(f"{base}{path}")
             assert page.evaluate("document.documentElement.scrollWidth") <= 360, path

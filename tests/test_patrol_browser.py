@@ -5,7 +5,7 @@ import time
 
 import pytest
 import zxingcpp
-from browser_support import LiveServer, chromium, phone_context
+from browser_support import LiveServer, chromium, log_in, phone_context
 from feedback_support import png_bytes
 from patrol_support import route
 from PIL import Image
@@ -18,11 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def _log_in(page, base, world, user):
-    page.goto(f"{base}/login?lang=zh")
-    page.fill("input[name=login]", user.login)
-    page.fill("input[name=password]", world.PASSWORD)
-    page.fill("input[name=otp]", world.otp(user))
-    page.click("button[type=submit]")
+    log_in(page, base, user.login, world.PASSWORD, world.otp(user), lang="zh")
     page.wait_for_url(f"{base}/desk/**")
 
 
