@@ -67,10 +67,10 @@ def main():
     after = tracemalloc.take_snapshot()
     held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     figures = {
-        "rows": len(cache.rows),
+        "rows": len(cache.passes),
         "verified_texts": len(decisions._VERIFIED),
         "mb": round(held / 1e6, 1),
-        "bytes_per_row": round(held / max(len(cache.rows), 1)),
+        "bytes_per_row": round(held / max(len(cache.passes), 1)),
     }
     print(
         f"cache full: {figures['rows']} rows and {figures['verified_texts']} verified texts hold "

@@ -83,6 +83,10 @@ class Config:
     GATE_CACHE = _bool("GATE_CACHE", True)
     GATE_CACHE_STALE_MS = int(os.environ.get("GATE_CACHE_STALE_MS", "250"))
     GATE_CACHE_MAX = int(os.environ.get("GATE_CACHE_MAX", "10000"))
+    # A device's first scan loads its site's live unlimited passes into the cache (at most once per
+    # WARM_SECONDS and site after a change emptied it), so a pass's own first scan reads nothing.
+    GATE_CACHE_WARM = _bool("GATE_CACHE_WARM", True)
+    GATE_CACHE_WARM_SECONDS = float(os.environ.get("GATE_CACHE_WARM_SECONDS", "10"))
     # Open desk streams each hold a request thread until they end (docs/desk-stream.md): at most this many
     # per worker process (keep it at most half of gunicorn's --threads, so device calls always find a thread),
     # and per user per worker; extra streams get a JSON 503/429 and the board polls instead.

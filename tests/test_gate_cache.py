@@ -8,6 +8,7 @@ tell the cache, so these tests fail if a trigger is missing.
 import time
 
 import pytest
+from conftest import each_database
 from gate_support import reason, verify
 from sqlalchemy import create_engine, text
 
@@ -117,13 +118,15 @@ def test_the_gates_own_counters_leave_the_cache_alone(app, world, client):
 
 def test_limited_passes_and_directions_always_read_the_database(app, world, client):
     _, header = world.device("reader")
-    once = codes.qr_text(world.make_pass(max_entries=1))
+    limited = world.make_pass(max_entries=1)
+    once = codes.qr_text(limited)
     assert reason(client, header, qr=once) == ("grant", "ok")
     assert reason(client, header, qr=once) == ("deny", "used_up")
     unlimited = codes.qr_text(world.make_pass(max_entries=None))
     assert reason(client, header, qr=unlimited, direction="in") == ("grant", "ok")
+    # The unlimited pass may be in the cache (warmed), but a scan with a direction read its moved state.
     assert reason(client, header, qr=unlimited, direction="in") == ("deny", "anti_passback")
-    assert decision_cache.for_app(app).rows == {}  # none of these rows was kept
+    assert limited.id not in decision_cache.for_app(app).passes  # a limited pass's row is never kept
 
 
 def test_gate_cache_off_reads_every_time(app, world, client):
@@ -203,3 +206,55 @@ def test_this_process_empties_its_cache_at_commit_only_for_watched_columns(app, 
     db.session.get(Pass, pass_id).status = "revoked"
     db.session.commit()
     assert cache.generation == generation + 1  # at the commit, before any scan or notification
+
+
+@each_database
+def test_a_devices_first_scan_fills_the_cache_with_its_sites_live_passes(app, world, client):
+    """The first scan at a site loads its live unlimited passes, so their own first scans read nothing."""
+    _, header = world.device("reader")
+    first, later = world.make_pass(), world.make_pass()
+    world.make_pass(max_entries=3)  # limited: never kept
+    revoked, elsewhere = world.make_pass(), world.make_pass()
+    _other_writer(app, "UPDATE passes SET status = 'revoked' WHERE id = :pass_id", pass_id=revoked.id)
+    _other_writer(
+        app, "UPDATE passes SET site_id = :site_id WHERE id = :pass_id", site_id=world.other_site.id, pass_id=elsewhere.id
+    )
+    cache = decision_cache.for_app(app)
+    assert _fresh(cache)
+    assert reason(client, header, qr=codes.qr_text(first)) == ("grant", "ok")
+    assert _until(cache.idle, 5) is not None
+    assert set(cache.passes) == {first.id, later.id}  # not the limited, revoked or other site's pass
+    hits = cache.hits
+    assert reason(client, header, qr=codes.qr_text(later)) == ("grant", "ok")
+    assert cache.hits == hits + 1  # its first scan was answered from the cache
+    # A warmed row follows a change like any other: the next scan (PostgreSQL: within the bound) hears it.
+    _other_writer(app, "UPDATE passes SET status = 'revoked' WHERE id = :pass_id", pass_id=later.id)
+    assert _until(lambda: _answer(client, header, codes.qr_text(later)) == (200, "deny", "revoked"), 2) is not None
+
+
+def test_a_warming_emptied_while_it_read_keeps_nothing_and_waits_its_interval(app, world):
+    cache = decision_cache.for_app(app)
+    calls = []
+
+    def changed_meanwhile(site_id):
+        calls.append(site_id)
+        cache.clear()  # a change committed while the rows were being read: they may predate it
+        return [(1, {"p_id": 1})]
+
+    cache.warm(world.site.id, changed_meanwhile)
+    assert _until(cache.idle, 5) is not None
+    assert calls == [world.site.id] and cache.passes == {}
+    cache.warm(world.site.id, changed_meanwhile)  # emptied since, but warmed less than GATE_CACHE_WARM_SECONDS ago
+    assert _until(cache.idle, 5) is not None and calls == [world.site.id]
+    cache.warm_every = 0
+    cache.warm(world.site.id, lambda site_id: [(7, {"p_id": 7})])
+    assert _until(cache.idle, 5) is not None and set(cache.passes) == {7}
+
+
+def test_warming_off_keeps_only_scanned_rows(app, world, client):
+    app.config["GATE_CACHE_WARM"] = False
+    _, header = world.device("reader")
+    scanned, other = world.make_pass(), world.make_pass()
+    cache = decision_cache.for_app(app)
+    assert reason(client, header, qr=codes.qr_text(scanned)) == ("grant", "ok")
+    assert _until(cache.idle, 5) is not None and set(cache.passes) == {scanned.id} and other.id not in cache.passes

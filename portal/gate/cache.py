@@ -29,8 +29,15 @@ class DecisionCache:
         self.app = getattr(app, "_get_current_object", lambda: app)()  # the app itself: the listener has no context
         self.max_entries = int(app.config.get("GATE_CACHE_MAX", 10_000))
         self.stale = app.config.get("GATE_CACHE_STALE_MS", 250) / 1000.0
-        self.rows = {}
+        self.tokens = {}  # device token hash -> the token's and device's columns
+        self.passes = {}  # pass id -> the pass's columns and its watchlist hit (unlimited passes only)
         self.generation = 0  # moves on every emptying: a read that started before one must not be stored
+        self.warm_every = app.config.get("GATE_CACHE_WARM_SECONDS", 10.0)
+        # An in-memory SQLite database lives on the session's connection, which no other thread may use.
+        self.can_warm = bool(app.config.get("GATE_CACHE_WARM", True)) and not reads.readers(self.app).shared
+        self.warmed = {}  # site id -> (generation, monotonic time) of its last warming
+        self._wanted = []  # sites waiting to be warmed, with their loader
+        self._warmer = None  # the thread warming them, while there is one
         self.epoch = None  # SQLite: the counter value the rows belong to
         self.fresh_as_of = float("-inf")  # PostgreSQL: when the last fence that came back was sent
         self.pg = engine.dialect.name == "postgresql"
@@ -59,23 +66,71 @@ class DecisionCache:
             self.epoch = epoch
         return True
 
-    def get(self, key):
-        """The cached row for key, or None."""
-        found = self.rows.get(key)
-        if found is None:
+    def get(self, token_hash, pass_id):
+        """(token row, pass row) when both are kept, else None."""
+        token, found = self.tokens.get(token_hash), self.passes.get(pass_id)
+        if token is None or found is None:
             self.misses += 1
-        else:
-            self.hits += 1
-        return found
+            return None
+        self.hits += 1
+        return token, found
 
-    def put(self, generation, key, row):
-        """Keep a row read while the cache was at generation (dropped if it was emptied meanwhile)."""
+    def put(self, generation, token_hash, token, pass_id=None, found=None):
+        """Keep rows read while the cache was at generation (dropped if it was emptied meanwhile)."""
         with self._lock:
             if generation != self.generation:
                 return
-            if len(self.rows) >= self.max_entries:
-                del self.rows[next(iter(self.rows))]  # the oldest entry
-            self.rows[key] = row
+            _keep(self.tokens, token_hash, token, self.max_entries)
+            if found is not None:
+                _keep(self.passes, pass_id, found, self.max_entries)
+
+    def warm(self, site_id, loader):
+        """Have a thread load the site's live unlimited passes, unless it did since the last emptying.
+
+        loader(site_id) returns [(pass id, pass row)] and runs in that thread, inside an app context. A site is
+        loaded at most once every GATE_CACHE_WARM_SECONDS, so a stream of changes (each empties the cache) costs
+        one bulk read per site and interval, not one per change.
+        """
+        if not self.can_warm:
+            return
+        done = self.warmed.get(site_id)
+        if done is not None and (done[0] == self.generation or time.monotonic() - done[1] < self.warm_every):
+            return
+        with self._lock:
+            self.warmed[site_id] = (self.generation, time.monotonic())
+            self._wanted.append((site_id, loader))
+            if self._warmer is None and not self._stop.is_set():
+                self._warmer = threading.Thread(target=self._warm_all, name="gate-cache-warm", daemon=True)
+                self._warmer.start()
+
+    def idle(self):
+        """True when no warming is running or waiting."""
+        return self._warmer is None and not self._wanted
+
+    def _warm_all(self):
+        """Load every site asked for, then end (the next warming starts a thread of its own)."""
+        while True:
+            with self._lock:
+                if not self._wanted or self._stop.is_set():
+                    self._warmer = None
+                    return
+                site_id, loader = self._wanted.pop(0)
+                generation = self.generation
+            started = time.monotonic()
+            try:
+                with self.app.app_context():
+                    rows = loader(site_id)
+            except Exception as exc:
+                errlog.log_failure(log, logging.WARNING, "gate cache warming failed, first scans read the database", exc)
+                rows = []
+            with self._lock:
+                if generation == self.generation:  # else emptied while the rows were read: they may predate the change
+                    room = max(0, self.max_entries - len(self.passes))
+                    for pass_id, found in rows[:room]:
+                        self.passes.setdefault(pass_id, found)
+            # Changes anywhere in the deployment empty every site's rows, so with many busy sites warming could
+            # take a worker's whole CPU: it rests nine times as long as it worked (a tenth at most).
+            self._stop.wait(9 * (time.monotonic() - started))
 
     def clear(self, key_set=True):
         """Forget every row, and the worker's signing-key set with them (a key may have been retired).
@@ -84,7 +139,7 @@ class DecisionCache:
         """
         with self._lock:
             self.generation += 1
-            self.rows = {}
+            self.tokens, self.passes = {}, {}
         keys_cache = self.app.extensions.get("signing_keys") if key_set else None
         if keys_cache is not None:
             keys_cache["at"] = 0.0  # portal.passes.keys reloads on its next use
@@ -92,8 +147,9 @@ class DecisionCache:
     def stop(self):
         """End the listener (an app being torn down)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._warmer):
+            if thread is not None:
+                thread.join(timeout=5)
 
     def _listen(self):
         import psycopg
@@ -126,6 +182,12 @@ class DecisionCache:
                     self.clear()
                 elif note.payload == expected:
                     self.fresh_as_of = sent
+
+
+def _keep(rows, key, row, most):
+    if key not in rows and len(rows) >= most:
+        del rows[next(iter(rows))]  # the oldest entry
+    rows[key] = row
 
 
 def for_app(app):

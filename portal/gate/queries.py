@@ -107,21 +107,66 @@ def device_and_pass(presented, pass_id, cache=None):
 
     presented is the token's hash (device_tokens.bearer_hash); 401 exactly as device_tokens.authenticate().
     Only the rules' columns are read: no unit, building or gate row (the event hooks load a gate by id if
-    they need its name). With cache (a usable portal.gate.cache, for a scan without a direction) the row
-    may come from this worker's copy.
+    they need its name). With cache (a usable portal.gate.cache, for a scan without a direction) the rows
+    may come from this worker's copy, which the device's first scan fills with its site's live passes.
     """
-    key = (presented, pass_id)
-    row = cache.get(key) if cache is not None else None
-    if row is None:
+    kept = cache.get(presented, pass_id) if cache is not None else None
+    if kept is None:
         generation = cache.generation if cache is not None else None
-        found = reads.rows(_token_and_pass(), token_hash=key[0], pass_id=pass_id)
-        row = found[0] if found else None
-        if cache is not None and row is not None and row["p_id"] is not None and row["p_max_entries"] is None:
-            cache.put(generation, key, row)  # an unlimited pass: its grants take nothing, so the row decides alone
-    device = device_tokens.device_from_row(row)
+        found = reads.rows(_token_and_pass(), token_hash=presented, pass_id=pass_id)
+        token, row = _split(found[0]) if found else (None, None)
+        if cache is not None and token is not None:
+            # Only an unlimited pass: its grants take nothing, so its row decides alone.
+            cacheable = row is not None and row["p_max_entries"] is None
+            cache.put(generation, presented, token, pass_id, row if cacheable else None)
+    else:
+        token, row = kept
+    device = device_tokens.device_from_row(token)
     if device.touch_due:
-        row["last_used_at"] = utcnow()  # the token's use is being written; a cached row must not ask again
-    return device, (_view(row, "p_", _QR_PASS_NAMES) if row["p_id"] is not None else None)
+        token["last_used_at"] = utcnow()  # the token's use is being written; a cached row must not ask again
+    if cache is not None:
+        cache.warm(device.site_id, _live_passes)
+    return device, (_view(row, "p_", _QR_PASS_NAMES) if row is not None else None)
+
+
+_TOKEN_KEYS = tuple(c.key for c in device_tokens.auth_columns())
+
+
+def _split(joint):
+    """(token row, pass row or None) of a joint row; the pass row keeps its p_ prefix and the watchlist hit."""
+    token = {k: joint[k] for k in _TOKEN_KEYS}
+    if joint["p_id"] is None:
+        return token, None
+    return token, {k: v for k, v in joint.items() if k not in token}
+
+
+# A warming reads at most this many of a site's live passes, the latest ending first (they stay longest).
+WARM_MAX = 5_000
+
+
+@cache
+def _live_unlimited():
+    return (
+        db.select(*(c.label(f"p_{c.key}") for c in _QR_PASS_FIELDS), matching.pass_hit_subquery().label("watch_hit"))
+        .where(
+            Pass.site_id == bindparam("site_id"),
+            Pass.status == "active",
+            Pass.max_entries.is_(None),
+            Pass.valid_until > bindparam("now"),
+        )
+        .order_by(Pass.valid_until.desc())
+        .limit(WARM_MAX)
+    )
+
+
+def _live_passes(site_id):
+    """[(pass id, pass row)] of a site's live unlimited passes, for portal.gate.cache's warming thread.
+
+    On a pooled connection, given back at once: a per-thread read connection would stay open after the thread ends.
+    """
+    with db.engine.connect() as conn:
+        found = conn.execute(_live_unlimited(), {"site_id": site_id, "now": utcnow()}).mappings().all()
+    return [(row["p_id"], dict(row)) for row in found]
 
 
 def pass_for_qr(pass_id):
