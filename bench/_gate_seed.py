@@ -19,6 +19,8 @@ from portal.extensions import db
 
 LIVE_PASSES = 10_000  # the design point of the keypad arithmetic: 10,000 live passes on one site
 QR_PASSES = 2_000
+# Distinct texts a new-text scenario rotates through: more than 3 workers x 4,096 remembered ones.
+NEW_TEXTS = 20_000
 WATCHLIST = 50
 _apps = {}
 
@@ -168,6 +170,31 @@ def qr_bodies(url, world, keys, passes=None):
         bodies = [
             {"qr": qrtext.sign(private, kid, world.site_id, pid, now - 3600, now + 86400, step)}
             for pid, _, _ in (world.passes[:QR_PASSES] if passes is None else passes)
+        ]
+        db.session.remove()
+    return bodies
+
+
+def new_qr_bodies(url, world, keys, count=NEW_TEXTS, offset=0):
+    """count QR texts for the QR_PASSES passes that no worker has verified: each signs a window ending a second later.
+
+    A worker remembers the last 4,096 texts it verified, so with this many in rotation every scan checks a
+    signature, as the first scan of a pass, or of its code once the 30-s step moved, does. Pass offset to
+    sign a set of its own (a later round).
+    """
+    from portal.passes import keys as site_keys
+    from portal.passes import qrtext
+
+    app = app_for(url, keys)
+    passes = world.passes[:QR_PASSES]
+    with app.app_context():
+        kid, private = site_keys.signer(world.site_id)
+        now = time.time()
+        step = qrtext.current_step(now)
+        until = now + 86400 + offset
+        bodies = [
+            {"qr": qrtext.sign(private, kid, world.site_id, passes[i % len(passes)][0], now - 3600, until + i, step)}
+            for i in range(count)
         ]
         db.session.remove()
     return bodies

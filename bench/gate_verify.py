@@ -6,10 +6,13 @@ gunicorn on 127.0.0.1 and runs wrk from a separate process with a Lua script tha
 pre-generated bodies. Scenarios: `flask` (a bare Flask app, bench/_bare_flask.py, answering the same
 constant JSON from a second gunicorn with the same settings: the ceiling), `bare` (the portal's own
 constant endpoint, through all its hooks: the app's floor), `bare_read` (the same after one trivial
-SELECT), `qr` (rescans of unlimited-use passes: the decision cache answers), `qr_first` (the same
-scans on a third gunicorn with GATE_CACHE=0: every scan checks its signature and reads its rows, as a
-pass's first scan in a worker does) and `code` (one-time keypad codes). Prints a table and writes
-bench/results/gate_verify.json. Targets: qr and qr_first >= 60 % of bare Flask, p99 <= 10 ms.
+SELECT), `qr` (rescans of unlimited-use passes: the decision cache answers), `qr_new` (texts no worker
+has verified, 20,000 in rotation: every scan checks its Ed25519 signature and the pass's row comes from
+the warmed cache, as a pass's first scan, or its first scan after the 30-s step moved, does in a warm
+worker), `qr_first` (the scans of `qr` on a third gunicorn with GATE_CACHE=0: every scan checks its
+signature and reads its rows, as in a cold worker) and `code` (one-time keypad codes). Prints a table
+and writes bench/results/gate_verify.json. Targets: qr, qr_new and qr_first >= 60 % of bare Flask,
+p99 <= 10 ms.
 """
 
 import json
@@ -53,7 +56,9 @@ TARGET_RATIO, TARGET_P99_MS = 0.60, 10.0
 CACHE = os.environ.get("GATE_BENCH_CACHE", "1")
 RESULTS = ROOT / "bench" / "results" / "gate_verify.json"
 TICK = os.sysconf("SC_CLK_TCK")
-SCENARIOS = ("flask", "bare", "bare_read", "qr", "qr_first")
+SCENARIOS = ("flask", "bare", "bare_read", "qr", "qr_new", "qr_first")
+# The first scans: of a pass in a warm worker (qr_new), and in a cold one or with the cache off (qr_first).
+TARGETED = ("qr", "qr_new", "qr_first")
 KEYS = {"SECRET_KEY": "bench-secret-key-not-for-production", "DATA_KEY": "YmVuY2gtZGF0YS1rZXktMzItYnl0ZXMtbG9uZy4uLi4="}
 
 LUA = r"""
@@ -279,7 +284,7 @@ def _stop(procs):
 def run_database(label, url, workdir):
     """Seed, settle, serve and load one database; returns the scenario figures.
 
-    The scenarios run in ROUNDS back-to-back rounds (flask, bare, bare_read, qr, qr_first) and each ratio
+    The scenarios run in ROUNDS back-to-back rounds (flask, bare, bare_read, qr, qr_new, qr_first) and each ratio
     is the median of the rounds' own ratios: on a shared machine whose speed drifts over minutes, only
     neighbouring runs compare. The keypad codes work once each, so their scenario runs once, after the rounds.
     """
@@ -292,14 +297,16 @@ def run_database(label, url, workdir):
         (flask_port, flask), (first_port, first) = more["flask"], more["first"]
         wrk(flask_port, "/bench/bare", world.token, [{"qr": "x"}], 2, workdir)  # warm every worker
         wrk(first_port, "/api/v1/gate/verify", world.token, seed.qr_bodies(url, world, KEYS), 2, workdir)
-        for _ in range(ROUNDS):
+        for n in range(ROUNDS):
             bodies = seed.qr_bodies(url, world, KEYS)  # signed for the current 30 s step
+            new = seed.new_qr_bodies(url, world, KEYS, offset=n * seed.NEW_TEXTS)
             rounds.append(
                 {
                     "flask": wrk(flask_port, "/bench/bare", world.token, [{"qr": "x"}], SECONDS, workdir, flask),
                     "bare": wrk(port, "/bench/bare", world.token, [{"qr": "x"}], SECONDS, workdir, proc),
                     "bare_read": wrk(port, "/bench/bare-read", world.token, [{"qr": "x"}], SECONDS, workdir, proc),
                     "qr": wrk(port, "/api/v1/gate/verify", world.token, bodies, SECONDS, workdir, proc),
+                    "qr_new": wrk(port, "/api/v1/gate/verify", world.token, new, SECONDS, workdir, proc),
                     "qr_first": wrk(first_port, "/api/v1/gate/verify", world.token, bodies, SECONDS, workdir, first),
                 }
             )
@@ -320,9 +327,9 @@ def run_database(label, url, workdir):
     code["vs_flask"] = round(code["rps"] / figures["flask"]["rps"], 3)
     figures["code"] = code
     figures["qr"]["outcomes"] = seed.outcomes_since(url, KEYS, 0, method="qr")
-    figures["meets_targets"] = all(
-        figures[name]["vs_flask"] >= TARGET_RATIO and figures[name]["p99_ms"] <= TARGET_P99_MS for name in ("qr", "qr_first")
-    )
+    met = {name: figures[name]["vs_flask"] >= TARGET_RATIO and figures[name]["p99_ms"] <= TARGET_P99_MS for name in TARGETED}
+    figures["meets_targets"] = all(met.values())
+    figures["meets_targets_by_scenario"] = met
     figures["live_passes"] = world.live_passes
     return figures
 
@@ -363,7 +370,7 @@ def main():
         "server": "gunicorn " + " ".join(GUNICORN),
         "client": "wrk -t1 (Lua script, bodies rotated per request)",
         "bare_flask": "bench/_bare_flask.py on a second gunicorn with the same settings",
-        "targets": {"qr_and_qr_first_vs_flask": TARGET_RATIO, "qr_and_qr_first_p99_ms": TARGET_P99_MS},
+        "targets": {"scenarios": TARGETED, "vs_flask": TARGET_RATIO, "p99_ms": TARGET_P99_MS},
         "load_average": {"before": [round(x, 2) for x in load], "after": [round(x, 2) for x in os.getloadavg()]},
         "results": results,
         "meets_targets": all(r["meets_targets"] for r in results.values()),
