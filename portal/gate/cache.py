@@ -93,15 +93,20 @@ class DecisionCache:
         """
         if not self.can_warm:
             return
-        done = self.warmed.get(site_id)
-        if done is not None and (done[0] == self.generation or time.monotonic() - done[1] < self.warm_every):
+        if not self._warm_due(site_id):  # every scan asks: no lock unless a warming is due
             return
         with self._lock:
+            if not self._warm_due(site_id):  # another request thread queued it first
+                return
             self.warmed[site_id] = (self.generation, time.monotonic())
             self._wanted.append((site_id, loader))
             if self._warmer is None and not self._stop.is_set():
                 self._warmer = threading.Thread(target=self._warm_all, name="gate-cache-warm", daemon=True)
                 self._warmer.start()
+
+    def _warm_due(self, site_id):
+        done = self.warmed.get(site_id)
+        return done is None or (done[0] != self.generation and time.monotonic() - done[1] >= self.warm_every)
 
     def idle(self):
         """True when no warming is running or waiting."""
