@@ -246,9 +246,9 @@ def test_a_warming_emptied_while_it_read_keeps_nothing_and_waits_its_interval(ap
     assert calls == [world.site.id] and cache.passes == {}
     cache.warm(world.site.id, changed_meanwhile)  # emptied since, but warmed less than GATE_CACHE_WARM_SECONDS ago
     assert _until(cache.idle, 5) is not None and calls == [world.site.id]
-    cache.warm_every = 0
-    cache.warm(world.site.id, lambda site_id: [(7, {"p_id": 7})])
-    assert _until(cache.idle, 5) is not None and set(cache.passes) == {7}
+    cache.warm_every, cache.max_entries = 0, 2
+    cache.warm(world.site.id, lambda site_id: [(n, {"p_id": n}) for n in (7, 8, 9)])
+    assert _until(cache.idle, 5) is not None and set(cache.passes) == {7, 8}  # no more than GATE_CACHE_MAX
 
 
 def test_warming_off_keeps_only_scanned_rows(app, world, client):
