@@ -12,12 +12,10 @@ import socket
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 from browser_support import chromium, guard_on_desk
-from conftest import IS_PG, World, close_app, pg_url, skip_unless
-from sqlalchemy import create_engine, text
+from conftest import World, close_app, pg_url, skip_unless
 from test_desk_browser import CHROMIUM
 from test_desk_browser import live_server as live_server  # the fixture, shared
 
@@ -33,20 +31,6 @@ STREAMS = 40
 GATE_DEADLINE_S = 2.0  # a gate answers in milliseconds; without the caps it waited for ever (10 s time-outs)
 
 
-@pytest.fixture
-def pg_database():
-    """A fresh PostgreSQL database for one test (dropped after), as a SQLAlchemy URL."""
-    skip_unless(IS_PG, "DATABASE_URL does not point at PostgreSQL")
-    name = f"t_cap_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield pg_url().rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def _close(app):
     with app.app_context():
         close_app(app)
@@ -56,13 +40,13 @@ def _close(app):
 def served(request, tmp_path):
     """(world, port): the world's database served by gunicorn as `make run` serves it."""
     if request.param == "postgres":
-        # A private database rather than conftest's private schema: the server's gate reads set their own
-        # connection options, so a search_path in the URL would not reach them.
-        url = request.getfixturevalue("pg_database")
+        # This worker's emptied schema (conftest's pg_tables): the server finds it through the URL's search_path,
+        # which its pool, its gate reads and its listeners all carry. A database of its own took create_all
+        # and a DROP DATABASE (a checkpoint): 15 s a test.
+        schema = request.getfixturevalue("pg_tables")
+        url = f"{pg_url()}?options=-csearch_path%3D{schema}"
         app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, SERVER_NAME="portal.test")
         request.addfinalizer(lambda: _close(app))
-        with app.app_context():
-            db.create_all()
         ctx = app.app_context()
         ctx.push()
         request.addfinalizer(ctx.pop)
