@@ -1,7 +1,14 @@
-"""Helpers every test file shares: the CSRF token of a page, logging in through the form, racing threads."""
+"""Helpers every test file shares: the CSRF token of a page, logging in through the form, racing threads, a killed worker."""
 
+import gc
+import json
+import os
 import re
+import select
+import signal
 import threading
+import time
+import traceback
 
 import pyotp
 
@@ -60,3 +67,39 @@ def race(app, n, call, client=False):
     for t in threads:
         t.join(timeout=60)
     return results
+
+
+def killed_worker(body, timeout=120):
+    """Run body() in a forked copy of this process that then SIGKILLs itself; what body returned (through JSON).
+
+    A worker killed with SIGKILL, without a new interpreter importing the portal again (seconds per test): the copy
+    starts with everything imported, makes its own app, and dies without any exit handler or finaliser running.
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            gc.freeze()  # the collector never finalises this process's copies of the parent's connections
+            os.write(write, json.dumps(body()).encode())
+            os.kill(os.getpid(), signal.SIGKILL)
+        except BaseException:  # the parent reports it
+            os.write(write, traceback.format_exc().encode())
+        finally:
+            os._exit(1)
+    os.close(write)
+    chunks, deadline = [], time.monotonic() + timeout
+    with os.fdopen(read, "rb") as pipe:
+        while select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            chunk = os.read(pipe.fileno(), 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    out = b"".join(chunks).decode()
+    hung = time.monotonic() > deadline
+    if hung:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert not hung, f"the worker did not finish within {timeout} s: {out[-2000:]}"
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, out[-2000:]
+    return json.loads(out)

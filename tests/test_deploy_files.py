@@ -190,7 +190,7 @@ def test_gunicorn_with_the_repository_config_sums_workers_and_logs_json(app, wor
                 break
             except (requests.ConnectionError, requests.Timeout):  # workers still importing the app
                 assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()[-2000:]
-                time.sleep(0.2)
+                time.sleep(0.05)
         with requests.Session() as s:  # new connections: both workers answer some
             for _ in range(12):
                 r = requests.post(f"{base}/api/v1/gate/verify", json={"qr": "NOTAPASS"}, headers=header, timeout=10)

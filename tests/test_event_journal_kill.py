@@ -1,34 +1,25 @@
 """A worker killed with SIGKILL loses none of the access events its journal had queued (portal.events.ahead)."""
 
 import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
+from conftest import World
 from sqlalchemy import create_engine, text
+from support import killed_worker
 
 from portal.app import create_app
 from portal.config import TestConfig
-from portal.events import journal
+from portal.events import ahead, journal
 from portal.extensions import db
+from portal.passes import codes
 
-ROOT = Path(__file__).resolve().parent.parent
 
+def _killed_worker(db_path, journal_dir, before_kill=None):
+    """Run a worker that answers two decisions (a grant, a denial), then is SIGKILLed; returns the pass id."""
+    # Made here (it opens nothing yet), so this process imports the features once, not both.
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}", SERVER_NAME="portal.test",
+                     EVENT_JOURNAL_MS=60_000, EVENT_JOURNAL_DIR=str(journal_dir))  # fmt: skip
 
-def _killed_worker(db_path, journal_dir, before_kill=""):
-    """Run a worker that answers two decisions (a grant, a denial), then SIGKILLs itself; returns the pass id."""
-    script = textwrap.dedent(f"""
-        import os, signal, sys
-        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
-        from conftest import World
-        from portal.app import create_app
-        from portal.config import TestConfig
-        from portal.events import ahead, journal
-        from portal.extensions import db
-        from portal.passes import codes
-        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite:///{db_path}", SERVER_NAME="portal.test",
-                         EVENT_JOURNAL_MS=60_000, EVENT_JOURNAL_DIR={str(journal_dir)!r})
+    def work():
         with app.app_context():
             db.create_all()
             world = World(app)
@@ -36,14 +27,12 @@ def _killed_worker(db_path, journal_dir, before_kill=""):
             p = world.make_pass(max_entries=None)
             client = app.test_client()
             for qr in (codes.qr_text(p), "not a pass"):
-                client.post("/api/v1/gate/verify", json={{"qr": qr}}, headers=header).get_json()
-            print(p.id, flush=True)
-            {before_kill}
-            os.kill(os.getpid(), signal.SIGKILL)
-    """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert out.returncode == -9, out.stderr[-2000:]
-    return int(out.stdout.split()[0])
+                client.post("/api/v1/gate/verify", json={"qr": qr}, headers=header).get_json()
+            if before_kill:
+                before_kill(app)
+            return p.id
+
+    return killed_worker(work)
 
 
 def _reasons(url):
@@ -79,8 +68,12 @@ def test_events_queued_by_a_killed_worker_are_written_once_by_the_next(tmp_path)
 
 def test_a_batch_that_committed_just_before_the_kill_is_not_written_twice(tmp_path):
     url, journal_dir = f"sqlite:///{tmp_path / 'kill.db'}", tmp_path / "journal"
+
     # Killed between the batch's commit and the note that it committed.
-    before_kill = "ahead.AheadLog.done = lambda self, last: None; journal.journal(app).flush()"
+    def before_kill(app):
+        ahead.AheadLog.done = lambda self, last: None  # only in the killed worker's copy of the module
+        journal.journal(app).flush()
+
     _killed_worker(tmp_path / "kill.db", journal_dir, before_kill)
     assert _reasons(url) == ["bad_signature", "ok"]
     _recover(url, journal_dir)

@@ -4,72 +4,57 @@ The outage is the SQLite file's directory moved away: every new connection fails
 as the token lookup does when the server is gone.
 """
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 from datetime import datetime
-from pathlib import Path
 
 from conftest import World
+from support import killed_worker
 
 from portal.app import create_app
 from portal.config import TestConfig
 from portal.core import reads
+from portal.core.timeutil import utcnow
 from portal.events import ahead, journal
 from portal.events.models import AccessEvent
 from portal.extensions import db
 from portal.gate import spool
+from portal.passes import codes
 
-ROOT = Path(__file__).resolve().parent.parent
 URL = "/api/v1/gate/verify"
 STRANGER = {"Authorization": "Bearer vpd_" + "x" * 40}  # a device token no device has
 
 
-def _killed_worker(tmp_path, before_kill=""):
-    """Run a worker that answers three scans and a stranger's during an outage, then SIGKILLs itself.
+def _killed_worker(tmp_path, before_kill=None):
+    """Run a worker that answers three scans and a stranger's during an outage, then is SIGKILLed.
 
-    Returns what it printed: the device id and the times before and after the scans.
+    Returns what it reported: the device id and the times before and after the scans.
     """
-    script = textwrap.dedent(f"""
-        import json, os, signal, sys
-        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
-        from conftest import World
-        from portal.app import create_app
-        from portal.config import TestConfig
-        from portal.core import reads
-        from portal.core.timeutil import utcnow
-        from portal.events import ahead
-        from portal.extensions import db
-        from portal.gate import spool
-        from portal.passes import codes
-        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite:///{tmp_path / "db" / "kill.db"}",
-                         SERVER_NAME="portal.test", EVENT_JOURNAL_MS=60_000, EVENT_JOURNAL_DIR={str(tmp_path / "journal")!r})
+    app = _app(tmp_path)  # made here (it opens nothing yet), so this process imports the features once, not both
+
+    def work():
         with app.app_context():
             db.create_all()
             world = World(app)
             device, header = world.device("reader")
             device_id, p = device.id, world.make_pass(plate="京A12345")
-            scans = [{{"qr": codes.qr_text(p)}}, {{"code": p.keypad_no + "000000"}}, {{"plate": "京A12345", "direction": "in"}}]
+            scans = [{"qr": codes.qr_text(p)}, {"code": p.keypad_no + "000000"}, {"plate": "京A12345", "direction": "in"}]
             db.session.remove()
             reads.close(app)
             db.engine.dispose()
-            os.rename({str(tmp_path / "db")!r}, {str(tmp_path / "away")!r})
+            os.rename(tmp_path / "db", tmp_path / "away")
             client = app.test_client()
             before = utcnow()
-            answers = [client.post("{URL}", json=scan, headers=header).get_json() for scan in scans]
-            answers.append(client.post("{URL}", json=scans[0], headers={STRANGER!r}).get_json())
-            assert {{(a["decision"], a["reason"]) for a in answers}} == {{("deny", "error")}}, answers
+            answers = [client.post(URL, json=scan, headers=header).get_json() for scan in scans]
+            answers.append(client.post(URL, json=scans[0], headers=STRANGER).get_json())
+            assert {(a["decision"], a["reason"]) for a in answers} == {("deny", "error")}, answers
             assert len(spool.spool(app).items) == 4
-            print(json.dumps({{"device": device_id, "before": before.isoformat(), "after": utcnow().isoformat()}}), flush=True)
-            {before_kill}
-            os.kill(os.getpid(), signal.SIGKILL)
-    """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert out.returncode == -9, out.stderr[-2000:]
-    return json.loads(out.stdout)
+            after = utcnow()
+            if before_kill:
+                before_kill(app)
+            return {"device": device_id, "before": before.isoformat(), "after": after.isoformat()}
+
+    return killed_worker(work)
 
 
 def _app(tmp_path):
@@ -141,11 +126,13 @@ def test_attempts_spooled_by_a_killed_worker_are_recorded_once_when_the_database
 
 def test_a_batch_recorded_just_before_the_kill_is_not_recorded_twice(tmp_path):
     (tmp_path / "db").mkdir()
+
     # The database is back, the worker records its spool and is killed before it notes that it did.
-    before_kill = (
-        f"os.rename({str(tmp_path / 'away')!r}, {str(tmp_path / 'db')!r}); "
-        "ahead.AheadLog.done = lambda self, last: None; spool.drain(app)"
-    )
+    def before_kill(app):
+        _outage_over(tmp_path)
+        ahead.AheadLog.done = lambda self, last: None  # only in the killed worker's copy of the module
+        spool.drain(app)
+
     worker = _killed_worker(tmp_path, before_kill)
     _assert_each_once(tmp_path, worker)
     _recover(tmp_path)

@@ -71,7 +71,7 @@ def _wait(proc, port):
             _post(port, "/api/v1/auth/logout", {}, {})
             return True
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.05)
     return False
 
 

@@ -261,7 +261,10 @@ class MqttDriver(Driver):
     def _ready(self) -> None:
         """Fail fast when the broker is down, and never send before our reply topic is subscribed."""
         limit = min(self.timeout, 2.0)
-        if not self._broker.connected.wait(limit) or not self._subscribed.wait(limit):
+        connect_by = time.monotonic() + limit
+        self._broker.answered.wait(limit)  # a refused login is known at its CONNACK: waiting on would change nothing
+        connected = not self._broker.refused and self._broker.connected.wait(max(0.0, connect_by - time.monotonic()))
+        if not connected or not self._subscribed.wait(limit):
             if self._broker.refused:
                 raise DeviceAuthFailed(f"MQTT broker {self._broker.url} refused our login: {self._broker.refused}")
             raise DeviceUnreachable(f"MQTT broker {self._broker.url} unreachable")

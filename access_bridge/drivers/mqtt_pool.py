@@ -51,6 +51,7 @@ class Broker:
         self.users = 0
         self.connected = threading.Event()
         self.refused: str | None = None  # why the broker refused our login, until it accepts it
+        self.answered = threading.Event()  # a CONNACK came, accepting or refusing us: no need to wait for one
         self._handlers: dict[str, Handler] = {}
         self._subscribed: dict[str, threading.Event] = {}
         self._mids: dict[int, list[str]] = {}
@@ -117,6 +118,7 @@ class Broker:
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
             self.refused = str(reason_code) if reason_code.value in LOGIN_REFUSED else None
+            self.answered.set()
             return
         self.refused = None
         with self._lock:
@@ -124,6 +126,7 @@ class Broker:
             for event in self._subscribed.values():
                 event.clear()
         self.connected.set()
+        self.answered.set()
         self._send_subscribe(topics)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
