@@ -7,8 +7,10 @@ English page should show a label. Runs on SQLite, and on PostgreSQL when DATABAS
 import itertools
 
 import pytest
-from conftest import each_database
+from conftest import World, each_database
 
+from portal.extensions import db
+from tests.db_snapshot import Snapshot
 from tests.desk_support import login_page
 from tests.every_page_support import latin_words, raw_codes, seed, untranslated, western_punctuation
 
@@ -148,11 +150,39 @@ def walk(world, ids, roles=ROLES):
     return failures
 
 
+@pytest.fixture(scope="module")
+def _seeded():
+    """{database: (snapshot of the seeded community, its handles, its ids)}, filled by the first test on each database."""
+    made = {}
+    yield made
+    for snapshot, _, _ in made.values():
+        snapshot.drop()
+
+
+@pytest.fixture
+def full_world(world, _seeded):
+    """(world, ids): the seeded community, built once per database in this process and restored for later tests.
+
+    The seed is a second of work per test; a restore puts back every row (and sequence) it made, so each role
+    walks the same rows whether it seeded them or not, and nothing one walk wrote (sessions, audit rows) is
+    seen by the next.
+    """
+    kept = _seeded.get(db.engine.dialect.name)
+    if kept is None:
+        ids = seed(world)
+        handles = {name: (type(value), value.id) for name, value in vars(world).items() if name in (*World.HANDLES, "admin")}
+        _seeded[db.engine.dialect.name] = (Snapshot(), handles, ids)
+        return world, ids
+    snapshot, handles, ids = kept
+    snapshot.restore()
+    return World.load(world.app, handles), ids
+
+
 @each_database
 @pytest.mark.parametrize("role", ROLES)
-def test_every_page_with_every_state(world, role):
+def test_every_page_with_every_state(full_world, role):
     """A community with every state each page can show, seen by one role (one test per role, so they run in parallel)."""
-    ids = seed(world)
+    world, ids = full_world
     failures = walk(world, ids, [role])
     assert not failures, "\n".join(sorted(set(failures)))
 
