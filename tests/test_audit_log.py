@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from portal.audit.models import AuditEntry
 from portal.core.timeutil import utcnow
@@ -49,8 +50,10 @@ def test_filters_by_actor_action_object_and_time(world, manager_client):
     family = _ids(manager_client.get(f"{PAGE}?action=desk.").get_data(as_text=True))
     assert guard.id in family and mine.id not in family
     assert _ids(manager_client.get(f"{PAGE}?object=gate&object_id=7").get_data(as_text=True)) == [old.id]
-    day = (utcnow() - timedelta(days=40)).strftime("%Y-%m-%d")
-    before = (utcnow() - timedelta(days=39)).strftime("%Y-%m-%d")
+    # The filter's dates are the site's own (Asia/Shanghai): from 16:00 UTC its day is already tomorrow's.
+    local_now = utcnow().astimezone(ZoneInfo(world.site.timezone))
+    day = (local_now - timedelta(days=40)).strftime("%Y-%m-%d")
+    before = (local_now - timedelta(days=39)).strftime("%Y-%m-%d")
     assert old.id in _ids(manager_client.get(f"{PAGE}?to={before}").get_data(as_text=True))
     recent = _ids(manager_client.get(f"{PAGE}?from={before}").get_data(as_text=True))
     assert old.id not in recent and mine.id in recent
