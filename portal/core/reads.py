@@ -73,11 +73,17 @@ class Readers:
             self.engine.dispose()
 
 
+_making = threading.Lock()
+
+
 def readers(app):
-    """The app's read connections (created on first use)."""
+    """The app's read connections (created on first use, once: threads racing to make them get the same)."""
     found = app.extensions.get("read_connections")
     if found is None:
-        found = app.extensions["read_connections"] = Readers(db.engine, app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))
+        with _making:
+            found = app.extensions.get("read_connections")
+            if found is None:
+                found = app.extensions["read_connections"] = Readers(db.engine, app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))
     return found
 
 

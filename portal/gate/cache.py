@@ -19,6 +19,7 @@ from portal.gate import errlog, triggers
 log = logging.getLogger(__name__)
 _RECONNECT_SECONDS = 1.0
 _EPOCH_SQL = f"SELECT n FROM {triggers.EPOCH_TABLE} WHERE id = 1"  # noqa: S608 - a constant table name
+_making = threading.Lock()
 _LIVE = weakref.WeakSet()  # every replica of this process, emptied when the process itself commits a change
 
 
@@ -199,8 +200,12 @@ def for_app(app):
     """This worker's decision cache of app's gate rows, or None when GATE_CACHE is off (made after a fork, not before)."""
     found = app.extensions.get("gate_replica")
     if found is None or found[0] != os.getpid():
-        made = DecisionCache(app, db.engine) if app.config.get("GATE_CACHE", True) else None
-        found = app.extensions["gate_replica"] = (os.getpid(), made)
+        # Once per process even when request threads race here: a second cache's listener would never be stopped.
+        with _making:
+            found = app.extensions.get("gate_replica")
+            if found is None or found[0] != os.getpid():
+                made = DecisionCache(app, db.engine) if app.config.get("GATE_CACHE", True) else None
+                found = app.extensions["gate_replica"] = (os.getpid(), made)
     return found[1]
 
 
