@@ -11,7 +11,9 @@ import pytest
 from conftest import each_database
 from gate_support import reason, verify
 from sqlalchemy import create_engine, text
+from support import race
 
+from portal.core import reads
 from portal.core.timeutil import utcnow
 from portal.events import journal
 from portal.extensions import db
@@ -258,3 +260,22 @@ def test_warming_off_keeps_only_scanned_rows(app, world, client):
     cache = decision_cache.for_app(app)
     assert reason(client, header, qr=codes.qr_text(scanned)) == ("grant", "ok")
     assert _until(cache.idle, 5) is not None and set(cache.passes) == {scanned.id} and other.id not in cache.passes
+
+
+def test_threads_racing_to_a_fresh_apps_first_scan_share_one_cache_and_one_set_of_read_connections(app, monkeypatch):
+    # A losing set of read connections was freed while its thread still read through one of them: the
+    # connection was closed under the read, and the worker died (SIGSEGV) in the epoch read.
+    made = []
+    slow_init = reads.Readers.__init__
+
+    def slow(self, *args, **kwargs):
+        made.append(self)
+        time.sleep(0.02)  # widens the window in which a second thread would make its own
+        slow_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(reads.Readers, "__init__", slow)
+    app.extensions.pop("gate_replica", None)
+    reads.close(app)
+    caches = race(app, 8, lambda: (decision_cache.for_app(app), reads.readers(app)))
+    assert len(made) == 1
+    assert len({id(c) for c, _ in caches}) == 1 and len({id(r) for _, r in caches}) == 1
