@@ -4,6 +4,7 @@ import contextlib
 import gc
 import os
 import shutil
+import threading
 import uuid
 import weakref
 from datetime import timedelta
@@ -469,6 +470,14 @@ class _PgTables:
 
 
 _pg_tables = _PgTables()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_thread_left_running():
+    """Fail the run when tests leave a non-daemon thread: it holds the process at exit (xdist kills it after 10 s)."""
+    yield
+    kept = [t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread() and t.is_alive()]
+    assert not kept, f"threads a test started and never stopped: {kept}"
 
 
 @pytest.fixture(scope="session")

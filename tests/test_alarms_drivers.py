@@ -197,4 +197,4 @@ def test_osdp_pd_tamper_power_and_a_forced_door_become_alarms():
         gate.pd.submit_event({"event": osdp.Event.Status, "type": osdp.StatusReportType.Input, "report": bytes([1])})
         assert [(a.kind, a.door) for a in wait_for_alarms(gate.driver, 1)] == [("door_forced", 1)]
     finally:
-        gate.driver.close()
+        gate.close()  # the reader too: its thread is not a daemon, and a live one keeps the test process from exiting
