@@ -71,8 +71,8 @@ def healthy(port, timeout, proc):
 class Cluster:
     """The portal and bridge processes, the door fleet, and the faults done to them."""
 
-    def __init__(self, servers, url, prefix, doors):
-        self.servers, self.prefix, self.procs, self.doors = servers, prefix, [], doors
+    def __init__(self, servers, url, prefix, doors, lease=LEASE):
+        self.servers, self.prefix, self.procs, self.doors, self.lease = servers, prefix, [], doors, lease
         self.logs = servers.root
         self.env = (
             os.environ
@@ -109,7 +109,7 @@ class Cluster:
 
     def start_bridge(self, i, max_devices):
         cmd = [sys.executable, "-m", "flask", "--app", "wsgi", "bridge", "run", "--threads", "64", "--poll", "0.2"]
-        cmd += ["--lease", str(LEASE), "--max-devices", str(max_devices)]
+        cmd += ["--lease", str(self.lease), "--max-devices", str(max_devices)]
         proc = self._spawn(cmd, f"bridge-{i}.log")
         if i < len(self.bridges):
             self.bridges[i] = proc
@@ -176,8 +176,8 @@ def inject(cluster, start, seconds, faults, max_devices, log):
         print(f"  fault {name} at +{at - start:.1f} s, back after {time.time() - at:.2f} s", flush=True)
 
 
-def run(seconds=SECONDS, faults=FAULTS, rates=None, **scale):
-    """The whole scenario (scale overrides SCALE, rates RATES); returns the report (a dict)."""
+def run(seconds=SECONDS, faults=FAULTS, rates=None, lease=LEASE, **scale):
+    """The whole scenario (scale overrides SCALE, rates RATES; lease is the bridges' --lease); returns the report."""
     from portal.extensions import db
 
     scale, rates = SCALE | scale, RATES | (rates or {})
@@ -188,7 +188,7 @@ def run(seconds=SECONDS, faults=FAULTS, rates=None, **scale):
         t0 = time.time()
         world = world_mod.build(app, servers.mqtt_url, prefix, **scale)
         print(f"seeded in {time.time() - t0:.1f} s", flush=True)
-        cluster = Cluster(servers, servers.database_url, prefix, doors)
+        cluster = Cluster(servers, servers.database_url, prefix, doors, lease)
         max_devices = (doors + scale["readers"] + 1) // 2
         try:
             cluster.start_fleet()
@@ -215,14 +215,14 @@ def run(seconds=SECONDS, faults=FAULTS, rates=None, **scale):
             tables = verdicts.door_tables(servers.mqtt_url, prefix, doors)
         finally:
             cluster.stop()
-        report = verdict(app, world, load, log, (start, end, since), settled, tables, rates)
+        report = verdict(app, world, load, log, (start, end, since), settled, tables, rates, lease)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
     return report
 
 
-def verdict(app, world, load, log, times, settled, tables, rates):
+def verdict(app, world, load, log, times, settled, tables, rates, lease=LEASE):
     """The report: rates achieved, the five verdicts and the figures."""
     samples, (start, end, since) = load.samples, times
     wrong, within = verdicts.wrong_grants(samples, load, world.expired)
@@ -237,7 +237,7 @@ def verdict(app, world, load, log, times, settled, tables, rates):
         "target_rates": rates,
         "achieved": verdicts.rates(samples, end - start),
         "portals": "2 gunicorn processes (1 gthread worker, 4 threads each), round robin, next on refusal",
-        "bridges": f"2 workers, lease {LEASE} s, --max-devices {(world.doors + len(world.gate_tokens) + 1) // 2}",
+        "bridges": f"2 workers, lease {lease} s, --max-devices {(world.doors + len(world.gate_tokens) + 1) // 2}",
         "doors": world.doors,
         "buildings": world.buildings,
         "doors_per_pass": world.doors // world.buildings,

@@ -23,6 +23,7 @@ def test_a_short_load_with_a_killed_bridge_worker_grants_nothing_wrong_and_loses
         readers=2,
         live_per_building=2,
         expired=5,
+        lease=3,  # the restarted worker takes the killed one's doors when its lease lapses: 10 s by default
     )
     assert report["achieved"]["verify"]["sent"] == 240
     assert [f["fault"] for f in report["faults"]] == ["bridge"]
