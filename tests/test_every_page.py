@@ -1,7 +1,8 @@
 """Every GET route, as every role, in Chinese and English, on a full and on an empty database.
 
 Fails on a 5xx, on an English catalogue sentence on a Chinese page, and on a raw stored code where an
-English page should show a label. Runs on SQLite, and on PostgreSQL when DATABASE_URL points there.
+English page should show a label. Runs on SQLite, and on PostgreSQL (one language per role) when
+DATABASE_URL points there.
 """
 
 import itertools
@@ -121,13 +122,27 @@ def _client(world, role):
     return login_page(world.app.test_client(), world, user)
 
 
+LANGS = ("zh", "en")
+
+
+def _langs(role):
+    """Both languages on SQLite; on PostgreSQL one per role, alternating.
+
+    A page runs the same SQL in either language, and what the language checks read does not depend on the
+    database; the second language on PostgreSQL was a quarter of the walk's time.
+    """
+    if db.engine.dialect.name == "sqlite":
+        return LANGS
+    return (LANGS[ROLES.index(role) % 2],)
+
+
 def walk(world, ids, roles=ROLES):
     """Request everything as each role; returns the list of failures."""
     failures = []
     routes = urls(world.app, ids)
     for role in roles:
         client = _client(world, role)
-        for lang in ("zh", "en"):
+        for lang in _langs(role):
             for endpoint, url in routes:
                 if endpoint.startswith(PUBLIC) and role != "anonymous":
                     continue
