@@ -1,6 +1,7 @@
 """gunicorn serving wsgi:app as `make run` does (portal.devserver.GUNICORN_ARGS), for bench/desk_streams.py and the tests."""
 
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -95,8 +96,11 @@ def start(env, log_path, port, timeout=60):
 
 
 def stop(proc):
-    """Stop gunicorn (SIGTERM, then SIGKILL after 10 s) and close its log."""
-    proc.terminate()
+    """Stop gunicorn (its quick shutdown, SIGINT; SIGKILL after 10 s) and close its log.
+
+    Not the graceful SIGTERM: open streams would hold every worker for its whole graceful time-out.
+    """
+    proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:

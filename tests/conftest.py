@@ -1,5 +1,6 @@
 """Shared fixtures: an app per test on its own database, and factories for the world in it."""
 
+import concurrent.futures.thread
 import contextlib
 import gc
 import os
@@ -476,8 +477,15 @@ _pg_tables = _PgTables()
 def _no_thread_left_running():
     """Fail the run when tests leave a non-daemon thread: it holds the process at exit (xdist kills it after 10 s)."""
     yield
-    kept = [t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread() and t.is_alive()]
+    kept = [t.name for t in threading.enumerate() if _holds_exit(t)]
     assert not kept, f"threads a test started and never stopped: {kept}"
+
+
+def _holds_exit(thread):
+    """A live non-daemon thread other than the main one, and not an executor's (those are stopped at exit)."""
+    if thread.daemon or thread is threading.main_thread() or not thread.is_alive():
+        return False
+    return getattr(thread, "_target", None) is not concurrent.futures.thread._worker
 
 
 @pytest.fixture(scope="session")
