@@ -48,8 +48,11 @@ def test_isapi_terminal_unreachable_then_back_converges(app, world, terminal):
     assert f"V{gone.id}" in terminal.persons  # still there: the device could not be told
 
     terminal.start()  # back, same port
-    skip_backoff(device.id)
-    run_bridge(app)
+    for _ in range(5):  # a loaded machine can miss the 0.5-s time-out once more: the next pass retries what failed
+        skip_backoff(device.id)
+        run_bridge(app)
+        if set(terminal.persons) == expected_keys(keep, new):
+            break
     assert set(terminal.persons) == expected_keys(keep, new)
     assert f"V{gone.id}" not in terminal.persons
     assert db.session.get(Device, device.id).status == "online"
