@@ -244,7 +244,8 @@ def test_a_refused_board_polls_and_still_shows_gate_decisions(live_server):  # n
         page = browser.new_page()
         page.clock.install()  # the board's poll timers run when the test says so
         guard_on_desk(page, base, world)
-        page.wait_for_function("document.getElementById('live-status').textContent.indexOf('refreshing') >= 0", timeout=5000)
+        # A locator wait: a wait_for_function string is evaluated in the page, where the CSP sometimes refused it.
+        page.locator("#live-status", has_text="refreshing").wait_for(timeout=5000)
         assert page.locator("#events tbody tr").count() == 0
         resp = requests.post(f"{base}/api/v1/gate/verify", json={"qr": qr}, headers=device, timeout=5)
         assert resp.status_code == 200 and resp.json()["decision"] == "grant"
