@@ -18,6 +18,7 @@ from portal.core.timeutil import utcnow
 from portal.events import journal
 from portal.extensions import db
 from portal.gate import cache as decision_cache
+from portal.gate import triggers
 from portal.passes import codes
 from portal.passes.operations import revoke_pass
 
@@ -279,3 +280,34 @@ def test_threads_racing_to_a_fresh_apps_first_scan_share_one_cache_and_one_set_o
     caches = race(app, 8, lambda: (decision_cache.for_app(app), reads.readers(app)))
     assert len(made) == 1
     assert len({id(c) for c, _ in caches}) == 1 and len({id(r) for _, r in caches}) == 1
+
+
+def test_a_notification_concerns_the_schemas_of_the_listeners_search_path():
+    assert triggers.concerns("portal.passes", {"portal", "public"})
+    assert not triggers.concerns("staging.passes", {"portal", "public"})
+    assert triggers.concerns("passes", {"portal"})  # from a trigger made before payloads named their schema
+    assert triggers.concerns("staging.passes", set())  # no search path known: every change counts
+
+
+@pytest.mark.integration
+def test_postgresql_a_change_in_another_schema_leaves_the_cache_alone_and_one_in_its_own_empties_it(pg_app, pg_world, pg_tables):
+    cache = decision_cache.for_app(pg_app)
+    assert _fresh(cache)
+    generation = cache.generation
+
+    def heard():
+        """Wait until a fence sent after the notification came back: the listener has read everything before it."""
+        sent = time.monotonic()
+        assert _until(lambda: cache.fresh_as_of > sent, 2) is not None
+
+    _other_writer(pg_app, "UPDATE passes SET status = status WHERE id = 0")  # the real trigger names this schema
+    heard()
+    assert cache.generation > generation
+    generation = cache.generation
+    # Another deployment (or test worker) in the same database, in a schema of its own.
+    _other_writer(pg_app, "SELECT pg_notify('gate_cache', 'another_deployment.passes')")
+    heard()
+    assert cache.generation == generation
+    _other_writer(pg_app, "SELECT pg_notify('gate_cache', :payload)", payload=f"{pg_tables}.passes")
+    heard()
+    assert cache.generation > generation

@@ -166,18 +166,19 @@ class DecisionCache:
                 with psycopg.connect(
                     self._dsn, **(self._connect_args | {"autocommit": True, "application_name": self.application_name})
                 ) as conn:
+                    schemas = set(conn.execute("SELECT current_schemas(false)").fetchone()[0] or ())
                     conn.execute(f"LISTEN {triggers.CHANNEL}")
                     conn.execute(f"LISTEN {self._fence_channel}")
                     self.clear(key_set=reconnect)  # whatever changed while nobody listened
                     reconnect = True
-                    self._fences(conn)
+                    self._fences(conn, schemas)
             except Exception as exc:
                 errlog.log_failure(
                     log, logging.WARNING, "gate cache listener lost its connection, decisions read the database", exc
                 )
                 self._stop.wait(_RECONNECT_SECONDS)
 
-    def _fences(self, conn):
+    def _fences(self, conn, schemas):
         interval, seq = self.stale / 3, 0
         while not self._stop.is_set():
             seq += 1
@@ -185,7 +186,8 @@ class DecisionCache:
             conn.execute("SELECT pg_notify(%s, %s)", (self._fence_channel, expected))
             for note in conn.notifies(timeout=interval):
                 if note.channel == triggers.CHANNEL:
-                    self.clear()
+                    if triggers.concerns(note.payload, schemas):
+                        self.clear()
                 elif note.payload == expected:
                     self.fresh_as_of = sent
 

@@ -47,6 +47,23 @@ def _events(columns):
     return [("u", f"UPDATE OF {', '.join(columns)}"), ("d", "DELETE")]
 
 
+# The payload names the schema: deployments (or test workers) sharing one database in schemas of their own
+# hear each other on the channel, and each empties its cache only for changes in a schema of its search path.
+NOTIFY_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION gate_cache_changed() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME); RETURN NULL; END $$"
+)
+
+
+def concerns(payload, schemas):
+    """Whether a notification (schema.table; a bare table name from triggers made before) may be about our tables.
+
+    schemas is the listener's search path (current_schemas(false)): a table it reads may live in any of them.
+    """
+    owner, dot, _ = payload.partition(".")
+    return not dot or not schemas or owner in schemas
+
+
 def create_statements(dialect_name, tables=None):
     """The DDL that installs the triggers of tables (default: all of WATCHED) on this dialect (tables must exist).
 
@@ -55,10 +72,7 @@ def create_statements(dialect_name, tables=None):
     """
     watched = {table: WATCHED[table] for table in (tables or WATCHED)}
     if dialect_name == "postgresql":
-        found = [
-            f"CREATE OR REPLACE FUNCTION gate_cache_changed() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$"
-        ]
+        found = [NOTIFY_FUNCTION]
         for table, columns in watched.items():
             for suffix, clause in _events(columns):
                 found.append(
