@@ -285,6 +285,7 @@ def test_threads_racing_to_a_fresh_apps_first_scan_share_one_cache_and_one_set_o
 def test_a_notification_concerns_the_schemas_of_the_listeners_search_path():
     assert triggers.concerns("portal.passes", {"portal", "public"})
     assert not triggers.concerns("staging.passes", {"portal", "public"})
+    assert triggers.concerns("a.b.passes", {"a.b"}) and not triggers.concerns("a.b.passes", {"a"})  # a quoted "a.b"
     assert triggers.concerns("passes", {"portal"})  # from a trigger made before payloads named their schema
     assert triggers.concerns("staging.passes", set())  # no search path known: every change counts
 

@@ -60,7 +60,7 @@ def concerns(payload, schemas):
 
     schemas is the listener's search path (current_schemas(false)): a table it reads may live in any of them.
     """
-    owner, dot, _ = payload.partition(".")
+    owner, dot, _ = payload.rpartition(".")  # our table names have no dot; a quoted schema name may
     return not dot or not schemas or owner in schemas
 
 
