@@ -19,6 +19,8 @@ from flask.ctx import RequestContext, _cv_app, _cv_request
 from flask.helpers import _split_blueprint_path
 from flask.sansio.scaffold import _sentinel
 
+from portal.core.routing import LazyRule
+
 # (method, path) of the lean routes; api_route adds the device-token routes (static paths only).
 ROUTES: set[tuple[str, str]] = set()
 # (method, path) -> the handler that answers its ordinary requests directly (portal.core.direct).
@@ -106,6 +108,8 @@ class LeanContext(RequestContext):
 
 class PortalFlask(Flask):
     """Flask, except that a lean route's request has no session and runs only the hooks marked @keep."""
+
+    url_rule_class = LazyRule  # URL builders written on first use (portal.core.routing)
 
     # request -> ((name, value, lower-case name), ...): headers every answer carries unless it set its own
     # (portal.core.security registers its security headers). A lean answer gets them as it is written,
