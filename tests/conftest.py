@@ -31,34 +31,6 @@ def _compile_translations():
 _compile_translations()
 
 
-def _compile_url_builders_once():
-    """Compile each URL rule's builder once per session instead of once per test app.
-
-    Werkzeug writes and compiles a small Python function for every rule of every app (0.15 s of each
-    test's create_app). The function depends only on the rule's text, its parts and its defaults' names (the
-    converters are looked up through the rule when it runs), so rules that are the same share one.
-    Rules whose defaults fill a URL part are compiled as usual: werkzeug folds the converted value in.
-    """
-    from werkzeug.routing.rules import Rule
-
-    compile_builder = Rule._compile_builder
-    compiled = {}
-
-    def once(self, append_unknown=True):
-        defaults = self.defaults or {}
-        if any(dynamic and part in defaults for dynamic, part in self._trace):
-            return compile_builder(self, append_unknown)
-        key = (self.rule, tuple(self._trace), tuple(defaults), append_unknown)
-        if key not in compiled:
-            compiled[key] = compile_builder(self, append_unknown)
-        return compiled[key]
-
-    Rule._compile_builder = once
-
-
-_compile_url_builders_once()
-
-
 def _compile_templates_once():
     """Share one in-memory Jinja bytecode cache between the test apps (each compiled every template again).
 

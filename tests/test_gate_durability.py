@@ -33,8 +33,7 @@ def _statements(app, call):
     seen, here = [], threading.get_ident()
 
     def listener(conn, cursor, statement, params, context, executemany):
-        # Not the signing keys' reload: on PostgreSQL another test's change (NOTIFY reaches every schema of the
-        # database) empties the decision cache, and with it the key set, whenever it happens to commit.
+        # Not the signing keys' reload: the key set reloads itself every 30 s, whenever that falls.
         if threading.get_ident() == here and "signing_keys" not in statement:
             seen.append(statement.split()[0].upper())
 

@@ -67,8 +67,9 @@ def concerns(payload, schemas):
 def create_statements(dialect_name, tables=None):
     """The DDL that installs the triggers of tables (default: all of WATCHED) on this dialect (tables must exist).
 
-    Each migration passes its own table list, so a later change to WATCHED never changes what an older
-    migration creates.
+    Each migration passes its own table list, so a later change to WATCHED never changes which triggers an
+    older migration creates. (The function they call is always today's NOTIFY_FUNCTION: its last migration,
+    b7e2d4c6a8f1, sets the same body, so the schema ends the same either way.)
     """
     watched = {table: WATCHED[table] for table in (tables or WATCHED)}
     if dialect_name == "postgresql":
