@@ -34,13 +34,17 @@ run: install
 ## The whole test suite (integration tests run when DATABASE_URL / MQTT_URL are set): spread over two workers
 ## per core (pytest-xdist; a third of the time a worker waits on Chromium, a server or a subprocess, so one per
 ## core left the cores half idle; worksteal hands a long test's neighbours to an idle worker), then the tests that assert
-## wall-clock deadlines (marked serial) alone, so a busy neighbour cannot fail them. Bytecode is written even
+## wall-clock deadlines (marked serial) apart, so a busy neighbour cannot fail them. Bytecode is written even
 ## where PYTHONDONTWRITEBYTECODE is set: every worker would otherwise compile the portal and rewrite every test
 ## module again on each run.
+## The serial run collects only the files that mark tests serial (collecting all of them took 2 s), and runs
+## two at a time: they mostly wait on servers, browsers and bridges (tests/conftest.py's _serial_neighbours
+## keeps a test marked alone by itself).
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+SERIAL_FILES = $(shell grep -l "mark\.serial" tests/test_*.py)
 test: install-dev
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not serial"
-	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -m serial
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n 2 --dist worksteal -m serial $(SERIAL_FILES)
 
 ## The API fuzz's long hunt: FUZZ_EXAMPLES cases per strategy where `make test` tries 2 (CI runs both).
 FUZZ_EXAMPLES ?= 20

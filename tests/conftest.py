@@ -5,6 +5,7 @@ import contextlib
 import gc
 import os
 import shutil
+import tempfile
 import threading
 import uuid
 import weakref
@@ -12,6 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 
 os.environ.setdefault("PORTAL_TEST_FAST_HASH", "1")
+# Collection imports the portal and every test module: hundreds of thousands of objects that live as long as
+# the worker. The collector's full passes over them while they are being made are wasted; it is switched back
+# on, with those objects frozen, once collection is done (pytest_collection_finish).
+gc.disable()
 
 
 def _compile_translations():
@@ -111,6 +116,30 @@ def pytest_collection_finish(session):
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 20, 20)
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _serial_neighbours(request):
+    """Under xdist, a test marked alone holds the serial lock exclusively; other serial tests share it.
+
+    `make test` runs the serial tests on two workers: they mostly wait on servers, browsers and bridges, and
+    one such neighbour leaves a one-second bound intact. A bound of tens of milliseconds (alone) is measured
+    with nothing beside it.
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None or request.node.get_closest_marker("serial") is None:
+        yield
+        return
+    import fcntl
+
+    with open(Path(tempfile.gettempdir()) / f"portal-serial-{run}.lock", "a") as lock:
+        alone = request.node.get_closest_marker("alone") is not None
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def pytest_runtest_logreport(report):

@@ -156,6 +156,19 @@ def test_a_failing_decision_denies():
         g.close()
 
 
+def test_connection_test_of_an_unplugged_reader_says_why_at_once():
+    """A refused connection is reported with its reason, not after the secure channel's three-second grace."""
+    g = Gate()
+    g.reachable = False
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeviceUnreachable, match="reader unplugged"):
+            g.driver.check()
+        assert time.monotonic() - started < 1
+    finally:
+        g.close()
+
+
 def test_reader_offline_then_back_with_the_same_driver(gate):
     gate.driver.open()
     assert gate.commands(1)[0]["command"] == osdp.Command.Output

@@ -19,6 +19,7 @@ from access_bridge.drivers.base import (
     EMERGENCY_MODES,
     AlarmBuffer,
     DeviceAlarm,
+    DeviceAuthFailed,
     DeviceEvent,
     DeviceUnreachable,
     Driver,
@@ -77,6 +78,8 @@ class OsdpDriver(Driver):
         self._strike_until = 0.0  # the door may open without alarm until then (we pulsed the strike)
         self._was_online = False
         self._start_lock = threading.Lock()
+        self._connect_error: str | None = None  # why the last connection attempt failed, until one succeeds
+        self._key_refused = False  # the secure channel failed on this connection before it was ever up
 
     # -- contract ---------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -105,7 +108,7 @@ class OsdpDriver(Driver):
         """Pulse the relay now."""
         self.start()
         if not self._online() or not self._panel().submit_command(self.address, self._relay_command()):
-            raise DeviceUnreachable(f"OSDP reader {self.address} is offline")
+            raise self._offline()
 
     def emergency(self, mode: str) -> None:
         """release: the strike output on until told otherwise (OSDP "permanent on"); restore: permanent off."""
@@ -117,7 +120,7 @@ class OsdpDriver(Driver):
         command = {"command": osdp.Command.Output, "output_no": self.relay, "control_code": 2 if release else 1, "timer_count": 0}
         self._strike_until = math.inf if release else 0.0  # the door stands open on purpose: not forced
         if not self._online() or not self._panel().submit_command(self.address, command):
-            raise DeviceUnreachable(f"OSDP reader {self.address} is offline")
+            raise self._offline()
 
     def health(self) -> bool:
         """True when the reader is online with the secure channel up."""
@@ -125,9 +128,22 @@ class OsdpDriver(Driver):
         return self._online()
 
     def check(self) -> None:
-        """Connect and give the secure channel a moment to come up (about half a second); offline after that is unreachable."""
-        if not self.wait_online(3.0):
-            raise DeviceUnreachable(f"OSDP reader {self.address} did not come online with the secure channel")
+        """Connect and give the secure channel a moment to come up (about half a second); offline after that is unreachable.
+
+        A connection that is refused or times out is reported at once with the reason, and a reader that fails
+        the secure-channel handshake as holding another key: the device page's connection test should neither
+        wait out the channel's grace for a cable that is not there nor call a wrong key "offline".
+        """
+        self.start()
+        if self._connect_error is not None and not self._channel.up:
+            raise DeviceUnreachable(f"OSDP reader {self.address}: cannot connect ({self._connect_error})")
+        deadline = time.monotonic() + 3.0
+        while not self._online():
+            if self._key_refused:
+                raise self._offline()
+            if time.monotonic() > deadline:
+                raise DeviceUnreachable(f"OSDP reader {self.address} did not come online with the secure channel")
+            time.sleep(0.02)
 
     def wait_online(self, timeout: float = 5.0) -> bool:
         """Wait until the reader is online with the secure channel up."""
@@ -168,6 +184,12 @@ class OsdpDriver(Driver):
         cp = self._cp
         return cp is not None and cp.is_online(self.address) and cp.is_sc_active(self.address)
 
+    def _offline(self) -> DriverError:
+        """Why a command cannot be sent: the reader holds another key, or it is not there."""
+        if self._key_refused:
+            return DeviceAuthFailed(f"OSDP reader {self.address} refused the secure channel key (scbk)")
+        return DeviceUnreachable(f"OSDP reader {self.address} is offline")
+
     def _panel(self) -> osdp.ControlPanel:
         cp = self._cp
         if cp is None:
@@ -186,7 +208,10 @@ class OsdpDriver(Driver):
             self._channel.attach(self.connect())
         except OSError as exc:
             log.info("OSDP reader %s: connect failed: %s", self.device_id, exc)
+            self._connect_error = str(exc) or type(exc).__name__
             return False
+        self._connect_error = None
+        self._key_refused = False
         return True
 
     def _kick(self) -> None:
@@ -230,7 +255,10 @@ class OsdpDriver(Driver):
             if self._was_online and not online and not self._stop.is_set():
                 self._alarm("link_loss")
             self._was_online = online
-        # Other notifications (command status, secure channel) need no answer.
+        elif kind == osdp.Event.Notification and event.get("type") == osdp.EventNotification.SecureChannelStatus:
+            # The handshake failed before the reader was ever online on this connection: it holds another key.
+            self._key_refused = not event.get("arg0") and not self._was_online
+        # Command status notifications need no answer.
 
     def _status(self, event: dict) -> None:
         """Local status (tamper, power) and input status (input 0: the door contact) reports."""
