@@ -21,7 +21,6 @@ import schemathesis
 from db_snapshot import Snapshot
 from desk_support import event as access_event
 from feedback_support import file_multipart, png_bytes
-from flask import current_app
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from permits_support import application
@@ -268,7 +267,7 @@ def _fuzz(op, strategy, callers, failures, label, examples, stored):
         nonlocal stored
         response = case.call(base_url=BASE, headers=callers[role])
         db.session.rollback()
-        journal(current_app).flush()  # denials open desk exceptions as their events are written: not the request's doing
+        journal().flush()  # denials open desk exceptions as their events are written: not the request's doing
         try:
             case.validate_response(response, checks=[not_a_server_error])
         except BaseExceptionGroup:  # schemathesis' FailureGroup; every failure is reported together at the end

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from flask import after_this_request, current_app, g, has_request_context
 from sqlalchemy.exc import DBAPIError
+from werkzeug.local import LocalProxy
 
 from portal.events import ahead
 from portal.extensions import db
@@ -293,7 +294,8 @@ def stop(app):
 
 def journal(app=None):
     """The app's (default: the current app's) journal in this process."""
-    app = app or current_app._get_current_object()
+    # Never the current_app proxy itself: the writer thread keeps the app and runs outside any app context.
+    app = current_app._get_current_object() if app is None or isinstance(app, LocalProxy) else app
     found = app.extensions.get("event_journal")
     if found is None:
         found = app.extensions["event_journal"] = Journal(app)
