@@ -4,7 +4,6 @@ import io
 import re
 import time
 
-import pytest
 from feedback_support import csrf_from, file_multipart, login
 from photo_bombs import zero_png
 from PIL import Image
@@ -13,18 +12,17 @@ from portal.extensions import db
 from portal.feedback import uploads
 from portal.feedback.models import Complaint
 
-# Asserts wall-clock deadlines: runs alone after the parallel run (see the Makefile's test target).
-pytestmark = pytest.mark.serial
-
 
 def test_three_zero_filled_6300_pngs_are_refused_fast_in_both_languages(client, world):
     bombs = [(f"{i}.png", zero_png(6300, 6300)) for i in range(3)]
     assert sum(len(raw) for _, raw in bombs) < 600_000
-    start = time.monotonic()
+    # CPU time of this thread, which serves the test client's request: decoding the three would take seconds
+    # of it, however busy the machine is, and refusing them from their headers takes milliseconds.
+    start = time.thread_time()
     resp = file_multipart(client, world.token(world.r1), bombs)
-    took = time.monotonic() - start
-    print(f"3 x 6300x6300 zero PNG: {resp.status_code} in {took:.2f} s")
-    assert resp.status_code == 400 and took < 2.0
+    took = time.thread_time() - start
+    print(f"3 x 6300x6300 zero PNG: {resp.status_code} after {took:.2f} s of CPU")
+    assert resp.status_code == 400 and took < 1.0
     error = resp.get_json()["error"]["fields"]["photos"]
     assert error["code"] == "photo_pixels"
     assert "4096" in error["messages"]["en"] and "像素" in error["messages"]["zh"]
