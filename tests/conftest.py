@@ -5,7 +5,6 @@ import contextlib
 import gc
 import os
 import shutil
-import tempfile
 import threading
 import uuid
 import weakref
@@ -120,7 +119,7 @@ def pytest_collection_finish(session):
 
 
 @pytest.fixture(autouse=True)
-def _serial_neighbours(request):
+def _serial_neighbours(request, tmp_path_factory):
     """Under xdist, a test marked alone holds the serial lock exclusively; other serial tests share it.
 
     `make test` runs the serial tests on two workers: they mostly wait on servers, browsers and bridges, and
@@ -133,7 +132,8 @@ def _serial_neighbours(request):
         return
     import fcntl
 
-    with open(Path(tempfile.gettempdir()) / f"portal-serial-{run}.lock", "a") as lock:
+    # The run's temporary directory (each xdist worker has its own below it): pytest removes old runs' ones.
+    with open(tmp_path_factory.getbasetemp().parent / "serial.lock", "a") as lock:
         alone = request.node.get_closest_marker("alone") is not None
         fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
         try:
