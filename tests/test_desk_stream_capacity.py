@@ -24,7 +24,7 @@ from portal.app import create_app
 from portal.config import TestConfig
 from portal.extensions import db
 
-# Asserts wall-clock deadlines: runs alone after the parallel run (see the Makefile's test target).
+# Asserts wall-clock deadlines: runs after the parallel run, beside at most one other serial test (see the Makefile).
 pytestmark = pytest.mark.serial
 
 STREAMS = 40
