@@ -8,8 +8,8 @@ from twilio.http.http_client import TwilioHttpClient
 
 from portal.core.timeutil import utcnow
 from portal.extensions import db
-from portal.notify.backends import RedirectingHttpClient
 from portal.notify.models import Message
+from portal.notify.twilio_sms import RedirectingHttpClient
 from portal.notify.worker import send_pending
 
 PHONE = "+8613812345678"

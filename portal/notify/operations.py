@@ -4,8 +4,8 @@ from flask import current_app, has_app_context, has_request_context, request
 
 from portal.core.timeutil import utcnow
 from portal.extensions import db
-from portal.notify.backends import DELIVERY_CODES, NOT_DELIVERED
 from portal.notify.models import Message
+from portal.notify.sms import DELIVERY_CODES, NOT_DELIVERED
 
 STATUS_CALLBACK_PATH = "/api/v1/sms/twilio/status"
 # How far along a message is; a provider report never moves a message backwards.

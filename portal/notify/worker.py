@@ -18,9 +18,10 @@ from sqlalchemy import and_, select, update
 from portal.core.timeutil import utcnow
 from portal.core.validators import mask_phone
 from portal.extensions import db
-from portal.notify.backends import GAVE_UP, INTERNAL, PASS_REVOKED, PermanentFailure, TransientFailure, get_backend
+from portal.notify.backends import get_backend
 from portal.notify.models import Message
 from portal.notify.operations import status_callback_url
+from portal.notify.sms import GAVE_UP, INTERNAL, PASS_REVOKED, PermanentFailure, TransientFailure
 
 log = logging.getLogger(__name__)
 NO_SYNC = {"synchronize_session": False}
