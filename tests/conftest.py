@@ -118,6 +118,12 @@ def pytest_collection_finish(session):
     gc.enable()
 
 
+def pytest_sessionstart(session):
+    """xdist's controller collects nothing (its workers do), so its collector goes back on at once."""
+    if session.config.pluginmanager.has_plugin("dsession"):
+        gc.enable()
+
+
 @pytest.fixture(autouse=True)
 def _serial_neighbours(request, tmp_path_factory):
     """Under xdist, a test marked alone holds the serial lock exclusively; other serial tests share it.
