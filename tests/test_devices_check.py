@@ -90,9 +90,9 @@ def test_isapi_wrong_password_is_an_auth_failure_not_offline(app, client, world)
         run_bridge(app)
         state = _state(client, device, check_id)
         assert state["status"] == "auth_failed" and "401" in state["detail"], state
-        assert "user name or password" in state["message"]["en"]
+        assert "user name and password" in state["message"]["en"]
         page = client.get(f"/devices/{device.id}?check={check_id}").get_data(as_text=True)
-        assert "wrong-pw" not in page and "user name or password" in page
+        assert "wrong-pw" not in page and "user name and password" in page
         # The manager corrects the password on the form; the next test passes.
         data = {"csrf_token": csrf(client, f"/devices/{device.id}/edit"), "name": "door-isapi", "o_url": fake.url}
         data |= {"o_username": "admin", "o_password": "Hik12345", "o_kind": "door", "o_timeout": "1", "o_verify": "y"}

@@ -129,7 +129,10 @@ CHECK_WAIT = timedelta(seconds=20)
 CHECK_MESSAGES = {
     "queued": N_("Waiting for the access bridge to test the device…"),
     "ok": N_("The device answered: the connection works."),
-    "auth_failed": N_("The device refused the user name or password. Correct them and save, then test again."),
+    "auth_failed": N_(
+        "The device refused our credentials (the user name and password, or the OSDP secure channel key). "
+        "Correct them and save, then test again."
+    ),
     "unreachable": N_("The device did not answer: check its address, port and network."),
     "error": N_("The test could not be run; the details say why."),
     "timeout": N_("No answer from the access bridge within %(seconds)s seconds. Is the bridge running?"),
