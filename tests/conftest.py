@@ -2,6 +2,7 @@
 
 import concurrent.futures.thread
 import contextlib
+import fcntl
 import gc
 import os
 import shutil
@@ -132,12 +133,9 @@ def _serial_neighbours(request, tmp_path_factory):
     one such neighbour leaves a one-second bound intact. A bound of tens of milliseconds (alone) is measured
     with nothing beside it.
     """
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None or request.node.get_closest_marker("serial") is None:
+    if "PYTEST_XDIST_TESTRUNUID" not in os.environ or request.node.get_closest_marker("serial") is None:
         yield
         return
-    import fcntl
-
     # The run's temporary directory (each xdist worker has its own below it): pytest removes old runs' ones.
     with open(tmp_path_factory.getbasetemp().parent / "serial.lock", "a") as lock:
         alone = request.node.get_closest_marker("alone") is not None

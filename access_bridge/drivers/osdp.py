@@ -37,6 +37,8 @@ _ENTER = {ord("#"), 0x0D}
 _CLEAR = {ord("*"), 0x7F}
 _MAX_TYPED = 32
 _KICK_EVERY = 3.0  # seconds between attempts to bring a silent peripheral back
+# A wrong key fails the secure-channel handshake about 0.2 s after connecting; later failures are not a key's.
+_KEY_CHECK_SECONDS = 2.0
 
 
 @register
@@ -80,6 +82,7 @@ class OsdpDriver(Driver):
         self._start_lock = threading.Lock()
         self._connect_error: str | None = None  # why the last connection attempt failed, until one succeeds
         self._key_refused = False  # the secure channel failed on this connection before it was ever up
+        self._connected_at = -math.inf  # when the last connection attempt succeeded (monotonic)
 
     # -- contract ---------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -130,20 +133,20 @@ class OsdpDriver(Driver):
     def check(self) -> None:
         """Connect and give the secure channel a moment to come up (about half a second); offline after that is unreachable.
 
-        A connection that is refused or times out is reported at once with the reason, and a reader that fails
-        the secure-channel handshake as holding another key: the device page's connection test should neither
-        wait out the channel's grace for a cable that is not there nor call a wrong key "offline".
+        A connection that is refused or times out is reported at once with the reason, and a reader whose
+        handshake failed just after connecting, and never came online, as holding another key: the device page's
+        connection test should neither wait out the grace for a cable that is not there nor call a wrong key
+        "offline".
         """
         self.start()
         if self._connect_error is not None and not self._channel.up:
             raise DeviceUnreachable(f"OSDP reader {self.address}: cannot connect ({self._connect_error})")
-        deadline = time.monotonic() + 3.0
-        while not self._online():
+        # The whole grace even when the key looks refused: a reader still holding an old session may fail the
+        # first handshake after a reconnect and pass the next.
+        if not self.wait_online(3.0):
             if self._key_refused:
                 raise self._offline()
-            if time.monotonic() > deadline:
-                raise DeviceUnreachable(f"OSDP reader {self.address} did not come online with the secure channel")
-            time.sleep(0.02)
+            raise DeviceUnreachable(f"OSDP reader {self.address} did not come online with the secure channel")
 
     def wait_online(self, timeout: float = 5.0) -> bool:
         """Wait until the reader is online with the secure channel up."""
@@ -212,6 +215,7 @@ class OsdpDriver(Driver):
             return False
         self._connect_error = None
         self._key_refused = False
+        self._connected_at = time.monotonic()
         return True
 
     def _kick(self) -> None:
@@ -256,8 +260,10 @@ class OsdpDriver(Driver):
                 self._alarm("link_loss")
             self._was_online = online
         elif kind == osdp.Event.Notification and event.get("type") == osdp.EventNotification.SecureChannelStatus:
-            # The handshake failed before the reader was ever online on this connection: it holds another key.
-            self._key_refused = not event.get("arg0") and not self._was_online
+            # The handshake failed just after we connected, before the reader was ever online: it holds another
+            # key. Later (a link lost, a reader kicked while it is away) the channel going down says nothing of it.
+            fresh = self._channel.up and time.monotonic() - self._connected_at < _KEY_CHECK_SECONDS
+            self._key_refused = not event.get("arg0") and not self._was_online and fresh
         # Command status notifications need no answer.
 
     def _status(self, event: dict) -> None:
