@@ -29,8 +29,7 @@ def post_worker_init(worker):
     """
     import gc
 
-    gc.collect()
-    gc.freeze()
+    gc.freeze()  # no collection first: wsgi.py loads the app with the collector off, and that leaves no cyclic garbage
 
 
 def child_exit(server, worker):

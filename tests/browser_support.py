@@ -96,10 +96,10 @@ def chromium():
     skip_unless(os.path.exists(CHROMIUM), "Debian chromium is not installed")
     browser = _running.get("browser")
     if browser is None or not browser.is_connected():
-        from playwright._impl import _connection
+        from playwright._impl import _connection, _network, _sync_base
         from playwright.sync_api import sync_playwright
 
-        _connection.inspect = _QuickInspect()
+        _connection.inspect = _network.inspect = _sync_base.inspect = _QuickInspect()  # each takes the stack
         _stop()
         _running["playwright"] = sync_playwright().start()
         atexit.register(_stop)

@@ -204,6 +204,7 @@ def test_two_workers_never_push_to_the_same_device(pg_app, pg_world):
 
 @pytest.mark.integration
 @pytest.mark.serial
+@pytest.mark.alone  # the channel is the database's: a serial neighbour's commit on PostgreSQL wakes this listener too
 def test_postgres_notify_wakes_the_bridge_on_commit_only(pg_app, pg_world):
     import threading
 

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from conftest import each_database
 from desk_support import csrf_from, login_page
 from gate_support import qr_from_png, reason
 
@@ -245,14 +246,29 @@ def test_pass_list_filters_and_words(client, world):
     assert ended.id and live.id
 
 
+@each_database
 def test_approvals_link_counts_waiting_visitors(client, world):
+    """The nav counts the resident's units' pending walk-ins and deliveries: not another unit's, not expired ones."""
+    from portal.walkins.models import WalkIn
+
     login_page(client, world, world.r1)
     assert "nav-count" not in _text(client.get("/my/"))
-    resp = client.post(
-        "/api/v1/desk/walk-ins",
-        headers=world.token(world.guard),
-        json={"name": "赵六", "phone": "13900001111", "unit_id": world.unit_a.id, "gate_id": world.gate.id, "purpose": "送文件"},
-    )
-    assert resp.status_code in (200, 201), resp.get_json()
+    guard = world.token(world.guard)
+    for unit in (world.unit_a, world.unit_b):
+        resp = client.post(
+            "/api/v1/desk/walk-ins",
+            headers=guard,
+            json={"name": "赵六", "phone": "13900001111", "unit_id": unit.id, "gate_id": world.gate.id, "purpose": "送文件"},
+        )
+        assert resp.status_code in (200, 201), resp.get_json()
     page = _text(client.get("/my/?lang=en"))
     assert re.search(r'id="nav-approvals">Approvals <span class="nav-count"[^>]*>1</span>', page)
+    resp = client.post(
+        "/api/v1/desk/items", headers=guard, json={"unit_id": world.unit_a.id, "direction": "out", "description": "沙发"}
+    )
+    assert resp.status_code in (200, 201), resp.get_json()
+    assert re.search(r'<span class="nav-count"[^>]*>2</span>', _text(client.get("/my/?lang=en")))
+    walk_in = db.session.scalar(db.select(WalkIn).where(WalkIn.unit_id == world.unit_a.id))
+    walk_in.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert re.search(r'<span class="nav-count"[^>]*>1</span>', _text(client.get("/my/?lang=en")))

@@ -40,13 +40,16 @@ def site_condition(user, column):
     return column == (user.site_id or -1)
 
 
+def current_unit_ids(user_id, now):
+    """A SELECT of the ids of the units a resident lives in at now (values or bind parameters), to use as a subquery."""
+    return db.select(Residency.unit_id).where(
+        Residency.user_id == user_id, Residency.starts_at <= now, (Residency.ends_at.is_(None)) | (Residency.ends_at > now)
+    )
+
+
 def reachable_unit_ids(user):
     """Units the resident lives in now."""
-    now = utcnow()
-    q = db.select(Residency.unit_id).where(
-        Residency.user_id == user.id, Residency.starts_at <= now, (Residency.ends_at.is_(None)) | (Residency.ends_at > now)
-    )
-    return set(db.session.scalars(q))
+    return set(db.session.scalars(current_unit_ids(user.id, utcnow())))
 
 
 def resident_units(user):

@@ -1,11 +1,14 @@
 """Server-side sessions behind flask-login, so logout and disablement take effect at once."""
 
+import functools
 import secrets
 from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import bindparam
+from sqlalchemy.orm import joinedload
 
 from portal.accounts import bearer
 from portal.accounts.models import User, UserSession
@@ -52,11 +55,20 @@ def end_all_sessions(user):
     )
 
 
+@functools.cache
+def _session_and_user():
+    """The session row with its user, in one query: every logged-in request asks, and a lazy load is a second trip.
+
+    Built once, so SQLAlchemy works out its cache key once rather than on every request.
+    """
+    return db.select(UserSession).options(joinedload(UserSession.user)).where(UserSession.sid_hash == bindparam("sid_hash"))
+
+
 @login_manager.user_loader
 def _load(sid):
     if not sid or len(sid) > 100:
         return None
-    row = db.session.scalar(db.select(UserSession).where(UserSession.sid_hash == token_hash(sid)))
+    row = db.session.scalar(_session_and_user(), {"sid_hash": token_hash(sid)})
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     now = utcnow()

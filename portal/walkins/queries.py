@@ -1,6 +1,11 @@
 """Walk-in and item-movement reads: the desk's lists, a host's pending requests, the SMS link."""
 
+import functools
+
+from sqlalchemy import bindparam, func
+
 from portal.accounts.models import Residency, User
+from portal.accounts.queries import current_unit_ids
 from portal.core import crypto
 from portal.core.timeutil import utcnow
 from portal.extensions import db
@@ -60,6 +65,26 @@ def pending_for_units(unit_ids):
         .order_by(ItemMovement.id)
     ).all()
     return w, i
+
+
+@functools.cache
+def _waiting():
+    """One statement counting both kinds for a user at a time, built once (its cache key is worked out once)."""
+    now = bindparam("now")
+    units = current_unit_ids(bindparam("user_id"), now)
+    counts = [
+        db.select(func.count())
+        .select_from(model)
+        .where(model.unit_id.in_(units), model.status == "pending", model.expires_at > now)
+        .scalar_subquery()
+        for model in (WalkIn, ItemMovement)
+    ]
+    return db.select(counts[0] + counts[1])
+
+
+def waiting_for(user):
+    """How many walk-ins and item movements wait for a resident's answer: one round trip (every page's nav asks)."""
+    return db.session.scalar(_waiting(), {"user_id": user.id, "now": utcnow()})
 
 
 def by_token(kind, token):

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.accounts.queries import reachable_unit_ids, resident_units
+from portal.accounts.queries import resident_units
 from portal.accounts.sessions import page_roles
 from portal.core.errors import attempt, back_to, field_messages
 from portal.core.timeutil import utcnow, zone
@@ -31,10 +31,9 @@ def nav_counts():
     """Template context: how many walk-ins and deliveries wait for this resident's answer (the nav's Approvals)."""
     if not has_request_context() or not current_user.is_authenticated or current_user.role != "resident":
         return {}
-    from portal.walkins.queries import pending_for_units
+    from portal.walkins.queries import waiting_for
 
-    walk_ins, items = pending_for_units(reachable_unit_ids(current_user))
-    return {"approvals_waiting": len(walk_ins) + len(items)}
+    return {"approvals_waiting": waiting_for(current_user)}
 
 
 @bp.get("/")
