@@ -173,6 +173,7 @@ class DecisionCache:
                     reconnect = True
                     self._fences(conn, schemas)
             except Exception as exc:
+                self.fresh_as_of = float("-inf")  # stop answering now, not when the last fence has aged out
                 errlog.log_failure(
                     log, logging.WARNING, "gate cache listener lost its connection, decisions read the database", exc
                 )
