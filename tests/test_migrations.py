@@ -44,3 +44,27 @@ def test_postgres_migrates_from_empty(pg_schema):
     engine = create_engine(pg_url(), **opts)
     _check(app, engine)
     engine.dispose()
+
+
+def test_the_command_line_loads_alembic_only_for_db_commands(tmp_path):
+    """`flask … routes` (as the bridge and the other commands) starts without Alembic; `flask db -d … current` runs."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "INSTANCE_PATH": str(tmp_path)}
+    probe = (
+        "import sys\nfrom flask.cli import main\nsys.argv = ['flask', '--app', 'wsgi', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('alembic' in sys.modules)"
+    )
+
+    def run(*args):
+        out = subprocess.run([sys.executable, "-c", probe, *args], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+        return out.stdout.strip().splitlines()
+
+    assert run("routes")[-1] == "False"
+    assert run("db", "upgrade")[-1] == "True"
+    current = run("db", "-d", str(root / "migrations"), "current")
+    assert current[-1] == "True" and any("(head)" in line for line in current), current

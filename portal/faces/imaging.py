@@ -4,7 +4,6 @@ import io
 import logging
 import warnings
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal.core.errors import Refused
@@ -92,6 +91,8 @@ def locate_and_encode(pixels):
 
 def analyse(im):
     """The one face of a photo: (box, float32 encoding), or PhotoRefused."""
+    import numpy as np  # here, not at the top: see portal.faces.vectors
+
     pixels = np.asarray(im)
     boxes, encodings = locate_and_encode(pixels)
     if not boxes:
