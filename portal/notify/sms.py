@@ -2,10 +2,7 @@
 
 from dataclasses import dataclass
 
-
-def N_(msgid):
-    """Mark an English msgid for extraction (pybabel knows N_); it is translated when shown."""
-    return msgid
+from portal.core.i18n import N_
 
 
 class SmsError(Exception):

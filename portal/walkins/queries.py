@@ -52,18 +52,17 @@ def items(site_id, limit=100):
     ).all()
 
 
+def _awaiting(model, units, now):
+    """The conditions of a model's rows a unit among units still has to answer at now."""
+    return model.unit_id.in_(units), model.status == "pending", model.expires_at > now
+
+
 def pending_for_units(unit_ids):
     """Walk-ins and item movements a resident's units have to answer."""
     ids = unit_ids or {-1}
     now = utcnow()
-    w = db.session.scalars(
-        db.select(WalkIn).where(WalkIn.unit_id.in_(ids), WalkIn.status == "pending", WalkIn.expires_at > now).order_by(WalkIn.id)
-    ).all()
-    i = db.session.scalars(
-        db.select(ItemMovement)
-        .where(ItemMovement.unit_id.in_(ids), ItemMovement.status == "pending", ItemMovement.expires_at > now)
-        .order_by(ItemMovement.id)
-    ).all()
+    w = db.session.scalars(db.select(WalkIn).where(*_awaiting(WalkIn, ids, now)).order_by(WalkIn.id)).all()
+    i = db.session.scalars(db.select(ItemMovement).where(*_awaiting(ItemMovement, ids, now)).order_by(ItemMovement.id)).all()
     return w, i
 
 
@@ -73,10 +72,7 @@ def _waiting():
     now = bindparam("now")
     units = current_unit_ids(bindparam("user_id"), now)
     counts = [
-        db.select(func.count())
-        .select_from(model)
-        .where(model.unit_id.in_(units), model.status == "pending", model.expires_at > now)
-        .scalar_subquery()
+        db.select(func.count()).select_from(model).where(*_awaiting(model, units, now)).scalar_subquery()
         for model in (WalkIn, ItemMovement)
     ]
     return db.select(counts[0] + counts[1])
